@@ -1,0 +1,3 @@
+"""seqocr: attention sequence-to-sequence OCR for multi-view street-name signs."""
+
+__version__ = "0.1.0"

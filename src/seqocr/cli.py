@@ -1,0 +1,144 @@
+"""The ``seqocr`` command line: train, eval, read, synth.
+
+A user's mistake (a missing file, a bad image, an unknown config key) prints one ``seqocr: error: ...`` line
+and exits 1; usage errors exit 2 (argparse). No tracebacks for either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import SeqocrError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .train import train
+
+    cfg = load_config(args.config, args.set or [])
+    train(cfg, resume=args.resume, progress=not args.no_progress)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import load_model
+    from .data import build_dataset
+    from .evaluate import evaluate, write_predictions
+    from .metrics import format_metrics
+    from .train import image_spec
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, cfg, charset, _ = load_model(args.checkpoint)
+    ds = build_dataset(args.data, charset, image_spec(cfg), cfg.model.max_len - 1, synth_split="test",
+                       seed=10_000, max_skip_fraction=cfg.data.max_skip_fraction)
+    if ds.report.skipped:
+        print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
+    metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
+                             progress=not args.no_progress)
+    out = Path(args.predictions) if args.predictions else Path(args.checkpoint).with_name("predictions.tsv")
+    write_predictions(out, rows)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(format_metrics(metrics))
+        print(f"predictions: {out}")
+    return 0
+
+
+def _read(args: argparse.Namespace) -> int:
+    from .errors import DataError
+    from .preprocess import load_image
+
+    predictor = _predictor(args)
+    images, status = [], 0
+    for path in args.images:
+        try:
+            images.append((path, load_image(path)))
+        except DataError as e:
+            print(f"seqocr: error: {e}", file=sys.stderr)
+            status = 1
+    readings = predictor.read([im for _, im in images], args.batch_size)
+    for (path, _), r in zip(images, readings):
+        if args.json:
+            print(json.dumps({"image": path, "text": r.text, "confidence": round(r.confidence, 6)},
+                             ensure_ascii=False))
+        else:
+            print(f"{path}\t{r.text}\t{r.confidence:.4f}")
+    return status
+
+
+def _predictor(args: argparse.Namespace):
+    from .predictor import Predictor
+
+    if args.checkpoint is None:
+        raise SeqocrError("no --checkpoint given and this install ships no model yet")
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from .data.synth_writer import write_synth
+
+    write_synth(Path(args.out), args.n, args.seed, args.split, progress=not args.no_progress)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seqocr", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model from a YAML config")
+    t.add_argument("--config", required=True, help="configs/NAME.yaml")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. train.steps=100")
+    t.add_argument("--resume", action="store_true", help="continue from <train.out_dir>/last.pt")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data", required=True, help="a labels file (path<TAB>text) or synth:split=test,n=N,seed=K")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--predictions", help="predictions file (default: predictions.tsv beside the checkpoint)")
+    e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    e.add_argument("--threads", type=int, default=0)
+    e.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    e.set_defaults(func=_eval)
+
+    r = sub.add_parser("read", help="read the text of images")
+    r.add_argument("images", nargs="+", metavar="IMAGE")
+    r.add_argument("--checkpoint")
+    r.add_argument("--json", action="store_true", help='one {"image", "text", "confidence"} object per line')
+    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    r.set_defaults(func=_read)
+
+    s = sub.add_parser("synth", help="generate street-sign images and a labels file")
+    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--out", required=True, help="output folder (images/ and labels.tsv)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--split", choices=("train", "test"), default="train", help="test: held-out street names")
+    s.set_defaults(func=_synth)
+
+    for sp in (t, e, s):
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SeqocrError as e:
+        print(f"seqocr: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("seqocr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

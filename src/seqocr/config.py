@@ -1,0 +1,183 @@
+"""Experiment configuration: typed dataclasses read from YAML, with ``--set key=value`` overrides.
+
+Unknown keys and values of the wrong type are :class:`ConfigError`s that name the key, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    name: str = "default"            # "reference" (the MindSpore model, to the letter) or "default" (ours)
+    view_height: int = 64            # each of the views is resized to view_height × view_width
+    view_width: int = 64
+    num_views: int = 4
+    max_len: int = 38                # decoder steps; a label holds at most max_len - 1 characters (+ EOS)
+    vocab_size: int = 0              # pad the output layer to this many classes (reference: 10000); 0 = charset
+    hidden: int = 128                # encoder and decoder hidden size
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192])  # default model CNN widths
+    attention_dim: int = 128         # default model: additive attention size
+    embed_dim: int = 64              # default model: token embedding size (reference: = hidden)
+    dropout: float = 0.1
+    teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
+
+
+@dataclass
+class DataConfig:
+    train: str = "synth"             # "synth" (the generator) or a labels file (path<TAB>text, paths relative)
+    val: str = "synth"               # held-out set, same forms; "" = none
+    charset: str = "fsns"            # "fsns" (packaged) or a charset file
+    synth_seed: int = 0              # generator seed for training data (held-out data uses split "test")
+    val_size: int = 256              # held-out generated samples
+    augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
+    workers: int = 1                 # DataLoader worker processes
+    max_skip_fraction: float = 0.01  # stop when more than this fraction of a dataset's samples are bad
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 1e-3
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    schedule: str = "cosine"         # "constant" (reference) or "cosine" (linear warm-up, cosine decay)
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 5.0           # 0 = off (reference)
+    loss: str = "masked_mean"        # "masked_mean" (per-token, PAD masked) or "reference" (sum over steps, no mask)
+    label_smoothing: float = 0.0
+    bf16: bool = False               # bf16 autocast
+    seed: int = 1
+    log_every: int = 10
+    ckpt_every: int = 500
+    eval_every: int = 0              # 0 = only at the end
+    out_dir: str = "runs/default"
+    threads: int = 0                 # torch intra-op threads; 0 = leave PyTorch's default
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> Config:
+        cfg = cls()
+        apply_dict(cfg, d, where)
+        return cfg
+
+
+def _type_of(obj: Any, name: str) -> Any:
+    hints = typing.get_type_hints(type(obj))
+    return hints[name]
+
+
+def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Check ``value`` against the field type ``tp``; ints are accepted for floats. Raises ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key} must be a list, got {value!r}")
+        return [_coerce(v, item_tp, key, where) for v in value]
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return _coerce(value, arg, key, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {key} has the wrong type: {value!r}")
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp is type(None) and value is None:
+        return None
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: {key} must be {tp.__name__}, got {value!r}")
+    return value
+
+
+def _set(cfg: Config, dotted: str, value: Any, where: str) -> None:
+    section_name, _, key = dotted.partition(".")
+    sections = {f.name for f in dataclasses.fields(cfg)}
+    if section_name not in sections or not key:
+        raise ConfigError(f"{where}: unknown config key {dotted!r} (sections: {', '.join(sorted(sections))})")
+    section = getattr(cfg, section_name)
+    names = {f.name for f in dataclasses.fields(section)}
+    if key not in names:
+        raise ConfigError(f"{where}: unknown config key {dotted!r}; {section_name} has {', '.join(sorted(names))}")
+    setattr(section, key, _coerce(value, _type_of(section, key), dotted, where))
+
+
+def apply_dict(cfg: Config, d: dict[str, Any], where: str) -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections, got {type(d).__name__}")
+    for section, values in d.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: section {section!r} must be a mapping")
+        for key, value in values.items():
+            _set(cfg, f"{section}.{key}", value, where)
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    """Read a YAML config (``None`` = all defaults) and apply ``key=value`` overrides (YAML-typed values)."""
+    cfg = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        apply_dict(cfg, d, str(path))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        _set(cfg, key.strip(), value, f"--set {item}")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    m, t = cfg.model, cfg.train
+    if m.name not in ("reference", "default"):
+        raise ConfigError(f"model.name: unknown model {m.name!r}; choose from default, reference")
+    if t.loss not in ("masked_mean", "reference"):
+        raise ConfigError(f"train.loss: unknown loss {t.loss!r}; choose from masked_mean, reference")
+    if t.schedule not in ("constant", "cosine"):
+        raise ConfigError(f"train.schedule: unknown schedule {t.schedule!r}; choose from constant, cosine")
+    for key, v in (("train.steps", t.steps), ("train.batch_size", t.batch_size), ("model.max_len", m.max_len),
+                   ("model.view_height", m.view_height), ("model.view_width", m.view_width)):
+        if v <= 0:
+            raise ConfigError(f"{key} must be positive, got {v}")
+    if m.name == "reference" and (m.view_height, m.view_width, m.max_len) != (128, 128, 64):
+        raise ConfigError("model.name=reference needs view_height=view_width=128 and max_len=64: its attention "
+                          "layer has one output per CNN column (the coupling the reference bakes in)")
+    if not 0.0 <= m.teacher_forcing <= 1.0:
+        raise ConfigError(f"model.teacher_forcing must be in [0, 1], got {m.teacher_forcing}")

@@ -1,0 +1,42 @@
+"""Data sources. ``build_dataset(source, ...)`` turns a source string from a config or the CLI into a dataset:
+
+* ``synth`` or ``synth:split=test,n=256,seed=1``: the generator (train split by default);
+* a path to a labels file of ``path<TAB>text`` lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..charset import Charset
+from ..errors import DataError
+from ..preprocess import ImageSpec
+
+
+def parse_synth(source: str, default_n: int, default_seed: int, default_split: str = "train") -> dict:
+    opts = {"split": default_split, "n": default_n, "seed": default_seed}
+    _, _, rest = source.partition(":")
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or key not in opts:
+            raise DataError(f"data source {source!r}: expected synth:split=S,n=N,seed=K, got {item!r}")
+        try:
+            opts[key] = value if key == "split" else int(value)
+        except ValueError:
+            raise DataError(f"data source {source!r}: {key} must be an integer, got {value!r}") from None
+    if opts["split"] not in ("train", "test"):
+        raise DataError(f"data source {source!r}: split must be train or test")
+    return opts
+
+
+def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool = False,
+                  seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01):
+    from .datasets import LabelsDataset, SynthDataset
+
+    if source == "synth" or source.startswith("synth:"):
+        o = parse_synth(source, synth_n, seed, synth_split)
+        return SynthDataset(o["seed"], o["n"], spec, o["split"], augment)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{source}: no such labels file (or 'synth' for generated data)")
+    return LabelsDataset(source, charset, spec, max_chars, augment, seed, max_skip_fraction)

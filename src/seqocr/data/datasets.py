@@ -1,0 +1,119 @@
+"""Datasets for training and evaluation, and the batch collation where labels become token ids.
+
+Every dataset is map-style and indexed by a *key* ``(index, position)``: ``index`` picks the sample and
+``position`` (the sample's global rank in the training stream) seeds its augmentation, so a run is reproducible
+and resumable from the step counter alone. An item is ``(image (3, H, V·W) float32, text, where)`` or, when the
+image cannot be read, ``(None, reason, where)``: :func:`collate` drops it and the training loop counts it.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..charset import EOS, PAD, Charset
+from ..errors import DataError
+from ..preprocess import ImageSpec, eval_transform, load_image, train_transform
+from .labels import SkipReport, read_labels
+
+Key = tuple[int, int]
+
+
+def sample_rng(seed: int, position: int) -> random.Random:
+    return random.Random(zlib.crc32(f"{seed}:{position}".encode()))
+
+
+class LabelsDataset(Dataset):
+    """Images listed in a labels file."""
+
+    def __init__(self, path: str, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool = False,
+                 seed: int = 0, max_skip_fraction: float = 0.01):
+        self.samples, self.report = read_labels(path, charset, max_chars)
+        self.report.check(path, max_skip_fraction)
+        self.spec, self.augment, self.seed = spec, augment, seed
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, key: Key | int):
+        index, position = key if isinstance(key, tuple) else (key, key)
+        s = self.samples[index]
+        try:
+            img = load_image(s.path, f"{s.where} ({s.path})")
+        except DataError as e:
+            return None, str(e), s.where
+        x = train_transform(img, self.spec, sample_rng(self.seed, position)) if self.augment \
+            else eval_transform(img, self.spec)
+        return x, s.text, s.where
+
+
+class SynthDataset(Dataset):
+    """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
+
+    def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False):
+        from .synth import synth_sample  # Pillow rendering; imported lazily
+        self._sample = synth_sample
+        self.seed, self.size, self.spec, self.split, self.augment = seed, size, spec, split, augment
+        self.report = SkipReport(total=size)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: Key | int):
+        index, position = key if isinstance(key, tuple) else (key, key)
+        img, text = self._sample(self.seed, index, self.split)
+        x = train_transform(img, self.spec, sample_rng(self.seed, position)) if self.augment \
+            else eval_transform(img, self.spec)
+        return x, text, f"synth:{self.split}:{self.seed}:{index}"
+
+
+class StreamSampler(Sampler[Key]):
+    """An endless stream of ``(index, position)`` keys from ``start``: epoch e is a permutation of the dataset
+    drawn from ``seed + e`` (or the identity when ``shuffle`` is off). Resuming at ``start = step · batch``
+    replays exactly the order an uninterrupted run would have seen."""
+
+    def __init__(self, size: int, seed: int, start: int = 0, shuffle: bool = True):
+        self.size, self.seed, self.start, self.shuffle = size, seed, start, shuffle
+
+    def __iter__(self) -> Iterator[Key]:
+        position = self.start
+        while True:
+            epoch, offset = divmod(position, self.size)
+            if self.shuffle:
+                order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + epoch))
+            else:
+                order = torch.arange(self.size)
+            for index in order[offset:].tolist():
+                yield index, position
+                position += 1
+
+
+def encode_targets(texts: list[str], charset: Charset, steps: int, wheres: list[str]) -> torch.Tensor:
+    """(B, steps) long: the characters, EOS, then PAD. Texts were validated against ``steps`` upstream."""
+    out = torch.full((len(texts), steps), PAD, dtype=torch.long)
+    for b, (text, where) in enumerate(zip(texts, wheres)):
+        ids = charset.encode(text, where) + [EOS]
+        if len(ids) > steps:
+            raise DataError(f"{where}: label of {len(text)} characters does not fit {steps} decoder steps")
+        out[b, : len(ids)] = torch.tensor(ids)
+    return out
+
+
+class Collate:
+    """Stack images, encode texts; drop unreadable samples and report them in ``batch["bad"]``."""
+
+    def __init__(self, charset: Charset, steps: int):
+        self.charset, self.steps = charset, steps
+
+    def __call__(self, items: list) -> dict:
+        good = [it for it in items if it[0] is not None]
+        bad = [it[1] for it in items if it[0] is None]
+        texts, wheres = [it[1] for it in good], [it[2] for it in good]
+        images = torch.from_numpy(np.stack([it[0] for it in good])) if good else torch.empty(0)
+        return {"images": images, "texts": texts, "wheres": wheres, "bad": bad,
+                "targets": encode_targets(texts, self.charset, self.steps, wheres)}

@@ -1,0 +1,100 @@
+"""Labels files: one ``path<TAB>text`` line per image, paths relative to the labels file (the reference's
+``train.txt`` layout, without its absolute-path quirk). Pure Python: the ONNX evaluator reads them too."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..charset import Charset
+from ..errors import DataError
+
+
+@dataclass
+class Sample:
+    path: Path
+    text: str
+    where: str  # "labels.tsv:12", for messages
+
+
+@dataclass
+class SkipReport:
+    """Samples left out of a dataset, counted by reason."""
+
+    total: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, message: str) -> None:
+        self.reasons[reason] += 1
+        if len(self.examples) < 3:
+            self.examples.append(message)
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.reasons.values())
+
+    def summary(self) -> str:
+        why = ", ".join(f"{n} {r}" for r, n in self.reasons.most_common())
+        return f"skipped {self.skipped} of {self.total} samples ({why})"
+
+    def check(self, name: str, max_fraction: float) -> None:
+        """Raise when more than ``max_fraction`` of the samples were bad (at least one bad always passes if the
+        fraction allows it; a dataset with no good sample never passes)."""
+        if self.skipped and (self.skipped > max_fraction * self.total or self.skipped == self.total):
+            raise DataError(f"{name}: {self.summary()}, above the limit of {max_fraction:.1%}; first: "
+                            + "; ".join(self.examples))
+
+
+def check_text(text: str, charset: Charset, max_chars: int, where: str) -> str | None:
+    """Why ``text`` cannot be a label (a short reason), or None if it can."""
+    if not text.strip():
+        return "empty label"
+    if len(text) > max_chars:
+        return f"label longer than {max_chars} characters"
+    if charset.missing(text):
+        return "character not in charset"
+    return None
+
+
+def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files: bool = True
+                ) -> tuple[list[Sample], SkipReport]:
+    """Parse and validate a labels file. Bad lines are skipped and counted; a line without a tab is an error."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: labels file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory; expected a labels file of path<TAB>text lines") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    root, samples, report = path.parent, [], SkipReport()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        if "\t" not in line:
+            raise DataError(f"{where}: expected path<TAB>text, found no tab")
+        name, text = line.split("\t", 1)
+        report.total += 1
+        reason = check_text(text, charset, max_chars, where)
+        if reason is None and check_files and not (root / name).is_file():
+            reason = "image file not found"
+        if reason is not None:
+            detail = f": {charset.missing(text)}" if reason.startswith("character") else ""
+            report.skip(reason, f"{where}: {reason}{detail}")
+            continue
+        samples.append(Sample(root / name, text, where))
+    if report.total == 0:
+        raise DataError(f"{path}: no samples")
+    return samples, report
+
+
+def write_labels(path: str | Path, rows: list[tuple[str, str]]) -> None:
+    """Write ``name<TAB>text`` lines atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(f"{n}\t{t}\n" for n, t in rows), encoding="utf-8")
+    tmp.replace(path)

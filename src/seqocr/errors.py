@@ -1,0 +1,13 @@
+"""Errors a user can cause. The CLI prints their message on one line and exits non-zero, with no traceback."""
+
+
+class SeqocrError(Exception):
+    """A mistake in the user's input: a file, a record, a config key. The message names it."""
+
+
+class DataError(SeqocrError):
+    """Bad data: a missing or unreadable file, a bad image, a label the charset cannot encode."""
+
+
+class ConfigError(SeqocrError):
+    """An unknown config key, a value of the wrong type, an impossible combination."""

@@ -1,0 +1,60 @@
+"""Evaluation: run a model over a dataset, every sample (no dropped last batch), and compute the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader
+
+from .charset import Charset
+from .metrics import RecognitionMeter
+from .postprocess import Reading, decode_batch
+
+
+def eval_loader(dataset, charset: Charset, steps: int, batch_size: int, workers: int = 0) -> DataLoader:
+    from .data.datasets import Collate
+
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=workers,
+                      collate_fn=Collate(charset, steps))
+
+
+def read_batches(model: torch.nn.Module, loader: DataLoader, charset: Charset, bf16: bool = False
+                 ) -> Iterator[tuple[dict, list[Reading]]]:
+    model.eval()
+    for batch in loader:
+        if not batch["texts"]:
+            yield batch, []
+            continue
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            ids, probs = model.greedy(batch["images"])
+        yield batch, decode_batch(ids.numpy(), probs.float().numpy(), charset)
+
+
+def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batch_size: int = 32,
+             bf16: bool = False, workers: int = 0, progress: bool = False
+             ) -> tuple[dict[str, float], list[tuple[str, str, str, float]]]:
+    """Metrics over ``dataset`` and rows ``(where, ground truth, prediction, confidence)``; bad images counted."""
+    from tqdm import tqdm
+
+    meter, rows, bad = RecognitionMeter(), [], 0
+    loader = eval_loader(dataset, charset, steps, batch_size, workers)
+    for batch, readings in tqdm(read_batches(model, loader, charset, bf16), total=len(loader), desc="eval",
+                                unit="batch", disable=not progress, leave=False):
+        bad += len(batch["bad"])
+        meter.update(batch["texts"], [r.text for r in readings])
+        rows += [(w, t, r.text, r.confidence) for w, t, r in zip(batch["wheres"], batch["texts"], readings)]
+    metrics = meter.compute()
+    metrics["unreadable"] = bad
+    return metrics, rows
+
+
+def write_predictions(path, rows: list[tuple[str, str, str, float]]) -> None:
+    from pathlib import Path
+
+    lines = ["where\tground_truth\tprediction\tconfidence\tcorrect\n"]
+    lines += [f"{w}\t{t}\t{p}\t{c:.6f}\t{int(t == p)}\n" for w, t, p, c in rows]
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(lines), encoding="utf-8")
+    tmp.replace(path)

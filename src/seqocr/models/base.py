@@ -1,0 +1,89 @@
+"""What every seqocr model shares: the decoding loops.
+
+A model is tensors in, tensors out. Subclasses supply three pieces::
+
+    encode(images (B, 3, H, V·W)) -> memory            whatever the decoder attends to
+    init_state(memory)           -> state              a tuple of tensors
+    step(tokens (B,), state, memory) -> (log_probs (B, C), state)
+
+and this class turns them into the teacher-forced training forward and the greedy decoder. Both run exactly
+``max_len`` steps with no data-dependent ``break`` and no ``.item()``, so the greedy path exports to ONNX as a
+fixed unrolled graph.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..charset import EOS, GO, PAD
+
+
+class Seq2SeqOCR(nn.Module):
+    max_len: int
+    num_classes: int
+    teacher_forcing: float
+
+    def encode(self, images: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor
+             ) -> tuple[Tensor, tuple[Tensor, ...]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, images: Tensor, targets: Tensor, teacher_force: Tensor | None = None) -> Tensor:
+        """Training forward: log-probabilities (B, T, C) for targets (B, T) = characters, EOS, then PAD.
+
+        Sample b is teacher-forced for the whole sequence when ``teacher_force[b]`` is true (the reference draws
+        this once per sample); otherwise it is fed its own previous argmax, which carries no gradient. When not
+        given, it is drawn here with probability ``self.teacher_forcing`` (in eval mode: always forced).
+        """
+        b, steps = targets.shape
+        if teacher_force is None:
+            if self.training and self.teacher_forcing < 1.0:
+                teacher_force = torch.rand(b, device=targets.device) < self.teacher_forcing
+            else:
+                teacher_force = torch.ones(b, dtype=torch.bool, device=targets.device)
+        memory = self.encode(images)
+        state = self.init_state(memory)
+        tokens = torch.full((b,), GO, dtype=torch.long, device=images.device)
+        out = []
+        for t in range(steps):
+            logp, state = self.step(tokens, state, memory)
+            out.append(logp)
+            if t + 1 < steps:
+                tokens = torch.where(teacher_force, targets[:, t], logp.detach().argmax(-1))
+        return torch.stack(out, 1)
+
+    @torch.no_grad()
+    def greedy(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Greedy decoding for ``max_len`` steps: token ids (B, T) and their probabilities (B, T).
+
+        Every position after the first EOS is set to PAD with probability 1, so confidences and texts stop
+        counting at the end token without a data-dependent loop exit.
+        """
+        memory = self.encode(images)
+        state = self.init_state(memory)
+        tokens = torch.full((images.shape[0],), GO, dtype=torch.long, device=images.device)
+        ids, probs = [], []
+        for _ in range(self.max_len):
+            logp, state = self.step(tokens, state, memory)
+            best, tokens = logp.max(-1)
+            ids.append(tokens)
+            probs.append(best.exp())
+        return mask_after_eos(torch.stack(ids, 1), torch.stack(probs, 1))
+
+
+def mask_after_eos(ids: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:
+    """Replace everything after each row's first EOS by PAD (prob 1). Shapes (B, T)."""
+    is_eos = (ids == EOS).to(torch.int32)
+    after = (torch.cumsum(is_eos, 1) - is_eos) > 0
+    return ids.masked_fill(after, PAD), probs.masked_fill(after, 1.0)
+
+
+def split_views(images: Tensor, num_views: int) -> Tensor:
+    """(B, C, H, V·W) -> (V·B, C, H, W), view-major, so that ``out.view(V, B, ...)`` recovers the views."""
+    return torch.cat(torch.chunk(images, num_views, dim=3), 0)

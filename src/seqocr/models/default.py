@@ -1,0 +1,110 @@
+"""seqocr's own model: the reference's plan with its weaknesses fixed, sized for a 2-core CPU.
+
+What changes against the reference (reference-model.md §8) and why:
+
+* Views are folded into the batch through one small BN-VGG (4× fewer, far cheaper convs on smaller views) and
+  concatenated along *time*, not channels, with a learned view embedding: the decoder can then attend to the
+  view where a character is sharpest, as attention_ocr does.
+* Content-based (additive, Bahdanau) attention over the encoder outputs instead of location-only weights, so
+  the sequence length no longer has to equal a layer size and the model aligns by what it sees.
+* The output layer covers the charset (136 FSNS tokens) instead of 10,000 classes.
+* Training uses a masked per-token loss (losses.py) and a learning-rate schedule (train.py); decoding stops
+  counting at EOS (base.mask_after_eos); no batch size is baked into any state.
+
+Shapes (view 64×64, channels [32, 64, 128, 192]): views (4B, 3, 64, 64) -> CNN (4B, 192, 4, 16) -> height
+collapsed (4B, 16, hidden) -> BiLSTM per view -> memory (B, 4·16, hidden).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ModelConfig
+from .base import Seq2SeqOCR, split_views
+
+
+def conv_bn_relu(cin: int, cout: int, kernel: int | tuple[int, int] = 3, padding: int | tuple[int, int] = 1
+                 ) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=padding, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class DefaultCNN(nn.Module):
+    """One view (3, H, W) -> (W/4, out) features per column. H must be divisible by 16, W by 4."""
+
+    def __init__(self, channels: list[int], view_height: int, out: int):
+        super().__init__()
+        c0, c1, c2, c3 = channels
+        pool21 = nn.MaxPool2d((2, 1), (2, 1))
+        self.body = nn.Sequential(
+            conv_bn_relu(3, c0), nn.MaxPool2d(2),                                  # H/2,  W/2
+            conv_bn_relu(c0, c1), nn.MaxPool2d(2),                                 # H/4,  W/4
+            conv_bn_relu(c1, c2), conv_bn_relu(c2, c2), pool21,                    # H/8,  W/4
+            conv_bn_relu(c2, c3), conv_bn_relu(c3, c3), pool21,                    # H/16, W/4
+            conv_bn_relu(c3, out, kernel=(view_height // 16, 1), padding=0),       # 1,    W/4
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x).squeeze(2).transpose(1, 2)  # (N, W/4, out)
+
+
+class AdditiveAttention(nn.Module):
+    """score_s = v · tanh(K m_s + Q h). The keys K m are computed once per image, outside the decoding loop."""
+
+    def __init__(self, dim: int, query_dim: int, attention_dim: int):
+        super().__init__()
+        self.key = nn.Linear(dim, attention_dim, bias=False)
+        self.query = nn.Linear(query_dim, attention_dim)
+        self.score = nn.Linear(attention_dim, 1, bias=False)
+
+    def forward(self, h: Tensor, keys: Tensor, memory: Tensor) -> Tensor:
+        e = self.score(torch.tanh(keys + self.query(h).unsqueeze(1))).squeeze(2)   # (B, S)
+        a = F.softmax(e.float(), dim=1).to(memory.dtype)
+        return torch.bmm(a.unsqueeze(1), memory).squeeze(1)                         # (B, D)
+
+
+class DefaultOCR(Seq2SeqOCR):
+    def __init__(self, cfg: ModelConfig, num_classes: int):
+        super().__init__()
+        if cfg.view_height % 16 or cfg.view_width % 4 or len(cfg.channels) != 4:
+            from ..errors import ConfigError
+            raise ConfigError("model default: view_height must divide by 16, view_width by 4, "
+                              "and channels must list 4 widths")
+        self.num_views, self.max_len, self.num_classes = cfg.num_views, cfg.max_len, num_classes
+        self.teacher_forcing = cfg.teacher_forcing
+        d = cfg.hidden
+        self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d)
+        self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
+        self.view_embedding = nn.Parameter(torch.zeros(cfg.num_views, 1, d))
+        self.init_h = nn.Linear(d, d)
+        self.embedding = nn.Embedding(num_classes, cfg.embed_dim)
+        self.gru = nn.GRUCell(cfg.embed_dim + d, d)
+        self.attention = AdditiveAttention(d, d, cfg.attention_dim)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(2 * d, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.normal_(self.view_embedding, 0.0, 0.02)
+
+    def encode(self, images: Tensor) -> Tensor:
+        """(B, 3, H, V·W) -> memory (B, V·W/4, hidden)."""
+        b = images.shape[0]
+        x = self.rnn(self.cnn(split_views(images, self.num_views)))[0]   # (V·B, W/4, hidden)
+        x = x.reshape(self.num_views, b, x.shape[1], x.shape[2]) + self.view_embedding.unsqueeze(1)
+        return x.permute(1, 0, 2, 3).reshape(b, -1, x.shape[3])        # views along time
+
+    def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
+        h = torch.tanh(self.init_h(memory.mean(1)))
+        keys = self.attention.key(memory)
+        return h, torch.zeros_like(h), keys
+
+    def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        h, ctx, keys = state
+        x = torch.cat([self.embedding(tokens).to(ctx.dtype), ctx], 1)
+        h = self.gru(x, h.to(x.dtype) if x.dtype != h.dtype else h)
+        ctx = self.attention(h, keys, memory).to(h.dtype)
+        logits = self.out(self.dropout(torch.cat([h, ctx], 1)))
+        return F.log_softmax(logits.float(), dim=-1), (h, ctx, keys)

@@ -1,0 +1,32 @@
+"""Token ids and probabilities -> text, confidence and per-character probabilities. numpy only, no torch:
+the PyTorch and ONNX Runtime readers both end here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .charset import EOS, Charset
+
+
+@dataclass
+class Reading:
+    text: str
+    confidence: float          # product of the probabilities of every emitted token, EOS included
+    char_probs: list[float]    # one per character of ``text``
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "confidence": round(self.confidence, 6),
+                "char_probs": [round(p, 6) for p in self.char_probs]}
+
+
+def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[Reading]:
+    """ids, probs: (B, T) from a model's greedy decoder (positions after EOS already PAD with probability 1)."""
+    out = []
+    for row, prow in zip(np.asarray(ids), np.asarray(probs, dtype=np.float64)):
+        end = int(np.argmax(row == EOS)) + 1 if (row == EOS).any() else len(row)
+        text = charset.decode(row[:end])
+        keep = [k for k in range(end) if 0 <= row[k] - charset.offset < len(charset.chars)]
+        out.append(Reading(text, float(np.prod(prow[:end])), [float(prow[k]) for k in keep]))
+    return out

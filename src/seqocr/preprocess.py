@@ -1,0 +1,126 @@
+"""Image preprocessing, numpy + Pillow only (no torch), shared by training, PyTorch and ONNX Runtime reading.
+
+The model input is one float32 array (3, H, V·W) in [-1, 1]: V views of H×W side by side, as the reference's
+3×128×512. Two kinds of input image are read:
+
+* a multi-view strip (width ≈ V × height, like FSNS's 600×150): split into V square tiles;
+* any other image (a single photo or crop of a sign): taken as ONE view and repeated in all V slots, so the
+  model sees four identical viewpoints. Its aspect ratio is not preserved (it is resized to H×W), which is
+  what the FSNS-trained model expects of a sign filling a tile.
+
+Training augmentation is the reference's per-view recipe (reference-model.md §2.1): a random crop keeping
+≥ 80 % of the area with aspect in [0.8, 1.2], a resize with a random interpolation, a colour jitter
+(brightness ±32/255, contrast, saturation ±50 %, hue ±0.2, in random order), then 2·x/255 − 1.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, UnidentifiedImageError
+
+from .errors import DataError
+
+INTERPOLATIONS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.BOX,
+                  Image.Resampling.NEAREST)  # cv2 LINEAR, CUBIC, AREA, NEAREST as the reference draws them
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """What the model expects; stored in checkpoints and ONNX metadata."""
+
+    view_height: int = 64
+    view_width: int = 64
+    num_views: int = 4
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return 3, self.view_height, self.view_width * self.num_views
+
+
+def load_image(source: str | Path | bytes, where: str | None = None) -> Image.Image:
+    """Decode an image file (or its bytes) to RGB, fully, so truncation is caught here. Raises DataError."""
+    name = where or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    try:
+        img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        img.load()
+    except FileNotFoundError:
+        raise DataError(f"{name}: image file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{name}: is a directory, not an image") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{name}: unreadable or truncated image ({e})") from None
+    if img.width < 1 or img.height < 1:
+        raise DataError(f"{name}: empty image")
+    return img.convert("RGB")
+
+
+def split_views(img: Image.Image, num_views: int) -> list[Image.Image]:
+    """Tiles of a multi-view strip, or ``num_views`` copies of a single-view image."""
+    w, h = img.size
+    if num_views > 1 and abs(w / h - num_views) < 0.5:
+        tile = w / num_views
+        return [img.crop((round(i * tile), 0, round((i + 1) * tile), h)) for i in range(num_views)]
+    return [img] * num_views
+
+
+def to_array(views: list[Image.Image]) -> np.ndarray:
+    """RGB views of equal size -> float32 (3, H, V·W) in [-1, 1]."""
+    x = np.concatenate([np.asarray(v, dtype=np.float32) for v in views], axis=1)  # (H, V·W, 3)
+    return (x.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0).astype(np.float32)
+
+
+def eval_transform(img: Image.Image, spec: ImageSpec) -> np.ndarray:
+    """The reference's evaluation resize (bilinear, no crop), view by view."""
+    size = (spec.view_width, spec.view_height)
+    return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in split_views(img, spec.num_views)])
+
+
+def _random_crop(view: Image.Image, rng: random.Random) -> Image.Image:
+    """attention_ocr's crop: ≥ 80 % of the area, aspect in [0.8, 1.2] (reference-model.md §2.1 step 2)."""
+    w0, h0 = view.size
+    for _ in range(100):
+        ar = rng.uniform(0.8, 1.2)
+        lo, hi = math.ceil(math.sqrt(0.8 * w0 * h0 / ar)), math.floor(math.sqrt(w0 * h0 / ar))
+        if hi <= lo:
+            continue
+        h = rng.randrange(lo, hi)
+        w = int(h * ar)
+        if w < w0 and h < h0:
+            x, y = rng.randrange(w0 - w), rng.randrange(h0 - h)
+            return view.crop((x, y, x + w, y + h))
+    return view
+
+
+def _hue(img: Image.Image, shift: float) -> Image.Image:
+    h, s, v = img.convert("HSV").split()
+    h = h.point(lambda p: (p + int(shift * 255)) % 256)
+    return Image.merge("HSV", (h, s, v)).convert("RGB")
+
+
+def color_jitter(img: Image.Image, rng: random.Random, brightness: float = 32 / 255, contrast: float = 0.5,
+                 saturation: float = 0.5, hue: float = 0.2) -> Image.Image:
+    """torchvision/MindSpore ColorJitter semantics: multiplicative factors, the four ops in random order."""
+    ops = [
+        lambda im: ImageEnhance.Brightness(im).enhance(rng.uniform(1 - brightness, 1 + brightness)),
+        lambda im: ImageEnhance.Contrast(im).enhance(rng.uniform(1 - contrast, 1 + contrast)),
+        lambda im: ImageEnhance.Color(im).enhance(rng.uniform(1 - saturation, 1 + saturation)),
+        lambda im: _hue(im, rng.uniform(-hue, hue)),
+    ]
+    rng.shuffle(ops)
+    for op in ops:
+        img = op(img)
+    return img
+
+
+def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random) -> np.ndarray:
+    """The reference's training augmentation, drawn independently for every view."""
+    size = (spec.view_width, spec.view_height)
+    views = [color_jitter(_random_crop(v, rng).resize(size, rng.choice(INTERPOLATIONS)), rng)
+             for v in split_views(img, spec.num_views)]
+    return to_array(views)

@@ -1,0 +1,73 @@
+import pytest
+
+from seqocr.charset import EOS, GO, PAD, SPECIALS, Charset
+from seqocr.errors import DataError
+
+FSNS_LABELS = ["Boulevard de Lunel", "Rue de Provence", "Avenue Charles Gounod", "Rue de l‘Aurore",
+               "Rue d‘Orbey", "Place de l‘Hôtel de Ville", "Quai Jean—Jacques Rousseau", "Rue Émile Zola",
+               "Allée des Œillets", "Impasse du 8 Mai 1945"]
+
+
+@pytest.mark.parametrize("text", FSNS_LABELS)
+def test_fsns_round_trip(fsns, text):
+    assert fsns.decode(fsns.encode(text)) == text
+
+
+def test_fsns_layout(fsns):
+    assert len(fsns.chars) == 133 and len(fsns) == 133 + len(SPECIALS)
+    assert (PAD, GO, EOS) == (0, 1, 2)
+    assert "<nul>" not in fsns.chars and " " in fsns.chars
+    assert fsns.encode(" ") == [fsns.offset]  # file id 0 is the space
+
+
+@pytest.mark.parametrize("variants, canonical", [("’'‘", "‘"), ("-—", "—"), ('"“”', "”")])
+def test_an_id_listed_several_times_decodes_to_its_last_listed_character(fsns, variants, canonical):
+    ids = {fsns.encode(v)[0] for v in variants}
+    assert len(ids) == 1
+    assert fsns.decode(ids) == canonical
+    assert fsns.normalize("Rue d'Orbey") == "Rue d‘Orbey"
+    assert fsns.normalize("Quai Jean-Jacques") == "Quai Jean—Jacques"  # FSNS id 17 lists '-' then '—'
+
+
+def test_decode_stops_at_eos_and_skips_specials(fsns):
+    ids = [GO] + fsns.encode("Rue") + [PAD, EOS] + fsns.encode("X")
+    assert fsns.decode(ids) == "Rue"
+    assert fsns.decode(fsns.encode("ab") + [9999]) == "ab"  # ids past the charset (reference's 10k padding)
+
+
+def test_unknown_character_is_an_error_naming_character_and_sample(fsns):
+    with pytest.raises(DataError, match=r"labels.tsv:3: character '中' \(U\+4E2D\) of 'Rue 中'"):
+        fsns.encode("Rue 中", "labels.tsv:3")
+    assert fsns.missing("a中b中x☃") == ["中", "☃"]
+
+
+def test_fsns_image_class_decoding(fsns):
+    # FSNS image/class: file ids padded with the null id 133
+    assert fsns.decode_source_ids([49, 11, 5, 0, 23, 2, 60, 21, 27, 5, 33, 133, 133]) == "Rue d‘Orbey"
+
+
+def test_plain_file_one_character_per_line(tmp_path):
+    p = tmp_path / "chars.txt"
+    p.write_text("a\nb\n<space>\né\n", encoding="utf-8")
+    cs = Charset.from_file(p)
+    assert cs.chars == ["a", "b", " ", "é"]
+    assert cs.decode(cs.encode("é ab")) == "é ab"
+
+
+@pytest.mark.parametrize("content, message", [("ab\n", "one character per line"), ("a\na\n", "duplicate")])
+def test_bad_plain_charset(tmp_path, content, message):
+    p = tmp_path / "chars.txt"
+    p.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        Charset.from_file(p)
+
+
+def test_missing_charset_file(tmp_path):
+    with pytest.raises(DataError, match="charset file not found"):
+        Charset.load(str(tmp_path / "nope.txt"))
+
+
+def test_dict_round_trip(fsns):
+    again = Charset.from_dict(fsns.to_dict())
+    assert again.chars == fsns.chars and again.encode("Rue d'Orbey") == fsns.encode("Rue d‘Orbey")
+    assert again.decode_source_ids([1, 133]) == "l"

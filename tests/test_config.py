@@ -1,0 +1,48 @@
+import pytest
+
+from seqocr.config import load_config
+from seqocr.errors import ConfigError
+
+
+def test_shipped_configs_load():
+    ref = load_config("configs/reference.yaml")
+    assert (ref.model.name, ref.model.vocab_size, ref.train.lr, ref.train.betas) == ("reference", 10000, 8e-4,
+                                                                                       [0.5, 0.999])
+    assert load_config("configs/default.yaml").model.name == "default"
+    assert load_config("configs/tiny.yaml").train.batch_size == 16
+
+
+def test_overrides_are_typed():
+    cfg = load_config("configs/tiny.yaml", ["train.steps=7", "train.lr=1e-3", "train.bf16=true",
+                                            "model.channels=[8, 8, 8, 8]", "train.grad_clip=1"])
+    assert (cfg.train.steps, cfg.train.lr, cfg.train.bf16, cfg.model.channels) == (7, 1e-3, True, [8, 8, 8, 8])
+    assert isinstance(cfg.train.grad_clip, float)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.stepz=3", "unknown config key 'train.stepz'"),
+    ("optim.lr=3", "unknown config key 'optim.lr'"),
+    ("train.steps=many", "train.steps must be int"),
+    ("train.steps=1.5", "train.steps must be int"),
+    ("train.bf16=3", "train.bf16 must be bool"),
+    ("train.steps", "expected key=value"),
+    ("model.name=resnet", "unknown model 'resnet'"),
+    ("train.steps=0", "train.steps must be positive"),
+    ("model.max_len=38", "needs view_height=view_width=128 and max_len=64"),
+])
+def test_bad_overrides(override, message):
+    cfg_file = "configs/reference.yaml" if override.startswith("model.max_len") else "configs/tiny.yaml"
+    with pytest.raises(ConfigError, match=message):
+        load_config(cfg_file, [override])
+
+
+def test_bad_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "none.yaml")
+    p = tmp_path / "bad.yaml"
+    p.write_text("train:\n  learning_rate: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key 'train.learning_rate'"):
+        load_config(p)
+    p.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)

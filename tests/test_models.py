@@ -1,0 +1,93 @@
+import pytest
+import torch
+
+from seqocr.charset import EOS, GO, PAD
+from seqocr.config import ModelConfig
+from seqocr.models import build_model, mask_after_eos, parameter_count
+from tests.conftest import tiny_model_config
+
+REFERENCE = ModelConfig(name="reference", view_height=128, view_width=128, max_len=64, vocab_size=10000,
+                        hidden=128, embed_dim=128, dropout=0.1, teacher_forcing=0.5)
+
+
+def test_reference_has_the_reference_parameter_count():
+    # 11,843,024 in MindSpore + 2 × 2 × 512 for the second LSTM bias vector PyTorch keeps per direction
+    assert parameter_count(build_model(REFERENCE, 10000)) == 11_845_072
+
+
+def test_reference_layers_are_faithful():
+    m = build_model(REFERENCE, 10000)
+    convs = [x for x in m.cnn.modules() if isinstance(x, torch.nn.Conv2d)]
+    assert len(convs) == 11 and all(c.bias is None for c in convs)
+    assert convs[-1].kernel_size == (2, 2) and convs[-1].out_channels == 32
+    assert sum(isinstance(x, torch.nn.BatchNorm2d) for x in m.cnn.modules()) == 5
+    assert m.attn.out_features == 64  # location-only attention: one weight per encoder column
+    x = torch.randn(2, 3, 128, 512)
+    m.eval()
+    assert m.encode(x).shape == (2, 64, 128)
+
+
+def _both():
+    return [build_model(tiny_model_config("default"), 12),
+            build_model(tiny_model_config("reference", view_height=128, view_width=128, max_len=64,
+                                          hidden=8, embed_dim=8), 12)]
+
+
+@pytest.mark.parametrize("idx", [0, 1])
+def test_forward_shapes_and_every_parameter_gets_a_gradient(idx):
+    model = _both()[idx]
+    h, w = (16, 64) if idx == 0 else (128, 512)
+    x, steps = torch.randn(3, 3, h, w), model.max_len
+    targets = torch.randint(3, 12, (3, steps))
+    logp = model(x, targets)
+    assert logp.shape == (3, steps, 12)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(3, steps), atol=1e-4)
+    logp.sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+    model.eval()
+    ids, probs = model.greedy(x)
+    assert ids.shape == probs.shape == (3, steps) and ids.dtype == torch.long
+    assert ((probs > 0) & (probs <= 1)).all()
+
+
+@pytest.mark.parametrize("idx", [0, 1])
+def test_greedy_equals_step_by_step(idx):
+    model = _both()[idx].eval()
+    x = torch.randn(2, 3, *((16, 64) if idx == 0 else (128, 512)))
+    ids, probs = model.greedy(x)
+    with torch.no_grad():
+        memory = model.encode(x)
+        state = model.init_state(memory)
+        tok, manual = torch.full((2,), GO), []
+        for _ in range(model.max_len):
+            logp, state = model.step(tok, state, memory)
+            tok = logp.argmax(-1)
+            manual.append(tok)
+    manual_ids, _ = mask_after_eos(torch.stack(manual, 1), torch.ones(2, model.max_len))
+    assert torch.equal(ids, manual_ids)
+
+
+def test_teacher_forcing_is_drawn_per_sample():
+    model = build_model(tiny_model_config(teacher_forcing=0.5), 12).eval()
+    x, targets = torch.randn(2, 3, 16, 64), torch.randint(3, 12, (2, 8))
+    forced = model(x, targets, teacher_force=torch.tensor([True, True]))
+    mixed = model(x, targets, teacher_force=torch.tensor([True, False]))
+    assert torch.allclose(forced[0], mixed[0])          # sample 0 forced in both runs
+    ids, _ = model.greedy(x)
+    free = model(x, targets, teacher_force=torch.tensor([False, False]))
+    assert torch.equal(free.argmax(-1)[1][: (ids[1] != PAD).sum()], ids[1][: (ids[1] != PAD).sum()])
+
+
+def test_mask_after_eos():
+    ids = torch.tensor([[5, EOS, 7, 8], [5, 6, 7, 8], [EOS, 4, EOS, 4]])
+    probs = torch.full((3, 4), 0.5)
+    m_ids, m_probs = mask_after_eos(ids, probs)
+    assert m_ids.tolist() == [[5, EOS, PAD, PAD], [5, 6, 7, 8], [EOS, PAD, PAD, PAD]]
+    assert m_probs.tolist() == [[0.5, 0.5, 1, 1], [0.5] * 4, [0.5, 1, 1, 1]]
+
+
+def test_no_batch_size_is_baked_in():
+    model = build_model(tiny_model_config(), 12).eval()
+    for b in (1, 5):
+        assert model.greedy(torch.randn(b, 3, 16, 64))[0].shape == (b, 8)
