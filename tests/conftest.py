@@ -33,7 +33,7 @@ def _seed_and_threads():
 
 
 def tiny_config(tmp_path, **sections) -> Config:
-    cfg = Config.from_dict({"model": {**tiny_model_config().__dict__}, "train": {
+    cfg = Config.from_dict({"model": {**tiny_model_config(max_len=38).__dict__}, "train": {
         "steps": 4, "batch_size": 4, "ckpt_every": 2, "log_every": 1, "out_dir": str(tmp_path / "run"),
         "warmup_steps": 1}, "data": {"val_size": 4, "augment": False}})
     for section, values in sections.items():

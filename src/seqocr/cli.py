@@ -88,6 +88,26 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    args.model = args.model or ["default", "reference"]
+    args.dtype = args.dtype or ["fp32", "bf16"]
+    from .bench import run
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = run(args.kind, args.model, args.config, args.set or [], args.batch_size, args.steps, args.warmup,
+               args.dtype)
+    for row in rows:
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(f"{row['bench']:5s} {row['model']:9s} {row['dtype']:4s} batch {row['batch']:3d}: "
+                  f"{row['images_per_s']:8.2f} images/s ({row['threads']} threads)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seqocr", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -122,6 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--split", choices=("train", "test"), default="train", help="test: held-out street names")
     s.set_defaults(func=_synth)
+
+    b = sub.add_parser("bench", help="training-step or reading throughput on random tensors")
+    b.add_argument("kind", choices=("train", "read"))
+    b.add_argument("--model", action="append", choices=("default", "reference"),
+                   help="model(s) to measure, with configs/NAME.yaml (repeatable; default: both)")
+    b.add_argument("--config", help="a config file instead of configs/NAME.yaml")
+    b.add_argument("--set", action="append", metavar="KEY=VALUE")
+    b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
+    b.add_argument("--warmup", type=int, default=2)
+    b.add_argument("--dtype", action="append", choices=("fp32", "bf16"), help="default: both")
+    b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--json", action="store_true", help="one JSON object per line")
+    b.set_defaults(func=_bench)
 
     for sp in (t, e, s):
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -48,6 +48,7 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     steps: int = 1000
+    max_minutes: float = 0.0         # stop (and checkpoint) after this much wall-clock time; 0 = no limit
     batch_size: int = 32
     lr: float = 1e-3
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])

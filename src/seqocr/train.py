@@ -118,7 +118,7 @@ class Trainer:
         if t.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
         self.optimizer.step()
-        return float(loss), token_accuracy(logp.detach(), batch["targets"])
+        return float(loss.detach()), token_accuracy(logp.detach(), batch["targets"])
 
     def fit(self) -> dict[str, float]:
         from torch.utils.tensorboard import SummaryWriter
@@ -135,7 +135,7 @@ class Trainer:
         seen, t0, metrics = 0, time.perf_counter(), {}
         try:
             for batch in loader:
-                if self.step >= t.steps:
+                if self.step >= t.steps or (t.max_minutes and time.perf_counter() - t0 > 60 * t.max_minutes):
                     break
                 self._count_bad(batch, size)
                 if not batch["texts"]:

@@ -35,7 +35,7 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
 
     if source == "synth" or source.startswith("synth:"):
         o = parse_synth(source, synth_n, seed, synth_split)
-        return SynthDataset(o["seed"], o["n"], spec, o["split"], augment)
+        return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such labels file (or 'synth' for generated data)")

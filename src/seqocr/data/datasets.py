@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..charset import EOS, PAD, Charset
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..preprocess import ImageSpec, eval_transform, load_image, train_transform
 from .labels import SkipReport, read_labels
 
@@ -55,8 +55,13 @@ class LabelsDataset(Dataset):
 class SynthDataset(Dataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
-    def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False):
-        from .synth import synth_sample  # Pillow rendering; imported lazily
+    def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False,
+                 max_chars: int = 37):
+        from .synth import MAX_LEN as MAX_LABEL, synth_sample  # Pillow rendering; imported lazily
+
+        if max_chars < MAX_LABEL:
+            raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "
+                              f"least {MAX_LABEL + 1}, not {max_chars + 1}")
         self._sample = synth_sample
         self.seed, self.size, self.spec, self.split, self.augment = seed, size, spec, split, augment
         self.report = SkipReport(total=size)

@@ -1,0 +1,89 @@
+"""``seqocr bench``: training-step and reading throughput of a model, measured on random tensors.
+
+The figures are model compute only (data loading is measured separately): median seconds per step over
+``steps`` timed steps after ``warmup`` untimed ones, turned into images/s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from .config import Config, load_config
+from .losses import sequence_loss
+from .models import build_model, num_classes_for
+from .train import lr_at
+
+
+def _config(model: str, config: str | None, overrides: list[str]) -> Config:
+    return load_config(config or f"configs/{model}.yaml", overrides)
+
+
+def _inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    m = cfg.model
+    images = torch.rand(batch, 3, m.view_height, m.view_width * m.num_views) * 2 - 1
+    lengths = torch.randint(8, 25, (batch,))
+    targets = torch.randint(3, min(num_classes, 136), (batch, m.max_len))
+    pos = torch.arange(m.max_len)
+    targets[pos >= lengths[:, None]] = 0
+    targets[pos == lengths[:, None]] = 2
+    return images, targets
+
+
+def _median_rate(fn, batch: int, steps: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return batch / statistics.median(times)
+
+
+def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
+    """Images/s of one optimizer step (forward, loss, backward, clip, Adam) at ``batch``."""
+    torch.manual_seed(0)
+    model = build_model(cfg.model, num_classes_for(cfg.model, 136)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr_at(0, cfg.train), betas=tuple(cfg.train.betas))
+    images, targets = _inputs(cfg, batch, model.num_classes)
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logp = model(images, targets)
+        loss = sequence_loss(cfg.train.loss, logp.float(), targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+
+    return _median_rate(step, batch, steps, warmup)
+
+
+def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
+    """Images/s of greedy decoding at ``batch`` (eval mode, no grad)."""
+    torch.manual_seed(0)
+    model = build_model(cfg.model, num_classes_for(cfg.model, 136)).eval()
+    images, _ = _inputs(cfg, batch, model.num_classes)
+
+    def step() -> None:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model.greedy(images)
+
+    return _median_rate(step, batch, steps, warmup)
+
+
+def run(kind: str, models: list[str], config: str | None, overrides: list[str], batch: int, steps: int,
+        warmup: int, precisions: list[str]) -> list[dict]:
+    fn = bench_train if kind == "train" else bench_read
+    rows = []
+    for name in models:
+        cfg = _config(name, config, overrides)
+        for dtype in precisions:
+            rate = fn(cfg, batch, dtype == "bf16", steps, warmup)
+            rows.append({"bench": kind, "model": cfg.model.name, "dtype": dtype, "batch": batch,
+                         "images_per_s": round(rate, 2), "threads": torch.get_num_threads()})
+    return rows

@@ -1,0 +1,100 @@
+import math
+
+import numpy as np
+import torch
+
+from seqocr.checkpoint import load_model, save_checkpoint
+from seqocr.config import TrainConfig
+from seqocr.evaluate import evaluate
+from seqocr.losses import masked_token_loss, reference_loss
+from seqocr.preprocess import ImageSpec
+from seqocr.data import build_dataset
+from seqocr.train import Trainer, lr_at
+from tests.conftest import tiny_config
+from tests.helpers import write_synth_folder
+
+
+def test_lr_schedule():
+    t = TrainConfig(lr=1.0, steps=110, warmup_steps=10, min_lr_ratio=0.1, schedule="cosine")
+    assert lr_at(0, t) == 0.1 and lr_at(9, t) == 1.0
+    assert math.isclose(lr_at(60, t), 0.1 + 0.9 * 0.5)           # half-way through the cosine
+    assert math.isclose(lr_at(110, t), 0.1) and math.isclose(lr_at(500, t), 0.1)
+    assert lr_at(77, TrainConfig(lr=8e-4, schedule="constant")) == 8e-4
+
+
+def test_losses_by_hand():
+    # two samples, three steps, two classes besides the specials; targets: PAD=0, EOS=2
+    logp = torch.log(torch.tensor([[[0.1, 0.1, 0.2, 0.6], [0.1, 0.1, 0.5, 0.3], [0.5, 0.1, 0.2, 0.2]],
+                                   [[0.25, 0.25, 0.25, 0.25]] * 3]))
+    targets = torch.tensor([[3, 2, 0], [2, 0, 0]])
+    # masked: mean over the 3 real tokens of -log p
+    expected = -(math.log(0.6) + math.log(0.5) + math.log(0.25)) / 3
+    assert math.isclose(masked_token_loss(logp, targets).item(), expected, rel_tol=1e-5)
+    # reference: sum over steps of the batch mean, PAD included
+    ref = sum(-(math.log(a) + math.log(b)) / 2 for a, b in [(0.6, 0.25), (0.5, 0.25), (0.5, 0.25)])
+    assert math.isclose(reference_loss(logp, targets).item(), ref, rel_tol=1e-5)
+
+
+def test_tiny_model_overfits_a_few_samples_to_exact_match(fsns):
+    import random
+
+    from seqocr.data.datasets import encode_targets
+    from seqocr.data.synth import render_sign
+    from seqocr.models import build_model
+    from seqocr.preprocess import eval_transform
+    from tests.conftest import tiny_model_config
+
+    texts = ["Rue Haute", "Quai Nord", "Place du Bac", "Cours Lys"]
+    spec = ImageSpec(16, 32, 4)
+    images = torch.from_numpy(np.stack([eval_transform(render_sign(t, random.Random(i)), spec)
+                                        for i, t in enumerate(texts)]))
+    model = build_model(tiny_model_config(view_width=32, max_len=14, hidden=32, embed_dim=16), len(fsns))
+    targets = encode_targets(texts, fsns, 14, texts)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    read = []
+    for step in range(300):
+        model.train()
+        loss = masked_token_loss(model(images, targets), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 20 == 19:
+            model.eval()
+            read = [fsns.decode(row) for row in model.greedy(images)[0].tolist()]
+            if read == texts:
+                break
+    assert read == texts
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    cfg = tiny_config(tmp_path)
+    trainer = Trainer(cfg, progress=False)
+    save_checkpoint(tmp_path / "c.pt", cfg=cfg, charset=trainer.charset, model=trainer.model, step=3)
+    model, cfg2, charset, state = load_model(tmp_path / "c.pt")
+    x = torch.randn(2, 3, cfg.model.view_height, cfg.model.view_width * 4)
+    trainer.model.eval()
+    for a, b in zip(trainer.model.greedy(x), model.greedy(x)):
+        assert torch.equal(a, b)
+    assert cfg2 == cfg and charset.chars == trainer.charset.chars and state["step"] == 3
+
+
+def test_resume_continues_where_it_stopped(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 4, "ckpt_every": 2}, data={"val": ""})
+    Trainer(cfg, progress=False).fit()
+    first = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    cfg.train.steps = 6
+    again = Trainer(cfg, progress=False)
+    again.resume()
+    assert again.step == 4
+    again.fit()
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 6
+    assert not torch.equal(first["model"]["out.weight"], again.model.out.weight)
+
+
+def test_evaluation_covers_every_sample(tmp_path):
+    labels = write_synth_folder(tmp_path, 5)
+    cfg = tiny_config(tmp_path)
+    trainer = Trainer(cfg, progress=False)
+    ds = build_dataset(str(labels), trainer.charset, ImageSpec(16, 16, 4), 37)
+    metrics, rows = evaluate(trainer.model, ds, trainer.charset, cfg.model.max_len, batch_size=2)
+    assert metrics["samples"] == 5 and len(rows) == 5  # 2 + 2 + 1: the last partial batch counts
