@@ -1,0 +1,25 @@
+# The two set-up commands: `make demo` and `make test`. Each creates .venv if it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build. Override: make TORCH=torch==2.14.1
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test venv bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[torch,dev]"
+	touch $@
+
+demo: venv
+	bash scripts/demo.sh
+
+test: venv
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf demo runs .pytest_cache
