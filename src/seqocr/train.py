@@ -59,7 +59,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.train.lr, betas=tuple(c.train.betas),
                                           weight_decay=c.train.weight_decay)
         self.step = 0
-        self.bad = 0
+        self.bad: set[str] = set()  # samples found unreadable; each is reported and counted once
 
     # -- state --------------------------------------------------------------------------------------------
     def resume(self) -> None:
@@ -73,13 +73,13 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        self.bad = int(state["extra"].get("bad_samples", 0))
+        self.bad = set(state["extra"].get("bad_samples", []))
         torch.set_rng_state(state["extra"]["torch_rng"])
 
     def save(self) -> None:
         save_checkpoint(self.out / "last.pt", cfg=self.cfg, charset=self.charset, model=self.model,
                         optimizer=self.optimizer, step=self.step,
-                        extra={"torch_rng": torch.get_rng_state(), "bad_samples": self.bad})
+                        extra={"torch_rng": torch.get_rng_state(), "bad_samples": sorted(self.bad)})
 
     # -- data ---------------------------------------------------------------------------------------------
     def train_loader(self) -> tuple[DataLoader, int]:
@@ -165,13 +165,12 @@ class Trainer:
         return metrics
 
     def _count_bad(self, batch: dict, size: int) -> None:
-        if not batch["bad"]:
-            return
-        self.bad += len(batch["bad"])
-        for msg in batch["bad"]:
+        new = [(where, msg) for where, msg in batch["bad"] if where not in self.bad]
+        for where, msg in new:
+            self.bad.add(where)
             tqdm_write(f"skipped: {msg}")
-        if self.bad > self.cfg.data.max_skip_fraction * size:
-            raise DataError(f"{self.bad} unreadable training images, more than "
+        if new and len(self.bad) > self.cfg.data.max_skip_fraction * size:
+            raise DataError(f"{len(self.bad)} unreadable training images, more than "
                             f"{self.cfg.data.max_skip_fraction:.1%} of {size}; stopping")
 
     def _validate(self, val, writer) -> dict[str, float]:

@@ -110,14 +110,14 @@ def encode_targets(texts: list[str], charset: Charset, steps: int, wheres: list[
 
 
 class Collate:
-    """Stack images, encode texts; drop unreadable samples and report them in ``batch["bad"]``."""
+    """Stack images, encode texts; drop unreadable samples and report them as ``batch["bad"]``: (where, why)."""
 
     def __init__(self, charset: Charset, steps: int):
         self.charset, self.steps = charset, steps
 
     def __call__(self, items: list) -> dict:
         good = [it for it in items if it[0] is not None]
-        bad = [it[1] for it in items if it[0] is None]
+        bad = [(it[2], it[1]) for it in items if it[0] is None]  # (where, message)
         texts, wheres = [it[1] for it in good], [it[2] for it in good]
         images = torch.from_numpy(np.stack([it[0] for it in good])) if good else torch.empty(0)
         return {"images": images, "texts": texts, "wheres": wheres, "bad": bad,

@@ -1,0 +1,139 @@
+"""The command line end to end on a tiny model, and every kind of bad input the user can give it."""
+
+import json
+
+import pytest
+
+from seqocr.cli import main
+from tests.helpers import write_synth_folder
+
+TINY = ["--config", "configs/tiny.yaml", "--set", "train.steps=3", "--set", "train.batch_size=4",
+        "--set", "data.val_size=4", "--set", "train.ckpt_every=2", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    assert main(["synth", "--n", "6", "--split", "test", "--out", str(root / "test"), "--no-progress"]) == 0
+    assert main(["train", *TINY, "--set", f"train.out_dir={root / 'run'}"]) == 0
+    return root
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("seqocr: error: "), err
+    return err[0]
+
+
+def test_synth_writes_images_and_labels(trained):
+    lines = (trained / "test" / "labels.tsv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6
+    name, text = lines[0].split("\t")
+    assert (trained / "test" / name).is_file() and text
+
+
+def test_train_writes_checkpoint_and_tensorboard(trained):
+    assert (trained / "run" / "last.pt").is_file()
+    assert any((trained / "run" / "tb").iterdir())
+
+
+def test_eval_prints_every_metric_and_writes_predictions(trained, capsys):
+    preds = trained / "preds.tsv"
+    assert main(["eval", "--checkpoint", str(trained / "run" / "last.pt"), "--data",
+                 str(trained / "test" / "labels.tsv"), "--predictions", str(preds), "--json", "--no-progress"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["samples"] == 6
+    for key in ("annotation_precision", "character_precision", "annotation_precision_std",
+                "character_precision_std", "aocr_sequence_accuracy", "aocr_char_accuracy", "cer", "one_minus_ned"):
+        assert 0.0 <= metrics[key] <= (10.0 if key == "cer" else 1.0), key
+    assert len(preds.read_text(encoding="utf-8").splitlines()) == 7  # header + every sample
+
+
+def test_read_json_lines(trained, capsys):
+    images = sorted(str(p) for p in (trained / "test" / "images").glob("*.png"))[:3]
+    single_view = trained / "single.png"
+    from PIL import Image
+
+    Image.open(images[0]).crop((0, 0, 150, 150)).save(single_view)
+    assert main(["read", "--checkpoint", str(trained / "run" / "last.pt"), "--json", *images,
+                 str(single_view)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["image"] for r in rows] == [*images, str(single_view)]
+    assert all(isinstance(r["text"], str) and 0.0 <= r["confidence"] <= 1.0 for r in rows)
+
+
+def test_read_reports_a_bad_image_and_still_reads_the_rest(trained, capsys):
+    bad = trained / "truncated.png"
+    good = sorted((trained / "test" / "images").glob("*.png"))[0]
+    bad.write_bytes(good.read_bytes()[:200])
+    status = main(["read", "--checkpoint", str(trained / "run" / "last.pt"), str(bad), str(good),
+                   str(trained / "missing.png")])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert len(out.splitlines()) == 1 and out.startswith(str(good))
+    assert "truncated.png: unreadable or truncated image" in err and "missing.png: image file not found" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--config", "configs/tiny.yaml", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
+    (["train", "--config", "configs/tiny.yaml", "--set", "train.steps=abc"], "train.steps must be int"),
+    (["train", "--config", "configs/nope.yaml"], "configs/nope.yaml: config file not found"),
+    (["read", "x.png"], "no --checkpoint given"),
+    (["eval", "--checkpoint", "nope.pt", "--data", "synth"], "nope.pt: checkpoint not found"),
+])
+def test_bad_input_is_one_line_and_exit_1(args, message, capsys):
+    assert main(args) == 1
+    assert message in one_error_line(capsys)
+
+
+def test_resume_without_checkpoint(tmp_path, capsys):
+    assert main(["train", *TINY, "--set", f"train.out_dir={tmp_path}", "--resume"]) == 1
+    assert "--resume: no checkpoint at" in one_error_line(capsys)
+
+
+def test_corrupt_checkpoint_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert main(["read", "--checkpoint", str(bad), "x.png"]) == 1
+    assert "bad.pt: not a readable seqocr checkpoint" in one_error_line(capsys)
+
+
+def test_labels_file_problems(tmp_path, trained, capsys):
+    labels = write_synth_folder(tmp_path / "d", 3)
+    ckpt = str(trained / "run" / "last.pt")
+    labels.write_text(labels.read_text(encoding="utf-8") + "img/0.png Rue sans tabulation\n", encoding="utf-8")
+    assert main(["eval", "--checkpoint", ckpt, "--data", str(labels), "--no-progress"]) == 1
+    assert "labels.tsv:4: expected path<TAB>text" in one_error_line(capsys)
+    labels.write_text("img/0.png\t\nimg/1.png\t" + "x" * 40 + "\nimg/2.png\tRue 中\nimg/9.png\tRue\n",
+                      encoding="utf-8")
+    assert main(["eval", "--checkpoint", ckpt, "--data", str(labels), "--no-progress"]) == 1
+    err = one_error_line(capsys)
+    assert "skipped 4 of 4 samples" in err and "empty label" in err and "longer than 37" in err
+    assert "character not in charset" in err and "image file not found" in err
+
+
+def test_a_few_bad_samples_are_skipped_and_reported(tmp_path, trained, capsys):
+    labels = write_synth_folder(tmp_path / "d", 4)
+    labels.write_text(labels.read_text(encoding="utf-8") + "img/9.png\tRue Perdue\n", encoding="utf-8")
+    (tmp_path / "d" / "img" / "1.png").write_bytes(b"not a png")
+    cfg = ["train", *TINY, "--set", f"train.out_dir={tmp_path / 'run'}", "--set", f"data.train={labels}",
+           "--set", "data.val=", "--set", "data.max_skip_fraction=0.5", "--set", "data.workers=0"]
+    assert main(cfg) == 0
+    out = capsys.readouterr()
+    assert "skipped 1 of 5 samples (1 image file not found)" in out.out
+    assert "labels.tsv:2 (" in out.out and "1.png): unreadable or truncated image" in out.out
+    assert main(cfg[:-4] + ["--set", "data.max_skip_fraction=0.0"]) == 1
+    assert "above the limit" in one_error_line(capsys)
+
+
+def test_synth_refuses_a_finished_output_and_completes_an_interrupted_one(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["synth", "--n", "3", "--out", str(out), "--no-progress"]) == 0
+    assert main(["synth", "--n", "3", "--out", str(out), "--no-progress"]) == 1
+    assert "already holds a finished set" in one_error_line(capsys)
+    (out / "labels.tsv").unlink()                       # as if killed before the end
+    (out / "images" / "0000002.png").unlink()
+    (out / "images" / ".0000001.png.tmp").write_bytes(b"half")
+    assert main(["synth", "--n", "3", "--out", str(out), "--no-progress"]) == 0
+    assert sorted(p.name for p in (out / "images").glob("*.png")) == ["0000000.png", "0000001.png", "0000002.png"]
+    assert len((out / "labels.tsv").read_text(encoding="utf-8").splitlines()) == 3
