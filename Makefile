@@ -19,7 +19,7 @@ demo: venv
 	bash scripts/demo.sh
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest
 
 clean:
 	rm -rf demo runs .pytest_cache
