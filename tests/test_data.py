@@ -89,3 +89,22 @@ def test_targets_and_collate(fsns):
         encode_targets(["Rue A"], fsns, 5, ["x"])
     batch = Collate(fsns, 6)([(np.zeros((3, 2, 8), np.float32), "Rue", "s0"), (None, "broken", "s1")])
     assert batch["images"].shape == (1, 3, 2, 8) and batch["texts"] == ["Rue"] and batch["bad"] == [("s1", "broken")]
+
+
+def test_stream_sampler_shards_ranks_without_overlap():
+    size, world = 12, 2
+    per_rank = [list(itertools.islice(StreamSampler(size, 7, rank=r, world=world), size // world))
+                for r in range(world)]
+    indices = [i for rank in per_rank for i, _ in rank]
+    assert sorted(indices) == list(range(size))                   # one epoch: each sample exactly once
+    single = list(itertools.islice(StreamSampler(size, 7), size))
+    assert [k for pair in zip(*per_rank) for k in pair] == single  # interleaved ranks = the 1-process stream
+
+
+def test_fsns_missing_views_are_filled_with_the_real_ones():
+    from seqocr.preprocess import fsns_views
+
+    assert fsns_views(600, 600) == 4 and fsns_views(600, 450) == 3 and fsns_views(600, 150) == 1
+    assert fsns_views(0, 0) is None
+    views = split_views(strip(), 4, present=3)
+    assert [v.getpixel((75, 75)) for v in views] == [(0, 255, 30), (60, 195, 30), (120, 135, 30), (0, 255, 30)]

@@ -60,13 +60,28 @@ def load_image(source: str | Path | bytes, where: str | None = None) -> Image.Im
     return img.convert("RGB")
 
 
-def split_views(img: Image.Image, num_views: int) -> list[Image.Image]:
-    """Tiles of a multi-view strip, or ``num_views`` copies of a single-view image."""
+def split_views(img: Image.Image, num_views: int, present: int | None = None) -> list[Image.Image]:
+    """Tiles of a multi-view strip, or ``num_views`` copies of a single-view image.
+
+    ``present`` is how many tiles hold a real view. FSNS pads a sign photographed fewer than 4 times with
+    noise tiles and says so in ``image/orig_width`` (views = 4 · orig_width / width, attention_ocr's
+    ``_NumOfViewsHandler``); the noise tiles are replaced here by the real views, repeated in turn.
+    """
     w, h = img.size
     if num_views > 1 and abs(w / h - num_views) < 0.5:
         tile = w / num_views
-        return [img.crop((round(i * tile), 0, round((i + 1) * tile), h)) for i in range(num_views)]
+        views = [img.crop((round(i * tile), 0, round((i + 1) * tile), h)) for i in range(num_views)]
+        if present is not None and 0 < present < num_views:
+            views = [views[i % present] for i in range(num_views)]
+        return views
     return [img] * num_views
+
+
+def fsns_views(width: int, orig_width: int, num_views: int = 4) -> int | None:
+    """Number of real views of an FSNS record, from its ``image/width`` and ``image/orig_width``."""
+    if width <= 0 or orig_width <= 0:
+        return None
+    return max(1, min(num_views, int(num_views * orig_width / width)))
 
 
 def to_array(views: list[Image.Image]) -> np.ndarray:
@@ -75,10 +90,10 @@ def to_array(views: list[Image.Image]) -> np.ndarray:
     return (x.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0).astype(np.float32)
 
 
-def eval_transform(img: Image.Image, spec: ImageSpec) -> np.ndarray:
+def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None) -> np.ndarray:
     """The reference's evaluation resize (bilinear, no crop), view by view."""
     size = (spec.view_width, spec.view_height)
-    return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in split_views(img, spec.num_views)])
+    return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in split_views(img, spec.num_views, present)])
 
 
 def _random_crop(view: Image.Image, rng: random.Random) -> Image.Image:
@@ -118,9 +133,10 @@ def color_jitter(img: Image.Image, rng: random.Random, brightness: float = 32 / 
     return img
 
 
-def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random) -> np.ndarray:
+def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random, present: int | None = None
+                    ) -> np.ndarray:
     """The reference's training augmentation, drawn independently for every view."""
     size = (spec.view_width, spec.view_height)
     views = [color_jitter(_random_crop(v, rng).resize(size, rng.choice(INTERPOLATIONS)), rng)
-             for v in split_views(img, spec.num_views)]
+             for v in split_views(img, spec.num_views, present)]
     return to_array(views)

@@ -1,7 +1,8 @@
 """Data sources. ``build_dataset(source, ...)`` turns a source string from a config or the CLI into a dataset:
 
 * ``synth`` or ``synth:split=test,n=256,seed=1``: the generator (train split by default);
-* a path to a labels file of ``path<TAB>text`` lines.
+* a path to a labels file of ``path<TAB>text`` lines;
+* an LMDB folder (``data.mdb`` inside) in the field's layout (``num-samples``, ``image-%09d``, ``label-%09d``).
 """
 
 from __future__ import annotations
@@ -38,5 +39,11 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
         return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars)
     path = Path(source)
     if not path.exists():
-        raise DataError(f"{source}: no such labels file (or 'synth' for generated data)")
+        raise DataError(f"{source}: no such labels file, LMDB folder or TFRecord folder (or 'synth')")
+    if path.is_dir() and (path / "data.mdb").exists():
+        from .lmdb_store import LmdbDataset
+
+        return LmdbDataset(path, charset, spec, max_chars, augment, seed, max_skip_fraction)
+    if path.is_dir():
+        raise DataError(f"{source}: a folder without data.mdb; expected a labels file or an LMDB folder")
     return LabelsDataset(source, charset, spec, max_chars, augment, seed, max_skip_fraction)

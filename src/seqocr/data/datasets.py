@@ -78,24 +78,28 @@ class SynthDataset(Dataset):
 
 
 class StreamSampler(Sampler[Key]):
-    """An endless stream of ``(index, position)`` keys from ``start``: epoch e is a permutation of the dataset
-    drawn from ``seed + e`` (or the identity when ``shuffle`` is off). Resuming at ``start = step · batch``
-    replays exactly the order an uninterrupted run would have seen."""
+    """An endless stream of ``(index, position)`` keys from global position ``start``.
 
-    def __init__(self, size: int, seed: int, start: int = 0, shuffle: bool = True):
-        self.size, self.seed, self.start, self.shuffle = size, seed, start, shuffle
+    Epoch e is a permutation of the dataset drawn from ``seed + e`` (the identity when ``shuffle`` is off).
+    Distributed rank r of w takes positions r, r + w, r + 2w, ...: one global batch of w × B samples is a
+    contiguous stretch of the permutation, so every sample is read exactly once per epoch across ranks, and
+    resuming at ``start = step · B · w`` replays exactly what an uninterrupted run would have seen.
+    """
+
+    def __init__(self, size: int, seed: int, start: int = 0, shuffle: bool = True, rank: int = 0, world: int = 1):
+        self.size, self.seed, self.start, self.shuffle, self.rank, self.world = size, seed, start, shuffle, rank, world
 
     def __iter__(self) -> Iterator[Key]:
-        position = self.start
+        position = self.start + self.rank
+        epoch, order = -1, None
         while True:
-            epoch, offset = divmod(position, self.size)
-            if self.shuffle:
-                order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + epoch))
-            else:
-                order = torch.arange(self.size)
-            for index in order[offset:].tolist():
-                yield index, position
-                position += 1
+            e, offset = divmod(position, self.size)
+            if e != epoch:
+                epoch = e
+                order = (torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + e))
+                         if self.shuffle else None)
+            yield (int(order[offset]) if order is not None else offset), position
+            position += self.world
 
 
 def encode_targets(texts: list[str], charset: Charset, steps: int, wheres: list[str]) -> torch.Tensor:

@@ -1,0 +1,394 @@
+"""LMDB datasets in the text-recognition field's standard layout, so that databases made by
+deep-text-recognition-benchmark's or PARSeq's ``create_lmdb_dataset.py`` read here and ours read there.
+
+One LMDB environment per folder (``data.mdb`` + ``lock.mdb``; PARSeq finds datasets by globbing ``**/data.mdb``),
+unnamed main database, keys ASCII::
+
+    num-samples        b"12345"            decimal count N
+    image-000000001    the image FILE's bytes (PNG, JPEG, ... exactly as on disk, never re-encoded)
+    label-000000001    the text, UTF-8
+    ...                indices 1..N, ``%09d``
+
+Readers open it read-only with ``lock=False, readahead=False, meminit=False`` (as DTRB and PARSeq do); that is
+only safe on a finished database, which is why :func:`pack_lmdb` builds in a hidden ``.NAME.partial`` sibling and
+renames it when done, and writes ``num-samples`` in the very last transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lmdb
+import numpy as np
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from ..charset import Charset
+from ..errors import DataError
+from ..preprocess import ImageSpec, eval_transform, load_image, train_transform
+from .datasets import Key, sample_rng
+from .labels import SkipReport, check_text
+
+RawSample = tuple[bytes, str, str]  # (image file bytes, text, where)
+
+NUM_SAMPLES = b"num-samples"
+READ_OPTIONS = {"readonly": True, "lock": False, "readahead": False, "meminit": False}  # DTRB's and PARSeq's
+CHUNK_SAMPLES = 1000  # commit every this many samples (DTRB's create_lmdb_dataset does the same) ...
+CHUNK_BYTES = 64 << 20  # ... or this many buffered image bytes, whichever comes first
+INITIAL_MAP_SIZE = 64 << 20  # doubled whenever a commit hits MDB_MAP_FULL
+_LMDB_FILES = {"data.mdb", "lock.mdb"}
+# py-lmdb >= 3 bundles LMDB 0.9 and 1.0, whose file formats differ, and defaults to 1.0 when
+# LMDB_DEFAULT_LIB_VERSION=1; py-lmdb < 3 (what DTRB and PARSeq setups have) cannot open 1.0's, so we write 0.9's.
+_WRITE_FORMAT = {"lib_version": 0} if hasattr(lmdb.Environment, "lib_version") else {}
+
+
+def image_key(i: int) -> bytes:
+    return b"image-%09d" % i
+
+
+def label_key(i: int) -> bytes:
+    return b"label-%09d" % i
+
+
+# -- sources -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleSource:
+    """A re-iterable source of ``(image bytes, text, where)`` whose length is known up front (for the progress
+    bar). Nothing is read until it is iterated, one sample at a time."""
+
+    size: int
+    make: Callable[[], Iterator[RawSample]]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[RawSample]:
+        return self.make()
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, or ``b""`` if it cannot be read: :func:`pack_lmdb` then reports it as a bad sample."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _label_rows(path: Path) -> list[tuple[int, str, str]]:
+    """(line number, image name, text) of a labels file, split exactly as :func:`read_labels` splits it, so
+    line numbers agree; nothing is validated beyond the tab."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: labels file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory; expected a labels file of path<TAB>text lines") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if "\t" not in line:
+            raise DataError(f"{path}:{n}: expected path<TAB>text, found no tab")
+        name, text = line.split("\t", 1)
+        rows.append((n, name, text))
+    return rows
+
+
+def samples_from_labels(labels_path: str | Path) -> SampleSource:
+    """The images of a labels file, raw: labels are checked by :func:`pack_lmdb`, not here. The file itself is
+    read now (a missing file or a line without a tab raises at once); a missing image yields empty bytes."""
+    path = Path(labels_path)
+    rows = _label_rows(path)
+
+    def generate() -> Iterator[RawSample]:
+        for n, name, text in rows:
+            image = path.parent / name
+            yield _read_bytes(image), text, f"{path}:{n} ({image})"
+
+    return SampleSource(len(rows), generate)
+
+
+def samples_from_synth(n: int, seed: int = 0, split: str = "train") -> SampleSource:
+    """Generated signs, PNG-encoded; sample ``i`` is ``synth_sample(seed, i, split)``, its ``where`` the same as
+    :class:`SynthDataset`'s."""
+    import io
+
+    from .synth import synth_sample  # Pillow rendering; imported lazily
+
+    if n <= 0:
+        raise DataError(f"--n must be positive, got {n}")
+
+    def generate() -> Iterator[RawSample]:
+        for i in range(n):
+            img, text = synth_sample(seed, i, split)
+            buf = io.BytesIO()
+            img.save(buf, format="PNG")
+            yield buf.getvalue(), text, f"synth:{split}:{seed}:{i}"
+
+    return SampleSource(n, generate)
+
+
+# -- writing -------------------------------------------------------------------------------------------------
+@dataclass
+class PackSummary:
+    """What :func:`pack_lmdb` wrote: ``written`` samples (keys 1..written), and those it skipped, by reason."""
+
+    out: Path
+    written: int = 0
+    image_bytes: int = 0
+    report: SkipReport = field(default_factory=SkipReport)
+
+    def summary(self) -> str:
+        text = f"{self.out}: {self.written} samples, {self.image_bytes / 1e6:.1f} MB of images"
+        return f"{text}; {self.report.summary()}" if self.report.skipped else text
+
+
+def sample_problem(image: bytes, text: str, where: str, charset: Charset | None, max_chars: int | None
+                   ) -> tuple[str, str] | None:
+    """(reason, message) if the sample cannot go into a dataset, else None. The image is decoded in full, with
+    the same :func:`load_image` training uses: Pillow's ``verify()`` is ~30x cheaper but passes truncated JPEGs,
+    and a sample that packs must read. Reasons match :func:`check_text`'s, so reports read the same."""
+    if not text.strip():
+        return "empty label", f"{where}: empty label"
+    if max_chars is not None and len(text) > max_chars:
+        reason = f"label longer than {max_chars} characters"
+        return reason, f"{where}: {reason} ({len(text)}: {text!r})"
+    if charset is not None and charset.missing(text):
+        return "character not in charset", (f"{where}: characters {charset.missing(text)} of {text!r} are not in "
+                                            f"charset {charset.name}")
+    if not image:
+        return "missing or empty image", f"{where}: image file missing or empty"
+    try:
+        load_image(image, where)
+    except DataError as e:
+        return "unreadable image", str(e)
+    return None
+
+
+def _claim_partial(out: Path) -> Path:
+    """The temporary folder to build ``out`` in. Refuses an existing ``out``; clears what a killed run left."""
+    if out.exists():
+        raise DataError(f"{out}: exists; choose another --out")
+    partial = out.parent / f".{out.name}.partial"
+    if partial.exists():
+        leftovers = {p.name for p in partial.iterdir()} if partial.is_dir() else {"?"}
+        if not leftovers <= _LMDB_FILES:
+            raise DataError(f"{partial}: holds files other than an unfinished LMDB ({sorted(leftovers)}); "
+                            "remove it or choose another --out")
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def _put_chunk(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> None:
+    """Write ``items`` in one transaction, doubling the map until they fit. A map sized on demand rather than
+    DTRB's fixed 1 TiB, because Windows allocates the whole map on disk and a capped address space (``ulimit
+    -v``, 32-bit) refuses to map it; on Linux the file only grows by the pages written, either way."""
+    while True:
+        try:
+            with env.begin(write=True) as txn:
+                for key, value in items:
+                    txn.put(key, value)
+            return
+        except lmdb.MapFullError:  # the transaction was aborted: grow and write the whole chunk again
+            env.set_mapsize(env.info()["map_size"] * 2)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder; its rename is durable enough
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(env: lmdb.Environment, samples: Iterable[RawSample], summary: PackSummary, skip_bad: bool,
+           charset: Charset | None, max_chars: int | None) -> None:
+    chunk: list[tuple[bytes, bytes]] = []
+    chunk_bytes = 0
+    for image, text, where in samples:
+        summary.report.total += 1
+        problem = sample_problem(image, text, where, charset, max_chars)
+        if problem is not None:
+            if not skip_bad:
+                raise DataError(problem[1])
+            summary.report.skip(*problem)
+            continue
+        summary.written += 1
+        summary.image_bytes += len(image)
+        chunk += [(image_key(summary.written), image), (label_key(summary.written), text.encode("utf-8"))]
+        chunk_bytes += len(image)
+        if len(chunk) >= 2 * CHUNK_SAMPLES or chunk_bytes >= CHUNK_BYTES:
+            _put_chunk(env, chunk)
+            chunk, chunk_bytes = [], 0
+    _put_chunk(env, chunk)
+    if summary.written == 0:
+        raise DataError(f"{summary.out}: no samples to write ({summary.report.summary()})")
+    _put_chunk(env, [(NUM_SAMPLES, str(summary.written).encode("ascii"))])  # last: marks the DB complete
+
+
+def pack_lmdb(out: str | Path, samples: Iterable[RawSample], *, total: int | None = None, progress: bool = True,
+              skip_bad: bool = False, charset: Charset | None = None, max_chars: int | None = None,
+              map_size: int = INITIAL_MAP_SIZE) -> PackSummary:
+    """Write ``samples`` to a new LMDB folder ``out`` in the DTRB/PARSeq layout, keys numbered from 1 in the
+    order given. Each sample is checked (:func:`sample_problem`); a bad one raises :class:`DataError` naming its
+    ``where``, or with ``skip_bad`` is left out and counted in ``summary.report``. The database is built in
+    ``.NAME.partial`` beside ``out`` and renamed to ``out`` only when complete, so a killed run leaves nothing
+    that looks finished (the next run clears the partial folder and starts over). ``map_size`` is only the
+    initial map: it grows as needed. ``total`` defaults to ``len(samples)`` when it has one."""
+    out = Path(out)
+    summary = PackSummary(out)
+    if total is None and hasattr(samples, "__len__"):
+        total = len(samples)  # type: ignore[arg-type]
+    partial = _claim_partial(out)
+    try:
+        env = lmdb.open(str(partial), map_size=map_size, subdir=True, sync=False, metasync=False, **_WRITE_FORMAT)
+        try:
+            bar = tqdm(samples, total=total, desc="pack", unit="img", disable=not progress)
+            _write(env, bar, summary, skip_bad, charset, max_chars)
+            env.sync(True)  # commits skipped fsync (an unfinished DB is thrown away anyway): flush once, here
+        finally:
+            env.close()
+        os.replace(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    _fsync_dir(out.parent)
+    return summary
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+def open_lmdb(path: Path) -> lmdb.Environment:
+    """Open a finished database read-only, with DTRB's and PARSeq's options: no lock file (read-only media work,
+    readers never wait), no readahead (reads are random), no zeroing of pages."""
+    if not path.exists():
+        raise DataError(f"{path}: no such LMDB folder")
+    if not path.is_dir() or not (path / "data.mdb").is_file():
+        raise DataError(f"{path}: not an LMDB database (expected a folder holding data.mdb)")
+    try:
+        return lmdb.open(str(path), subdir=True, **READ_OPTIONS)
+    except lmdb.Error as e:
+        raise DataError(f"{path}: not an LMDB database ({str(e).split(': ', 1)[-1]})") from None
+
+
+_OPEN: dict[Path, tuple[int, lmdb.Environment]] = {}  # this process's environments, by resolved folder
+
+
+def _opened_here(key: Path) -> bool:
+    return _OPEN.get(key, (None, None))[0] == os.getpid()
+
+
+def shared_env(path: Path, key: Path | None = None) -> lmdb.Environment:
+    """This process's environment on ``path``, opened on first use and shared by every dataset reading it:
+    py-lmdb >= 3 refuses to open the same files twice in one process. One inherited through a fork is closed
+    (which, with ``lock=False``, only unmaps it in this process) and reopened: LMDB forbids using it. ``key`` is
+    ``path.resolve()``, which a caller reading many items computes once."""
+    key = key or path.resolve()
+    pid, env = _OPEN.get(key, (None, None))
+    if env is not None and pid == os.getpid():
+        return env
+    if env is not None:
+        env.close()
+    env = open_lmdb(path)
+    _OPEN[key] = (os.getpid(), env)
+    return env
+
+
+def close_env(path: Path) -> None:
+    """Close this process's environment on ``path``, if open; datasets reopen it when next read."""
+    pid, env = _OPEN.pop(path.resolve(), (None, None))
+    if env is not None and pid == os.getpid():
+        env.close()
+
+
+def read_num_samples(txn: lmdb.Transaction, path: Path) -> int:
+    raw = txn.get(NUM_SAMPLES)
+    if raw is None:
+        raise DataError(f"{path}: LMDB has no 'num-samples' key, so it is not a finished text-recognition dataset "
+                        "(expected keys num-samples, image-%09d, label-%09d)")
+    try:
+        n = int(raw.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise DataError(f"{path}: 'num-samples' is {raw[:32]!r}, not a decimal count") from None
+    if n <= 0:
+        raise DataError(f"{path}: no samples ('num-samples' is {n})")
+    return n
+
+
+def label_problem(raw: bytes | None, charset: Charset, max_chars: int) -> str | None:
+    """Why a stored label cannot be used (a short reason), or None if it can."""
+    if raw is None:
+        return "missing label"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "label not UTF-8"
+    return check_text(text, charset, max_chars, "")
+
+
+class LmdbDataset(Dataset):
+    """An LMDB folder in the DTRB/PARSeq layout, with :class:`LabelsDataset`'s item contract. ``where`` is
+    ``PATH:i``, ``i`` the 1-based sample number of keys ``image-%09d``/``label-%09d``.
+
+    Construction reads every label once (no image) to leave out those the model cannot learn (counted in
+    ``report``); what stays in memory is ``index``, one integer per kept sample: texts are read back with the
+    images. The dataset holds no environment: the first read in each process opens one (:func:`shared_env`),
+    so it pickles to spawned DataLoader workers and forked ones open their own."""
+
+    def __init__(self, path: str | Path, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool = False,
+                 seed: int = 0, max_skip_fraction: float = 0.01):
+        self.path = Path(path)
+        self.spec, self.augment, self.seed = spec, augment, seed
+        self.report = SkipReport()
+        self._root = self.path.resolve()
+        was_open = _opened_here(self._root)
+        try:
+            with shared_env(self.path, self._root).begin() as txn:
+                self.index = self._scan(txn, charset, max_chars)
+        finally:
+            if not was_open:  # stay lazy: leave nothing open for workers to inherit
+                close_env(self.path)
+        self.report.check(str(self.path), max_skip_fraction)
+
+    def _scan(self, txn: lmdb.Transaction, charset: Charset, max_chars: int) -> np.ndarray:
+        n = read_num_samples(txn, self.path)
+        self.report.total = n
+        index = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
+        kept = 0
+        for i in range(1, n + 1):
+            reason = label_problem(txn.get(label_key(i)), charset, max_chars)
+            if reason is not None:
+                self.report.skip(reason, f"{self.path}:{i}: {reason}")
+                continue
+            index[kept] = i
+            kept += 1
+        return index[:kept].copy()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: Key | int):
+        index, position = key if isinstance(key, tuple) else (key, key)
+        i = int(self.index[index])
+        where = f"{self.path}:{i}"
+        with shared_env(self.path, self._root).begin() as txn:
+            text = txn.get(label_key(i)).decode("utf-8")  # checked at construction
+            image = txn.get(image_key(i))
+        if image is None:
+            return None, f"{where}: no {image_key(i).decode()} key", where
+        try:
+            img = load_image(image, where)
+        except DataError as e:
+            return None, str(e), where
+        x = train_transform(img, self.spec, sample_rng(self.seed, position)) if self.augment \
+            else eval_transform(img, self.spec)
+        return x, text, where

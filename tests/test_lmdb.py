@@ -1,0 +1,272 @@
+"""LMDB store: real databases, written by us and the way DTRB/PARSeq's create_lmdb_dataset.py writes them."""
+
+import io
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lmdb
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from seqocr.data import lmdb_store
+from seqocr.data.datasets import sample_rng
+from seqocr.data.lmdb_store import LmdbDataset, pack_lmdb, samples_from_labels, samples_from_synth
+from seqocr.data.synth import synth_sample
+from seqocr.errors import DataError
+from seqocr.preprocess import ImageSpec, eval_transform, load_image, train_transform
+
+from .helpers import write_synth_folder
+
+SPEC = ImageSpec(16, 16, 4)
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def jpeg(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=80)
+    return buf.getvalue()
+
+
+def tiny_png(colour=(200, 30, 30)) -> bytes:
+    return png(Image.new("RGB", (40, 10), colour))
+
+
+def write_like_dtrb(root: Path, pairs: list[tuple[bytes, str]]) -> Path:
+    """As deep-text-recognition-benchmark's create_lmdb_dataset.py writes (PARSeq ships the same tool): one env
+    per folder, bytes keys 'image-%09d'/'label-%09d' from 1, label.encode(), 'num-samples' in the last commit."""
+    root.mkdir(parents=True)
+    env = lmdb.open(str(root), map_size=1 << 26)
+    cache = {}
+    for cnt, (image, label) in enumerate(pairs, 1):
+        cache[b"image-%09d" % cnt] = image
+        cache[b"label-%09d" % cnt] = label.encode()
+    cache[b"num-samples"] = str(len(pairs)).encode()
+    with env.begin(write=True) as txn:
+        for k, v in cache.items():
+            txn.put(k, v)
+    env.close()
+    return root
+
+
+def read_like_parseq(root: Path) -> list[tuple[Image.Image, str]]:
+    """PARSeq's strhub/data/dataset.py LmdbDataset, minus its label normalisation."""
+    out = []
+    with lmdb.open(str(root), max_readers=1, readonly=True, create=False, readahead=False, meminit=False,
+                   lock=False) as env, env.begin() as txn:
+        num_samples = int(txn.get(b"num-samples"))
+        for index in range(num_samples):
+            index += 1  # lmdb starts with 1
+            label = txn.get(f"label-{index:09d}".encode()).decode()
+            img = Image.open(io.BytesIO(txn.get(f"image-{index:09d}".encode()))).convert("RGB")
+            out.append((img, label))
+    return out
+
+
+def all_items(root: Path) -> dict[bytes, bytes]:
+    with lmdb.open(str(root), readonly=True, lock=False) as env, env.begin() as txn:
+        return dict(txn.cursor())
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """6 generated signs as PNG files plus labels.tsv."""
+    return write_synth_folder(tmp_path_factory.mktemp("signs"), 6)
+
+
+@pytest.fixture(scope="module")
+def packed(folder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("db") / "train.lmdb"
+    pack_lmdb(out, samples_from_labels(folder), progress=False)
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------------------------------
+def test_pack_from_a_labels_file_keeps_every_image_and_label_in_order(folder, packed):
+    rows = [ln.split("\t") for ln in folder.read_text(encoding="utf-8").splitlines()]
+    items = all_items(packed)
+    assert items[b"num-samples"] == b"6"
+    for i, (name, text) in enumerate(rows, 1):
+        assert items[b"image-%09d" % i] == (folder.parent / name).read_bytes()  # the PNG file, unchanged
+        assert items[b"label-%09d" % i] == text.encode("utf-8")
+    assert len(items) == 1 + 2 * len(rows)  # no image-000000000, nothing else
+    assert sorted(p.name for p in packed.parent.iterdir()) == ["train.lmdb"]  # no partial folder left
+
+
+def test_a_db_packed_here_reads_with_parseqs_reader(packed):
+    got = read_like_parseq(packed)
+    for i, (img, label) in enumerate(got):
+        want, text = synth_sample(0, i, "train")
+        assert label == text and np.array_equal(np.asarray(img), np.asarray(want.convert("RGB")))
+    assert len(got) == 6
+
+
+def test_synth_source_packs_png_and_the_map_grows_past_its_initial_size(tmp_path):
+    summary = pack_lmdb(tmp_path / "s", samples_from_synth(4, seed=3, split="test"), progress=False,
+                        map_size=64 << 10)
+    assert summary.written == 4 and summary.image_bytes > 64 << 10
+    items = all_items(tmp_path / "s")
+    for i in range(4):
+        img, text = synth_sample(3, i, "test")
+        assert items[b"label-%09d" % (i + 1)].decode() == text
+        assert np.array_equal(np.asarray(load_image(items[b"image-%09d" % (i + 1)])), np.asarray(img))
+
+
+def test_pack_refuses_an_existing_out(tmp_path):
+    (tmp_path / "db").mkdir()
+    with pytest.raises(DataError, match="exists; choose another --out"):
+        pack_lmdb(tmp_path / "db", [(tiny_png(), "Rue", "x")], progress=False)
+
+
+BAD = {
+    "unreadable image": (tiny_png()[:40], "Rue"),
+    "missing or empty image": (b"", "Rue"),
+    "empty label": (tiny_png(), " "),
+    "character not in charset": (tiny_png(), "Rue ☃"),
+    "label longer than 10 characters": (tiny_png(), "Boulevard Victor Hugo"),
+}
+
+
+@pytest.mark.parametrize("reason", BAD)
+def test_a_bad_sample_is_an_error_naming_it(tmp_path, fsns, reason):
+    samples = [(tiny_png(), "Rue", "a:1"), (*BAD[reason], "a:2")]
+    with pytest.raises(DataError, match="^a:2"):
+        pack_lmdb(tmp_path / "db", samples, progress=False, charset=fsns, max_chars=10)
+    assert list(tmp_path.iterdir()) == []  # neither out nor the partial folder
+
+
+def test_skip_bad_leaves_bad_samples_out_and_counts_them(tmp_path, fsns):
+    good = [(tiny_png((i, 0, 0)), f"Rue {i}", f"good:{i}") for i in range(3)]
+    samples = [good[0], *[(*v, f"bad:{r}") for r, v in BAD.items()], good[1], good[2]]
+    summary = pack_lmdb(tmp_path / "db", samples, progress=False, skip_bad=True, charset=fsns, max_chars=10)
+    assert summary.written == 3 and summary.report.total == 8
+    assert summary.report.reasons == {r: 1 for r in BAD}
+    items = all_items(tmp_path / "db")
+    assert items[b"num-samples"] == b"3" and len(items) == 7
+    assert [items[b"label-%09d" % i] for i in (1, 2, 3)] == [b"Rue 0", b"Rue 1", b"Rue 2"]
+    assert items[b"image-000000003"] == good[2][0]
+
+
+def test_a_missing_image_file_in_a_labels_file_is_named(tmp_path):
+    labels = write_synth_folder(tmp_path / "f", 2)
+    (tmp_path / "f" / "img" / "1.png").unlink()
+    with pytest.raises(DataError, match=r"labels.tsv:2 \(.*1.png\): image file missing or empty"):
+        pack_lmdb(tmp_path / "db", samples_from_labels(labels), progress=False)
+    (tmp_path / "bad.tsv").write_text("img/0.png Rue\n", encoding="utf-8")
+    with pytest.raises(DataError, match="bad.tsv:1: expected path<TAB>text"):
+        samples_from_labels(tmp_path / "bad.tsv")
+
+
+def test_a_killed_pack_leaves_no_out_and_a_rerun_succeeds(tmp_path):
+    out = tmp_path / "db"
+    partial = tmp_path / ".db.partial"
+    slow = ("import io, itertools, time\nfrom PIL import Image\nfrom seqocr.data.lmdb_store import pack_lmdb\n"
+            "b = io.BytesIO(); Image.new('RGB', (40, 10)).save(b, 'PNG')\n"
+            "def forever():\n    for i in itertools.count():\n        time.sleep(0.002)\n"
+            "        yield b.getvalue(), 'Rue', str(i)\n"
+            f"pack_lmdb({str(out)!r}, forever(), progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", slow])
+    try:
+        deadline = time.monotonic() + 15
+        while not (partial / "data.mdb").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a few hundred samples in
+        assert proc.poll() is None, "the packing process ended on its own"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert partial.is_dir() and not out.exists()
+    summary = pack_lmdb(out, [(tiny_png(), "Rue", "x")], progress=False)
+    assert summary.written == 1 and all_items(out)[b"num-samples"] == b"1" and not partial.exists()
+
+
+@pytest.mark.skipif(not hasattr(lmdb.Environment, "lib_version"), reason="py-lmdb < 3 has only LMDB 0.9")
+def test_pack_writes_lmdb_0_9s_format_even_where_py_lmdb_defaults_to_1_0(tmp_path):
+    """py-lmdb >= 3 can write LMDB 1.0's format, which the py-lmdb 1.x of DTRB/PARSeq setups cannot open."""
+    code = f"from seqocr.data.lmdb_store import *; pack_lmdb({str(tmp_path / 'db')!r}, samples_from_synth(1), " \
+           "progress=False)"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "LMDB_DEFAULT_LIB_VERSION": "1"})
+    with lmdb.open(str(tmp_path / "db"), readonly=True, lock=False) as env:
+        assert env.lib_version()[0] == 0
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+def test_a_db_written_as_dtrb_writes_it_reads_here(tmp_path, fsns):
+    signs = [synth_sample(5, i, "train") for i in range(3)]
+    pairs = [(png(signs[0][0]), signs[0][1]), (jpeg(signs[1][0]), signs[1][1]), (png(signs[2][0]), signs[2][1])]
+    root = write_like_dtrb(tmp_path / "dtrb", pairs)
+    ds = LmdbDataset(root, fsns, SPEC, max_chars=37)
+    assert len(ds) == 3 and ds.report.skipped == 0 and ds.index.dtype == np.int32
+    for i, (image, text) in enumerate(pairs):
+        x, got, where = ds[i]
+        assert got == text and where == f"{root}:{i + 1}"
+        assert x.dtype == np.float32 and np.array_equal(x, eval_transform(load_image(image), SPEC))
+
+
+def test_bad_labels_are_left_out_and_counted_and_too_many_stop(tmp_path, fsns):
+    pairs = [(tiny_png(), "Rue"), (tiny_png(), ""), (tiny_png(), "Rue ☃"), (tiny_png(), "Place"),
+             (tiny_png(), "x" * 40)]
+    root = write_like_dtrb(tmp_path / "db", pairs)
+    ds = LmdbDataset(root, fsns, SPEC, max_chars=37, max_skip_fraction=0.6)
+    assert ds.index.tolist() == [1, 4] and [ds[k][1] for k in range(2)] == ["Rue", "Place"]
+    assert ds.report.total == 5 and ds.report.reasons == {
+        "empty label": 1, "character not in charset": 1, "label longer than 37 characters": 1}
+    with pytest.raises(DataError, match=r"db: skipped 3 of 5 samples .* above the limit"):
+        LmdbDataset(root, fsns, SPEC, max_chars=37)
+
+
+def test_an_undecodable_image_is_an_item_naming_it(tmp_path, fsns):
+    root = write_like_dtrb(tmp_path / "db", [(tiny_png(), "Rue"), (b"not an image", "Place")])
+    ds = LmdbDataset(root, fsns, SPEC, max_chars=37)
+    x, why, where = ds[1]
+    assert x is None and where == f"{root}:2" and why.startswith(f"{root}:2: unreadable")
+
+
+def test_a_db_without_num_samples_is_an_error_naming_it(tmp_path, fsns):
+    root = tmp_path / "db"
+    with lmdb.open(str(root), map_size=1 << 20) as env, env.begin(write=True) as txn:
+        txn.put(b"image-000000001", tiny_png())
+        txn.put(b"label-000000001", b"Rue")
+    with pytest.raises(DataError, match=f"^{root}: .*'num-samples'"):
+        LmdbDataset(root, fsns, SPEC, max_chars=37)
+
+
+def test_something_other_than_an_lmdb_is_an_error(tmp_path, fsns):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "data.mdb").write_bytes(b"\0junk" * 2000)
+    (tmp_path / "labels.tsv").write_text("a.png\tRue\n", encoding="utf-8")
+    for name, message in [("empty", "not an LMDB"), ("junk", "not an LMDB"), ("labels.tsv", "not an LMDB"),
+                          ("nowhere", "no such LMDB folder")]:
+        with pytest.raises(DataError, match=f"^{tmp_path / name}: {message}"):
+            LmdbDataset(tmp_path / name, fsns, SPEC, max_chars=37)
+
+
+def test_workers_open_their_own_env_and_read_what_one_process_reads(packed, fsns):
+    ds = LmdbDataset(packed, fsns, SPEC, max_chars=37, augment=True, seed=7)
+    assert not lmdb_store._opened_here(packed.resolve())  # construction leaves nothing open
+    keys = [(i, 100 + i) for i in range(len(ds))]
+    try:
+        single = [ds[k] for k in keys]  # opens the env here, before the workers fork
+        assert lmdb_store._opened_here(packed.resolve())
+        img, _ = synth_sample(0, 2, "train")
+        assert np.array_equal(single[2][0], train_transform(img, SPEC, sample_rng(7, 102)))
+        loader = torch.utils.data.DataLoader(ds, batch_size=None, sampler=keys, num_workers=2)
+        for (x, text, where), (x1, text1, where1) in zip(loader, single, strict=True):
+            assert torch.equal(x, torch.from_numpy(x1)) and (text, where) == (text1, where1)
+        copy = pickle.loads(pickle.dumps(ds))  # what a spawned worker gets
+        other = LmdbDataset(packed, fsns, SPEC, max_chars=37)  # a second dataset on the open DB
+        assert copy[keys[1]][1] == other[1][1] == single[1][1]
+    finally:
+        lmdb_store.close_env(packed)
