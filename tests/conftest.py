@@ -10,8 +10,8 @@ from seqocr.config import Config, ModelConfig
 
 
 def tiny_model_config(name: str = "default", **kw) -> ModelConfig:
-    base = dict(name=name, view_height=16, view_width=16, max_len=8, hidden=16, channels=[4, 8, 8, 8],
-                attention_dim=8, embed_dim=8, dropout=0.0)
+    base = {"name": name, "view_height": 16, "view_width": 16, "max_len": 8, "hidden": 16,
+            "channels": [4, 8, 8, 8], "attention_dim": 8, "embed_dim": 8, "dropout": 0.0}
     base.update(kw)
     return ModelConfig(**base)
 

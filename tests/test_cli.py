@@ -64,7 +64,7 @@ def test_read_json_lines(trained, capsys):
 
 def test_read_reports_a_bad_image_and_still_reads_the_rest(trained, capsys):
     bad = trained / "truncated.png"
-    good = sorted((trained / "test" / "images").glob("*.png"))[0]
+    good = min((trained / "test" / "images").glob("*.png"))
     bad.write_bytes(good.read_bytes()[:200])
     status = main(["read", "--checkpoint", str(trained / "run" / "last.pt"), str(bad), str(good),
                    str(trained / "missing.png")])
@@ -137,3 +137,21 @@ def test_synth_refuses_a_finished_output_and_completes_an_interrupted_one(tmp_pa
     assert main(["synth", "--n", "3", "--out", str(out), "--no-progress"]) == 0
     assert sorted(p.name for p in (out / "images").glob("*.png")) == ["0000000.png", "0000001.png", "0000002.png"]
     assert len((out / "labels.tsv").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_convert_and_pack_from_tfrecords(tmp_path, capsys):
+    from tests.fsns_fixtures import flip_byte, record_offsets, small_samples, write_split
+
+    shards = write_split(tmp_path / "fsns", "test", small_samples(8), shards=2)
+    assert main(["convert", "fsns", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--out",
+                 str(tmp_path / "png"), "--no-progress"]) == 0
+    assert main(["pack", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--out", str(tmp_path / "db"),
+                 "--no-progress"]) == 0
+    assert "8 samples" in capsys.readouterr().out
+    flip_byte(shards[1], record_offsets(shards[1])[1] + 20)        # corrupt record 1 of shard 1
+    args = ["pack", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "db2")]) == 1
+    assert "test-00001-of-00002:record 1 (byte" in one_error_line(capsys)
+    assert not (tmp_path / "db2").exists()
+    assert main([*args, "--out", str(tmp_path / "db3"), "--skip-bad"]) == 0
+    assert "7 samples" in capsys.readouterr().out

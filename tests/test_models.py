@@ -55,7 +55,7 @@ def test_forward_shapes_and_every_parameter_gets_a_gradient(idx):
 def test_greedy_equals_step_by_step(idx):
     model = _both()[idx].eval()
     x = torch.randn(2, 3, *((16, 64) if idx == 0 else (128, 512)))
-    ids, probs = model.greedy(x)
+    ids, _ = model.greedy(x)
     with torch.no_grad():
         memory = model.encode(x)
         state = model.init_state(memory)

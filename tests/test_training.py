@@ -5,10 +5,10 @@ import torch
 
 from seqocr.checkpoint import load_model, save_checkpoint
 from seqocr.config import TrainConfig
+from seqocr.data import build_dataset
 from seqocr.evaluate import evaluate
 from seqocr.losses import masked_token_loss, reference_loss
 from seqocr.preprocess import ImageSpec
-from seqocr.data import build_dataset
 from seqocr.train import Trainer, lr_at
 from tests.conftest import tiny_config
 from tests.helpers import write_synth_folder

@@ -46,7 +46,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise DataError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged zip/pickle
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a damaged zip/pickle
         raise DataError(f"{path}: not a readable seqocr checkpoint (truncated or corrupt: {type(e).__name__})") \
             from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:

@@ -1,4 +1,4 @@
-"""The ``seqocr`` command line: train, eval, read, synth.
+"""The ``seqocr`` command line: train, eval, read, synth, pack, convert, bench.
 
 A user's mistake (a missing file, a bad image, an unknown config key) prints one ``seqocr: error: ...`` line
 and exits 1; usage errors exit 2 (argparse). No tracebacks for either.
@@ -30,14 +30,14 @@ def _eval(args: argparse.Namespace) -> int:
     from .data import build_dataset
     from .evaluate import evaluate, write_predictions
     from .metrics import format_metrics
-    from .train import image_spec
+    from .train import EVAL_STREAM, image_spec
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model, cfg, charset, _ = load_model(args.checkpoint)
     ds = build_dataset(args.data, charset, image_spec(cfg), cfg.model.max_len - 1, synth_split="test",
-                       seed=10_000, max_skip_fraction=cfg.data.max_skip_fraction)
-    if ds.report.skipped:
+                       seed=10_000, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
+    if getattr(ds, "report", None) is not None and ds.report.skipped:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
                              progress=not args.no_progress)
@@ -79,6 +79,37 @@ def _predictor(args: argparse.Namespace):
     if args.checkpoint is None:
         raise SeqocrError("no --checkpoint given and this install ships no model yet")
     return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from .charset import Charset
+    from .data import lmdb_store
+
+    charset = Charset.load(args.charset)
+    if args.labels:
+        source = lmdb_store.samples_from_labels(args.labels)
+    elif args.synth:
+        source = lmdb_store.samples_from_synth(args.synth, args.seed, args.split or "train")
+    else:
+        from .data.tfrecord import samples_from_tfrecords
+
+        if not args.split:
+            raise SeqocrError("--tfrecords needs --split train|validation|test")
+        source = samples_from_tfrecords(args.tfrecords, args.split, charset, args.skip_bad)
+    summary = lmdb_store.pack_lmdb(Path(args.out), source, progress=not args.no_progress, skip_bad=args.skip_bad,
+                                   charset=charset, max_chars=args.max_chars)
+    print(summary.summary())
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from .charset import Charset
+    from .data.convert import convert_fsns
+
+    summary = convert_fsns(Path(args.tfrecords), args.split, Path(args.out), Charset.load(args.charset),
+                           skip_bad=args.skip_bad, progress=not args.no_progress)
+    print(summary.summary() if hasattr(summary, "summary") else summary)
+    return 0
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -143,6 +174,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", choices=("train", "test"), default="train", help="test: held-out street names")
     s.set_defaults(func=_synth)
 
+    k = sub.add_parser("pack", help="pack images + labels into an LMDB database (DTRB/PARSeq layout)")
+    src = k.add_mutually_exclusive_group(required=True)
+    src.add_argument("--labels", help="a labels file of path<TAB>text lines")
+    src.add_argument("--tfrecords", help="a folder of FSNS TFRecord shards (with --split)")
+    src.add_argument("--synth", type=int, metavar="N", help="N generated signs")
+    k.add_argument("--out", required=True, help="the LMDB folder to create")
+    k.add_argument("--split", help="TFRecords: train|validation|test; --synth: train|test")
+    k.add_argument("--seed", type=int, default=0, help="--synth seed")
+    k.add_argument("--charset", default="fsns", help="charset the labels must fit (default: FSNS)")
+    k.add_argument("--max-chars", type=int, default=62, help="longest label accepted (default 62, the reference's)")
+    k.add_argument("--skip-bad", action="store_true", help="skip and count bad samples instead of stopping")
+    k.set_defaults(func=_pack)
+
+    c = sub.add_parser("convert", help="convert FSNS TFRecords to PNG files + a labels file")
+    c.add_argument("format", choices=("fsns",))
+    c.add_argument("--tfrecords", required=True, help="folder holding SPLIT/SPLIT-*-of-* shards")
+    c.add_argument("--split", required=True, choices=("train", "validation", "test"))
+    c.add_argument("--out", required=True)
+    c.add_argument("--charset", default="fsns")
+    c.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of stopping")
+    c.set_defaults(func=_convert)
+
     b = sub.add_parser("bench", help="training-step or reading throughput on random tensors")
     b.add_argument("kind", choices=("train", "read"))
     b.add_argument("--model", action="append", choices=("default", "reference"),
@@ -157,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="one JSON object per line")
     b.set_defaults(func=_bench)
 
-    for sp in (t, e, s):
+    for sp in (t, e, s, k, c):
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

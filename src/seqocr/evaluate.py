@@ -39,7 +39,8 @@ def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batc
 
     meter, rows, bad = RecognitionMeter(), [], 0
     loader = eval_loader(dataset, charset, steps, batch_size, workers)
-    for batch, readings in tqdm(read_batches(model, loader, charset, bf16), total=len(loader), desc="eval",
+    total = len(loader) if hasattr(dataset, "__len__") else None
+    for batch, readings in tqdm(read_batches(model, loader, charset, bf16), total=total, desc="eval",
                                 unit="batch", disable=not progress, leave=False):
         bad += len(batch["bad"])
         meter.update(batch["texts"], [r.text for r in readings])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset
 
 from .charset import Charset
 from .checkpoint import read_checkpoint, save_checkpoint
@@ -24,6 +24,8 @@ from .errors import DataError, SeqocrError
 from .losses import sequence_loss, token_accuracy
 from .models import build_model, num_classes_for
 from .preprocess import ImageSpec
+
+EVAL_STREAM = {"epochs": 1, "shuffle": False}  # a TFRecord folder as an evaluation set: each record once, in order
 
 
 def lr_at(step: int, t: TrainConfig) -> float:
@@ -82,19 +84,24 @@ class Trainer:
                         extra={"torch_rng": torch.get_rng_state(), "bad_samples": sorted(self.bad)})
 
     # -- data ---------------------------------------------------------------------------------------------
-    def train_loader(self) -> tuple[DataLoader, int]:
+    def train_loader(self) -> tuple[DataLoader, int | None]:
+        """The training batches from the current step on, and the dataset size (None for a stream)."""
         c = self.cfg
         ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=c.data.augment,
                            seed=c.data.synth_seed, synth_n=c.train.steps * c.train.batch_size,
-                           max_skip_fraction=c.data.max_skip_fraction)
+                           max_skip_fraction=c.data.max_skip_fraction,
+                           stream={"batch_size": c.train.batch_size, "start_step": self.step})
+        extra = {"prefetch_factor": 4} if c.data.workers else {}
+        collate = Collate(self.charset, c.model.max_len)
+        if isinstance(ds, IterableDataset):
+            return DataLoader(ds, batch_size=c.train.batch_size, num_workers=c.data.workers, collate_fn=collate,
+                              **extra), None
         if ds.report.skipped:
             print(f"train data {c.data.train}: {ds.report.summary()}")
         sampler = StreamSampler(len(ds), c.train.seed, start=self.step * c.train.batch_size,
                                 shuffle=not c.data.train.startswith("synth"))
-        loader = DataLoader(ds, batch_size=c.train.batch_size, sampler=sampler, num_workers=c.data.workers,
-                            collate_fn=Collate(self.charset, c.model.max_len), persistent_workers=False,
-                            prefetch_factor=4 if c.data.workers else None)
-        return loader, len(ds)
+        return DataLoader(ds, batch_size=c.train.batch_size, sampler=sampler, num_workers=c.data.workers,
+                          collate_fn=collate, **extra), len(ds)
 
     def val_dataset(self):
         c = self.cfg
@@ -102,7 +109,7 @@ class Trainer:
             return None
         return build_dataset(c.data.val, self.charset, self.spec, self.max_chars, seed=10_000 + c.data.synth_seed,
                              synth_n=c.data.val_size, synth_split="test",
-                             max_skip_fraction=c.data.max_skip_fraction)
+                             max_skip_fraction=c.data.max_skip_fraction, stream=EVAL_STREAM)
 
     # -- loop ---------------------------------------------------------------------------------------------
     def train_step(self, batch: dict) -> tuple[float, float]:
@@ -137,7 +144,7 @@ class Trainer:
             for batch in loader:
                 if self.step >= t.steps or (t.max_minutes and time.perf_counter() - t0 > 60 * t.max_minutes):
                     break
-                self._count_bad(batch, size)
+                self._count_bad(batch, size, seen)
                 if not batch["texts"]:
                     continue
                 loss, acc = self.train_step(batch)
@@ -164,14 +171,19 @@ class Trainer:
             writer.close()
         return metrics
 
-    def _count_bad(self, batch: dict, size: int) -> None:
+    def _count_bad(self, batch: dict, size: int | None, seen: int) -> None:
+        """Report each unreadable sample once; stop when they pass ``max_skip_fraction`` of the dataset (of the
+        samples seen so far, at least 1/fraction of them, for a stream of unknown size)."""
         new = [(where, msg) for where, msg in batch["bad"] if where not in self.bad]
         for where, msg in new:
             self.bad.add(where)
             tqdm_write(f"skipped: {msg}")
-        if new and len(self.bad) > self.cfg.data.max_skip_fraction * size:
-            raise DataError(f"{len(self.bad)} unreadable training images, more than "
-                            f"{self.cfg.data.max_skip_fraction:.1%} of {size}; stopping")
+        fraction = self.cfg.data.max_skip_fraction
+        total = size if size is not None else max(seen + len(batch["bad"]) + len(batch["texts"]),
+                                                  1 / fraction if fraction else 1)
+        if new and len(self.bad) > fraction * total:
+            raise DataError(f"{len(self.bad)} unreadable training samples, more than {fraction:.1%} of "
+                            f"{total:.0f}; stopping")
 
     def _validate(self, val, writer) -> dict[str, float]:
         from .evaluate import evaluate

@@ -2,7 +2,8 @@
 
 * ``synth`` or ``synth:split=test,n=256,seed=1``: the generator (train split by default);
 * a path to a labels file of ``path<TAB>text`` lines;
-* an LMDB folder (``data.mdb`` inside) in the field's layout (``num-samples``, ``image-%09d``, ``label-%09d``).
+* an LMDB folder (``data.mdb`` inside) in the field's layout (``num-samples``, ``image-%09d``, ``label-%09d``);
+* a folder of FSNS TFRecord shards (e.g. ``fsns/train``), streamed with no conversion (:mod:`.stream`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ def parse_synth(source: str, default_n: int, default_seed: int, default_split: s
 
 
 def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool = False,
-                  seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01):
+                  seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
+                  stream: dict | None = None):
+    """A map-style dataset, or for TFRecord shards an endless :class:`~.stream.ShardStream` configured by
+    ``stream`` (batch_size, start_step, rank, world; ``epochs=1, shuffle=False`` for evaluation)."""
     from .datasets import LabelsDataset, SynthDataset
 
     if source == "synth" or source.startswith("synth:"):
@@ -45,5 +49,9 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
 
         return LmdbDataset(path, charset, spec, max_chars, augment, seed, max_skip_fraction)
     if path.is_dir():
-        raise DataError(f"{source}: a folder without data.mdb; expected a labels file or an LMDB folder")
+        from .stream import ShardStream
+        from .tfrecord import folder_shards, parse_fsns, read_records
+
+        return ShardStream(folder_shards(path), read_records, parse_fsns, spec, charset, max_chars,
+                           augment=augment, seed=seed, **(stream or {}))
     return LabelsDataset(source, charset, spec, max_chars, augment, seed, max_skip_fraction)

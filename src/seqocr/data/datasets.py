@@ -57,7 +57,8 @@ class SynthDataset(Dataset):
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False,
                  max_chars: int = 37):
-        from .synth import MAX_LEN as MAX_LABEL, synth_sample  # Pillow rendering; imported lazily
+        from .synth import MAX_LEN as MAX_LABEL  # Pillow rendering; imported lazily
+        from .synth import synth_sample
 
         if max_chars < MAX_LABEL:
             raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "

@@ -12,7 +12,8 @@ from (seed, epoch, k). Memory stays flat: one shard is streamed at a time and th
 
 Resumption: a DataLoader hands batch j of a rank to worker ``j % W``, so after S steps worker w has produced
 ``ceil((S - w) / W)`` batches; it skips that many × B records (framing only, no decoding) and continues
-exactly where an uninterrupted run would be.
+exactly where an uninterrupted run would be. Physical worker w plays logical worker (w + S) % W, since the
+DataLoader starts its round-robin at worker 0 again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ..charset import Charset
@@ -61,8 +61,11 @@ class ShardStream(IterableDataset):
 
     # -- which records this consumer reads --------------------------------------------------------------
     def _consumer(self) -> tuple[int, int, int, int]:
+        """(consumer k, consumers n, logical worker, workers). After resuming at step S the DataLoader's first
+        batch comes from physical worker 0 but must be logical batch S, so worker w plays ``(w + S) % W``."""
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        worker = (worker + self.start_step) % workers
         return self.rank * workers + worker, self.world * workers, worker, workers
 
     def _epoch_payloads(self, epoch: int, k: int, n: int) -> Iterator[Payload]:

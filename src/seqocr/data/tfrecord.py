@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import struct
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,3 +354,32 @@ def shard_paths(root: str | Path, split: str) -> list[Path]:
     if not found:
         raise DataError(f"{root}: no {split} files (looked for {folder}/{split}* and {root}/{split}-*)")
     return found
+
+
+def samples_from_tfrecords(root: str | Path, split: str, charset: Charset, skip_bad: bool = False
+                           ) -> Iterator[tuple[bytes, str, str]]:
+    """``(PNG bytes, text, where)`` of a split's shards in order, for ``seqocr pack``; mismatches are printed."""
+    report = FsnsReport()
+    for shard in shard_paths(root, split):
+        for rec in read_fsns(shard, charset, skip_bad, report):
+            yield rec.encoded, rec.text, rec.where
+    if report.skipped or report.mismatches:
+        print(report.summary())
+
+
+def folder_shards(folder: str | Path) -> list[Path]:
+    """Every TFRecord shard of a folder (its visible files, in name order); DataError if none."""
+    folder = Path(folder)
+    shards = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not shards:
+        raise DataError(f"{folder}: no TFRecord files in this folder")
+    return shards
+
+
+def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Streaming reader: like :func:`iter_records`, but a corrupt record is skipped with a warning instead of
+    stopping training (its CRC failure is printed once, naming file and record)."""
+    report = SkipReport()
+    yield from iter_records(path, skip_bad=True, report=report)
+    for message in report.examples:
+        print(f"skipped: {message}", file=sys.stderr)
