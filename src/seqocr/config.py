@@ -57,6 +57,7 @@ class TrainConfig:
     warmup_steps: int = 200
     min_lr_ratio: float = 0.05
     grad_clip: float = 5.0           # 0 = off (reference)
+    max_bad_steps: int = 5           # stop after this many non-finite steps in a row (each is skipped)
     loss: str = "masked_mean"        # "masked_mean" (per-token, PAD masked) or "reference" (sum over steps, no mask)
     label_smoothing: float = 0.0
     bf16: bool = False               # bf16 autocast

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from .charset import Charset
+from .distributed import Dist, all_sum
 from .metrics import RecognitionMeter
 from .postprocess import Reading, decode_batch
 
@@ -19,34 +20,46 @@ def eval_loader(dataset, charset: Charset, steps: int, batch_size: int, workers:
                       collate_fn=Collate(charset, steps))
 
 
-def read_batches(model: torch.nn.Module, loader: DataLoader, charset: Charset, bf16: bool = False
-                 ) -> Iterator[tuple[dict, list[Reading]]]:
+def read_batches(model: torch.nn.Module, loader: DataLoader, charset: Charset, bf16: bool = False,
+                 device: torch.device | None = None) -> Iterator[tuple[dict, list[Reading]]]:
     model.eval()
+    device = device or torch.device("cpu")
     for batch in loader:
         if not batch["texts"]:
             yield batch, []
             continue
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            ids, probs = model.greedy(batch["images"])
-        yield batch, decode_batch(ids.numpy(), probs.float().numpy(), charset)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            ids, probs = model.greedy(batch["images"].to(device))
+        yield batch, decode_batch(ids.cpu().numpy(), probs.float().cpu().numpy(), charset)
 
 
 def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batch_size: int = 32,
-             bf16: bool = False, workers: int = 0, progress: bool = False
+             bf16: bool = False, workers: int = 0, progress: bool = False, dist: Dist | None = None
              ) -> tuple[dict[str, float], list[tuple[str, str, str, float]]]:
-    """Metrics over ``dataset`` and rows ``(where, ground truth, prediction, confidence)``; bad images counted."""
+    """Metrics over ``dataset`` and rows ``(where, ground truth, prediction, confidence)``; bad images counted.
+
+    Under torchrun each rank reads every ``world``-th sample (streams are sharded when built) and the metric
+    *counts* are summed over ranks before dividing; the rows are this rank's only.
+    """
     from tqdm import tqdm
 
+    dist = dist or Dist()
+    if dist.world > 1 and hasattr(dataset, "__len__"):
+        dataset = Subset(dataset, range(dist.rank, len(dataset), dist.world))
     meter, rows, bad = RecognitionMeter(), [], 0
     loader = eval_loader(dataset, charset, steps, batch_size, workers)
     total = len(loader) if hasattr(dataset, "__len__") else None
-    for batch, readings in tqdm(read_batches(model, loader, charset, bf16), total=total, desc="eval",
+    for batch, readings in tqdm(read_batches(model, loader, charset, bf16, dist.device), total=total, desc="eval",
                                 unit="batch", disable=not progress, leave=False):
         bad += len(batch["bad"])
         meter.update(batch["texts"], [r.text for r in readings])
         rows += [(w, t, r.text, r.confidence) for w, t, r in zip(batch["wheres"], batch["texts"], readings)]
+    counts = meter.counts()
+    summed = all_sum([*counts.values(), bad], dist)
+    meter.reset()
+    meter.add_counts(dict(zip(counts, summed[:-1])))
     metrics = meter.compute()
-    metrics["unreadable"] = bad
+    metrics["unreadable"] = int(summed[-1])
     return metrics, rows
 
 

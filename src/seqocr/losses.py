@@ -14,13 +14,15 @@ def reference_loss(logp: Tensor, targets: Tensor) -> Tensor:
     return nll.mean(0).sum()
 
 
-def masked_token_loss(logp: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
-    """Mean NLL over the real tokens (characters and EOS); PAD positions are masked out."""
+def masked_token_loss(logp: Tensor, targets: Tensor, label_smoothing: float = 0.0, tokens: float | None = None
+                      ) -> Tensor:
+    """Mean NLL over the real tokens (characters and EOS); PAD positions are masked out. ``tokens`` replaces
+    the local token count as the denominator (distributed training divides by the global count)."""
     mask = targets != PAD
     nll = F.nll_loss(logp.flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
     if label_smoothing:
         nll = (1 - label_smoothing) * nll - label_smoothing * logp.mean(-1)
-    return (nll * mask).sum() / mask.sum().clamp(min=1)
+    return (nll * mask).sum() / (tokens if tokens is not None else mask.sum().clamp(min=1))
 
 
 def sequence_loss(kind: str, logp: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:

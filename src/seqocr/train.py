@@ -21,7 +21,8 @@ from .config import Config, TrainConfig
 from .data import build_dataset
 from .data.datasets import Collate, StreamSampler
 from .errors import DataError, SeqocrError
-from .losses import sequence_loss, token_accuracy
+from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
+from .losses import masked_token_loss, sequence_loss, token_accuracy
 from .models import build_model, num_classes_for
 from .preprocess import ImageSpec
 
@@ -52,16 +53,28 @@ class Trainer:
         c = self.cfg
         if c.train.threads:
             torch.set_num_threads(c.train.threads)
-        torch.manual_seed(c.train.seed)
+        self.dist = setup()
+        check_same_config(c.to_dict(), self.dist)
+        torch.manual_seed(c.train.seed)  # same initial weights everywhere (DDP also broadcasts rank 0's)
         self.out = Path(c.train.out_dir)
         self.charset = Charset.load(c.data.charset)
         self.spec = image_spec(c)
         self.max_chars = c.model.max_len - 1
-        self.model = build_model(c.model, num_classes_for(c.model, len(self.charset)))
+        self.model = build_model(c.model, num_classes_for(c.model, len(self.charset))).to(self.dist.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.train.lr, betas=tuple(c.train.betas),
                                           weight_decay=c.train.weight_decay)
+        self.net = self.model
+        if self.dist.world > 1:
+            ids = [self.dist.local_rank] if self.dist.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        torch.manual_seed(c.train.seed + self.dist.rank)  # dropout and teacher forcing differ per rank
         self.step = 0
         self.bad: set[str] = set()  # samples found unreadable; each is reported and counted once
+        self.bad_steps = 0          # consecutive steps skipped for a non-finite loss or gradient
+
+    @property
+    def global_batch(self) -> int:
+        return self.cfg.train.batch_size * self.dist.world
 
     # -- state --------------------------------------------------------------------------------------------
     def resume(self) -> None:
@@ -75,87 +88,117 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        self.bad = set(state["extra"].get("bad_samples", []))
-        torch.set_rng_state(state["extra"]["torch_rng"])
+        extra = state["extra"]
+        self.bad = set(extra.get("bad_samples", []))
+        rng = extra.get("rng", [])
+        if len(rng) == self.dist.world:  # same world size: each rank continues its own random stream
+            torch.set_rng_state(rng[self.dist.rank]["cpu"])
+            if "cuda" in rng[self.dist.rank] and torch.cuda.is_available():
+                torch.cuda.set_rng_state(rng[self.dist.rank]["cuda"])
 
     def save(self) -> None:
-        save_checkpoint(self.out / "last.pt", cfg=self.cfg, charset=self.charset, model=self.model,
-                        optimizer=self.optimizer, step=self.step,
-                        extra={"torch_rng": torch.get_rng_state(), "bad_samples": sorted(self.bad)})
+        """Every rank calls this (it gathers the ranks' RNG states); rank 0 writes."""
+        mine = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            mine["cuda"] = torch.cuda.get_rng_state()
+        rng = gather_objects(mine, self.dist)
+        if self.dist.main:
+            save_checkpoint(self.out / "last.pt", cfg=self.cfg, charset=self.charset, model=self.model,
+                            optimizer=self.optimizer, step=self.step,
+                            extra={"rng": rng, "bad_samples": sorted(self.bad), "world": self.dist.world})
 
     # -- data ---------------------------------------------------------------------------------------------
     def train_loader(self) -> tuple[DataLoader, int | None]:
         """The training batches from the current step on, and the dataset size (None for a stream)."""
-        c = self.cfg
+        c, d = self.cfg, self.dist
         ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=c.data.augment,
-                           seed=c.data.synth_seed, synth_n=c.train.steps * c.train.batch_size,
+                           seed=c.data.synth_seed, synth_n=c.train.steps * self.global_batch,
                            max_skip_fraction=c.data.max_skip_fraction,
-                           stream={"batch_size": c.train.batch_size, "start_step": self.step})
-        extra = {"prefetch_factor": 4} if c.data.workers else {}
+                           stream={"batch_size": c.train.batch_size, "start_step": self.step, "rank": d.rank,
+                                   "world": d.world})
+        extra = {"prefetch_factor": 4, "persistent_workers": True} if c.data.workers else {}
         collate = Collate(self.charset, c.model.max_len)
         if isinstance(ds, IterableDataset):
             return DataLoader(ds, batch_size=c.train.batch_size, num_workers=c.data.workers, collate_fn=collate,
                               **extra), None
-        if ds.report.skipped:
+        if ds.report.skipped and d.main:
             print(f"train data {c.data.train}: {ds.report.summary()}")
-        sampler = StreamSampler(len(ds), c.train.seed, start=self.step * c.train.batch_size,
-                                shuffle=not c.data.train.startswith("synth"))
+        sampler = StreamSampler(len(ds), c.train.seed, start=self.step * self.global_batch,
+                                shuffle=not c.data.train.startswith("synth"), rank=d.rank, world=d.world)
         return DataLoader(ds, batch_size=c.train.batch_size, sampler=sampler, num_workers=c.data.workers,
                           collate_fn=collate, **extra), len(ds)
 
     def val_dataset(self):
-        c = self.cfg
+        c, d = self.cfg, self.dist
         if not c.data.val:
             return None
         return build_dataset(c.data.val, self.charset, self.spec, self.max_chars, seed=10_000 + c.data.synth_seed,
                              synth_n=c.data.val_size, synth_split="test",
-                             max_skip_fraction=c.data.max_skip_fraction, stream=EVAL_STREAM)
+                             max_skip_fraction=c.data.max_skip_fraction,
+                             stream={**EVAL_STREAM, "rank": d.rank, "world": d.world})
 
     # -- loop ---------------------------------------------------------------------------------------------
-    def train_step(self, batch: dict) -> tuple[float, float]:
+    def loss(self, logp: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The configured loss. Across ranks the masked loss is divided by the *global* token count (× world,
+        since DDP averages gradients), so N ranks of batch B take the same step as one process of batch N·B."""
         t = self.cfg.train
+        if t.loss == "masked_mean" and self.dist.world > 1:
+            tokens = all_sum([float((targets != 0).sum())], self.dist)[0]
+            return masked_token_loss(logp, targets, t.label_smoothing, tokens / self.dist.world)
+        return sequence_loss(t.loss, logp, targets, t.label_smoothing)
+
+    def train_step(self, batch: dict) -> tuple[float, float, bool]:
+        """One optimizer step: (loss, token accuracy, whether the step was taken). A non-finite gradient norm
+        (the same on every rank after DDP's all-reduce) skips the update."""
+        t, dev = self.cfg.train, self.dist.device
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, t)
-        self.model.train()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=t.bf16):
-            logp = self.model(batch["images"], batch["targets"])
-        loss = sequence_loss(t.loss, logp.float(), batch["targets"], t.label_smoothing)
+        self.net.train()
+        images, targets = batch["images"].to(dev, non_blocking=True), batch["targets"].to(dev, non_blocking=True)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=t.bf16):
+            logp = self.net(images, targets)
+        loss = self.loss(logp.float(), targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if t.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
-        self.optimizer.step()
-        return float(loss.detach()), token_accuracy(logp.detach(), batch["targets"])
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip or math.inf)
+        ok = bool(torch.isfinite(norm))
+        if ok:
+            self.optimizer.step()
+        return float(loss.detach()), token_accuracy(logp.detach(), targets), ok
 
     def fit(self) -> dict[str, float]:
         from torch.utils.tensorboard import SummaryWriter
         from tqdm import tqdm
 
-        c, t = self.cfg, self.cfg.train
+        c, t, d = self.cfg, self.cfg.train, self.dist
         loader, size = self.train_loader()
         val = self.val_dataset()
-        print(f"seqocr train: model {c.model.name} ({sum(p.numel() for p in self.model.parameters()):,} params), "
-              f"batch {t.batch_size}, lr {t.lr} ({t.schedule}), {t.steps} steps from {self.step}, "
-              f"{'bf16' if t.bf16 else 'fp32'}, {torch.get_num_threads()} threads -> {self.out}")
-        writer = SummaryWriter(str(self.out / "tb"))
-        bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not self.progress, dynamic_ncols=True)
+        if d.main:
+            print(f"seqocr train: model {c.model.name} ({sum(p.numel() for p in self.model.parameters()):,} params)"
+                  f", {d.world} process{'es' if d.world > 1 else ''} on {d.device.type}, batch {t.batch_size} "
+                  f"per process = global batch {self.global_batch}, lr {t.lr} ({t.schedule}), {t.steps} steps "
+                  f"from {self.step}, {'bf16' if t.bf16 else 'fp32'}, {torch.get_num_threads()} threads "
+                  f"-> {self.out}")
+        writer = SummaryWriter(str(self.out / "tb")) if d.main else None
+        bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not (self.progress and d.main),
+                   dynamic_ncols=True)
         seen, t0, metrics = 0, time.perf_counter(), {}
         try:
             for batch in loader:
                 if self.step >= t.steps or (t.max_minutes and time.perf_counter() - t0 > 60 * t.max_minutes):
                     break
                 self._count_bad(batch, size, seen)
-                if not batch["texts"]:
+                loss, acc, ok = self.train_step(batch)
+                if not ok:
+                    self._bad_step(loss)
                     continue
-                loss, acc = self.train_step(batch)
-                if not math.isfinite(loss):
-                    raise SeqocrError(f"step {self.step}: loss is {loss}; last good checkpoint {self.out}/last.pt")
+                self.bad_steps = 0
                 self.step += 1
-                seen += len(batch["texts"])
+                seen += len(batch["texts"]) * d.world
                 rate = seen / (time.perf_counter() - t0)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", img_s=f"{rate:.1f}")
-                if self.step % t.log_every == 0 or self.step == t.steps:
+                if writer and (self.step % t.log_every == 0 or self.step == t.steps):
                     for k, v in (("loss", loss), ("token_acc", acc), ("lr", lr_at(self.step - 1, t)),
                                  ("images_per_s", rate)):
                         writer.add_scalar(f"train/{k}", v, self.step)
@@ -168,8 +211,19 @@ class Trainer:
                 metrics = self._validate(val, writer)
         finally:
             bar.close()
-            writer.close()
+            if writer:
+                writer.close()
         return metrics
+
+    def _bad_step(self, loss: float) -> None:
+        self.bad_steps += 1
+        limit = self.cfg.train.max_bad_steps
+        if self.dist.main:
+            tqdm_write(f"step {self.step}: non-finite loss or gradient (loss {loss}); update skipped "
+                       f"({self.bad_steps} in a row, stopping at {limit})")
+        if self.bad_steps >= limit:
+            raise SeqocrError(f"{self.bad_steps} non-finite steps in a row at step {self.step}; stopped. The last "
+                              f"good checkpoint is {self.out / 'last.pt'}")
 
     def _count_bad(self, batch: dict, size: int | None, seen: int) -> None:
         """Report each unreadable sample once; stop when they pass ``max_skip_fraction`` of the dataset (of the
@@ -190,10 +244,12 @@ class Trainer:
         from .metrics import format_metrics
 
         c = self.cfg
-        metrics, _ = evaluate(self.model, val, self.charset, c.model.max_len, c.train.batch_size, c.train.bf16)
-        for k, v in metrics.items():
-            writer.add_scalar(f"val/{k}", v, self.step)
-        tqdm_write(f"step {self.step} validation ({c.data.val}):\n{format_metrics(metrics)}")
+        metrics, _ = evaluate(self.model, val, self.charset, c.model.max_len, c.train.batch_size, c.train.bf16,
+                              dist=self.dist)
+        if writer:
+            for k, v in metrics.items():
+                writer.add_scalar(f"val/{k}", v, self.step)
+            tqdm_write(f"step {self.step} validation ({c.data.val}):\n{format_metrics(metrics)}")
         return metrics
 
 
@@ -204,7 +260,11 @@ def tqdm_write(msg: str) -> None:
 
 
 def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str, float]:
+    """Train from ``cfg`` in this process, or in every process of a torchrun job."""
     trainer = Trainer(cfg, progress)
-    if resume:
-        trainer.resume()
-    return trainer.fit()
+    try:
+        if resume:
+            trainer.resume()
+        return trainer.fit()
+    finally:
+        teardown()
