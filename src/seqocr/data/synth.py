@@ -1,121 +1,83 @@
-"""Plain synthetic FSNS-style samples: a French street name and a 600x150 image of 4 views of its sign.
+"""Realistic synthetic FSNS samples: a French street name and a 600x150 image of 4 views of its enamel sign.
 
-Sample ``i`` is a pure function of ``(seed, index, split)``. The ``train`` and ``test`` splits draw proper names
-(first names, surnames, towns, saints) from disjoint vocabularies, so a held-out synthetic set measures
-generalisation rather than memorisation; street types, particles, titles and common nouns are shared.
+Sample ``i`` is a pure function of ``(seed, index, split)``: no global random state, a fixed font set (a missing
+font is an error, never a silent fallback) and word lists sorted at import, so every machine that ran ``make``
+(which runs ``scripts/install_fonts.sh``) draws the same sample ``i``. The ``train`` and ``test`` splits draw
+proper names (first names, surnames, towns, regions, saints) from disjoint vocabularies (see
+:mod:`seqocr.data.synth_words`), so a held-out synthetic set measures generalisation rather than memorisation.
+
+Each image shows one plate (dark blue enamel mostly, white inset border, rounded or notched corners, uppercase
+condensed bold lettering, 1-3 centred lines, sometimes a district header) on a procedural wall, foliage or sky,
+under 4 independent viewpoints (scale, perspective, rotation, offset, crop) and degradations (blur, resampling,
+lighting, colour cast, noise, JPEG, occlusion). About 5 % of samples end with 1-3 views of uniform noise, as FSNS
+fills views that are missing: :func:`synth_record` returns how many views are real.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import math
 import random
-import zlib
-from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from ..errors import DataError
+from .synth_words import (
+    ADJECTIVE_STREETS,
+    COMMON_NOUNS,
+    DATES,
+    PARTICLES,
+    STREET_TYPES,
+    TITLES,
+    VOCAB,
+    VOWELS,
+)
 
 TILE, VIEWS, MAX_LEN = 150, 4, 37
 APOS = "\u2018"  # FSNS's canonical apostrophe: charset id 2 lists ’ ' ‘ and decodes to the last
 HYPHEN = "\u2014"  # FSNS's canonical hyphen: id 17 lists - and — (labels use it, signs show "-")
-FONT_PACKAGE = "fonts-dejavu-core"
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSansCondensed-Bold.ttf",
-    "/usr/share/fonts/TTF/DejaVuSansCondensed-Bold.ttf",
-    "/usr/local/share/fonts/DejaVuSansCondensed-Bold.ttf", "/Library/Fonts/DejaVuSansCondensed-Bold.ttf")
-
-# Street types with relative weights (FSNS is dominated by "Rue").
-STREET_TYPES = {
-    "Rue": 45, "Avenue": 10, "Boulevard": 6, "Place": 7, "Impasse": 6, "Allée": 5, "Chemin": 6, "Route": 4,
-    "Quai": 2, "Square": 1.5, "Cours": 1, "Passage": 2, "Rond-Point": 1, "Sentier": 1, "Villa": 1, "Cité": 1,
-    "Résidence": 1, "Esplanade": 0.5, "Parvis": 0.5, "Promenade": 0.5,
-}
-TITLES = "Général Docteur Maréchal Président Professeur Commandant Capitaine Colonel Lieutenant Abbé Amiral Chanoine"
-DATES = ("8 Mai 1945", "11 Novembre 1918", "14 Juillet", "19 Mars 1962", "4 Septembre", "18 Juin 1940", "1er Mai")
-# Common nouns, shared by both splits: m = masculine, f = feminine, p = plural; "_" joins multi-word nouns.
-COMMON_NOUNS = {
-    "m": "Moulin Château Marché Port Pont Parc Stade Lavoir Cimetière Calvaire Presbytère Bois Four Puits Canal "
-         "Collège Lycée Hôpital Abreuvoir Étang Ruisseau Pré Val Mont Clos Verger Chêne Théâtre Musée Jardin "
-         "Commerce Hôtel_de_Ville Avenir Oratoire Viaduc Gué Champ Coteau",
-    "f": "Gare Mairie Poste Église École Forge Chapelle Croix Paix Liberté République Libération Résistance "
-         "Victoire Plage Source Tour Prairie Colline Forêt Tuilerie Briqueterie Abbaye Usine Ancienne_Poste",
-    "p": "Lilas Roses Tilleuls Acacias Peupliers Platanes Marronniers Violettes Mimosas Jardins Vignes Prés Écoles "
-         "Alpes Pyrénées Vosges Ardennes Fusillés Déportés Martyrs Jonquilles Glycines Hirondelles Chênes Sources "
-         "Tanneurs Bouchers Tisserands Meuniers Carrières Écoliers Cerisiers Noyers Saules Bleuets",
-}
-# Proper names: split into train/test per token by a stable hash (see _split_of).
-FIRST_NAMES = (
-    "Victor Jean Pierre Paul Jacques Louis Charles Henri Émile Édouard Albert Georges André François Joseph Marcel "
-    "Maurice Gustave Honoré Jules Léon Eugène Alphonse Auguste Camille Claude Étienne Gabriel Hector Ernest Frédéric "
-    "Gaston Félix Raymond Roger Lucien Marie Anne Jeanne Louise Marguerite Simone Hélène Lucie Suzanne Geneviève "
-    "Thérèse Irène Berthe Jean-Jacques Jean-Baptiste Aristide Anatole Théodore Jérôme Benoît Noël Raphaël Joël "
-    "Anaïs Zoé Françoise Cécile Mathilde Élise Amédée Ambroise Germaine Odette Ignace Ferdinand Clément Rosa")
-SURNAMES = (
-    "Hugo Zola Pasteur Curie Voltaire Rousseau Molière Racine Corneille Diderot Balzac Flaubert Baudelaire Verlaine "
-    "Rimbaud Apollinaire Camus Sartre Proust Dumas Daudet Mistral Lamartine Musset Vigny Michelet Renan Jaurès "
-    "Gambetta Clemenceau Ferry Blum Leclerc Foch Joffre Gallieni Lyautey Hoche Kléber Marceau Carnot Condorcet "
-    "Danton Mirabeau Lafayette Turenne Vauban Colbert Richelieu Mazarin Sully Berlioz Debussy Ravel Bizet Massenet "
-    "Fauré Rameau Lully Chopin Delacroix Courbet Manet Monet Renoir Cézanne Degas Matisse Rodin Daguerre Niépce "
-    "Ampère Arago Laplace Lavoisier Buffon Cuvier Lamarck Fresnel Coulomb Fourier Pascal Descartes Montaigne "
-    "Rabelais Ronsard Fénelon Bossuet Montesquieu Chateaubriand Stendhal Mérimée Maupassant Péguy Claudel Valéry "
-    "Giraudoux Gutenberg Parmentier Braille Eiffel Lumière Bréguet Blériot Mermoz Guynemer Garros Brassens Piaf "
-    "Prévert Aragon Éluard Desnos Malraux Mauriac Bernanos Giono Pagnol Cocteau Sand Sévigné Récamier Dolet "
-    "Calmette Roux Laennec Bichat Charcot Broca Pinel Dunant Schweitzer Lebrun Doumer Poincaré Fallières Thiers "
-    "Grévy Loubet Deschanel Mendès-France Herriot Briand Lefebvre Lemaire Dupont Durand Petit Moreau Laurent "
-    "Garnier Chevalier Mercier Boyer Blanchard Girard Bonnet Lambert Fournier Morel Roussel Guérin Muller Perrin "
-    "Gauthier Masson Marchand Duval Dumont Brunet Leroy Gaillard Barbier Arnaud Aubert Lacroix Rolland Picard "
-    "Lemoine Dufour Carré Daumier Hérold Ordener Quinet Littré Béranger Boileau Bérégovoy Texier")
-TOWNS = (
-    "Paris Lyon Marseille Bordeaux Toulouse Nantes Lille Rennes Reims Dijon Grenoble Angers Brest Tours Limoges "
-    "Amiens Metz Besançon Perpignan Orléans Rouen Caen Nancy Mulhouse Nîmes Avignon Poitiers Pau Calais Cannes "
-    "Antibes Béziers Colmar Quimper Lorient Vannes Chartres Bourges Nevers Auxerre Troyes Épinal Belfort Valence "
-    "Annecy Chambéry Vienne Roanne Albi Cahors Agen Bayonne Biarritz Tarbes Lourdes Foix Rodez Millau Sète Alès "
-    "Arles Aix Gap Digne Menton Grasse Fréjus Hyères Toulon Cholet Laval Angoulême Cognac Saintes Niort Périgueux "
-    "Bergerac Brive Tulle Guéret Vichy Montluçon Mâcon Autun Beaune Dole Vesoul Verdun Sedan Soissons Compiègne "
-    "Beauvais Évreux Dieppe Fécamp Honfleur Lisieux Alençon Granville Cherbourg Dinan Morlaix Vitré Fougères "
-    "Étampes Meaux Melun Versailles Pontoise Argenteuil Créteil Italie Belgique Alsace Bretagne Normandie "
-    "Bourgogne Lorraine Savoie Picardie Touraine Yvetot Ussel Oloron Auray Issoire Embrun Bagnols Montargis")
-ARTICLE_TOWNS = (("le", "Havre"), ("le", "Mans"), ("le", "Puy"), ("la", "Rochelle"), ("le", "Creusot"),
-                 ("les", "Andelys"), ("la", "Ciotat"), ("le", "Vésinet"), ("la", "Baule"), ("le", "Touquet"))
-SAINTS = (
-    "Saint-Martin Saint-Michel Saint-Pierre Saint-Jacques Saint-Louis Saint-Germain Saint-Denis Saint-Honoré "
-    "Saint-Antoine Saint-Nicolas Saint-Éloi Saint-Vincent Saint-Laurent Saint-Roch Saint-Sauveur Saint-Exupéry "
-    "Saint-Just Saint-Simon Saint-Lazare Saint-Sulpice Saint-Blaise Saint-Étienne Sainte-Anne Sainte-Catherine "
-    "Sainte-Claire Sainte-Geneviève Sainte-Marthe Sainte-Thérèse Sainte-Odile Sainte-Cécile Notre-Dame Saint-Hilaire "
-    "Saint-Joseph Saint-Jean Saint-Marc Saint-Paul Saint-Luc Saint-Rémy Saint-Benoît Sainte-Barbe")
-PARTICLES = frozenset({"de", "du", "des", "la", "le", "les"})
-_VOWELS = frozenset("AEIOUYHÂÀÉÈÊËÎÏÔÛÙÜŒ")
+INSTALL_HINT = "run `make` or `bash scripts/install_fonts.sh`"
 
 
-def _split_of(token: str) -> str:
-    """Stable split of a proper-name token: about 10 % go to "test"."""
-    return "test" if zlib.crc32(token.encode("utf-8")) % 10 == 0 else "train"
+class SignFont(NamedTuple):
+    name: str
+    path: str
+    package: str  # the Debian package that ships it
+    weight: float  # how often it is drawn
+    squeeze: tuple[float, float]  # horizontal scale range applied to the whole plate
 
 
-def _by_split(tokens: Iterable) -> dict[str, list]:
-    """Tokens (or ``(article, token)`` pairs) grouped by the split of their proper name."""
-    out: dict[str, list] = {"train": [], "test": []}
-    for t in tokens:
-        out[_split_of(t[1] if isinstance(t, tuple) else t)].append(t)
-    return out
-
-
-_VOCAB = {"first": _by_split(FIRST_NAMES.split()), "surname": _by_split(SURNAMES.split()),
-          "town": _by_split(TOWNS.split()), "article_town": _by_split(ARTICLE_TOWNS), "saint": _by_split(SAINTS.split())}
+# The fixed font set (see scripts/install_fonts.sh). Order matters: a font lacking a glyph hands over to the next.
+FONTS = (
+    SignFont("Nimbus Sans Narrow Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+             "fonts-urw-base35", 4, (0.9, 1.08)),
+    SignFont("DejaVu Sans Condensed Bold", "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+             "fonts-dejavu-extra", 3, (0.82, 1.0)),
+    SignFont("Roboto Condensed Bold", "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+             "fonts-roboto-unhinted", 3, (0.9, 1.08)),
+    SignFont("Open Sans Condensed Bold", "/usr/share/fonts/truetype/open-sans/OpenSans-CondBold.ttf",
+             "fonts-open-sans", 2, (0.9, 1.08)),
+    SignFont("Nimbus Sans Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+             "fonts-urw-base35", 2, (0.7, 0.88)),
+)
 _TYPES, _TYPE_WEIGHTS = list(STREET_TYPES), list(STREET_TYPES.values())
 
 
+# ---------------------------------------------------------------------------------------------- names
 def proper_names(split: str) -> frozenset[str]:
-    """Every proper-name token (first name, surname, town, saint) the given split may use, as in labels."""
+    """Every proper-name token (first name, surname, town, region, saint) the given split may use, as in labels."""
     _check_split(split)
-    return frozenset((t[1] if isinstance(t, tuple) else t).replace("-", HYPHEN)
-                     for cat in _VOCAB.values() for t in cat[split])
+    return frozenset(_label_form(t[1] if isinstance(t, tuple) else t) for cat in VOCAB.values() for t in cat[split])
+
+
+def _label_form(token: str) -> str:
+    """A token in FSNS's canonical characters: ``‘`` for the apostrophe, ``—`` for the hyphen."""
+    return token.replace("'", APOS).replace("-", HYPHEN)
 
 
 def _check_split(split: str) -> None:
@@ -126,7 +88,7 @@ def _check_split(split: str) -> None:
 
 def elide(particle: str, word: str) -> str:
     """``de`` + ``word`` with French elision: ``d‘Orbey``, ``de Lunel``, ``de l‘Église`` stays as given."""
-    return f"d{APOS}{word}" if particle == "de" and word[:1].upper() in _VOWELS else f"{particle} {word}"
+    return f"d{APOS}{word}" if particle == "de" and word[:1].upper() in VOWELS else f"{particle} {word}"
 
 
 def _noun_phrase(rng: random.Random) -> str:
@@ -135,29 +97,48 @@ def _noun_phrase(rng: random.Random) -> str:
     noun = rng.choice(COMMON_NOUNS[gender].split()).replace("_", " ")
     if gender == "p":
         return f"des {noun}"
-    if noun[0].upper() in _VOWELS:
+    if noun[0].upper() in VOWELS:
         return f"de l{APOS}{noun}"
     return f"du {noun}" if gender == "m" else f"de la {noun}"
 
 
+def _region_phrase(name: str, rng: random.Random) -> str:
+    """A region or department after ``de``, with the article its ending suggests half the time (``de la Somme``,
+    ``des Landes``, ``du Gard``, ``de l‘Ain``), else bare (``de Bretagne``)."""
+    if name[0].upper() in VOWELS:
+        return f"de l{APOS}{name}" if rng.random() < 0.5 else elide("de", name)
+    if rng.random() < 0.5:
+        return f"de {name}"
+    return f"des {name}" if name.endswith("s") else f"de la {name}" if name.endswith("e") else f"du {name}"
+
+
+def _place_phrase(rng: random.Random, split: str) -> str:
+    """``de Toulon``, ``d‘Épinal``, ``du Havre``, ``de la Somme``."""
+    v = VOCAB
+    r = rng.random()
+    if r < 0.1 and v["article_town"][split]:
+        art, town = rng.choice(v["article_town"][split])
+        return {"le": f"du {town}", "la": f"de la {town}", "les": f"des {town}"}[art]
+    if r < 0.4:
+        return _region_phrase(rng.choice(v["region"][split]), rng)
+    return elide("de", rng.choice(v["town"][split]))
+
+
 def _name_phrase(rng: random.Random, split: str) -> str:
-    """The part after the street type: a person, a title, a town, a saint, a common noun or a date."""
-    v = _VOCAB
-    kind = rng.choices(("person", "surname", "title", "town", "saint", "noun", "date"),
-                       weights=(24, 12, 6, 18, 7, 30, 3))[0]
+    """The part after the street type: a person, a title, a place, a saint, a common noun or a date."""
+    v = VOCAB
+    kind = rng.choices(("person", "surname", "title", "place", "saint", "noun", "date"),
+                       weights=(26, 14, 6, 16, 7, 28, 3))[0]
     if kind == "person":
         return f"{rng.choice(v['first'][split])} {rng.choice(v['surname'][split])}"
     if kind == "surname":
         return rng.choice(v["surname"][split])
     if kind == "title":
         title = rng.choice(TITLES.split())
-        head = f"de l{APOS}{title}" if title[0] in _VOWELS else f"du {title}"
+        head = f"de l{APOS}{title}" if title[0] in VOWELS else f"du {title}"
         return f"{head} {rng.choice(v['surname'][split])}"
-    if kind == "town":
-        if rng.random() < 0.15 and v["article_town"][split]:
-            art, town = rng.choice(v["article_town"][split])
-            return {"le": f"du {town}", "la": f"de la {town}", "les": f"des {town}"}[art]
-        return elide("de", rng.choice(v["town"][split]))
+    if kind == "place":
+        return _place_phrase(rng, split)
     if kind == "saint":
         return rng.choice(v["saint"][split])
     return f"du {rng.choice(DATES)}" if kind == "date" else _noun_phrase(rng)
@@ -166,104 +147,375 @@ def _name_phrase(rng: random.Random, split: str) -> str:
 def street_name(rng: random.Random, split: str = "train") -> str:
     """A French street name in FSNS's canonical label form (title case, ``‘`` and ``—``), at most 37 characters."""
     _check_split(split)
+    if rng.random() < 0.03:
+        return _label_form(rng.choice(ADJECTIVE_STREETS))
     while True:
         text = f"{rng.choices(_TYPES, weights=_TYPE_WEIGHTS)[0]} {_name_phrase(rng, split)}"
         if len(text) <= MAX_LEN:
-            return text.replace("-", HYPHEN)
+            return _label_form(text)
 
 
-# ---------------------------------------------------------------------------------------------- rendering
+# ---------------------------------------------------------------------------------------------- fonts
 @functools.lru_cache(maxsize=1)
-def font_path() -> Path:
-    """Path of DejaVu Sans Condensed Bold; :class:`DataError` naming the font package if it is not installed."""
-    for p in FONT_CANDIDATES:
-        if Path(p).is_file():
-            return Path(p)
-    raise DataError(f"font DejaVuSansCondensed-Bold.ttf not found (looked in {', '.join(FONT_CANDIDATES)}); "
-                    f"install the {FONT_PACKAGE} package, e.g. `apt-get install {FONT_PACKAGE}`")
+def font_paths() -> tuple[Path, ...]:
+    """Paths of the sign fonts (:data:`FONTS`); :class:`DataError` naming the packages of any that are missing."""
+    missing = [f for f in FONTS if not Path(f.path).is_file()]
+    if missing:
+        files = ", ".join(f"{f.path} (Debian package {f.package})" for f in missing)
+        packages = " ".join(sorted({f.package for f in missing}))
+        raise DataError(f"sign font(s) not installed: {files}; {INSTALL_HINT} (apt-get install {packages})")
+    return tuple(Path(f.path) for f in FONTS)
 
 
-@functools.lru_cache(maxsize=64)
-def load_font(size: int) -> ImageFont.FreeTypeFont:
-    """The sign font at ``size`` pixels, cached per size."""
-    return ImageFont.truetype(str(font_path()), size)
+def font_path(k: int = 0) -> Path:
+    """Path of sign font ``k`` (see :data:`FONTS`)."""
+    return font_paths()[k]
 
 
-@functools.lru_cache(maxsize=8192)
-def _has_glyph(font: ImageFont.FreeTypeFont, ch: str) -> bool:
-    def key(c: str) -> tuple:
-        m = font.getmask(c)
-        return m.size, bytes(m)
-    return ch.isspace() or key(ch) != key("\U000FFFFD")  # a plane-15 private-use point renders as .notdef
+@functools.lru_cache(maxsize=512)
+def load_font(size: int, k: int = 0) -> ImageFont.FreeTypeFont:
+    """Sign font ``k`` at ``size`` pixels, cached."""
+    return ImageFont.truetype(str(font_path(k)), size)
 
 
-def missing_glyphs(font: ImageFont.FreeTypeFont, text: str) -> list[str]:
-    """Characters of ``text`` that ``font`` has no glyph for (they would render as the .notdef box)."""
-    return list(dict.fromkeys(c for c in text if not _has_glyph(font, c)))
+@functools.lru_cache(maxsize=32)
+def _cmap(path: str) -> frozenset[int]:
+    """Code points a font file maps to a glyph (its best cmap, read with fontTools)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, lazy=True) as f:
+        return frozenset(f.getBestCmap() or ())
 
 
-def _sign_lines(text: str, rng: random.Random) -> list[tuple[str, bool]]:
-    """Split a label into 1-3 display lines ``(line, small)``; a particle may get its own smaller line."""
+def missing_glyphs(font: ImageFont.FreeTypeFont | str | Path, text: str) -> list[str]:
+    """Characters of ``text`` (whitespace aside) that ``font`` (a loaded font or a font file) has no glyph for."""
+    cmap = _cmap(str(font.path if isinstance(font, ImageFont.FreeTypeFont) else font))
+    return list(dict.fromkeys(c for c in text if not c.isspace() and ord(c) not in cmap))
+
+
+def pick_font(display: str, rng: random.Random) -> int:
+    """Index of the font for a sign showing ``display``: drawn by weight; if it lacks a glyph, the next font in
+    :data:`FONTS` order that has them all. :class:`DataError` if none can render it."""
+    first = rng.choices(range(len(FONTS)), weights=[f.weight for f in FONTS])[0]
+    paths = font_paths()
+    for k in [*range(first, len(FONTS)), *range(first)]:
+        if not missing_glyphs(paths[k], display):
+            return k
+    raise DataError(f"cannot render {display!r}: no sign font has a glyph for {missing_glyphs(paths[0], display)!r}")
+
+
+@functools.lru_cache(maxsize=512)
+def _cap_height(size: int, k: int) -> float:
+    """Height of a capital (the ``H``) of font ``k`` at ``size`` pixels."""
+    box = load_font(size, k).getbbox("H", anchor="ls")
+    return float(-box[1])
+
+
+# ---------------------------------------------------------------------------------------------- sign layout
+# A display line is a list of segments (text, scale, joined): ``joined`` = no space before it.
+Segment = tuple[str, float, bool]
+
+
+def _word_segments(word: str, particles: str, small_caps: bool) -> list[Segment]:
+    """How one label word is painted: uppercase; particles small lowercase or uppercase (``particles`` "lower" or
+    "upper"); ``small_caps`` paints a name's first letter large and the rest in smaller capitals."""
+    lower = particles == "lower"
+    if word in PARTICLES:
+        return [(word, 0.68, False) if lower else (word.upper(), 1.0, False)]
+    if word[:2] in (f"d{APOS}", f"l{APOS}") and len(word) > 2:
+        if lower:
+            return [(word[:2], 0.68, False), (word[2:].upper(), 1.0, True)]
+        return [(word.upper(), 1.0, False)]
+    if small_caps and len(word) > 2 and word[0].isalpha():
+        return [(word[0].upper(), 1.0, False), (word[1:].upper(), 0.78, True)]
+    return [(word.upper(), 1.0, False)]
+
+
+def _segments(words: list[str], particles: str, small_caps: bool = False) -> list[Segment]:
+    """Segments of a line made of ``words``."""
+    return [s for w in words for s in _word_segments(w, particles, small_caps)]
+
+
+def _balanced_cut(words: list[str]) -> int:
+    """Where to cut ``words`` into two lines of similar length."""
+    half = len(" ".join(words)) / 2
+    return min(range(1, len(words)), key=lambda k: abs(len(" ".join(words[:k])) - half))
+
+
+def sign_lines(text: str, rng: random.Random) -> list[list[Segment]]:
+    """Split a label into 1-3 display lines: the street type, maybe a line of small particles, then the name
+    (cut in two when long). Particles are painted small lowercase, on their own line or inline, or uppercase."""
     words = text.split()
-    head, rest, particle = words[0], words[1:], []
+    particles = rng.choices(("line", "lower", "upper"), weights=(3, 4, 3))[0]
+    small_caps = rng.random() < 0.15
+    if len(words) == 1 or (len(text) <= 16 and rng.random() < 0.3):
+        return [_segments(words, "upper" if particles == "upper" else "lower")]
+    rest, lead = words[1:], []
     while len(rest) > 1 and rest[0] in PARTICLES:
-        particle.append(rest.pop(0))
-    if not rest or (len(text) <= 14 and rng.random() < 0.35):
-        return [(text, False)]
-    lines, name = [(head, False)], " ".join(rest)
-    if particle and rng.random() < 0.5:
-        lines.append((" ".join(particle), True))
-    elif particle:
-        name = " ".join(particle + rest)
-    names = name.split()
-    if len(name) > 12 and len(names) > 1 and len(lines) < 3:
-        cut = min(range(1, len(names)), key=lambda k: abs(len(" ".join(names[:k])) - len(name) / 2))
-        return lines + [(" ".join(names[:cut]), False), (" ".join(names[cut:]), False)]
-    return lines + [(name, False)]
+        lead.append(rest.pop(0))
+    lines = [_segments(words[:1], "upper")]
+    if lead and particles == "line":
+        lines.append(_segments(lead, "lower"))
+    else:
+        rest = lead + rest
+    names = [w for w in rest if w not in PARTICLES]
+    if len(" ".join(rest)) > rng.choice((13, 16, 19)) and len(names) > 1 and len(lines) < 3:
+        cut = _balanced_cut(rest)
+        return lines + [_segments(rest[:cut], particles, small_caps), _segments(rest[cut:], particles, small_caps)]
+    return lines + [_segments(rest, particles, small_caps)]
 
 
-def _display(line: str, small: bool, rng: random.Random) -> str:
-    """How a line is painted: uppercase (small particle lines sometimes lowercase), plain ’ and -."""
-    line = line.replace(APOS, "\u2019").replace(HYPHEN, "-")
-    return line if small and rng.random() < 0.5 else line.upper()
+def _display(segments: list[list[Segment]], apostrophe: str) -> list[list[Segment]]:
+    """Label characters as painted on signs: a plain apostrophe and ``-``."""
+    return [[(t.replace(APOS, apostrophe).replace(HYPHEN, "-"), s, j) for t, s, j in line] for line in segments]
 
 
-def _plate_colours(rng: random.Random) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(plate, text/border) colours: mostly white on dark blue."""
-    j = lambda c, d=12: tuple(max(0, min(255, v + rng.randint(-d, d))) for v in c)
-    kind = rng.choices(("blue", "green", "dark", "red", "white"), weights=(70, 8, 8, 4, 10))[0]
-    plate = {"blue": (25, 45, 125), "green": (25, 95, 55), "dark": (35, 35, 40), "red": (120, 30, 35),
-             "white": (235, 235, 228)}[kind]
-    ink = (25, 40, 110) if kind == "white" and rng.random() < 0.6 else (20, 20, 20) if kind == "white" else (245,) * 3
-    return j(plate), j(ink, 8)
+def _header_text(rng: random.Random) -> str:
+    """A district header painted above the name (never part of the label): ``15E ARRT``, ``ARRONDISSEMENT``."""
+    n = rng.randint(1, 20)
+    nth = "1ER" if n == 1 else f"{n}E"
+    return rng.choice((f"{nth} ARRT", f"{nth} ARR", f"{nth} ARRONDISSEMENT", "ARRONDISSEMENT", f"{nth} ARR T",
+                       "QUARTIER"))
 
 
-def _draw_plate(lines: list[tuple[str, bool]], rng: random.Random) -> Image.Image:
-    """The sign face as RGBA: rounded plate, inset border, centred lines of text."""
-    size = rng.randint(34, 44)
-    fonts = [load_font(round(size * 0.62) if small else size) for _, small in lines]
-    texts = [_display(t, small, rng) for t, small in lines]
-    for f, t in zip(fonts, texts):
-        if bad := missing_glyphs(f, t):
-            raise DataError(f"cannot render {t!r}: font {font_path().name} has no glyph for {bad!r}")
-    caps = [f.size * 0.73 for f in fonts]
-    gap, pad = size * 0.32, size * 0.55
-    w = max(f.getlength(t) for f, t in zip(fonts, texts)) + 2 * pad
-    h = sum(caps) + gap * (len(lines) - 1) + 2 * pad
-    w = max(w, 1.5 * h)
-    plate, ink = _plate_colours(rng)
-    img = Image.new("RGBA", (round(w), round(h)), plate + (0,))
+# ---------------------------------------------------------------------------------------------- plate
+class PlateStyle(NamedTuple):
+    plate: tuple[int, int, int]
+    ink: tuple[int, int, int]
+    corners: str  # "round" or "notch" (concave corners of the inset border, as on Paris plates)
+    header: str  # "" or the header text
+    arms: bool  # a small coat-of-arms shield top left
+
+
+def _jitter(c: tuple[int, ...], rng: random.Random, d: int = 14) -> tuple[int, int, int]:
+    r, g, b = (max(0, min(255, v + rng.randint(-d, d))) for v in c)
+    return r, g, b
+
+
+def plate_style(rng: random.Random) -> PlateStyle:
+    """Colours and ornaments: mostly white on dark blue; also green, black, red, brown, white plates."""
+    kind = rng.choices(("blue", "navy", "green", "black", "red", "brown", "white"),
+                       weights=(45, 22, 7, 7, 3, 4, 12))[0]
+    plate = {"blue": (30, 55, 150), "navy": (25, 35, 85), "green": (25, 95, 60), "black": (30, 30, 34),
+             "red": (130, 30, 35), "brown": (95, 60, 40), "white": (232, 232, 225)}[kind]
+    ink = (245, 245, 240)
+    if kind == "white":
+        ink = rng.choice(((25, 45, 120), (20, 20, 22), (30, 90, 55)))
+    header = _header_text(rng) if rng.random() < 0.18 else ""
+    return PlateStyle(_jitter(plate, rng), _jitter(ink, rng, 8), rng.choice(("round", "round", "notch")), header,
+                      rng.random() < (0.5 if header else 0.06))
+
+
+def _border(d: ImageDraw.ImageDraw, box: tuple[float, ...], r: float, width: int, style: PlateStyle) -> None:
+    """The inset border line: rounded corners, or notched (quarter circles cut into each corner)."""
+    x0, y0, x1, y1 = box
+    if style.corners == "round":
+        d.rounded_rectangle(box, radius=r, outline=style.ink + (255,), width=width)
+        return
+    ink = style.ink + (255,)
+    for a, b in (((x0 + r, y0), (x1 - r, y0)), ((x0 + r, y1), (x1 - r, y1)),
+                 ((x0, y0 + r), (x0, y1 - r)), ((x1, y0 + r), (x1, y1 - r))):
+        d.line((a, b), fill=ink, width=width)
+    for (cx, cy), start in (((x0, y0), 0), ((x1, y0), 90), ((x1, y1), 180), ((x0, y1), 270)):
+        d.arc((cx - r, cy - r, cx + r, cy + r), start, start + 90, fill=ink, width=width)
+
+
+def _arms(d: ImageDraw.ImageDraw, x: float, y: float, s: float, style: PlateStyle) -> None:
+    """A tiny coat-of-arms blob: a white shield with a cross of the plate colour."""
+    ink, plate = style.ink + (255,), style.plate + (255,)
+    d.polygon([(x, y), (x + s, y), (x + s, y + 0.75 * s), (x + s / 2, y + 1.15 * s), (x, y + 0.75 * s)], fill=ink)
+    t = max(1.0, s * 0.16)
+    d.rectangle((x + s / 2 - t, y + 0.12 * s, x + s / 2 + t, y + 0.95 * s), fill=plate)
+    d.rectangle((x + 0.15 * s, y + 0.4 * s - t, x + 0.85 * s, y + 0.4 * s + t), fill=plate)
+
+
+def _measure(lines: list[list[Segment]], k: int, size: int) -> list[tuple[float, float, list]]:
+    """Per line: (width, cap height, [(x, font, text)]) with segments laid out left to right."""
+    out = []
+    for line in lines:
+        x, cap, placed = 0.0, 0.0, []
+        for text, scale, joined in line:
+            font = load_font(max(8, round(size * scale)), k)
+            if placed and not joined:
+                x += load_font(size, k).getlength(" ") * 0.85
+            placed.append((x, font, text))
+            x += font.getlength(text)
+            cap = max(cap, _cap_height(font.size, k))
+        out.append((x, cap, placed))
+    return out
+
+
+def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
+               rng: random.Random) -> tuple[Image.Image, float]:
+    """The sign face as RGBA (rounded plate, inset border, optional header and shield, centred lines) and the
+    height of its largest capitals in pixels."""
+    size = rng.randrange(30, 46, 2)
+    laid = _measure(lines, k, size)
+    gap, pad_x, pad_y = size * rng.uniform(0.26, 0.4), size * rng.uniform(0.45, 0.7), size * rng.uniform(0.42, 0.6)
+    head_size = round(size * rng.uniform(0.36, 0.46))
+    head_h = _cap_height(head_size, k) + gap * 0.9 if style.header else 0.0
+    w = max(lw for lw, _, _ in laid) + 2 * pad_x
+    h = sum(cap for _, cap, _ in laid) + gap * (len(laid) - 1) + 2 * pad_y + head_h
+    w = max(w, rng.uniform(1.15, 1.5) * h)
+    img = Image.new("RGBA", (round(w), round(h)), style.plate + (0,))
     d = ImageDraw.Draw(img)
-    r, inset, bw = size * 0.25, size * 0.18, max(2, round(size * 0.08))
-    d.rounded_rectangle((0, 0, img.width - 1, img.height - 1), radius=r, fill=plate + (255,))
-    d.rounded_rectangle((inset, inset, img.width - 1 - inset, img.height - 1 - inset), radius=r * 0.7,
-                        outline=ink + (255,), width=bw)
-    y = pad
-    for f, t, cap in zip(fonts, texts, caps):
+    r, inset, bw = size * rng.uniform(0.15, 0.35), size * rng.uniform(0.1, 0.2), max(2, round(size * 0.075))
+    d.rounded_rectangle((0, 0, img.width - 1, img.height - 1), radius=r, fill=style.plate + (255,))
+    _border(d, (inset, inset, img.width - 1 - inset, img.height - 1 - inset), r * 0.8, bw, style)
+    y = pad_y
+    if style.header:
+        y = _draw_header(d, img.width, y, head_size, k, style) + gap * 0.9
+    for lw, cap, placed in laid:
         y += cap
-        d.text((img.width / 2, y), t, font=f, fill=ink + (255,), anchor="ms")
+        x0 = (img.width - lw) / 2
+        for x, font, text in placed:
+            d.text((x0 + x, y), text, font=font, fill=style.ink + (255,), anchor="ls")
         y += gap
-    return img
+    if style.arms and not style.header:
+        _arms(d, inset + bw + 2, inset + bw + 2, size * 0.45, style)
+    return img, max(cap for _, cap, _ in laid)
+
+
+def _draw_header(d: ImageDraw.ImageDraw, width: int, y: float, size: int, k: int, style: PlateStyle) -> float:
+    """The small district header line with its underline (and shield); returns the y below it."""
+    font, cap = load_font(size, k), _cap_height(size, k)
+    tw = font.getlength(style.header)
+    x = (width - tw) / 2
+    d.text((x, y + cap), style.header, font=font, fill=style.ink + (255,), anchor="ls")
+    d.line(((x, y + cap * 1.35), (x + tw, y + cap * 1.35)), fill=style.ink + (255,), width=max(1, size // 10))
+    if style.arms:
+        _arms(d, x - cap * 1.6, y - cap * 0.1, cap * 1.2, style)
+    return y + cap * 1.35
+
+
+# ---------------------------------------------------------------------------------------------- backgrounds
+def _smooth_noise(nrng: np.random.Generator, cells: int, size: int = 256) -> np.ndarray:
+    """Low-frequency noise in about [-1, 1]: a ``cells`` x ``cells`` normal grid upsampled bicubically."""
+    small = Image.fromarray(nrng.standard_normal((cells, cells)).astype(np.float32), "F")
+    return np.asarray(small.resize((size, size), Image.Resampling.BICUBIC), np.float32)
+
+
+def _stucco(nrng: np.random.Generator, base: tuple[int, ...]) -> np.ndarray:
+    """A rendered or painted wall: base colour, blotches at three scales and fine grain."""
+    n = 14 * _smooth_noise(nrng, 4) + 8 * _smooth_noise(nrng, 16) + 5 * _smooth_noise(nrng, 64)
+    n += nrng.normal(0, 4, (256, 256)).astype(np.float32)
+    return np.asarray(base, np.float32)[None, None] + n[..., None]
+
+
+def _masonry(nrng: np.random.Generator, base: tuple[int, ...], brick: bool) -> np.ndarray:
+    """Stone blocks or bricks: per-block colour, mortar joints, grain."""
+    img = Image.new("RGB", (256, 256), tuple(min(255, v + 45) for v in base))  # the mortar
+    d = ImageDraw.Draw(img)
+    y, row = 0, 0
+    while y < 256:
+        bh = int(nrng.integers(11, 16)) if brick else int(nrng.integers(28, 60))
+        x = -int(nrng.integers(0, 40)) if not brick else -(row % 2) * 18
+        while x < 256:
+            bw = 36 if brick else int(nrng.integers(40, 110))
+            c = tuple(int(v) for v in np.clip(np.add(base, nrng.normal(0, 14 if brick else 9)), 0, 255))
+            d.rectangle((x + 1, y + 1, x + bw - 2, y + bh - 2), fill=c)
+            x += bw
+        y, row = y + bh, row + 1
+    return np.asarray(img, np.float32) + (6 * _smooth_noise(nrng, 32) + nrng.normal(0, 5, (256, 256)))[..., None]
+
+
+def _foliage(nrng: np.random.Generator, dark: bool) -> np.ndarray:
+    """Leaves: many overlapping green blobs over a dark (or sky-lit) ground."""
+    ground = (20, 32, 18) if dark else (150, 165, 170)
+    img = Image.new("RGB", (256, 256), ground)
+    d = ImageDraw.Draw(img)
+    for _ in range(int(nrng.integers(260, 520))):
+        x, y, r = nrng.uniform(-10, 266), nrng.uniform(-10, 266), nrng.uniform(2, 9)
+        g = nrng.uniform(0.35, 1.2)
+        c = (int(45 * g), int(80 * g + nrng.uniform(0, 30)), int(35 * g))
+        d.ellipse((x - r, y - r * nrng.uniform(0.5, 1), x + r, y + r), fill=c)
+    img = img.filter(ImageFilter.GaussianBlur(0.8))
+    return np.asarray(img, np.float32) + (12 * _smooth_noise(nrng, 6))[..., None]
+
+
+def _sky(nrng: np.random.Generator) -> np.ndarray:
+    """Sky or overcast: a vertical gradient with soft clouds."""
+    top, bottom = np.array(nrng.choice([(150, 180, 215), (200, 205, 210), (120, 150, 190)]), np.float32), \
+        np.array((225, 228, 230), np.float32)
+    t = np.linspace(0, 1, 256, dtype=np.float32)[:, None, None]
+    return top * (1 - t) + bottom * t + (15 * _smooth_noise(nrng, 5))[..., None]
+
+
+def _facade(nrng: np.random.Generator, base: tuple[int, ...]) -> np.ndarray:
+    """A wall with a window or a door, a drainpipe or a building corner in shadow."""
+    img = Image.fromarray(np.clip(_stucco(nrng, base), 0, 255).astype(np.uint8), "RGB")
+    d = ImageDraw.Draw(img, "RGBA")
+    x = int(nrng.integers(20, 200))
+    if nrng.random() < 0.5:  # a corner: one side darker
+        d.rectangle((x, 0, 256, 256), fill=(0, 0, 0, int(nrng.integers(40, 110))))
+    else:  # a window
+        y = int(nrng.integers(0, 120))
+        d.rectangle((x, y, x + 70, y + 110), fill=(230, 230, 225))
+        d.rectangle((x + 6, y + 6, x + 64, y + 104), fill=(35, 40, 45))
+    px = int(nrng.integers(0, 240))
+    d.rectangle((px, 0, px + 7, 256), fill=(110, 110, 105, 255))
+    return np.asarray(img, np.float32)
+
+
+def _fence(nrng: np.random.Generator) -> np.ndarray:
+    """A chain-link fence over foliage."""
+    img = Image.fromarray(np.clip(_foliage(nrng, True), 0, 255).astype(np.uint8), "RGB")
+    d = ImageDraw.Draw(img, "RGBA")
+    step = int(nrng.integers(9, 15))
+    for o in range(-256, 512, step):
+        d.line(((o, 0), (o + 256, 256)), fill=(150, 160, 160, 140), width=1)
+        d.line(((o, 256), (o + 256, 0)), fill=(150, 160, 160, 140), width=1)
+    return np.asarray(img, np.float32)
+
+
+_WALLS = ((205, 190, 165), (200, 160, 140), (160, 160, 155), (225, 222, 215), (200, 170, 120), (205, 150, 125),
+          (120, 118, 112), (185, 175, 160))
+
+
+@functools.lru_cache(maxsize=1)
+def textures() -> tuple[Image.Image, ...]:
+    """The background bank: 256x256 RGB textures, generated once from a fixed seed."""
+    nrng = np.random.default_rng(20240611)
+    out = [_stucco(nrng, w) for w in _WALLS]
+    out += [_masonry(nrng, w, False) for w in _WALLS[1::2]]
+    out += [_masonry(nrng, b, True) for b in ((150, 70, 50), (170, 95, 70), (120, 60, 45))]
+    out += [_foliage(nrng, True) for _ in range(4)] + [_foliage(nrng, False) for _ in range(2)]
+    out += [_sky(nrng) for _ in range(3)] + [_fence(nrng) for _ in range(2)]
+    out += [_facade(nrng, w) for w in _WALLS]
+    return tuple(Image.fromarray(np.clip(t, 0, 255).astype(np.uint8), "RGB") for t in out)
+
+
+NOISE_SIGMAS = (2, 4, 6, 9)
+
+
+@functools.lru_cache(maxsize=1)
+def _banks() -> tuple[tuple[Image.Image, ...], np.ndarray, tuple[Image.Image, ...]]:
+    """Fixed banks: gaussian sensor noise around 128 (one image per sigma of :data:`NOISE_SIGMAS`), FSNS-style
+    uniform RGB noise, and linear ramps in 8 directions (L, 0 on one side to 255 on the other)."""
+    nrng = np.random.default_rng(20240612)
+    unit = nrng.standard_normal((2 * TILE, 2 * TILE, 3), dtype=np.float32)
+    gauss = tuple(Image.fromarray(np.clip(128 + unit * s, 0, 255).astype(np.uint8), "RGB") for s in NOISE_SIGMAS)
+    uniform = nrng.integers(0, 256, (2 * TILE, 2 * TILE * VIEWS, 3), dtype=np.uint8)
+    t = np.linspace(0.0, 1.0, TILE, dtype=np.float32)
+    ramps = []
+    for k in range(8):
+        a = k * math.pi / 4
+        r = np.add.outer(t * np.float32(round(math.sin(a), 6)), t * np.float32(round(math.cos(a), 6)))
+        r = (r - r.min()) / max(float(r.max() - r.min()), 1e-6)
+        ramps.append(Image.fromarray((r * 255).astype(np.uint8), "L"))
+    return gauss, uniform, tuple(ramps)
+
+
+# ---------------------------------------------------------------------------------------------- one view
+class Scene(NamedTuple):
+    """What all views of one sample share."""
+    plate: Image.Image  # RGBA, pre-scaled to about the views' size
+    width: float  # nominal plate width in the tile (px)
+    texture: Image.Image
+    tint: list[int]  # background colour LUT (768 entries)
+    pole: tuple[int, int, int] | None  # colour of the post the sign is fixed on, or None (wall)
+    tilt: float  # typical rotation (degrees)
+    shadow: float  # strength of the plate's shadow on the wall
 
 
 def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> list[float]:
@@ -274,74 +526,228 @@ def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, f
     return np.linalg.solve(np.array(a, float), np.array(src, float).reshape(8)).tolist()
 
 
-def _warp(plate: Image.Image, rng: random.Random) -> tuple[Image.Image, tuple[int, int]]:
-    """One view of the plate (RGBA) and where to paste it in the tile: scaled to 40-90 % of the tile width,
-    rotated ±8°, with a mild yaw (one side shorter) and a random offset."""
-    aspect = plate.width / plate.height  # keep the plate between 22 % and 80 % of the tile height
-    tw = min(max(rng.uniform(0.4, 0.9) * TILE, min(0.22 * TILE * aspect, 0.95 * TILE)), 0.8 * TILE * aspect)
-    small = plate.resize((max(8, round(tw)), max(4, round(tw * plate.height / plate.width))), Image.Resampling.BOX)
-    w, h = small.size
-    yaw, ang = rng.uniform(-0.12, 0.12), math.radians(rng.uniform(-8, 8))
+def _quad(scene: Scene, rng: random.Random) -> list[tuple[float, float]]:
+    """Where the plate's corners land in the tile: scale, aspect, yaw/pitch, rotation, offset, maybe cropped."""
+    pw, ph = scene.plate.size
+    w = scene.width * rng.uniform(0.9, 1.1)
+    h = min(w * ph / pw, 0.85 * TILE)
+    w = h * pw / ph
+    yaw, pitch = rng.uniform(-0.18, 0.18), rng.uniform(-0.06, 0.06)
+    ang = math.radians(scene.tilt + rng.uniform(-4, 4))
     ca, sa = math.cos(ang), math.sin(ang)
-    quad = [(-w / 2, -h / 2 * (1 + yaw)), (w / 2, -h / 2 * (1 - yaw)), (w / 2, h / 2 * (1 - yaw)),
-            (-w / 2, h / 2 * (1 + yaw))]
-    quad = [(x * ca - y * sa + rng.uniform(-1, 1), x * sa + y * ca + rng.uniform(-1, 1)) for x, y in quad]
-    x0, y0 = min(p[0] for p in quad), min(p[1] for p in quad)
-    bw, bh = math.ceil(max(p[0] for p in quad) - x0) + 1, math.ceil(max(p[1] for p in quad) - y0) + 1
-    coeffs = _perspective_coeffs([(x - x0, y - y0) for x, y in quad], [(0, 0), (w, 0), (w, h), (0, h)])
-    out = small.transform((bw, bh), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
-    return out, (rng.randint(0, max(0, TILE - bw)), rng.randint(0, max(0, TILE - bh)))
+    corners = [(-w / 2 * (1 + pitch), -h / 2 * (1 + yaw)), (w / 2 * (1 + pitch), -h / 2 * (1 - yaw)),
+               (w / 2 * (1 - pitch), h / 2 * (1 - yaw)), (-w / 2 * (1 - pitch), h / 2 * (1 + yaw))]
+    quad = [(x * ca - y * sa + rng.uniform(-1.5, 1.5), x * sa + y * ca + rng.uniform(-1.5, 1.5)) for x, y in corners]
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    crop = 0.15 * w if rng.random() < 0.1 else 0.0
+    slack_x = max(0.0, (TILE - (max(xs) - min(xs))) / 2 - 2 + crop)
+    slack_y = max(0.0, (TILE - (max(ys) - min(ys))) / 2 - 2)
+    cx = TILE / 2 - (max(xs) + min(xs)) / 2 + slack_x * rng.uniform(-0.75, 0.75) * (1.3 if crop else 1)
+    cy = TILE / 2 - (max(ys) + min(ys)) / 2 + slack_y * rng.uniform(-0.8, 0.8)
+    return [(x + cx, y + cy) for x, y in quad]
 
 
-_BACKGROUNDS = ((150, 150, 148), (200, 185, 160), (175, 130, 110), (60, 85, 45), (110, 110, 115), (215, 210, 200))
-# A fixed bank of gaussian noise (x16, int16); each sample adds a random crop of it (fast and deterministic).
-_NOISE = np.clip(np.random.default_rng(20240601).standard_normal((2 * TILE, 2 * TILE * VIEWS, 3)) * 16,
-                 -80, 80).astype(np.int16)
+def _pole(view: Image.Image, quad: list[tuple[float, float]], colour: tuple[int, int, int], r: random.Random):
+    """The post behind the sign: from under the plate (sometimes from above it) down out of the tile."""
+    (x3, y3), (x2, y2) = quad[3], quad[2]
+    cx, cy = (x2 + x3) / 2, (y2 + y3) / 2
+    half = max(2.0, math.dist(quad[0], quad[1]) * r.uniform(0.035, 0.065))
+    slope = (y3 - y2) / (x2 - x3) if abs(x2 - x3) > 1 else 0.0  # keeps the post square to the plate's bottom
+    top = min(quad[0][1], quad[1][1]) - 60 if r.random() < 0.35 else cy - 5
+    pts = [(cx - half + slope * (TILE - cy), TILE + 2), (cx + half + slope * (TILE - cy), TILE + 2),
+           (cx + half + slope * (top - cy), top), (cx - half + slope * (top - cy), top)]
+    d = ImageDraw.Draw(view)
+    d.polygon(pts, fill=colour)
+    d.line((pts[1], pts[2]), fill=tuple(max(0, v - 40) for v in colour), width=max(1, round(half * 0.6)))
 
 
-def _background(base: tuple[int, ...], rng: random.Random, nrng: np.random.Generator) -> Image.Image:
-    """A TILE x TILE background: jittered base colour, linear gradient and low-frequency blotches."""
-    g = rng.choice((3, 6, 12, 24))
-    ramp = np.linspace(-1, 1, g)
-    grad = rng.uniform(-25, 25) * ramp[None, :, None] + rng.uniform(-25, 25) * ramp[:, None, None]
-    blot = nrng.normal(0, rng.uniform(5, 30), (g, g, 1)) * nrng.uniform(0.6, 1.2, 3)
-    arr = np.add(base, nrng.normal(0, 8, 3)) + grad + blot
-    small = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
-    return small.resize((TILE, TILE), Image.Resampling.BILINEAR)
+def _paste_plate(view: Image.Image, scene: Scene, quad: list[tuple[float, float]], rng: random.Random) -> None:
+    """Warp the plate onto ``quad`` (only over the quad's bounding box) and paste it, after its shadow on the
+    wall when it is not on a post."""
+    x0, y0 = math.floor(min(p[0] for p in quad)), math.floor(min(p[1] for p in quad))
+    x1, y1 = math.ceil(max(p[0] for p in quad)) + 1, math.ceil(max(p[1] for p in quad)) + 1
+    pw, ph = scene.plate.size
+    coeffs = _perspective_coeffs([(x - x0, y - y0) for x, y in quad], [(0, 0), (pw, 0), (pw, ph), (0, ph)])
+    warped = scene.plate.transform((x1 - x0, y1 - y0), Image.Transform.PERSPECTIVE, coeffs,
+                                   Image.Resampling.BILINEAR)
+    alpha = warped.getchannel("A")
+    if scene.pole is None and scene.shadow > 0:
+        strength = scene.shadow
+        shade = alpha.point(lambda v: int(v * strength))
+        view.paste((0, 0, 0), (x0 + rng.randint(1, 5), y0 + rng.randint(1, 5)), shade)
+    view.paste(warped, (x0, y0), alpha)
 
 
-def _photometric(img: Image.Image, rng: random.Random) -> Image.Image:
-    """Per-view contrast (around mid-grey), brightness and gaussian noise, in one int16 pass."""
-    def per_view(lo: float, hi: float, q: int) -> np.ndarray:
-        v = [round(rng.uniform(lo, hi) * q) for _ in range(VIEWS)]
-        return np.repeat(np.array(v, np.int16), TILE)[None, :, None]
-    c, b, s = per_view(0.6, 1.15, 64), per_view(-40, 30, 1), per_view(0, 9, 4)
+def _occlude(view: Image.Image, rng: random.Random) -> None:
+    """Sometimes a branch with leaves, a leafy blob or a post in front of the sign."""
+    r = rng.random()
+    if r > 0.2:
+        return
+    d = ImageDraw.Draw(view, "RGBA")
+    if r < 0.03:  # a post in front
+        x, w = rng.uniform(0, TILE), rng.uniform(4, 14)
+        d.rectangle((x, 0, x + w, TILE), fill=(rng.randint(60, 140),) * 3 + (255,))
+        return
+    x, y = rng.uniform(0, TILE), rng.choice((rng.uniform(-20, 30), rng.uniform(120, 170)))
+    pts = [(x, y)]
+    for _ in range(rng.randint(2, 5)):
+        x, y = x + rng.uniform(-40, 40), y + rng.uniform(-35, 35)
+        pts.append((x, y))
+    if r < 0.12:
+        d.line(pts, fill=(rng.randint(30, 70), rng.randint(25, 55), 20, 235), width=rng.randint(1, 4))
+    for px, py in pts:
+        for _ in range(rng.randint(3, 9)):
+            lx, ly, lr = px + rng.uniform(-12, 12), py + rng.uniform(-12, 12), rng.uniform(2, 6)
+            g = rng.uniform(0.4, 1.2)
+            d.ellipse((lx - lr, ly - lr * 0.6, lx + lr, ly + lr * 0.6),
+                      fill=(int(50 * g), int(90 * g), int(30 * g), rng.randint(170, 255)))
+
+
+def _shade(view: Image.Image, rng: random.Random) -> None:
+    """Sometimes a hard-edged shadow over part of the view (a roof, a tree, a building)."""
+    if rng.random() > 0.15:
+        return
+    d = ImageDraw.Draw(view, "RGBA")
+    a, b = rng.uniform(-50, 200), rng.uniform(-50, 200)
+    pts = rng.choice(([(a, 0), (TILE, 0), (TILE, TILE), (b, TILE)], [(0, 0), (a, 0), (b, TILE), (0, TILE)],
+                      [(0, a), (TILE, b), (TILE, TILE), (0, TILE)]))
+    d.polygon(pts, fill=(0, 0, 10, rng.randint(50, 120)))
+
+
+def _background(scene: Scene, rng: random.Random) -> Image.Image:
+    """A TILE x TILE crop of the scene's texture, maybe mirrored, tinted."""
+    y, x = rng.randrange(256 - TILE), rng.randrange(256 - TILE)
+    crop = scene.texture.crop((x, y, x + TILE, y + TILE))
+    if rng.random() < 0.5:
+        crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return crop.point(scene.tint)
+
+
+def _lut(gains: list[float], contrast: float, brightness: float) -> list[int]:
+    """A 768-entry RGB lookup table: ``(v - 128) * contrast * gain + 128 + brightness``, clipped."""
+    v = np.arange(256, dtype=np.float32) - 128
+    out = v[None] * (np.asarray(gains, np.float32)[:, None] * np.float32(contrast)) + np.float32(128 + brightness)
+    return np.clip(out, 0, 255).astype(np.uint8).ravel().tolist()
+
+
+def _light(view: Image.Image, rng: random.Random) -> Image.Image:
+    """Lighting and colour: linear shading across the view, contrast, brightness, colour cast, desaturation."""
+    gauss, _, ramps = _banks()
+    if rng.random() < 0.6:
+        amount = rng.uniform(0.1, 0.45)
+        view.paste((0, 0, 0), (0, 0), ramps[rng.randrange(8)].point(lambda v: int(v * amount)))
+    cast = [rng.uniform(0.9, 1.1) for _ in range(3)]
+    view = view.point(_lut(cast, rng.uniform(0.6, 1.1), rng.uniform(-25, 40)))
+    sat = rng.uniform(0.4, 1.05)
+    if sat < 0.97:
+        view = Image.blend(view.convert("L").convert("RGB"), view, sat)
+    return view
+
+
+def _sensor(view: Image.Image, rng: random.Random) -> Image.Image:
+    """Gaussian sensor noise from the bank (a random crop of one of :data:`NOISE_SIGMAS`)."""
+    gauss, _, _ = _banks()
+    k = rng.randrange(len(NOISE_SIGMAS) + 1)
+    if k == len(NOISE_SIGMAS):
+        return view
+    x, y = rng.randrange(2 * TILE - view.width + 1), rng.randrange(2 * TILE - view.height + 1)
+    return ImageChops.add(view, gauss[k].crop((x, y, x + view.width, y + view.height)), 1.0, -128)
+
+
+def _camera(view: Image.Image, rng: random.Random) -> Image.Image:
+    """Camera and encoding: lighting, down-sampling, noise, blur, JPEG at quality 20-70, back to TILE."""
+    view = _light(view, rng)
+    s = rng.uniform(1.0, 2.6) if rng.random() < 0.75 else 1.0
+    if s > 1.05:
+        n = round(TILE / s)
+        view = view.resize((n, n), Image.Resampling.BILINEAR, reducing_gap=None)
+    view = _sensor(view, rng)
+    r = rng.random()
+    if r < 0.3:
+        view = view.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2)))
+    elif r < 0.4:
+        view = view.filter(_motion_kernel(rng.randrange(4)))
+    elif r < 0.43:
+        view = view.filter(ImageFilter.BoxBlur(rng.uniform(2, 3.5)))
+    if rng.random() < 0.85:
+        buf = io.BytesIO()
+        view.save(buf, "JPEG", quality=rng.randint(20, 70))
+        view = Image.open(buf).convert("RGB")
+    if view.width != TILE:
+        view = view.resize((TILE, TILE), Image.Resampling.BILINEAR)
+    return view
+
+
+@functools.lru_cache(maxsize=4)
+def _motion_kernel(direction: int) -> ImageFilter.Kernel:
+    """A 5x5 line kernel: motion blur horizontal, vertical or along a diagonal."""
+    k = np.zeros((5, 5), np.float32)
+    for i in range(5):
+        k[((2, i, i, 4 - i)[direction], (i, 2, i, i)[direction])] = 1
+    return ImageFilter.Kernel((5, 5), k.ravel().tolist(), scale=5)
+
+
+def _view(scene: Scene, rng: random.Random) -> Image.Image:
+    """One 150x150 view of the scene's sign."""
+    view = _background(scene, rng)
+    quad = _quad(scene, rng)
+    if scene.pole is not None:
+        _pole(view, quad, scene.pole, rng)
+    _paste_plate(view, scene, quad, rng)
+    _occlude(view, rng)
+    _shade(view, rng)
+    return _camera(view, rng)
+
+
+# ---------------------------------------------------------------------------------------------- whole image
+def _scene(text: str, rng: random.Random) -> Scene:
+    """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt)."""
+    lines = _display(sign_lines(text, rng), rng.choice(("'", "\u2019")))
+    style = plate_style(rng)
+    k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header, rng)
+    plate, cap = draw_plate(lines, k, style, rng)
+    squeeze = rng.uniform(*FONTS[k].squeeze)
+    legible = rng.uniform(7.5, 11.0) * plate.width * squeeze / cap  # plate width giving capitals that tall
+    width = min(max(rng.uniform(0.5, 0.85) * TILE, legible), 0.97 * TILE)
+    target = (round(width * 1.1), max(6, round(width * 1.1 * plate.height / (plate.width * squeeze))))
+    plate = plate.resize(target, Image.Resampling.BOX if target[0] < plate.width else Image.Resampling.BILINEAR)
+    bank = textures()
+    tint = _lut([rng.uniform(0.85, 1.15) for _ in range(3)], rng.uniform(0.8, 1.1), rng.uniform(-20, 20))
+    pole = rng.choice(((120, 120, 118), (60, 62, 60), (40, 60, 45), (150, 150, 145))) if rng.random() < 0.3 else None
+    tilt = rng.uniform(-30, 30) if rng.random() < 0.08 else rng.uniform(-5, 5)
+    shadow = rng.uniform(0.2, 0.55) if rng.random() < 0.6 else 0.0
+    return Scene(plate, width, bank[rng.randrange(len(bank))], tint, pole, tilt, shadow)
+
+
+def _noise_fill(canvas: np.ndarray, views_present: int, rng: random.Random) -> None:
+    """FSNS's filler: uniform RGB noise over the missing trailing views, and (rarely) a strip at a view's edge."""
+    _, uniform, _ = _banks()
     y, x = rng.randrange(TILE), rng.randrange(TILE * VIEWS)
-    a = np.asarray(img, np.int16) - 128
-    a *= c
-    a += _NOISE[y:y + TILE, x:x + TILE * VIEWS] * s  # (16 N) * (4 sigma) = 64 N sigma
-    a >>= 6
-    a += 128 + b
-    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB")
+    noise = uniform[y:y + TILE, x:x + TILE * VIEWS]
+    canvas[:, views_present * TILE:] = noise[:, views_present * TILE:]
+    if views_present > 1 and rng.random() < 0.04:
+        k, w = rng.randrange(views_present), rng.randint(8, 45)
+        x0 = k * TILE if rng.random() < 0.5 else (k + 1) * TILE - w
+        canvas[:, x0:x0 + w] = noise[:, x0:x0 + w]
+
+
+def render_views(text: str, rng: random.Random) -> tuple[Image.Image, int]:
+    """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), and how many
+    views are real: about 5 % of images end with 1-3 views of noise, as FSNS fills missing views."""
+    if not text.strip():
+        raise DataError("cannot render an empty label")
+    scene = _scene(text, rng)
+    present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
+    canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
+    for k in range(present):
+        canvas[:, k * TILE:(k + 1) * TILE] = np.asarray(_view(scene, rng))
+    _noise_fill(canvas, present, rng)
+    return Image.fromarray(canvas, "RGB"), present
 
 
 def render_sign(text: str, rng: random.Random) -> Image.Image:
-    """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased)."""
-    if not text.strip():
-        raise DataError("cannot render an empty label")
-    nrng = np.random.default_rng(rng.getrandbits(64))
-    plate = _draw_plate(_sign_lines(text, rng), rng)
-    if plate.width > 2 * TILE:  # pre-shrink once so the per-view resizes are cheap
-        plate = plate.reduce(plate.width // TILE)
-    base = rng.choice(_BACKGROUNDS)
-    canvas = Image.new("RGB", (TILE * VIEWS, TILE))
-    for k in range(VIEWS):
-        view, (warped, at) = _background(base, rng, nrng), _warp(plate, rng)
-        view.paste(warped, at, warped)
-        if (radius := rng.uniform(0, 1.4)) > 0.3:
-            view = view.filter(ImageFilter.BoxBlur(radius))
-        canvas.paste(view, (k * TILE, 0))
-    return _photometric(canvas, rng)
+    """A 600x150 RGB image of 4 views of one sign reading ``text`` (see :func:`render_views`)."""
+    return render_views(text, rng)[0]
 
 
 def _derived_seed(seed: int, index: int, split: str) -> int:
@@ -349,9 +755,17 @@ def _derived_seed(seed: int, index: int, split: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest(), "big")
 
 
-def synth_sample(seed: int, index: int, split: str = "train") -> tuple[Image.Image, str]:
-    """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
+def synth_record(seed: int, index: int, split: str = "train") -> tuple[Image.Image, str, int]:
+    """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
+    where views ``views_present..3`` are noise; a pure function of its arguments."""
     _check_split(split)
     rng = random.Random(_derived_seed(seed, index, split))
     text = street_name(rng, split)
-    return render_sign(text, rng), text
+    image, present = render_views(text, rng)
+    return image, text, present
+
+
+def synth_sample(seed: int, index: int, split: str = "train") -> tuple[Image.Image, str]:
+    """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
+    image, text, _ = synth_record(seed, index, split)
+    return image, text

@@ -17,33 +17,48 @@ collapsed (4B, 16, hidden) -> BiLSTM per view -> memory (B, 4·16, hidden).
 
 from __future__ import annotations
 
+import functools
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from ..errors import ConfigError
 from .base import Seq2SeqOCR, split_views
 
 
-def conv_bn_relu(cin: int, cout: int, kernel: int | tuple[int, int] = 3, padding: int | tuple[int, int] = 1
-                 ) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=padding, bias=False), nn.BatchNorm2d(cout),
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """``batch`` (the default), or ``group`` (GroupNorm: no batch statistics, so N processes of batch B train
+    exactly like one of batch N·B, where CPU DDP has no SyncBatchNorm)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(8, channels), channels)
+    raise ConfigError(f"model.norm: unknown normalisation {kind!r}; choose from batch, group")
+
+
+def conv_bn_relu(cin: int, cout: int, kernel: int | tuple[int, int] = 3, padding: int | tuple[int, int] = 1,
+                 norm: str = "batch") -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=padding, bias=False), norm_layer(norm, cout),
                          nn.ReLU(inplace=True))
 
 
 class DefaultCNN(nn.Module):
     """One view (3, H, W) -> (W/4, out) features per column. H must be divisible by 16, W by 4."""
 
-    def __init__(self, channels: list[int], view_height: int, out: int):
+    def __init__(self, channels: list[int], view_height: int, out: int, norm: str = "batch"):
         super().__init__()
         c0, c1, c2, c3 = channels
         pool21 = nn.MaxPool2d((2, 1), (2, 1))
+        block = functools.partial(conv_bn_relu, norm=norm)
         self.body = nn.Sequential(
-            conv_bn_relu(3, c0), nn.MaxPool2d(2),                                  # H/2,  W/2
-            conv_bn_relu(c0, c1), nn.MaxPool2d(2),                                 # H/4,  W/4
-            conv_bn_relu(c1, c2), conv_bn_relu(c2, c2), pool21,                    # H/8,  W/4
-            conv_bn_relu(c2, c3), conv_bn_relu(c3, c3), pool21,                    # H/16, W/4
-            conv_bn_relu(c3, out, kernel=(view_height // 16, 1), padding=0),       # 1,    W/4
+            block(3, c0), nn.MaxPool2d(2),                                  # H/2,  W/2
+            block(c0, c1), nn.MaxPool2d(2),                                 # H/4,  W/4
+            block(c1, c2), block(c2, c2), pool21,                           # H/8,  W/4
+            block(c2, c3), block(c3, c3), pool21,                           # H/16, W/4
+            block(c3, out, kernel=(view_height // 16, 1), padding=0),       # 1,    W/4
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -69,13 +84,12 @@ class DefaultOCR(Seq2SeqOCR):
     def __init__(self, cfg: ModelConfig, num_classes: int):
         super().__init__()
         if cfg.view_height % 16 or cfg.view_width % 4 or len(cfg.channels) != 4:
-            from ..errors import ConfigError
             raise ConfigError("model default: view_height must divide by 16, view_width by 4, "
                               "and channels must list 4 widths")
         self.num_views, self.max_len, self.num_classes = cfg.num_views, cfg.max_len, num_classes
         self.teacher_forcing = cfg.teacher_forcing
         d = cfg.hidden
-        self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d)
+        self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm)
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
         self.view_embedding = nn.Parameter(torch.zeros(cfg.num_views, 1, d))
         self.init_h = nn.Linear(d, d)
