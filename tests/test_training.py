@@ -98,3 +98,39 @@ def test_evaluation_covers_every_sample(tmp_path):
     ds = build_dataset(str(labels), trainer.charset, ImageSpec(16, 16, 4), 37)
     metrics, rows = evaluate(trainer.model, ds, trainer.charset, cfg.model.max_len, batch_size=2)
     assert metrics["samples"] == 5 and len(rows) == 5  # 2 + 2 + 1: the last partial batch counts
+
+
+def test_a_corrupt_last_checkpoint_is_named_and_the_previous_one_used(tmp_path, capsys):
+    cfg = tiny_config(tmp_path, train={"steps": 4, "ckpt_every": 2}, data={"val": ""})
+    Trainer(cfg, progress=False).fit()
+    last = tmp_path / "run" / "last.pt"
+    assert torch.load(tmp_path / "run" / "last.prev.pt", weights_only=True)["step"] == 2
+    last.write_bytes(last.read_bytes()[:1000])             # truncated, as by a full disk
+    again = Trainer(cfg, progress=False)
+    again.resume()
+    assert again.step == 2
+    assert "last.pt: not a readable seqocr checkpoint" in capsys.readouterr().out
+
+
+def test_non_finite_steps_are_skipped_and_k_in_a_row_stop_the_run(tmp_path, capsys, monkeypatch):
+    import pytest
+
+    from seqocr.errors import SeqocrError
+
+    cfg = tiny_config(tmp_path, train={"steps": 8, "ckpt_every": 2, "max_bad_steps": 3}, data={"val": ""})
+    trainer = Trainer(cfg, progress=False)
+    real_loss = Trainer.loss
+    calls = {"n": 0}
+
+    def flaky(self, logp, targets):  # finite for 2 steps, one NaN, finite once, then NaN for ever
+        calls["n"] += 1
+        loss = real_loss(self, logp, targets)
+        return loss * float("nan") if calls["n"] == 3 or calls["n"] >= 5 else loss
+
+    monkeypatch.setattr(Trainer, "loss", flaky)
+    with pytest.raises(SeqocrError, match="3 non-finite steps in a row at step 3"):
+        trainer.fit()
+    out = capsys.readouterr().out
+    assert out.count("update skipped") == 4
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2   # the last good one
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())

@@ -24,9 +24,18 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
+def previous(path: Path) -> Path:
+    """Where the checkpoint before ``path`` is kept (``last.pt`` -> ``last.prev.pt``)."""
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
 def save_checkpoint(path: str | Path, *, cfg: Config, charset: Charset, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: a crash never leaves a half file."""
+                    optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None,
+                    keep_previous: bool = False) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: a crash never leaves a half file.
+
+    With ``keep_previous`` the file being replaced is kept as ``*.prev.pt``, so a checkpoint damaged later
+    (a full disk, a bad copy) still leaves the one before it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format_version": FORMAT_VERSION, "config": cfg.to_dict(), "charset": charset.to_dict(),
@@ -37,6 +46,8 @@ def save_checkpoint(path: str | Path, *, cfg: Config, charset: Charset, model: t
         torch.save(state, f)
         f.flush()
         os.fsync(f.fileno())
+    if keep_previous and path.exists():
+        os.replace(path, previous(path))
     os.replace(tmp, path)
 
 
@@ -65,3 +76,20 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, Config, Charset, dict
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, charset, state
+
+
+def read_latest_good(path: Path, warn=print) -> dict[str, Any]:
+    """The newest readable of ``path`` and its previous copy; a damaged one is named and skipped."""
+    candidates = [p for p in (path, previous(path)) if p.exists()]
+    if not candidates:
+        raise DataError(f"--resume: no checkpoint at {path}; start without --resume")
+    errors = []
+    for p in candidates:
+        try:
+            state = read_checkpoint(p)
+        except DataError as e:
+            errors.append(str(e))
+            warn(f"warning: {e}; trying the previous checkpoint")
+            continue
+        return state
+    raise DataError("; ".join(errors))

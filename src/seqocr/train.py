@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from .charset import Charset
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import read_latest_good, save_checkpoint
 from .config import Config, TrainConfig
 from .data import build_dataset
 from .data.datasets import Collate, StreamSampler
@@ -71,6 +71,7 @@ class Trainer:
         self.step = 0
         self.bad: set[str] = set()  # samples found unreadable; each is reported and counted once
         self.bad_steps = 0          # consecutive steps skipped for a non-finite loss or gradient
+        self.saved_step = -1
 
     @property
     def global_batch(self) -> int:
@@ -79,9 +80,7 @@ class Trainer:
     # -- state --------------------------------------------------------------------------------------------
     def resume(self) -> None:
         path = self.out / "last.pt"
-        if not path.exists():
-            raise SeqocrError(f"--resume: no checkpoint at {path}; start without --resume")
-        state = read_checkpoint(path)
+        state = read_latest_good(path, warn=print if self.dist.main else (lambda _: None))
         saved = Config.from_dict(state["config"], where=str(path))
         if saved.model != self.cfg.model:
             raise SeqocrError(f"--resume: {path} was trained with a different model config")
@@ -102,10 +101,12 @@ class Trainer:
         if torch.cuda.is_available():
             mine["cuda"] = torch.cuda.get_rng_state()
         rng = gather_objects(mine, self.dist)
+        self.saved_step = self.step
         if self.dist.main:
             save_checkpoint(self.out / "last.pt", cfg=self.cfg, charset=self.charset, model=self.model,
                             optimizer=self.optimizer, step=self.step,
-                            extra={"rng": rng, "bad_samples": sorted(self.bad), "world": self.dist.world})
+                            extra={"rng": rng, "bad_samples": sorted(self.bad), "world": self.dist.world},
+                            keep_previous=True)
 
     # -- data ---------------------------------------------------------------------------------------------
     def train_loader(self) -> tuple[DataLoader, int | None]:
@@ -206,7 +207,8 @@ class Trainer:
                     self.save()
                 if val is not None and t.eval_every and self.step % t.eval_every == 0 and self.step < t.steps:
                     self._validate(val, writer)
-            self.save()
+            if self.saved_step != self.step:
+                self.save()
             if val is not None:
                 metrics = self._validate(val, writer)
         finally:

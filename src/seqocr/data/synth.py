@@ -349,7 +349,7 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
                rng: random.Random) -> tuple[Image.Image, float]:
     """The sign face as RGBA (rounded plate, inset border, optional header and shield, centred lines) and the
     height of its largest capitals in pixels."""
-    size = rng.randrange(30, 46, 2)
+    size = rng.randrange(24, 34, 2)
     laid = _measure(lines, k, size)
     gap, pad_x, pad_y = size * rng.uniform(0.26, 0.4), size * rng.uniform(0.45, 0.7), size * rng.uniform(0.42, 0.6)
     head_size = round(size * rng.uniform(0.36, 0.46))
@@ -486,12 +486,13 @@ def textures() -> tuple[Image.Image, ...]:
 
 
 NOISE_SIGMAS = (2, 4, 6, 9)
+SHADING = (0.12, 0.22, 0.32, 0.45)  # strengths of the linear shading ramps
 
 
 @functools.lru_cache(maxsize=1)
 def _banks() -> tuple[tuple[Image.Image, ...], np.ndarray, tuple[Image.Image, ...]]:
     """Fixed banks: gaussian sensor noise around 128 (one image per sigma of :data:`NOISE_SIGMAS`), FSNS-style
-    uniform RGB noise, and linear ramps in 8 directions (L, 0 on one side to 255 on the other)."""
+    uniform RGB noise, and linear shading ramps in 8 directions x :data:`SHADING` strengths (L masks)."""
     nrng = np.random.default_rng(20240612)
     unit = nrng.standard_normal((2 * TILE, 2 * TILE, 3), dtype=np.float32)
     gauss = tuple(Image.fromarray(np.clip(128 + unit * s, 0, 255).astype(np.uint8), "RGB") for s in NOISE_SIGMAS)
@@ -502,20 +503,19 @@ def _banks() -> tuple[tuple[Image.Image, ...], np.ndarray, tuple[Image.Image, ..
         a = k * math.pi / 4
         r = np.add.outer(t * np.float32(round(math.sin(a), 6)), t * np.float32(round(math.cos(a), 6)))
         r = (r - r.min()) / max(float(r.max() - r.min()), 1e-6)
-        ramps.append(Image.fromarray((r * 255).astype(np.uint8), "L"))
+        ramps += [Image.fromarray((r * amount * 255).astype(np.uint8), "L") for amount in SHADING]
     return gauss, uniform, tuple(ramps)
 
 
 # ---------------------------------------------------------------------------------------------- one view
 class Scene(NamedTuple):
     """What all views of one sample share."""
-    plate: Image.Image  # RGBA, pre-scaled to about the views' size
+    plates: tuple[Image.Image, Image.Image]  # RGBA at about the views' size in the tile, and at half that
     width: float  # nominal plate width in the tile (px)
-    texture: Image.Image
-    tint: list[int]  # background colour LUT (768 entries)
+    texture: Image.Image  # the background, tinted for this sample
     pole: tuple[int, int, int] | None  # colour of the post the sign is fixed on, or None (wall)
     tilt: float  # typical rotation (degrees)
-    shadow: float  # strength of the plate's shadow on the wall
+    shadow: int  # opacity (0-255) of the plate's shadow on the wall
 
 
 def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> list[float]:
@@ -528,7 +528,7 @@ def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, f
 
 def _quad(scene: Scene, rng: random.Random) -> list[tuple[float, float]]:
     """Where the plate's corners land in the tile: scale, aspect, yaw/pitch, rotation, offset, maybe cropped."""
-    pw, ph = scene.plate.size
+    pw, ph = scene.plates[0].size
     w = scene.width * rng.uniform(0.9, 1.1)
     h = min(w * ph / pw, 0.85 * TILE)
     w = h * pw / ph
@@ -548,13 +548,13 @@ def _quad(scene: Scene, rng: random.Random) -> list[tuple[float, float]]:
 
 
 def _pole(view: Image.Image, quad: list[tuple[float, float]], colour: tuple[int, int, int], r: random.Random):
-    """The post behind the sign: from under the plate (sometimes from above it) down out of the tile."""
+    """The post behind the sign: from under the plate (sometimes from above it) down out of the view."""
     (x3, y3), (x2, y2) = quad[3], quad[2]
-    cx, cy = (x2 + x3) / 2, (y2 + y3) / 2
-    half = max(2.0, math.dist(quad[0], quad[1]) * r.uniform(0.035, 0.065))
+    cx, cy, n = (x2 + x3) / 2, (y2 + y3) / 2, view.height
+    half = max(1.5, math.dist(quad[0], quad[1]) * r.uniform(0.035, 0.065))
     slope = (y3 - y2) / (x2 - x3) if abs(x2 - x3) > 1 else 0.0  # keeps the post square to the plate's bottom
-    top = min(quad[0][1], quad[1][1]) - 60 if r.random() < 0.35 else cy - 5
-    pts = [(cx - half + slope * (TILE - cy), TILE + 2), (cx + half + slope * (TILE - cy), TILE + 2),
+    top = min(quad[0][1], quad[1][1]) - 0.4 * n if r.random() < 0.35 else cy - 3
+    pts = [(cx - half + slope * (n - cy), n + 2), (cx + half + slope * (n - cy), n + 2),
            (cx + half + slope * (top - cy), top), (cx - half + slope * (top - cy), top)]
     d = ImageDraw.Draw(view)
     d.polygon(pts, fill=colour)
@@ -566,15 +566,16 @@ def _paste_plate(view: Image.Image, scene: Scene, quad: list[tuple[float, float]
     wall when it is not on a post."""
     x0, y0 = math.floor(min(p[0] for p in quad)), math.floor(min(p[1] for p in quad))
     x1, y1 = math.ceil(max(p[0] for p in quad)) + 1, math.ceil(max(p[1] for p in quad)) + 1
-    pw, ph = scene.plate.size
+    plate = scene.plates[0] if x1 - x0 > 0.6 * scene.plates[0].width else scene.plates[1]
+    pw, ph = plate.size
     coeffs = _perspective_coeffs([(x - x0, y - y0) for x, y in quad], [(0, 0), (pw, 0), (pw, ph), (0, ph)])
-    warped = scene.plate.transform((x1 - x0, y1 - y0), Image.Transform.PERSPECTIVE, coeffs,
+    warped = plate.transform((x1 - x0, y1 - y0), Image.Transform.PERSPECTIVE, coeffs,
                                    Image.Resampling.BILINEAR)
     alpha = warped.getchannel("A")
     if scene.pole is None and scene.shadow > 0:
-        strength = scene.shadow
-        shade = alpha.point(lambda v: int(v * strength))
-        view.paste((0, 0, 0), (x0 + rng.randint(1, 5), y0 + rng.randint(1, 5)), shade)
+        shade = ImageChops.multiply(alpha, Image.new("L", alpha.size, scene.shadow))
+        dx, dy = (max(1, round(rng.uniform(1, 5) * view.width / TILE)) for _ in range(2))
+        view.paste((0, 0, 0), (x0 + dx, y0 + dy), shade)
     view.paste(warped, (x0, y0), alpha)
 
 
@@ -583,21 +584,22 @@ def _occlude(view: Image.Image, rng: random.Random) -> None:
     r = rng.random()
     if r > 0.2:
         return
-    d = ImageDraw.Draw(view, "RGBA")
+    d, f = ImageDraw.Draw(view, "RGBA"), view.width / TILE
     if r < 0.03:  # a post in front
         x, w = rng.uniform(0, TILE), rng.uniform(4, 14)
-        d.rectangle((x, 0, x + w, TILE), fill=(rng.randint(60, 140),) * 3 + (255,))
+        d.rectangle((x * f, 0, (x + w) * f, TILE), fill=(rng.randint(60, 140),) * 3 + (255,))
         return
     x, y = rng.uniform(0, TILE), rng.choice((rng.uniform(-20, 30), rng.uniform(120, 170)))
     pts = [(x, y)]
     for _ in range(rng.randint(2, 5)):
         x, y = x + rng.uniform(-40, 40), y + rng.uniform(-35, 35)
         pts.append((x, y))
+    pts = [(x * f, y * f) for x, y in pts]
     if r < 0.12:
-        d.line(pts, fill=(rng.randint(30, 70), rng.randint(25, 55), 20, 235), width=rng.randint(1, 4))
+        d.line(pts, fill=(rng.randint(30, 70), rng.randint(25, 55), 20, 235), width=max(1, round(rng.randint(1, 4) * f)))
     for px, py in pts:
         for _ in range(rng.randint(3, 9)):
-            lx, ly, lr = px + rng.uniform(-12, 12), py + rng.uniform(-12, 12), rng.uniform(2, 6)
+            lx, ly, lr = px + rng.uniform(-12, 12) * f, py + rng.uniform(-12, 12) * f, rng.uniform(2, 6) * f
             g = rng.uniform(0.4, 1.2)
             d.ellipse((lx - lr, ly - lr * 0.6, lx + lr, ly + lr * 0.6),
                       fill=(int(50 * g), int(90 * g), int(30 * g), rng.randint(170, 255)))
@@ -607,20 +609,18 @@ def _shade(view: Image.Image, rng: random.Random) -> None:
     """Sometimes a hard-edged shadow over part of the view (a roof, a tree, a building)."""
     if rng.random() > 0.15:
         return
-    d = ImageDraw.Draw(view, "RGBA")
-    a, b = rng.uniform(-50, 200), rng.uniform(-50, 200)
-    pts = rng.choice(([(a, 0), (TILE, 0), (TILE, TILE), (b, TILE)], [(0, 0), (a, 0), (b, TILE), (0, TILE)],
-                      [(0, a), (TILE, b), (TILE, TILE), (0, TILE)]))
+    d, n = ImageDraw.Draw(view, "RGBA"), view.width
+    a, b = rng.uniform(-0.3, 1.3) * n, rng.uniform(-0.3, 1.3) * n
+    pts = rng.choice(([(a, 0), (n, 0), (n, n), (b, n)], [(0, 0), (a, 0), (b, n), (0, n)],
+                      [(0, a), (n, b), (n, n), (0, n)]))
     d.polygon(pts, fill=(0, 0, 10, rng.randint(50, 120)))
 
 
-def _background(scene: Scene, rng: random.Random) -> Image.Image:
-    """A TILE x TILE crop of the scene's texture, maybe mirrored, tinted."""
-    y, x = rng.randrange(256 - TILE), rng.randrange(256 - TILE)
-    crop = scene.texture.crop((x, y, x + TILE, y + TILE))
-    if rng.random() < 0.5:
-        crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return crop.point(scene.tint)
+def _background(scene: Scene, n: int, rng: random.Random) -> Image.Image:
+    """An n x n crop of the scene's texture, maybe mirrored."""
+    y, x = rng.randrange(256 - n), rng.randrange(256 - n)
+    crop = scene.texture.crop((x, y, x + n, y + n))
+    return crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else crop
 
 
 def _lut(gains: list[float], contrast: float, brightness: float) -> list[int]:
@@ -631,21 +631,30 @@ def _lut(gains: list[float], contrast: float, brightness: float) -> list[int]:
 
 
 def _light(view: Image.Image, rng: random.Random) -> Image.Image:
-    """Lighting and colour: linear shading across the view, contrast, brightness, colour cast, desaturation."""
-    gauss, _, ramps = _banks()
+    """Lighting and colour, each a single Pillow call: linear shading, darkening with a colour cast, haze (lower
+    contrast towards a light or dark tone), brightening, desaturation."""
+    _, _, ramps = _banks()
+    size = view.size
     if rng.random() < 0.6:
-        amount = rng.uniform(0.1, 0.45)
-        view.paste((0, 0, 0), (0, 0), ramps[rng.randrange(8)].point(lambda v: int(v * amount)))
-    cast = [rng.uniform(0.9, 1.1) for _ in range(3)]
-    view = view.point(_lut(cast, rng.uniform(0.6, 1.1), rng.uniform(-25, 40)))
-    sat = rng.uniform(0.4, 1.05)
-    if sat < 0.97:
+        view.paste((0, 0, 0), (0, 0), ramps[rng.randrange(len(ramps))].crop((0, 0) + size))
+    if rng.random() < 0.7:
+        g = rng.uniform(0.6, 1.0)
+        view = ImageChops.multiply(view, Image.new("RGB", size, tuple(round(255 * g * rng.uniform(0.88, 1.0))
+                                                                      for _ in range(3))))
+    if rng.random() < 0.6:
+        tone = rng.choice((rng.randint(150, 230), rng.randint(20, 70)))
+        haze = tuple(max(0, min(255, tone + rng.randint(-15, 15))) for _ in range(3))
+        view = Image.blend(view, Image.new("RGB", size, haze), rng.uniform(0.05, 0.4))
+    if rng.random() < 0.3:
+        view = ImageChops.screen(view, Image.new("RGB", size, (rng.randint(10, 70),) * 3))
+    sat = rng.uniform(0.35, 1.1)
+    if abs(sat - 1) > 0.03:
         view = Image.blend(view.convert("L").convert("RGB"), view, sat)
     return view
 
 
 def _sensor(view: Image.Image, rng: random.Random) -> Image.Image:
-    """Gaussian sensor noise from the bank (a random crop of one of :data:`NOISE_SIGMAS`)."""
+    """Gaussian sensor noise from the bank (a random crop of one of :data:`NOISE_SIGMAS`), sometimes none."""
     gauss, _, _ = _banks()
     k = rng.randrange(len(NOISE_SIGMAS) + 1)
     if k == len(NOISE_SIGMAS):
@@ -655,27 +664,33 @@ def _sensor(view: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def _camera(view: Image.Image, rng: random.Random) -> Image.Image:
-    """Camera and encoding: lighting, down-sampling, noise, blur, JPEG at quality 20-70, back to TILE."""
-    view = _light(view, rng)
-    s = rng.uniform(1.0, 2.6) if rng.random() < 0.75 else 1.0
-    if s > 1.05:
-        n = round(TILE / s)
-        view = view.resize((n, n), Image.Resampling.BILINEAR, reducing_gap=None)
-    view = _sensor(view, rng)
+    """Camera: lighting, sensor noise, blur (gaussian, motion or defocus)."""
+    view = _sensor(_light(view, rng), rng)
     r = rng.random()
     if r < 0.3:
-        view = view.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2)))
-    elif r < 0.4:
-        view = view.filter(_motion_kernel(rng.randrange(4)))
-    elif r < 0.43:
-        view = view.filter(ImageFilter.BoxBlur(rng.uniform(2, 3.5)))
-    if rng.random() < 0.85:
-        buf = io.BytesIO()
-        view.save(buf, "JPEG", quality=rng.randint(20, 70))
-        view = Image.open(buf).convert("RGB")
-    if view.width != TILE:
-        view = view.resize((TILE, TILE), Image.Resampling.BILINEAR)
+        return view.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2)))
+    if r < 0.4:
+        return view.filter(_motion_kernel(rng.randrange(4)))
+    if r < 0.43:
+        return view.filter(ImageFilter.BoxBlur(rng.uniform(2, 3.5)))
     return view
+
+
+def _encode(views: list[Image.Image], rng: random.Random) -> list[Image.Image]:
+    """JPEG at a random quality 20-70 (most of the time), applied to the small views side by side in one strip,
+    then each view scaled back up to TILE x TILE."""
+    if rng.random() < 0.88:
+        strip = Image.new("RGB", (sum(v.width for v in views), max(v.height for v in views)))
+        x = 0
+        for v in views:
+            strip.paste(v, (x, 0))
+            x += v.width
+        buf = io.BytesIO()
+        strip.save(buf, "JPEG", quality=rng.randint(20, 70))
+        strip = Image.open(buf).convert("RGB")
+        xs = np.cumsum([0] + [v.width for v in views]).tolist()
+        views = [strip.crop((x0, 0, x0 + v.width, v.height)) for x0, v in zip(xs, views)]
+    return [v if v.width == TILE else v.resize((TILE, TILE), Image.Resampling.BILINEAR) for v in views]
 
 
 @functools.lru_cache(maxsize=4)
@@ -688,9 +703,11 @@ def _motion_kernel(direction: int) -> ImageFilter.Kernel:
 
 
 def _view(scene: Scene, rng: random.Random) -> Image.Image:
-    """One 150x150 view of the scene's sign."""
-    view = _background(scene, rng)
-    quad = _quad(scene, rng)
+    """One view of the scene's sign, drawn at the panorama's resolution: n x n with n = TILE / (1 to 2.6); it is
+    scaled up to TILE x TILE after JPEG (see :func:`_encode`), which gives the soft, blocky look of FSNS views."""
+    n = round(TILE / rng.uniform(1.0, 2.6)) if rng.random() < 0.8 else TILE
+    view = _background(scene, n, rng)
+    quad = [(x * n / TILE, y * n / TILE) for x, y in _quad(scene, rng)]
     if scene.pole is not None:
         _pole(view, quad, scene.pole, rng)
     _paste_plate(view, scene, quad, rng)
@@ -711,12 +728,13 @@ def _scene(text: str, rng: random.Random) -> Scene:
     width = min(max(rng.uniform(0.5, 0.85) * TILE, legible), 0.97 * TILE)
     target = (round(width * 1.1), max(6, round(width * 1.1 * plate.height / (plate.width * squeeze))))
     plate = plate.resize(target, Image.Resampling.BOX if target[0] < plate.width else Image.Resampling.BILINEAR)
+    half = plate.resize((max(4, target[0] // 2), max(3, target[1] // 2)), Image.Resampling.BOX)
     bank = textures()
     tint = _lut([rng.uniform(0.85, 1.15) for _ in range(3)], rng.uniform(0.8, 1.1), rng.uniform(-20, 20))
     pole = rng.choice(((120, 120, 118), (60, 62, 60), (40, 60, 45), (150, 150, 145))) if rng.random() < 0.3 else None
     tilt = rng.uniform(-30, 30) if rng.random() < 0.08 else rng.uniform(-5, 5)
-    shadow = rng.uniform(0.2, 0.55) if rng.random() < 0.6 else 0.0
-    return Scene(plate, width, bank[rng.randrange(len(bank))], tint, pole, tilt, shadow)
+    shadow = rng.randint(50, 140) if rng.random() < 0.6 else 0
+    return Scene((plate, half), width, bank[rng.randrange(len(bank))].point(tint), pole, tilt, shadow)
 
 
 def _noise_fill(canvas: np.ndarray, views_present: int, rng: random.Random) -> None:
@@ -739,8 +757,8 @@ def render_views(text: str, rng: random.Random) -> tuple[Image.Image, int]:
     scene = _scene(text, rng)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
-    for k in range(present):
-        canvas[:, k * TILE:(k + 1) * TILE] = np.asarray(_view(scene, rng))
+    for k, view in enumerate(_encode([_view(scene, rng) for _ in range(present)], rng)):
+        canvas[:, k * TILE:(k + 1) * TILE] = np.asarray(view)
     _noise_fill(canvas, present, rng)
     return Image.fromarray(canvas, "RGB"), present
 
