@@ -5,9 +5,13 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build. Override: make TORCH=torch==2.14.1
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv fonts clean
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed fonts
+
+# The generator's fonts (Debian packages; apt-get runs only for what is missing).
+fonts:
+	bash scripts/install_fonts.sh
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -45,6 +45,7 @@ INSTALL_HINT = "run `make` or `bash scripts/install_fonts.sh`"
 
 
 class SignFont(NamedTuple):
+    """A font of the fixed set and the Debian package that ships it."""
     name: str
     path: str
     package: str  # the Debian package that ships it
@@ -174,8 +175,9 @@ def font_path(k: int = 0) -> Path:
 
 @functools.lru_cache(maxsize=512)
 def load_font(size: int, k: int = 0) -> ImageFont.FreeTypeFont:
-    """Sign font ``k`` at ``size`` pixels, cached."""
-    return ImageFont.truetype(str(font_path(k)), size)
+    """Sign font ``k`` at ``size`` pixels, cached. Basic layout (no raqm shaping): faster, and the same glyph
+    placement whether or not a machine's Pillow has libraqm."""
+    return ImageFont.truetype(str(font_path(k)), size, layout_engine=ImageFont.Layout.BASIC)
 
 
 @functools.lru_cache(maxsize=32)
@@ -248,7 +250,7 @@ def sign_lines(text: str, rng: random.Random) -> list[list[Segment]]:
     words = text.split()
     particles = rng.choices(("line", "lower", "upper"), weights=(3, 4, 3))[0]
     small_caps = rng.random() < 0.15
-    if len(words) == 1 or (len(text) <= 16 and rng.random() < 0.3):
+    if len(words) == 1 or (len(text) <= 15 and rng.random() < 0.25):
         return [_segments(words, "upper" if particles == "upper" else "lower")]
     rest, lead = words[1:], []
     while len(rest) > 1 and rest[0] in PARTICLES:
@@ -259,7 +261,7 @@ def sign_lines(text: str, rng: random.Random) -> list[list[Segment]]:
     else:
         rest = lead + rest
     names = [w for w in rest if w not in PARTICLES]
-    if len(" ".join(rest)) > rng.choice((13, 16, 19)) and len(names) > 1 and len(lines) < 3:
+    if len(" ".join(rest)) > rng.choice((11, 14, 17)) and len(names) > 1 and len(lines) == 1:
         cut = _balanced_cut(rest)
         return lines + [_segments(rest[:cut], particles, small_caps), _segments(rest[cut:], particles, small_caps)]
     return lines + [_segments(rest, particles, small_caps)]
@@ -280,6 +282,7 @@ def _header_text(rng: random.Random) -> str:
 
 # ---------------------------------------------------------------------------------------------- plate
 class PlateStyle(NamedTuple):
+    """How a plate looks, apart from its text."""
     plate: tuple[int, int, int]
     ink: tuple[int, int, int]
     corners: str  # "round" or "notch" (concave corners of the inset border, as on Paris plates)
@@ -288,6 +291,7 @@ class PlateStyle(NamedTuple):
 
 
 def _jitter(c: tuple[int, ...], rng: random.Random, d: int = 14) -> tuple[int, int, int]:
+    """Colour ``c`` with each channel moved by up to ``d``."""
     r, g, b = (max(0, min(255, v + rng.randint(-d, d))) for v in c)
     return r, g, b
 
@@ -295,7 +299,7 @@ def _jitter(c: tuple[int, ...], rng: random.Random, d: int = 14) -> tuple[int, i
 def plate_style(rng: random.Random) -> PlateStyle:
     """Colours and ornaments: mostly white on dark blue; also green, black, red, brown, white plates."""
     kind = rng.choices(("blue", "navy", "green", "black", "red", "brown", "white"),
-                       weights=(45, 22, 7, 7, 3, 4, 12))[0]
+                       weights=(50, 25, 6, 6, 2, 3, 8))[0]
     plate = {"blue": (30, 55, 150), "navy": (25, 35, 85), "green": (25, 95, 60), "black": (30, 30, 34),
              "red": (130, 30, 35), "brown": (95, 60, 40), "white": (232, 232, 225)}[kind]
     ink = (245, 245, 240)
@@ -351,7 +355,7 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
     height of its largest capitals in pixels."""
     size = rng.randrange(24, 34, 2)
     laid = _measure(lines, k, size)
-    gap, pad_x, pad_y = size * rng.uniform(0.26, 0.4), size * rng.uniform(0.45, 0.7), size * rng.uniform(0.42, 0.6)
+    gap, pad_x, pad_y = size * rng.uniform(0.24, 0.38), size * rng.uniform(0.35, 0.62), size * rng.uniform(0.34, 0.52)
     head_size = round(size * rng.uniform(0.36, 0.46))
     head_h = _cap_height(head_size, k) + gap * 0.9 if style.header else 0.0
     w = max(lw for lw, _, _ in laid) + 2 * pad_x
@@ -420,17 +424,17 @@ def _masonry(nrng: np.random.Generator, base: tuple[int, ...], brick: bool) -> n
 
 
 def _foliage(nrng: np.random.Generator, dark: bool) -> np.ndarray:
-    """Leaves: many overlapping green blobs over a dark (or sky-lit) ground."""
-    ground = (20, 32, 18) if dark else (150, 165, 170)
-    img = Image.new("RGB", (256, 256), ground)
-    d = ImageDraw.Draw(img)
-    for _ in range(int(nrng.integers(260, 520))):
-        x, y, r = nrng.uniform(-10, 266), nrng.uniform(-10, 266), nrng.uniform(2, 9)
-        g = nrng.uniform(0.35, 1.2)
-        c = (int(45 * g), int(80 * g + nrng.uniform(0, 30)), int(35 * g))
-        d.ellipse((x - r, y - r * nrng.uniform(0.5, 1), x + r, y + r), fill=c)
-    img = img.filter(ImageFilter.GaussianBlur(0.8))
-    return np.asarray(img, np.float32) + (12 * _smooth_noise(nrng, 6))[..., None]
+    """Leaves: noise at several scales mapped through a dark-to-sunlit green ramp (with gaps to sky if not dark)."""
+    n = 0.5 * _smooth_noise(nrng, 10) + 0.35 * _smooth_noise(nrng, 40) + 0.3 * _smooth_noise(nrng, 110)
+    hue = _smooth_noise(nrng, 6)[..., None] * 0.25
+    shadow, leaf, sun = (np.array(c, np.float32) for c in ((12, 22, 10), (55, 85, 35), (135, 150, 80)))
+    t = np.clip(n * 0.55 + (0.35 if dark else 0.55), 0, 1)[..., None]
+    img = np.where(t < 0.5, shadow + (leaf - shadow) * (t * 2), leaf + (sun - leaf) * (t * 2 - 1))
+    img = img * (1 + hue * np.array((0.6, 0.1, -0.4), np.float32))
+    if not dark:
+        sky = np.array((175, 190, 200), np.float32)
+        img = np.where((n > 0.9)[..., None], sky, img)
+    return img
 
 
 def _sky(nrng: np.random.Generator) -> np.ndarray:
@@ -463,9 +467,16 @@ def _fence(nrng: np.random.Generator) -> np.ndarray:
     d = ImageDraw.Draw(img, "RGBA")
     step = int(nrng.integers(9, 15))
     for o in range(-256, 512, step):
-        d.line(((o, 0), (o + 256, 256)), fill=(150, 160, 160, 140), width=1)
-        d.line(((o, 256), (o + 256, 0)), fill=(150, 160, 160, 140), width=1)
+        d.line(((o, 0), (o + 256, 256)), fill=(150, 160, 160, 70), width=1)
+        d.line(((o, 256), (o + 256, 0)), fill=(150, 160, 160, 70), width=1)
     return np.asarray(img, np.float32)
+
+
+def _split(nrng: np.random.Generator, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """A wall or sky above a hedge: ``top`` over ``bottom`` along a wavy horizontal edge."""
+    edge = nrng.integers(90, 200) + 12 * _smooth_noise(nrng, 8)[0]
+    rows = np.arange(256, dtype=np.float32)[:, None]
+    return np.where((rows < edge[None, :])[..., None], top, bottom)
 
 
 _WALLS = ((205, 190, 165), (200, 160, 140), (160, 160, 155), (225, 222, 215), (200, 170, 120), (205, 150, 125),
@@ -482,6 +493,8 @@ def textures() -> tuple[Image.Image, ...]:
     out += [_foliage(nrng, True) for _ in range(4)] + [_foliage(nrng, False) for _ in range(2)]
     out += [_sky(nrng) for _ in range(3)] + [_fence(nrng) for _ in range(2)]
     out += [_facade(nrng, w) for w in _WALLS]
+    out += [_split(nrng, out[int(nrng.integers(0, 8))], _foliage(nrng, bool(k % 2))) for k in range(4)]
+    out += [_split(nrng, _sky(nrng), _foliage(nrng, True)) for _ in range(2)]
     return tuple(Image.fromarray(np.clip(t, 0, 255).astype(np.uint8), "RGB") for t in out)
 
 
@@ -516,6 +529,8 @@ class Scene(NamedTuple):
     pole: tuple[int, int, int] | None  # colour of the post the sign is fixed on, or None (wall)
     tilt: float  # typical rotation (degrees)
     shadow: int  # opacity (0-255) of the plate's shadow on the wall
+    cap: float  # height of the plate's largest capitals in the tile at ``width`` (px)
+    other: Image.Image | None  # another sign above this one, cut by the top of the view (not read)
 
 
 def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> list[float]:
@@ -543,7 +558,8 @@ def _quad(scene: Scene, rng: random.Random) -> list[tuple[float, float]]:
     slack_x = max(0.0, (TILE - (max(xs) - min(xs))) / 2 - 2 + crop)
     slack_y = max(0.0, (TILE - (max(ys) - min(ys))) / 2 - 2)
     cx = TILE / 2 - (max(xs) + min(xs)) / 2 + slack_x * rng.uniform(-0.75, 0.75) * (1.3 if crop else 1)
-    cy = TILE / 2 - (max(ys) + min(ys)) / 2 + slack_y * rng.uniform(-0.8, 0.8)
+    high = scene.other is not None  # so that the other sign above is cut by the top edge
+    cy = TILE / 2 - (max(ys) + min(ys)) / 2 + slack_y * (rng.uniform(-0.9, 0.0) if high else rng.uniform(-0.8, 0.8))
     return [(x + cx, y + cy) for x, y in quad]
 
 
@@ -638,16 +654,16 @@ def _light(view: Image.Image, rng: random.Random) -> Image.Image:
     if rng.random() < 0.6:
         view.paste((0, 0, 0), (0, 0), ramps[rng.randrange(len(ramps))].crop((0, 0) + size))
     if rng.random() < 0.7:
-        g = rng.uniform(0.6, 1.0)
+        g = rng.uniform(0.65, 1.0)
         view = ImageChops.multiply(view, Image.new("RGB", size, tuple(round(255 * g * rng.uniform(0.88, 1.0))
                                                                       for _ in range(3))))
-    if rng.random() < 0.6:
+    if rng.random() < 0.45:
         tone = rng.choice((rng.randint(150, 230), rng.randint(20, 70)))
         haze = tuple(max(0, min(255, tone + rng.randint(-15, 15))) for _ in range(3))
-        view = Image.blend(view, Image.new("RGB", size, haze), rng.uniform(0.05, 0.4))
+        view = Image.blend(view, Image.new("RGB", size, haze), rng.uniform(0.05, 0.3))
     if rng.random() < 0.3:
         view = ImageChops.screen(view, Image.new("RGB", size, (rng.randint(10, 70),) * 3))
-    sat = rng.uniform(0.35, 1.1)
+    sat = rng.uniform(0.5, 1.15)
     if abs(sat - 1) > 0.03:
         view = Image.blend(view.convert("L").convert("RGB"), view, sat)
     return view
@@ -666,13 +682,13 @@ def _sensor(view: Image.Image, rng: random.Random) -> Image.Image:
 def _camera(view: Image.Image, rng: random.Random) -> Image.Image:
     """Camera: lighting, sensor noise, blur (gaussian, motion or defocus)."""
     view = _sensor(_light(view, rng), rng)
-    r = rng.random()
-    if r < 0.3:
-        return view.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2)))
-    if r < 0.4:
+    r, f = rng.random(), view.width / TILE  # blur sizes are in tile pixels
+    if r < 0.25:
+        return view.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5) * f))
+    if r < 0.31 and view.width > 100:
         return view.filter(_motion_kernel(rng.randrange(4)))
-    if r < 0.43:
-        return view.filter(ImageFilter.BoxBlur(rng.uniform(2, 3.5)))
+    if r < 0.41:
+        return view.filter(ImageFilter.BoxBlur(rng.uniform(2.5, 5.0) * f))
     return view
 
 
@@ -703,17 +719,42 @@ def _motion_kernel(direction: int) -> ImageFilter.Kernel:
 
 
 def _view(scene: Scene, rng: random.Random) -> Image.Image:
-    """One view of the scene's sign, drawn at the panorama's resolution: n x n with n = TILE / (1 to 2.6); it is
+    """One view of the scene's sign, drawn at the panorama's resolution: n x n with n = TILE / (1 to 2.4); it is
     scaled up to TILE x TILE after JPEG (see :func:`_encode`), which gives the soft, blocky look of FSNS views."""
-    n = round(TILE / rng.uniform(1.0, 2.6)) if rng.random() < 0.8 else TILE
+    coarsest = min(2.4, max(1.0, scene.cap / 5))  # keep capitals at least ~5 px tall before scaling up
+    n = round(TILE / rng.uniform(1.0, coarsest)) if rng.random() < 0.75 else TILE
     view = _background(scene, n, rng)
     quad = [(x * n / TILE, y * n / TILE) for x, y in _quad(scene, rng)]
     if scene.pole is not None:
         _pole(view, quad, scene.pole, rng)
     _paste_plate(view, scene, quad, rng)
+    if scene.other is not None:
+        _paste_other(view, scene.other, quad, rng)
     _occlude(view, rng)
     _shade(view, rng)
     return _camera(view, rng)
+
+
+def _other_sign(rng: random.Random, width: float) -> Image.Image:
+    """A second plate (shared vocabulary only: a street type and a common noun), at about ``width`` px."""
+    text = f"{rng.choice(list(STREET_TYPES))} {_noun_phrase(rng)}".replace(APOS, "'").replace(HYPHEN, "-")
+    lines = _display(sign_lines(text, rng), "'")
+    k = pick_font("".join(t for line in lines for t, _, _ in line), rng)
+    plate, _ = draw_plate(lines, k, plate_style(rng)._replace(header="", arms=False), rng)
+    w = width * rng.uniform(0.6, 0.9)
+    return plate.resize((max(8, round(w)), max(4, round(w * plate.height / plate.width))), Image.Resampling.BOX)
+
+
+def _paste_other(view: Image.Image, other: Image.Image, quad: list[tuple[float, float]], rng: random.Random):
+    """The other sign just above the main one, at least 25 % cut off by the top edge of the view."""
+    f = view.width / TILE
+    w, h = max(4, round(other.width * f)), max(3, round(other.height * f))
+    y = min(quad[0][1], quad[1][1]) - h - rng.uniform(1, 4) * f
+    if y > -0.25 * h:  # it would show more than 75 % of its height: leave it out of this view
+        return
+    x = (quad[0][0] + quad[1][0]) / 2 - w / 2 + rng.uniform(-0.1, 0.1) * w
+    small = other.resize((w, h), Image.Resampling.BILINEAR)
+    view.paste(small, (round(x), round(y)), small)
 
 
 # ---------------------------------------------------------------------------------------------- whole image
@@ -724,8 +765,9 @@ def _scene(text: str, rng: random.Random) -> Scene:
     k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header, rng)
     plate, cap = draw_plate(lines, k, style, rng)
     squeeze = rng.uniform(*FONTS[k].squeeze)
-    legible = rng.uniform(7.5, 11.0) * plate.width * squeeze / cap  # plate width giving capitals that tall
+    legible = rng.uniform(8.5, 13.0) * plate.width * squeeze / cap  # plate width giving capitals that tall
     width = min(max(rng.uniform(0.5, 0.85) * TILE, legible), 0.97 * TILE)
+    plate_width = plate.width
     target = (round(width * 1.1), max(6, round(width * 1.1 * plate.height / (plate.width * squeeze))))
     plate = plate.resize(target, Image.Resampling.BOX if target[0] < plate.width else Image.Resampling.BILINEAR)
     half = plate.resize((max(4, target[0] // 2), max(3, target[1] // 2)), Image.Resampling.BOX)
@@ -734,7 +776,9 @@ def _scene(text: str, rng: random.Random) -> Scene:
     pole = rng.choice(((120, 120, 118), (60, 62, 60), (40, 60, 45), (150, 150, 145))) if rng.random() < 0.3 else None
     tilt = rng.uniform(-30, 30) if rng.random() < 0.08 else rng.uniform(-5, 5)
     shadow = rng.randint(50, 140) if rng.random() < 0.6 else 0
-    return Scene((plate, half), width, bank[rng.randrange(len(bank))].point(tint), pole, tilt, shadow)
+    other = _other_sign(rng, width) if rng.random() < 0.06 else None
+    return Scene((plate, half), width, bank[rng.randrange(len(bank))].point(tint), pole, tilt, shadow,
+                 cap * width / (plate_width * squeeze), other)
 
 
 def _noise_fill(canvas: np.ndarray, views_present: int, rng: random.Random) -> None:

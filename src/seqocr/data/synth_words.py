@@ -106,10 +106,16 @@ def _usable(token: str, fsns: Charset) -> bool:
             and not EXCLUDED.intersection(parts))
 
 
+def _shared_words() -> frozenset[str]:
+    """Words of the vocabulary both splits use; a proper name spelt like one (``Fontaine``) is dropped."""
+    text = " ".join([*STREET_TYPES, *ADJECTIVE_STREETS, TITLES, *DATES, *COMMON_NOUNS.values()])
+    return frozenset(text.replace("_", " ").split())
+
+
 def _clean(tokens: Iterable[str]) -> list[str]:
     """Usable tokens, deduplicated and sorted (independent of the source's order)."""
-    fsns = Charset.fsns()
-    return sorted({t.strip() for t in tokens if _usable(t.strip(), fsns)})
+    fsns, shared = Charset.fsns(), _shared_words()
+    return sorted({t.strip() for t in tokens if _usable(t.strip(), fsns) and t.strip() not in shared})
 
 
 def _faker_lists() -> dict[str, list[str]]:
