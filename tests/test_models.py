@@ -91,3 +91,20 @@ def test_no_batch_size_is_baked_in():
     model = build_model(tiny_model_config(), 12).eval()
     for b in (1, 5):
         assert model.greedy(torch.randn(b, 3, 16, 64))[0].shape == (b, 8)
+
+
+@pytest.mark.parametrize("name", ["default", "reference"])
+def test_folding_batchnorm_keeps_the_outputs(name):
+    from seqocr.models.fuse import fold_batchnorm
+
+    kw = {} if name == "default" else {"view_height": 128, "view_width": 128, "max_len": 64}
+    model = build_model(tiny_model_config(name, **kw), 12)
+    x = torch.randn(2, 3, *((16, 64) if name == "default" else (128, 512)))
+    model.train()
+    model(x, torch.randint(3, 12, (2, model.max_len)))  # non-trivial running statistics
+    model.eval()
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    with torch.no_grad():
+        assert torch.allclose(model.encode(x), folded.encode(x), atol=1e-4)
+        assert torch.equal(model.greedy(x)[0], folded.greedy(x)[0])

@@ -14,6 +14,7 @@ import torch
 from .config import Config, load_config
 from .losses import sequence_loss
 from .models import build_model, num_classes_for
+from .models.fuse import fold_batchnorm
 from .train import lr_at
 
 
@@ -64,9 +65,9 @@ def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int
 
 
 def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
-    """Images/s of greedy decoding at ``batch`` (eval mode, no grad)."""
+    """Images/s of greedy decoding at ``batch`` as the reader runs it (eval mode, BN folded, no grad)."""
     torch.manual_seed(0)
-    model = build_model(cfg.model, num_classes_for(cfg.model, 136)).eval()
+    model = fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, 136)))
     images, _ = _inputs(cfg, batch, model.num_classes)
 
     def step() -> None:

@@ -10,13 +10,14 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_model
+from .models.fuse import fold_batchnorm
 from .postprocess import Reading, decode_batch
 from .preprocess import ImageSpec, eval_transform, load_image
 
 
 class Predictor:
     def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False):
-        self.model, self.charset, self.spec, self.bf16 = model.eval(), charset, spec, bf16
+        self.model, self.charset, self.spec, self.bf16 = fold_batchnorm(model), charset, spec, bf16
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, bf16: bool = False) -> Predictor:
