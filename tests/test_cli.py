@@ -78,7 +78,6 @@ def test_read_reports_a_bad_image_and_still_reads_the_rest(trained, capsys):
     (["train", "--config", "configs/tiny.yaml", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
     (["train", "--config", "configs/tiny.yaml", "--set", "train.steps=abc"], "train.steps must be int"),
     (["train", "--config", "configs/nope.yaml"], "configs/nope.yaml: config file not found"),
-    (["read", "x.png"], "no --checkpoint given"),
     (["eval", "--checkpoint", "nope.pt", "--data", "synth"], "nope.pt: checkpoint not found"),
 ])
 def test_bad_input_is_one_line_and_exit_1(args, message, capsys):
@@ -155,3 +154,25 @@ def test_convert_and_pack_from_tfrecords(tmp_path, capsys):
     assert not (tmp_path / "db2").exists()
     assert main([*args, "--out", str(tmp_path / "db3"), "--skip-bad"]) == 0
     assert "7 samples" in capsys.readouterr().out
+
+
+def test_exported_weights_read_like_the_checkpoint_and_serve_as_the_shipped_model(trained, tmp_path, capsys,
+                                                                                  monkeypatch):
+    import seqocr.checkpoint as ckpt
+
+    weights = ckpt.export_weights(trained / "run" / "last.pt", tmp_path / "m.safetensors", {"note": "test"})
+    images = [str(p) for p in sorted((trained / "test" / "images").glob("*.png"))[:3]]
+    assert main(["read", "--checkpoint", str(trained / "run" / "last.pt"), *images]) == 0
+    from_ckpt = capsys.readouterr().out
+    assert main(["read", "--checkpoint", str(weights), *images]) == 0
+    assert capsys.readouterr().out == from_ckpt
+    monkeypatch.setattr(ckpt, "SHIPPED", weights)
+    assert main(["read", *images]) == 0
+    assert capsys.readouterr().out == from_ckpt
+    assert ckpt.read_weights(weights)["info"] == {"note": "test"}
+    monkeypatch.setattr(ckpt, "SHIPPED", tmp_path / "none.safetensors")
+    assert main(["read", *images]) == 1
+    assert "no --checkpoint given and this install has no shipped model" in one_error_line(capsys)
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    assert main(["read", "--checkpoint", str(tmp_path / "bad.safetensors"), *images]) == 1
+    assert "bad.safetensors: not a readable safetensors file" in one_error_line(capsys)

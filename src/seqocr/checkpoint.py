@@ -5,6 +5,7 @@ A checkpoint alone rebuilds its model (``load_model``): no flags need repeating,
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,61 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def load_model(path: str | Path) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
-    """Rebuild the model in eval mode from a checkpoint alone."""
+SHIPPED = Path(__file__).parent / "resources" / "model" / "seqocr-default.safetensors"
+
+
+def shipped_model() -> Path:
+    """The model that ships inside the package (used when no checkpoint is given)."""
+    if not SHIPPED.is_file():
+        raise DataError(f"no --checkpoint given and this install has no shipped model ({SHIPPED} is missing)")
+    return SHIPPED
+
+
+def export_weights(checkpoint: str | Path, out: str | Path, info: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint's weights as safetensors (no pickle), with the config, the charset and ``info`` (training
+    facts for the model card) as JSON strings in the file's metadata: the file alone rebuilds the model."""
+    from safetensors.torch import save_file
+
+    state = read_checkpoint(checkpoint)
+    meta = {"format": "seqocr", "format_version": str(FORMAT_VERSION), "config": json.dumps(state["config"]),
+            "charset": json.dumps(state["charset"], ensure_ascii=False), "step": str(state["step"]),
+            "info": json.dumps(info or {}, ensure_ascii=False)}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    save_file({k: v.contiguous() for k, v in state["model"].items()}, str(tmp), metadata=meta)
+    os.replace(tmp, out)
+    return out
+
+
+def read_weights(path: Path) -> dict[str, Any]:
+    """A safetensors file written by :func:`export_weights`, in the shape of :func:`read_checkpoint`'s result."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            weights = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no items()
+    except (SafetensorError, OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable safetensors file ({e})") from None
+    if meta.get("format") != "seqocr":
+        raise DataError(f"{path}: a safetensors file without seqocr metadata (config and charset)")
+    return {"config": json.loads(meta["config"]), "charset": json.loads(meta["charset"]), "model": weights,
+            "step": int(meta.get("step", 0)), "info": json.loads(meta.get("info", "{}"))}
+
+
+def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
+    """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
+    ``None`` loads the shipped model."""
     from .models import build_model, num_classes_for
 
-    state = read_checkpoint(path)
+    path = Path(path) if path is not None else shipped_model()
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise DataError(f"{path}: weights file not found")
+        state = read_weights(path)
+    else:
+        state = read_checkpoint(path)
     cfg = Config.from_dict(state["config"], where=str(path))
     charset = Charset.from_dict(state["charset"])
     model = build_model(cfg.model, num_classes_for(cfg.model, len(charset)))

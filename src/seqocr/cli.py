@@ -41,7 +41,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
                              progress=not args.no_progress)
-    out = Path(args.predictions) if args.predictions else Path(args.checkpoint).with_name("predictions.tsv")
+    out = Path(args.predictions or "predictions.tsv")
     write_predictions(out, rows)
     if args.json:
         print(json.dumps(metrics))
@@ -76,8 +76,6 @@ def _read(args: argparse.Namespace) -> int:
 def _predictor(args: argparse.Namespace):
     from .predictor import Predictor
 
-    if args.checkpoint is None:
-        raise SeqocrError("no --checkpoint given and this install ships no model yet")
     return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
 
 
@@ -150,10 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset")
-    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     e.add_argument("--data", required=True, help="a labels file (path<TAB>text) or synth:split=test,n=N,seed=K")
     e.add_argument("--batch-size", type=int, default=32)
-    e.add_argument("--predictions", help="predictions file (default: predictions.tsv beside the checkpoint)")
+    e.add_argument("--predictions", help="predictions file (default: ./predictions.tsv)")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     e.add_argument("--threads", type=int, default=0)
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
@@ -161,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("read", help="read the text of images")
     r.add_argument("images", nargs="+", metavar="IMAGE")
-    r.add_argument("--checkpoint")
+    r.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     r.add_argument("--json", action="store_true", help='one {"image", "text", "confidence"} object per line')
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")

@@ -20,7 +20,8 @@ class Predictor:
         self.model, self.charset, self.spec, self.bf16 = fold_batchnorm(model), charset, spec, bf16
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, bf16: bool = False) -> Predictor:
+    def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False) -> Predictor:
+        """A checkpoint (``.pt``), exported weights (``.safetensors``), or the shipped model when ``None``."""
         model, cfg, charset, _ = load_model(path)
         m = cfg.model
         return cls(model, charset, ImageSpec(m.view_height, m.view_width, m.num_views), bf16)
