@@ -17,13 +17,15 @@ import torch.distributed as dist
 
 from .errors import SeqocrError
 
+CPU = torch.device("cpu")
+
 
 @dataclass(frozen=True)
 class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = CPU
 
     @property
     def main(self) -> bool:

@@ -20,8 +20,8 @@ from .checkpoint import read_latest_good, save_checkpoint
 from .config import Config, TrainConfig
 from .data import build_dataset
 from .data.datasets import Collate, StreamSampler
-from .errors import DataError, SeqocrError
 from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
+from .errors import DataError, SeqocrError
 from .losses import masked_token_loss, sequence_loss, token_accuracy
 from .models import build_model, num_classes_for
 from .preprocess import ImageSpec

@@ -9,6 +9,7 @@ folded model must not be trained (its BN layers are gone).
 from __future__ import annotations
 
 import copy
+import itertools
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     model = copy.deepcopy(model).eval()
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
         names = list(seq._modules)
-        for a, b in zip(names, names[1:]):
+        for a, b in itertools.pairwise(names):
             conv, bn = seq._modules[a], seq._modules[b]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 seq._modules[a] = fold_conv_bn(conv, bn)
