@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build. Override: make TORCH=torch==2.14.1
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test venv fonts clean
+.PHONY: demo test venv fonts model clean
 
 venv: $(VENV)/.installed fonts
 
@@ -24,6 +24,12 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest
+
+# The shipped model's recipe: train on generated signs (resuming a stopped run), then export + model card.
+model: venv
+	if [ -f runs/shipped/last.pt ]; then $(PY) -m seqocr train --config configs/shipped.yaml --resume; \
+	else $(PY) -m seqocr train --config configs/shipped.yaml; fi
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped/last.pt
 
 clean:
 	rm -rf demo runs .pytest_cache
