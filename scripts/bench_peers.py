@@ -126,20 +126,20 @@ class SeqocrSystem:
 class TesseractSystem:
     name = "tesseract"
 
-    def __init__(self, scale: float = 3.0, psm: int = 6, min_conf: float = 30.0, lang: str = "fra",
-                 jobs: int | None = None, chunk: int = 1024, pick: str = "vote", gray: bool = False):
+    def __init__(self, scale: float = 3.0, psm: int = 6, min_conf: float = 60.0, lang: str = "fra",
+                 jobs: int | None = None, chunk: int = 1024, pick: str = "vote", gray: bool = True):
         exe = shutil.which("tesseract")
         if exe is None:
             raise DataError("tesseract not found; run: bash scripts/install_peers.sh")
-        langs = subprocess.run([exe, "--list-langs"], capture_output=True, text=True).stdout.split()
+        langs = subprocess.run([exe, "--list-langs"], check=False, capture_output=True, text=True).stdout.split()
         if lang not in langs:
             raise DataError(f"tesseract has no {lang!r} data (has {', '.join(langs[1:]) or 'none'}); "
                             "run: bash scripts/install_peers.sh")
         self.exe, self.scale, self.psm, self.min_conf, self.lang = exe, scale, psm, min_conf, lang
         self.jobs, self.chunk, self.pick, self.gray = jobs or os.cpu_count() or 1, chunk, pick, gray
-        version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-        self.config = {"version": version.strip(), "lang": lang, "psm": psm, "scale": scale, "min_conf": min_conf,
-                       "gray": gray, "jobs": self.jobs, "chunk": chunk, "pick": pick}
+        version = subprocess.run([exe, "--version"], check=False, capture_output=True, text=True).stdout
+        self.config = {"version": version.split("\n")[0].strip(), "lang": lang, "psm": psm, "scale": scale,
+                       "min_conf": min_conf, "gray": gray, "jobs": self.jobs, "chunk": chunk, "pick": pick}
 
     def warm_up(self, path: Path) -> None:
         self.read([path])  # brings the traineddata into the page cache
@@ -153,8 +153,8 @@ class TesseractSystem:
                               Image.Resampling.BICUBIC) for v in views]
         return views
 
-    def _run_lists(self, files: list[str], tmp: Path) -> list[ViewRead]:
-        """Run ``jobs`` tesseract processes over contiguous slices of ``files``; one ViewRead per file."""
+    def _run_lists(self, files: list[str], tmp: Path) -> list[str]:
+        """Run ``jobs`` tesseract processes over contiguous slices of ``files``: one page's TSV rows per file."""
         per = -(-len(files) // self.jobs)
         slices = [files[i:i + per] for i in range(0, len(files), per)]
         procs = []
@@ -164,22 +164,24 @@ class TesseractSystem:
             env = dict(os.environ, OMP_THREAD_LIMIT="1")
             procs.append(subprocess.Popen([self.exe, str(lst), "stdout", "-l", self.lang, "--psm", str(self.psm),
                                            "tsv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
-        out: list[ViewRead] = []
+        out: list[str] = []
         for names, p in zip(slices, procs):
             tsv, err = p.communicate()
             if p.returncode != 0:
                 raise DataError(f"tesseract failed ({p.returncode}): {err.decode(errors='replace')[-300:]}")
-            text = tsv.decode("utf-8", errors="replace")
-            pages = sum(1 for row in text.splitlines() if row.startswith("1\t"))
-            if pages != len(names):
-                raise DataError(f"tesseract returned {pages} pages for {len(names)} images")
-            reads = parse_tesseract_tsv(text, self.min_conf)
-            out += [reads.get(i + 1, ViewRead()) for i in range(len(names))]
+            pages: dict[int, list[str]] = {}
+            for row in tsv.decode("utf-8", errors="replace").splitlines():
+                cols = row.split("\t")
+                if len(cols) >= 12 and cols[1].isdigit():  # page_num; the header row has "page_num"
+                    pages.setdefault(int(cols[1]), []).append(row)
+            if sorted(pages) != list(range(1, len(names) + 1)):
+                raise DataError(f"tesseract returned {len(pages)} pages for {len(names)} images")
+            out += ["\n".join(pages[i + 1]) for i in range(len(names))]
         return out
 
-    def read_views(self, paths: Sequence[Path]) -> list[list[ViewRead]]:
-        """Every view's read of every image (no choice made)."""
-        out: list[list[ViewRead]] = []
+    def read_tsv(self, paths: Sequence[Path]) -> list[list[str]]:
+        """Tesseract's TSV rows for every view of every image."""
+        out: list[list[str]] = []
         with tempfile.TemporaryDirectory(prefix="bench_peers_") as d:
             tmp = Path(d)
             for start in range(0, len(paths), self.chunk):
@@ -191,9 +193,14 @@ class TesseractSystem:
                         view.save(name)  # uncompressed PNM: nothing to compress or decompress
                         files.append(name)
                     counts.append(len(views))
-                reads = iter(self._run_lists(files, tmp))
-                out += [[next(reads) for _ in range(n)] for n in counts]
+                tsvs = iter(self._run_lists(files, tmp))
+                out += [[next(tsvs) for _ in range(n)] for n in counts]
         return out
+
+    def read_views(self, paths: Sequence[Path], min_conf: float | None = None) -> list[list[ViewRead]]:
+        """Every view's read of every image (no choice made)."""
+        conf = self.min_conf if min_conf is None else min_conf
+        return [[one_page(t, conf) for t in views] for views in self.read_tsv(paths)]
 
     def read(self, paths: Sequence[Path]) -> list[PeerResult]:
         return [choose(reads, self.pick) for reads in self.read_views(paths)]
@@ -209,7 +216,7 @@ class RapidOCRSystem:
             raise DataError("rapidocr is not installed; run: bash scripts/install_peers.sh") from None
         import rapidocr
 
-        params = {"Global.log_level": "warning"}
+        params = {"Global.log_level": "error"}  # not a warning per view with no text
         if threads:
             params.update({"EngineConfig.onnxruntime.intra_op_num_threads": threads,
                            "EngineConfig.onnxruntime.inter_op_num_threads": 1})
@@ -239,6 +246,11 @@ class RapidOCRSystem:
 
     def read(self, paths: Sequence[Path]) -> list[PeerResult]:
         return [choose(reads, self.pick) for reads in self.read_views(paths)]
+
+
+def one_page(tsv: str, min_conf: float) -> ViewRead:
+    """The read of a one-page TSV (whatever its page number), empty if no word was kept."""
+    return next(iter(parse_tesseract_tsv(tsv, min_conf).values()), ViewRead())
 
 
 def choose(reads: list[ViewRead], rule: str) -> PeerResult:
@@ -276,8 +288,7 @@ def markdown_table(sets: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- sweep
-def sweep(labels: list[Path], limit: int | None, charset: Charset, jobs: int | None, threads: int | None,
-          with_rapidocr: bool) -> None:
+def sweep(labels: list[Path], limit: int | None, charset: Charset, threads: int | None, systems: list[str]) -> None:
     """Accuracy of peer settings on GENERATED images (the protocol's choices): a table, best first."""
     print("bench_peers: sweep; use generated signs only, never the real FSNS samples", file=sys.stderr)
     paths, gts = [], []
@@ -293,26 +304,20 @@ def sweep(labels: list[Path], limit: int | None, charset: Charset, jobs: int | N
             m = score(gts, preds)
             rows.append((m["annotation_precision"], m["character_precision"], system, f"{setting} pick={rule}"))
 
-    for scale, psm, gray in itertools.product((1, 2, 3), (3, 6, 11), (False, True)):
-        t = TesseractSystem(scale=scale, psm=psm, min_conf=0, jobs=jobs, gray=gray)
-        views, secs = timed(lambda t=t: t.read_views(paths))
-        for min_conf in (0, 30, 60):
-            filt = [[_filter(r, min_conf) for r in v] for v in views]
-            add("tesseract", f"scale={scale} psm={psm} gray={int(gray)} min_conf={min_conf} ({secs:.1f}s)", filt)
-    if with_rapidocr:
+    grid = itertools.product((1, 2, 3, 4), (3, 6, 11), (False, True)) if "tesseract" in systems else ()
+    for scale, psm, gray in grid:
+        t = TesseractSystem(scale=scale, psm=psm, jobs=threads, gray=gray)
+        tsvs, secs = timed(lambda t=t: t.read_tsv(paths))
+        for min_conf in (0, 30, 60, 75):
+            views = [[one_page(x, min_conf) for x in v] for v in tsvs]
+            add("tesseract", f"scale={scale} psm={psm} gray={int(gray)} min_conf={min_conf} ({secs:.1f}s)", views)
+    if "rapidocr" in systems:
         r = RapidOCRSystem(threads=threads)
         views, secs = timed(lambda: r.read_views(paths))
         add("rapidocr", f"defaults ({secs:.1f}s)", views)
     print(f"{len(paths)} images\n| system | setting | annotation precision | character precision |\n|---|---|---|---|")
     for ap, cp, system, setting in sorted(rows, key=lambda r: (r[2], -r[0], -r[1])):
         print(f"| {system} | {setting} | {ap:.3f} | {cp:.3f} |")
-
-
-def _filter(read: ViewRead, min_conf: float) -> ViewRead:
-    """A Tesseract read without its lines below ``min_conf`` (a line's score is its words' mean; the sweep's
-    approximation of the per-word filter that :func:`parse_tesseract_tsv` applies in a real run)."""
-    keep = [(t, s) for t, s in zip(read.lines, read.scores) if s * 100 >= min_conf]
-    return ViewRead(tuple(t for t, _ in keep), tuple(s for _, s in keep))
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -329,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pick", choices=PICK_RULES, default="vote", help="peers' view choice (vote)")
     ap.add_argument("--tess-scale", type=float, default=3.0, help="upscale each view for Tesseract (3)")
     ap.add_argument("--tess-psm", type=int, default=6, help="Tesseract page segmentation mode (6)")
-    ap.add_argument("--tess-min-conf", type=float, default=30.0, help="drop Tesseract words below this (30)")
+    ap.add_argument("--tess-min-conf", type=float, default=60.0, help="drop Tesseract words below this (60)")
+    ap.add_argument("--tess-color", action="store_true", help="give Tesseract colour views (default: greyscale)")
     ap.add_argument("--tess-chunk", type=int, default=1024, help="view files per Tesseract process (1024)")
     ap.add_argument("--sweep", action="store_true", help="tune peers' settings (GENERATED images only)")
     args = ap.parse_args(argv)
@@ -341,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     charset = Charset.fsns()
     try:
         if args.sweep:
-            sweep(args.labels, args.limit, charset, args.threads, args.threads, "rapidocr" in systems)
+            sweep(args.labels, args.limit, charset, args.threads, systems)
             return 0
         if args.threads:
             import torch
@@ -354,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 runners.append(SeqocrSystem(args.checkpoint, args.batch_size))
             elif name == "tesseract":
                 runners.append(TesseractSystem(args.tess_scale, args.tess_psm, args.tess_min_conf,
-                                               jobs=args.threads, chunk=args.tess_chunk, pick=args.pick))
+                                               jobs=args.threads, chunk=args.tess_chunk, pick=args.pick,
+                                               gray=not args.tess_color))
             else:
                 runners.append(RapidOCRSystem(args.threads, args.pick))
         for r in runners:

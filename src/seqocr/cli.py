@@ -1,4 +1,4 @@
-"""The ``seqocr`` command line: train, eval, read, synth, pack, convert, bench.
+"""The ``seqocr`` command line: train, eval, read, synth, pack, convert, export, bench.
 
 A user's mistake (a missing file, a bad image, an unknown config key) prints one ``seqocr: error: ...`` line
 and exits 1; usage errors exit 2 (argparse). No tracebacks for either.
@@ -23,13 +23,38 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_onnx(args: argparse.Namespace) -> int:
+    from .onnx_reader import OnnxReader
+    from .reading import evaluate_reader, iter_labelled
+
+    reader = OnnxReader(args.onnx, threads=args.threads)
+    max_chars = int(reader.metadata.get("max_len", 38)) - 1
+    metrics, rows = evaluate_reader(reader, iter_labelled(args.data, reader.charset, max_chars), args.batch_size)
+    return _report(args, metrics, rows)
+
+
+def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
+    from .metrics import format_metrics
+    from .postprocess import write_predictions
+
+    out = Path(args.predictions or "predictions.tsv")
+    write_predictions(out, rows)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(format_metrics(metrics))
+        print(f"predictions: {out}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
+    if args.onnx:
+        return _eval_onnx(args)
     import torch
 
     from .checkpoint import load_model
     from .data import build_dataset
-    from .evaluate import evaluate, write_predictions
-    from .metrics import format_metrics
+    from .evaluate import evaluate
     from .train import EVAL_STREAM, image_spec
 
     if args.threads:
@@ -41,14 +66,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
                              progress=not args.no_progress)
-    out = Path(args.predictions or "predictions.tsv")
-    write_predictions(out, rows)
-    if args.json:
-        print(json.dumps(metrics))
-    else:
-        print(format_metrics(metrics))
-        print(f"predictions: {out}")
-    return 0
+    return _report(args, metrics, rows)
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -74,9 +92,25 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _predictor(args: argparse.Namespace):
+    if args.onnx:
+        from .onnx_reader import OnnxReader
+
+        return OnnxReader(args.onnx)
     from .predictor import Predictor
 
     return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_onnx, verify_onnx
+
+    out = export_onnx(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    if args.verify:
+        r = verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance)
+        print(f"verified: ONNX Runtime = PyTorch on {r['images']} generated signs (texts identical, largest "
+              f"probability gap {r['max_char_prob_gap']:.1e} <= {args.tolerance:.0e})")
+    return 0
 
 
 def _pack(args: argparse.Namespace) -> int:
@@ -153,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=32)
     e.add_argument("--predictions", help="predictions file (default: ./predictions.tsv)")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime instead")
     e.add_argument("--threads", type=int, default=0)
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
     e.set_defaults(func=_eval)
@@ -160,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("read", help="read the text of images")
     r.add_argument("images", nargs="+", metavar="IMAGE")
     r.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
+    r.add_argument("--onnx", help="read with an exported ONNX model and ONNX Runtime (no torch needed)")
     r.add_argument("--json", action="store_true", help='one {"image", "text", "confidence"} object per line')
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")
@@ -193,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--charset", default="fsns")
     c.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of stopping")
     c.set_defaults(func=_convert)
+
+    x = sub.add_parser("export", help="export a model to ONNX (greedy reader, dynamic batch, metadata)")
+    x.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
+    x.add_argument("--out", required=True, help="model.onnx")
+    x.add_argument("--verify", action="store_true", help="check ONNX Runtime against PyTorch on generated signs")
+    x.add_argument("--verify-n", type=int, default=64, help="signs to verify on")
+    x.add_argument("--tolerance", type=float, default=1e-3, help="largest per-token probability gap accepted")
+    x.set_defaults(func=_export)
 
     b = sub.add_parser("bench", help="training-step or reading throughput on random tensors")
     b.add_argument("kind", choices=("train", "read"))

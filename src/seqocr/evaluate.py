@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Subset
 from .charset import Charset
 from .distributed import Dist, all_sum
 from .metrics import RecognitionMeter
-from .postprocess import Reading, decode_batch
+from .postprocess import Reading, decode_batch, write_predictions  # noqa: F401 - re-exported
 
 
 def eval_loader(dataset, charset: Charset, steps: int, batch_size: int, workers: int = 0) -> DataLoader:
@@ -61,14 +61,3 @@ def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batc
     metrics = meter.compute()
     metrics["unreadable"] = int(summed[-1])
     return metrics, rows
-
-
-def write_predictions(path, rows: list[tuple[str, str, str, float]]) -> None:
-    from pathlib import Path
-
-    lines = ["where\tground_truth\tprediction\tconfidence\tcorrect\n"]
-    lines += [f"{w}\t{t}\t{p}\t{c:.6f}\t{int(t == p)}\n" for w, t, p, c in rows]
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    tmp.replace(path)

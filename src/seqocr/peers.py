@@ -39,6 +39,11 @@ _HYPHEN_GAP_AFTER = re.compile(rf"(?<=\w)[{_HYPH_CLASS}]\s+(?=\w)")
 _HYPHEN_GAP_BEFORE = re.compile(rf"(?<=\w)\s+[{_HYPH_CLASS}](?=\w)")
 # Roman numerals II..XXXIX stay uppercase (``Rue Louis XIV``, ``Place Pie XII``); a lone I is left to title case.
 _ROMAN = re.compile(r"X{0,3}(IX|IV|V?I{0,3})")
+# Characters a peer reads from sign borders and dirt at a word's edge (the apostrophe and hyphen too, once canonical).
+_EDGE_JUNK = frozenset("|.,;:!?*_=+<>/\\~^" + APOSTROPHE + HYPHEN)
+_PAIRS = {"(": ")", "[": "]", "{": "}", "«": "»"}
+_PAIRS.update({v: k for k, v in _PAIRS.items()})
+_QUOTES = frozenset('"“”')  # FSNS folds " and “ into ”, so a quote's partner is any quote
 _TRANSLATE = str.maketrans({**dict.fromkeys(_APOSTROPHES, APOSTROPHE), **dict.fromkeys(_HYPHENS, HYPHEN)})
 
 
@@ -76,6 +81,24 @@ def _case_part(part: str, first: bool) -> str:
     return _title(part)
 
 
+def _trim_edges(token: str) -> str:
+    """Strip what cannot start or end a word of a street name: ``(PLACE`` -> ``PLACE``, ``COSTA|`` -> ``COSTA``,
+    ``DINAN).`` -> ``DINAN``; a bracket whose partner is inside the token stays (``(NORD)``)."""
+    def unpaired(c: str, rest: str) -> bool:
+        if c in _QUOTES:
+            return not any(q in rest for q in _QUOTES)
+        return c in _PAIRS and _PAIRS[c] not in rest
+
+    while token:
+        if token[0] in _EDGE_JUNK or unpaired(token[0], token[1:]):
+            token = token[1:]
+        elif token[-1] in _EDGE_JUNK or unpaired(token[-1], token[:-1]):
+            token = token[:-1]
+        else:
+            return token
+    return token
+
+
 def _dedupe_repeats(words: list[str]) -> list[str]:
     """A word sequence that is the same phrase repeated (``RUE X RUE X``) -> the phrase once (case-insensitive)."""
     n = len(words)
@@ -96,8 +119,9 @@ def to_fsns_label(raw: str) -> str:
     * words are title-cased (``Saint—Martin``: each side of a hyphen too) except the particles in
       :data:`PARTICLES` and the elided ``d‘`` ``l‘``, lowercase unless first in the label; ``DEL'X`` is read as
       ``de l‘X``; Roman numerals II..XXXIX stay uppercase;
-    * a token without a letter or digit (``|``, ``—``, ``..``; ``&`` aside) is dropped, as is every character
-      that FSNS's charset cannot encode; ``"`` and ``“`` become the charset's ``”``;
+    * what cannot start or end a word (``|`` ``.`` ``,`` ``!`` ..., an unpaired bracket) is trimmed from each token
+      (``(PLACE`` ``COSTA|`` ``DINAN).``), a token without a letter or digit (``|``, ``—``, ``..``; ``&`` aside)
+      is dropped, as is every character that FSNS's charset cannot encode; ``"`` and ``“`` become ``”``;
     * the result is stripped (empty if nothing readable is left).
     """
     text = _ELISION_GAP.sub(r"\1'", raw)
@@ -107,7 +131,7 @@ def to_fsns_label(raw: str) -> str:
     bad = set(cs.missing(text))
     words = []
     for token in text.split():
-        token = "".join(c for c in token if c not in bad).strip(APOSTROPHE + HYPHEN)
+        token = _trim_edges("".join(c for c in token if c not in bad))
         if token and (token == "&" or any(c.isalnum() for c in token)):
             words.append(token)
     words = _dedupe_repeats(words)

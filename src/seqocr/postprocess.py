@@ -30,3 +30,15 @@ def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[R
         keep = [k for k in range(end) if 0 <= row[k] - charset.offset < len(charset.chars)]
         out.append(Reading(text, float(np.prod(prow[:end])), [float(prow[k]) for k in keep]))
     return out
+
+
+def write_predictions(path, rows: list[tuple[str, str, str, float]]) -> None:
+    """A TSV of ``where, ground_truth, prediction, confidence, correct``, written atomically."""
+    from pathlib import Path
+
+    lines = ["where\tground_truth\tprediction\tconfidence\tcorrect\n"]
+    lines += [f"{w}\t{t}\t{p}\t{c:.6f}\t{int(t == p)}\n" for w, t, p, c in rows]
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(lines), encoding="utf-8")
+    tmp.replace(path)

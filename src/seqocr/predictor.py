@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .checkpoint import load_model
 from .models.fuse import fold_batchnorm
 from .postprocess import Reading, decode_batch
-from .preprocess import ImageSpec, eval_transform, load_image
+from .preprocess import ImageSpec
+from .reading import Reader
 
 
-class Predictor:
+class Predictor(Reader):
     def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False):
         self.model, self.charset, self.spec, self.bf16 = fold_batchnorm(model), charset, spec, bf16
 
@@ -31,10 +30,3 @@ class Predictor:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             ids, probs = self.model.greedy(torch.from_numpy(batch))
         return decode_batch(ids.numpy(), probs.float().numpy(), self.charset)
-
-    def read(self, images: Sequence[str | Path | Image.Image], batch_size: int = 32) -> list[Reading]:
-        out: list[Reading] = []
-        for i in range(0, len(images), batch_size):
-            chunk = [im if isinstance(im, Image.Image) else load_image(im) for im in images[i:i + batch_size]]
-            out += self.read_arrays(np.stack([eval_transform(im.convert("RGB"), self.spec) for im in chunk]))
-        return out

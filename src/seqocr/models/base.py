@@ -14,6 +14,7 @@ fixed unrolled graph.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..charset import EOS, GO, PAD
@@ -87,3 +88,18 @@ def mask_after_eos(ids: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:
 def split_views(images: Tensor, num_views: int) -> Tensor:
     """(B, C, H, V·W) -> (V·B, C, H, W), view-major, so that ``out.view(V, B, ...)`` recovers the views."""
     return torch.cat(torch.chunk(images, num_views, dim=3), 0)
+
+
+def gru_cell(cell: nn.GRUCell, x: Tensor, h: Tensor) -> Tensor:
+    """``cell(x, h)`` written out (PyTorch's GRU equations, the cell's own parameters).
+
+    The traced ``nn.GRUCell`` splits its gates with ``unsafe_chunk``, which the ONNX exporter rejects when the
+    batch size is dynamic; ``split`` with explicit sizes exports as a static ONNX Split.
+    """
+    size = cell.hidden_size
+    gi = F.linear(x, cell.weight_ih, cell.bias_ih).split(size, 1)
+    gh = F.linear(h, cell.weight_hh, cell.bias_hh).split(size, 1)
+    r = torch.sigmoid(gi[0] + gh[0])
+    z = torch.sigmoid(gi[1] + gh[1])
+    n = torch.tanh(gi[2] + r * gh[2])
+    return (1 - z) * n + z * h

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
-from .base import Seq2SeqOCR, split_views
+from .base import Seq2SeqOCR, gru_cell, split_views
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -120,7 +120,7 @@ class DefaultOCR(Seq2SeqOCR):
     def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         h, ctx, keys = state
         x = torch.cat([self.embedding(tokens).to(ctx.dtype), ctx], 1)
-        h = self.gru(x, h.to(x.dtype) if x.dtype != h.dtype else h)
+        h = gru_cell(self.gru, x, h.to(x.dtype))
         ctx = self.attention(h, keys, memory).to(h.dtype)
         logits = self.out(self.dropout(torch.cat([h, ctx], 1)))
         return F.log_softmax(logits.float(), dim=-1), (h, ctx, keys)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from .base import Seq2SeqOCR, split_views
+from .base import Seq2SeqOCR, gru_cell, split_views
 
 
 def _conv(cin: int, cout: int, bn: bool, kernel: int = 3, padding: int = 1) -> list[nn.Module]:
@@ -98,10 +98,11 @@ class ReferenceOCR(Seq2SeqOCR):
     def encode(self, images: Tensor) -> Tensor:
         """(B, 3, 128, 512) -> encoder outputs (B, 64, 128)."""
         if self.training:  # four calls: per-view BN batch statistics, as the reference
-            feats = [self.cnn(v) for v in torch.chunk(images, self.num_views, dim=3)]
-        else:
-            feats = list(torch.chunk(self.cnn(split_views(images, self.num_views)), self.num_views, 0))
-        x = torch.cat(feats, 1).transpose(1, 2)  # views on channels: (B, 64, 4·32)
+            x = torch.cat([self.cnn(v) for v in torch.chunk(images, self.num_views, dim=3)], 1)
+        else:  # one call on the views folded into the batch; reshaped (not chunked) so ONNX keeps N dynamic
+            f = self.cnn(split_views(images, self.num_views))                   # (V·B, 32, 64)
+            x = f.reshape(self.num_views, -1, f.shape[1], f.shape[2]).transpose(0, 1).flatten(1, 2)
+        x = x.transpose(1, 2)  # views on channels: (B, 64, 4·32)
         return self.lstm2(self.lstm1(x))
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
@@ -113,5 +114,5 @@ class ReferenceOCR(Seq2SeqOCR):
         a = F.softmax(self.attn(torch.cat([e, h], 1)), dim=1)                      # (B, 64): location only
         ctx = torch.bmm(a.unsqueeze(1).to(memory.dtype), memory).squeeze(1)        # (B, 128)
         x = F.relu(self.attn_combine(torch.cat([e, ctx.to(e.dtype)], 1)))
-        h = self.gru(x, h.to(x.dtype))
+        h = gru_cell(self.gru, x, h.to(x.dtype))
         return F.log_softmax(self.out(h).float(), dim=-1), (h,)

@@ -1,0 +1,93 @@
+"""ONNX export of a model's greedy reader, and its verification against PyTorch with ONNX Runtime.
+
+The exported graph: ``images`` float32 (N, 3, H, V·W) in [-1, 1] -> ``ids`` int64 (N, T) and ``probs`` float32
+(N, T), the greedy decoder unrolled for its fixed T steps (no data-dependent loop exit), batch axis dynamic,
+BatchNorm folded. The file's metadata holds everything a reader needs besides the image: the charset (JSON)
+and the preprocessing (view size, number of views, scaling), so ``OnnxReader(path)`` alone reads images.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import __version__
+from .checkpoint import load_model
+from .errors import SeqocrError
+from .models.fuse import fold_batchnorm
+
+OPSET = 17
+
+
+class GreedyReader(nn.Module):
+    """images -> (ids, probs): the model's greedy path as a plain forward, for tracing."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.greedy(images)
+
+
+def metadata(cfg, charset, step: int) -> dict[str, str]:
+    m = cfg.model
+    return {"seqocr_version": __version__, "model": m.name, "step": str(step), "max_len": str(m.max_len),
+            "charset": json.dumps(charset.to_dict(), ensure_ascii=False),
+            "preprocess": json.dumps({"view_height": m.view_height, "view_width": m.view_width,
+                                      "num_views": m.num_views, "scale": "2*x/255-1", "resize": "bilinear",
+                                      "layout": "NCHW, views side by side along width"})}
+
+
+def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2) -> Path:
+    """Export a checkpoint (``None``: the shipped model) to ``out``, written atomically."""
+    import onnx
+
+    model, cfg, charset, state = load_model(checkpoint)
+    reader = GreedyReader(fold_batchnorm(model)).eval()
+    m = cfg.model
+    example = torch.zeros(batch, 3, m.view_height, m.view_width * m.num_views)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with torch.no_grad(), warnings.catch_warnings():
+        # the LSTM batch-size warning does not apply: no initial state is an input, and verify_onnx runs
+        # other batch sizes than the example's
+        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
+        torch.onnx.export(reader, (example,), str(tmp), dynamo=False, opset_version=OPSET,
+                          input_names=["images"], output_names=["ids", "probs"],
+                          dynamic_axes={"images": {0: "batch"}, "ids": {0: "batch"}, "probs": {0: "batch"}})
+    proto = onnx.load(str(tmp))
+    for key, value in metadata(cfg, charset, int(state.get("step", 0))).items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(tmp))
+    tmp.replace(out)
+    return out
+
+
+def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 64, batch: int = 16,
+                tolerance: float = 1e-3) -> dict[str, float]:
+    """Run ONNX Runtime and PyTorch on ``n`` generated signs; raise on any text difference or a probability gap
+    above ``tolerance`` (absolute, on each emitted token's probability)."""
+    from .data.synth import synth_sample
+    from .onnx_reader import OnnxReader
+    from .predictor import Predictor
+
+    torch_reader, ort_reader = Predictor.from_checkpoint(checkpoint), OnnxReader(onnx_path)
+    images = [synth_sample(12345, i, "test")[0] for i in range(n)]
+    a, b = torch_reader.read(images, batch), ort_reader.read(images, batch)
+    texts_differ = sum(x.text != y.text for x, y in zip(a, b))
+    gap = max((abs(p - q) for x, y in zip(a, b) for p, q in zip(x.char_probs, y.char_probs)), default=0.0)
+    conf_gap = max(abs(x.confidence - y.confidence) for x, y in zip(a, b))
+    result = {"images": n, "texts_differ": texts_differ, "max_char_prob_gap": gap, "max_confidence_gap": conf_gap}
+    if texts_differ or gap > tolerance:
+        raise SeqocrError(f"{onnx_path}: ONNX Runtime disagrees with PyTorch on {texts_differ} of {n} texts, "
+                          f"largest probability gap {gap:.2e} (tolerance {tolerance:.0e})")
+    return result
+
+
+__all__ = ["GreedyReader", "export_onnx", "verify_onnx"]

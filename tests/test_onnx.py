@@ -1,0 +1,88 @@
+"""ONNX export -> ONNX Runtime parity for both models, and the torch-free reader."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from seqocr.checkpoint import save_checkpoint
+from seqocr.cli import main
+from seqocr.config import Config
+from seqocr.errors import SeqocrError
+from seqocr.export import export_onnx, verify_onnx
+from seqocr.models import build_model
+from tests.conftest import tiny_model_config
+
+SAMPLES = "src/seqocr/resources/samples"
+
+
+def tiny_checkpoint(tmp_path, name, fsns):
+    kw = {"max_len": 38} if name == "default" else {"view_height": 128, "view_width": 128, "max_len": 64}
+    cfg = Config()
+    cfg.model = tiny_model_config(name, **kw)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, len(fsns))
+    model.train()
+    m = cfg.model
+    model(torch.randn(4, 3, m.view_height, 4 * m.view_width), torch.randint(3, 50, (4, m.max_len)))  # BN stats
+    path = tmp_path / f"{name}.pt"
+    save_checkpoint(path, cfg=cfg, charset=fsns, model=model, step=7)
+    return path
+
+
+@pytest.mark.parametrize("name", ["default", "reference"])
+def test_export_then_verify(tmp_path, fsns, name):
+    ckpt = tiny_checkpoint(tmp_path, name, fsns)
+    out = export_onnx(ckpt, tmp_path / f"{name}.onnx")
+    result = verify_onnx(ckpt, out, n=6 if name == "reference" else 20, batch=4)
+    assert result["texts_differ"] == 0 and result["max_char_prob_gap"] <= 1e-3
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(meta["charset"])["chars"] == fsns.chars and meta["step"] == "7"
+    assert json.loads(meta["preprocess"])["view_height"] == (16 if name == "default" else 128)
+
+
+def test_verify_fails_on_a_model_that_disagrees(tmp_path, fsns):
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    out = export_onnx(ckpt, tmp_path / "a.onnx")
+    state = torch.load(ckpt, weights_only=True)
+    state["model"] = {k: v + 0.5 * torch.randn_like(v) if v.is_floating_point() else v
+                      for k, v in state["model"].items()}
+    torch.save(state, tmp_path / "other.pt")
+    with pytest.raises(SeqocrError, match="ONNX Runtime disagrees with PyTorch"):
+        verify_onnx(tmp_path / "other.pt", out, n=8, batch=4)
+
+
+def test_cli_export_read_and_eval_with_onnx(tmp_path, fsns, capsys):
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(onnx_path), "--verify", "--verify-n", "8"]) == 0
+    assert "verified" in capsys.readouterr().out
+    images = [f"{SAMPLES}/sign-000000{i}.png" for i in range(3)]
+    assert main(["read", "--checkpoint", str(ckpt), "--json", *images]) == 0
+    torch_rows = capsys.readouterr().out
+    assert main(["read", "--onnx", str(onnx_path), "--json", *images]) == 0
+    assert capsys.readouterr().out == torch_rows
+    assert main(["eval", "--onnx", str(onnx_path), "--data", f"{SAMPLES}/labels.tsv", "--json",
+                 "--predictions", str(tmp_path / "p.tsv")]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == 6
+    assert main(["read", "--onnx", str(tmp_path / "missing.onnx"), images[0]]) == 1
+    assert "missing.onnx: ONNX model not found" in capsys.readouterr().err
+
+
+def test_the_onnx_reader_never_imports_torch(tmp_path, fsns):
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    onnx_path = export_onnx(ckpt, tmp_path / "m.onnx")
+    # importing torch raises ImportError in this child, so any torch import on the ONNX path fails the command
+    script = ("import sys; sys.modules['torch'] = None; from seqocr.cli import main; "
+              f"sys.exit(main(['read', '--onnx', {str(onnx_path)!r}, '--json', {SAMPLES + '/sign-0000000.png'!r}]) "
+              f"or main(['eval', '--onnx', {str(onnx_path)!r}, '--data', 'synth:n=4', '--json', "
+              f"'--predictions', {str(tmp_path / 'p.tsv')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert json.loads(lines[0])["image"].endswith("sign-0000000.png")
+    assert json.loads(lines[-1])["samples"] == 4
