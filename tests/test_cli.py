@@ -176,3 +176,25 @@ def test_exported_weights_read_like_the_checkpoint_and_serve_as_the_shipped_mode
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     assert main(["read", "--checkpoint", str(tmp_path / "bad.safetensors"), *images]) == 1
     assert "bad.safetensors: not a readable safetensors file" in one_error_line(capsys)
+
+
+def test_convert_names_an_undecodable_png_and_a_label_outside_the_charset(tmp_path, capsys):
+    from seqocr.charset import Charset
+    from seqocr.data.tfrecord import encode_example, fsns_example, write_records
+    from tests.fsns_fixtures import small_samples
+
+    png, text = small_samples(1)[0]
+    good = fsns_example(png, text, Charset.fsns())
+    broken = fsns_example(png[:40] + b"\0" * 30, text, Charset.fsns())     # header intact, data garbage
+    foreign = encode_example({"image/encoded": [png], "image/format": [b"PNG"], "image/width": [16],
+                              "image/orig_width": [16], "image/class": [133] * 37, "image/unpadded_class": [],
+                              "image/text": ["Rue 中".encode()]})
+    (tmp_path / "fsns" / "test").mkdir(parents=True)
+    write_records(tmp_path / "fsns" / "test" / "test-00000-of-00001", [good, broken, foreign])
+    args = ["convert", "fsns", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 1
+    assert "test-00000-of-00001:record 1: undecodable image" in one_error_line(capsys)
+    assert main([*args, "--out", str(tmp_path / "b"), "--skip-bad"]) == 0
+    out = capsys.readouterr().out
+    assert "undecodable image" in out and "not in charset" in out
+    assert len((tmp_path / "b" / "test.txt").read_text(encoding="utf-8").splitlines()) == 1
