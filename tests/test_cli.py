@@ -198,3 +198,11 @@ def test_convert_names_an_undecodable_png_and_a_label_outside_the_charset(tmp_pa
     out = capsys.readouterr().out
     assert "undecodable image" in out and "not in charset" in out
     assert len((tmp_path / "b" / "test.txt").read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_bench_reports_throughput_and_mfu_as_json(capsys):
+    assert main(["bench", "train", "--config", "configs/tiny.yaml", "--model", "default", "--dtype", "fp32",
+                 "--steps", "1", "--warmup", "0", "--batch-size", "4", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["dtype"] == "fp32" and row["images_per_s"] > 0 and row["peak_flops"] > 1e9
+    assert 0 < row["mfu"] < 1 and row["model_gflops_per_image"] > 0

@@ -44,6 +44,45 @@ def _median_rate(fn, batch: int, steps: int, warmup: int) -> float:
     return batch / statistics.median(times)
 
 
+def peak_flops(bf16: bool, reps: int = 5) -> dict[str, float]:
+    """This machine's attainable FLOP/s in a precision, measured now: the faster of a large matrix multiply
+    (MKL/oneDNN GEMM) and a large 3×3 convolution (oneDNN). Model FLOP utilisation is reported against it."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+    x = torch.randn(32, 128, 56, 56, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(128, 128, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    gemm = 2 * 2048**3 / _median_time(lambda: a @ b, reps)
+    conv = 2 * 32 * 128 * 56 * 56 * 128 * 9 / _median_time(
+        lambda: torch.nn.functional.conv2d(x, w, padding=1), reps)
+    return {"matmul": gemm, "conv3x3": conv, "peak": max(gemm, conv)}
+
+
+def _median_time(fn, reps: int) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def model_flops(cfg: Config, train: bool, batch: int = 4) -> float:
+    """FLOPs per image of a forward (+ backward when ``train``) pass, counted by PyTorch's FlopCounterMode
+    (matrix multiplies and convolutions; elementwise work is not counted, as usual for MFU)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model(cfg.model, num_classes_for(cfg.model, 136)).train(train)
+    images, targets = _inputs(cfg, batch, model.num_classes)
+    with FlopCounterMode(display=False) as counter:
+        if train:
+            sequence_loss(cfg.train.loss, model(images, targets), targets).backward()
+        else:
+            with torch.no_grad():
+                model.greedy(images)
+    return counter.get_total_flops() / batch
+
+
 def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
     """Images/s of one optimizer step (forward, loss, backward, clip, Adam) at ``batch``."""
     torch.manual_seed(0)
@@ -80,11 +119,17 @@ def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int 
 def run(kind: str, models: list[str], config: str | None, overrides: list[str], batch: int, steps: int,
         warmup: int, precisions: list[str]) -> list[dict]:
     fn = bench_train if kind == "train" else bench_read
+    peaks = {dtype: peak_flops(dtype == "bf16") for dtype in precisions}
     rows = []
     for name in models:
         cfg = _config(name, config, overrides)
+        flops = model_flops(cfg, train=kind == "train")
         for dtype in precisions:
             rate = fn(cfg, batch, dtype == "bf16", steps, warmup)
+            peak = peaks[dtype]
             rows.append({"bench": kind, "model": cfg.model.name, "dtype": dtype, "batch": batch,
-                         "images_per_s": round(rate, 2), "threads": torch.get_num_threads()})
+                         "images_per_s": round(rate, 2), "model_gflops_per_image": round(flops / 1e9, 3),
+                         "mfu": round(flops * rate / peak["peak"], 4), "peak_flops": round(peak["peak"]),
+                         "peak_matmul_flops": round(peak["matmul"]), "peak_conv_flops": round(peak["conv3x3"]),
+                         "threads": torch.get_num_threads()})
     return rows

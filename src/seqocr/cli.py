@@ -167,7 +167,8 @@ def _bench(args: argparse.Namespace) -> int:
             print(json.dumps(row))
         else:
             print(f"{row['bench']:5s} {row['model']:9s} {row['dtype']:4s} batch {row['batch']:3d}: "
-                  f"{row['images_per_s']:8.2f} images/s ({row['threads']} threads)")
+                  f"{row['images_per_s']:8.2f} images/s, {row['model_gflops_per_image']:.2f} GFLOP/image, "
+                  f"MFU {row['mfu']:.1%} of {row['peak_flops'] / 1e9:.0f} GFLOP/s ({row['threads']} threads)")
     return 0
 
 
