@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build. Override: make TORCH=torch==2.14.1
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test venv fonts model clean
+.PHONY: demo test venv fonts model peers clean
 
 venv: $(VENV)/.installed fonts
 
@@ -30,6 +30,13 @@ model: venv
 	if [ -f runs/shipped/last.pt ]; then $(PY) -m seqocr train --config configs/shipped.yaml --resume; \
 	else $(PY) -m seqocr train --config configs/shipped.yaml; fi
 	$(PY) scripts/ship_model.py --checkpoint runs/shipped/last.pt
+
+# Peers side by side on the same images (Tesseract from Debian, RapidOCR from PyPI); not part of the tests.
+peers: venv
+	bash scripts/install_peers.sh $(VENV)
+	test -f data/heldout/labels.tsv || $(PY) -m seqocr synth --n 200 --split test --seed 1 --out data/heldout
+	$(PY) scripts/bench_peers.py --labels data/heldout/labels.tsv --labels ../shared/fsns-sample/labels.tsv \
+	    --json benchmarks/peers.json
 
 clean:
 	rm -rf demo runs .pytest_cache
