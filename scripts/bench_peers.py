@@ -113,10 +113,7 @@ class SeqocrSystem:
     def __init__(self, checkpoint: str | None, batch_size: int):
         from seqocr.predictor import Predictor
 
-        if checkpoint is None and hasattr(Predictor, "shipped"):
-            self.predictor = Predictor.shipped()
-        else:
-            self.predictor = Predictor.from_checkpoint(checkpoint)  # None: the shipped model, or a DataError
+        self.predictor = Predictor.from_checkpoint(checkpoint)  # None: the shipped model
         self.batch_size = batch_size
         self.config = {"checkpoint": checkpoint or "shipped", "batch_size": batch_size}
 
