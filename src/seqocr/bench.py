@@ -34,14 +34,7 @@ def _inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, to
 
 
 def _median_rate(fn, batch: int, steps: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return batch / statistics.median(times)
+    return batch / _median_time(fn, steps, warmup)
 
 
 def peak_flops(bf16: bool, reps: int = 5) -> dict[str, float]:
@@ -57,8 +50,9 @@ def peak_flops(bf16: bool, reps: int = 5) -> dict[str, float]:
     return {"matmul": gemm, "conv3x3": conv, "peak": max(gemm, conv)}
 
 
-def _median_time(fn, reps: int) -> float:
-    fn()
+def _median_time(fn, reps: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()

@@ -58,9 +58,9 @@ def check_text(text: str, charset: Charset, max_chars: int, where: str) -> str |
     return None
 
 
-def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files: bool = True
-                ) -> tuple[list[Sample], SkipReport]:
-    """Parse and validate a labels file. Bad lines are skipped and counted; a line without a tab is an error."""
+def label_rows(path: str | Path) -> list[tuple[int, str, str]]:
+    """``(line number, image name, text)`` of every non-blank line; a line without a tab is an error. Nothing
+    else is validated here (see :func:`read_labels`)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -70,14 +70,24 @@ def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files:
         raise DataError(f"{path}: is a directory; expected a labels file of path<TAB>text lines") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-    root, samples, report = path.parent, [], SkipReport()
+    rows = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        where = f"{path}:{n}"
         if "\t" not in line:
-            raise DataError(f"{where}: expected path<TAB>text, found no tab")
+            raise DataError(f"{path}:{n}: expected path<TAB>text, found no tab")
         name, text = line.split("\t", 1)
+        rows.append((n, name, text))
+    return rows
+
+
+def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files: bool = True
+                ) -> tuple[list[Sample], SkipReport]:
+    """Parse and validate a labels file. Bad lines are skipped and counted; a line without a tab is an error."""
+    path = Path(path)
+    root, samples, report = path.parent, [], SkipReport()
+    for n, name, text in label_rows(path):
+        where = f"{path}:{n}"
         report.total += 1
         reason = check_text(text, charset, max_chars, where)
         if reason is None and check_files and not (root / name).is_file():

@@ -31,7 +31,7 @@ from ..charset import Charset
 from ..errors import DataError
 from ..preprocess import ImageSpec, eval_transform, load_image, train_transform
 from .datasets import Key, sample_rng
-from .labels import SkipReport, check_text
+from .labels import SkipReport, check_text, label_rows
 
 RawSample = tuple[bytes, str, str]  # (image file bytes, text, where)
 
@@ -78,33 +78,11 @@ def _read_bytes(path: Path) -> bytes:
         return b""
 
 
-def _label_rows(path: Path) -> list[tuple[int, str, str]]:
-    """(line number, image name, text) of a labels file, split exactly as :func:`read_labels` splits it, so
-    line numbers agree; nothing is validated beyond the tab."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DataError(f"{path}: labels file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; expected a labels file of path<TAB>text lines") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-    rows = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if "\t" not in line:
-            raise DataError(f"{path}:{n}: expected path<TAB>text, found no tab")
-        name, text = line.split("\t", 1)
-        rows.append((n, name, text))
-    return rows
-
-
 def samples_from_labels(labels_path: str | Path) -> SampleSource:
     """The images of a labels file, raw: labels are checked by :func:`pack_lmdb`, not here. The file itself is
     read now (a missing file or a line without a tab raises at once); a missing image yields empty bytes."""
     path = Path(labels_path)
-    rows = _label_rows(path)
+    rows = label_rows(path)
 
     def generate() -> Iterator[RawSample]:
         for n, name, text in rows:
