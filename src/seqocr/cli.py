@@ -1,4 +1,4 @@
-"""The ``seqocr`` command line: train, eval, read, synth, pack, convert, export, bench.
+"""The ``seqocr`` command line: train, eval, read, synth, pack, convert, export, serve, bench.
 
 A user's mistake (a missing file, a bad image, an unknown config key) prints one ``seqocr: error: ...`` line
 and exits 1; usage errors exit 2 (argparse). No tracebacks for either.
@@ -99,6 +99,17 @@ def _predictor(args: argparse.Namespace):
     from .predictor import Predictor
 
     return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import Limits, serve
+
+    reader = _predictor(args)
+    limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_images=args.max_images,
+                    max_pixels=args.max_pixels, max_batch=args.max_batch)
+    info = {"model": args.onnx or args.checkpoint or "shipped", "runtime": "onnxruntime" if args.onnx else "torch"}
+    serve(reader, args.host, args.port, limits, info)
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -230,6 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--charset", default="fsns")
     c.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of stopping")
     c.set_defaults(func=_convert)
+
+    v = sub.add_parser("serve", help="an HTTP service: POST /v1/read, GET /healthz, /docs")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
+    v.add_argument("--onnx", help="serve an exported ONNX model with ONNX Runtime (no torch needed)")
+    v.add_argument("--bf16", action="store_true", help="bf16 autocast (PyTorch)")
+    v.add_argument("--max-batch", type=int, default=32, help="images read together across requests")
+    v.add_argument("--max-images", type=int, default=64, help="images per request")
+    v.add_argument("--max-body-mb", type=float, default=20.0, help="request body size limit")
+    v.add_argument("--max-pixels", type=int, default=4096 * 4096, help="pixels per image")
+    v.set_defaults(func=_serve)
 
     x = sub.add_parser("export", help="export a model to ONNX (greedy reader, dynamic batch, metadata)")
     x.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")

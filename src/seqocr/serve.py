@@ -1,0 +1,178 @@
+"""``seqocr serve``: an HTTP service on FastAPI + uvicorn.
+
+* ``POST /v1/read``: images as multipart form field ``images`` (repeatable), or JSON ``{"images": [base64, ...]}``
+  -> ``{"results": [{"text", "confidence", "char_probs"}, ...]}`` in request order.
+* ``GET /healthz``: liveness and what model is loaded. ``GET /openapi.json``, ``/docs``: the schema.
+
+The model is loaded once at start. Images from concurrent requests are batched together (up to ``max_batch``
+images, waiting at most ``max_wait_ms`` for company) on one worker thread, so throughput grows with load.
+Every bad request gets a 4xx with ``{"error": ...}``: a body over ``max_body_bytes`` (413), too many images (413),
+an image over ``max_pixels`` (413), an undecodable image or bad JSON (400), another content type (415). A bad
+image fails only its own request, before it reaches the batcher, so bad requests never slow good ones down much.
+"""
+
+# no `from __future__ import annotations`: FastAPI resolves the endpoint's `Request` annotation at runtime,
+# and it is imported inside create_app so that fastapi stays an optional dependency.
+import asyncio
+import base64
+import binascii
+import io
+import json
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .postprocess import Reading
+from .preprocess import eval_transform
+from .reading import Reader
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_images: int = 64
+    max_pixels: int = 4096 * 4096
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Batcher:
+    """One worker thread that reads preprocessed images in batches of up to ``max_batch``."""
+
+    def __init__(self, reader: Reader, limits: Limits):
+        self.reader, self.limits = reader, limits
+        self.jobs: queue.Queue[tuple[np.ndarray, Future]] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="seqocr-batcher", daemon=True)
+        self.thread.start()
+
+    def submit(self, arrays: list[np.ndarray]) -> list[Future]:
+        futures = []
+        for x in arrays:
+            f: Future = Future()
+            self.jobs.put((x, f))
+            futures.append(f)
+        return futures
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.jobs.get()]
+            deadline = self.limits.max_wait_ms / 1000
+            while len(batch) < self.limits.max_batch:
+                try:
+                    batch.append(self.jobs.get(timeout=deadline))
+                except queue.Empty:
+                    break
+            try:
+                readings = self.reader.read_arrays(np.stack([x for x, _ in batch]))
+            except Exception as e:  # noqa: BLE001 - handed to every waiting request, never kills the thread
+                for _, f in batch:
+                    f.set_exception(e)
+                continue
+            for (_, f), r in zip(batch, readings):
+                f.set_result(r)
+
+
+def decode_image(data: bytes, index: int, limits: Limits) -> Image.Image:
+    """Open an uploaded image, refusing oversized ones *before* decoding their pixels."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.width * img.height > limits.max_pixels:
+            raise BadRequest(413, f"image {index}: {img.width}x{img.height} pixels, over the limit of "
+                                  f"{limits.max_pixels}")
+        img.load()
+        return img.convert("RGB")
+    except BadRequest:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise BadRequest(400, f"image {index}: not a readable image ({type(e).__name__})") from None
+
+
+def payload_images(content_type: str, body: bytes, form_images: list[bytes] | None) -> list[bytes]:
+    if form_images is not None:
+        return form_images
+    if content_type.startswith("application/json"):
+        try:
+            items = json.loads(body)["images"]
+            if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+                raise TypeError
+            return [base64.b64decode(s, validate=True) for s in items]
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise BadRequest(400, 'expected JSON {"images": [base64 string, ...]}') from None
+    raise BadRequest(415, "send multipart/form-data with field 'images', or application/json")
+
+
+def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | None" = None):
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    app = FastAPI(title="seqocr", version="1", summary="Read street-name signs (FSNS 4-view images or photos)")
+    batcher = Batcher(reader, limits)
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.exception_handler(BadRequest)
+    async def _bad(_: Request, e: BadRequest):
+        return error(e.status, e.message)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, e: HTTPException):
+        return error(e.status_code, str(e.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, e: RequestValidationError):
+        return error(422, "invalid request")
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", **(model_info or {})}
+
+    @app.post("/v1/read", responses={400: {}, 413: {}, 415: {}})
+    async def read(request: Request) -> dict:
+        """Read one or more images: multipart field `images` (repeatable) or JSON `{"images": [base64]}`."""
+        size = int(request.headers.get("content-length") or 0)
+        if size > limits.max_body_bytes:
+            raise BadRequest(413, f"request body of {size} bytes, over the limit of {limits.max_body_bytes}")
+        content_type = request.headers.get("content-type", "")
+        form_images = None
+        if content_type.startswith("multipart/form-data"):
+            try:
+                form = await request.form(max_files=limits.max_images + 1, max_fields=limits.max_images + 1)
+            except Exception:  # noqa: BLE001 - starlette/multipart raise several types for a bad body
+                raise BadRequest(400, "malformed multipart body") from None
+            uploads = form.getlist("images")
+            form_images = [await u.read() if hasattr(u, "read") else str(u).encode() for u in uploads]
+            await form.close()
+        body = b"" if form_images is not None else await request.body()
+        if len(body) > limits.max_body_bytes:
+            raise BadRequest(413, f"request body over the limit of {limits.max_body_bytes} bytes")
+        images = payload_images(content_type, body, form_images)
+        if not images:
+            raise BadRequest(400, "no images in the request")
+        if len(images) > limits.max_images:
+            raise BadRequest(413, f"{len(images)} images, over the limit of {limits.max_images} per request")
+        arrays = await asyncio.to_thread(
+            lambda: [eval_transform(decode_image(data, i, limits), reader.spec) for i, data in enumerate(images)])
+        readings: list[Reading] = await asyncio.gather(
+            *[asyncio.wrap_future(f) for f in batcher.submit(arrays)])
+        return {"results": [r.as_dict() for r in readings]}
+
+    return app
+
+
+def serve(reader: Reader, host: str, port: int, limits: Limits, model_info: dict) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(reader, limits, model_info), host=host, port=port, log_level="info")

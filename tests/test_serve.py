@@ -1,0 +1,117 @@
+"""`seqocr serve` started for real on a loopback port, answering good and bad requests."""
+
+import base64
+import io
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.test_onnx import tiny_checkpoint
+
+SAMPLES = [f"src/seqocr/resources/samples/sign-000000{i}.png" for i in range(3)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from seqocr.charset import Charset
+
+    root = tmp_path_factory.mktemp("serve")
+    ckpt = tiny_checkpoint(root, "default", Charset.fsns())
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "seqocr", "serve", "--port", str(port), "--checkpoint", str(ckpt),
+                             "--max-images", "4", "--max-body-mb", "1", "--max-pixels", "200000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+    yield url, ckpt
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def multipart(paths):
+    return [("images", (p, open(p, "rb").read(), "image/png")) for p in paths]
+
+
+def expected(ckpt):
+    from seqocr.predictor import Predictor
+
+    return [r.text for r in Predictor.from_checkpoint(ckpt).read(SAMPLES)]
+
+
+def test_health_and_schema(server):
+    url, _ = server
+    assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
+    assert "/v1/read" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+
+def test_multipart_and_json_give_the_texts_of_seqocr_read(server):
+    url, ckpt = server
+    want = expected(ckpt)
+    r = httpx.post(f"{url}/v1/read", files=multipart(SAMPLES), timeout=60)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["text"] for x in results] == want
+    assert all(0 <= x["confidence"] <= 1 and len(x["char_probs"]) == len(x["text"]) for x in results)
+    body = {"images": [base64.b64encode(open(p, "rb").read()).decode() for p in SAMPLES]}
+    assert [x["text"] for x in httpx.post(f"{url}/v1/read", json=body, timeout=60).json()["results"]] == want
+
+
+def big_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (1000, 1000)).save(buf, "PNG")   # 1e6 pixels > the 200,000 limit; tiny file
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kwargs, status, message", [
+    ({"files": [("images", ("x.png", b"not an image", "image/png"))]}, 400, "image 0: not a readable image"),
+    ({"json": {"images": ["***"]}}, 400, "expected JSON"),
+    ({"json": {"pictures": []}}, 400, "expected JSON"),
+    ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "multipart/form-data"),
+    ({"files": multipart(SAMPLES[:1] * 5)}, 413, "5 images, over the limit of 4"),
+    ({"files": [("images", ("big.png", big_png(), "image/png"))]}, 413, "1000x1000 pixels"),
+    ({"content": b"x" * 1_100_000, "headers": {"content-type": "application/json"}}, 413, "over the limit"),
+    ({"files": [("other", ("x.png", b"", "image/png"))]}, 400, "no images"),
+])
+def test_bad_requests_get_4xx_json(server, kwargs, status, message):
+    url, _ = server
+    r = httpx.post(f"{url}/v1/read", timeout=60, **kwargs)
+    assert r.status_code == status and message in r.json()["error"], r.text
+
+
+def test_bad_requests_mixed_in_never_break_good_ones(server):
+    url, ckpt = server
+    want = expected(ckpt)
+
+    def good(_):
+        return httpx.post(f"{url}/v1/read", files=multipart(SAMPLES), timeout=120)
+
+    def bad(_):
+        return httpx.post(f"{url}/v1/read", files=[("images", ("x.png", b"garbage", "image/png"))], timeout=120)
+
+    with ThreadPoolExecutor(8) as pool:
+        goods = [pool.submit(good, i) for i in range(12)]
+        bads = [pool.submit(bad, i) for i in range(12)]
+        good_results = [f.result() for f in goods]
+        bad_results = [f.result() for f in bads]
+    assert all(r.status_code == 200 and [x["text"] for x in r.json()["results"]] == want for r in good_results)
+    assert all(r.status_code == 400 for r in bad_results)
