@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,7 +50,7 @@ def server(tmp_path_factory):
 
 
 def multipart(paths):
-    return [("images", (p, open(p, "rb").read(), "image/png")) for p in paths]
+    return [("images", (p, Path(p).read_bytes(), "image/png")) for p in paths]
 
 
 def expected(ckpt):
@@ -72,7 +73,7 @@ def test_multipart_and_json_give_the_texts_of_seqocr_read(server):
     results = r.json()["results"]
     assert [x["text"] for x in results] == want
     assert all(0 <= x["confidence"] <= 1 and len(x["char_probs"]) == len(x["text"]) for x in results)
-    body = {"images": [base64.b64encode(open(p, "rb").read()).decode() for p in SAMPLES]}
+    body = {"images": [base64.b64encode(Path(p).read_bytes()).decode() for p in SAMPLES]}
     assert [x["text"] for x in httpx.post(f"{url}/v1/read", json=body, timeout=60).json()["results"]] == want
 
 
