@@ -86,3 +86,16 @@ def test_the_onnx_reader_never_imports_torch(tmp_path, fsns):
     lines = proc.stdout.strip().splitlines()
     assert json.loads(lines[0])["image"].endswith("sign-0000000.png")
     assert json.loads(lines[-1])["samples"] == 4
+
+
+def test_int8_quantized_model_keeps_its_metadata_and_reads(tmp_path, fsns, capsys):
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m.onnx"), "--int8"]) == 0
+    q = tmp_path / "m.int8.onnx"
+    assert "dynamic int8" in capsys.readouterr().out
+    from seqocr.onnx_reader import OnnxReader
+
+    reader = OnnxReader(q)
+    assert reader.metadata["quantization"].startswith("dynamic int8") and reader.charset.chars == fsns.chars
+    readings = reader.read([f"{SAMPLES}/sign-0000000.png", f"{SAMPLES}/sign-0000001.png"])
+    assert len(readings) == 2 and all(0 <= r.confidence <= 1 for r in readings)

@@ -69,6 +69,26 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2) 
     return out
 
 
+def quantize_int8(onnx_path: str | Path, out: str | Path) -> Path:
+    """Dynamic int8 quantization (ONNX Runtime's ``quantize_dynamic``): weights of MatMul/Gemm and the
+    recurrent layers stored as int8, activations quantized on the fly; convolutions stay float. The metadata is
+    carried over, so the quantized file reads images on its own too."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    quantize_dynamic(str(onnx_path), str(tmp), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Gemm", "LSTM"])
+    proto, source = onnx.load(str(tmp)), onnx.load(str(onnx_path))
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(source.metadata_props)
+    proto.metadata_props.add(key="quantization", value="dynamic int8 (MatMul, Gemm, LSTM weights)")
+    onnx.save(proto, str(tmp))
+    tmp.replace(out)
+    return out
+
+
 def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 64, batch: int = 16,
                 tolerance: float = 1e-3) -> dict[str, float]:
     """Run ONNX Runtime and PyTorch on ``n`` generated signs; raise on any text difference or a probability gap
@@ -90,4 +110,4 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 6
     return result
 
 
-__all__ = ["GreedyReader", "export_onnx", "verify_onnx"]
+__all__ = ["GreedyReader", "export_onnx", "quantize_int8", "verify_onnx"]
