@@ -1,4 +1,5 @@
-"""Package a training run as the shipped model: safetensors weights inside the package plus a model card.
+"""Package a training run as the shipped model: safetensors weights and their ONNX export (verified against
+PyTorch) inside the package, plus a model card.
 
 Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped/last.pt] [--heldout N] [--real DIR]
 
@@ -21,6 +22,7 @@ import torch
 from seqocr.checkpoint import SHIPPED, export_weights, load_model, read_checkpoint
 from seqocr.data import build_dataset
 from seqocr.evaluate import evaluate
+from seqocr.export import export_onnx, verify_onnx
 from seqocr.train import image_spec
 
 CARD = SHIPPED.with_name("MODEL_CARD.md")
@@ -91,6 +93,8 @@ def main() -> None:
     checkpoint = Path(args.checkpoint)
     facts = training_facts(checkpoint)
     export_weights(checkpoint, SHIPPED, facts)
+    onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"))
+    facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, n=64)
     heldout = measure(SHIPPED, f"synth:split=test,n={args.heldout},seed=1", args.heldout)
     real = None
     if Path(args.real).is_file():
@@ -99,7 +103,7 @@ def main() -> None:
     CARD.write_text(card(facts, heldout, real), encoding="utf-8")
     summary = {"heldout": heldout["metrics"], "real": real["metrics"] if real else None, **facts}
     print(json.dumps(summary, indent=1, ensure_ascii=False))
-    print(f"wrote {SHIPPED} ({SHIPPED.stat().st_size / 1e6:.1f} MB) and {CARD}")
+    print(f"wrote {SHIPPED} ({SHIPPED.stat().st_size / 1e6:.1f} MB), {onnx_path} and {CARD}")
 
 
 if __name__ == "__main__":
