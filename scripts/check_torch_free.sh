@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Proves the ONNX Runtime reader needs no torch: a fresh venv with `pip install ".[onnx]"` (no torch) reads the
+# bundled sample signs with the shipped ONNX model. Run by .ci/run after the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${1:-/tmp/seqocr-torch-free}
+rm -rf "$VENV"
+python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q ".[onnx]"
+if "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  echo "check_torch_free: torch is installed in $VENV; the check would prove nothing" >&2
+  exit 1
+fi
+"$VENV/bin/seqocr" read --onnx src/seqocr/resources/model/seqocr-default.onnx --json \
+    src/seqocr/resources/samples/sign-*.png
+echo "check_torch_free: read with ONNX Runtime in a venv without torch: OK"
