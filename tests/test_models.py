@@ -30,13 +30,17 @@ def test_reference_layers_are_faithful():
 def _both():
     return [build_model(tiny_model_config("default"), 12),
             build_model(tiny_model_config("reference", view_height=128, view_width=128, max_len=64,
-                                          hidden=8, embed_dim=8), 12)]
+                                          hidden=8, embed_dim=8), 12),
+            build_model(tiny_model_config("default", view_height=32, rows="keep"), 12)]
 
 
-@pytest.mark.parametrize("idx", [0, 1])
+INPUT = {0: (16, 64), 1: (128, 512), 2: (32, 64)}
+
+
+@pytest.mark.parametrize("idx", [0, 1, 2])
 def test_forward_shapes_and_every_parameter_gets_a_gradient(idx):
     model = _both()[idx]
-    h, w = (16, 64) if idx == 0 else (128, 512)
+    h, w = INPUT[idx]
     x, steps = torch.randn(3, 3, h, w), model.max_len
     targets = torch.randint(3, 12, (3, steps))
     logp = model(x, targets)
@@ -51,10 +55,10 @@ def test_forward_shapes_and_every_parameter_gets_a_gradient(idx):
     assert ((probs > 0) & (probs <= 1)).all()
 
 
-@pytest.mark.parametrize("idx", [0, 1])
+@pytest.mark.parametrize("idx", [0, 1, 2])
 def test_greedy_equals_step_by_step(idx):
     model = _both()[idx].eval()
-    x = torch.randn(2, 3, *((16, 64) if idx == 0 else (128, 512)))
+    x = torch.randn(2, 3, *INPUT[idx])
     ids, _ = model.greedy(x)
     with torch.no_grad():
         memory = model.encode(x)
@@ -108,3 +112,10 @@ def test_folding_batchnorm_keeps_the_outputs(name):
     with torch.no_grad():
         assert torch.allclose(model.encode(x), folded.encode(x), atol=1e-4)
         assert torch.equal(model.greedy(x)[0], folded.greedy(x)[0])
+
+
+def test_keeping_rows_gives_a_2d_memory():
+    model = build_model(tiny_model_config("default", view_height=32, rows="keep"), 12).eval()
+    assert model.encode(torch.randn(3, 3, 32, 64)).shape == (3, 4 * 2 * 4, 16)   # views × rows × columns
+    collapsed = build_model(tiny_model_config("default", view_height=32), 12).eval()
+    assert collapsed.encode(torch.randn(3, 3, 32, 64)).shape == (3, 4 * 1 * 4, 16)

@@ -46,9 +46,12 @@ def conv_bn_relu(cin: int, cout: int, kernel: int | tuple[int, int] = 3, padding
 
 
 class DefaultCNN(nn.Module):
-    """One view (3, H, W) -> (W/4, out) features per column. H must be divisible by 16, W by 4."""
+    """One view (3, H, W) -> (out, R, W/4): R = 1 row when ``keep_rows`` is off (the last conv spans the remaining
+    H/16 rows, as the reference collapses height), else R = H/16 rows (a 1×1 conv), so that the lines of a
+    multi-line sign stay apart for a 2-D attention. H must be divisible by 16, W by 4."""
 
-    def __init__(self, channels: list[int], view_height: int, out: int, norm: str = "batch"):
+    def __init__(self, channels: list[int], view_height: int, out: int, norm: str = "batch",
+                 keep_rows: bool = False):
         super().__init__()
         c0, c1, c2, c3 = channels
         pool21 = nn.MaxPool2d((2, 1), (2, 1))
@@ -58,11 +61,11 @@ class DefaultCNN(nn.Module):
             block(c0, c1), nn.MaxPool2d(2),                                 # H/4,  W/4
             block(c1, c2), block(c2, c2), pool21,                           # H/8,  W/4
             block(c2, c3), block(c3, c3), pool21,                           # H/16, W/4
-            block(c3, out, kernel=(view_height // 16, 1), padding=0),       # 1,    W/4
+            block(c3, out, kernel=(1 if keep_rows else view_height // 16, 1), padding=0),  # R, W/4
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(x).squeeze(2).transpose(1, 2)  # (N, W/4, out)
+        return self.body(x)  # (N, out, R, W/4)
 
 
 class AdditiveAttention(nn.Module):
@@ -89,7 +92,12 @@ class DefaultOCR(Seq2SeqOCR):
         self.num_views, self.max_len, self.num_classes = cfg.num_views, cfg.max_len, num_classes
         self.teacher_forcing = cfg.teacher_forcing
         d = cfg.hidden
-        self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm)
+        if cfg.rows not in ("collapse", "keep"):
+            raise ConfigError(f"model.rows: unknown {cfg.rows!r}; choose from collapse, keep")
+        self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
+        self.rows = cfg.view_height // 16 if cfg.rows == "keep" else 1
+        if self.rows > 1:  # where each row sits, for the 2-D attention (columns are known to the BiLSTM)
+            self.row_embedding = nn.Parameter(torch.zeros(self.rows, 1, d))
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
         self.view_embedding = nn.Parameter(torch.zeros(cfg.num_views, 1, d))
         self.init_h = nn.Linear(d, d)
@@ -102,15 +110,20 @@ class DefaultOCR(Seq2SeqOCR):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         nn.init.normal_(self.view_embedding, 0.0, 0.02)
+        if self.rows > 1:
+            nn.init.normal_(self.row_embedding, 0.0, 0.02)
         self.cnn.to(memory_format=torch.channels_last)  # oneDNN's fast layout on CPU: ~1.5x on this CNN
 
     def encode(self, images: Tensor) -> Tensor:
-        """(B, 3, H, V·W) -> memory (B, V·W/4, hidden)."""
-        b = images.shape[0]
+        """(B, 3, H, V·W) -> memory (B, V·R·W/4, hidden), views (and rows) one after the other."""
         views = split_views(images, self.num_views).contiguous(memory_format=torch.channels_last)
-        x = self.rnn(self.cnn(views))[0]                                  # (V·B, W/4, hidden)
-        x = x.reshape(self.num_views, b, x.shape[1], x.shape[2]) + self.view_embedding.unsqueeze(1)
-        return x.permute(1, 0, 2, 3).reshape(b, -1, x.shape[3])        # views along time
+        f = self.cnn(views)                                                    # (V·B, d, R, W/4)
+        d, r, w = f.shape[1], f.shape[2], f.shape[3]
+        x = self.rnn(f.permute(0, 2, 3, 1).reshape(-1, w, d))[0]               # (V·B·R, W/4, d): rows apart
+        x = x.reshape(self.num_views, -1, r, w, d) + self.view_embedding.reshape(self.num_views, 1, 1, 1, d)
+        if self.rows > 1:
+            x = x + self.row_embedding.reshape(1, 1, r, 1, d)
+        return x.transpose(0, 1).reshape(x.shape[1], -1, d)
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
         h = torch.tanh(self.init_h(memory.mean(1)))
