@@ -33,24 +33,10 @@ fi
 
 # shellcheck disable=SC2086  # $packages is a whitespace-separated list on purpose
 echo "install_fonts: installing" $packages
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install_fonts: apt-get not found; install these Debian packages (or their fonts at the paths above):" \
-       $packages >&2
-  exit 1
-fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO="sudo"
-  else
-    echo "install_fonts: need root to run apt-get install" $packages >&2
-    exit 1
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $packages >/dev/null
+# shellcheck source=scripts/apt_install.sh
+source "$(dirname "$0")/apt_install.sh"
+# shellcheck disable=SC2086  # $packages is a whitespace-separated list on purpose
+apt_install install_fonts $packages
 
 still=$(missing_packages)
 if [ -n "$still" ]; then

@@ -31,22 +31,9 @@ if have_tesseract_fra; then
   echo "install_peers: tesseract with French data is installed ($(tesseract --version 2>&1 | head -n1))"
 else
   echo "install_peers: installing tesseract-ocr tesseract-ocr-fra"
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_peers: apt-get not found; install Tesseract and its French data (fra.traineddata) by hand" >&2
-    exit 1
-  fi
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-      SUDO="sudo"
-    else
-      echo "install_peers: need root to run apt-get install tesseract-ocr tesseract-ocr-fra" >&2
-      exit 1
-    fi
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-fra >/dev/null
+  # shellcheck source=scripts/apt_install.sh
+  source "$(dirname "$0")/apt_install.sh"
+  apt_install install_peers tesseract-ocr tesseract-ocr-fra
   if ! have_tesseract_fra; then
     echo "install_peers: tesseract or its French data still missing after apt-get install" >&2
     exit 1

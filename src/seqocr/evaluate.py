@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Subset
 from .charset import Charset
 from .distributed import Dist, all_sum
 from .metrics import RecognitionMeter
-from .postprocess import Reading, decode_batch, write_predictions  # noqa: F401 - re-exported
+from .postprocess import Reading, decode_batch
 
 
 def eval_loader(dataset, charset: Charset, steps: int, batch_size: int, workers: int = 0) -> DataLoader:
