@@ -116,6 +116,6 @@ def test_folding_batchnorm_keeps_the_outputs(name):
 
 def test_keeping_rows_gives_a_2d_memory():
     model = build_model(tiny_model_config("default", view_height=32, rows="keep"), 12).eval()
-    assert model.encode(torch.randn(3, 3, 32, 64)).shape == (3, 4 * 2 * 4, 16)   # views × rows × columns
+    assert model.encode(torch.randn(3, 3, 32, 64)).shape == (3, 4 * 4 * 4, 16)   # views × rows × columns
     collapsed = build_model(tiny_model_config("default", view_height=32), 12).eval()
     assert collapsed.encode(torch.randn(3, 3, 32, 64)).shape == (3, 4 * 1 * 4, 16)

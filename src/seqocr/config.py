@@ -29,7 +29,7 @@ class ModelConfig:
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192])  # default model CNN widths
     attention_dim: int = 128         # default model: additive attention size
     norm: str = "batch"              # default model: "batch" or "group" (no batch statistics)
-    rows: str = "collapse"           # default model: "collapse" each view to one row, or "keep" H/16 rows (2-D)
+    rows: str = "collapse"           # default model: "collapse" each view to one row, or "keep" H/8 rows (2-D)
     embed_dim: int = 64              # default model: token embedding size (reference: = hidden)
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced

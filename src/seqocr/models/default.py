@@ -12,7 +12,8 @@ What changes against the reference (reference-model.md §8) and why:
   counting at EOS (base.mask_after_eos); no batch size is baked into any state.
 
 Shapes (view 64×64, channels [32, 64, 128, 192]): views (4B, 3, 64, 64) -> CNN (4B, 192, 4, 16) -> height
-collapsed (4B, 16, hidden) -> BiLSTM per view -> memory (B, 4·16, hidden).
+collapsed (4B, 16, hidden) -> BiLSTM per view -> memory (B, 4·16, hidden). With ``rows: keep`` the last height
+pooling is skipped: (4B, hidden, 8, 16) -> BiLSTM per row -> memory (B, 4·8·16, hidden), a 2-D attention.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def conv_bn_relu(cin: int, cout: int, kernel: int | tuple[int, int] = 3, padding
 
 class DefaultCNN(nn.Module):
     """One view (3, H, W) -> (out, R, W/4): R = 1 row when ``keep_rows`` is off (the last conv spans the remaining
-    H/16 rows, as the reference collapses height), else R = H/16 rows (a 1×1 conv), so that the lines of a
-    multi-line sign stay apart for a 2-D attention. H must be divisible by 16, W by 4."""
+    H/16 rows, as the reference collapses height), else R = H/8 rows (no last height pooling, a 1×1 conv), so that
+    the 2-3 lines of a sign (about 8-10 pixels apart on a 64-pixel view) stay apart for a 2-D attention.
+    H must be divisible by 16, W by 4."""
 
     def __init__(self, channels: list[int], view_height: int, out: int, norm: str = "batch",
                  keep_rows: bool = False):
@@ -60,7 +62,7 @@ class DefaultCNN(nn.Module):
             block(3, c0), nn.MaxPool2d(2),                                  # H/2,  W/2
             block(c0, c1), nn.MaxPool2d(2),                                 # H/4,  W/4
             block(c1, c2), block(c2, c2), pool21,                           # H/8,  W/4
-            block(c2, c3), block(c3, c3), pool21,                           # H/16, W/4
+            block(c2, c3), block(c3, c3), nn.Identity() if keep_rows else pool21,  # H/8 or H/16, W/4
             block(c3, out, kernel=(1 if keep_rows else view_height // 16, 1), padding=0),  # R, W/4
         )
 
@@ -95,7 +97,7 @@ class DefaultOCR(Seq2SeqOCR):
         if cfg.rows not in ("collapse", "keep"):
             raise ConfigError(f"model.rows: unknown {cfg.rows!r}; choose from collapse, keep")
         self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
-        self.rows = cfg.view_height // 16 if cfg.rows == "keep" else 1
+        self.rows = cfg.view_height // 8 if cfg.rows == "keep" else 1
         if self.rows > 1:  # where each row sits, for the 2-D attention (columns are known to the BiLSTM)
             self.row_embedding = nn.Parameter(torch.zeros(self.rows, 1, d))
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
