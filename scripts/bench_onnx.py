@@ -3,7 +3,7 @@
 Usage: .venv/bin/python scripts/bench_onnx.py [--checkpoint C] [--n 500] [--real ../shared/fsns-sample/labels.tsv]
        [--json benchmarks/onnx.json]
 
-1. exports the model to ONNX (fp32) and a dynamic-int8 copy;
+1. exports the model to ONNX (fp32) and a static-int8 copy (convolutions int8, see export.quantize_int8);
 2. reading throughput at batch 32 on preprocessed generated signs: PyTorch eager fp32 (BN folded, as `seqocr read`),
    PyTorch eager bf16, ONNX Runtime fp32, ONNX Runtime int8 — median of timed batches after warm-up, the runtimes
    interleaved round by round so that machine noise hits them alike;

@@ -92,10 +92,15 @@ def test_int8_quantized_model_keeps_its_metadata_and_reads(tmp_path, fsns, capsy
     ckpt = tiny_checkpoint(tmp_path, "default", fsns)
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m.onnx"), "--int8"]) == 0
     q = tmp_path / "m.int8.onnx"
-    assert "dynamic int8" in capsys.readouterr().out
+    assert "int8 convolutions" in capsys.readouterr().out
     from seqocr.onnx_reader import OnnxReader
 
     reader = OnnxReader(q)
-    assert reader.metadata["quantization"].startswith("dynamic int8") and reader.charset.chars == fsns.chars
+    assert reader.metadata["quantization"].startswith("static int8 (Conv") and reader.charset.chars == fsns.chars
     readings = reader.read([f"{SAMPLES}/sign-0000000.png", f"{SAMPLES}/sign-0000001.png"])
     assert len(readings) == 2 and all(0 <= r.confidence <= 1 for r in readings)
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(str(q)).graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops          # the convolutions run quantized
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left

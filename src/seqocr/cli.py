@@ -119,7 +119,7 @@ def _export(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if args.int8:
         q = quantize_int8(out, out.with_name(f"{out.stem}.int8{out.suffix}"))
-        print(f"wrote {q} ({q.stat().st_size / 1e6:.1f} MB, dynamic int8; compare with eval --onnx)")
+        print(f"wrote {q} ({q.stat().st_size / 1e6:.1f} MB, int8 convolutions; compare with eval --onnx)")
     if args.verify:
         r = verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance)
         print(f"verified: ONNX Runtime = PyTorch on {r['images']} generated signs (texts identical, largest "
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     x.add_argument("--out", required=True, help="model.onnx")
     x.add_argument("--verify", action="store_true", help="check ONNX Runtime against PyTorch on generated signs")
-    x.add_argument("--int8", action="store_true", help="also write NAME.int8.onnx, dynamically quantized")
+    x.add_argument("--int8", action="store_true", help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")
     x.add_argument("--verify-n", type=int, default=64, help="signs to verify on")
     x.add_argument("--tolerance", type=float, default=1e-3, help="largest per-token probability gap accepted")
     x.set_defaults(func=_export)

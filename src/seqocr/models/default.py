@@ -114,11 +114,12 @@ class DefaultOCR(Seq2SeqOCR):
         nn.init.normal_(self.view_embedding, 0.0, 0.02)
         if self.rows > 1:
             nn.init.normal_(self.row_embedding, 0.0, 0.02)
-        self.cnn.to(memory_format=torch.channels_last)  # oneDNN's fast layout on CPU: ~1.5x on this CNN
+        self.memory_format = torch.channels_last  # oneDNN's fast layout on CPU (scripts/bench_ablation.py)
+        self.cnn.to(memory_format=self.memory_format)
 
     def encode(self, images: Tensor) -> Tensor:
         """(B, 3, H, V·W) -> memory (B, V·R·W/4, hidden), views (and rows) one after the other."""
-        views = split_views(images, self.num_views).contiguous(memory_format=torch.channels_last)
+        views = split_views(images, self.num_views).contiguous(memory_format=self.memory_format)
         f = self.cnn(views)                                                    # (V·B, d, R, W/4)
         d, r, w = f.shape[1], f.shape[2], f.shape[3]
         x = self.rnn(f.permute(0, 2, 3, 1).reshape(-1, w, d))[0]               # (V·B·R, W/4, d): rows apart
