@@ -25,11 +25,17 @@ demo: venv
 test: venv
 	$(PY) -m pytest
 
-# The shipped model's recipe: train on generated signs (resuming a stopped run), then export + model card.
+# The shipped model's recipe: two stages of training on generated signs (each resumes a stopped run), then
+# export + model card.
 model: venv
-	if [ -f runs/shipped/last.pt ]; then $(PY) -m seqocr train --config configs/shipped.yaml --resume; \
-	else $(PY) -m seqocr train --config configs/shipped.yaml; fi
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped/last.pt
+	$(call train_stage,shipped)
+	$(call train_stage,shipped-stage2)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage2/last.pt
+
+define train_stage
+	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \
+	else $(PY) -m seqocr train --config configs/$(1).yaml; fi
+endef
 
 # Peers side by side on the same images (Tesseract from Debian, RapidOCR from PyPI); not part of the tests.
 peers: venv

@@ -1,11 +1,13 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from seqocr.checkpoint import load_model, save_checkpoint
 from seqocr.config import TrainConfig
 from seqocr.data import build_dataset
+from seqocr.errors import SeqocrError
 from seqocr.evaluate import evaluate
 from seqocr.losses import masked_token_loss, reference_loss
 from seqocr.preprocess import ImageSpec
@@ -113,10 +115,6 @@ def test_a_corrupt_last_checkpoint_is_named_and_the_previous_one_used(tmp_path, 
 
 
 def test_non_finite_steps_are_skipped_and_k_in_a_row_stop_the_run(tmp_path, capsys, monkeypatch):
-    import pytest
-
-    from seqocr.errors import SeqocrError
-
     cfg = tiny_config(tmp_path, train={"steps": 8, "ckpt_every": 2, "max_bad_steps": 3}, data={"val": ""})
     trainer = Trainer(cfg, progress=False)
     real_loss = Trainer.loss
@@ -134,3 +132,19 @@ def test_non_finite_steps_are_skipped_and_k_in_a_row_stop_the_run(tmp_path, caps
     assert out.count("update skipped") == 4
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2   # the last good one
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_a_second_stage_starts_from_the_first_stages_weights_with_a_fresh_schedule(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 2}, data={"val": ""})
+    Trainer(cfg, progress=False).fit()
+    first = tmp_path / "run" / "last.pt"
+    stage2 = tiny_config(tmp_path, train={"steps": 1, "init_from": str(first), "out_dir": str(tmp_path / "two")},
+                         data={"val": ""})
+    trainer = Trainer(stage2, progress=False)
+    trainer.init_from(first)
+    weights = torch.load(first, weights_only=True)["model"]
+    assert trainer.step == 0 and all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in weights.items())
+
+    other = tiny_config(tmp_path, model={"hidden": 24}, train={"init_from": str(first)}, data={"val": ""})
+    with pytest.raises(SeqocrError, match="init_from: .*different model config"):
+        Trainer(other, progress=False).init_from(first)

@@ -109,18 +109,22 @@ def read_weights(path: Path) -> dict[str, Any]:
             "step": int(meta.get("step", 0)), "info": json.loads(meta.get("info", "{}"))}
 
 
+def read_any(path: Path) -> dict[str, Any]:
+    """A checkpoint (``.pt``) or exported weights (``.safetensors``), in :func:`read_checkpoint`'s shape."""
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise DataError(f"{path}: weights file not found")
+        return read_weights(path)
+    return read_checkpoint(path)
+
+
 def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
     """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
     ``None`` loads the shipped model."""
     from .models import build_model, num_classes_for
 
     path = Path(path) if path is not None else shipped_model()
-    if path.suffix == ".safetensors":
-        if not path.is_file():
-            raise DataError(f"{path}: weights file not found")
-        state = read_weights(path)
-    else:
-        state = read_checkpoint(path)
+    state = read_any(path)
     cfg = Config.from_dict(state["config"], where=str(path))
     charset = Charset.from_dict(state["charset"])
     model = build_model(cfg.model, num_classes_for(cfg.model, len(charset)))

@@ -68,6 +68,8 @@ class TrainConfig:
     ckpt_every: int = 500
     eval_every: int = 0              # 0 = only at the end
     out_dir: str = "runs/default"
+    init_from: str = ""              # start from these weights (.pt or .safetensors, same model config); fresh
+                                     # optimizer and schedule. Ignored by --resume, which continues its own run
     threads: int = 0                 # torch intra-op threads; 0 = leave PyTorch's default
 
 

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from .charset import Charset
-from .checkpoint import read_latest_good, save_checkpoint
+from .checkpoint import read_any, read_latest_good, save_checkpoint
 from .config import Config, TrainConfig
 from .data import build_dataset
 from .data.datasets import Collate, StreamSampler
@@ -78,6 +78,19 @@ class Trainer:
         return self.cfg.train.batch_size * self.dist.world
 
     # -- state --------------------------------------------------------------------------------------------
+    def init_from(self, path: Path) -> None:
+        """Start from another run's weights (a later stage of a recipe): same model config and charset required;
+        the optimizer, schedule and step start afresh."""
+        state = read_any(path)
+        saved = Config.from_dict(state["config"], where=str(path))
+        if saved.model != self.cfg.model:
+            raise SeqocrError(f"train.init_from: {path} was trained with a different model config")
+        if Charset.from_dict(state["charset"]).chars != self.charset.chars:
+            raise SeqocrError(f"train.init_from: {path} was trained with a different charset")
+        self.model.load_state_dict(state["model"])
+        if self.dist.main:
+            print(f"initialised from {path} (its step {state.get('step', '?')})")
+
     def resume(self) -> None:
         path = self.out / "last.pt"
         state = read_latest_good(path, warn=print if self.dist.main else (lambda _: None))
@@ -267,6 +280,8 @@ def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str,
     try:
         if resume:
             trainer.resume()
+        elif cfg.train.init_from:
+            trainer.init_from(Path(cfg.train.init_from))
         return trainer.fit()
     finally:
         teardown()
