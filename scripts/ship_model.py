@@ -1,7 +1,7 @@
 """Package a training run as the shipped model: safetensors weights and their ONNX export (verified against
 PyTorch) inside the package, plus a model card.
 
-Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped/last.pt] [--heldout N] [--real DIR]
+Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped-stage2/last.pt] [--heldout N] [--real DIR]
 
 It exports the weights (config, charset and training facts in the file's metadata), then measures the figures the
 card reports with the exported file itself: annotation/character precision on a fixed generated held-out set
@@ -28,24 +28,52 @@ from seqocr.train import image_spec
 CARD = SHIPPED.with_name("MODEL_CARD.md")
 
 
-def training_facts(checkpoint: Path) -> dict:
-    """Steps, images and wall-clock time of the run, from the checkpoint and its TensorBoard log."""
+def _stages(checkpoint: Path) -> list[tuple[Path, dict]]:
+    """The run behind ``checkpoint`` and, through ``train.init_from``, the runs it started from (first first)."""
+    stages = []
+    while True:
+        state = read_checkpoint(checkpoint)
+        stages.insert(0, (checkpoint, state))
+        origin = state["config"]["train"].get("init_from", "")
+        if not origin:
+            return stages
+        checkpoint = Path(origin)
+
+
+def _wall_hours(tb: Path, max_gap_s: float = 300.0) -> float:
+    """Training time from the TensorBoard log: the sum of the intervals between logged steps, leaving out gaps
+    longer than ``max_gap_s`` (a run stopped and resumed later, e.g. across sessions)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    state = read_checkpoint(checkpoint)
-    cfg = state["config"]
-    events = EventAccumulator(str(checkpoint.parent / "tb"))
+    events = EventAccumulator(str(tb))
     events.Reload()
-    loss = events.Scalars("train/loss")
+    times = sorted(e.wall_time for e in events.Scalars("train/loss"))
+    return sum(b - a for a, b in zip(times, times[1:]) if b - a <= max_gap_s) / 3600
+
+
+def training_facts(checkpoint: Path) -> dict:
+    """Steps, images and training time of the run and of the stages it started from."""
+    stages = _stages(checkpoint)
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     model_name = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "?")
-    return {"steps": state["step"], "batch_size": cfg["train"]["batch_size"],
-            "images_seen": state["step"] * cfg["train"]["batch_size"],
-            "wall_hours": round((loss[-1].wall_time - loss[0].wall_time) / 3600, 2),
-            "final_train_loss": round(loss[-1].value, 4),
+    steps = [st["step"] for _, st in stages]
+    batch = [st["config"]["train"]["batch_size"] for _, st in stages]
+    hours = [_wall_hours(path.parent / "tb") for path, _ in stages]
+    configs = [f"configs/{Path(st['config']['train']['out_dir']).name}.yaml" for _, st in stages]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    last = EventAccumulator(str(checkpoint.parent / "tb"))
+    last.Reload()
+    return {"steps": " + ".join(f"{s:,}" for s in steps) + (f" = {sum(steps):,}" if len(steps) > 1 else ""),
+            "batch_size": batch[-1],
+            "images_seen": f"{sum(s * b for s, b in zip(steps, batch)):,}",
+            "wall_hours": f"{sum(hours):.2f} (" + " + ".join(f"{h:.2f}" for h in hours)
+                          + "; gaps over 5 min between logged steps left out)",
+            "final_train_loss": round(last.Scalars("train/loss")[-1].value, 4),
             "machine": f"{model_name}, {torch.get_num_threads()} threads, torch {torch.__version__}",
             "python": platform.python_version(), "date": datetime.date.today().isoformat(),
-            "config": "configs/shipped.yaml", "data": "seqocr's realistic generator only (seed 0, split train)"}
+            "config": ", then ".join(configs),
+            "data": "seqocr's realistic generator only (split train; seeds per stage in the configs)"}
 
 
 def measure(weights: Path, source: str, n: int) -> dict:
@@ -63,7 +91,8 @@ def card(facts: dict, heldout: dict, real: dict | None) -> str:
         "`seqocr-default.safetensors` (weights, config and charset in one file, no pickle). Used by `seqocr read`,",
         "`seqocr eval` and the Python API when no checkpoint is given.", "",
         "## Recipe", "",
-        "`make model` reruns it: `seqocr train --config configs/shipped.yaml`, then `scripts/ship_model.py`.", "",
+        "`make model` reruns it: `seqocr train` with each config below in turn (a later stage starts from the",
+        "earlier one's weights, `train.init_from`), then `scripts/ship_model.py`.", "",
         "| | |", "|---|---|",
         *[f"| {k.replace('_', ' ')} | {v} |" for k, v in facts.items()], "",
         "## Measured with this file", "",
@@ -86,7 +115,7 @@ def card(facts: dict, heldout: dict, real: dict | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--checkpoint", default="runs/shipped/last.pt")
+    ap.add_argument("--checkpoint", default="runs/shipped-stage2/last.pt")
     ap.add_argument("--heldout", type=int, default=1000)
     ap.add_argument("--real", default="../shared/fsns-sample/labels.tsv")
     args = ap.parse_args()
