@@ -20,8 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqocr.bench import _config, _inputs, _median_rate, model_flops, peak_flops
-from seqocr.losses import sequence_loss
+from seqocr.bench import _config, _inputs, _median_rate, model_flops, peak_flops, train_step
 from seqocr.models import build_model, num_classes_for
 
 VARIANTS = [  # name, channels_last, fused_adam, bf16, compile_cnn
@@ -45,16 +44,7 @@ def train_rate(cfg, batch: int, steps: int, channels_last: bool, fused: bool, bf
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused, foreach=None if fused else True)
     images, targets = _inputs(cfg, batch, model.num_classes)
     images = images.contiguous(memory_format=fmt)
-
-    def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logp = model(images, targets)
-        loss = sequence_loss(cfg.train.loss, logp.float(), targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-
+    step = train_step(cfg, model, opt, images, targets, bf16)
     return _median_rate(step, batch, steps, warmup=3 if compile_cnn else 2)
 
 

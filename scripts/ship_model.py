@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import platform
 import subprocess
@@ -48,7 +49,7 @@ def _wall_hours(tb: Path, max_gap_s: float = 300.0) -> float:
     events = EventAccumulator(str(tb))
     events.Reload()
     times = sorted(e.wall_time for e in events.Scalars("train/loss"))
-    return sum(b - a for a, b in zip(times, times[1:]) if b - a <= max_gap_s) / 3600
+    return sum(b - a for a, b in itertools.pairwise(times) if b - a <= max_gap_s) / 3600
 
 
 def training_facts(checkpoint: Path) -> dict:

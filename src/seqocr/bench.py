@@ -83,6 +83,12 @@ def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int
     model = build_model(cfg.model, num_classes_for(cfg.model, 136)).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr_at(0, cfg.train), betas=tuple(cfg.train.betas))
     images, targets = _inputs(cfg, batch, model.num_classes)
+    return _median_rate(train_step(cfg, model, opt, images, targets, bf16), batch, steps, warmup)
+
+
+def train_step(cfg: Config, model: torch.nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
+               targets: torch.Tensor, bf16: bool):
+    """One training step on fixed inputs, as a closure to time: forward, loss, backward, clipping, update."""
 
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -94,7 +100,7 @@ def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
         opt.step()
 
-    return _median_rate(step, batch, steps, warmup)
+    return step
 
 
 def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
