@@ -16,7 +16,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "SEQOCR_DIST_TIMEOUT": "60"}
 
 
 def train_args(labels, out, batch, steps, *extra):
-    sets = [f"data.train={labels}", "data.val=", "data.workers=0", "data.augment=true", "model.norm=group",
+    sets = ["train.log_every=1", f"data.train={labels}", "data.val=", "data.workers=0", "data.augment=true", "model.norm=group",
             f"train.batch_size={batch}", f"train.steps={steps}", f"train.out_dir={out}", "train.ckpt_every=2",
             "train.warmup_steps=2", "train.threads=1", *extra]
     return ["-m", "seqocr", "train", "--config", "configs/tiny.yaml", "--no-progress",
@@ -52,6 +52,16 @@ def test_two_processes_of_batch_b_equal_one_process_of_batch_2b(labels, tmp_path
     # stated tolerance 2e-5 absolute, under 1 % of the change
     assert moved > 1e-3
     assert worst < min(2e-5, 0.01 * moved), (worst, moved)
+    # and the logged training loss is the global batch's on both (not rank 0's share)
+    assert abs(logged_loss(tmp_path / "one") - logged_loss(tmp_path / "two")) < 1e-5
+
+
+def logged_loss(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tb"))
+    events.Reload()
+    return events.Scalars("train/loss")[-1].value
 
 
 def weights_at_start(tmp_path):

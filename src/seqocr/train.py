@@ -178,7 +178,12 @@ class Trainer:
         ok = bool(torch.isfinite(norm))
         if ok:
             self.optimizer.step()
-        return float(loss.detach()), token_accuracy(logp.detach(), targets), ok
+        loss_value, acc = float(loss.detach()), token_accuracy(logp.detach(), targets)
+        if self.dist.world > 1:  # report the global batch's loss and accuracy, not rank 0's share
+            tokens = float((targets != 0).sum())
+            total, correct, all_tokens = all_sum([loss_value, acc * tokens, tokens], self.dist)
+            loss_value, acc = total / self.dist.world, correct / max(all_tokens, 1.0)
+        return loss_value, acc, ok
 
     def fit(self) -> dict[str, float]:
         from torch.utils.tensorboard import SummaryWriter
