@@ -37,12 +37,14 @@ define train_stage
 	else $(PY) -m seqocr train --config configs/$(1).yaml; fi
 endef
 
+REAL ?= ../shared/fsns-sample/labels.tsv  # real FSNS samples, used by `make peers` when present
+
 # Peers side by side on the same images (Tesseract from Debian, RapidOCR from PyPI); not part of the tests.
 peers: venv
 	bash scripts/install_peers.sh $(VENV)
 	test -f data/heldout/labels.tsv || $(PY) -m seqocr synth --n 200 --split test --seed 1 --out data/heldout
-	$(PY) scripts/bench_peers.py --labels data/heldout/labels.tsv --labels ../shared/fsns-sample/labels.tsv \
-	    --json benchmarks/peers.json
+	$(PY) scripts/bench_peers.py --labels data/heldout/labels.tsv \
+	    $(if $(wildcard $(REAL)),--labels $(REAL)) --json benchmarks/peers.json
 
 clean:
 	rm -rf demo runs .pytest_cache

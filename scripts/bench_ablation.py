@@ -22,6 +22,7 @@ import torch
 
 from seqocr.bench import _config, _inputs, _median_rate, model_flops, peak_flops, train_step
 from seqocr.models import build_model, num_classes_for
+from seqocr.train import lr_at
 
 VARIANTS = [  # name, channels_last, fused_adam, bf16, compile_cnn
     ("eager fp32, NCHW", False, False, False, False),
@@ -37,13 +38,12 @@ def train_rate(cfg, batch: int, steps: int, channels_last: bool, fused: bool, bf
     model = build_model(cfg.model, num_classes_for(cfg.model, 136)).train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.cnn.to(memory_format=fmt)
-    if hasattr(model, "memory_format"):
-        model.memory_format = fmt
+    model.memory_format = fmt  # both models lay their CNN input out in this format
     if compile_cnn:
         model.cnn = torch.compile(model.cnn, dynamic=False)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused, foreach=None if fused else True)
+    opt = torch.optim.Adam(model.parameters(), lr=lr_at(0, cfg.train), betas=tuple(cfg.train.betas), fused=fused,
+                           foreach=None if fused else True)
     images, targets = _inputs(cfg, batch, model.num_classes)
-    images = images.contiguous(memory_format=fmt)
     step = train_step(cfg, model, opt, images, targets, bf16)
     return _median_rate(step, batch, steps, warmup=3 if compile_cnn else 2)
 

@@ -7,6 +7,7 @@ there, so both preprocess and decode with the very same code.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
                         "`seqocr convert` first")
     samples, report = read_labels(source, charset, max_chars)
     if report.skipped:
-        print(f"{source}: {report.summary()}")
+        print(f"{source}: {report.summary()}", file=sys.stderr)  # stdout may be --json
     for s in samples:
         try:
             yield load_image(s.path, f"{s.where} ({s.path})"), s.text, s.where

@@ -20,6 +20,7 @@ import io
 import json
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -66,10 +67,10 @@ class Batcher:
     def _run(self) -> None:
         while True:
             batch = [self.jobs.get()]
-            deadline = self.limits.max_wait_ms / 1000
+            deadline = time.monotonic() + self.limits.max_wait_ms / 1000  # for the whole batch, not per image
             while len(batch) < self.limits.max_batch:
                 try:
-                    batch.append(self.jobs.get(timeout=deadline))
+                    batch.append(self.jobs.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from .charset import Charset
+from .charset import PAD, Charset
 from .checkpoint import read_any, read_latest_good, save_checkpoint
 from .config import Config, TrainConfig
 from .data import build_dataset
@@ -82,21 +82,21 @@ class Trainer:
         """Start from another run's weights (a later stage of a recipe): same model config and charset required;
         the optimizer, schedule and step start afresh."""
         state = read_any(path)
-        saved = Config.from_dict(state["config"], where=str(path))
-        if saved.model != self.cfg.model:
-            raise SeqocrError(f"train.init_from: {path} was trained with a different model config")
+        self._check_same_model(state, path, "train.init_from")
         if Charset.from_dict(state["charset"]).chars != self.charset.chars:
             raise SeqocrError(f"train.init_from: {path} was trained with a different charset")
         self.model.load_state_dict(state["model"])
         if self.dist.main:
             print(f"initialised from {path} (its step {state.get('step', '?')})")
 
+    def _check_same_model(self, state: dict, path: Path, what: str) -> None:
+        if Config.from_dict(state["config"], where=str(path)).model != self.cfg.model:
+            raise SeqocrError(f"{what}: {path} was trained with a different model config")
+
     def resume(self) -> None:
         path = self.out / "last.pt"
         state = read_latest_good(path, warn=print if self.dist.main else (lambda _: None))
-        saved = Config.from_dict(state["config"], where=str(path))
-        if saved.model != self.cfg.model:
-            raise SeqocrError(f"--resume: {path} was trained with a different model config")
+        self._check_same_model(state, path, "--resume")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
@@ -180,7 +180,7 @@ class Trainer:
             self.optimizer.step()
         loss_value, acc = float(loss.detach()), token_accuracy(logp.detach(), targets)
         if self.dist.world > 1:  # report the global batch's loss and accuracy, not rank 0's share
-            tokens = float((targets != 0).sum())
+            tokens = float((targets != PAD).sum())
             total, correct, all_tokens = all_sum([loss_value, acc * tokens, tokens], self.dist)
             loss_value, acc = total / self.dist.world, correct / max(all_tokens, 1.0)
         return loss_value, acc, ok
