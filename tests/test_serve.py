@@ -84,7 +84,7 @@ def big_png() -> bytes:
 
 
 @pytest.mark.parametrize("kwargs, status, message", [
-    ({"files": [("images", ("x.png", b"not an image", "image/png"))]}, 400, "image 0: not a readable image"),
+    ({"files": [("images", ("x.png", b"not an image", "image/png"))]}, 400, "image 0: unreadable or truncated image"),
     ({"json": {"images": ["***"]}}, 400, "expected JSON"),
     ({"json": {"pictures": []}}, 400, "expected JSON"),
     ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "multipart/form-data"),

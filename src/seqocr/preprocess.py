@@ -43,17 +43,27 @@ class ImageSpec:
         return 3, self.view_height, self.view_width * self.num_views
 
 
-def load_image(source: str | Path | bytes, where: str | None = None) -> Image.Image:
-    """Decode an image file (or its bytes) to RGB, fully, so truncation is caught here. Raises DataError."""
+class ImageTooLarge(DataError):
+    """An image with more pixels than the caller allows (found from its header, before decoding)."""
+
+
+def load_image(source: str | Path | bytes, where: str | None = None, max_pixels: int | None = None
+               ) -> Image.Image:
+    """Decode an image file (or its bytes) to RGB, fully, so truncation is caught here. Raises DataError, or
+    ImageTooLarge when it has more than ``max_pixels`` pixels (checked before the pixels are decoded)."""
     name = where or (str(source) if not isinstance(source, bytes) else "<bytes>")
     try:
         img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if max_pixels is not None and img.width * img.height > max_pixels:
+            raise ImageTooLarge(f"{name}: {img.width}x{img.height} pixels, over the limit of {max_pixels}")
         img.load()
     except FileNotFoundError:
         raise DataError(f"{name}: image file not found") from None
     except IsADirectoryError:
         raise DataError(f"{name}: is a directory, not an image") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UnidentifiedImageError:
+        raise DataError(f"{name}: unreadable or truncated image (not a format Pillow reads)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{name}: unreadable or truncated image ({e})") from None
     if img.width < 1 or img.height < 1:
         raise DataError(f"{name}: empty image")

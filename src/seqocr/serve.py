@@ -16,7 +16,6 @@ image fails only its own request, before it reaches the batcher, so bad requests
 import asyncio
 import base64
 import binascii
-import io
 import json
 import queue
 import threading
@@ -25,10 +24,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from .errors import DataError
 from .postprocess import Reading
-from .preprocess import eval_transform
+from .preprocess import ImageTooLarge, eval_transform, load_image
 from .reading import Reader
 
 
@@ -86,16 +86,11 @@ class Batcher:
 def decode_image(data: bytes, index: int, limits: Limits) -> Image.Image:
     """Open an uploaded image, refusing oversized ones *before* decoding their pixels."""
     try:
-        img = Image.open(io.BytesIO(data))
-        if img.width * img.height > limits.max_pixels:
-            raise BadRequest(413, f"image {index}: {img.width}x{img.height} pixels, over the limit of "
-                                  f"{limits.max_pixels}")
-        img.load()
-        return img.convert("RGB")
-    except BadRequest:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise BadRequest(400, f"image {index}: not a readable image ({type(e).__name__})") from None
+        return load_image(data, f"image {index}", max_pixels=limits.max_pixels)
+    except ImageTooLarge as e:
+        raise BadRequest(413, str(e)) from None
+    except DataError as e:
+        raise BadRequest(400, str(e)) from None
 
 
 def payload_images(content_type: str, body: bytes, form_images: list[bytes] | None) -> list[bytes]:

@@ -31,7 +31,7 @@ from ..charset import Charset
 from ..errors import DataError
 from ..preprocess import ImageSpec, eval_transform, load_image, train_transform
 from .datasets import Key, sample_rng
-from .labels import SkipReport, check_text, label_rows
+from .labels import SkipReport, check_text, label_rows, sample_problem
 
 RawSample = tuple[bytes, str, str]  # (image file bytes, text, where)
 
@@ -125,28 +125,6 @@ class PackSummary:
     def summary(self) -> str:
         text = f"{self.out}: {self.written} samples, {self.image_bytes / 1e6:.1f} MB of images"
         return f"{text}; {self.report.summary()}" if self.report.skipped else text
-
-
-def sample_problem(image: bytes, text: str, where: str, charset: Charset | None, max_chars: int | None
-                   ) -> tuple[str, str] | None:
-    """(reason, message) if the sample cannot go into a dataset, else None. The image is decoded in full, with
-    the same :func:`load_image` training uses: Pillow's ``verify()`` is ~30x cheaper but passes truncated JPEGs,
-    and a sample that packs must read. Reasons match :func:`check_text`'s, so reports read the same."""
-    if not text.strip():
-        return "empty label", f"{where}: empty label"
-    if max_chars is not None and len(text) > max_chars:
-        reason = f"label longer than {max_chars} characters"
-        return reason, f"{where}: {reason} ({len(text)}: {text!r})"
-    if charset is not None and charset.missing(text):
-        return "character not in charset", (f"{where}: characters {charset.missing(text)} of {text!r} are not in "
-                                            f"charset {charset.name}")
-    if not image:
-        return "missing or empty image", f"{where}: image file missing or empty"
-    try:
-        load_image(image, where)
-    except DataError as e:
-        return "unreadable image", str(e)
-    return None
 
 
 def _claim_partial(out: Path) -> Path:
