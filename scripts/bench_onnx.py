@@ -23,12 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqocr.data.synth import synth_sample
 from seqocr.export import export_onnx, quantize_int8
-from seqocr.metrics import compute_metrics
 from seqocr.onnx_reader import OnnxReader
 from seqocr.predictor import Predictor
-from seqocr.preprocess import eval_transform, load_image
+from seqocr.preprocess import eval_transform
+from seqocr.reading import evaluate_reader, iter_labelled
 
 
 def timed_rounds(readers: dict, batch: np.ndarray, rounds: int) -> dict[str, float]:
@@ -51,31 +50,33 @@ def main() -> None:
     ap.add_argument("--real", default="../shared/fsns-sample/labels.tsv")
     ap.add_argument("--json")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp())
-    onnx_path = export_onnx(args.checkpoint, tmp / "model.onnx")
-    int8_path = quantize_int8(onnx_path, tmp / "model.int8.onnx")
-    readers = {"torch_fp32": Predictor.from_checkpoint(args.checkpoint),
-               "torch_bf16": Predictor.from_checkpoint(args.checkpoint, bf16=True),
-               "onnx_fp32": OnnxReader(onnx_path), "onnx_int8": OnnxReader(int8_path)}
-    spec = readers["onnx_fp32"].spec
-    samples = [synth_sample(1, i, "test") for i in range(args.n)]
-    batch = np.stack([eval_transform(img, spec) for img, _ in samples[:32]])
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = export_onnx(args.checkpoint, Path(tmp) / "model.onnx")
+        int8_path = quantize_int8(onnx_path, Path(tmp) / "model.int8.onnx")
+        readers = {"torch_fp32": Predictor.from_checkpoint(args.checkpoint),
+                   "torch_bf16": Predictor.from_checkpoint(args.checkpoint, bf16=True),
+                   "onnx_fp32": OnnxReader(onnx_path), "onnx_int8": OnnxReader(int8_path)}
+    onnx = readers["onnx_fp32"]
+    max_chars = int(onnx.metadata.get("max_len", 38)) - 1
+    sets = {"generated": list(iter_labelled(f"synth:split=test,n={args.n},seed=1", onnx.charset, max_chars))}
+    if Path(args.real).is_file():
+        sets["real"] = list(iter_labelled(args.real, onnx.charset, max_chars))
+    batch = np.stack([eval_transform(img, onnx.spec) for img, _, _ in sets["generated"][:32]])
     result: dict = {"threads": torch.get_num_threads(), "batch": 32,
                     "images_per_s": timed_rounds(readers, batch, args.rounds)}
-    sets = {"generated": ([img for img, _ in samples], [t for _, t in samples])}
-    if Path(args.real).is_file():
-        rows = [ln.split("\t") for ln in Path(args.real).read_text(encoding="utf-8").splitlines() if ln]
-        sets["real"] = ([load_image(Path(args.real).parent / n) for n, _ in rows], [t for _, t in rows])
-    for name, (images, gts) in sets.items():
-        texts = {k: [x.text for x in r.read(images)] for k, r in readers.items()}
-        result[name] = {k: {m: round(v, 4) for m, v in compute_metrics(gts, t).items()
-                            if m in ("annotation_precision", "character_precision")} for k, t in texts.items()}
+    for name, items in sets.items():
+        texts = {}
+        result[name] = {}
+        for k, r in readers.items():
+            metrics, rows = evaluate_reader(r, items)
+            texts[k] = [pred for _, _, pred, _ in rows]
+            result[name][k] = {m: round(metrics[m], 4) for m in ("annotation_precision", "character_precision")}
         result[name]["torch_vs_onnx_fp32_text_differences"] = sum(
             a != b for a, b in zip(texts["torch_fp32"], texts["onnx_fp32"]))
         result[name]["int8_vs_fp32_text_differences"] = sum(
             a != b for a, b in zip(texts["onnx_fp32"], texts["onnx_int8"]))
-    result["onnx_over_torch_fp32"] = round(result["images_per_s"]["onnx_fp32"] / result["images_per_s"]["torch_fp32"],
-                                           2)
+    rates = result["images_per_s"]
+    result["onnx_over_torch_fp32"] = round(rates["onnx_fp32"] / rates["torch_fp32"], 2)
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

@@ -12,39 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
+from seqocr.serve import spawn
+
 SAMPLES = sorted(Path("src/seqocr/resources/samples").glob("sign-*.png"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    model = ["--onnx", args.onnx] if args.onnx else (["--checkpoint", args.checkpoint] if args.checkpoint else [])
-    proc = subprocess.Popen([sys.executable, "-m", "seqocr", "serve", "--port", str(port), *model],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("bench_serve: error: the server did not start")
 
 
 def main() -> None:
@@ -61,7 +38,11 @@ def main() -> None:
     files = [("images", (p.name, p.read_bytes(), "image/png"))
              for p in (SAMPLES * args.images_per_request)[:args.images_per_request]]
     bad = [("images", ("bad.png", b"not an image", "image/png"))]
-    proc, url = start(args)
+    model = ["--onnx", args.onnx] if args.onnx else (["--checkpoint", args.checkpoint] if args.checkpoint else [])
+    try:
+        proc, url = spawn(model)
+    except RuntimeError as e:
+        raise SystemExit(f"bench_serve: error: {e}") from None
     t_end = time.monotonic() + args.max_seconds
 
     def one(i: int) -> tuple[bool, int, float]:

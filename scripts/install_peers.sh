@@ -8,8 +8,9 @@
 #     (PP-OCRv6 small multilingual detector and recogniser, which reads French accents, plus the PP-OCR mobile
 #     angle classifier), so it works offline: nothing is downloaded at run time. The older
 #     `rapidocr_onnxruntime` 1.4 also ships weights, but only Chinese/English PP-OCRv4 ones (no accented letters).
-#     The pin is exact on the minor version because which models a release puts in its wheel changes between
-#     releases; bench_peers.py checks that the model files it uses lie inside the installed package.
+#     The pins live in pyproject.toml's `peers` extra (exact on rapidocr's minor version, because which models a
+#     release puts in its wheel changes between releases); bench_peers.py checks that the model files it uses lie
+#     inside the installed package.
 #
 # Idempotent: apt-get runs only when the `tesseract` command or its French data is missing, and pip only when
 # rapidocr or onnxruntime cannot be imported from the venv. Needs root (or sudo) for apt-get; the dev machines and
@@ -20,8 +21,7 @@ set -euo pipefail
 
 VENV=${1:-${VENV:-.venv}}
 PY="$VENV/bin/python"
-RAPIDOCR_SPEC=${RAPIDOCR_SPEC:-"rapidocr==3.10.*"}
-ONNXRUNTIME_SPEC=${ONNXRUNTIME_SPEC:-"onnxruntime>=1.20,<2"}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 have_tesseract_fra() {
   command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx fra
@@ -49,8 +49,8 @@ if "$PY" -c "import rapidocr, onnxruntime" >/dev/null 2>&1; then
   echo "install_peers: rapidocr $("$PY" -c 'import importlib.metadata as m; print(m.version("rapidocr"))')" \
        "and onnxruntime $("$PY" -c 'import onnxruntime; print(onnxruntime.__version__)') are installed"
 else
-  echo "install_peers: pip installing $RAPIDOCR_SPEC $ONNXRUNTIME_SPEC into $VENV"
-  "$PY" -m pip install -q "$RAPIDOCR_SPEC" "$ONNXRUNTIME_SPEC"
+  echo "install_peers: pip installing seqocr's peers extra into $VENV"
+  "$PY" -m pip install -q -e "$ROOT[torch,dev,peers]"
   "$PY" -c "import rapidocr, onnxruntime"
 fi
 echo "install_peers: done"

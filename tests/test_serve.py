@@ -2,10 +2,6 @@
 
 import base64
 import io
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,15 +9,10 @@ import httpx
 import pytest
 from PIL import Image
 
+from seqocr.serve import spawn
 from tests.test_onnx import tiny_checkpoint
 
 SAMPLES = [f"src/seqocr/resources/samples/sign-000000{i}.png" for i in range(3)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +21,11 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("serve")
     ckpt = tiny_checkpoint(root, "default", Charset.fsns())
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "seqocr", "serve", "--port", str(port), "--checkpoint", str(ckpt),
-                             "--max-images", "4", "--max-body-mb", "1", "--max-pixels", "200000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+    try:
+        proc, url = spawn(["--checkpoint", str(ckpt), "--max-images", "4", "--max-body-mb", "1",
+                           "--max-pixels", "200000"])
+    except RuntimeError as e:
+        pytest.fail(str(e))
     yield url, ckpt
     proc.terminate()
     proc.wait(timeout=20)
@@ -116,3 +98,8 @@ def test_bad_requests_mixed_in_never_break_good_ones(server):
         bad_results = [f.result() for f in bads]
     assert all(r.status_code == 200 and [x["text"] for x in r.json()["results"]] == want for r in good_results)
     assert all(r.status_code == 400 for r in bad_results)
+
+
+def test_spawn_reports_a_server_that_does_not_start(tmp_path):
+    with pytest.raises(RuntimeError, match=r"did not start.*missing\.pt"):
+        spawn(["--checkpoint", str(tmp_path / "missing.pt")], startup_s=60)

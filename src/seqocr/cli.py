@@ -53,7 +53,7 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoint import load_model
-    from .data import build_dataset
+    from .data import EVAL_SYNTH_SEED, build_dataset
     from .evaluate import evaluate
     from .train import EVAL_STREAM, image_spec
 
@@ -61,7 +61,7 @@ def _eval(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model, cfg, charset, _ = load_model(args.checkpoint)
     ds = build_dataset(args.data, charset, image_spec(cfg), cfg.model.max_len - 1, synth_split="test",
-                       seed=10_000, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
+                       seed=EVAL_SYNTH_SEED, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
     if getattr(ds, "report", None) is not None and ds.report.skipped:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,

@@ -155,7 +155,7 @@ class ViewRead:
     def text(self) -> str:
         return "\n".join(self.lines)
 
-    @property
+    @functools.cached_property  # pick_view asks for it several times per read
     def label(self) -> str:
         return to_fsns_label(self.text)
 

@@ -37,14 +37,14 @@ class Reader:
 
 def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256):
     """``(image, text, where)`` of a labels file or a ``synth:...`` source, torch-free (for ``eval --onnx``)."""
-    from .data import parse_synth
+    from .data import EVAL_SYNTH_SEED, parse_synth
     from .data.labels import read_labels
     from .errors import DataError
 
     if source == "synth" or source.startswith("synth:"):
         from .data.synth import synth_sample
 
-        o = parse_synth(source, synth_n, 10_000, "test")
+        o = parse_synth(source, synth_n, EVAL_SYNTH_SEED, "test")
         for i in range(o["n"]):
             img, text = synth_sample(o["seed"], i, o["split"])
             yield img, text, f"synth:{o['split']}:{o['seed']}:{i}"

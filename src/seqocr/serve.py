@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import queue
+import subprocess
 import threading
 import time
 from concurrent.futures import Future
@@ -172,3 +173,33 @@ def serve(reader: Reader, host: str, port: int, limits: Limits, model_info: dict
     import uvicorn
 
     uvicorn.run(create_app(reader, limits, model_info), host=host, port=port, log_level="info")
+
+
+def spawn(args: list[str], startup_s: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """Start ``seqocr serve ARGS`` in a child process on a free loopback port and wait until ``/healthz``
+    answers: ``(process, base URL)``. For load tests and end-to-end tests; terminate the process when done.
+    Raises RuntimeError with the end of the server's stderr if it exits or does not answer in ``startup_s``."""
+    import socket
+    import sys
+    import tempfile
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as err:  # the child keeps its own handle on it
+        proc = subprocess.Popen([sys.executable, "-m", "seqocr", "serve", "--port", str(port), *args],
+                                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + startup_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return proc, url
+            except OSError:
+                time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+        err.seek(0)
+        raise RuntimeError(f"seqocr serve did not start on {url}: {err.read().decode(errors='replace')[-2000:]}")

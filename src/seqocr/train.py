@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from .charset import PAD, Charset
 from .checkpoint import read_any, read_latest_good, save_checkpoint
 from .config import Config, TrainConfig
-from .data import build_dataset
+from .data import EVAL_SYNTH_SEED, build_dataset
 from .data.datasets import Collate, StreamSampler
 from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
 from .errors import DataError, SeqocrError
@@ -146,8 +146,8 @@ class Trainer:
         c, d = self.cfg, self.dist
         if not c.data.val:
             return None
-        return build_dataset(c.data.val, self.charset, self.spec, self.max_chars, seed=10_000 + c.data.synth_seed,
-                             synth_n=c.data.val_size, synth_split="test",
+        return build_dataset(c.data.val, self.charset, self.spec, self.max_chars,
+                             seed=EVAL_SYNTH_SEED + c.data.synth_seed, synth_n=c.data.val_size, synth_split="test",
                              max_skip_fraction=c.data.max_skip_fraction,
                              stream={**EVAL_STREAM, "rank": d.rank, "world": d.world})
 

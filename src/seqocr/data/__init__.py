@@ -14,6 +14,8 @@ from ..charset import Charset
 from ..errors import DataError
 from ..preprocess import ImageSpec
 
+EVAL_SYNTH_SEED = 10_000  # `eval synth` and validation draw from here up, far from the training seeds (0, 1, 2...)
+
 
 def parse_synth(source: str, default_n: int, default_seed: int, default_split: str = "train") -> dict:
     opts = {"split": default_split, "n": default_n, "seed": default_seed}
