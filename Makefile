@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build. Override: make TORCH=torch==2.14.1
+# torch pinned (here a CPU wheel from the machine's own index); an unpinned torch would pull a multi-GB CUDA build.
+# Override, e.g.: make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 
 .PHONY: demo test venv fonts model peers clean
@@ -15,7 +16,7 @@ fonts:
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e ".[torch,dev]"
 	touch $@
 
@@ -46,5 +47,6 @@ peers: venv
 	$(PY) scripts/bench_peers.py --labels data/heldout/labels.tsv \
 	    $(if $(wildcard $(REAL)),--labels $(REAL)) --json benchmarks/peers.json
 
+# Training runs (runs/) are kept: `make model` resumes from them.
 clean:
-	rm -rf demo runs .pytest_cache
+	rm -rf demo .pytest_cache

@@ -1,7 +1,7 @@
 """ONNX Runtime against PyTorch eager for a model (default: the shipped one), side by side in one run.
 
-Usage: .venv/bin/python scripts/bench_onnx.py [--checkpoint C] [--n 500] [--real ../shared/fsns-sample/labels.tsv]
-       [--json benchmarks/onnx.json]
+Usage: .venv/bin/python scripts/bench_onnx.py [--checkpoint C] [--n 500] [--rounds 7]
+       [--real ../shared/fsns-sample/labels.tsv] [--json benchmarks/onnx.json]
 
 1. exports the model to ONNX (fp32) and a static-int8 copy (convolutions int8, see export.quantize_int8);
 2. reading throughput at batch 32 on preprocessed generated signs: PyTorch eager fp32 (BN folded, as `seqocr read`),

@@ -21,13 +21,13 @@ Protocol (the same images for every system; labels files of ``path<TAB>text`` li
    read in most views, ties broken by Σ characters × confidence. The label normalisation is generous to the
    peers (seqocr emits labels directly and needs none of it).
 4. **Tesseract settings that help it most**, chosen with ``--sweep`` on GENERATED signs only (``seqocr synth
-   --split test --seed 11``, 64 images; scale 1/2/3/4 × psm 3/6/11 × colour/grey × min_conf 0/30/60, then 50-90
-   around the best, × the three view rules), never on the real FSNS samples: each view converted to greyscale
+   --split test --seed 11``, 64 images; scale 1/2/3/4 × psm 3/6/11 × colour/grey × min_conf 0/30/60/75 × the
+   three view rules), never on the real FSNS samples: each view converted to greyscale
    and upscaled ``--tess-scale`` 3× (bicubic; Tesseract wants capitals ≥ 20-30 px high, a 150-px view's are
    ~10-15), page segmentation ``--psm 6`` (one uniform block of text), words with confidence below
    ``--tess-min-conf`` 60 dropped. That setting read 18.8 % of the 64 exactly (character precision 0.70) where
    Tesseract's defaults (colour, 1×, psm 3, no filter, same view rule) read 3.1 % (0.41). Tesseract runs
-   ``--jobs`` processes (default: one per core) with ``OMP_THREAD_LIMIT=1`` each, the setting Tesseract's
+   ``--threads`` processes (default: one per core) with ``OMP_THREAD_LIMIT=1`` each, the setting Tesseract's
    authors recommend for throughput; each process reads a list file of up to ``--tess-chunk`` view files, so the
    French model is loaded once per process and chunk, not once per view.
 5. **RapidOCR** is called once per view with its defaults (its detector already upscales small images), all

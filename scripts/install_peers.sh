@@ -3,7 +3,7 @@
 #
 #   * Tesseract: Debian's `tesseract-ocr` (5.3 on Debian 12) with its French data `tesseract-ocr-fra`
 #     (the English `tesseract-ocr-eng` and script data `tesseract-ocr-osd` come with tesseract-ocr). It is called
-#     through its command line (`tesseract IMAGE stdout -l fra tsv`) with subprocess: no pytesseract needed.
+#     through its command line (`tesseract LIST stdout -l fra --psm 6 tsv`, LIST a file of view images) with subprocess: no pytesseract needed.
 #   * RapidOCR: the PyPI package `rapidocr` 3.10 with `onnxruntime`. Its wheel carries its default models
 #     (PP-OCRv6 small multilingual detector and recogniser, which reads French accents, plus the PP-OCR mobile
 #     angle classifier), so it works offline: nothing is downloaded at run time. The older

@@ -193,10 +193,10 @@ def test_convert_names_an_undecodable_png_and_a_label_outside_the_charset(tmp_pa
     write_records(tmp_path / "fsns" / "test" / "test-00000-of-00001", [good, broken, foreign])
     args = ["convert", "fsns", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--no-progress"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 1
-    assert "test-00000-of-00001:record 1: undecodable image" in one_error_line(capsys)
+    assert "test-00000-of-00001:record 1: unreadable image" in one_error_line(capsys)
     assert main([*args, "--out", str(tmp_path / "b"), "--skip-bad"]) == 0
     out = capsys.readouterr().out
-    assert "undecodable image" in out and "not in charset" in out
+    assert "unreadable image" in out and "not in charset" in out
     assert len((tmp_path / "b" / "test.txt").read_text(encoding="utf-8").splitlines()) == 1
 
 
@@ -206,3 +206,17 @@ def test_bench_reports_throughput_and_mfu_as_json(capsys):
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["dtype"] == "fp32" and row["images_per_s"] > 0 and row["peak_flops"] > 1e9
     assert 0 < row["mfu"] < 1 and row["model_gflops_per_image"] > 0
+
+
+def test_without_torch_read_uses_the_shipped_onnx_model_and_refuses_a_checkpoint(monkeypatch, capsys):
+    import seqocr.cli
+
+    sample = "src/seqocr/resources/samples/sign-0000000.png"
+    assert main(["read", "--json", "--onnx", str(seqocr.cli.SHIPPED_ONNX), sample]) == 0
+    with_onnx = capsys.readouterr().out
+    monkeypatch.setattr(seqocr.cli, "_have_torch", lambda: False)
+    monkeypatch.setattr("seqocr.predictor.Predictor.from_checkpoint", None)  # any use of torch's reader fails
+    assert main(["read", "--json", sample]) == 0
+    assert capsys.readouterr().out == with_onnx and json.loads(with_onnx)["text"]
+    assert main(["read", "--checkpoint", "runs/x/last.pt", sample]) == 1
+    assert "runs/x/last.pt: reading a PyTorch checkpoint needs torch" in one_error_line(capsys)

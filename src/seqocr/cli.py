@@ -7,11 +7,29 @@ and exits 1; usage errors exit 2 (argparse). No tracebacks for either.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
-from .errors import SeqocrError
+from .errors import ConfigError, SeqocrError
+
+SHIPPED_ONNX = Path(__file__).parent / "resources" / "model" / "seqocr-default.onnx"
+
+
+def _have_torch() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def _torch_free_fallback(args: argparse.Namespace) -> None:
+    """Where torch is not installed (``pip install ".[onnx]"``), read, eval and serve use the shipped ONNX model
+    when given no model; a PyTorch checkpoint cannot be read there."""
+    if args.onnx or _have_torch():
+        return
+    if args.checkpoint:
+        raise ConfigError(f"{args.checkpoint}: reading a PyTorch checkpoint needs torch (pip install \".[torch]\"); "
+                          "without torch, pass --onnx MODEL")
+    args.onnx = str(SHIPPED_ONNX)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -48,6 +66,7 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    _torch_free_fallback(args)
     if args.onnx:
         return _eval_onnx(args)
     import torch
@@ -92,6 +111,7 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _predictor(args: argparse.Namespace):
+    _torch_free_fallback(args)
     if args.onnx:
         from .onnx_reader import OnnxReader
 
