@@ -121,7 +121,7 @@ def test_a_few_bad_samples_are_skipped_and_reported(tmp_path, trained, capsys):
     out = capsys.readouterr()
     assert "skipped 1 of 5 samples (1 image file not found)" in out.out
     assert "labels.tsv:2 (" in out.out and "1.png): unreadable or truncated image" in out.out
-    assert main(cfg[:-4] + ["--set", "data.max_skip_fraction=0.0"]) == 1
+    assert main(cfg[:-4] + ["--set", "data.max_skip_fraction=0.0", "--set", f"train.out_dir={tmp_path / 'run2'}"]) == 1
     assert "above the limit" in one_error_line(capsys)
 
 
@@ -133,6 +133,8 @@ def test_synth_refuses_a_finished_output_and_completes_an_interrupted_one(tmp_pa
     (out / "labels.tsv").unlink()                       # as if killed before the end
     (out / "images" / "0000002.png").unlink()
     (out / "images" / ".0000001.png.tmp").write_bytes(b"half")
+    assert main(["synth", "--n", "3", "--out", str(out), "--seed", "7", "--no-progress"]) == 1
+    assert "holds an unfinished set of seed 0 split train" in one_error_line(capsys)
     assert main(["synth", "--n", "3", "--out", str(out), "--no-progress"]) == 0
     assert sorted(p.name for p in (out / "images").glob("*.png")) == ["0000000.png", "0000001.png", "0000002.png"]
     assert len((out / "labels.tsv").read_text(encoding="utf-8").splitlines()) == 3
@@ -220,3 +222,47 @@ def test_without_torch_read_uses_the_shipped_onnx_model_and_refuses_a_checkpoint
     assert capsys.readouterr().out == with_onnx and json.loads(with_onnx)["text"]
     assert main(["read", "--checkpoint", "runs/x/last.pt", sample]) == 1
     assert "runs/x/last.pt: reading a PyTorch checkpoint needs torch" in one_error_line(capsys)
+
+
+def test_outputs_are_never_inputs_and_existing_ones_need_force(trained, tmp_path, capsys):
+    ckpt = trained / "run" / "last.pt"
+    args = ["export", "--checkpoint", str(ckpt), "--out"]
+    assert main([*args, str(ckpt)]) == 1
+    assert "is an input of this command" in one_error_line(capsys)
+    taken = tmp_path / "m.onnx"
+    taken.write_bytes(b"keep me")
+    assert main([*args, str(taken)]) == 1
+    assert "m.onnx: exists; pass --force" in one_error_line(capsys) and taken.read_bytes() == b"keep me"
+    labels = trained / "test" / "labels.tsv"
+    before = labels.read_bytes()
+    assert main(["eval", "--checkpoint", str(ckpt), "--data", str(labels), "--predictions", str(labels)]) == 1
+    assert "is an input of this command" in one_error_line(capsys) and labels.read_bytes() == before
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    assert main(["eval", "--checkpoint", str(ckpt), "--data", str(labels), "--predictions",
+                 str(blocked / "p.tsv")]) == 1
+    assert str(blocked) in one_error_line(capsys)
+
+
+def test_training_into_a_finished_run_needs_resume(trained, capsys):
+    assert main(["train", *TINY, "--set", f"train.out_dir={trained / 'run'}"]) == 1
+    assert "a run is already there; continue it with --resume" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("args", [["read", "--batch-size", "0", "x.png"], ["eval", "--data", "x", "--threads", "-1"],
+                                  ["serve", "--port", "70000"], ["serve", "--max-images", "0"],
+                                  ["export", "--out", "m.onnx", "--verify-n", "0"], ["bench", "read", "--steps", "0"]])
+def test_out_of_range_numbers_are_usage_errors(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2 and "must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key, value, message", [("model.dropout", "1.5", "model.dropout must be in [0, 1)"),
+                                                 ("model.hidden", "0", "model.hidden must be positive"),
+                                                 ("train.lr", "-1", "train.lr must be positive"),
+                                                 ("data.val_size", "-3", "data.val_size must not be negative"),
+                                                 ("train.log_every", "0", "train.log_every must be positive")])
+def test_config_values_out_of_range(key, value, message, tmp_path, capsys):
+    assert main(["train", *TINY, "--set", f"{key}={value}", "--set", f"train.out_dir={tmp_path}"]) == 1
+    assert message in one_error_line(capsys)

@@ -103,3 +103,19 @@ def test_bad_requests_mixed_in_never_break_good_ones(server):
 def test_spawn_reports_a_server_that_does_not_start(tmp_path):
     with pytest.raises(RuntimeError, match=r"did not start.*missing\.pt"):
         spawn(["--checkpoint", str(tmp_path / "missing.pt")], startup_s=60)
+
+
+def test_a_port_in_use_is_one_error_line(server):
+    import socket
+    import subprocess
+    import sys
+
+    _, ckpt = server
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "seqocr", "serve", "--port", str(port), "--checkpoint", str(ckpt)],
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        f"seqocr: error: --host 127.0.0.1 --port {port}: cannot listen there (Address already in use)"]

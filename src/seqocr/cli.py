@@ -12,9 +12,27 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, SeqocrError
+from .errors import ConfigError, DataError, SeqocrError
 
 SHIPPED_ONNX = Path(__file__).parent / "resources" / "model" / "seqocr-default.onnx"
+
+
+def _number(kind: type, low: float, high: float | None = None):
+    """An argparse type: ``kind`` in [low, high], else a usage error naming the bounds."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") \
+                from None
+        if v < low or (high is not None and v > high):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return v
+    return parse
+
+
+POSITIVE, AT_LEAST_ZERO = _number(int, 1), _number(int, 0)
 
 
 def _have_torch() -> bool:
@@ -55,7 +73,12 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
     from .metrics import format_metrics
     from .postprocess import write_predictions
 
-    out = Path(args.predictions or "predictions.tsv")
+    bad = int(metrics.get("unreadable", 0))
+    if not metrics["samples"]:
+        raise DataError(f"{args.data}: no sample could be read" + (f" ({bad} unreadable images)" if bad else ""))
+    if bad:
+        print(f"{args.data}: {bad} unreadable images skipped (not scored)", file=sys.stderr)
+    out = Path(args.predictions)
     write_predictions(out, rows)
     if args.json:
         print(json.dumps(metrics))
@@ -66,6 +89,8 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    # checked before the evaluation; a predictions file is a report, replaced by the next run
+    args.predictions = str(_output_file(args.predictions or "predictions.tsv", force=True, inputs=(args.data,)))
     _torch_free_fallback(args)
     if args.onnx:
         return _eval_onnx(args)
@@ -132,13 +157,30 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] = ()) -> Path:
+    """A file the command will write: never one of its ``inputs`` or a directory; an existing file only with
+    ``--force``. Its folder is created."""
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a directory; name the file to write")
+    if any(i and Path(i).exists() and out.resolve() == Path(i).resolve() for i in inputs):
+        raise ConfigError(f"{out}: is an input of this command; choose another output")
+    if out.exists() and not force:
+        raise ConfigError(f"{out}: exists; pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def _export(args: argparse.Namespace) -> int:
     from .export import export_onnx, quantize_int8, verify_onnx
 
-    out = export_onnx(args.checkpoint, args.out)
+    out = _output_file(args.out, args.force, (args.checkpoint,))
+    int8 = _output_file(out.with_name(f"{out.stem}.int8{out.suffix}"), args.force, (args.checkpoint,)) \
+        if args.int8 else None
+    out = export_onnx(args.checkpoint, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-    if args.int8:
-        q = quantize_int8(out, out.with_name(f"{out.stem}.int8{out.suffix}"))
+    if int8 is not None:
+        q = quantize_int8(out, int8)
         print(f"wrote {q} ({q.stat().st_size / 1e6:.1f} MB, int8 convolutions; compare with eval --onnx)")
     if args.verify:
         r = verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance)
@@ -219,11 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset")
     e.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     e.add_argument("--data", required=True, help="a labels file (path<TAB>text) or synth:split=test,n=N,seed=K")
-    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--batch-size", type=POSITIVE, default=32)
     e.add_argument("--predictions", help="predictions file (default: ./predictions.tsv)")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime instead")
-    e.add_argument("--threads", type=int, default=0)
+    e.add_argument("--threads", type=AT_LEAST_ZERO, default=0)
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
     e.set_defaults(func=_eval)
 
@@ -232,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     r.add_argument("--onnx", help="read with an exported ONNX model and ONNX Runtime (no torch needed)")
     r.add_argument("--json", action="store_true", help='one {"image", "text", "confidence"} object per line')
-    r.add_argument("--batch-size", type=int, default=32)
+    r.add_argument("--batch-size", type=POSITIVE, default=32)
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")
     r.set_defaults(func=_read)
 
@@ -247,12 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = k.add_mutually_exclusive_group(required=True)
     src.add_argument("--labels", help="a labels file of path<TAB>text lines")
     src.add_argument("--tfrecords", help="a folder of FSNS TFRecord shards (with --split)")
-    src.add_argument("--synth", type=int, metavar="N", help="N generated signs")
+    src.add_argument("--synth", type=POSITIVE, metavar="N", help="N generated signs")
     k.add_argument("--out", required=True, help="the LMDB folder to create")
     k.add_argument("--split", help="TFRecords: train|validation|test; --synth: train|test")
     k.add_argument("--seed", type=int, default=0, help="--synth seed")
     k.add_argument("--charset", default="fsns", help="charset the labels must fit (default: FSNS)")
-    k.add_argument("--max-chars", type=int, default=62, help="longest label accepted (default 62, the reference's)")
+    k.add_argument("--max-chars", type=POSITIVE, default=62, help="longest label accepted (default 62, the reference's)")
     k.add_argument("--skip-bad", action="store_true", help="skip and count bad samples instead of stopping")
     k.set_defaults(func=_pack)
 
@@ -267,14 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("serve", help="an HTTP service: POST /v1/read, GET /healthz, /docs")
     v.add_argument("--host", default="127.0.0.1")
-    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--port", type=_number(int, 0, 65535), default=8000)
     v.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     v.add_argument("--onnx", help="serve an exported ONNX model with ONNX Runtime (no torch needed)")
     v.add_argument("--bf16", action="store_true", help="bf16 autocast (PyTorch)")
-    v.add_argument("--max-batch", type=int, default=32, help="images read together across requests")
-    v.add_argument("--max-images", type=int, default=64, help="images per request")
-    v.add_argument("--max-body-mb", type=float, default=20.0, help="request body size limit")
-    v.add_argument("--max-pixels", type=int, default=4096 * 4096, help="pixels per image")
+    v.add_argument("--max-batch", type=POSITIVE, default=32, help="images read together across requests")
+    v.add_argument("--max-images", type=POSITIVE, default=64, help="images per request")
+    v.add_argument("--max-body-mb", type=_number(float, 0.001), default=20.0, help="request body size limit")
+    v.add_argument("--max-pixels", type=POSITIVE, default=4096 * 4096, help="pixels per image")
     v.set_defaults(func=_serve)
 
     x = sub.add_parser("export", help="export a model to ONNX (greedy reader, dynamic batch, metadata)")
@@ -282,8 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True, help="model.onnx")
     x.add_argument("--verify", action="store_true", help="check ONNX Runtime against PyTorch on generated signs")
     x.add_argument("--int8", action="store_true", help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")
-    x.add_argument("--verify-n", type=int, default=64, help="signs to verify on")
-    x.add_argument("--tolerance", type=float, default=1e-3, help="largest per-token probability gap accepted")
+    x.add_argument("--verify-n", type=POSITIVE, default=64, help="signs to verify on")
+    x.add_argument("--force", action="store_true", help="replace an existing --out file")
+    x.add_argument("--tolerance", type=_number(float, 0.0), default=1e-3, help="largest per-token probability gap accepted")
     x.set_defaults(func=_export)
 
     b = sub.add_parser("bench", help="training-step or reading throughput on random tensors")
@@ -292,11 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model(s) to measure, with configs/NAME.yaml (repeatable; default: both)")
     b.add_argument("--config", help="a config file instead of configs/NAME.yaml")
     b.add_argument("--set", action="append", metavar="KEY=VALUE")
-    b.add_argument("--batch-size", type=int, default=32)
-    b.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
-    b.add_argument("--warmup", type=int, default=2)
+    b.add_argument("--batch-size", type=POSITIVE, default=32)
+    b.add_argument("--steps", type=POSITIVE, default=5, help="timed steps (median reported)")
+    b.add_argument("--warmup", type=AT_LEAST_ZERO, default=2)
     b.add_argument("--dtype", action="append", choices=("fp32", "bf16"), help="default: both")
-    b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--threads", type=AT_LEAST_ZERO, default=0)
     b.add_argument("--json", action="store_true", help="one JSON object per line")
     b.set_defaults(func=_bench)
 
@@ -311,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SeqocrError as e:
         print(f"seqocr: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # an output folder that cannot be written, a directory where a file goes, a full disk
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"seqocr: error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("seqocr: interrupted", file=sys.stderr)

@@ -178,10 +178,26 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.loss: unknown loss {t.loss!r}; choose from masked_mean, reference")
     if t.schedule not in ("constant", "cosine"):
         raise ConfigError(f"train.schedule: unknown schedule {t.schedule!r}; choose from constant, cosine")
-    for key, v in (("train.steps", t.steps), ("train.batch_size", t.batch_size), ("model.max_len", m.max_len),
-                   ("model.view_height", m.view_height), ("model.view_width", m.view_width)):
+    d = cfg.data
+    positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "model.max_len": m.max_len,
+                "model.view_height": m.view_height, "model.view_width": m.view_width, "model.num_views": m.num_views,
+                "model.hidden": m.hidden, "model.attention_dim": m.attention_dim, "model.embed_dim": m.embed_dim,
+                "train.lr": t.lr, "train.log_every": t.log_every, "train.ckpt_every": t.ckpt_every,
+                "train.max_bad_steps": t.max_bad_steps, **{f"model.channels[{i}]": c for i, c in enumerate(m.channels)}}
+    at_least_zero = {"train.warmup_steps": t.warmup_steps, "train.eval_every": t.eval_every, "train.threads": t.threads,
+                     "train.max_minutes": t.max_minutes, "train.weight_decay": t.weight_decay,
+                     "train.grad_clip": t.grad_clip, "train.min_lr_ratio": t.min_lr_ratio, "model.vocab_size": m.vocab_size,
+                     "data.workers": d.workers, "data.val_size": d.val_size, "data.max_skip_fraction": d.max_skip_fraction}
+    for key, v in positive.items():
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}")
+    for key, v in at_least_zero.items():
+        if v < 0:
+            raise ConfigError(f"{key} must not be negative, got {v}")
+    for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),
+                   *((f"train.betas[{i}]", b) for i, b in enumerate(t.betas))):
+        if not 0.0 <= v < 1.0:
+            raise ConfigError(f"{key} must be in [0, 1), got {v}")
     if m.name == "reference" and (m.view_height, m.view_width, m.max_len) != (128, 128, 64):
         raise ConfigError("model.name=reference needs view_height=view_width=128 and max_len=64: its attention "
                           "layer has one output per CNN column (the coupling the reference bakes in)")

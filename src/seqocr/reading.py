@@ -35,7 +35,7 @@ class Reader:
         return out
 
 
-def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256):
+def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256, max_skip_fraction: float = 0.01):
     """``(image, text, where)`` of a labels file or a ``synth:...`` source, torch-free (for ``eval --onnx``)."""
     from .data import EVAL_SYNTH_SEED, parse_synth
     from .data.labels import read_labels
@@ -53,6 +53,7 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
         raise DataError(f"{source}: eval --onnx reads a labels file or synth:...; pack other sources with "
                         "`seqocr convert` first")
     samples, report = read_labels(source, charset, max_chars)
+    report.check(source, max_skip_fraction)  # as the PyTorch evaluation does
     if report.skipped:
         print(f"{source}: {report.summary()}", file=sys.stderr)  # stdout may be --json
     for s in samples:

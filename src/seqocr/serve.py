@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .postprocess import Reading
 from .preprocess import ImageTooLarge, eval_transform, load_image
 from .reading import Reader
@@ -170,9 +170,21 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
 
 
 def serve(reader: Reader, host: str, port: int, limits: Limits, model_info: dict) -> None:
+    """Serve until interrupted. The socket is bound here, before the server starts, so that a port in use or a
+    bad host is one clear error instead of a server that logs "startup complete" and then exits."""
+    import socket
+
     import uvicorn
 
-    uvicorn.run(create_app(reader, limits, model_info), host=host, port=port, log_level="info")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
+    config = uvicorn.Config(create_app(reader, limits, model_info), log_level="info")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def spawn(args: list[str], startup_s: float = 60.0) -> tuple[subprocess.Popen, str]:

@@ -21,7 +21,7 @@ from .config import Config, TrainConfig
 from .data import EVAL_SYNTH_SEED, build_dataset
 from .data.datasets import Collate, StreamSampler
 from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
-from .errors import DataError, SeqocrError
+from .errors import ConfigError, DataError, SeqocrError
 from .losses import masked_token_loss, sequence_loss, token_accuracy
 from .models import build_model, num_classes_for
 from .preprocess import ImageSpec
@@ -281,6 +281,10 @@ def tqdm_write(msg: str) -> None:
 
 def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str, float]:
     """Train from ``cfg`` in this process, or in every process of a torchrun job."""
+    previous = Path(cfg.train.out_dir) / "last.pt"
+    if not resume and previous.exists():
+        raise ConfigError(f"{previous}: a run is already there; continue it with --resume, or choose another "
+                          "train.out_dir (--set train.out_dir=DIR)")
     trainer = Trainer(cfg, progress)
     try:
         if resume:
