@@ -79,6 +79,9 @@ def test_read_reports_a_bad_image_and_still_reads_the_rest(trained, capsys):
     (["train", "--config", "configs/tiny.yaml", "--set", "train.steps=abc"], "train.steps must be int"),
     (["train", "--config", "configs/nope.yaml"], "configs/nope.yaml: config file not found"),
     (["eval", "--checkpoint", "nope.pt", "--data", "synth"], "nope.pt: checkpoint not found"),
+    (["read", "--onnx", "m.onnx", "--checkpoint", "c.pt", "x.png"], "--onnx and --checkpoint name two models"),
+    (["eval", "--data", "src/seqocr/resources/samples/sign-0000000.png", "--predictions", "/tmp/seqocr-p.tsv"],
+     "sign-0000000.png: not UTF-8 (invalid start byte at byte 0); expected a labels file"),
 ])
 def test_bad_input_is_one_line_and_exit_1(args, message, capsys):
     assert main(args) == 1

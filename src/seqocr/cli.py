@@ -42,6 +42,8 @@ def _have_torch() -> bool:
 def _torch_free_fallback(args: argparse.Namespace) -> None:
     """Where torch is not installed (``pip install ".[onnx]"``), read, eval and serve use the shipped ONNX model
     when given no model; a PyTorch checkpoint cannot be read there."""
+    if args.onnx and args.checkpoint:
+        raise ConfigError("--onnx and --checkpoint name two models; give one")
     if args.onnx or _have_torch():
         return
     if args.checkpoint:

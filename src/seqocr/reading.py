@@ -50,8 +50,8 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
             yield img, text, f"synth:{o['split']}:{o['seed']}:{i}"
         return
     if not Path(source).is_file():
-        raise DataError(f"{source}: eval --onnx reads a labels file or synth:...; pack other sources with "
-                        "`seqocr convert` first")
+        raise DataError(f"{source}: eval --onnx reads a labels file or synth:...; evaluate an LMDB or TFRecord "
+                        "source with the PyTorch model (eval --checkpoint), or convert TFRecords with `seqocr convert`")
     samples, report = read_labels(source, charset, max_chars)
     report.check(source, max_skip_fraction)  # as the PyTorch evaluation does
     if report.skipped:

@@ -14,6 +14,8 @@ from ..charset import Charset
 from ..errors import DataError
 from ..preprocess import load_image
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
 
 @dataclass
 class Sample:
@@ -101,7 +103,8 @@ def label_rows(path: str | Path) -> list[tuple[int, str, str]]:
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory; expected a labels file of path<TAB>text lines") from None
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+        hint = "; expected a labels file of path<TAB>text lines" if path.suffix.lower() in IMAGE_SUFFIXES else ""
+        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start}){hint}") from None
     rows = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
