@@ -26,12 +26,13 @@ demo: venv
 test: venv
 	$(PY) -m pytest
 
-# The shipped model's recipe: two stages of training on generated signs (each resumes a stopped run), then
+# The shipped model's recipe: three stages of training on generated signs (each resumes a stopped run), then
 # export + model card.
 model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage2/last.pt
+	$(call train_stage,shipped-stage3)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage3/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \
