@@ -269,3 +269,23 @@ def test_out_of_range_numbers_are_usage_errors(args, capsys):
 def test_config_values_out_of_range(key, value, message, tmp_path, capsys):
     assert main(["train", *TINY, "--set", f"{key}={value}", "--set", f"train.out_dir={tmp_path}"]) == 1
     assert message in one_error_line(capsys)
+
+
+def test_failed_exports_and_conversions_leave_nothing_behind(trained, tmp_path, capsys):
+    from seqocr.charset import Charset
+    from seqocr.data.tfrecord import fsns_example, write_records
+    from tests.fsns_fixtures import small_samples
+
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--checkpoint", str(trained / "run" / "last.pt"), "--out", str(out), "--verify",
+                 "--verify-n", "2", "--tolerance", "0"]) == 1   # no runtime matches another to the last bit
+    assert "the exported file(s) were removed" in capsys.readouterr().err and not out.exists()
+    png, text = small_samples(1)[0]
+    (tmp_path / "fsns" / "test").mkdir(parents=True)
+    write_records(tmp_path / "fsns" / "test" / "test-00000-of-00001",
+                  [fsns_example(png[:40] + b"\0" * 30, text, Charset.fsns())])
+    assert main(["convert", "fsns", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--skip-bad",
+                 "--out", str(tmp_path / "png"), "--no-progress"]) == 1
+    assert "no usable test records" in capsys.readouterr().err and not (tmp_path / "png").exists()
+    assert main(["read", "--checkpoint", str(trained / "run"), "x.png"]) == 1
+    assert "run: is a folder; name the checkpoint file in it" in one_error_line(capsys)

@@ -54,6 +54,8 @@ def save_checkpoint(path: str | Path, *, cfg: Config, charset: Charset, model: t
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; name the checkpoint file in it (e.g. {path / 'last.pt'})")
     if not path.is_file():
         raise DataError(f"{path}: checkpoint not found")
     try:

@@ -185,7 +185,13 @@ def _export(args: argparse.Namespace) -> int:
         q = quantize_int8(out, int8)
         print(f"wrote {q} ({q.stat().st_size / 1e6:.1f} MB, int8 convolutions; compare with eval --onnx)")
     if args.verify:
-        r = verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance)
+        try:
+            r = verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance)
+        except SeqocrError as e:  # an export that failed its check is not left behind as if it were good
+            for path in (out, int8):
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            raise SeqocrError(f"{e}; the exported file(s) were removed") from None
         print(f"verified: ONNX Runtime = PyTorch on {r['images']} generated signs (texts identical, largest "
               f"probability gap {r['max_char_prob_gap']:.1e} <= {args.tolerance:.0e})")
     return 0

@@ -52,6 +52,7 @@ def convert_fsns(tfrecord_root: str | Path, split: str, out_dir: str | Path, cha
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder")
     shards = shard_paths(tfrecord_root, split)
+    made = [f for f in (out, out / split) if not f.exists()]
     (out / split).mkdir(parents=True, exist_ok=True)
     summary = ConvertSummary(labels, len(shards))
     rows: list[tuple[str, str]] = []
@@ -66,6 +67,10 @@ def convert_fsns(tfrecord_root: str | Path, split: str, out_dir: str | Path, cha
             raise RecordError(f"{e}; the {len(rows)} images converted so far are kept: rerun with --skip-bad to "
                               f"skip bad records and finish", e.reason) from None
     if not rows:
+        _remove_leftovers(out / split)
+        for folder in reversed(made):  # the folders this run created, if still empty
+            if not any(folder.iterdir()):
+                folder.rmdir()
         raise DataError(f"{tfrecord_root}: no usable {split} records ({summary.report.summary()})")
     _remove_leftovers(out / split)
     write_labels(labels, rows)
