@@ -26,13 +26,14 @@ demo: venv
 test: venv
 	$(PY) -m pytest
 
-# The shipped model's recipe: three stages of training on generated signs (each resumes a stopped run), then
+# The shipped model's recipe: four stages of training on generated signs (each resumes a stopped run), then
 # export + model card.
 model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2)
 	$(call train_stage,shipped-stage3)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage3/last.pt --heldout 1000
+	$(call train_stage,shipped-stage4)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage4/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \

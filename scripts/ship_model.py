@@ -1,7 +1,7 @@
 """Package a training run as the shipped model: safetensors weights and their ONNX export (verified against
 PyTorch) inside the package, plus a model card.
 
-Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped-stage3/last.pt] [--heldout N]
+Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped-stage4/last.pt] [--heldout N]
        [--real LABELS.tsv]
 
 It exports the weights (config, charset and training facts in the file's metadata), then measures the figures the
