@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .charset import Charset
+from .config import DataConfig
 from .postprocess import Reading
 from .preprocess import ImageSpec, eval_transform, load_image
 
@@ -35,7 +36,8 @@ class Reader:
         return out
 
 
-def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256, max_skip_fraction: float = 0.01):
+def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256,
+                  max_skip_fraction: float = DataConfig.max_skip_fraction):
     """``(image, text, where)`` of a labels file or a ``synth:...`` source, torch-free (for ``eval --onnx``)."""
     from .data import EVAL_SYNTH_SEED, parse_synth
     from .data.labels import read_labels

@@ -66,13 +66,12 @@ def convert_fsns(tfrecord_root: str | Path, split: str, out_dir: str | Path, cha
         except RecordError as e:
             raise RecordError(f"{e}; the {len(rows)} images converted so far are kept: rerun with --skip-bad to "
                               f"skip bad records and finish", e.reason) from None
+    _remove_leftovers(out / split)
     if not rows:
-        _remove_leftovers(out / split)
         for folder in reversed(made):  # the folders this run created, if still empty
             if not any(folder.iterdir()):
                 folder.rmdir()
         raise DataError(f"{tfrecord_root}: no usable {split} records ({summary.report.summary()})")
-    _remove_leftovers(out / split)
     write_labels(labels, rows)
     return summary
 
