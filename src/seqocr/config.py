@@ -30,6 +30,11 @@ class ModelConfig:
     attention_dim: int = 128         # default model: additive attention size
     norm: str = "batch"              # default model: "batch" or "group" (no batch statistics)
     rows: str = "collapse"           # default model: "collapse" each view to one row, or "keep" H/8 rows (2-D)
+    backbone: str = "vgg"            # default model: "vgg" (the 64x64 BN-VGG) or "ppocrv6" (PP-OCRv6's, pretrained)
+    backbone_weights: str = ""       # ppocrv6: "rapidocr" (the installed wheel's ONNX file) or an .onnx path, read
+                                     # when a run starts afresh; "" = random initialisation
+    trainable_stages: int = 0        # ppocrv6: how many of its last 6 stages train (0 = frozen)
+    train_views: int = 0             # views per sample in training, drawn at random (view dropout); 0 = all
     embed_dim: int = 64              # default model: token embedding size (reference: = hidden)
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
@@ -41,6 +46,8 @@ class DataConfig:
     val: str = "synth"               # held-out set, same forms; "" = none
     charset: str = "fsns"            # "fsns" (packaged) or a charset file
     synth_seed: int = 0              # generator seed for training data (held-out data uses split "test")
+    synth_invented: float = 0.0      # share of generated training signs whose names are invented (random letters or
+                                     # shuffled syllables): no prior over names can guess them
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     workers: int = 1                 # DataLoader worker processes
@@ -71,6 +78,7 @@ class TrainConfig:
     init_from: str = ""              # start from these weights (.pt or .safetensors, same model config); fresh
                                      # optimizer and schedule. Ignored by --resume, which continues its own run
     threads: int = 0                 # torch intra-op threads; 0 = leave PyTorch's default
+    backbone_lr_scale: float = 0.01  # a pretrained backbone's trainable stages learn at lr × this
 
 
 @dataclass
@@ -187,13 +195,22 @@ def validate(cfg: Config) -> None:
     at_least_zero = {"train.warmup_steps": t.warmup_steps, "train.eval_every": t.eval_every, "train.threads": t.threads,
                      "train.max_minutes": t.max_minutes, "train.weight_decay": t.weight_decay,
                      "train.grad_clip": t.grad_clip, "train.min_lr_ratio": t.min_lr_ratio, "model.vocab_size": m.vocab_size,
-                     "data.workers": d.workers, "data.val_size": d.val_size, "data.max_skip_fraction": d.max_skip_fraction}
+                     "data.workers": d.workers, "data.val_size": d.val_size, "data.max_skip_fraction": d.max_skip_fraction,
+                     "model.trainable_stages": m.trainable_stages, "model.train_views": m.train_views,
+                     "train.backbone_lr_scale": t.backbone_lr_scale}
     for key, v in positive.items():
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}")
+    at_least_zero["data.synth_invented"] = d.synth_invented
     for key, v in at_least_zero.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}")
+    if m.backbone not in ("vgg", "ppocrv6"):
+        raise ConfigError(f"model.backbone: unknown backbone {m.backbone!r}; choose from vgg, ppocrv6")
+    if m.trainable_stages > 6 or m.train_views > m.num_views:
+        raise ConfigError("model.trainable_stages must be at most 6 and model.train_views at most model.num_views")
+    if d.synth_invented > 1:
+        raise ConfigError(f"data.synth_invented is a share in [0, 1], got {d.synth_invented}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),
                    *((f"train.betas[{i}]", b) for i, b in enumerate(t.betas))):
         if not 0.0 <= v < 1.0:

@@ -48,7 +48,7 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
 
         o = parse_synth(source, synth_n, EVAL_SYNTH_SEED, "test")
         for i in range(o["n"]):
-            img, text = synth_sample(o["seed"], i, o["split"])
+            img, text = synth_sample(o["seed"], i, o["split"], o["invented"])
             yield img, text, f"synth:{o['split']}:{o['seed']}:{i}"
         return
     if not Path(source).is_file():

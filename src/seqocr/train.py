@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from .charset import PAD, Charset
-from .checkpoint import read_any, read_latest_good, save_checkpoint
+from .checkpoint import read_any, read_latest_good, save_checkpoint, unwrap
 from .config import Config, TrainConfig
 from .data import EVAL_SYNTH_SEED, build_dataset
 from .data.datasets import Collate, StreamSampler
@@ -37,6 +37,16 @@ def lr_at(step: int, t: TrainConfig) -> float:
         return t.lr * (step + 1) / t.warmup_steps
     progress = min(1.0, (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps))
     return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def param_groups(model: torch.nn.Module, backbone_scale: float) -> list[dict]:
+    """The trainable parameters: a pretrained backbone's unfrozen stages at ``lr × backbone_scale`` (fine-tuned at
+    the new layers' rate its activations blow up: it has no normalisation), everything else at ``lr``."""
+    slow = {id(p) for stage in getattr(model, "pretrained_stages", list)() for p in stage.parameters()}
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad and id(p) not in slow], "lr_scale": 1.0}]
+    if slow:
+        groups.append({"params": [p for p in model.parameters() if id(p) in slow], "lr_scale": backbone_scale})
+    return groups
 
 
 def image_spec(cfg: Config) -> ImageSpec:
@@ -61,8 +71,8 @@ class Trainer:
         self.spec = image_spec(c)
         self.max_chars = c.model.max_len - 1
         self.model = build_model(c.model, num_classes_for(c.model, len(self.charset))).to(self.dist.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=c.train.lr, betas=tuple(c.train.betas),
-                                          weight_decay=c.train.weight_decay)
+        self.optimizer = torch.optim.Adam(param_groups(self.model, c.train.backbone_lr_scale), lr=c.train.lr,
+                                          betas=tuple(c.train.betas), weight_decay=c.train.weight_decay)
         self.net = self.model
         if self.dist.world > 1:
             ids = [self.dist.local_rank] if self.dist.device.type == "cuda" else None
@@ -78,6 +88,17 @@ class Trainer:
         return self.cfg.train.batch_size * self.dist.world
 
     # -- state --------------------------------------------------------------------------------------------
+    def init_pretrained(self) -> None:
+        """A fresh run of a model with a pretrained backbone starts from its published weights."""
+        source = self.cfg.model.backbone_weights
+        if self.cfg.model.backbone != "ppocrv6" or not source:
+            return
+        from .models.ppocr import load_onnx_weights
+
+        path = load_onnx_weights(unwrap(self.model).backbone, None if source == "rapidocr" else source)
+        if self.dist.main:
+            print(f"backbone: PP-OCRv6 rec small weights from {path}")
+
     def init_from(self, path: Path) -> None:
         """Start from another run's weights (a later stage of a recipe): same model config and charset required;
         the optimizer, schedule and step start afresh."""
@@ -127,7 +148,7 @@ class Trainer:
         c, d = self.cfg, self.dist
         ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=c.data.augment,
                            seed=c.data.synth_seed, synth_n=c.train.steps * self.global_batch,
-                           max_skip_fraction=c.data.max_skip_fraction,
+                           max_skip_fraction=c.data.max_skip_fraction, synth_invented=c.data.synth_invented,
                            stream={"batch_size": c.train.batch_size, "start_step": self.step, "rank": d.rank,
                                    "world": d.world})
         extra = {"prefetch_factor": 4, "persistent_workers": True} if c.data.workers else {}
@@ -166,7 +187,7 @@ class Trainer:
         (the same on every rank after DDP's all-reduce) skips the update."""
         t, dev = self.cfg.train, self.dist.device
         for group in self.optimizer.param_groups:
-            group["lr"] = lr_at(self.step, t)
+            group["lr"] = lr_at(self.step, t) * group.get("lr_scale", 1.0)
         self.net.train()
         images, targets = batch["images"].to(dev, non_blocking=True), batch["targets"].to(dev, non_blocking=True)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=t.bf16):
@@ -221,6 +242,8 @@ class Trainer:
                     for k, v in (("loss", loss), ("token_acc", acc), ("lr", lr_at(self.step - 1, t)),
                                  ("images_per_s", rate)):
                         writer.add_scalar(f"train/{k}", v, self.step)
+                    if getattr(self.model, "backbone", None) is not None:  # a pretrained backbone's drift
+                        writer.add_scalar("train/feature_scale", float(self.model.feature_scale), self.step)
                 if t.ckpt_every and self.step % t.ckpt_every == 0:
                     self.save()
                 if val is not None and t.eval_every and self.step % t.eval_every == 0 and self.step < t.steps:
@@ -291,6 +314,8 @@ def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str,
             trainer.resume()
         elif cfg.train.init_from:
             trainer.init_from(Path(cfg.train.init_from))
+        else:
+            trainer.init_pretrained()
         return trainer.fit()
     finally:
         teardown()

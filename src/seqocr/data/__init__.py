@@ -1,6 +1,7 @@
 """Data sources. ``build_dataset(source, ...)`` turns a source string from a config or the CLI into a dataset:
 
-* ``synth`` or ``synth:split=test,n=256,seed=1``: the generator (train split by default);
+* ``synth`` or ``synth:split=test,n=256,seed=1``: the generator (train split by default; ``invented=0.4``
+  invents the proper names of that share of signs);
 * a path to a labels file of ``path<TAB>text`` lines;
 * an LMDB folder (``data.mdb`` inside) in the field's layout (``num-samples``, ``image-%09d``, ``label-%09d``);
 * a folder of FSNS TFRecord shards (e.g. ``fsns/train``), streamed with no conversion (:mod:`.stream`).
@@ -18,16 +19,18 @@ EVAL_SYNTH_SEED = 10_000  # `eval synth` and validation draw from here up, far f
 
 
 def parse_synth(source: str, default_n: int, default_seed: int, default_split: str = "train") -> dict:
-    opts = {"split": default_split, "n": default_n, "seed": default_seed}
+    opts = {"split": default_split, "n": default_n, "seed": default_seed, "invented": 0.0}
     _, _, rest = source.partition(":")
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
         if not sep or key not in opts:
-            raise DataError(f"data source {source!r}: expected synth:split=S,n=N,seed=K, got {item!r}")
+            raise DataError(f"data source {source!r}: expected synth:split=S,n=N,seed=K,invented=F, got {item!r}")
         try:
-            opts[key] = value if key == "split" else int(value)
+            opts[key] = value if key == "split" else float(value) if key == "invented" else int(value)
         except ValueError:
-            raise DataError(f"data source {source!r}: {key} must be an integer, got {value!r}") from None
+            raise DataError(f"data source {source!r}: {key} must be a number, got {value!r}") from None
+    if not 0.0 <= opts["invented"] <= 1.0:
+        raise DataError(f"data source {source!r}: invented is a share in [0, 1]")
     if opts["split"] not in ("train", "test"):
         raise DataError(f"data source {source!r}: split must be train or test")
     return opts
@@ -35,14 +38,15 @@ def parse_synth(source: str, default_n: int, default_seed: int, default_split: s
 
 def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool = False,
                   seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
-                  stream: dict | None = None):
+                  stream: dict | None = None, synth_invented: float = 0.0):
     """A map-style dataset, or for TFRecord shards an endless :class:`~.stream.ShardStream` configured by
     ``stream`` (batch_size, start_step, rank, world; ``epochs=1, shuffle=False`` for evaluation)."""
     from .datasets import LabelsDataset, SynthDataset
 
     if source == "synth" or source.startswith("synth:"):
         o = parse_synth(source, synth_n, seed, synth_split)
-        return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars)
+        return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars,
+                            o["invented"] or synth_invented)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such labels file, LMDB folder or TFRecord folder (or 'synth')")

@@ -56,7 +56,7 @@ class SynthDataset(Dataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False,
-                 max_chars: int = 37):
+                 max_chars: int = 37, invented: float = 0.0):
         from .synth import MAX_LEN as MAX_LABEL  # Pillow rendering; imported lazily
         from .synth import synth_sample
 
@@ -65,6 +65,7 @@ class SynthDataset(Dataset):
                               f"least {MAX_LABEL + 1}, not {max_chars + 1}")
         self._sample = synth_sample
         self.seed, self.size, self.spec, self.split, self.augment = seed, size, spec, split, augment
+        self.invented = invented
         self.report = SkipReport(total=size)
 
     def __len__(self) -> int:
@@ -72,7 +73,7 @@ class SynthDataset(Dataset):
 
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
-        img, text = self._sample(self.seed, index, self.split)
+        img, text = self._sample(self.seed, index, self.split, self.invented)
         x = train_transform(img, self.spec, sample_rng(self.seed, position)) if self.augment \
             else eval_transform(img, self.spec)
         return x, text, f"synth:{self.split}:{self.seed}:{index}"

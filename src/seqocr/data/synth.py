@@ -20,6 +20,7 @@ import hashlib
 import io
 import math
 import random
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -143,6 +144,55 @@ def _name_phrase(rng: random.Random, split: str) -> str:
     if kind == "saint":
         return rng.choice(v["saint"][split])
     return f"du {rng.choice(DATES)}" if kind == "date" else _noun_phrase(rng)
+
+
+@functools.lru_cache(maxsize=1)
+def _syllables() -> tuple[tuple[str, ...], str]:
+    """Syllables cut from every proper name of the train split (consonants, then vowels, then one consonant when
+    another follows), and the lower-case letters they use weighted by how often they occur."""
+    vowels = "aeiouyéèêëàâîïôûüœ"
+    cut = re.compile(f"[^{vowels}]*[{vowels}]+(?:[^{vowels}](?=[^{vowels}]))?|[^{vowels}]+$")
+    found, letters = set(), []
+    for word in proper_names("train"):
+        for part in re.split(f"[{APOS}{HYPHEN}]", word.lower()):
+            found.update(cut.findall(part))
+            letters.extend(part)
+    return tuple(sorted(found)), "".join(sorted(letters))
+
+
+def invented_word(rng: random.Random, length: int, vowel_first: bool = False) -> str:
+    """A capitalised word no vocabulary holds, about ``length`` letters: shuffled syllables of real names
+    (``Morlaveyn``) or, a third of the time, letters drawn by their frequency in those names (``Tsaerlnu``)."""
+    syllables, letters = _syllables()
+    while True:
+        word = ""
+        if rng.random() < 2 / 3:
+            while len(word) < length:
+                word += rng.choice(syllables)
+            word = word[:length + 2]
+        else:
+            word = "".join(rng.choice(letters) for _ in range(length))
+        if word and (not vowel_first or word[0] in "aeiouyéèêàâîôû"):
+            return word[:1].upper() + word[1:]
+
+
+def invent_names(text: str, rng: random.Random) -> str:
+    """``text`` with its proper names replaced by invented words of similar length (Wan et al., CVPR 2020: names
+    no prior can guess make a recogniser read letters). The street type and particles stay."""
+    words = text.split(" ")
+    for _ in range(10):
+        out = words[:1]
+        for word in words[1:]:
+            head, sep, tail = word.rpartition(APOS)
+            if not tail[:1].isupper() or rng.random() < 0.2:
+                out.append(word)
+                continue
+            length = max(2, len(tail) + rng.randint(-2, 2))
+            out.append(f"{head}{sep}{invented_word(rng, length, vowel_first=bool(sep))}")
+        new = " ".join(out)
+        if new != text and len(new) <= MAX_LEN:
+            return new
+    return text
 
 
 def street_name(rng: random.Random, split: str = "train") -> str:
@@ -817,17 +867,24 @@ def _derived_seed(seed: int, index: int, split: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest(), "big")
 
 
-def synth_record(seed: int, index: int, split: str = "train") -> tuple[Image.Image, str, int]:
+def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0
+                 ) -> tuple[Image.Image, str, int]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
-    where views ``views_present..3`` are noise; a pure function of its arguments."""
+    where views ``views_present..3`` are noise; a pure function of its arguments. A share ``invented`` of the
+    names have their proper names invented (:func:`invent_names`); with 0 the set is what it always was."""
     _check_split(split)
-    rng = random.Random(_derived_seed(seed, index, split))
+    derived = _derived_seed(seed, index, split)
+    rng = random.Random(derived)
     text = street_name(rng, split)
+    if invented:
+        names = random.Random(derived ^ 0x5EED)
+        if names.random() < invented:
+            text = invent_names(text, names)
     image, present = render_views(text, rng)
     return image, text, present
 
 
-def synth_sample(seed: int, index: int, split: str = "train") -> tuple[Image.Image, str]:
+def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0) -> tuple[Image.Image, str]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
-    image, text, _ = synth_record(seed, index, split)
+    image, text, _ = synth_record(seed, index, split, invented)
     return image, text

@@ -14,6 +14,11 @@ What changes against the reference (reference-model.md §8) and why:
 Shapes (view 64×64, channels [32, 64, 128, 192]): views (4B, 3, 64, 64) -> CNN (4B, 192, 4, 16) -> height
 collapsed (4B, 16, hidden) -> BiLSTM per view -> memory (B, 4·16, hidden). With ``rows: keep`` the last height
 pooling is skipped: (4B, hidden, 8, 16) -> BiLSTM per row -> memory (B, 4·8·16, hidden), a 2-D attention.
+
+With ``backbone: ppocrv6`` the CNN is PP-OCRv6 rec small's pretrained backbone (:mod:`.ppocr`), frozen or partly
+trainable, then a 1×1 projection with normalisation: views (4B, 3, 128, 128) -> (4B, 384, 8, 32) -> (4B, hidden,
+8, 32) -> BiLSTM per row -> memory (B, 4·8·32, hidden) with row and view embeddings. With ``train_views: k`` each
+training sample shows the model k of its views, drawn at random (view dropout); reading uses them all.
 """
 
 from __future__ import annotations
@@ -96,8 +101,21 @@ class DefaultOCR(Seq2SeqOCR):
         d = cfg.hidden
         if cfg.rows not in ("collapse", "keep"):
             raise ConfigError(f"model.rows: unknown {cfg.rows!r}; choose from collapse, keep")
-        self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
-        self.rows = cfg.view_height // 8 if cfg.rows == "keep" else 1
+        self.train_views = cfg.train_views
+        self.backbone = None
+        if cfg.backbone == "ppocrv6":
+            from .ppocr import CHANNELS, STRIDE, PPOCRBackbone
+
+            self.backbone = PPOCRBackbone()
+            self.frozen = self.backbone.stages[:len(self.backbone.stages) - cfg.trainable_stages]
+            for name in self.frozen:
+                getattr(self.backbone, name).requires_grad_(False)
+            self.cnn = nn.Sequential(nn.Conv2d(CHANNELS, d, 1, bias=False), norm_layer(cfg.norm, d))
+            self.rows = -(-cfg.view_height // STRIDE[0])
+        else:
+            self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
+            self.rows = cfg.view_height // 8 if cfg.rows == "keep" else 1
+        self.feature_scale = torch.zeros(())  # mean |backbone output| of the last training batch (a drift alarm)
         if self.rows > 1:  # where each row sits, for the 2-D attention (columns are known to the BiLSTM)
             self.row_embedding = nn.Parameter(torch.zeros(self.rows, 1, d))
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
@@ -108,25 +126,54 @@ class DefaultOCR(Seq2SeqOCR):
         self.attention = AdditiveAttention(d, d, cfg.attention_dim)
         self.dropout = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(2 * d, num_classes)
-        for m in self.modules():
+        for m in self.cnn.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         nn.init.normal_(self.view_embedding, 0.0, 0.02)
         if self.rows > 1:
             nn.init.normal_(self.row_embedding, 0.0, 0.02)
         self.memory_format = torch.channels_last  # oneDNN's fast layout on CPU (scripts/bench_ablation.py)
-        self.cnn.to(memory_format=self.memory_format)
+        for convs in (self.cnn, self.backbone):
+            if convs is not None:
+                convs.to(memory_format=self.memory_format)
+
+    def pretrained_stages(self) -> list[nn.Module]:
+        """The backbone's trainable stages (the optimizer gives them a lower learning rate)."""
+        if self.backbone is None:
+            return []
+        return [getattr(self.backbone, n) for n in self.backbone.stages if n not in self.frozen]
+
+    def features(self, views: Tensor) -> Tensor:
+        """(N, 3, H, W) views -> (N, hidden, R, W') feature maps."""
+        if self.backbone is None:
+            return self.cnn(views)
+        x = views.flip(1)  # PP-OCR reads BGR
+        for name in self.backbone.stages:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and name not in self.frozen):
+                x = getattr(self.backbone, name)(x)
+        if self.training:
+            self.feature_scale = x.detach().float().abs().mean()
+        return self.cnn(x)
 
     def encode(self, images: Tensor) -> Tensor:
-        """(B, 3, H, V·W) -> memory (B, V·R·W/4, hidden), views (and rows) one after the other."""
-        views = split_views(images, self.num_views).contiguous(memory_format=self.memory_format)
-        f = self.cnn(views)                                                    # (V·B, d, R, W/4)
+        """(B, 3, H, V·W) -> memory (B, V'·R·W', hidden), views (and rows) one after the other; V' = V, or
+        ``train_views`` views drawn per sample in training."""
+        v, b = self.num_views, images.shape[0]
+        views = split_views(images, v)                                          # (V·B, 3, H, W), view-major
+        view_emb = self.view_embedding.reshape(v, 1, -1).expand(v, b, -1)       # (V, B, d)
+        if self.training and 0 < self.train_views < v:
+            v = self.train_views
+            pick = torch.rand(b, self.num_views, device=images.device).argsort(1)[:, :v].t()  # (V', B)
+            rows = pick * b + torch.arange(b, device=images.device)
+            views, view_emb = views[rows.reshape(-1)], view_emb.gather(0, pick.unsqueeze(-1).expand(-1, -1,
+                                                                                                    view_emb.shape[2]))
+        f = self.features(views.contiguous(memory_format=self.memory_format))    # (V'·B, d, R, W')
         d, r, w = f.shape[1], f.shape[2], f.shape[3]
-        x = self.rnn(f.permute(0, 2, 3, 1).reshape(-1, w, d))[0]               # (V·B·R, W/4, d): rows apart
-        x = x.reshape(self.num_views, -1, r, w, d) + self.view_embedding.reshape(self.num_views, 1, 1, 1, d)
+        x = self.rnn(f.permute(0, 2, 3, 1).reshape(-1, w, d))[0]               # (V'·B·R, W', d): rows apart
+        x = x.reshape(v, b, r, w, d) + view_emb.reshape(v, b, 1, 1, d)
         if self.rows > 1:
             x = x + self.row_embedding.reshape(1, 1, r, 1, d)
-        return x.transpose(0, 1).reshape(x.shape[1], -1, d)
+        return x.transpose(0, 1).reshape(b, -1, d)
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
         h = torch.tanh(self.init_h(memory.mean(1)))

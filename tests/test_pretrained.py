@@ -1,0 +1,158 @@
+"""The pretrained backbone (PP-OCRv6 rec small's, from the rapidocr wheel), the model on top, invented names."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from seqocr.charset import Charset
+from seqocr.config import Config
+from seqocr.data.synth import invent_names, street_name, synth_sample
+from seqocr.errors import DataError
+from seqocr.models import build_model
+from seqocr.models.ppocr import PPOCRBackbone, extract_onnx_backbone, load_onnx_weights, rapidocr_model_path
+from seqocr.train import param_groups, train
+from tests.conftest import tiny_config, tiny_model_config
+
+
+def wheel_model():
+    try:
+        return rapidocr_model_path()
+    except DataError as e:
+        pytest.skip(f"the rapidocr wheel is not installed (`make` installs it): {e}")
+
+
+@pytest.fixture(scope="module")
+def onnx_backbone(tmp_path_factory):
+    ort = pytest.importorskip("onnxruntime")
+    path = extract_onnx_backbone(wheel_model(), tmp_path_factory.mktemp("bb") / "backbone.onnx")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 48, 320), (3, 3, 128, 128), (1, 3, 150, 150)])
+def test_backbone_matches_onnx_runtime(onnx_backbone, shape):
+    backbone = PPOCRBackbone().eval()
+    load_onnx_weights(backbone)
+    x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+    expected = onnx_backbone.run(None, {"x": x})[0]
+    with torch.no_grad():
+        got = backbone(torch.from_numpy(x)).numpy()
+    assert got.shape == expected.shape == (shape[0], 384, -(-shape[2] // 16), -(-shape[3] // 4))
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_loading_weights_from_another_graph_is_one_clear_error(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.zeros((4, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    onnx.save(helper.make_model(graph), str(tmp_path / "conv.onnx"))
+    with pytest.raises(DataError, match="conv.onnx: .*not the PP-OCRv6 rec small graph"):
+        load_onnx_weights(PPOCRBackbone(), tmp_path / "conv.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(DataError, match="junk.onnx: not a readable ONNX model"):
+        load_onnx_weights(PPOCRBackbone(), tmp_path / "junk.onnx")
+
+
+def pp_config(**kw):
+    return tiny_model_config(max_len=38, backbone="ppocrv6", view_height=32, view_width=32, **kw)
+
+
+def test_frozen_backbone_gets_no_gradient_and_view_dropout_shows_k_views():
+    model = build_model(pp_config(train_views=1), 136).train()
+    images, targets = torch.randn(3, 3, 32, 128), torch.randint(3, 100, (3, 38))
+    memory = model.encode(images)
+    assert memory.shape == (3, 1 * 2 * 8, 16)  # 1 view of 2 rows x 8 columns
+    model(images, targets).sum().backward()
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert model.cnn[0].weight.grad is not None and float(model.feature_scale) > 0
+    model.eval()
+    assert model.encode(images).shape == (3, 4 * 2 * 8, 16)  # reading sees all four views
+
+
+def test_view_dropout_picks_each_samples_own_views():
+    """Sample b's memory comes from its own views: zeroing sample 1's image changes only sample 1's memory."""
+    model = build_model(pp_config(train_views=2, norm="group"), 136).train()  # no batch statistics
+    images = torch.randn(2, 3, 32, 128)
+    torch.manual_seed(5)
+    a = model.encode(images)
+    images[1] = 0
+    torch.manual_seed(5)
+    b = model.encode(images)
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[1], b[1])
+
+
+def test_unfrozen_stages_learn_at_the_backbone_rate():
+    model = build_model(pp_config(trainable_stages=2), 136)
+    groups = param_groups(model, 0.01)
+    slow = {id(p) for p in [*model.backbone.down2.parameters(), *model.backbone.stage3.parameters()]}
+    assert [g["lr_scale"] for g in groups] == [1.0, 0.01]
+    assert {id(p) for p in groups[1]["params"]} == slow
+    assert not any(p.requires_grad for p in model.backbone.stage2.parameters())
+
+
+def test_a_fresh_run_starts_from_the_wheels_weights_and_keeps_them_frozen(tmp_path):
+    wheel_model()
+    cfg = tiny_config(tmp_path, model=pp_config(backbone_weights="rapidocr").__dict__, data={"val": ""})
+    cfg.train.steps = 2
+    train(cfg, progress=False)
+    reference = PPOCRBackbone()
+    load_onnx_weights(reference)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]
+    for name, value in reference.state_dict().items():
+        assert torch.equal(state[f"backbone.{name}"], value), name
+
+
+def test_invented_names_keep_the_street_type_and_fit_the_charset():
+    fsns, rng = Charset.fsns(), random.Random(1)
+    changed = 0
+    for _ in range(200):
+        text = street_name(rng)
+        new = invent_names(text, rng)
+        assert new.split(" ")[0] == text.split(" ")[0] and len(new) <= 37 and not fsns.missing(new)
+        changed += new != text
+    assert changed >= 190
+
+
+def test_invented_share_changes_only_that_share_and_leaves_the_default_set_alone():
+    plain = [synth_sample(0, i)[1] for i in range(40)]
+    assert plain == [synth_sample(0, i, "train", 0.0)[1] for i in range(40)]
+    mixed = [synth_sample(0, i, "train", 0.5)[1] for i in range(40)]
+    differ = sum(a != b for a, b in zip(plain, mixed))
+    assert 8 <= differ <= 32
+    assert mixed == [synth_sample(0, i, "train", 0.5)[1] for i in range(40)]  # still a pure function
+
+
+def test_config_refuses_unknown_backbone_and_out_of_range_view_counts():
+    from seqocr.config import validate
+    from seqocr.errors import ConfigError
+
+    for section, key, value, message in (("model", "backbone", "resnet", "unknown backbone"),
+                                         ("model", "train_views", 5, "train_views"),
+                                         ("data", "synth_invented", 1.5, "share")):
+        cfg = Config()
+        setattr(getattr(cfg, section), key, value)
+        with pytest.raises(ConfigError, match=message):
+            validate(cfg)
+
+
+def test_onnx_export_reads_like_pytorch(tmp_path, fsns):
+    from seqocr.checkpoint import save_checkpoint
+    from seqocr.export import export_onnx, verify_onnx
+
+    cfg = Config()
+    cfg.model = pp_config(train_views=2)
+    model = build_model(cfg.model, len(fsns)).train()
+    model(torch.randn(4, 3, 32, 128), torch.randint(3, 50, (4, 38)))  # BatchNorm statistics
+    save_checkpoint(tmp_path / "pp.pt", cfg=cfg, charset=fsns, model=model, step=3)
+    out = export_onnx(tmp_path / "pp.pt", tmp_path / "pp.onnx")
+    result = verify_onnx(tmp_path / "pp.pt", out, n=8, batch=4)
+    assert result["texts_differ"] == 0 and result["max_char_prob_gap"] <= 1e-3
