@@ -35,6 +35,8 @@ class ModelConfig:
                                      # when a run starts afresh; "" = random initialisation
     trainable_stages: int = 0        # ppocrv6: how many of its last 6 stages train (0 = frozen)
     train_views: int = 0             # views per sample in training, drawn at random (view dropout); 0 = all
+    temperature: float = 1.0         # default model: logits are divided by this (fitted after training so that
+                                     # confidences match accuracy; seqocr.calibration)
     embed_dim: int = 64              # default model: token embedding size (reference: = hidden)
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
@@ -191,7 +193,7 @@ def validate(cfg: Config) -> None:
                 "model.view_height": m.view_height, "model.view_width": m.view_width, "model.num_views": m.num_views,
                 "model.hidden": m.hidden, "model.attention_dim": m.attention_dim, "model.embed_dim": m.embed_dim,
                 "train.lr": t.lr, "train.log_every": t.log_every, "train.ckpt_every": t.ckpt_every,
-                "train.max_bad_steps": t.max_bad_steps, **{f"model.channels[{i}]": c for i, c in enumerate(m.channels)}}
+                "train.max_bad_steps": t.max_bad_steps, "model.temperature": m.temperature, **{f"model.channels[{i}]": c for i, c in enumerate(m.channels)}}
     at_least_zero = {"train.warmup_steps": t.warmup_steps, "train.eval_every": t.eval_every, "train.threads": t.threads,
                      "train.max_minutes": t.max_minutes, "train.weight_decay": t.weight_decay,
                      "train.grad_clip": t.grad_clip, "train.min_lr_ratio": t.min_lr_ratio, "model.vocab_size": m.vocab_size,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
 from .charset import Charset
 from .distributed import Dist, all_sum
 from .metrics import RecognitionMeter
+from .models.base import mask_after_eos
 from .postprocess import Reading, decode_batch
 
 
@@ -60,4 +62,30 @@ def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batc
     meter.add_counts(dict(zip(counts, summed[:-1])))
     metrics = meter.compute()
     metrics["unreadable"] = int(summed[-1])
+    metrics["ece"] = rows_ece(rows)  # this rank's rows
     return metrics, rows
+
+
+def rows_ece(rows: list[tuple[str, str, str, float]]) -> float:
+    """Expected calibration error of rows ``(where, ground truth, prediction, confidence)`` against exact match."""
+    from .calibration import expected_calibration_error
+
+    return expected_calibration_error([r[3] for r in rows], [r[1] == r[2] for r in rows])
+
+
+def calibration_data(model: torch.nn.Module, dataset, charset: Charset, steps: int, batch_size: int = 32
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy log-probabilities (N, T, C), ids (N, T) and exact-match flags (N,) over ``dataset``: what
+    :func:`seqocr.calibration.fit_temperature` needs."""
+    model.eval()
+    logps, ids, hits = [], [], []
+    for batch in eval_loader(dataset, charset, steps, batch_size):
+        if not batch["texts"]:
+            continue
+        step_ids, probs, step_logps = model.greedy_steps(batch["images"])
+        masked_ids, masked_probs = mask_after_eos(step_ids, probs)
+        readings = decode_batch(masked_ids.numpy(), masked_probs.numpy(), charset)
+        logps.append(torch.stack(step_logps, 1).float().numpy())
+        ids.append(step_ids.numpy())
+        hits += [r.text == t for r, t in zip(readings, batch["texts"])]
+    return np.concatenate(logps), np.concatenate(ids), np.asarray(hits)

@@ -170,5 +170,7 @@ def format_metrics(m: Mapping[str, float]) -> str:
         ("CER", f"{m['cer']:.4f}"),
         ("1 - NED", f"{m['one_minus_ned']:.4f}"),
     ]
+    if "ece" in m:
+        rows.append(("calibration error (ECE)", f"{m['ece']:.4f}"))
     width = max(len(name) for name, _ in rows) + 2
     return "\n".join(f"{name:<{width}}{value}" for name, value in rows)

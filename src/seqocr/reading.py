@@ -67,6 +67,7 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
 
 def evaluate_reader(reader: Reader, samples, batch_size: int = 32):
     """Metrics and rows ``(where, gt, prediction, confidence)`` of any reader over ``(image, text, where)``."""
+    from .calibration import expected_calibration_error
     from .metrics import RecognitionMeter
 
     meter, rows, bad, chunk = RecognitionMeter(), [], 0, []
@@ -88,4 +89,5 @@ def evaluate_reader(reader: Reader, samples, batch_size: int = 32):
         flush()
     metrics = meter.compute()
     metrics["unreadable"] = bad
+    metrics["ece"] = expected_calibration_error([r[3] for r in rows], [r[1] == r[2] for r in rows])
     return metrics, rows

@@ -7,6 +7,7 @@ function of (seed, position), so the step counter is all it needs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -111,7 +112,9 @@ class Trainer:
             print(f"initialised from {path} (its step {state.get('step', '?')})")
 
     def _check_same_model(self, state: dict, path: Path, what: str) -> None:
-        if Config.from_dict(state["config"], where=str(path)).model != self.cfg.model:
+        """Same architecture and sizes; the calibration temperature may differ (it only scales the output)."""
+        theirs = Config.from_dict(state["config"], where=str(path)).model
+        if dataclasses.replace(theirs, temperature=self.cfg.model.temperature) != self.cfg.model:
             raise SeqocrError(f"{what}: {path} was trained with a different model config")
 
     def resume(self) -> None:

@@ -66,16 +66,23 @@ class Seq2SeqOCR(nn.Module):
         Every position after the first EOS is set to PAD with probability 1, so confidences and texts stop
         counting at the end token without a data-dependent loop exit.
         """
+        ids, probs, _ = self.greedy_steps(images)
+        return mask_after_eos(ids, probs)
+
+    @torch.no_grad()
+    def greedy_steps(self, images: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """Greedy ids (B, T) and probabilities (B, T), unmasked, and every step's log-probabilities (B, C)."""
         memory = self.encode(images)
         state = self.init_state(memory)
         tokens = torch.full((images.shape[0],), GO, dtype=torch.long, device=images.device)
-        ids, probs = [], []
+        ids, probs, steps = [], [], []
         for _ in range(self.max_len):
             logp, state = self.step(tokens, state, memory)
             best, tokens = logp.max(-1)
             ids.append(tokens)
             probs.append(best.exp())
-        return mask_after_eos(torch.stack(ids, 1), torch.stack(probs, 1))
+            steps.append(logp)
+        return torch.stack(ids, 1), torch.stack(probs, 1), steps
 
 
 def mask_after_eos(ids: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:

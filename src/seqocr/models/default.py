@@ -102,6 +102,7 @@ class DefaultOCR(Seq2SeqOCR):
         if cfg.rows not in ("collapse", "keep"):
             raise ConfigError(f"model.rows: unknown {cfg.rows!r}; choose from collapse, keep")
         self.train_views = cfg.train_views
+        self.temperature = cfg.temperature  # confidence calibration (calibration.py): logits / T
         self.backbone = None
         if cfg.backbone == "ppocrv6":
             from .ppocr import CHANNELS, STRIDE, PPOCRBackbone
@@ -186,4 +187,4 @@ class DefaultOCR(Seq2SeqOCR):
         h = gru_cell(self.gru, x, h.to(x.dtype))
         ctx = self.attention(h, keys, memory).to(h.dtype)
         logits = self.out(self.dropout(torch.cat([h, ctx], 1)))
-        return F.log_softmax(logits.float(), dim=-1), (h, ctx, keys)
+        return F.log_softmax(logits.float() / self.temperature, dim=-1), (h, ctx, keys)

@@ -1,0 +1,58 @@
+"""Calibration: ECE by hand, confidences at a temperature, the fitted temperature, the model carrying it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
+from seqocr.charset import EOS
+from seqocr.models import build_model
+from tests.conftest import tiny_model_config
+
+
+def test_ece_by_hand():
+    # bin [0.9, 1.0): confidences 0.9, 0.95 -> mean 0.925, accuracy 0.5; bin [0.2, 0.3): 0.2, accuracy 0
+    assert expected_calibration_error([0.9, 0.95, 0.2], [True, False, False]) == pytest.approx(
+        (2 * abs(0.5 - 0.925) + 1 * 0.2) / 3)
+    assert expected_calibration_error([1.0, 0.0], [True, False]) == 0.0
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_sequence_confidence_stops_at_the_end_token():
+    logp = np.log(np.full((1, 3, 4), 0.25))
+    ids = np.array([[1, EOS, 1]])
+    assert sequence_confidence(logp, ids)[0] == pytest.approx(0.25 ** 2)
+
+
+def test_an_overconfident_model_gets_a_temperature_above_one():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1, (400, 2, 6))
+    logits[:, 0, 3] += 6.0  # a confident first token
+    logp = logits - np.logaddexp.reduce(logits, axis=2, keepdims=True)
+    ids = np.stack([np.full(400, 3), np.full(400, EOS)], 1)
+    logp[:, 1, EOS] += 20.0
+    logp = logp - np.logaddexp.reduce(logp, axis=2, keepdims=True)
+    correct = rng.random(400) < 0.6  # right only 60 % of the time, though ~0.99 confident
+    before = sequence_confidence(logp, ids)
+    t = fit_temperature(logp, ids, correct)
+    after = sequence_confidence(logp, ids, t)
+    assert t > 1.0
+    assert expected_calibration_error(after, correct) < expected_calibration_error(before, correct) / 2
+
+
+def test_the_model_applies_its_temperature_and_texts_do_not_change():
+    cfg = tiny_model_config(max_len=6)
+    torch.manual_seed(0)
+    model = build_model(cfg, 20).eval()
+    hot = build_model(dataclasses.replace(cfg, temperature=2.0), 20).eval()
+    hot.load_state_dict(model.state_dict())
+    images = torch.randn(5, 3, 16, 64)
+    ids, _, steps = model.greedy_steps(images)
+    hot_ids, hot_probs = hot.greedy(images)
+    assert torch.equal(hot.greedy_steps(images)[0], ids)
+    expected = sequence_confidence(torch.stack(steps, 1).numpy(), ids.numpy(), 2.0)
+    assert np.allclose(hot_probs.prod(1).numpy(), expected, atol=1e-5)
