@@ -29,14 +29,11 @@ demo: venv
 test: venv
 	$(PY) -m pytest
 
-# The shipped model's recipe: four stages of training on generated signs (each resumes a stopped run), then
-# export + model card.
+# The shipped model's recipe: training on generated signs (resumes a stopped run), then calibration, export and
+# the model card.
 model: venv
 	$(call train_stage,shipped)
-	$(call train_stage,shipped-stage2)
-	$(call train_stage,shipped-stage3)
-	$(call train_stage,shipped-stage4)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage4/last.pt --heldout 1000
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \

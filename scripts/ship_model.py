@@ -32,6 +32,7 @@ from seqocr.checkpoint import SHIPPED, export_weights, load_model, read_checkpoi
 from seqocr.data import build_dataset
 from seqocr.evaluate import calibration_data, evaluate
 from seqocr.export import export_onnx, verify_onnx
+from seqocr.metrics import ERROR_KINDS, error_kinds
 from seqocr.predictor import Predictor
 from seqocr.train import image_spec
 
@@ -162,6 +163,12 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
         lines += ["", "Real samples, one by one (never used for training or tuning):", "",
                   "| image | label | read | confidence |", "|---|---|---|---:|",
                   *[f"| {Path(w).name} | {t} | {p} | {c:.3f} |" for w, t, p, c in real["rows"]]]
+    kinds = [("generated held-out", heldout), *((("real FSNS samples", real),) if real else ())]
+    lines += ["", "Errors by kind (the mildest difference: case only; then apostrophes, dashes and stops; then",
+              "accents; else letters):", "", "| set | " + " | ".join(ERROR_KINDS) + " | exact ignoring case |",
+              "|---|" + "---:|" * (len(ERROR_KINDS) + 1),
+              *[f"| {name} | " + " | ".join(str(k) for k in counts.values()) + f" | {counts['exact'] + counts['case']} |"
+                for name, counts in ((n, error_kinds([(t, p) for _, t, p, _ in d["rows"]])) for n, d in kinds)]]
     lines += calib
     lines += ["", "Metrics are the reference's (exact match; Σ2·LCS/Σ(|gt|+|pred|)), on raw strings (case- and",
               "accent-sensitive). Limits: trained only on generated signs; no real FSNS image was used.", "",

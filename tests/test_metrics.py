@@ -206,3 +206,16 @@ def test_format_metrics() -> None:
     assert lines[5].split() == ["CER", "0.2857"]  # 8/28
     # values start in one column, after at least two spaces
     assert len({len(line) - len(re.split(r"\s{2,}", line, maxsplit=1)[1]) for line in lines}) == 1
+
+
+def test_error_kinds_name_the_mildest_difference():
+    from seqocr.metrics import error_kind, error_kinds
+
+    assert error_kind("Rue de Provence", "Rue de Provence") == "exact"
+    assert error_kind("Rue de Provence", "RUE DE PROVENCE") == "case"
+    assert error_kind("Rue d‘Orbey", "Rue dOrbey") == "punctuation"
+    assert error_kind("Rue Saint—Jean", "rue saint jean") == "punctuation"
+    assert error_kind("Rue de l‘Église", "Rue de l‘Eglise") == "accents"
+    assert error_kind("Boulevard de Lunel", "Boulevard du Loiret") == "other"
+    assert error_kinds([("a", "a"), ("a", "A"), ("ab", "b")]) == {"exact": 1, "case": 1, "punctuation": 0,
+                                                                  "accents": 0, "other": 1}

@@ -174,3 +174,31 @@ def format_metrics(m: Mapping[str, float]) -> str:
         rows.append(("calibration error (ECE)", f"{m['ece']:.4f}"))
     width = max(len(name) for name, _ in rows) + 2
     return "\n".join(f"{name:<{width}}{value}" for name, value in rows)
+
+
+ERROR_KINDS = ("exact", "case", "punctuation", "accents", "other")
+_PUNCTUATION = str.maketrans("", "", "'’‘`-—–.,:;")  # FSNS's apostrophe and dash classes, and stops
+
+
+def error_kind(gt: str, pred: str) -> str:
+    """What separates a reading from its ground truth, the mildest first: ``exact``; ``case`` (equal ignoring case);
+    ``punctuation`` (equal ignoring case and apostrophes, dashes, stops); ``accents`` (equal once French accents are
+    folded as well); else ``other`` (letters wrong, missing or extra)."""
+    if gt == pred:
+        return "exact"
+    if gt.casefold() == pred.casefold():
+        return "case"
+    a, b = gt.casefold().translate(_PUNCTUATION), pred.casefold().translate(_PUNCTUATION)
+    if " ".join(a.split()) == " ".join(b.split()):
+        return "punctuation"
+    if " ".join(standardize(a, "reference").split()) == " ".join(standardize(b, "reference").split()):
+        return "accents"
+    return "other"
+
+
+def error_kinds(pairs: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """How many ``(gt, pred)`` pairs fall in each of :data:`ERROR_KINDS`."""
+    counts = dict.fromkeys(ERROR_KINDS, 0)
+    for gt, pred in pairs:
+        counts[error_kind(gt, pred)] += 1
+    return counts
