@@ -177,7 +177,7 @@ def format_metrics(m: Mapping[str, float]) -> str:
 
 
 ERROR_KINDS = ("exact", "case", "punctuation", "accents", "other")
-_PUNCTUATION = str.maketrans("", "", "'’‘`-—–.,:;")  # FSNS's apostrophe and dash classes, and stops
+_PUNCTUATION = str.maketrans("-—–", "   ", "'’‘`.,:;")  # FSNS's dash class to spaces; apostrophes and stops out
 
 
 def error_kind(gt: str, pred: str) -> str:
