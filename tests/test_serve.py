@@ -2,6 +2,9 @@
 
 import base64
 import io
+import re
+import struct
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -65,6 +68,15 @@ def big_png() -> bytes:
     return buf.getvalue()
 
 
+def png_header(width: int, height: int) -> bytes:
+    """The first bytes of a PNG that says it is width x height: enough for Pillow to open it, nothing to decode."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
 @pytest.mark.parametrize("kwargs, status, message", [
     ({"files": [("images", ("x.png", b"not an image", "image/png"))]}, 400, "image 0: unreadable or truncated image"),
     ({"json": {"images": ["***"]}}, 400, "expected JSON"),
@@ -72,6 +84,7 @@ def big_png() -> bytes:
     ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "multipart/form-data"),
     ({"files": multipart(SAMPLES[:1] * 5)}, 413, "5 images, over the limit of 4"),
     ({"files": [("images", ("big.png", big_png(), "image/png"))]}, 413, "1000x1000 pixels"),
+    ({"files": [("images", ("bomb.png", png_header(20000, 20000), "image/png"))]}, 413, "too large to decode"),
     ({"content": b"x" * 1_100_000, "headers": {"content-type": "application/json"}}, 413, "over the limit"),
     ({"files": [("other", ("x.png", b"", "image/png"))]}, 400, "no images"),
 ])
@@ -115,7 +128,40 @@ def test_a_port_in_use_is_one_error_line(server):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "seqocr", "serve", "--port", str(port), "--checkpoint", str(ckpt)],
-                           check=False, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
-        f"seqocr: error: --host 127.0.0.1 --port {port}: cannot listen there (Address already in use)"]
+        for model in (str(ckpt), "missing.pt"):   # the port is tried before the model is loaded
+            r = subprocess.run([sys.executable, "-m", "seqocr", "serve", "--port", str(port), "--checkpoint", model],
+                               check=False, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+                f"seqocr: error: --host 127.0.0.1 --port {port}: cannot listen there (Address already in use)"]
+
+
+def multipart_body(images: list[bytes], boundary: str) -> bytes:
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="{i}.png"\r\n'
+             f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n" for i, data in enumerate(images)]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+def chunked(body: bytes, size: int = 64 * 1024):
+    """A generator body: httpx sends it with Transfer-Encoding: chunked and no Content-Length."""
+    for i in range(0, len(body), size):
+        yield body[i:i + size]
+
+
+def test_a_chunked_body_is_counted_as_it_arrives(server):
+    url, _ = server
+    boundary = "seqocr-test-boundary"
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    small = multipart_body([Path(p).read_bytes() for p in SAMPLES], boundary)
+    r = httpx.post(f"{url}/v1/read", content=chunked(small), headers=headers, timeout=60)
+    assert r.status_code == 200 and len(r.json()["results"]) == 3, r.text
+    # a valid PNG followed by 1.2 MB that Pillow ignores: readable, but over the 1 MB limit
+    padded = Path(SAMPLES[0]).read_bytes() + b"\0" * 1_200_000
+    for body, content_type in [(multipart_body([padded], boundary), headers["content-type"]),
+                               (b'{"images": ["' + b"A" * 1_200_000 + b'"]}', "application/json")]:
+        r = httpx.post(f"{url}/v1/read", content=chunked(body), headers={"content-type": content_type}, timeout=60)
+        assert r.status_code == 413 and "over the limit of 1048576 bytes" in r.json()["error"], r.text
+
+
+def test_spawn_learns_the_address_from_the_line_the_server_prints(server):
+    url, _ = server   # spawn started it with --port 0 and read the port from "seqocr serve: listening on URL"
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")

@@ -149,13 +149,18 @@ def _predictor(args: argparse.Namespace):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .serve import Limits, serve
+    import fastapi  # noqa: F401 - the [serve] extra: if it is missing, main says so before any work
+    import uvicorn  # noqa: F401
 
-    reader = _predictor(args)
+    from .serve import Limits, bind, serve
+
     limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_images=args.max_images,
                     max_pixels=args.max_pixels, max_batch=args.max_batch)
-    info = {"model": args.onnx or args.checkpoint or "shipped", "runtime": "onnxruntime" if args.onnx else "torch"}
-    serve(reader, args.host, args.port, limits, info)
+    with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
+        reader = _predictor(args)
+        info = {"model": args.onnx or args.checkpoint or "shipped",
+                "runtime": "onnxruntime" if args.onnx else "torch"}
+        serve(reader, sock, limits, info)
     return 0
 
 

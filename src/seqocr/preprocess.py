@@ -43,6 +43,9 @@ class ImageSpec:
         return 3, self.view_height, self.view_width * self.num_views
 
 
+DEFAULT_MAX_PIXELS = 4096 * 4096  # what `seqocr read` and `seqocr serve` accept per image unless told otherwise
+
+
 class ImageTooLarge(DataError):
     """An image with more pixels than the caller allows (found from its header, before decoding)."""
 
@@ -53,21 +56,23 @@ def load_image(source: str | Path | bytes, where: str | None = None, max_pixels:
     ImageTooLarge when it has more than ``max_pixels`` pixels (checked before the pixels are decoded)."""
     name = where or (str(source) if not isinstance(source, bytes) else "<bytes>")
     try:
-        img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-        if max_pixels is not None and img.width * img.height > max_pixels:
-            raise ImageTooLarge(f"{name}: {img.width}x{img.height} pixels, over the limit of {max_pixels}")
-        img.load()
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:  # the file is closed, whatever happens
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise ImageTooLarge(f"{name}: {img.width}x{img.height} pixels, over the limit of {max_pixels}")
+            img.load()
+            if img.width < 1 or img.height < 1:
+                raise DataError(f"{name}: empty image")
+            return img.convert("RGB")
     except FileNotFoundError:
         raise DataError(f"{name}: image file not found") from None
     except IsADirectoryError:
         raise DataError(f"{name}: is a directory, not an image") from None
     except UnidentifiedImageError:
         raise DataError(f"{name}: unreadable or truncated image (not a format Pillow reads)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # Pillow's own limit, checked on the header before ours can be
+        raise ImageTooLarge(f"{name}: too large to decode ({e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{name}: unreadable or truncated image ({e})") from None
-    if img.width < 1 or img.height < 1:
-        raise DataError(f"{name}: empty image")
-    return img.convert("RGB")
 
 
 def split_views(img: Image.Image, num_views: int, present: int | None = None) -> list[Image.Image]:

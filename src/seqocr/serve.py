@@ -6,9 +6,10 @@
 
 The model is loaded once at start. Images from concurrent requests are batched together (up to ``max_batch``
 images, waiting at most ``max_wait_ms`` for company) on one worker thread, so throughput grows with load.
-Every bad request gets a 4xx with ``{"error": ...}``: a body over ``max_body_bytes`` (413), too many images (413),
-an image over ``max_pixels`` (413), an undecodable image or bad JSON (400), another content type (415). A bad
-image fails only its own request, before it reaches the batcher, so bad requests never slow good ones down much.
+Every bad request gets a 4xx with ``{"error": ...}``: a body over ``max_body_bytes`` (413; counted as it arrives,
+so a chunked upload with no Content-Length is stopped too), too many images (413), an image over ``max_pixels``
+(413, from its header), an undecodable image or bad JSON (400), another content type (415). A bad image fails
+only its own request, before it reaches the batcher, so bad requests never slow good ones down much.
 """
 
 # no `from __future__ import annotations`: FastAPI resolves the endpoint's `Request` annotation at runtime,
@@ -18,7 +19,10 @@ import base64
 import binascii
 import json
 import queue
+import re
+import socket
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -29,7 +33,7 @@ from PIL import Image
 
 from .errors import ConfigError, DataError
 from .postprocess import Reading
-from .preprocess import ImageTooLarge, eval_transform, load_image
+from .preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, eval_transform, load_image
 from .reading import Reader
 
 
@@ -37,7 +41,7 @@ from .reading import Reader
 class Limits:
     max_body_bytes: int = 20 * 1024 * 1024
     max_images: int = 64
-    max_pixels: int = 4096 * 4096
+    max_pixels: int = DEFAULT_MAX_PIXELS
     max_batch: int = 32
     max_wait_ms: float = 5.0
 
@@ -94,6 +98,22 @@ def decode_image(data: bytes, index: int, limits: Limits) -> Image.Image:
         raise BadRequest(400, str(e)) from None
 
 
+def limited_receive(receive, limit: int):
+    """An ASGI ``receive`` that counts the body's bytes as they arrive and stops the request with a 413 once they
+    pass ``limit``, whatever its headers say: a chunked upload has no Content-Length to check beforehand."""
+    seen = 0
+
+    async def receive_limited():
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise BadRequest(413, f"request body over the limit of {limit} bytes")
+        return message
+
+    return receive_limited
+
+
 def payload_images(content_type: str, body: bytes, form_images: list[bytes] | None) -> list[bytes]:
     if form_images is not None:
         return form_images
@@ -140,21 +160,22 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
     async def read(request: Request) -> dict:
         """Read one or more images: multipart field `images` (repeatable) or JSON `{"images": [base64]}`."""
         size = int(request.headers.get("content-length") or 0)
-        if size > limits.max_body_bytes:
+        if size > limits.max_body_bytes:  # refused before reading any of it
             raise BadRequest(413, f"request body of {size} bytes, over the limit of {limits.max_body_bytes}")
+        request = Request(request.scope, limited_receive(request.receive, limits.max_body_bytes))
         content_type = request.headers.get("content-type", "")
         form_images = None
         if content_type.startswith("multipart/form-data"):
             try:
                 form = await request.form(max_files=limits.max_images + 1, max_fields=limits.max_images + 1)
+            except BadRequest:
+                raise
             except Exception:  # noqa: BLE001 - starlette/multipart raise several types for a bad body
                 raise BadRequest(400, "malformed multipart body") from None
             uploads = form.getlist("images")
             form_images = [await u.read() if hasattr(u, "read") else str(u).encode() for u in uploads]
             await form.close()
         body = b"" if form_images is not None else await request.body()
-        if len(body) > limits.max_body_bytes:
-            raise BadRequest(413, f"request body over the limit of {limits.max_body_bytes} bytes")
         images = payload_images(content_type, body, form_images)
         if not images:
             raise BadRequest(400, "no images in the request")
@@ -169,13 +190,9 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
     return app
 
 
-def serve(reader: Reader, host: str, port: int, limits: Limits, model_info: dict) -> None:
-    """Serve until interrupted. The socket is bound here, before the server starts, so that a port in use or a
-    bad host is one clear error instead of a server that logs "startup complete" and then exits."""
-    import socket
-
-    import uvicorn
-
+def bind(host: str, port: int) -> socket.socket:
+    """The service's socket, bound before anything else is done, so that a port in use or a bad host is one clear
+    error at once, not after the model has loaded or from a server that logs "startup complete" and then exits."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -183,35 +200,54 @@ def serve(reader: Reader, host: str, port: int, limits: Limits, model_info: dict
     except OSError as e:
         sock.close()
         raise ConfigError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
+    return sock
+
+
+def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict) -> None:
+    """Serve on a socket from :func:`bind` until interrupted, after saying on stderr where (the port chosen by the
+    system for port 0 included)."""
+    import uvicorn
+
     config = uvicorn.Config(create_app(reader, limits, model_info), log_level="info")
+    sock.listen()  # connections are queued from here; uvicorn accepts them as it starts
+    host, port = sock.getsockname()[:2]
+    print(f"seqocr serve: listening on http://{f'[{host}]' if ':' in host else host}:{port}", file=sys.stderr,
+          flush=True)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def spawn(args: list[str], startup_s: float = 60.0) -> tuple[subprocess.Popen, str]:
-    """Start ``seqocr serve ARGS`` in a child process on a free loopback port and wait until ``/healthz``
-    answers: ``(process, base URL)``. For load tests and end-to-end tests; terminate the process when done.
-    Raises RuntimeError with the end of the server's stderr if it exits or does not answer in ``startup_s``."""
-    import socket
-    import sys
+    """Start ``seqocr serve ARGS`` in a child process on a loopback port the system picks, learn the port from the
+    line the service prints once bound, and wait until ``/healthz`` answers: ``(process, base URL)``. For load
+    tests and end-to-end tests; terminate the process when done. Raises RuntimeError with the end of the server's
+    stderr if it exits or does not answer in ``startup_s``."""
     import tempfile
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    url = None
     with tempfile.TemporaryFile() as err:  # the child keeps its own handle on it
-        proc = subprocess.Popen([sys.executable, "-m", "seqocr", "serve", "--port", str(port), *args],
+        proc = subprocess.Popen([sys.executable, "-m", "seqocr", "serve", "--port", "0", *args],
                                 stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + startup_s
         while time.monotonic() < deadline and proc.poll() is None:
+            url = url or _listening_url(err)
             try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return proc, url
+                if url is not None:
+                    with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+                        if r.status == 200:
+                            return proc, url
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         proc.kill()
         proc.wait()
         err.seek(0)
-        raise RuntimeError(f"seqocr serve did not start on {url}: {err.read().decode(errors='replace')[-2000:]}")
+        raise RuntimeError(f"seqocr serve did not start{f' on {url}' if url else ''}: "
+                           f"{err.read().decode(errors='replace')[-2000:]}")
+
+
+def _listening_url(err) -> "str | None":
+    """The address in the ``seqocr serve: listening on URL`` line of a server's stderr file, once it is there."""
+    err.seek(0)
+    found = re.search(rb"^seqocr serve: listening on (http://\S+)$", err.read(), re.MULTILINE)
+    return found[1].decode() if found else None
