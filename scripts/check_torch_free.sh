@@ -15,4 +15,12 @@ fi
     src/seqocr/resources/samples/sign-*.png
 # With no model named, the shipped ONNX model is used (no torch to read the safetensors one).
 "$VENV/bin/seqocr" read src/seqocr/resources/samples/sign-0000000.png
-echo "check_torch_free: read with ONNX Runtime in a venv without torch: OK"
+# A command that needs torch says which extra to install, in one line, and exits 1 (no traceback).
+want='seqocr: error: seqocr train needs torch, which is not installed: pip install "seqocr[torch]"'
+status=0
+got=$("$VENV/bin/seqocr" train --config configs/tiny.yaml 2>&1) || status=$?
+if [[ $status != 1 || "$got" != "$want" ]]; then
+  echo "check_torch_free: seqocr train without torch exited $status and said: $got" >&2
+  exit 1
+fi
+echo "check_torch_free: read with ONNX Runtime in a venv without torch, and train names the torch extra: OK"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from seqocr.cli import main
+from seqocr.cli import SHIPPED_ONNX, build_parser, main
 from tests.helpers import write_synth_folder
 
 TINY = ["--config", "configs/tiny.yaml", "--set", "train.steps=3", "--set", "train.batch_size=4",
@@ -289,3 +289,120 @@ def test_failed_exports_and_conversions_leave_nothing_behind(trained, tmp_path, 
     assert "no usable test records" in capsys.readouterr().err and not (tmp_path / "png").exists()
     assert main(["read", "--checkpoint", str(trained / "run"), "x.png"]) == 1
     assert "run: is a folder; name the checkpoint file in it" in one_error_line(capsys)
+
+
+SAMPLE = "src/seqocr/resources/samples/sign-0000000.png"
+# Runs the CLI with some modules made unimportable, as in an install without the extra that provides them.
+WITHOUT = "import sys; [sys.modules.__setitem__(m, None) for m in sys.argv[1].split(',')]; " \
+          "from seqocr.cli import main; sys.exit(main(sys.argv[2:]))"
+
+
+def run_without(modules: str, *args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", WITHOUT, modules, *args], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.mark.parametrize("modules, args, extra", [
+    ("torch", ["train", "--config", "configs/tiny.yaml"], "torch"),
+    ("torch", ["export", "--out", "{tmp}/m.onnx"], "torch"),
+    ("torch", ["bench", "read"], "torch"),
+    ("fastapi,uvicorn", ["serve", "--port", "0"], "serve"),
+])
+def test_a_missing_extra_is_named_in_one_line(modules, args, extra, tmp_path):
+    r = run_without(modules, *[a.format(tmp=tmp_path) for a in args])
+    module = modules.split(",")[0]
+    assert r.returncode == 1 and r.stderr.splitlines() == [
+        f'seqocr: error: seqocr {args[0]} needs {module}, which is not installed: pip install "seqocr[{extra}]"']
+
+
+@pytest.mark.xfail(strict=True, reason="seqocr.data.lmdb_store imports torch (Dataset, datasets.Key) at module level")
+def test_pack_synth_needs_no_torch(tmp_path):
+    r = run_without("torch", "pack", "--synth", "2", "--out", str(tmp_path / "db"), "--no-progress")
+    assert r.returncode == 0 and (tmp_path / "db" / "data.mdb").is_file(), r.stderr
+
+
+def test_a_closed_stdout_ends_read_quietly():
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)   # the reader is gone before the first line, as with `| head -0`
+    try:
+        r = subprocess.run([sys.executable, "-m", "seqocr", "read", "--onnx", str(SHIPPED_ONNX), SAMPLE, SAMPLE],
+                           stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    finally:
+        os.close(write_end)
+    assert r.stderr == "" and r.returncode == 141
+
+
+def test_read_refuses_an_image_over_max_pixels_before_decoding_it(tmp_path, capsys):
+    import warnings
+
+    from tests.test_serve import png_header
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(png_header(13000, 13000))   # 169 million pixels: Pillow warns of a decompression bomb
+    model = ["--onnx", str(SHIPPED_ONNX)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["read", *model, str(huge), SAMPLE]) == 1
+        out, err = capsys.readouterr()
+        assert out.startswith(f"{SAMPLE}\t") and len(out.splitlines()) == 1
+        assert err.splitlines() == [f"seqocr: error: {huge}: 13000x13000 pixels, over the limit of {4096 * 4096}"]
+        assert main(["read", *model, "--max-pixels", str(13000 * 13000), str(huge)]) == 1
+        assert "huge.png: unreadable or truncated image" in one_error_line(capsys)
+    assert not caught, [str(w.message) for w in caught]
+
+
+def test_export_refuses_a_folder_that_does_not_exist(tmp_path, capsys):
+    out = tmp_path / "no" / "such" / "m.onnx"
+    assert main(["export", "--out", str(out)]) == 1
+    assert f"{out}: the folder {out.parent} does not exist" in one_error_line(capsys)
+    assert not (tmp_path / "no").exists()
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"seqocr {version('seqocr')}\n"
+
+
+@pytest.mark.parametrize("command", ["train --config configs/tiny.yaml", "bench train"])
+def test_a_set_without_equals_is_a_usage_error(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*command.split(), "--set", "train.steps"])
+    assert e.value.code == 2 and "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_eval_json_counts_samples_as_an_integer(tmp_path, capsys):
+    assert main(["eval", "--onnx", str(SHIPPED_ONNX), "--data", "src/seqocr/resources/samples/labels.tsv",
+                 "--predictions", str(tmp_path / "p.tsv"), "--json"]) == 0
+    samples = json.loads(capsys.readouterr().out)["samples"]
+    assert samples == 6 and isinstance(samples, int)
+
+
+def subcommands() -> dict:
+    import argparse
+
+    return next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+@pytest.mark.parametrize("command", sorted(subcommands()))
+def test_every_option_has_help_and_shows_its_default(command, capsys):
+    import argparse
+
+    parser = subcommands()[command]
+    for action in parser._actions:
+        assert action.help, f"{command} {action.option_strings or action.dest}: no help text"
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())   # argparse wraps lines
+    for action in parser._actions:
+        if action.default not in (None, False, argparse.SUPPRESS):
+            assert f"default: {action.default})" in text or "default" in action.help, (command, action.dest)

@@ -1,7 +1,8 @@
 """The ``seqocr`` command line: train, eval, read, synth, pack, convert, export, serve, bench.
 
 A user's mistake (a missing file, a bad image, an unknown config key) prints one ``seqocr: error: ...`` line
-and exits 1; usage errors exit 2 (argparse). No tracebacks for either.
+and exits 1; usage errors exit 2 (argparse). No tracebacks for either; a command whose optional dependencies are
+not installed names the extra to install, in one line.
 """
 
 from __future__ import annotations
@@ -9,12 +10,23 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 
+from PIL import Image
+
 from .errors import ConfigError, DataError, SeqocrError
+from .preprocess import DEFAULT_MAX_PIXELS
 
 SHIPPED_ONNX = Path(__file__).parent / "resources" / "model" / "seqocr-default.onnx"
+
+# The pyproject extra that provides each optional top-level module (the `onnx` package comes with torch's extra,
+# for export; `seqocr[onnx]` is ONNX Runtime alone).
+EXTRAS = {"torch": "torch", "tensorboard": "torch", "safetensors": "torch", "onnx": "torch",
+          "onnxruntime": "onnx", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve",
+          "multipart": "serve", "python_multipart": "serve"}
 
 
 def _number(kind: type, low: float, high: float | None = None):
@@ -33,6 +45,36 @@ def _number(kind: type, low: float, high: float | None = None):
 
 
 POSITIVE, AT_LEAST_ZERO = _number(int, 1), _number(int, 0)
+
+
+def _key_value(text: str) -> str:
+    """An argparse type for ``--set``: a malformed override is a usage error, like any other bad argument."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. train.steps=100, got {text!r}")
+    return text
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Adds ``(default: X)`` to an option's help where it has a default worth showing and the help does not
+    already say what happens by default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("seqocr")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from . import __version__
+
+        return __version__
 
 
 def _have_torch() -> bool:
@@ -82,8 +124,8 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
         print(f"{args.data}: {bad} unreadable images skipped (not scored)", file=sys.stderr)
     out = Path(args.predictions)
     write_predictions(out, rows)
-    if args.json:
-        print(json.dumps(metrics))
+    if args.json:  # counts summed across torchrun ranks come back as floats
+        print(json.dumps({**metrics, "samples": int(metrics["samples"])}))
     else:
         print(format_metrics(metrics))
         print(f"predictions: {out}")
@@ -123,7 +165,7 @@ def _read(args: argparse.Namespace) -> int:
     images, status = [], 0
     for path in args.images:
         try:
-            images.append((path, load_image(path)))
+            images.append((path, load_image(path, max_pixels=args.max_pixels)))
         except DataError as e:
             print(f"seqocr: error: {e}", file=sys.stderr)
             status = 1
@@ -179,6 +221,9 @@ def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] =
 
 
 def _export(args: argparse.Namespace) -> int:
+    folder = Path(args.out).parent
+    if not folder.is_dir():  # a mistyped path is not a reason to create folders
+        raise ConfigError(f"{args.out}: the folder {folder} does not exist; create it first")
     from .export import export_onnx, quantize_int8, verify_onnx
 
     out = _output_file(args.out, args.force, (args.checkpoint,))
@@ -262,97 +307,107 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="seqocr", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="seqocr", description=__doc__.splitlines()[0], formatter_class=_HelpFormatter)
+    p.add_argument("--version", action="version", version=f"seqocr {_version()}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model from a YAML config")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)
+
+    t = command("train", "train a model from a YAML config")
     t.add_argument("--config", required=True, help="configs/NAME.yaml")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. train.steps=100")
+    t.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="override a config key, e.g. train.steps=100 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from <train.out_dir>/last.pt")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset")
+    e = command("eval", "evaluate a checkpoint on a dataset")
     e.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     e.add_argument("--data", required=True, help="a labels file (path<TAB>text) or synth:split=test,n=N,seed=K")
-    e.add_argument("--batch-size", type=POSITIVE, default=32)
+    e.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     e.add_argument("--predictions", help="predictions file (default: ./predictions.tsv)")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime instead")
-    e.add_argument("--threads", type=AT_LEAST_ZERO, default=0)
+    e.add_argument("--threads", type=AT_LEAST_ZERO, default=0, help="CPU threads (0: the library's default)")
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
     e.set_defaults(func=_eval)
 
-    r = sub.add_parser("read", help="read the text of images")
-    r.add_argument("images", nargs="+", metavar="IMAGE")
+    r = command("read", "read the text of images")
+    r.add_argument("images", nargs="+", metavar="IMAGE", help="image files: 4-view strips or single signs")
     r.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     r.add_argument("--onnx", help="read with an exported ONNX model and ONNX Runtime (no torch needed)")
     r.add_argument("--json", action="store_true", help='one {"image", "text", "confidence"} object per line')
-    r.add_argument("--batch-size", type=POSITIVE, default=32)
+    r.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    r.add_argument("--max-pixels", type=POSITIVE, default=DEFAULT_MAX_PIXELS,
+                   help="pixels per image; a larger one is reported, not decoded")
     r.set_defaults(func=_read)
 
-    s = sub.add_parser("synth", help="generate street-sign images and a labels file")
-    s.add_argument("--n", type=int, required=True)
+    s = command("synth", "generate street-sign images and a labels file")
+    s.add_argument("--n", type=POSITIVE, required=True, help="number of signs")
     s.add_argument("--out", required=True, help="output folder (images/ and labels.tsv)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="sign i is a function of (seed, i, split)")
     s.add_argument("--split", choices=("train", "test"), default="train", help="test: held-out street names")
     s.set_defaults(func=_synth)
 
-    k = sub.add_parser("pack", help="pack images + labels into an LMDB database (DTRB/PARSeq layout)")
+    k = command("pack", "pack images + labels into an LMDB database (DTRB/PARSeq layout)")
     src = k.add_mutually_exclusive_group(required=True)
     src.add_argument("--labels", help="a labels file of path<TAB>text lines")
     src.add_argument("--tfrecords", help="a folder of FSNS TFRecord shards (with --split)")
     src.add_argument("--synth", type=POSITIVE, metavar="N", help="N generated signs")
     k.add_argument("--out", required=True, help="the LMDB folder to create")
-    k.add_argument("--split", help="TFRecords: train|validation|test; --synth: train|test")
+    k.add_argument("--split", help="TFRecords: train|validation|test; --synth: train|test (default: train)")
     k.add_argument("--seed", type=int, default=0, help="--synth seed")
-    k.add_argument("--charset", default="fsns", help="charset the labels must fit (default: FSNS)")
-    k.add_argument("--max-chars", type=POSITIVE, default=62, help="longest label accepted (default 62, the reference's)")
+    k.add_argument("--charset", default="fsns", help="charset file the labels must fit, or fsns")
+    k.add_argument("--max-chars", type=POSITIVE, default=62, help="longest label accepted (62: the reference's)")
     k.add_argument("--skip-bad", action="store_true", help="skip and count bad samples instead of stopping")
     k.set_defaults(func=_pack)
 
-    c = sub.add_parser("convert", help="convert FSNS TFRecords to PNG files + a labels file")
-    c.add_argument("format", choices=("fsns",))
+    c = command("convert", "convert FSNS TFRecords to PNG files + a labels file")
+    c.add_argument("format", choices=("fsns",), help="the source format")
     c.add_argument("--tfrecords", required=True, help="folder holding SPLIT/SPLIT-*-of-* shards")
-    c.add_argument("--split", required=True, choices=("train", "validation", "test"))
-    c.add_argument("--out", required=True)
-    c.add_argument("--charset", default="fsns")
+    c.add_argument("--split", required=True, choices=("train", "validation", "test"), help="the split to convert")
+    c.add_argument("--out", required=True, help="output folder (PNG files and SPLIT.txt)")
+    c.add_argument("--charset", default="fsns", help="charset file the labels must fit, or fsns")
     c.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of stopping")
     c.set_defaults(func=_convert)
 
-    v = sub.add_parser("serve", help="an HTTP service: POST /v1/read, GET /healthz, /docs")
-    v.add_argument("--host", default="127.0.0.1")
-    v.add_argument("--port", type=_number(int, 0, 65535), default=8000)
+    v = command("serve", "an HTTP service: POST /v1/read, GET /healthz, /docs")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    v.add_argument("--port", type=_number(int, 0, 65535), default=8000, help="port to listen on (0: any free one)")
     v.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     v.add_argument("--onnx", help="serve an exported ONNX model with ONNX Runtime (no torch needed)")
     v.add_argument("--bf16", action="store_true", help="bf16 autocast (PyTorch)")
     v.add_argument("--max-batch", type=POSITIVE, default=32, help="images read together across requests")
     v.add_argument("--max-images", type=POSITIVE, default=64, help="images per request")
     v.add_argument("--max-body-mb", type=_number(float, 0.001), default=20.0, help="request body size limit")
-    v.add_argument("--max-pixels", type=POSITIVE, default=4096 * 4096, help="pixels per image")
+    v.add_argument("--max-pixels", type=POSITIVE, default=DEFAULT_MAX_PIXELS, help="pixels per image")
     v.set_defaults(func=_serve)
 
-    x = sub.add_parser("export", help="export a model to ONNX (greedy reader, dynamic batch, metadata)")
+    x = command("export", "export a model to ONNX (greedy reader, dynamic batch, metadata)")
     x.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
-    x.add_argument("--out", required=True, help="model.onnx")
+    x.add_argument("--out", required=True, help="model.onnx, in an existing folder")
     x.add_argument("--verify", action="store_true", help="check ONNX Runtime against PyTorch on generated signs")
-    x.add_argument("--int8", action="store_true", help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")
+    x.add_argument("--int8", action="store_true",
+                   help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")
     x.add_argument("--verify-n", type=POSITIVE, default=64, help="signs to verify on")
     x.add_argument("--force", action="store_true", help="replace an existing --out file")
-    x.add_argument("--tolerance", type=_number(float, 0.0), default=1e-3, help="largest per-token probability gap accepted")
+    x.add_argument("--tolerance", type=_number(float, 0.0), default=1e-3,
+                   help="largest per-token probability gap accepted by --verify")
     x.set_defaults(func=_export)
 
-    b = sub.add_parser("bench", help="training-step or reading throughput on random tensors")
-    b.add_argument("kind", choices=("train", "read"))
+    b = command("bench", "training-step or reading throughput on random tensors")
+    b.add_argument("kind", choices=("train", "read"), help="what to time")
     b.add_argument("--model", action="append", choices=("default", "reference"),
                    help="model(s) to measure, with configs/NAME.yaml (repeatable; default: both)")
     b.add_argument("--config", help="a config file instead of configs/NAME.yaml")
-    b.add_argument("--set", action="append", metavar="KEY=VALUE")
-    b.add_argument("--batch-size", type=POSITIVE, default=32)
+    b.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="override a config key (repeatable)")
+    b.add_argument("--batch-size", type=POSITIVE, default=32, help="images per step")
     b.add_argument("--steps", type=POSITIVE, default=5, help="timed steps (median reported)")
-    b.add_argument("--warmup", type=AT_LEAST_ZERO, default=2)
-    b.add_argument("--dtype", action="append", choices=("fp32", "bf16"), help="default: both")
-    b.add_argument("--threads", type=AT_LEAST_ZERO, default=0)
+    b.add_argument("--warmup", type=AT_LEAST_ZERO, default=2, help="untimed steps first")
+    b.add_argument("--dtype", action="append", choices=("fp32", "bf16"), help="repeatable (default: both)")
+    b.add_argument("--threads", type=AT_LEAST_ZERO, default=0, help="CPU threads (0: the library's default)")
     b.add_argument("--json", action="store_true", help="one JSON object per line")
     b.set_defaults(func=_bench)
 
@@ -361,12 +416,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _missing_extra(command: str, e: ModuleNotFoundError) -> str | None:
+    """What to install for an optional dependency that is not installed; None for any other missing module."""
+    module = (e.name or "").split(".")[0]
+    if module not in EXTRAS:
+        return None
+    return f'seqocr {command} needs {module}, which is not installed: pip install "seqocr[{EXTRAS[module]}]"'
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (``seqocr read ... | head -1``), so that Python's own
+    flush at exit finds no broken pipe to complain about."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # seqocr applies its own pixel limits (--max-pixels) to what it reads; Pillow's warning would only be noise
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that has gone shows here, inside the try, not at exit
+        return status
+    except BrokenPipeError:  # the reader of stdout stopped early: normal for a Unix tool, nothing to report
+        _quiet_stdout()
+        return 141  # 128 + SIGPIPE, the status of a tool that the closed pipe stopped
     except SeqocrError as e:
         print(f"seqocr: error: {e}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as e:
+        if (missing := _missing_extra(args.command, e)) is None:
+            raise
+        print(f"seqocr: error: {missing}", file=sys.stderr)
         return 1
     except OSError as e:  # an output folder that cannot be written, a directory where a file goes, a full disk
         where = f"{e.filename}: " if e.filename else ""
