@@ -19,9 +19,8 @@ import itertools
 import json
 import platform
 import subprocess
-from pathlib import Path
-
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -109,7 +108,7 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
 
 def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     """Fit the temperature on ``n`` generated validation signs; a copy of the checkpoint whose config carries it."""
-    model, cfg, charset, state = load_model(checkpoint)
+    model, cfg, charset, _ = load_model(checkpoint)
     ds = build_dataset(CALIBRATION.format(n=n), charset, image_spec(cfg), cfg.model.max_len - 1)
     logp, ids, hits = calibration_data(model, ds, charset, cfg.model.max_len)
     t = fit_temperature(logp, ids, hits)
@@ -151,9 +150,9 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
     ]
     calib = [
         "", "## Confidence", "",
-        f"Temperature {calibration['temperature']} fitted on `{calibration['set']}` (ECE there "
-        f"{calibration['ece_before']} before, {calibration['ece_after']} after). Expected calibration error on the "
-        f"generated held-out set: {h['ece']:.4f} (10 bins, confidence against exact match).",
+        (f"Temperature {calibration['temperature']} fitted on `{calibration['set']}` (ECE there "
+         f"{calibration['ece_before']} before, {calibration['ece_after']} after). Expected calibration error on the "
+         f"generated held-out set: {h['ece']:.4f} (10 bins, confidence against exact match)."),
         "Confidence on images without a sign: " + ", ".join(f"{k} {v}" for k, v in blank.items()) + ".",
     ]
     if real is not None:

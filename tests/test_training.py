@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -91,6 +92,9 @@ def test_resume_continues_where_it_stopped(tmp_path):
     again.fit()
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 6
     assert not torch.equal(first["model"]["out.weight"], again.model.out.weight)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]  # log_every 1; the resumed run appends
+    assert all(r["loss"] > 0 and r["images_per_s"] > 0 for r in log)
 
 
 def test_evaluation_covers_every_sample(tmp_path):

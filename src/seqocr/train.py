@@ -8,6 +8,7 @@ function of (seed, position), so the step counter is all it needs.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -242,11 +243,13 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", img_s=f"{rate:.1f}")
                 if writer and (self.step % t.log_every == 0 or self.step == t.steps):
-                    for k, v in (("loss", loss), ("token_acc", acc), ("lr", lr_at(self.step - 1, t)),
-                                 ("images_per_s", rate)):
-                        writer.add_scalar(f"train/{k}", v, self.step)
+                    scalars = {"loss": loss, "token_acc": acc, "lr": lr_at(self.step - 1, t), "images_per_s": rate}
                     if getattr(self.model, "backbone", None) is not None:  # a pretrained backbone's drift
-                        writer.add_scalar("train/feature_scale", float(self.model.feature_scale), self.step)
+                        scalars["feature_scale"] = float(self.model.feature_scale)
+                    for k, v in scalars.items():
+                        writer.add_scalar(f"train/{k}", v, self.step)
+                    log_line(self.out / "log.jsonl", {"step": self.step, **scalars,
+                                                      "seconds": round(time.perf_counter() - t0, 2)})
                 if t.ckpt_every and self.step % t.ckpt_every == 0:
                     self.save()
                 if val is not None and t.eval_every and self.step % t.eval_every == 0 and self.step < t.steps:
@@ -297,6 +300,12 @@ class Trainer:
                 writer.add_scalar(f"val/{k}", v, self.step)
             tqdm_write(f"step {self.step} validation ({c.data.val}):\n{format_metrics(metrics)}")
         return metrics
+
+
+def log_line(path: Path, record: dict) -> None:
+    """Append one JSON line to the run's plain-text log (``log.jsonl``: step, loss, images/s, ...)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def tqdm_write(msg: str) -> None:

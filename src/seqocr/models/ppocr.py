@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -138,7 +139,7 @@ def rapidocr_model_path() -> Path:
     return path
 
 
-def onnx_convs(path: str | Path) -> list[tuple[str, "np.ndarray", "np.ndarray"]]:  # noqa: F821
+def onnx_convs(path: str | Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """``(name, weight, bias)`` of every convolution up to the backbone's output, in graph order. The bias is the
     constant added right after the convolution (PaddleOCR's folded BatchNorm)."""
     import onnx
