@@ -81,6 +81,7 @@ class TrainConfig:
                                      # optimizer and schedule. Ignored by --resume, which continues its own run
     threads: int = 0                 # torch intra-op threads; 0 = leave PyTorch's default
     backbone_lr_scale: float = 0.01  # a pretrained backbone's trainable stages learn at lr × this
+    device: str = ""                 # "cpu", "cuda", "cuda:N"; "" = CUDA when there is one, else CPU
 
 
 @dataclass

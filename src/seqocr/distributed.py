@@ -32,12 +32,27 @@ class Dist:
         return self.rank == 0
 
 
-def setup() -> Dist:
+def pick_device(name: str = "", local_rank: int = 0) -> torch.device:
+    """``cpu``, ``cuda`` (this process's GPU under torchrun), ``cuda:N``; "" = CUDA when there is one, else CPU."""
+    name = name or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return CPU
+    if not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise SeqocrError(f"device {name!r}: choose cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise SeqocrError(f"device {name}: this machine has no CUDA device (or this torch build has no CUDA)")
+    index = int(name[5:]) if ":" in name else local_rank
+    if index >= torch.cuda.device_count():
+        raise SeqocrError(f"device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return torch.device("cuda", index)
+
+
+def setup(device_name: str = "") -> Dist:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1); otherwise a single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    cuda = torch.cuda.is_available()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    device = pick_device(device_name, local_rank)
+    cuda = device.type == "cuda"
     if cuda:
         torch.cuda.set_device(device)
     if world == 1:

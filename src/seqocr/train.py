@@ -65,7 +65,7 @@ class Trainer:
         c = self.cfg
         if c.train.threads:
             torch.set_num_threads(c.train.threads)
-        self.dist = setup()
+        self.dist = setup(c.train.device)
         check_same_config(c.to_dict(), self.dist)
         torch.manual_seed(c.train.seed)  # same initial weights everywhere (DDP also broadcasts rank 0's)
         self.out = Path(c.train.out_dir)
@@ -156,6 +156,7 @@ class Trainer:
                            stream={"batch_size": c.train.batch_size, "start_step": self.step, "rank": d.rank,
                                    "world": d.world})
         extra = {"prefetch_factor": 4, "persistent_workers": True} if c.data.workers else {}
+        extra["pin_memory"] = d.device.type == "cuda"  # with non_blocking copies in train_step
         collate = Collate(self.charset, c.model.max_len)
         if isinstance(ds, IterableDataset):
             return DataLoader(ds, batch_size=c.train.batch_size, num_workers=c.data.workers, collate_fn=collate,

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import io
 import math
+import os
 import random
 import re
 from pathlib import Path
@@ -208,14 +209,21 @@ def street_name(rng: random.Random, split: str = "train") -> str:
 
 # ---------------------------------------------------------------------------------------------- fonts
 @functools.lru_cache(maxsize=1)
+def _font_file(font: SignFont) -> Path:
+    """Where ``font`` is: its Debian path, or the same file name in ``$SEQOCR_FONT_DIR`` when that is set (a
+    machine without the packages, e.g. one that trains from scripts/gpu_bundle.sh's folder)."""
+    folder = os.environ.get("SEQOCR_FONT_DIR")
+    return Path(folder) / Path(font.path).name if folder else Path(font.path)
+
+
 def font_paths() -> tuple[Path, ...]:
     """Paths of the sign fonts (:data:`FONTS`); :class:`DataError` naming the packages of any that are missing."""
-    missing = [f for f in FONTS if not Path(f.path).is_file()]
+    missing = [f for f in FONTS if not _font_file(f).is_file()]
     if missing:
-        files = ", ".join(f"{f.path} (Debian package {f.package})" for f in missing)
+        files = ", ".join(f"{_font_file(f)} (Debian package {f.package})" for f in missing)
         packages = " ".join(sorted({f.package for f in missing}))
         raise DataError(f"sign font(s) not installed: {files}; {INSTALL_HINT} (apt-get install {packages})")
-    return tuple(Path(f.path) for f in FONTS)
+    return tuple(_font_file(f) for f in FONTS)
 
 
 def font_path(k: int = 0) -> Path:

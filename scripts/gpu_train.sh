@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Train the shipped recipe's next stage on a GPU machine that reaches no network, in one command.
+#
+#   bash scripts/gpu_train.sh --out DIR [--minutes M] [--device cuda|cpu] [--init-from CKPT] [--config C]
+#                             [--bundle gpu-bundle] [--set KEY=VALUE ...]
+#
+# 1. installs what is missing from the carried bundle (scripts/gpu_bundle.sh made it here): the wheels with pip
+#    --no-index, the fonts through SEQOCR_FONT_DIR; seqocr itself without dependencies when it is not importable;
+# 2. trains --config (default configs/shipped.yaml) for M minutes (train.max_minutes, default 9) on --device, bf16,
+#    DataLoader workers = cores - 1, starting from --init-from's weights when given (train.init_from);
+# 3. writes into DIR: run/ (last.pt, tb/, log.jsonl: step, loss, images/s as JSON lines), model.safetensors (the
+#    weights, config and charset alone, under 16 MB) and summary.json (steps, images, minutes, images/s, device).
+#
+# With `--device cpu --minutes 1` the same script runs on a laptop (tests/test_gpu_script.py runs a short dry run).
+# Uses ${PYTHON:-python3}.
+set -euo pipefail
+PY=${PYTHON:-python3}
+OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/shipped.yaml BUNDLE=gpu-bundle
+EXTRA=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) OUT="$2"; shift 2 ;;
+    --minutes) MINUTES="$2"; shift 2 ;;
+    --device) DEVICE="$2"; shift 2 ;;
+    --init-from) INIT="$2"; shift 2 ;;
+    --config) CONFIG="$2"; shift 2 ;;
+    --bundle) BUNDLE="$2"; shift 2 ;;
+    --set) EXTRA+=(--set "$2"); shift 2 ;;
+    *) echo "gpu_train: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -n "$OUT" ] || { echo "gpu_train: --out DIR is required" >&2; exit 2; }
+case "$DEVICE" in cuda|cuda:*|cpu) ;; *) echo "gpu_train: --device must be cuda, cuda:N or cpu" >&2; exit 2 ;; esac
+[ -f "$CONFIG" ] || { echo "gpu_train: no config $CONFIG" >&2; exit 2; }
+if [ -e "$OUT/run/last.pt" ]; then echo "gpu_train: $OUT/run already holds a run; choose another --out" >&2; exit 2; fi
+mkdir -p "$OUT"
+
+# 1. what is missing
+missing=()
+for mod in faker lmdb google_crc32c rapidfuzz; do
+  "$PY" -c "import $mod" 2>/dev/null || missing+=("$mod")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ -d "$BUNDLE/wheels" ] || { echo "gpu_train: missing ${missing[*]} and no $BUNDLE/wheels (scripts/gpu_bundle.sh)" >&2; exit 1; }
+  "$PY" -m pip install -q --no-index --find-links "$BUNDLE/wheels" faker lmdb google-crc32c rapidfuzz
+fi
+if ! "$PY" -c "import rapidocr" 2>/dev/null && [ -z "$INIT" ] && ls "$BUNDLE"/wheels/rapidocr-*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps "$BUNDLE"/wheels/rapidocr-*.whl  # the backbone's weights
+fi
+"$PY" -c "import seqocr" 2>/dev/null || "$PY" -m pip install -q --no-deps --no-build-isolation .
+if ! "$PY" -c "from seqocr.data.synth import font_paths; font_paths()" 2>/dev/null; then
+  export SEQOCR_FONT_DIR="$PWD/$BUNDLE/fonts"
+fi
+
+# 2. train
+cores=$(nproc)
+workers=$(( cores > 1 ? cores - 1 : 1 ))
+args=(--set "train.out_dir=$OUT/run" --set "train.max_minutes=$MINUTES" --set train.bf16=true
+      --set "data.workers=$workers" --set "train.device=$DEVICE")
+[ -n "$INIT" ] && args+=(--set "train.init_from=$INIT")
+start=$(date +%s)
+"$PY" -m seqocr train --config "$CONFIG" "${args[@]}" "${EXTRA[@]}"
+end=$(date +%s)
+
+# 3. weights alone, and a summary
+"$PY" - "$OUT" "$DEVICE" $(( end - start )) <<'PYEOF'
+import json, sys
+from pathlib import Path
+from seqocr.checkpoint import export_weights, read_checkpoint
+
+out, device, seconds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+state = read_checkpoint(out / "run" / "last.pt")
+export_weights(out / "run" / "last.pt", out / "model.safetensors", {"trained_on": device})
+log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
+batch = state["config"]["train"]["batch_size"]
+summary = {"device": device, "steps": state["step"], "images": state["step"] * batch, "wall_seconds": seconds,
+           "images_per_s": log[-1]["images_per_s"] if log else 0.0, "final_loss": log[-1]["loss"] if log else None,
+           "model_mb": round((out / "model.safetensors").stat().st_size / 1e6, 1)}
+(out / "summary.json").write_text(json.dumps(summary, indent=1))
+print(json.dumps(summary))
+PYEOF

@@ -1,0 +1,43 @@
+"""scripts/gpu_train.sh, the one command for a lent GPU machine, as a CPU dry run; and the device choice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqocr.distributed import pick_device
+from seqocr.errors import SeqocrError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_path):
+    out = tmp_path / "gpu"
+    r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "1",
+                        "--config", "configs/tiny.yaml", "--set", "train.steps=3", "--set", "data.val=",
+                        "--set", "train.log_every=1"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=240,
+                       env={**os.environ, "PYTHON": sys.executable})
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["device"] == "cpu" and summary["steps"] == 3 and summary["images"] == 3 * 16
+    assert (out / "model.safetensors").stat().st_size < 16e6
+    log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3] and all(r["images_per_s"] > 0 for r in log)
+    again = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu"], cwd=ROOT,
+                           capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+def test_device_names():
+    assert pick_device("cpu").type == "cpu"
+    with pytest.raises(SeqocrError, match="choose cpu, cuda or cuda:N"):
+        pick_device("gpu")
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(SeqocrError, match="no CUDA device"):
+            pick_device("cuda:0")
