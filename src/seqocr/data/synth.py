@@ -208,7 +208,6 @@ def street_name(rng: random.Random, split: str = "train") -> str:
 
 
 # ---------------------------------------------------------------------------------------------- fonts
-@functools.lru_cache(maxsize=1)
 def _font_file(font: SignFont) -> Path:
     """Where ``font`` is: its Debian path, or the same file name in ``$SEQOCR_FONT_DIR`` when that is set (a
     machine without the packages, e.g. one that trains from scripts/gpu_bundle.sh's folder)."""
@@ -216,6 +215,7 @@ def _font_file(font: SignFont) -> Path:
     return Path(folder) / Path(font.path).name if folder else Path(font.path)
 
 
+@functools.lru_cache(maxsize=1)
 def font_paths() -> tuple[Path, ...]:
     """Paths of the sign fonts (:data:`FONTS`); :class:`DataError` naming the packages of any that are missing."""
     missing = [f for f in FONTS if not _font_file(f).is_file()]
