@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 
-from seqocr.bench import _config, _inputs, _median_rate, model_flops, peak_flops, train_step
-from seqocr.models import build_model, num_classes_for
-from seqocr.train import lr_at
+from seqocr.fsns import NUM_CLASSES
+from seqocr.model import build_model, num_classes_for
+from seqocr.train.bench import _config, _inputs, _median_rate, model_flops, peak_flops, timed_step
+from seqocr.train.loop import lr_at
 
 VARIANTS = [  # name, channels_last, fused_adam, bf16, compile_cnn
     ("eager fp32, NCHW", False, False, False, False),
@@ -35,7 +36,7 @@ VARIANTS = [  # name, channels_last, fused_adam, bf16, compile_cnn
 
 def train_rate(cfg, batch: int, steps: int, channels_last: bool, fused: bool, bf16: bool, compile_cnn: bool) -> float:
     torch.manual_seed(0)
-    model = build_model(cfg.model, num_classes_for(cfg.model, 136)).train()
+    model = build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.cnn.to(memory_format=fmt)
     model.memory_format = fmt  # both models lay their CNN input out in this format
@@ -44,7 +45,7 @@ def train_rate(cfg, batch: int, steps: int, channels_last: bool, fused: bool, bf
     opt = torch.optim.Adam(model.parameters(), lr=lr_at(0, cfg.train), betas=tuple(cfg.train.betas), fused=fused,
                            foreach=None if fused else True)
     images, targets = _inputs(cfg, batch, model.num_classes)
-    step = train_step(cfg, model, opt, images, targets, bf16)
+    step = timed_step(cfg, model, opt, images, targets, bf16)
     return _median_rate(step, batch, steps, warmup=3 if compile_cnn else 2)
 
 

@@ -27,6 +27,7 @@ from seqocr.data.datasets import Collate, StreamSampler
 from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
 from seqocr.data.synth import synth_sample
 from seqocr.data.tfrecord import write_fsns
+from seqocr.fsns import DECODER_STEPS, MAX_LABEL
 from seqocr.preprocess import ImageSpec
 
 
@@ -63,10 +64,10 @@ def timed(fn) -> float:
 def loader_rate(source: str, spec: ImageSpec, images: int, batch: int = 32) -> float:
     """Images/s of one worker process feeding augmented training batches (after a first warm-up batch)."""
     charset = Charset.fsns()
-    ds = build_dataset(source, charset, spec, 37, augment=True, synth_n=10**6,
+    ds = build_dataset(source, charset, spec, MAX_LABEL, augment=True, synth_n=10**6,
                        stream={"batch_size": batch})
     kw = {} if not hasattr(ds, "__len__") else {"sampler": StreamSampler(len(ds), 0)}
-    loader = iter(DataLoader(ds, batch_size=batch, num_workers=1, collate_fn=Collate(charset, 38),
+    loader = iter(DataLoader(ds, batch_size=batch, num_workers=1, collate_fn=Collate(charset, DECODER_STEPS),
                              prefetch_factor=2, **kw))
     next(loader)
     t0, n = time.perf_counter(), 0
@@ -77,7 +78,7 @@ def loader_rate(source: str, spec: ImageSpec, images: int, batch: int = 32) -> f
 
 def stream_memory(folder: Path, shards: int, per_shard: int, sample: tuple[bytes, str]) -> list[tuple[int, float]]:
     write_shards(folder, [sample] * (shards * per_shard), shards)
-    ds = build_dataset(str(folder), Charset.fsns(), ImageSpec(64, 64, 4), 37, stream={"epochs": 1})
+    ds = build_dataset(str(folder), Charset.fsns(), ImageSpec(64, 64, 4), MAX_LABEL, stream={"epochs": 1})
     points, total = [], shards * per_shard
     for i, _ in enumerate(ds):
         if i % (total // 10) == 0:

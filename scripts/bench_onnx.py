@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqocr.export import export_onnx, quantize_int8
-from seqocr.onnx_reader import OnnxReader
-from seqocr.predictor import Predictor
+from seqocr.data import iter_labelled
+from seqocr.fsns import DECODER_STEPS
+from seqocr.inference.evaluate import evaluate_reader
+from seqocr.inference.export import export_onnx, quantize_int8
+from seqocr.inference.onnx_reader import OnnxReader
+from seqocr.inference.predictor import Predictor
 from seqocr.preprocess import eval_transform
-from seqocr.reading import evaluate_reader, iter_labelled
 
 
 def timed_rounds(readers: dict, batch: np.ndarray, rounds: int) -> dict[str, float]:
@@ -57,7 +59,7 @@ def main() -> None:
                    "torch_bf16": Predictor.from_checkpoint(args.checkpoint, bf16=True),
                    "onnx_fp32": OnnxReader(onnx_path), "onnx_int8": OnnxReader(int8_path)}
     onnx = readers["onnx_fp32"]
-    max_chars = int(onnx.metadata.get("max_len", 38)) - 1
+    max_chars = int(onnx.metadata.get("max_len", DECODER_STEPS)) - 1
     sets = {"generated": list(iter_labelled(f"synth:split=test,n={args.n},seed=1", onnx.charset, max_chars))}
     if Path(args.real).is_file():
         sets["real"] = list(iter_labelled(args.real, onnx.charset, max_chars))

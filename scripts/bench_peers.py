@@ -16,8 +16,8 @@ Protocol (the same images for every system; labels files of ``path<TAB>text`` li
    its height is given to the peers whole, as one view.
 3. **One read per image**: each view's read (text lines + a confidence per line: RapidOCR's line scores,
    Tesseract's word confidences from its ``tsv`` output, character-weighted) is normalised into FSNS label style
-   by :func:`seqocr.peers.to_fsns_label` (title case, lowercase French particles, ``‘`` and ``—``, characters
-   outside the FSNS charset dropped), and :func:`seqocr.peers.pick_view` keeps one: by default ``vote``, the label
+   by :func:`peers.to_fsns_label` (title case, lowercase French particles, ``‘`` and ``—``, characters
+   outside the FSNS charset dropped), and :func:`peers.pick_view` keeps one: by default ``vote``, the label
    read in most views, ties broken by Σ characters × confidence. The label normalisation is generous to the
    peers (seqocr emits labels directly and needs none of it).
 4. **Tesseract settings that help it most**, chosen with ``--sweep`` on GENERATED signs only (``seqocr synth
@@ -68,13 +68,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peers import PICK_RULES, ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
 from PIL import Image
 
 from seqocr.charset import Charset
 from seqocr.data.labels import read_labels
 from seqocr.errors import DataError
 from seqocr.metrics import compute_metrics
-from seqocr.peers import PICK_RULES, ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
 from seqocr.preprocess import load_image
 
 SYSTEMS = ("seqocr", "tesseract", "rapidocr")
@@ -111,7 +111,7 @@ class SeqocrSystem:
     name = "seqocr"
 
     def __init__(self, checkpoint: str | None, batch_size: int):
-        from seqocr.predictor import Predictor
+        from seqocr.inference.predictor import Predictor
 
         self.predictor = Predictor.from_checkpoint(checkpoint)  # None: the shipped model
         self.batch_size = batch_size

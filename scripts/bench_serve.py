@@ -18,8 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-
-from seqocr.serve import spawn
+from spawn_serve import spawn
 
 SAMPLES = sorted(Path("src/seqocr/resources/samples").glob("sign-*.png"))
 

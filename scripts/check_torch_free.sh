@@ -23,4 +23,13 @@ if [[ $status != 1 || "$got" != "$want" ]]; then
   echo "check_torch_free: seqocr train without torch exited $status and said: $got" >&2
   exit 1
 fi
-echo "check_torch_free: read with ONNX Runtime in a venv without torch, and train names the torch extra: OK"
+# The data libraries are an extra of their own: without them, pack names it.
+want='seqocr: error: seqocr pack needs lmdb, which is not installed: pip install "seqocr[data]"'
+status=0
+got=$("$VENV/bin/seqocr" pack --synth 2 --out "$VENV/db" 2>&1) || status=$?
+if [[ $status != 1 || "$got" != "$want" ]]; then
+  echo "check_torch_free: seqocr pack without the data extra exited $status and said: $got" >&2
+  exit 1
+fi
+echo "check_torch_free: read with ONNX Runtime in a venv without torch, train names the torch extra and pack the" \
+  "data extra: OK"

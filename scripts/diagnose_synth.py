@@ -17,10 +17,11 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from seqocr.checkpoint import SHIPPED
 from seqocr.data import synth
+from seqocr.data.synth import scene as synth_scene
+from seqocr.inference.onnx_reader import OnnxReader
 from seqocr.metrics import compute_metrics
-from seqocr.onnx_reader import OnnxReader
+from seqocr.model.weights import SHIPPED
 
 BINS = (0, 4, 5, 6, 7, 8, 100)  # capital height in view pixels
 
@@ -28,7 +29,7 @@ BINS = (0, 4, 5, 6, 7, 8, 100)  # capital height in view pixels
 def record_layouts() -> dict:
     """Wrap the generator's layout steps so that each sample leaves its line count and capital height here."""
     seen: dict = {}
-    sign_lines, scene = synth.sign_lines, synth._scene
+    sign_lines, scene = synth_scene.sign_lines, synth._scene
 
     def lines(text, rng):
         out = sign_lines(text, rng)
@@ -40,7 +41,7 @@ def record_layouts() -> dict:
         seen["cap"] = out.cap
         return out
 
-    synth.sign_lines, synth._scene = lines, scene_
+    synth_scene.sign_lines, synth._scene = lines, scene_  # where _scene and render_views look them up
     return seen
 
 

@@ -66,7 +66,7 @@ end=$(date +%s)
 "$PY" - "$OUT" "$DEVICE" $(( end - start )) <<'PYEOF'
 import json, sys
 from pathlib import Path
-from seqocr.checkpoint import export_weights, read_checkpoint
+from seqocr.model.weights import export_weights, read_checkpoint
 
 out, device, seconds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 state = read_checkpoint(out / "run" / "last.pt")

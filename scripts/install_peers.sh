@@ -50,7 +50,7 @@ if "$PY" -c "import rapidocr, onnxruntime" >/dev/null 2>&1; then
        "and onnxruntime $("$PY" -c 'import onnxruntime; print(onnxruntime.__version__)') are installed"
 else
   echo "install_peers: pip installing seqocr's peers extra into $VENV"
-  "$PY" -m pip install -q -e "$ROOT[torch,dev,peers]"
+  "$PY" -m pip install -q -e "$ROOT[torch,data,dev,peers]"
   "$PY" -c "import rapidocr, onnxruntime"
 fi
 echo "install_peers: done"

@@ -27,13 +27,13 @@ import torch
 from PIL import Image
 
 from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
-from seqocr.checkpoint import SHIPPED, export_weights, load_model, read_checkpoint
 from seqocr.data import build_dataset
-from seqocr.evaluate import calibration_data, evaluate
-from seqocr.export import export_onnx, verify_onnx
+from seqocr.inference.export import export_onnx, verify_onnx
+from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
-from seqocr.predictor import Predictor
-from seqocr.train import image_spec
+from seqocr.model.weights import SHIPPED, export_weights, load_model, read_checkpoint
+from seqocr.preprocess import ImageSpec
+from seqocr.train.evaluate import calibration_data, evaluate
 
 CALIBRATION = "synth:split=test,n={n},seed=7"  # validation signs for the temperature, apart from the held-out seed 1
 BACKBONE_NOTE = [
@@ -41,7 +41,7 @@ BACKBONE_NOTE = [
     "The convolutional backbone (2.66 M of the parameters) is PP-OCRv6 rec small's, by PaddlePaddle's PaddleOCR",
     "(Apache-2.0), as exported to ONNX and shipped inside the `rapidocr` 3.10 wheel (RapidAI, Apache-2.0;",
     "`rapidocr/models/PP-OCRv6_rec_small.onnx`, whose `MODEL_LICENSES.md` records the Apache-2.0 terms).",
-    "`seqocr.models.ppocr.load_onnx_weights` copies its initializers (up to tensor `p2o.pd_op.add.64.0`) into our",
+    "`seqocr.model.ppocr.load_onnx_weights` copies its initializers (up to tensor `p2o.pd_op.add.64.0`) into our",
     "PyTorch module at the start of training; it stayed frozen (`model.trainable_stages: 0`). This model is a",
     "derivative work of those weights and is distributed under Apache-2.0 with this notice.",
 ]
@@ -100,7 +100,7 @@ def training_facts(checkpoint: Path) -> dict:
 
 def measure(weights: Path, source: str, n: int = 0) -> dict:
     model, cfg, charset, _ = load_model(weights)
-    ds = build_dataset(source, charset, image_spec(cfg), cfg.model.max_len - 1, synth_n=n, synth_split="test",
+    ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1, synth_n=n, synth_split="test",
                        seed=1)
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, batch_size=32)
     return {"metrics": metrics, "rows": rows}
@@ -109,7 +109,7 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
 def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     """Fit the temperature on ``n`` generated validation signs; a copy of the checkpoint whose config carries it."""
     model, cfg, charset, _ = load_model(checkpoint)
-    ds = build_dataset(CALIBRATION.format(n=n), charset, image_spec(cfg), cfg.model.max_len - 1)
+    ds = build_dataset(CALIBRATION.format(n=n), charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
     logp, ids, hits = calibration_data(model, ds, charset, cfg.model.max_len)
     t = fit_temperature(logp, ids, hits)
     before = expected_calibration_error(sequence_confidence(logp, ids), hits)

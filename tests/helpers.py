@@ -1,10 +1,27 @@
-"""Small builders used by several test files."""
+"""Small builders used by several test files: tiny models and configs, generated and FSNS-format data, and the
+repository's root (tests never depend on the working directory)."""
 
 from __future__ import annotations
 
+import io
+import random
+import struct
+import zlib
 from pathlib import Path
 
-from seqocr.data.synth import synth_sample
+import torch
+from PIL import Image
+
+from seqocr.charset import Charset
+from seqocr.config import Config, ModelConfig
+from seqocr.data.synth import street_name, synth_sample
+from seqocr.data.tfrecord import write_fsns
+from seqocr.model import build_model
+from seqocr.train.checkpoint import save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+SAMPLES = ROOT / "src" / "seqocr" / "resources" / "samples"
 
 
 def write_synth_folder(root: Path, n: int, seed: int = 0, split: str = "train") -> Path:
@@ -18,3 +35,100 @@ def write_synth_folder(root: Path, n: int, seed: int = 0, split: str = "train") 
     labels = root / "labels.tsv"
     labels.write_text("".join(lines), encoding="utf-8")
     return labels
+
+
+def tiny_model_config(name: str = "default", **kw) -> ModelConfig:
+    base = {"name": name, "view_height": 16, "view_width": 16, "max_len": 8, "hidden": 16,
+            "channels": [4, 8, 8, 8], "attention_dim": 8, "embed_dim": 8, "dropout": 0.0}
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+def tiny_config(tmp_path, **sections) -> Config:
+    cfg = Config.from_dict({"model": {**tiny_model_config(max_len=38).__dict__}, "train": {
+        "steps": 4, "batch_size": 4, "ckpt_every": 2, "log_every": 1, "out_dir": str(tmp_path / "run"),
+        "warmup_steps": 1}, "data": {"val_size": 4, "augment": False}})
+    for section, values in sections.items():
+        for k, v in values.items():
+            setattr(getattr(cfg, section), k, v)
+    return cfg
+
+
+def tiny_checkpoint(tmp_path, name, fsns):
+    kw = {"max_len": 38} if name == "default" else {"view_height": 128, "view_width": 128, "max_len": 64}
+    cfg = Config()
+    cfg.model = tiny_model_config(name, **kw)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, len(fsns))
+    model.train()
+    m = cfg.model
+    model(torch.randn(4, 3, m.view_height, 4 * m.view_width), torch.randint(3, 50, (4, m.max_len)))  # BN stats
+    path = tmp_path / f"{name}.pt"
+    save_checkpoint(path, cfg=cfg, charset=fsns, model=model, step=7)
+    return path
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The first bytes of a PNG that says it is width x height: enough for Pillow to open it, nothing to decode."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
+def small_png(i: int) -> bytes:
+    """A tiny PNG whose bytes differ for every ``i`` (fast; convert never decodes images)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 4), (i % 256, i // 256 % 256, 7)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def small_samples(n: int, seed: int = 0) -> list[tuple[bytes, str]]:
+    """``n`` (PNG bytes, street name) pairs: tiny images, realistic FSNS labels."""
+    return [(small_png(i), street_name(random.Random(seed * 1_000_003 + i))) for i in range(n)]
+
+
+def synth_samples(n: int, seed: int = 0) -> list[tuple[bytes, str]]:
+    """``n`` realistic 600x150 generated signs as (PNG bytes, label)."""
+    out = []
+    for i in range(n):
+        img, text = synth_sample(seed, i)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        out.append((buf.getvalue(), text))
+    return out
+
+
+def write_split(root: Path, split: str, samples: list[tuple[bytes, str]], shards: int = 2,
+                nested: bool = True) -> list[Path]:
+    """FSNS's shard layout (``root/split/split-0000k-of-0000n``, or ``root/split-...`` if not ``nested``),
+    samples dealt out in order: shard 0 holds the first ones."""
+    folder = root / split if nested else root
+    folder.mkdir(parents=True, exist_ok=True)
+    per = -(-len(samples) // shards)
+    paths = []
+    for k in range(shards):
+        path = folder / f"{split}-{k:05d}-of-{shards:05d}"
+        write_fsns(path, samples[k * per:(k + 1) * per], Charset.fsns())
+        paths.append(path)
+    return paths
+
+
+def record_offsets(path: Path) -> list[int]:
+    """Byte offset of every record in a TFRecord file, from its length fields (no checks)."""
+    data, offsets, pos = path.read_bytes(), [], 0
+    while pos < len(data):
+        offsets.append(pos)
+        pos += 16 + struct.unpack("<Q", data[pos:pos + 8])[0]
+    return offsets
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def truncate(path: Path, size: int) -> None:
+    path.write_bytes(path.read_bytes()[:size])

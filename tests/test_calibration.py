@@ -10,8 +10,8 @@ import torch
 
 from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
 from seqocr.charset import EOS
-from seqocr.models import build_model
-from tests.conftest import tiny_model_config
+from seqocr.model import build_model
+from tests.helpers import tiny_model_config
 
 
 def test_ece_by_hand():

@@ -71,3 +71,13 @@ def test_dict_round_trip(fsns):
     again = Charset.from_dict(fsns.to_dict())
     assert again.chars == fsns.chars and again.encode("Rue d'Orbey") == fsns.encode("Rue d‘Orbey")
     assert again.decode_source_ids([1, 133]) == "l"
+
+
+def test_the_fsns_constants_fit_the_charset_and_the_default_config():
+    from seqocr.config import ModelConfig
+    from seqocr.fsns import APOSTROPHE, DECODER_STEPS, HYPHEN, MAX_LABEL, NUM_CLASSES
+
+    fsns = Charset.fsns()
+    assert len(fsns) == NUM_CLASSES
+    assert fsns.decode(fsns.encode("'-", "test")) == APOSTROPHE + HYPHEN
+    assert ModelConfig().max_len == DECODER_STEPS == MAX_LABEL + 1

@@ -5,9 +5,12 @@ import json
 import pytest
 
 from seqocr.cli import SHIPPED_ONNX, build_parser, main
-from tests.helpers import write_synth_folder
+from tests.helpers import CONFIGS, SAMPLES, write_synth_folder
 
-TINY = ["--config", "configs/tiny.yaml", "--set", "train.steps=3", "--set", "train.batch_size=4",
+TINY_CONFIG = str(CONFIGS / "tiny.yaml")
+SAMPLE = str(SAMPLES / "sign-0000000.png")
+
+TINY = ["--config", TINY_CONFIG, "--set", "train.steps=3", "--set", "train.batch_size=4",
         "--set", "data.val_size=4", "--set", "train.ckpt_every=2", "--no-progress"]
 
 
@@ -75,16 +78,18 @@ def test_read_reports_a_bad_image_and_still_reads_the_rest(trained, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "--config", "configs/tiny.yaml", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
-    (["train", "--config", "configs/tiny.yaml", "--set", "train.steps=abc"], "train.steps must be int"),
-    (["train", "--config", "configs/nope.yaml"], "configs/nope.yaml: config file not found"),
-    (["eval", "--checkpoint", "nope.pt", "--data", "synth"], "nope.pt: checkpoint not found"),
-    (["read", "--onnx", "m.onnx", "--checkpoint", "c.pt", "x.png"], "--onnx and --checkpoint name two models"),
-    (["eval", "--data", "src/seqocr/resources/samples/sign-0000000.png", "--predictions", "/tmp/seqocr-p.tsv"],
+    (["train", "--config", TINY_CONFIG, "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
+    (["train", "--config", TINY_CONFIG, "--set", "train.steps=abc"], "train.steps must be int"),
+    (["train", "--config", "{tmp}/nope.yaml"], "nope.yaml: config file not found"),
+    (["eval", "--checkpoint", "{tmp}/nope.pt", "--data", "synth", "--predictions", "{tmp}/p.tsv"],
+     "nope.pt: checkpoint not found"),
+    (["read", "--onnx", "{tmp}/m.onnx", "--checkpoint", "{tmp}/c.pt", "{tmp}/x.png"],
+     "--onnx and --checkpoint name two models"),
+    (["eval", "--data", SAMPLE, "--predictions", "{tmp}/p.tsv"],
      "sign-0000000.png: not UTF-8 (invalid start byte at byte 0); expected a labels file"),
 ])
-def test_bad_input_is_one_line_and_exit_1(args, message, capsys):
-    assert main(args) == 1
+def test_bad_input_is_one_line_and_exit_1(args, message, capsys, tmp_path):
+    assert main([a.format(tmp=tmp_path) for a in args]) == 1
     assert message in one_error_line(capsys)
 
 
@@ -144,7 +149,7 @@ def test_synth_refuses_a_finished_output_and_completes_an_interrupted_one(tmp_pa
 
 
 def test_convert_and_pack_from_tfrecords(tmp_path, capsys):
-    from tests.fsns_fixtures import flip_byte, record_offsets, small_samples, write_split
+    from tests.helpers import flip_byte, record_offsets, small_samples, write_split
 
     shards = write_split(tmp_path / "fsns", "test", small_samples(8), shards=2)
     assert main(["convert", "fsns", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--out",
@@ -163,7 +168,7 @@ def test_convert_and_pack_from_tfrecords(tmp_path, capsys):
 
 def test_exported_weights_read_like_the_checkpoint_and_serve_as_the_shipped_model(trained, tmp_path, capsys,
                                                                                   monkeypatch):
-    import seqocr.checkpoint as ckpt
+    import seqocr.model.weights as ckpt
 
     weights = ckpt.export_weights(trained / "run" / "last.pt", tmp_path / "m.safetensors", {"note": "test"})
     images = [str(p) for p in sorted((trained / "test" / "images").glob("*.png"))[:3]]
@@ -186,7 +191,7 @@ def test_exported_weights_read_like_the_checkpoint_and_serve_as_the_shipped_mode
 def test_convert_names_an_undecodable_png_and_a_label_outside_the_charset(tmp_path, capsys):
     from seqocr.charset import Charset
     from seqocr.data.tfrecord import encode_example, fsns_example, write_records
-    from tests.fsns_fixtures import small_samples
+    from tests.helpers import small_samples
 
     png, text = small_samples(1)[0]
     good = fsns_example(png, text, Charset.fsns())
@@ -206,7 +211,7 @@ def test_convert_names_an_undecodable_png_and_a_label_outside_the_charset(tmp_pa
 
 
 def test_bench_reports_throughput_and_mfu_as_json(capsys):
-    assert main(["bench", "train", "--config", "configs/tiny.yaml", "--model", "default", "--dtype", "fp32",
+    assert main(["bench", "train", "--config", TINY_CONFIG, "--model", "default", "--dtype", "fp32",
                  "--steps", "1", "--warmup", "0", "--batch-size", "4", "--json"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["dtype"] == "fp32" and row["images_per_s"] > 0 and row["peak_flops"] > 1e9
@@ -216,11 +221,11 @@ def test_bench_reports_throughput_and_mfu_as_json(capsys):
 def test_without_torch_read_uses_the_shipped_onnx_model_and_refuses_a_checkpoint(monkeypatch, capsys):
     import seqocr.cli
 
-    sample = "src/seqocr/resources/samples/sign-0000000.png"
+    sample = SAMPLE
     assert main(["read", "--json", "--onnx", str(seqocr.cli.SHIPPED_ONNX), sample]) == 0
     with_onnx = capsys.readouterr().out
     monkeypatch.setattr(seqocr.cli, "_have_torch", lambda: False)
-    monkeypatch.setattr("seqocr.predictor.Predictor.from_checkpoint", None)  # any use of torch's reader fails
+    monkeypatch.setattr("seqocr.inference.predictor.Predictor.from_checkpoint", None)  # any use of torch's reader fails
     assert main(["read", "--json", sample]) == 0
     assert capsys.readouterr().out == with_onnx and json.loads(with_onnx)["text"]
     assert main(["read", "--checkpoint", "runs/x/last.pt", sample]) == 1
@@ -274,7 +279,7 @@ def test_config_values_out_of_range(key, value, message, tmp_path, capsys):
 def test_failed_exports_and_conversions_leave_nothing_behind(trained, tmp_path, capsys):
     from seqocr.charset import Charset
     from seqocr.data.tfrecord import fsns_example, write_records
-    from tests.fsns_fixtures import small_samples
+    from tests.helpers import small_samples
 
     out = tmp_path / "m.onnx"
     assert main(["export", "--checkpoint", str(trained / "run" / "last.pt"), "--out", str(out), "--verify",
@@ -291,7 +296,6 @@ def test_failed_exports_and_conversions_leave_nothing_behind(trained, tmp_path, 
     assert "run: is a folder; name the checkpoint file in it" in one_error_line(capsys)
 
 
-SAMPLE = "src/seqocr/resources/samples/sign-0000000.png"
 # Runs the CLI with some modules made unimportable, as in an install without the extra that provides them.
 WITHOUT = "import sys; [sys.modules.__setitem__(m, None) for m in sys.argv[1].split(',')]; " \
           "from seqocr.cli import main; sys.exit(main(sys.argv[2:]))"
@@ -306,9 +310,11 @@ def run_without(modules: str, *args: str):
 
 
 @pytest.mark.parametrize("modules, args, extra", [
-    ("torch", ["train", "--config", "configs/tiny.yaml"], "torch"),
+    ("torch", ["train", "--config", TINY_CONFIG], "torch"),
     ("torch", ["export", "--out", "{tmp}/m.onnx"], "torch"),
     ("torch", ["bench", "read"], "torch"),
+    ("lmdb", ["pack", "--synth", "2", "--out", "{tmp}/db"], "data"),
+    ("faker", ["synth", "--n", "2", "--out", "{tmp}/signs"], "data"),
     ("fastapi,uvicorn", ["serve", "--port", "0"], "serve"),
 ])
 def test_a_missing_extra_is_named_in_one_line(modules, args, extra, tmp_path):
@@ -318,7 +324,6 @@ def test_a_missing_extra_is_named_in_one_line(modules, args, extra, tmp_path):
         f'seqocr: error: seqocr {args[0]} needs {module}, which is not installed: pip install "seqocr[{extra}]"']
 
 
-@pytest.mark.xfail(strict=True, reason="seqocr.data.lmdb_store imports torch (Dataset, datasets.Key) at module level")
 def test_pack_synth_needs_no_torch(tmp_path):
     r = run_without("torch", "pack", "--synth", "2", "--out", str(tmp_path / "db"), "--no-progress")
     assert r.returncode == 0 and (tmp_path / "db" / "data.mdb").is_file(), r.stderr
@@ -342,7 +347,7 @@ def test_a_closed_stdout_ends_read_quietly():
 def test_read_refuses_an_image_over_max_pixels_before_decoding_it(tmp_path, capsys):
     import warnings
 
-    from tests.test_serve import png_header
+    from tests.helpers import png_header
 
     huge = tmp_path / "huge.png"
     huge.write_bytes(png_header(13000, 13000))   # 169 million pixels: Pillow warns of a decompression bomb
@@ -373,15 +378,15 @@ def test_version(capsys):
     assert e.value.code == 0 and capsys.readouterr().out == f"seqocr {version('seqocr')}\n"
 
 
-@pytest.mark.parametrize("command", ["train --config configs/tiny.yaml", "bench train"])
+@pytest.mark.parametrize("command", [["train", "--config", TINY_CONFIG], ["bench", "train"]])
 def test_a_set_without_equals_is_a_usage_error(command, capsys):
     with pytest.raises(SystemExit) as e:
-        main([*command.split(), "--set", "train.steps"])
+        main([*command, "--set", "train.steps"])
     assert e.value.code == 2 and "expected KEY=VALUE" in capsys.readouterr().err
 
 
 def test_eval_json_counts_samples_as_an_integer(tmp_path, capsys):
-    assert main(["eval", "--onnx", str(SHIPPED_ONNX), "--data", "src/seqocr/resources/samples/labels.tsv",
+    assert main(["eval", "--onnx", str(SHIPPED_ONNX), "--data", str(SAMPLES / "labels.tsv"),
                  "--predictions", str(tmp_path / "p.tsv"), "--json"]) == 0
     samples = json.loads(capsys.readouterr().out)["samples"]
     assert samples == 6 and isinstance(samples, int)

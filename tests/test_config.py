@@ -2,18 +2,19 @@ import pytest
 
 from seqocr.config import load_config
 from seqocr.errors import ConfigError
+from tests.helpers import CONFIGS
 
 
 def test_shipped_configs_load():
-    ref = load_config("configs/reference.yaml")
+    ref = load_config(str(CONFIGS / "reference.yaml"))
     assert (ref.model.name, ref.model.vocab_size, ref.train.lr, ref.train.betas) == ("reference", 10000, 8e-4,
                                                                                        [0.5, 0.999])
-    assert load_config("configs/default.yaml").model.name == "default"
-    assert load_config("configs/tiny.yaml").train.batch_size == 16
+    assert load_config(str(CONFIGS / "default.yaml")).model.name == "default"
+    assert load_config(str(CONFIGS / "tiny.yaml")).train.batch_size == 16
 
 
 def test_overrides_are_typed():
-    cfg = load_config("configs/tiny.yaml", ["train.steps=7", "train.lr=1e-3", "train.bf16=true",
+    cfg = load_config(str(CONFIGS / "tiny.yaml"), ["train.steps=7", "train.lr=1e-3", "train.bf16=true",
                                             "model.channels=[8, 8, 8, 8]", "train.grad_clip=1"])
     assert (cfg.train.steps, cfg.train.lr, cfg.train.bf16, cfg.model.channels) == (7, 1e-3, True, [8, 8, 8, 8])
     assert isinstance(cfg.train.grad_clip, float)
@@ -31,7 +32,7 @@ def test_overrides_are_typed():
     ("model.max_len=38", "needs view_height=view_width=128 and max_len=64"),
 ])
 def test_bad_overrides(override, message):
-    cfg_file = "configs/reference.yaml" if override.startswith("model.max_len") else "configs/tiny.yaml"
+    cfg_file = str(CONFIGS / "reference.yaml") if override.startswith("model.max_len") else str(CONFIGS / "tiny.yaml")
     with pytest.raises(ConfigError, match=message):
         load_config(cfg_file, [override])
 

@@ -11,7 +11,7 @@ from seqocr.data.convert import convert_fsns
 from seqocr.data.labels import read_labels
 from seqocr.data.tfrecord import encode_example, write_records
 from seqocr.errors import DataError
-from tests.fsns_fixtures import flip_byte, record_offsets, small_png, small_samples, synth_samples, write_split
+from tests.helpers import flip_byte, record_offsets, small_png, small_samples, synth_samples, write_split
 
 
 def expected_lines(samples, split="train", skip=()):
@@ -105,7 +105,7 @@ def replace(src, dst):
     real_replace(src, dst)
     done.append(dst)
 
-convert.os.replace = replace
+os.replace = replace  # the rename of seqocr.fsutil.atomic_write, which convert writes every image with
 convert.convert_fsns(sys.argv[1], "train", sys.argv[2], Charset.fsns(), progress=False)
 """
 

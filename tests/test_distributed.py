@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from tests.helpers import write_synth_folder
+from tests.helpers import CONFIGS, write_synth_folder
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "SEQOCR_DIST_TIMEOUT": "60"}
 
@@ -19,7 +19,7 @@ def train_args(labels, out, batch, steps, *extra):
     sets = ["train.log_every=1", f"data.train={labels}", "data.val=", "data.workers=0", "data.augment=true", "model.norm=group",
             f"train.batch_size={batch}", f"train.steps={steps}", f"train.out_dir={out}", "train.ckpt_every=2",
             "train.warmup_steps=2", "train.threads=1", *extra]
-    return ["-m", "seqocr", "train", "--config", "configs/tiny.yaml", "--no-progress",
+    return ["-m", "seqocr", "train", "--config", str(CONFIGS / "tiny.yaml"), "--no-progress",
             *[a for s in sets for a in ("--set", s)]]
 
 
@@ -66,9 +66,9 @@ def logged_loss(run_dir):
 
 def weights_at_start(tmp_path):
     from seqocr.config import load_config
-    from seqocr.models import build_model, num_classes_for
+    from seqocr.model import build_model, num_classes_for
 
-    cfg = load_config("configs/tiny.yaml", ["model.norm=group"])
+    cfg = load_config(str(CONFIGS / "tiny.yaml"), ["model.norm=group"])
     torch.manual_seed(cfg.train.seed)
     return build_model(cfg.model, num_classes_for(cfg.model, 136)).state_dict()
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from seqocr.distributed import pick_device
 from seqocr.errors import SeqocrError
+from seqocr.train.distributed import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_path):
     out = tmp_path / "gpu"
     r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "1",
-                        "--config", "configs/tiny.yaml", "--set", "train.steps=3", "--set", "data.val=",
+                        "--config", str(ROOT / "configs" / "tiny.yaml"), "--set", "train.steps=3", "--set", "data.val=",
                         "--set", "train.log_every=1"],
                        cwd=ROOT, capture_output=True, text=True, timeout=240,
                        env={**os.environ, "PYTHON": sys.executable}, check=False)

@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 
 from seqocr.data import lmdb_store
-from seqocr.data.datasets import sample_rng
-from seqocr.data.lmdb_store import LmdbDataset, pack_lmdb, samples_from_labels, samples_from_synth
+from seqocr.data.datasets import LmdbDataset
+from seqocr.data.items import sample_rng
+from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels, samples_from_synth
 from seqocr.data.synth import synth_sample
 from seqocr.errors import DataError
 from seqocr.preprocess import ImageSpec, eval_transform, load_image, train_transform
-
-from .helpers import write_synth_folder
+from tests.helpers import write_synth_folder
 
 SPEC = ImageSpec(16, 16, 4)
 
@@ -255,11 +255,11 @@ def test_something_other_than_an_lmdb_is_an_error(tmp_path, fsns):
 
 def test_workers_open_their_own_env_and_read_what_one_process_reads(packed, fsns):
     ds = LmdbDataset(packed, fsns, SPEC, max_chars=37, augment=True, seed=7)
-    assert not lmdb_store._opened_here(packed.resolve())  # construction leaves nothing open
+    assert not lmdb_store.opened_here(packed.resolve())  # construction leaves nothing open
     keys = [(i, 100 + i) for i in range(len(ds))]
     try:
         single = [ds[k] for k in keys]  # opens the env here, before the workers fork
-        assert lmdb_store._opened_here(packed.resolve())
+        assert lmdb_store.opened_here(packed.resolve())
         img, _ = synth_sample(0, 2, "train")
         assert np.array_equal(single[2][0], train_transform(img, SPEC, sample_rng(7, 102)))
         loader = torch.utils.data.DataLoader(ds, batch_size=None, sampler=keys, num_workers=2)

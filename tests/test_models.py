@@ -3,8 +3,9 @@ import torch
 
 from seqocr.charset import EOS, GO, PAD
 from seqocr.config import ModelConfig
-from seqocr.models import build_model, mask_after_eos, parameter_count
-from tests.conftest import tiny_model_config
+from seqocr.model import build_model, parameter_count
+from seqocr.model.base import mask_after_eos
+from tests.helpers import tiny_model_config
 
 REFERENCE = ModelConfig(name="reference", view_height=128, view_width=128, max_len=64, vocab_size=10000,
                         hidden=128, embed_dim=128, dropout=0.1, teacher_forcing=0.5)
@@ -99,7 +100,7 @@ def test_no_batch_size_is_baked_in():
 
 @pytest.mark.parametrize("name", ["default", "reference"])
 def test_folding_batchnorm_keeps_the_outputs(name):
-    from seqocr.models.fuse import fold_batchnorm
+    from seqocr.model.fuse import fold_batchnorm
 
     kw = {} if name == "default" else {"view_height": 128, "view_width": 128, "max_len": 64}
     model = build_model(tiny_model_config(name, **kw), 12)

@@ -7,29 +7,10 @@ import sys
 import pytest
 import torch
 
-from seqocr.checkpoint import save_checkpoint
 from seqocr.cli import main
-from seqocr.config import Config
 from seqocr.errors import SeqocrError
-from seqocr.export import export_onnx, verify_onnx
-from seqocr.models import build_model
-from tests.conftest import tiny_model_config
-
-SAMPLES = "src/seqocr/resources/samples"
-
-
-def tiny_checkpoint(tmp_path, name, fsns):
-    kw = {"max_len": 38} if name == "default" else {"view_height": 128, "view_width": 128, "max_len": 64}
-    cfg = Config()
-    cfg.model = tiny_model_config(name, **kw)
-    torch.manual_seed(0)
-    model = build_model(cfg.model, len(fsns))
-    model.train()
-    m = cfg.model
-    model(torch.randn(4, 3, m.view_height, 4 * m.view_width), torch.randint(3, 50, (4, m.max_len)))  # BN stats
-    path = tmp_path / f"{name}.pt"
-    save_checkpoint(path, cfg=cfg, charset=fsns, model=model, step=7)
-    return path
+from seqocr.inference.export import export_onnx, verify_onnx
+from tests.helpers import SAMPLES, tiny_checkpoint
 
 
 @pytest.mark.parametrize("name", ["default", "reference"])
@@ -78,7 +59,7 @@ def test_the_onnx_reader_never_imports_torch(tmp_path, fsns):
     onnx_path = export_onnx(ckpt, tmp_path / "m.onnx")
     # importing torch raises ImportError in this child, so any torch import on the ONNX path fails the command
     script = ("import sys; sys.modules['torch'] = None; from seqocr.cli import main; "
-              f"sys.exit(main(['read', '--onnx', {str(onnx_path)!r}, '--json', {SAMPLES + '/sign-0000000.png'!r}]) "
+              f"sys.exit(main(['read', '--onnx', {str(onnx_path)!r}, '--json', {str(SAMPLES / 'sign-0000000.png')!r}]) "
               f"or main(['eval', '--onnx', {str(onnx_path)!r}, '--data', 'synth:n=4', '--json', "
               f"'--predictions', {str(tmp_path / 'p.tsv')!r}]))")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
@@ -93,7 +74,7 @@ def test_int8_quantized_model_keeps_its_metadata_and_reads(tmp_path, fsns, capsy
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m.onnx"), "--int8"]) == 0
     q = tmp_path / "m.int8.onnx"
     assert "int8 convolutions" in capsys.readouterr().out
-    from seqocr.onnx_reader import OnnxReader
+    from seqocr.inference.onnx_reader import OnnxReader
 
     reader = OnnxReader(q)
     assert reader.metadata["quantization"].startswith("static int8 (Conv") and reader.charset.chars == fsns.chars

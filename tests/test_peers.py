@@ -1,4 +1,4 @@
-"""seqocr.peers: peer OCR output -> FSNS labels, Tesseract TSV parsing and the choice among views.
+"""scripts/peers.py: peer OCR output -> FSNS labels, Tesseract TSV parsing and the choice among views.
 
 Pure functions only: neither Tesseract nor RapidOCR is needed."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from scripts.peers import ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
 from seqocr.charset import Charset
-from seqocr.peers import ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
 
 CASES = [
     # the brief's examples and the real FSNS sample's label style

@@ -12,10 +12,10 @@ from seqocr.charset import Charset
 from seqocr.config import Config
 from seqocr.data.synth import invent_names, street_name, synth_sample
 from seqocr.errors import DataError
-from seqocr.models import build_model
-from seqocr.models.ppocr import PPOCRBackbone, extract_onnx_backbone, load_onnx_weights, rapidocr_model_path
-from seqocr.train import param_groups, train
-from tests.conftest import tiny_config, tiny_model_config
+from seqocr.model import build_model
+from seqocr.model.ppocr import PPOCRBackbone, extract_onnx_backbone, load_onnx_weights, rapidocr_model_path
+from seqocr.train.loop import param_groups, train
+from tests.helpers import tiny_config, tiny_model_config
 
 
 def wheel_model():
@@ -145,8 +145,8 @@ def test_config_refuses_unknown_backbone_and_out_of_range_view_counts():
 
 
 def test_onnx_export_reads_like_pytorch(tmp_path, fsns):
-    from seqocr.checkpoint import save_checkpoint
-    from seqocr.export import export_onnx, verify_onnx
+    from seqocr.inference.export import export_onnx, verify_onnx
+    from seqocr.train.checkpoint import save_checkpoint
 
     cfg = Config()
     cfg.model = pp_config(train_views=2)

@@ -3,8 +3,6 @@
 import base64
 import io
 import re
-import struct
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,10 +10,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from seqocr.serve import spawn
-from tests.test_onnx import tiny_checkpoint
+from scripts.spawn_serve import spawn
+from tests.helpers import SAMPLES, png_header, tiny_checkpoint
 
-SAMPLES = [f"src/seqocr/resources/samples/sign-000000{i}.png" for i in range(3)]
+SAMPLE_IMAGES = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +37,9 @@ def multipart(paths):
 
 
 def expected(ckpt):
-    from seqocr.predictor import Predictor
+    from seqocr.inference.predictor import Predictor
 
-    return [r.text for r in Predictor.from_checkpoint(ckpt).read(SAMPLES)]
+    return [r.text for r in Predictor.from_checkpoint(ckpt).read(SAMPLE_IMAGES)]
 
 
 def test_health_and_schema(server):
@@ -53,12 +51,12 @@ def test_health_and_schema(server):
 def test_multipart_and_json_give_the_texts_of_seqocr_read(server):
     url, ckpt = server
     want = expected(ckpt)
-    r = httpx.post(f"{url}/v1/read", files=multipart(SAMPLES), timeout=60)
+    r = httpx.post(f"{url}/v1/read", files=multipart(SAMPLE_IMAGES), timeout=60)
     assert r.status_code == 200, r.text
     results = r.json()["results"]
     assert [x["text"] for x in results] == want
     assert all(0 <= x["confidence"] <= 1 and len(x["char_probs"]) == len(x["text"]) for x in results)
-    body = {"images": [base64.b64encode(Path(p).read_bytes()).decode() for p in SAMPLES]}
+    body = {"images": [base64.b64encode(Path(p).read_bytes()).decode() for p in SAMPLE_IMAGES]}
     assert [x["text"] for x in httpx.post(f"{url}/v1/read", json=body, timeout=60).json()["results"]] == want
 
 
@@ -68,21 +66,12 @@ def big_png() -> bytes:
     return buf.getvalue()
 
 
-def png_header(width: int, height: int) -> bytes:
-    """The first bytes of a PNG that says it is width x height: enough for Pillow to open it, nothing to decode."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
-        chunk(b"IEND", b"")
-
-
 @pytest.mark.parametrize("kwargs, status, message", [
     ({"files": [("images", ("x.png", b"not an image", "image/png"))]}, 400, "image 0: unreadable or truncated image"),
     ({"json": {"images": ["***"]}}, 400, "expected JSON"),
     ({"json": {"pictures": []}}, 400, "expected JSON"),
     ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "multipart/form-data"),
-    ({"files": multipart(SAMPLES[:1] * 5)}, 413, "5 images, over the limit of 4"),
+    ({"files": multipart(SAMPLE_IMAGES[:1] * 5)}, 413, "5 images, over the limit of 4"),
     ({"files": [("images", ("big.png", big_png(), "image/png"))]}, 413, "1000x1000 pixels"),
     ({"files": [("images", ("bomb.png", png_header(20000, 20000), "image/png"))]}, 413, "too large to decode"),
     ({"content": b"x" * 1_100_000, "headers": {"content-type": "application/json"}}, 413, "over the limit"),
@@ -99,7 +88,7 @@ def test_bad_requests_mixed_in_never_break_good_ones(server):
     want = expected(ckpt)
 
     def good(_):
-        return httpx.post(f"{url}/v1/read", files=multipart(SAMPLES), timeout=120)
+        return httpx.post(f"{url}/v1/read", files=multipart(SAMPLE_IMAGES), timeout=120)
 
     def bad(_):
         return httpx.post(f"{url}/v1/read", files=[("images", ("x.png", b"garbage", "image/png"))], timeout=120)
@@ -151,11 +140,11 @@ def test_a_chunked_body_is_counted_as_it_arrives(server):
     url, _ = server
     boundary = "seqocr-test-boundary"
     headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
-    small = multipart_body([Path(p).read_bytes() for p in SAMPLES], boundary)
+    small = multipart_body([Path(p).read_bytes() for p in SAMPLE_IMAGES], boundary)
     r = httpx.post(f"{url}/v1/read", content=chunked(small), headers=headers, timeout=60)
     assert r.status_code == 200 and len(r.json()["results"]) == 3, r.text
     # a valid PNG followed by 1.2 MB that Pillow ignores: readable, but over the 1 MB limit
-    padded = Path(SAMPLES[0]).read_bytes() + b"\0" * 1_200_000
+    padded = Path(SAMPLE_IMAGES[0]).read_bytes() + b"\0" * 1_200_000
     for body, content_type in [(multipart_body([padded], boundary), headers["content-type"]),
                                (b'{"images": ["' + b"A" * 1_200_000 + b'"]}', "application/json")]:
         r = httpx.post(f"{url}/v1/read", content=chunked(body), headers={"content-type": content_type}, timeout=60)

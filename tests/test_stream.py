@@ -12,7 +12,7 @@ from seqocr.data.datasets import Collate
 from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
 from seqocr.data.stream import batches_done_by_worker
 from seqocr.preprocess import ImageSpec
-from tests.fsns_fixtures import small_samples, synth_samples, write_split
+from tests.helpers import small_samples, synth_samples, write_split
 
 SPEC = ImageSpec(16, 16, 4)
 

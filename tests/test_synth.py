@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from seqocr.charset import Charset
-from seqocr.data import synth, synth_words
+from seqocr.data import synth_words
 from seqocr.data.synth import (
     APOS,
     FONTS,
@@ -27,6 +27,8 @@ from seqocr.data.synth import (
     synth_record,
     synth_sample,
 )
+from seqocr.data.synth import fonts as synth_fonts
+from seqocr.data.synth import names as synth_names
 from seqocr.errors import DataError
 
 N_LABELS = 500
@@ -128,8 +130,8 @@ def test_train_and_test_proper_names_are_disjoint():
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_faker_names_appear_in_labels(split):
-    faker_only = {synth._label_form(t) for lst in synth_words.FAKER.values() for t in lst} - \
-        {synth._label_form(t) for t in synth_words.CURATED}
+    faker_only = {synth_names._label_form(t) for lst in synth_words.FAKER.values() for t in lst} - \
+        {synth_names._label_form(t) for t in synth_words.CURATED}
     assert len(faker_only) > 300
     used = set().union(*map(name_tokens, labels(split, 1000)))
     assert len(used & faker_only) > (30 if split == "train" else 10)
@@ -190,26 +192,26 @@ def test_missing_glyph_raises_data_error():
 
 
 def test_a_font_lacking_a_glyph_hands_over_to_the_next(monkeypatch):
-    real = synth._cmap
+    real = synth_fonts._cmap
     lacking = {FONTS[0].path, FONTS[1].path}
-    monkeypatch.setattr(synth, "_cmap", lambda p: real(p) - {ord("É")} if p in lacking else real(p))
+    monkeypatch.setattr(synth_fonts, "_cmap", lambda p: real(p) - {ord("É")} if p in lacking else real(p))
     picks = {pick_font("RUE DE L'ÉGLISE", random.Random(i)) for i in range(40)}
     assert picks and not picks & {0, 1}
     assert pick_font("RUE DE LA GARE", random.Random(5)) == pick_font("RUE DE LA GARE", random.Random(5))
-    monkeypatch.setattr(synth, "_cmap", lambda p: real(p) - {ord("É")})
+    monkeypatch.setattr(synth_fonts, "_cmap", lambda p: real(p) - {ord("É")})
     with pytest.raises(DataError, match="É"):
         pick_font("RUE DE L'ÉGLISE", random.Random(0))
 
 
 def test_missing_font_names_the_package_and_the_install_script(monkeypatch):
-    synth.font_paths.cache_clear()
+    synth_fonts.font_paths.cache_clear()
     gone = FONTS[2]._replace(path="/nonexistent/RobotoCondensed-Bold.ttf")
-    monkeypatch.setattr(synth, "FONTS", (*FONTS[:2], gone, *FONTS[3:]))
+    monkeypatch.setattr(synth_fonts, "FONTS", (*FONTS[:2], gone, *FONTS[3:]))
     try:
         with pytest.raises(DataError, match="fonts-roboto-unhinted.*install_fonts.sh"):
-            synth.font_paths()
+            synth_fonts.font_paths()
     finally:
-        synth.font_paths.cache_clear()
+        synth_fonts.font_paths.cache_clear()
 
 
 def test_install_script_lists_every_font():

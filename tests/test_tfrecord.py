@@ -17,7 +17,7 @@ from seqocr.data.tfrecord import (
     write_records,
 )
 from seqocr.errors import DataError
-from tests.fsns_fixtures import flip_byte, record_offsets, small_png, small_samples, synth_samples, truncate
+from tests.helpers import flip_byte, record_offsets, small_png, small_samples, synth_samples, truncate
 
 PAYLOADS = [bytes([i]) * (30 + i) for i in range(6)]
 
@@ -214,7 +214,7 @@ def test_a_missing_file_is_a_data_error(tmp_path):
 
 
 def test_many_records_across_shards_read_in_order(tmp_path, fsns):
-    from tests.fsns_fixtures import write_split
+    from tests.helpers import write_split
 
     samples = small_samples(30)
     paths = write_split(tmp_path, "test", samples, shards=3)

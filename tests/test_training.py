@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from seqocr.checkpoint import load_model, save_checkpoint
 from seqocr.config import TrainConfig
 from seqocr.data import build_dataset
 from seqocr.errors import SeqocrError
-from seqocr.evaluate import evaluate
-from seqocr.losses import masked_token_loss, reference_loss
+from seqocr.model.weights import load_model
 from seqocr.preprocess import ImageSpec
-from seqocr.train import Trainer, lr_at
-from tests.conftest import tiny_config
-from tests.helpers import write_synth_folder
+from seqocr.train.checkpoint import save_checkpoint
+from seqocr.train.evaluate import evaluate
+from seqocr.train.loop import Trainer, lr_at
+from seqocr.train.losses import masked_token_loss, reference_loss
+from tests.helpers import tiny_config, write_synth_folder
 
 
 def test_lr_schedule():
@@ -43,9 +43,9 @@ def test_tiny_model_overfits_a_few_samples_to_exact_match(fsns):
 
     from seqocr.data.datasets import encode_targets
     from seqocr.data.synth import render_sign
-    from seqocr.models import build_model
+    from seqocr.model import build_model
     from seqocr.preprocess import eval_transform
-    from tests.conftest import tiny_model_config
+    from tests.helpers import tiny_model_config
 
     texts = ["Rue Haute", "Quai Nord", "Place du Bac", "Cours Lys"]
     spec = ImageSpec(16, 32, 4)
@@ -139,7 +139,7 @@ def test_non_finite_steps_are_skipped_and_k_in_a_row_stop_the_run(tmp_path, caps
 
 
 def test_a_second_stage_starts_from_the_first_stages_weights_with_a_fresh_schedule(tmp_path, capsys):
-    from seqocr.train import train
+    from seqocr.train.loop import train
 
     cfg = tiny_config(tmp_path, train={"steps": 2}, data={"val": ""})
     Trainer(cfg, progress=False).fit()

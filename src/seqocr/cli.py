@@ -18,15 +18,18 @@ from pathlib import Path
 from PIL import Image
 
 from .errors import ConfigError, DataError, SeqocrError
+from .fsns import DECODER_STEPS
+from .model import MODELS
 from .preprocess import DEFAULT_MAX_PIXELS
 
 SHIPPED_ONNX = Path(__file__).parent / "resources" / "model" / "seqocr-default.onnx"
 
 # The pyproject extra that provides each optional top-level module (the `onnx` package comes with torch's extra,
-# for export; `seqocr[onnx]` is ONNX Runtime alone).
+# for export; `seqocr[onnx]` is ONNX Runtime alone; `seqocr[data]` the generator's and the data formats' libraries).
 EXTRAS = {"torch": "torch", "tensorboard": "torch", "safetensors": "torch", "onnx": "torch",
           "onnxruntime": "onnx", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve",
-          "multipart": "serve", "python_multipart": "serve"}
+          "multipart": "serve", "python_multipart": "serve", "faker": "data", "fontTools": "data", "lmdb": "data",
+          "google": "data", "google_crc32c": "data"}
 
 
 def _number(kind: type, low: float, high: float | None = None):
@@ -96,7 +99,7 @@ def _torch_free_fallback(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .train import train
+    from .train.loop import train
 
     cfg = load_config(args.config, args.set or [])
     train(cfg, resume=args.resume, progress=not args.no_progress)
@@ -104,18 +107,24 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval_onnx(args: argparse.Namespace) -> int:
-    from .onnx_reader import OnnxReader
-    from .reading import evaluate_reader, iter_labelled
+    from .data import iter_labelled
+    from .inference.evaluate import evaluate_reader
+    from .inference.onnx_reader import OnnxReader
 
     reader = OnnxReader(args.onnx, threads=args.threads)
-    max_chars = int(reader.metadata.get("max_len", 38)) - 1
-    metrics, rows = evaluate_reader(reader, iter_labelled(args.data, reader.charset, max_chars), args.batch_size)
+    max_chars = int(reader.metadata.get("max_len", DECODER_STEPS)) - 1
+    samples = iter_labelled(args.data, reader.charset, max_chars, warn=_stderr)  # stdout may be --json
+    metrics, rows = evaluate_reader(reader, samples, args.batch_size)
     return _report(args, metrics, rows)
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
+    from .inference.postprocess import write_predictions
     from .metrics import format_metrics
-    from .postprocess import write_predictions
 
     bad = int(metrics.get("unreadable", 0))
     if not metrics["samples"]:
@@ -140,15 +149,16 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_onnx(args)
     import torch
 
-    from .checkpoint import load_model
     from .data import EVAL_SYNTH_SEED, build_dataset
-    from .evaluate import evaluate
-    from .train import EVAL_STREAM, image_spec
+    from .model.weights import load_model
+    from .preprocess import ImageSpec
+    from .train.evaluate import evaluate
+    from .train.loop import EVAL_STREAM
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model, cfg, charset, _ = load_model(args.checkpoint)
-    ds = build_dataset(args.data, charset, image_spec(cfg), cfg.model.max_len - 1, synth_split="test",
+    ds = build_dataset(args.data, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1, synth_split="test",
                        seed=EVAL_SYNTH_SEED, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
     if getattr(ds, "report", None) is not None and ds.report.skipped:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
@@ -182,10 +192,10 @@ def _read(args: argparse.Namespace) -> int:
 def _predictor(args: argparse.Namespace):
     _torch_free_fallback(args)
     if args.onnx:
-        from .onnx_reader import OnnxReader
+        from .inference.onnx_reader import OnnxReader
 
         return OnnxReader(args.onnx)
-    from .predictor import Predictor
+    from .inference.predictor import Predictor
 
     return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
 
@@ -224,7 +234,7 @@ def _export(args: argparse.Namespace) -> int:
     folder = Path(args.out).parent
     if not folder.is_dir():  # a mistyped path is not a reason to create folders
         raise ConfigError(f"{args.out}: the folder {folder} does not exist; create it first")
-    from .export import export_onnx, quantize_int8, verify_onnx
+    from .inference.export import export_onnx, quantize_int8, verify_onnx
 
     out = _output_file(args.out, args.force, (args.checkpoint,))
     int8 = _output_file(out.with_name(f"{out.stem}.int8{out.suffix}"), args.force, (args.checkpoint,)) \
@@ -261,7 +271,7 @@ def _pack(args: argparse.Namespace) -> int:
 
         if not args.split:
             raise SeqocrError("--tfrecords needs --split train|validation|test")
-        source = samples_from_tfrecords(args.tfrecords, args.split, charset, args.skip_bad)
+        source = samples_from_tfrecords(args.tfrecords, args.split, charset, args.skip_bad, warn=print)
     summary = lmdb_store.pack_lmdb(Path(args.out), source, progress=not args.no_progress, skip_bad=args.skip_bad,
                                    charset=charset, max_chars=args.max_chars)
     print(summary.summary())
@@ -290,7 +300,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     args.model = args.model or ["default", "reference"]
     args.dtype = args.dtype or ["fp32", "bf16"]
-    from .bench import run
+    from .train.bench import run
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -398,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = command("bench", "training-step or reading throughput on random tensors")
     b.add_argument("kind", choices=("train", "read"), help="what to time")
-    b.add_argument("--model", action="append", choices=("default", "reference"),
+    b.add_argument("--model", action="append", choices=sorted(MODELS),
                    help="model(s) to measure, with configs/NAME.yaml (repeatable; default: both)")
     b.add_argument("--config", help="a config file instead of configs/NAME.yaml")
     b.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",

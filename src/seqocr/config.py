@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .fsns import DECODER_STEPS
+from .model import MODELS
 
 
 @dataclass
@@ -23,7 +25,7 @@ class ModelConfig:
     view_height: int = 64            # each of the views is resized to view_height × view_width
     view_width: int = 64
     num_views: int = 4
-    max_len: int = 38                # decoder steps; a label holds at most max_len - 1 characters (+ EOS)
+    max_len: int = DECODER_STEPS     # decoder steps; a label holds at most max_len - 1 characters (+ EOS)
     vocab_size: int = 0              # pad the output layer to this many classes (reference: 10000); 0 = charset
     hidden: int = 128                # encoder and decoder hidden size
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192])  # default model CNN widths
@@ -183,8 +185,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
 
 def validate(cfg: Config) -> None:
     m, t = cfg.model, cfg.train
-    if m.name not in ("reference", "default"):
-        raise ConfigError(f"model.name: unknown model {m.name!r}; choose from default, reference")
+    if m.name not in MODELS:
+        raise ConfigError(f"model.name: unknown model {m.name!r}; choose from {', '.join(sorted(MODELS))}")
     if t.loss not in ("masked_mean", "reference"):
         raise ConfigError(f"train.loss: unknown loss {t.loss!r}; choose from masked_mean, reference")
     if t.schedule not in ("constant", "cosine"):

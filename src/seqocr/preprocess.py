@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, UnidentifiedImageError
 
+from .config import ModelConfig
 from .errors import DataError
 
 INTERPOLATIONS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.BOX,
@@ -38,8 +39,22 @@ class ImageSpec:
     view_width: int = 64
     num_views: int = 4
 
+    @classmethod
+    def from_config(cls, model: ModelConfig) -> ImageSpec:
+        return cls(model.view_height, model.view_width, model.num_views)
+
+    def to_dict(self) -> dict:
+        """The preprocessing as stored in an ONNX file's metadata: the sizes and how pixels are scaled."""
+        return {"view_height": self.view_height, "view_width": self.view_width, "num_views": self.num_views,
+                "scale": "2*x/255-1", "resize": "bilinear", "layout": "NCHW, views side by side along width"}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ImageSpec:
+        return cls(d["view_height"], d["view_width"], d["num_views"])
+
     @property
     def shape(self) -> tuple[int, int, int]:
+        """One preprocessed image: (3, H, V·W)."""
         return 3, self.view_height, self.view_width * self.num_views
 
 

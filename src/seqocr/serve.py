@@ -19,9 +19,7 @@ import base64
 import binascii
 import json
 import queue
-import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -32,9 +30,9 @@ import numpy as np
 from PIL import Image
 
 from .errors import ConfigError, DataError
-from .postprocess import Reading
+from .inference.postprocess import Reading
+from .inference.reader import Reader
 from .preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, eval_transform, load_image
-from .reading import Reader
 
 
 @dataclass(frozen=True)
@@ -214,40 +212,3 @@ def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict)
     print(f"seqocr serve: listening on http://{f'[{host}]' if ':' in host else host}:{port}", file=sys.stderr,
           flush=True)
     uvicorn.Server(config).run(sockets=[sock])
-
-
-def spawn(args: list[str], startup_s: float = 60.0) -> tuple[subprocess.Popen, str]:
-    """Start ``seqocr serve ARGS`` in a child process on a loopback port the system picks, learn the port from the
-    line the service prints once bound, and wait until ``/healthz`` answers: ``(process, base URL)``. For load
-    tests and end-to-end tests; terminate the process when done. Raises RuntimeError with the end of the server's
-    stderr if it exits or does not answer in ``startup_s``."""
-    import tempfile
-    import urllib.request
-
-    url = None
-    with tempfile.TemporaryFile() as err:  # the child keeps its own handle on it
-        proc = subprocess.Popen([sys.executable, "-m", "seqocr", "serve", "--port", "0", *args],
-                                stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + startup_s
-        while time.monotonic() < deadline and proc.poll() is None:
-            url = url or _listening_url(err)
-            try:
-                if url is not None:
-                    with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
-                        if r.status == 200:
-                            return proc, url
-            except OSError:
-                pass
-            time.sleep(0.1)
-        proc.kill()
-        proc.wait()
-        err.seek(0)
-        raise RuntimeError(f"seqocr serve did not start{f' on {url}' if url else ''}: "
-                           f"{err.read().decode(errors='replace')[-2000:]}")
-
-
-def _listening_url(err) -> "str | None":
-    """The address in the ``seqocr serve: listening on URL`` line of a server's stderr file, once it is there."""
-    err.seek(0)
-    found = re.search(rb"^seqocr serve: listening on (http://\S+)$", err.read(), re.MULTILINE)
-    return found[1].decode() if found else None

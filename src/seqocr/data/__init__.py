@@ -9,11 +9,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from ..charset import Charset
+from ..config import DataConfig
 from ..errors import DataError
-from ..preprocess import ImageSpec
+from ..preprocess import ImageSpec, load_image
+
+log = logging.getLogger(__name__)
 
 EVAL_SYNTH_SEED = 10_000  # `eval synth` and validation draw from here up, far from the training seeds (0, 1, 2...)
 
@@ -51,7 +56,7 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
     if not path.exists():
         raise DataError(f"{source}: no such labels file, LMDB folder or TFRecord folder (or 'synth')")
     if path.is_dir() and (path / "data.mdb").exists():
-        from .lmdb_store import LmdbDataset
+        from .datasets import LmdbDataset
 
         return LmdbDataset(path, charset, spec, max_chars, augment, seed, max_skip_fraction)
     if path.is_dir():
@@ -61,3 +66,31 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
         return ShardStream(folder_shards(path), read_records, parse_fsns, spec, charset, max_chars,
                            augment=augment, seed=seed, **(stream or {}))
     return LabelsDataset(source, charset, spec, max_chars, augment, seed, max_skip_fraction)
+
+
+def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256,
+                  max_skip_fraction: float = DataConfig.max_skip_fraction, warn: Callable[[str], None] = log.warning):
+    """``(image, text, where)`` of a labels file or a ``synth:...`` source, torch-free (for ``eval --onnx``); an
+    unreadable image is ``(None, reason, where)``, and skipped labels are summed up to ``warn``."""
+    from .labels import read_labels
+
+    if source == "synth" or source.startswith("synth:"):
+        from .synth import synth_sample
+
+        o = parse_synth(source, synth_n, EVAL_SYNTH_SEED, "test")
+        for i in range(o["n"]):
+            img, text = synth_sample(o["seed"], i, o["split"], o["invented"])
+            yield img, text, f"synth:{o['split']}:{o['seed']}:{i}"
+        return
+    if not Path(source).is_file():
+        raise DataError(f"{source}: eval --onnx reads a labels file or synth:...; evaluate an LMDB or TFRecord "
+                        "source with the PyTorch model (eval --checkpoint), or convert TFRecords with `seqocr convert`")
+    samples, report = read_labels(source, charset, max_chars)
+    report.check(source, max_skip_fraction)  # as the PyTorch evaluation does
+    if report.skipped:
+        warn(f"{source}: {report.summary()}")
+    for s in samples:
+        try:
+            yield load_image(s.path, f"{s.where} ({s.path})"), s.text, s.where
+        except DataError as e:
+            yield None, str(e), s.where

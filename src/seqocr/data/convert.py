@@ -9,13 +9,13 @@ same way: a killed run leaves nothing that looks complete, and rerunning it reus
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..charset import Charset
 from ..errors import DataError
+from ..fsutil import atomic_write
 from .labels import sample_problem, write_labels
 from .tfrecord import FsnsRecord, FsnsReport, RecordError, read_fsns, shard_paths
 
@@ -103,9 +103,8 @@ def _place(target: Path, data: bytes, summary: ConvertSummary) -> None:
             return
     except FileNotFoundError:
         pass
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    with atomic_write(target) as tmp:
+        tmp.write_bytes(data)
     summary.written += 1
 
 

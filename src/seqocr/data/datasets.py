@@ -1,16 +1,14 @@
 """Datasets for training and evaluation, and the batch collation where labels become token ids.
 
-Every dataset is map-style and indexed by a *key* ``(index, position)``: ``index`` picks the sample and
-``position`` (the sample's global rank in the training stream) seeds its augmentation, so a run is reproducible
-and resumable from the step counter alone. An item is ``(image (3, H, V·W) float32, text, where)`` or, when the
-image cannot be read, ``(None, reason, where)``: :func:`collate` drops it and the training loop counts it.
+Every dataset is map-style, indexed by a key ``(index, position)``, and gives the items of :mod:`.items`;
+:class:`Collate` drops the unusable ones and the training loop counts them.
 """
 
 from __future__ import annotations
 
-import random
-import zlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,14 +16,14 @@ from torch.utils.data import Dataset, Sampler
 
 from ..charset import EOS, PAD, Charset
 from ..errors import ConfigError, DataError
-from ..preprocess import ImageSpec, eval_transform, load_image, train_transform
-from .labels import SkipReport, read_labels
+from ..fsns import MAX_LABEL
+from ..preprocess import ImageSpec, load_image
+from .items import Key, make_item, sample_rng
+from .labels import SkipReport, label_problem, read_labels
+from .lmdb_store import close_env, image_key, label_key, opened_here, read_num_samples, shared_env
 
-Key = tuple[int, int]
-
-
-def sample_rng(seed: int, position: int) -> random.Random:
-    return random.Random(zlib.crc32(f"{seed}:{position}".encode()))
+if TYPE_CHECKING:
+    import lmdb
 
 
 class LabelsDataset(Dataset):
@@ -43,22 +41,16 @@ class LabelsDataset(Dataset):
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
         s = self.samples[index]
-        try:
-            img = load_image(s.path, f"{s.where} ({s.path})")
-        except DataError as e:
-            return None, str(e), s.where
-        x = train_transform(img, self.spec, sample_rng(self.seed, position)) if self.augment \
-            else eval_transform(img, self.spec)
-        return x, s.text, s.where
+        return make_item(lambda: (load_image(s.path, f"{s.where} ({s.path})"), s.text, None), s.where, self.spec,
+                         sample_rng(self.seed, position) if self.augment else None)
 
 
 class SynthDataset(Dataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False,
-                 max_chars: int = 37, invented: float = 0.0):
-        from .synth import MAX_LEN as MAX_LABEL  # Pillow rendering; imported lazily
-        from .synth import synth_sample
+                 max_chars: int = MAX_LABEL, invented: float = 0.0):
+        from .synth import synth_sample  # Pillow rendering; imported lazily
 
         if max_chars < MAX_LABEL:
             raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "
@@ -73,10 +65,9 @@ class SynthDataset(Dataset):
 
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
-        img, text = self._sample(self.seed, index, self.split, self.invented)
-        x = train_transform(img, self.spec, sample_rng(self.seed, position)) if self.augment \
-            else eval_transform(img, self.spec)
-        return x, text, f"synth:{self.split}:{self.seed}:{index}"
+        return make_item(lambda: (*self._sample(self.seed, index, self.split, self.invented), None),
+                         f"synth:{self.split}:{self.seed}:{index}", self.spec,
+                         sample_rng(self.seed, position) if self.augment else None)
 
 
 class StreamSampler(Sampler[Key]):
@@ -128,3 +119,72 @@ class Collate:
         images = torch.from_numpy(np.stack([it[0] for it in good])) if good else torch.empty(0)
         return {"images": images, "texts": texts, "wheres": wheres, "bad": bad,
                 "targets": encode_targets(texts, self.charset, self.steps, wheres)}
+
+
+def stored_label_problem(raw: bytes | None, charset: Charset, max_chars: int) -> str | None:
+    """Why a label stored in LMDB cannot be used (a short reason), or None if it can."""
+    if raw is None:
+        return "missing label"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "label not UTF-8"
+    problem = label_problem(text, charset, max_chars, "")
+    return problem and problem[0]
+
+
+class LmdbDataset(Dataset):
+    """An LMDB folder in the DTRB/PARSeq layout, with :class:`LabelsDataset`'s item contract. ``where`` is
+    ``PATH:i``, ``i`` the 1-based sample number of keys ``image-%09d``/``label-%09d``.
+
+    Construction reads every label once (no image) to leave out those the model cannot learn (counted in
+    ``report``); what stays in memory is ``index``, one integer per kept sample: texts are read back with the
+    images. The dataset holds no environment: the first read in each process opens one (:func:`shared_env`),
+    so it pickles to spawned DataLoader workers and forked ones open their own."""
+
+    def __init__(self, path: str | Path, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool = False,
+                 seed: int = 0, max_skip_fraction: float = 0.01):
+        self.path = Path(path)
+        self.spec, self.augment, self.seed = spec, augment, seed
+        self.report = SkipReport()
+        self._root = self.path.resolve()
+        was_open = opened_here(self._root)
+        try:
+            with shared_env(self.path, self._root).begin() as txn:
+                self.index = self._scan(txn, charset, max_chars)
+        finally:
+            if not was_open:  # stay lazy: leave nothing open for workers to inherit
+                close_env(self.path)
+        self.report.check(str(self.path), max_skip_fraction)
+
+    def _scan(self, txn: lmdb.Transaction, charset: Charset, max_chars: int) -> np.ndarray:
+        n = read_num_samples(txn, self.path)
+        self.report.total = n
+        index = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
+        kept = 0
+        for i in range(1, n + 1):
+            reason = stored_label_problem(txn.get(label_key(i)), charset, max_chars)
+            if reason is not None:
+                self.report.skip(reason, f"{self.path}:{i}: {reason}")
+                continue
+            index[kept] = i
+            kept += 1
+        return index[:kept].copy()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: Key | int):
+        index, position = key if isinstance(key, tuple) else (key, key)
+        i = int(self.index[index])
+        where = f"{self.path}:{i}"
+        return make_item(lambda: self._load(i, where), where, self.spec,
+                         sample_rng(self.seed, position) if self.augment else None)
+
+    def _load(self, i: int, where: str):
+        with shared_env(self.path, self._root).begin() as txn:
+            text = txn.get(label_key(i)).decode("utf-8")  # checked at construction
+            image = txn.get(image_key(i))
+        if image is None:
+            raise DataError(f"{where}: no {image_key(i).decode()} key")
+        return load_image(image, where), text, None

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ..charset import Charset
 from ..errors import DataError
+from ..fsutil import atomic_write
 from ..preprocess import load_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -53,23 +54,10 @@ class SkipReport:
                             + "; ".join(self.examples))
 
 
-def check_text(text: str, charset: Charset, max_chars: int, where: str) -> str | None:
-    """Why ``text`` cannot be a label (a short reason), or None if it can."""
-    if not text.strip():
-        return "empty label"
-    if len(text) > max_chars:
-        return f"label longer than {max_chars} characters"
-    if charset.missing(text):
-        return "character not in charset"
-    return None
-
-
-def sample_problem(image: bytes, text: str, where: str, charset: Charset | None, max_chars: int | None,
-                   decode: bool = True) -> tuple[str, str] | None:
-    """(reason, message) if the sample cannot go into a dataset, else None. With ``decode`` the image is decoded
-    in full, with the same :func:`load_image` training uses; without, only Pillow's ``verify()`` runs (structure
-    and checksums: ~30x cheaper, for converting a million records, but it passes truncated JPEGs). Reasons match
-    :func:`check_text`'s, so reports read the same."""
+def label_problem(text: str, charset: Charset | None, max_chars: int | None, where: str
+                  ) -> tuple[str, str] | None:
+    """``(reason, message)`` when ``text`` cannot be a label, else None: the reason is short (reports count
+    samples by it), the message names ``where``. ``None`` for ``charset`` or ``max_chars`` skips that check."""
     if not text.strip():
         return "empty label", f"{where}: empty label"
     if max_chars is not None and len(text) > max_chars:
@@ -78,6 +66,18 @@ def sample_problem(image: bytes, text: str, where: str, charset: Charset | None,
     if charset is not None and charset.missing(text):
         return "character not in charset", (f"{where}: characters {charset.missing(text)} of {text!r} are not in "
                                             f"charset {charset.name}")
+    return None
+
+
+def sample_problem(image: bytes, text: str, where: str, charset: Charset | None, max_chars: int | None,
+                   decode: bool = True) -> tuple[str, str] | None:
+    """(reason, message) if the sample cannot go into a dataset, else None: its label (:func:`label_problem`),
+    then its image. With ``decode`` the image is decoded in full, with the same :func:`load_image` training uses;
+    without, only Pillow's ``verify()`` runs (structure and checksums: ~30x cheaper, for converting a million
+    records, but it passes truncated JPEGs)."""
+    problem = label_problem(text, charset, max_chars, where)
+    if problem is not None:
+        return problem
     if not image:
         return "missing or empty image", f"{where}: image file missing or empty"
     try:
@@ -124,12 +124,11 @@ def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files:
     for n, name, text in label_rows(path):
         where = f"{path}:{n}"
         report.total += 1
-        reason = check_text(text, charset, max_chars, where)
-        if reason is None and check_files and not (root / name).is_file():
-            reason = "image file not found"
-        if reason is not None:
-            detail = f": {charset.missing(text)}" if reason.startswith("character") else ""
-            report.skip(reason, f"{where}: {reason}{detail}")
+        problem = label_problem(text, charset, max_chars, where)
+        if problem is None and check_files and not (root / name).is_file():
+            problem = "image file not found", f"{where}: image file not found"
+        if problem is not None:
+            report.skip(*problem)
             continue
         samples.append(Sample(root / name, text, where))
     if report.total == 0:
@@ -139,7 +138,5 @@ def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files:
 
 def write_labels(path: str | Path, rows: list[tuple[str, str]]) -> None:
     """Write ``name<TAB>text`` lines atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{n}\t{t}\n" for n, t in rows), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text("".join(f"{n}\t{t}\n" for n, t in rows), encoding="utf-8")

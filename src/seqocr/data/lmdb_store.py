@@ -23,15 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lmdb
-import numpy as np
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ..charset import Charset
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_transform, load_image, train_transform
-from .datasets import Key, sample_rng
-from .labels import SkipReport, check_text, label_rows, sample_problem
+from .labels import SkipReport, label_rows, sample_problem
 
 RawSample = tuple[bytes, str, str]  # (image file bytes, text, where)
 
@@ -239,7 +235,7 @@ def open_lmdb(path: Path) -> lmdb.Environment:
 _OPEN: dict[Path, tuple[int, lmdb.Environment]] = {}  # this process's environments, by resolved folder
 
 
-def _opened_here(key: Path) -> bool:
+def opened_here(key: Path) -> bool:
     return _OPEN.get(key, (None, None))[0] == os.getpid()
 
 
@@ -278,73 +274,3 @@ def read_num_samples(txn: lmdb.Transaction, path: Path) -> int:
     if n <= 0:
         raise DataError(f"{path}: no samples ('num-samples' is {n})")
     return n
-
-
-def label_problem(raw: bytes | None, charset: Charset, max_chars: int) -> str | None:
-    """Why a stored label cannot be used (a short reason), or None if it can."""
-    if raw is None:
-        return "missing label"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "label not UTF-8"
-    return check_text(text, charset, max_chars, "")
-
-
-class LmdbDataset(Dataset):
-    """An LMDB folder in the DTRB/PARSeq layout, with :class:`LabelsDataset`'s item contract. ``where`` is
-    ``PATH:i``, ``i`` the 1-based sample number of keys ``image-%09d``/``label-%09d``.
-
-    Construction reads every label once (no image) to leave out those the model cannot learn (counted in
-    ``report``); what stays in memory is ``index``, one integer per kept sample: texts are read back with the
-    images. The dataset holds no environment: the first read in each process opens one (:func:`shared_env`),
-    so it pickles to spawned DataLoader workers and forked ones open their own."""
-
-    def __init__(self, path: str | Path, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool = False,
-                 seed: int = 0, max_skip_fraction: float = 0.01):
-        self.path = Path(path)
-        self.spec, self.augment, self.seed = spec, augment, seed
-        self.report = SkipReport()
-        self._root = self.path.resolve()
-        was_open = _opened_here(self._root)
-        try:
-            with shared_env(self.path, self._root).begin() as txn:
-                self.index = self._scan(txn, charset, max_chars)
-        finally:
-            if not was_open:  # stay lazy: leave nothing open for workers to inherit
-                close_env(self.path)
-        self.report.check(str(self.path), max_skip_fraction)
-
-    def _scan(self, txn: lmdb.Transaction, charset: Charset, max_chars: int) -> np.ndarray:
-        n = read_num_samples(txn, self.path)
-        self.report.total = n
-        index = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
-        kept = 0
-        for i in range(1, n + 1):
-            reason = label_problem(txn.get(label_key(i)), charset, max_chars)
-            if reason is not None:
-                self.report.skip(reason, f"{self.path}:{i}: {reason}")
-                continue
-            index[kept] = i
-            kept += 1
-        return index[:kept].copy()
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, key: Key | int):
-        index, position = key if isinstance(key, tuple) else (key, key)
-        i = int(self.index[index])
-        where = f"{self.path}:{i}"
-        with shared_env(self.path, self._root).begin() as txn:
-            text = txn.get(label_key(i)).decode("utf-8")  # checked at construction
-            image = txn.get(image_key(i))
-        if image is None:
-            return None, f"{where}: no {image_key(i).decode()} key", where
-        try:
-            img = load_image(image, where)
-        except DataError as e:
-            return None, str(e), where
-        x = train_transform(img, self.spec, sample_rng(self.seed, position)) if self.augment \
-            else eval_transform(img, self.spec)
-        return x, text, where

@@ -27,9 +27,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..charset import Charset
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_transform, fsns_views, load_image, train_transform
-from .datasets import sample_rng
-from .labels import check_text
+from ..preprocess import ImageSpec, fsns_views, load_image
+from .items import make_item, sample_rng
+from .labels import label_problem
 
 Payload = tuple[str, bytes]  # (where, raw record)
 
@@ -108,22 +108,17 @@ class ShardStream(IterableDataset):
 
     # -- items ----------------------------------------------------------------------------------------------
     def decode(self, epoch: int, where: str, payload: bytes):
-        try:
-            rec = self.parse(payload, where)
-            reason = check_text(rec.text, self.charset, self.max_chars, where)
-            if reason:
-                raise DataError(f"{where}: {reason} ({rec.text!r})")
-            img = load_image(rec.encoded, where)
-        except DataError as e:
-            return None, str(e), where
+        rng = sample_rng(self.seed, zlib.crc32(f"{epoch}:{where}".encode())) if self.augment else None
+        return make_item(lambda: self._load(where, payload), where, self.spec, rng)
+
+    def _load(self, where: str, payload: bytes):
+        rec = self.parse(payload, where)
+        problem = label_problem(rec.text, self.charset, self.max_chars, where)
+        if problem is not None:
+            raise DataError(problem[1])
         present = fsns_views(getattr(rec, "width", 0) or 0, getattr(rec, "orig_width", 0) or 0,
                              self.spec.num_views)
-        if self.augment:
-            x = train_transform(img, self.spec, sample_rng(self.seed, zlib.crc32(f"{epoch}:{where}".encode())),
-                                present)
-        else:
-            x = eval_transform(img, self.spec, present)
-        return x, rec.text, where
+        return load_image(rec.encoded, where), rec.text, present
 
     def __iter__(self):
         _, _, worker, workers = self._consumer()

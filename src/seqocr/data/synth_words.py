@@ -86,7 +86,6 @@ SAINTS = (
     "Saint-Just Saint-Simon Saint-Lazare Saint-Sulpice Saint-Blaise Saint-Étienne Sainte-Anne Sainte-Catherine "
     "Sainte-Claire Sainte-Geneviève Sainte-Marthe Sainte-Thérèse Sainte-Odile Sainte-Cécile Notre-Dame Saint-Hilaire "
     "Saint-Joseph Saint-Jean Saint-Marc Saint-Paul Saint-Luc Saint-Rémy Saint-Benoît Sainte-Barbe")
-PARTICLES = frozenset({"de", "du", "des", "la", "le", "les"})
 VOWELS = frozenset("AEIOUYHÂÀÉÈÊËÎÏÔÛÙÜŒ")
 # Words of the eight real FSNS sample images (../shared/fsns-sample): kept out of every vocabulary, so that those
 # images stay a clean check of reading real signs.
@@ -146,7 +145,7 @@ def _saints() -> list[str]:
     return _clean([*SAINTS.split(), *made])
 
 
-# The vocabulary by category and split. "region" names take an article by a rule (see synth._region_phrase).
+# The vocabulary by category and split. "region" names take an article by a rule (see synth.names._region_phrase).
 VOCAB = {
     "first": _by_split(_clean([*FIRST_NAMES.split(), *FAKER["first_m"], *FAKER["first_f"]])),
     "surname": _by_split(_clean([*SURNAMES.split(), *FAKER["surname"]])),

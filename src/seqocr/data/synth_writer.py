@@ -9,10 +9,10 @@ is stamped with the seed and split (``.synth.json``), so that a rerun with other
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ..errors import DataError
+from ..fsutil import atomic_write
 from .labels import write_labels
 
 
@@ -35,9 +35,8 @@ def write_synth(out: Path, n: int, seed: int = 0, split: str = "train", progress
         img, text = synth_sample(seed, i, split)
         target = out / name
         if not target.exists():
-            tmp = target.with_name(f".{target.name}.tmp")
-            img.save(tmp, format="PNG")
-            os.replace(tmp, target)
+            with atomic_write(target) as tmp:
+                img.save(tmp, format="PNG")
         rows.append((name, text))
     write_labels(labels, rows)
     return labels
@@ -57,6 +56,5 @@ def _claim(out: Path, seed: int, split: str) -> None:
             raise DataError(f"{out}: holds an unfinished set of seed {have.get('seed')} split {have.get('split')}; "
                             "rerun with those to finish it, or choose another --out")
     images.mkdir(parents=True, exist_ok=True)
-    tmp = stamp.with_name(".synth.json.tmp")
-    tmp.write_text(json.dumps(want), encoding="utf-8")
-    os.replace(tmp, stamp)
+    with atomic_write(stamp) as tmp:
+        tmp.write_text(json.dumps(want), encoding="utf-8")

@@ -16,22 +16,24 @@ in a private descriptor pool, so nothing is compiled and nothing clashes with Te
 from __future__ import annotations
 
 import functools
-import os
+import logging
 import struct
-import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..charset import Charset
 from ..errors import DataError, SeqocrError
+from ..fsns import MAX_LABEL
+from ..fsutil import atomic_write
 from .labels import SkipReport
 
-MAX_LEN = 37  # attention_ocr datasets/fsns.py: max_sequence_length (image/class is padded with null_code 133)
 _MASK_DELTA = 0xA282EAD8
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REQUIRED_KEYS = ("image/encoded", "image/format", "image/width", "image/orig_width", "image/class",
                  "image/unpadded_class", "image/text")
+
+log = logging.getLogger(__name__)
 
 
 class RecordError(DataError):
@@ -106,17 +108,10 @@ def frame(payload: bytes) -> bytes:
 
 def write_records(path: str | Path, payloads: Iterable[bytes]) -> int:
     """Write a TFRecord file atomically (temporary file, then rename); returns the number of records."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    try:
-        with open(tmp, "wb") as f:
-            for n, payload in enumerate(payloads, 1):
-                f.write(frame(payload))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        for n, payload in enumerate(payloads, 1):
+            f.write(frame(payload))
     return n
 
 
@@ -240,7 +235,7 @@ class FsnsReport(SkipReport):
 
 
 _SHAPES = {"image/encoded": (bytes, 1), "image/format": (bytes, 1), "image/width": (int, 1),
-           "image/orig_width": (int, 1), "image/height": (int, 1), "image/class": (int, MAX_LEN),
+           "image/orig_width": (int, 1), "image/height": (int, 1), "image/class": (int, MAX_LABEL),
            "image/unpadded_class": (int, None), "image/text": (bytes, 1)}
 _KIND_NAMES = {bytes: "byte string", int: "integer", float: "float"}
 
@@ -321,13 +316,13 @@ def fsns_example(png: bytes, text: str, charset: Charset, orig_width: int | None
     if charset.source_null is None:
         raise DataError(f"charset {charset.name} has no <nul> id, so it cannot write FSNS class arrays")
     ids = [charset.source_ids[t - charset.offset] for t in charset.encode(text, where)]
-    if len(ids) > MAX_LEN:
-        raise DataError(f"{where}: label {text!r} is longer than FSNS's {MAX_LEN} characters")
+    if len(ids) > MAX_LABEL:
+        raise DataError(f"{where}: label {text!r} is longer than FSNS's {MAX_LABEL} characters")
     width, height = png_size(png, where)
     return encode_example({
         "image/encoded": [png], "image/format": [b"PNG"], "image/width": [width],
         "image/orig_width": [width if orig_width is None else orig_width],
-        "image/class": ids + [charset.source_null] * (MAX_LEN - len(ids)), "image/unpadded_class": ids,
+        "image/class": ids + [charset.source_null] * (MAX_LABEL - len(ids)), "image/unpadded_class": ids,
         "image/text": [text.encode("utf-8")], "image/height": [height]})
 
 
@@ -356,15 +351,16 @@ def shard_paths(root: str | Path, split: str) -> list[Path]:
     return found
 
 
-def samples_from_tfrecords(root: str | Path, split: str, charset: Charset, skip_bad: bool = False
-                           ) -> Iterator[tuple[bytes, str, str]]:
-    """``(PNG bytes, text, where)`` of a split's shards in order, for ``seqocr pack``; mismatches are printed."""
+def samples_from_tfrecords(root: str | Path, split: str, charset: Charset, skip_bad: bool = False,
+                           warn: Callable[[str], None] = log.warning) -> Iterator[tuple[bytes, str, str]]:
+    """``(PNG bytes, text, where)`` of a split's shards in order, for ``seqocr pack``; skipped records and
+    mismatches are summed up to ``warn`` at the end."""
     report = FsnsReport()
     for shard in shard_paths(root, split):
         for rec in read_fsns(shard, charset, skip_bad, report):
             yield rec.encoded, rec.text, rec.where
     if report.skipped or report.mismatches:
-        print(report.summary())
+        warn(report.summary())
 
 
 def folder_shards(folder: str | Path) -> list[Path]:
@@ -378,8 +374,8 @@ def folder_shards(folder: str | Path) -> list[Path]:
 
 def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
     """Streaming reader: like :func:`iter_records`, but a corrupt record is skipped with a warning instead of
-    stopping training (its CRC failure is printed once, naming file and record)."""
+    stopping training (its CRC failure is logged once, naming file and record)."""
     report = SkipReport()
     yield from iter_records(path, skip_bad=True, report=report)
     for message in report.examples:
-        print(f"skipped: {message}", file=sys.stderr)
+        log.warning("skipped: %s", message)

@@ -15,10 +15,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import __version__
-from .checkpoint import load_model
-from .errors import SeqocrError
-from .models.fuse import fold_batchnorm
+from .. import __version__
+from ..errors import SeqocrError
+from ..fsutil import atomic_write
+from ..model.fuse import fold_batchnorm
+from ..model.weights import load_model
+from ..preprocess import ImageSpec
 
 OPSET = 17
 
@@ -38,9 +40,7 @@ def metadata(cfg, charset, step: int) -> dict[str, str]:
     m = cfg.model
     return {"seqocr_version": __version__, "model": m.name, "step": str(step), "max_len": str(m.max_len),
             "charset": json.dumps(charset.to_dict(), ensure_ascii=False),
-            "preprocess": json.dumps({"view_height": m.view_height, "view_width": m.view_width,
-                                      "num_views": m.num_views, "scale": "2*x/255-1", "resize": "bilinear",
-                                      "layout": "NCHW, views side by side along width"})}
+            "preprocess": json.dumps(ImageSpec.from_config(m).to_dict())}
 
 
 def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2) -> Path:
@@ -49,24 +49,26 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2) 
 
     model, cfg, charset, state = load_model(checkpoint)
     reader = GreedyReader(fold_batchnorm(model)).eval()
-    m = cfg.model
-    example = torch.zeros(batch, 3, m.view_height, m.view_width * m.num_views)
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with torch.no_grad(), warnings.catch_warnings():
+    example = torch.zeros(batch, *ImageSpec.from_config(cfg.model).shape)
+    with atomic_write(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         # the LSTM batch-size warning does not apply: no initial state is an input, and verify_onnx runs
         # other batch sizes than the example's
         warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
+        # The TorchScript exporter, deprecated in favour of torch.export's (dynamo=True). That one exports this
+        # graph with the same readings, but it needs the onnxscript package (not among our dependencies) and took
+        # about 280 s for a test-sized model, where this one takes seconds: the decoder's unrolled steps go
+        # through torch.export and its decompositions. Kept until that changes.
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export",
+                                category=DeprecationWarning)
         torch.onnx.export(reader, (example,), str(tmp), dynamo=False, opset_version=OPSET,
                           input_names=["images"], output_names=["ids", "probs"],
                           dynamic_axes={"images": {0: "batch"}, "ids": {0: "batch"}, "probs": {0: "batch"}})
-    proto = onnx.load(str(tmp))
-    for key, value in metadata(cfg, charset, int(state.get("step", 0))).items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(tmp))
-    tmp.replace(out)
-    return out
+        proto = onnx.load(str(tmp))
+        for key, value in metadata(cfg, charset, int(state.get("step", 0))).items():
+            proto.metadata_props.add(key=key, value=value)
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+    return Path(out)
 
 
 def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128, seed: int = 3) -> Path:
@@ -80,13 +82,12 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .data.synth import synth_sample
-    from .preprocess import ImageSpec, eval_transform
+    from ..data.synth import synth_sample
+    from ..preprocess import eval_transform
 
     source = onnx.load(str(onnx_path))
     meta = {p.key: p.value for p in source.metadata_props}
-    pre = json.loads(meta["preprocess"])
-    spec = ImageSpec(pre["view_height"], pre["view_width"], pre["num_views"])
+    spec = ImageSpec.from_dict(json.loads(meta["preprocess"]))
 
     class Signs(CalibrationDataReader):
         def __init__(self) -> None:
@@ -100,20 +101,21 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128
             return {"images": np.stack([eval_transform(synth_sample(seed, i, "train")[0], spec) for i in idx])}
 
     out = Path(out)
-    tmp, pre_path = out.with_name(f".{out.name}.tmp"), out.with_name(f".{out.name}.pre.tmp")
+    pre_path = out.with_name(f".{out.name}.pre.tmp")  # the pre-processed model, an input of quantize_static
     try:
-        quant_pre_process(str(onnx_path), str(pre_path), skip_symbolic_shape=True)
-        quantize_static(str(pre_path), str(tmp), Signs(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        proto = onnx.load(str(tmp))
-        del proto.metadata_props[:]
-        proto.metadata_props.extend(source.metadata_props)
-        proto.metadata_props.add(key="quantization",
-                                 value=f"static int8 (Conv, QDQ, per channel; {calibration} generated signs)")
-        onnx.save(proto, str(tmp))
-        tmp.replace(out)
+        with atomic_write(out) as tmp:
+            quant_pre_process(str(onnx_path), str(pre_path), skip_symbolic_shape=True)
+            quantize_static(str(pre_path), str(tmp), Signs(), quant_format=QuantFormat.QDQ,
+                            op_types_to_quantize=["Conv"], per_channel=True, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8)
+            proto = onnx.load(str(tmp))
+            del proto.metadata_props[:]
+            proto.metadata_props.extend(source.metadata_props)
+            proto.metadata_props.add(key="quantization",
+                                     value=f"static int8 (Conv, QDQ, per channel; {calibration} generated signs)")
+            onnx.save(proto, str(tmp))
     finally:
-        for leftover in (tmp, pre_path, pre_path.with_name(pre_path.name + ".data")):
+        for leftover in (pre_path, pre_path.with_name(pre_path.name + ".data")):
             leftover.unlink(missing_ok=True)
     return out
 
@@ -122,7 +124,7 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 6
                 tolerance: float = 1e-3) -> dict[str, float]:
     """Run ONNX Runtime and PyTorch on ``n`` generated signs; raise on any text difference or a probability gap
     above ``tolerance`` (absolute, on each emitted token's probability)."""
-    from .data.synth import synth_sample
+    from ..data.synth import synth_sample
     from .onnx_reader import OnnxReader
     from .predictor import Predictor
 

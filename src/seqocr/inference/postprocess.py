@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .charset import EOS, Charset
+from ..charset import EOS, Charset
+from ..fsutil import atomic_write
 
 
 @dataclass
@@ -34,11 +35,7 @@ def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[R
 
 def write_predictions(path, rows: list[tuple[str, str, str, float]]) -> None:
     """A TSV of ``where, ground_truth, prediction, confidence, correct``, written atomically."""
-    from pathlib import Path
-
     lines = ["where\tground_truth\tprediction\tconfidence\tcorrect\n"]
     lines += [f"{w}\t{t}\t{p}\t{c:.6f}\t{int(t == p)}\n" for w, t, p, c in rows]
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text("".join(lines), encoding="utf-8")

@@ -1,20 +1,21 @@
-"""Self-describing checkpoints: config, charset, weights, optimizer and step in one file, written atomically.
+"""Reading and writing a model's weights: a training checkpoint's (``.pt``, see :mod:`seqocr.train.checkpoint`)
+or exported safetensors, each self-describing (config and charset inside).
 
-A checkpoint alone rebuilds its model (``load_model``): no flags need repeating, no file-name parsing.
+A file alone rebuilds its model (``load_model``): no flags need repeating, no file-name parsing.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .charset import Charset
-from .config import Config
-from .errors import DataError
+from ..charset import Charset
+from ..config import Config
+from ..errors import DataError
+from ..fsutil import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -23,33 +24,6 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The plain module under DDP / torch.compile wrappers, whose state_dict keys carry no prefix."""
     model = getattr(model, "module", model)
     return getattr(model, "_orig_mod", model)
-
-
-def previous(path: Path) -> Path:
-    """Where the checkpoint before ``path`` is kept (``last.pt`` -> ``last.prev.pt``)."""
-    return path.with_name(f"{path.stem}.prev{path.suffix}")
-
-
-def save_checkpoint(path: str | Path, *, cfg: Config, charset: Charset, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None,
-                    keep_previous: bool = False) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: a crash never leaves a half file.
-
-    With ``keep_previous`` the file being replaced is kept as ``*.prev.pt``, so a checkpoint damaged later
-    (a full disk, a bad copy) still leaves the one before it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"format_version": FORMAT_VERSION, "config": cfg.to_dict(), "charset": charset.to_dict(),
-             "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict() if optimizer else None,
-             "step": step, "extra": extra or {}}
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    if keep_previous and path.exists():
-        os.replace(path, previous(path))
-    os.replace(tmp, path)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -68,7 +42,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-SHIPPED = Path(__file__).parent / "resources" / "model" / "seqocr-default.safetensors"
+SHIPPED = Path(__file__).parent.parent / "resources" / "model" / "seqocr-default.safetensors"
 
 
 def shipped_model() -> Path:
@@ -89,9 +63,8 @@ def export_weights(checkpoint: str | Path, out: str | Path, info: dict[str, Any]
             "info": json.dumps(info or {}, ensure_ascii=False)}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_file({k: v.contiguous() for k, v in state["model"].items()}, str(tmp), metadata=meta)
-    os.replace(tmp, out)
+    with atomic_write(out) as tmp:
+        save_file({k: v.contiguous() for k, v in state["model"].items()}, str(tmp), metadata=meta)
     return out
 
 
@@ -123,7 +96,7 @@ def read_any(path: Path) -> dict[str, Any]:
 def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
     """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
     ``None`` loads the shipped model."""
-    from .models import build_model, num_classes_for
+    from . import build_model, num_classes_for
 
     path = Path(path) if path is not None else shipped_model()
     state = read_any(path)
@@ -133,20 +106,3 @@ def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config,
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, charset, state
-
-
-def read_latest_good(path: Path, warn=print) -> dict[str, Any]:
-    """The newest readable of ``path`` and its previous copy; a damaged one is named and skipped."""
-    candidates = [p for p in (path, previous(path)) if p.exists()]
-    if not candidates:
-        raise DataError(f"--resume: no checkpoint at {path}; start without --resume")
-    errors = []
-    for p in candidates:
-        try:
-            state = read_checkpoint(p)
-        except DataError as e:
-            errors.append(str(e))
-            warn(f"warning: {e}; trying the previous checkpoint")
-            continue
-        return state
-    raise DataError("; ".join(errors))

@@ -17,16 +17,18 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from .charset import PAD, Charset
-from .checkpoint import read_any, read_latest_good, save_checkpoint, unwrap
-from .config import Config, TrainConfig
-from .data import EVAL_SYNTH_SEED, build_dataset
-from .data.datasets import Collate, StreamSampler
+from ..charset import PAD, Charset
+from ..config import Config, TrainConfig
+from ..data import EVAL_SYNTH_SEED, build_dataset
+from ..data.datasets import Collate, StreamSampler
+from ..errors import ConfigError, DataError, SeqocrError
+from ..model import build_model, num_classes_for
+from ..model.weights import read_any, unwrap
+from ..preprocess import ImageSpec
+from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
-from .errors import ConfigError, DataError, SeqocrError
 from .losses import masked_token_loss, sequence_loss, token_accuracy
-from .models import build_model, num_classes_for
-from .preprocess import ImageSpec
+from .step import train_step
 
 EVAL_STREAM = {"epochs": 1, "shuffle": False}  # a TFRecord folder as an evaluation set: each record once, in order
 
@@ -51,11 +53,6 @@ def param_groups(model: torch.nn.Module, backbone_scale: float) -> list[dict]:
     return groups
 
 
-def image_spec(cfg: Config) -> ImageSpec:
-    m = cfg.model
-    return ImageSpec(m.view_height, m.view_width, m.num_views)
-
-
 @dataclass
 class Trainer:
     cfg: Config
@@ -70,7 +67,7 @@ class Trainer:
         torch.manual_seed(c.train.seed)  # same initial weights everywhere (DDP also broadcasts rank 0's)
         self.out = Path(c.train.out_dir)
         self.charset = Charset.load(c.data.charset)
-        self.spec = image_spec(c)
+        self.spec = ImageSpec.from_config(c.model)
         self.max_chars = c.model.max_len - 1
         self.model = build_model(c.model, num_classes_for(c.model, len(self.charset))).to(self.dist.device)
         self.optimizer = torch.optim.Adam(param_groups(self.model, c.train.backbone_lr_scale), lr=c.train.lr,
@@ -95,7 +92,7 @@ class Trainer:
         source = self.cfg.model.backbone_weights
         if self.cfg.model.backbone != "ppocrv6" or not source:
             return
-        from .models.ppocr import load_onnx_weights
+        from ..model.ppocr import load_onnx_weights
 
         path = load_onnx_weights(unwrap(self.model).backbone, None if source == "rapidocr" else source)
         if self.dist.main:
@@ -188,22 +185,15 @@ class Trainer:
         return sequence_loss(t.loss, logp, targets, t.label_smoothing)
 
     def train_step(self, batch: dict) -> tuple[float, float, bool]:
-        """One optimizer step: (loss, token accuracy, whether the step was taken). A non-finite gradient norm
-        (the same on every rank after DDP's all-reduce) skips the update."""
+        """One optimizer step at this step's learning rate (:func:`~seqocr.train.step.train_step`): (loss, token
+        accuracy, whether the update was taken)."""
         t, dev = self.cfg.train, self.dist.device
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, t) * group.get("lr_scale", 1.0)
         self.net.train()
         images, targets = batch["images"].to(dev, non_blocking=True), batch["targets"].to(dev, non_blocking=True)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=t.bf16):
-            logp = self.net(images, targets)
-        loss = self.loss(logp.float(), targets)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip or math.inf)
-        ok = bool(torch.isfinite(norm))
-        if ok:
-            self.optimizer.step()
+        logp, loss, ok = train_step(self.net, self.model.parameters(), self.optimizer, images, targets, self.loss,
+                                    t.bf16, t.grad_clip)
         loss_value, acc = float(loss.detach()), token_accuracy(logp.detach(), targets)
         if self.dist.world > 1:  # report the global batch's loss and accuracy, not rank 0's share
             tokens = float((targets != PAD).sum())
@@ -290,8 +280,8 @@ class Trainer:
                             f"{total:.0f}; stopping")
 
     def _validate(self, val, writer) -> dict[str, float]:
+        from ..metrics import format_metrics
         from .evaluate import evaluate
-        from .metrics import format_metrics
 
         c = self.cfg
         metrics, _ = evaluate(self.model, val, self.charset, c.model.max_len, c.train.batch_size, c.train.bf16,

@@ -18,20 +18,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .charset import Charset
+from seqocr.charset import Charset
+from seqocr.fsns import APOSTROPHE, APOSTROPHES, HYPHEN, HYPHENS, LOWERCASE_WORDS
 
-APOSTROPHE = "\u2018"  # ‘ FSNS's canonical apostrophe (the charset's id for ' ’ ‘ decodes to it)
-HYPHEN = "\u2014"  # — FSNS's canonical hyphen (the charset's id for - decodes to it)
-
-#: Words kept in lowercase unless they start the label (``Rue de la Gare``, ``Place de l‘Église``).
-PARTICLES = frozenset({"de", "du", "des", "la", "le", "les", "et", "sur", "sous", "aux", "à", "en"})
 #: Elided particles: the letter before the apostrophe (``d‘Orbey``, ``l‘Aurore``).
 ELIDED = frozenset({"d", "l"})
 
-_APOSTROPHES = "'’‘`´ʼ"
-_HYPHENS = "-‐‑‒–—−"
-_APOS_CLASS = re.escape(_APOSTROPHES)
-_HYPH_CLASS = re.escape(_HYPHENS)
+_APOS_CLASS = re.escape(APOSTROPHES)
+_HYPH_CLASS = re.escape(HYPHENS)
 # "D' ORBEY" -> "D'ORBEY": an elided particle whose apostrophe is followed by a space.
 _ELISION_GAP = re.compile(rf"(?<![^\W\d_])([dDlL])[{_APOS_CLASS}]\s+(?=[^\W\d_])")
 # "SAINT- MARTIN" / "SAINT -MARTIN" -> "SAINT-MARTIN": a hyphen touching a word on one side only.
@@ -44,7 +38,7 @@ _EDGE_JUNK = frozenset("|.,;:!?*_=+<>/\\~^" + APOSTROPHE + HYPHEN)
 _PAIRS = {"(": ")", "[": "]", "{": "}", "«": "»"}
 _PAIRS.update({v: k for k, v in _PAIRS.items()})
 _QUOTES = frozenset('"“”')  # FSNS folds " and “ into ”, so a quote's partner is any quote
-_TRANSLATE = str.maketrans({**dict.fromkeys(_APOSTROPHES, APOSTROPHE), **dict.fromkeys(_HYPHENS, HYPHEN)})
+_TRANSLATE = str.maketrans({**dict.fromkeys(APOSTROPHES, APOSTROPHE), **dict.fromkeys(HYPHENS, HYPHEN)})
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,7 +70,7 @@ def _case_part(part: str, first: bool) -> str:
         elif head:
             head = _title(head)
         return head + APOSTROPHE + _case_part(tail, False) if tail else head
-    if part.lower() in PARTICLES and not first:
+    if part.lower() in LOWERCASE_WORDS and not first:
         return part.lower()
     return _title(part)
 
@@ -117,8 +111,8 @@ def to_fsns_label(raw: str) -> str:
       loses a space after its apostrophe (``D' ORBEY``) and a hyphen touching a word on one side only joins the
       two words (``SAINT- MARTIN``);
     * words are title-cased (``Saint—Martin``: each side of a hyphen too) except the particles in
-      :data:`PARTICLES` and the elided ``d‘`` ``l‘``, lowercase unless first in the label; ``DEL'X`` is read as
-      ``de l‘X``; Roman numerals II..XXXIX stay uppercase;
+      :data:`~seqocr.fsns.LOWERCASE_WORDS` and the elided ``d‘`` ``l‘``, lowercase unless first in the label;
+      ``DEL'X`` is read as ``de l‘X``; Roman numerals II..XXXIX stay uppercase;
     * what cannot start or end a word (``|`` ``.`` ``,`` ``!`` ..., an unpaired bracket) is trimmed from each token
       (``(PLACE`` ``COSTA|`` ``DINAN).``), a token without a letter or digit (``|``, ``—``, ``..``; ``&`` aside)
       is dropped, as is every character that FSNS's charset cannot encode; ``"`` and ``“`` become ``”``;

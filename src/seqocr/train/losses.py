@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from .charset import PAD
+from ..charset import PAD
 
 
 def reference_loss(logp: Tensor, targets: Tensor) -> Tensor:

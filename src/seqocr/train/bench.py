@@ -11,11 +11,14 @@ import time
 
 import torch
 
-from .config import Config, load_config
+from ..config import Config, load_config
+from ..fsns import NUM_CLASSES
+from ..model import build_model, num_classes_for
+from ..model.fuse import fold_batchnorm
+from ..preprocess import ImageSpec
+from .loop import lr_at
 from .losses import sequence_loss
-from .models import build_model, num_classes_for
-from .models.fuse import fold_batchnorm
-from .train import lr_at
+from .step import train_step
 
 
 def _config(model: str, config: str | None, overrides: list[str]) -> Config:
@@ -24,9 +27,9 @@ def _config(model: str, config: str | None, overrides: list[str]) -> Config:
 
 def _inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     m = cfg.model
-    images = torch.rand(batch, 3, m.view_height, m.view_width * m.num_views) * 2 - 1
+    images = torch.rand(batch, *ImageSpec.from_config(m).shape) * 2 - 1
     lengths = torch.randint(8, 25, (batch,))
-    targets = torch.randint(3, min(num_classes, 136), (batch, m.max_len))
+    targets = torch.randint(3, min(num_classes, NUM_CLASSES), (batch, m.max_len))
     pos = torch.arange(m.max_len)
     targets[pos >= lengths[:, None]] = 0
     targets[pos == lengths[:, None]] = 2
@@ -66,7 +69,7 @@ def model_flops(cfg: Config, train: bool, batch: int = 4) -> float:
     (matrix multiplies and convolutions; elementwise work is not counted, as usual for MFU)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = build_model(cfg.model, num_classes_for(cfg.model, 136)).train(train)
+    model = build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(train)
     images, targets = _inputs(cfg, batch, model.num_classes)
     with FlopCounterMode(display=False) as counter:
         if train:
@@ -80,33 +83,27 @@ def model_flops(cfg: Config, train: bool, batch: int = 4) -> float:
 def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
     """Images/s of one optimizer step (forward, loss, backward, clip, Adam) at ``batch``."""
     torch.manual_seed(0)
-    model = build_model(cfg.model, num_classes_for(cfg.model, 136)).train()
+    model = build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr_at(0, cfg.train), betas=tuple(cfg.train.betas))
     images, targets = _inputs(cfg, batch, model.num_classes)
-    return _median_rate(train_step(cfg, model, opt, images, targets, bf16), batch, steps, warmup)
+    return _median_rate(timed_step(cfg, model, opt, images, targets, bf16), batch, steps, warmup)
 
 
-def train_step(cfg: Config, model: torch.nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
+def timed_step(cfg: Config, model: torch.nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
                targets: torch.Tensor, bf16: bool):
-    """One training step on fixed inputs, as a closure to time: forward, loss, backward, clipping, update."""
+    """The training loop's step (:func:`~seqocr.train.step.train_step`) on fixed inputs, as a closure to time."""
+    t = cfg.train
 
-    def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logp = model(images, targets)
-        loss = sequence_loss(cfg.train.loss, logp.float(), targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        opt.step()
+    def loss(logp: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return sequence_loss(t.loss, logp, targets, t.label_smoothing)
 
-    return step
+    return lambda: train_step(model, model.parameters(), opt, images, targets, loss, bf16, t.grad_clip)
 
 
 def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
     """Images/s of greedy decoding at ``batch`` as the reader runs it (eval mode, BN folded, no grad)."""
     torch.manual_seed(0)
-    model = fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, 136)))
+    model = fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)))
     images, _ = _inputs(cfg, batch, model.num_classes)
 
     def step() -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .charset import Charset
-from .errors import DataError, SeqocrError
+from ..charset import Charset
+from ..errors import DataError, SeqocrError
+from ..preprocess import ImageSpec
 from .postprocess import Reading, decode_batch
-from .preprocess import ImageSpec
-from .reading import Reader
+from .reader import Reader
 
 
 class OnnxReader(Reader):
@@ -37,8 +37,7 @@ class OnnxReader(Reader):
         if "charset" not in meta or "preprocess" not in meta:
             raise DataError(f"{path}: an ONNX model without seqocr metadata (charset, preprocess)")
         self.charset = Charset.from_dict(json.loads(meta["charset"]))
-        pre = json.loads(meta["preprocess"])
-        self.spec = ImageSpec(pre["view_height"], pre["view_width"], pre["num_views"])
+        self.spec = ImageSpec.from_dict(json.loads(meta["preprocess"]))
         self.metadata = meta
 
     def read_arrays(self, batch: np.ndarray) -> list[Reading]:

@@ -15,7 +15,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from .errors import SeqocrError
+from ..errors import SeqocrError
 
 CPU = torch.device("cpu")
 

@@ -1,0 +1,39 @@
+"""A dataset item, the same for every source (torch-free).
+
+An item is ``(image (3, H, V·W) float32, text, where)`` or, when the sample cannot be used, ``(None, reason,
+where)``: the batch collation drops it and the training loop counts it. A sample is addressed by a *key*
+``(index, position)``: ``index`` picks the sample and ``position`` (its global rank in the training stream) seeds
+its augmentation, so a run is reproducible and resumable from the step counter alone.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..errors import DataError
+from ..preprocess import ImageSpec, eval_transform, train_transform
+
+Key = tuple[int, int]
+Item = tuple[np.ndarray | None, str, str]
+
+
+def sample_rng(seed: int, position: int) -> random.Random:
+    return random.Random(zlib.crc32(f"{seed}:{position}".encode()))
+
+
+def make_item(load: Callable[[], tuple[Image.Image, str, int | None]], where: str, spec: ImageSpec,
+              rng: random.Random | None) -> Item:
+    """The item of one sample. ``load()`` gives its image, its label and how many of its views are real (None:
+    all), or raises :class:`DataError`, which becomes the item's reason. With ``rng`` the image gets the training
+    augmentation drawn from it, else the evaluation resize."""
+    try:
+        img, text, present = load()
+    except DataError as e:
+        return None, str(e), where
+    x = train_transform(img, spec, rng, present) if rng is not None else eval_transform(img, spec, present)
+    return x, text, where

@@ -1,0 +1,99 @@
+"""Realistic synthetic FSNS samples: a French street name and a 600x150 image of 4 views of its enamel sign.
+
+Sample ``i`` is a pure function of ``(seed, index, split)``: no global random state, a fixed font set (a missing
+font is an error, never a silent fallback) and word lists sorted at import, so every machine that ran ``make``
+(which runs ``scripts/install_fonts.sh``) draws the same sample ``i``. The ``train`` and ``test`` splits draw
+proper names (first names, surnames, towns, regions, saints) from disjoint vocabularies (see
+:mod:`seqocr.data.synth_words`), so a held-out synthetic set measures generalisation rather than memorisation.
+
+Each image shows one plate (dark blue enamel mostly, white inset border, rounded or notched corners, uppercase
+condensed bold lettering, 1-3 centred lines, sometimes a district header) on a procedural wall, foliage or sky,
+under 4 independent viewpoints (scale, perspective, rotation, offset, crop) and degradations (blur, resampling,
+lighting, colour cast, noise, JPEG, occlusion). About 5 % of samples end with 1-3 views of uniform noise, as FSNS
+fills views that are missing: :func:`synth_record` returns how many views are real.
+
+The drawing is split by what it draws: :mod:`.names` (the label), :mod:`.fonts`, :mod:`.plate`, :mod:`.scene`
+(background, viewpoints) and :mod:`.camera` (lighting, noise, blur, JPEG); this module puts them together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import numpy as np
+from PIL import Image
+
+from ...errors import DataError
+from ...fsns import APOSTROPHE as APOS
+from ...fsns import HYPHEN
+from ...fsns import MAX_LABEL as MAX_LEN
+from .camera import TILE, VIEWS, _banks, _encode
+from .fonts import FONTS, SignFont, font_path, font_paths, load_font, missing_glyphs, pick_font
+from .names import _check_split, elide, invent_names, invented_word, proper_names, street_name
+from .plate import PlateStyle, draw_plate, plate_style, sign_lines
+from .scene import _scene, _view, textures
+
+__all__ = ["APOS", "FONTS", "HYPHEN", "MAX_LEN", "TILE", "VIEWS", "PlateStyle", "SignFont", "draw_plate", "elide",
+           "font_path", "font_paths", "invent_names", "invented_word", "load_font", "missing_glyphs", "pick_font",
+           "plate_style", "proper_names", "render_sign", "render_views", "sign_lines", "street_name", "synth_record",
+           "synth_sample", "textures"]
+
+
+def _noise_fill(canvas: np.ndarray, views_present: int, rng: random.Random) -> None:
+    """FSNS's filler: uniform RGB noise over the missing trailing views, and (rarely) a strip at a view's edge."""
+    _, uniform, _ = _banks()
+    y, x = rng.randrange(TILE), rng.randrange(TILE * VIEWS)
+    noise = uniform[y:y + TILE, x:x + TILE * VIEWS]
+    canvas[:, views_present * TILE:] = noise[:, views_present * TILE:]
+    if views_present > 1 and rng.random() < 0.04:
+        k, w = rng.randrange(views_present), rng.randint(8, 45)
+        x0 = k * TILE if rng.random() < 0.5 else (k + 1) * TILE - w
+        canvas[:, x0:x0 + w] = noise[:, x0:x0 + w]
+
+
+def render_views(text: str, rng: random.Random) -> tuple[Image.Image, int]:
+    """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), and how many
+    views are real: about 5 % of images end with 1-3 views of noise, as FSNS fills missing views."""
+    if not text.strip():
+        raise DataError("cannot render an empty label")
+    scene = _scene(text, rng)
+    present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
+    canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
+    for k, view in enumerate(_encode([_view(scene, rng) for _ in range(present)], rng)):
+        canvas[:, k * TILE:(k + 1) * TILE] = np.asarray(view)
+    _noise_fill(canvas, present, rng)
+    return Image.fromarray(canvas, "RGB"), present
+
+
+def render_sign(text: str, rng: random.Random) -> Image.Image:
+    """A 600x150 RGB image of 4 views of one sign reading ``text`` (see :func:`render_views`)."""
+    return render_views(text, rng)[0]
+
+
+def _derived_seed(seed: int, index: int, split: str) -> int:
+    """A stable 64-bit seed for one sample (independent of PYTHONHASHSEED)."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest(), "big")
+
+
+def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0
+                 ) -> tuple[Image.Image, str, int]:
+    """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
+    where views ``views_present..3`` are noise; a pure function of its arguments. A share ``invented`` of the
+    names have their proper names invented (:func:`invent_names`); with 0 the set is what it always was."""
+    _check_split(split)
+    derived = _derived_seed(seed, index, split)
+    rng = random.Random(derived)
+    text = street_name(rng, split)
+    if invented:
+        names = random.Random(derived ^ 0x5EED)
+        if names.random() < invented:
+            text = invent_names(text, names)
+    image, present = render_views(text, rng)
+    return image, text, present
+
+
+def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0) -> tuple[Image.Image, str]:
+    """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
+    image, text, _ = synth_record(seed, index, split, invented)
+    return image, text

@@ -1,0 +1,103 @@
+"""The fixed set of sign fonts (a missing font is an error, never a silent fallback), their glyph coverage and
+the choice of a font for a sign."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+from pathlib import Path
+from typing import NamedTuple
+
+from PIL import ImageFont
+
+from ...errors import DataError
+
+INSTALL_HINT = "run `make` or `bash scripts/install_fonts.sh`"
+
+
+class SignFont(NamedTuple):
+    """A font of the fixed set and the Debian package that ships it."""
+    name: str
+    path: str
+    package: str  # the Debian package that ships it
+    weight: float  # how often it is drawn
+    squeeze: tuple[float, float]  # horizontal scale range applied to the whole plate
+
+
+# The fixed font set (see scripts/install_fonts.sh). Order matters: a font lacking a glyph hands over to the next.
+FONTS = (
+    SignFont("Nimbus Sans Narrow Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+             "fonts-urw-base35", 4, (0.9, 1.08)),
+    SignFont("DejaVu Sans Condensed Bold", "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+             "fonts-dejavu-extra", 3, (0.82, 1.0)),
+    SignFont("Roboto Condensed Bold", "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+             "fonts-roboto-unhinted", 3, (0.9, 1.08)),
+    SignFont("Open Sans Condensed Bold", "/usr/share/fonts/truetype/open-sans/OpenSans-CondBold.ttf",
+             "fonts-open-sans", 2, (0.9, 1.08)),
+    SignFont("Nimbus Sans Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+             "fonts-urw-base35", 2, (0.7, 0.88)),
+)
+
+
+def _font_file(font: SignFont) -> Path:
+    """Where ``font`` is: its Debian path, or the same file name in ``$SEQOCR_FONT_DIR`` when that is set (a
+    machine without the packages, e.g. one that trains from scripts/gpu_bundle.sh's folder)."""
+    folder = os.environ.get("SEQOCR_FONT_DIR")
+    return Path(folder) / Path(font.path).name if folder else Path(font.path)
+
+
+@functools.lru_cache(maxsize=1)
+def font_paths() -> tuple[Path, ...]:
+    """Paths of the sign fonts (:data:`FONTS`); :class:`DataError` naming the packages of any that are missing."""
+    missing = [f for f in FONTS if not _font_file(f).is_file()]
+    if missing:
+        files = ", ".join(f"{_font_file(f)} (Debian package {f.package})" for f in missing)
+        packages = " ".join(sorted({f.package for f in missing}))
+        raise DataError(f"sign font(s) not installed: {files}; {INSTALL_HINT} (apt-get install {packages})")
+    return tuple(_font_file(f) for f in FONTS)
+
+
+def font_path(k: int = 0) -> Path:
+    """Path of sign font ``k`` (see :data:`FONTS`)."""
+    return font_paths()[k]
+
+
+@functools.lru_cache(maxsize=512)
+def load_font(size: int, k: int = 0) -> ImageFont.FreeTypeFont:
+    """Sign font ``k`` at ``size`` pixels, cached. Basic layout (no raqm shaping): faster, and the same glyph
+    placement whether or not a machine's Pillow has libraqm."""
+    return ImageFont.truetype(str(font_path(k)), size, layout_engine=ImageFont.Layout.BASIC)
+
+
+@functools.lru_cache(maxsize=32)
+def _cmap(path: str) -> frozenset[int]:
+    """Code points a font file maps to a glyph (its best cmap, read with fontTools)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, lazy=True) as f:
+        return frozenset(f.getBestCmap() or ())
+
+
+def missing_glyphs(font: ImageFont.FreeTypeFont | str | Path, text: str) -> list[str]:
+    """Characters of ``text`` (whitespace aside) that ``font`` (a loaded font or a font file) has no glyph for."""
+    cmap = _cmap(str(font.path if isinstance(font, ImageFont.FreeTypeFont) else font))
+    return list(dict.fromkeys(c for c in text if not c.isspace() and ord(c) not in cmap))
+
+
+def pick_font(display: str, rng: random.Random) -> int:
+    """Index of the font for a sign showing ``display``: drawn by weight; if it lacks a glyph, the next font in
+    :data:`FONTS` order that has them all. :class:`DataError` if none can render it."""
+    first = rng.choices(range(len(FONTS)), weights=[f.weight for f in FONTS])[0]
+    paths = font_paths()
+    for k in [*range(first, len(FONTS)), *range(first)]:
+        if not missing_glyphs(paths[k], display):
+            return k
+    raise DataError(f"cannot render {display!r}: no sign font has a glyph for {missing_glyphs(paths[0], display)!r}")
+
+
+@functools.lru_cache(maxsize=512)
+def _cap_height(size: int, k: int) -> float:
+    """Height of a capital (the ``H``) of font ``k`` at ``size`` pixels."""
+    box = load_font(size, k).getbbox("H", anchor="ls")
+    return float(-box[1])

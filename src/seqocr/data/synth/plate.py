@@ -1,0 +1,189 @@
+"""The enamel plate: a label laid out in 1-3 display lines (particles small or inline, long names cut in two),
+painted in a sign font on a plate with its border, corners and sometimes a district header."""
+
+from __future__ import annotations
+
+import random
+from typing import NamedTuple
+
+from PIL import Image, ImageDraw
+
+from ...fsns import APOSTROPHE as APOS
+from ...fsns import HYPHEN, PARTICLES
+from .fonts import _cap_height, load_font
+
+# A display line is a list of segments (text, scale, joined): ``joined`` = no space before it.
+Segment = tuple[str, float, bool]
+
+
+def _word_segments(word: str, particles: str, small_caps: bool) -> list[Segment]:
+    """How one label word is painted: uppercase; particles small lowercase or uppercase (``particles`` "lower" or
+    "upper"); ``small_caps`` paints a name's first letter large and the rest in smaller capitals."""
+    lower = particles == "lower"
+    if word in PARTICLES:
+        return [(word, 0.68, False) if lower else (word.upper(), 1.0, False)]
+    if word[:2] in (f"d{APOS}", f"l{APOS}") and len(word) > 2:
+        if lower:
+            return [(word[:2], 0.68, False), (word[2:].upper(), 1.0, True)]
+        return [(word.upper(), 1.0, False)]
+    if small_caps and len(word) > 2 and word[0].isalpha():
+        return [(word[0].upper(), 1.0, False), (word[1:].upper(), 0.78, True)]
+    return [(word.upper(), 1.0, False)]
+
+
+def _segments(words: list[str], particles: str, small_caps: bool = False) -> list[Segment]:
+    """Segments of a line made of ``words``."""
+    return [s for w in words for s in _word_segments(w, particles, small_caps)]
+
+
+def _balanced_cut(words: list[str]) -> int:
+    """Where to cut ``words`` into two lines of similar length."""
+    half = len(" ".join(words)) / 2
+    return min(range(1, len(words)), key=lambda k: abs(len(" ".join(words[:k])) - half))
+
+
+def sign_lines(text: str, rng: random.Random) -> list[list[Segment]]:
+    """Split a label into 1-3 display lines: the street type, maybe a line of small particles, then the name
+    (cut in two when long). Particles are painted small lowercase, on their own line or inline, or uppercase."""
+    words = text.split()
+    particles = rng.choices(("line", "lower", "upper"), weights=(3, 4, 3))[0]
+    small_caps = rng.random() < 0.15
+    if len(words) == 1 or (len(text) <= 15 and rng.random() < 0.25):
+        return [_segments(words, "upper" if particles == "upper" else "lower")]
+    rest, lead = words[1:], []
+    while len(rest) > 1 and rest[0] in PARTICLES:
+        lead.append(rest.pop(0))
+    lines = [_segments(words[:1], "upper")]
+    if lead and particles == "line":
+        lines.append(_segments(lead, "lower"))
+    else:
+        rest = lead + rest
+    names = [w for w in rest if w not in PARTICLES]
+    if len(" ".join(rest)) > rng.choice((11, 14, 17)) and len(names) > 1 and len(lines) == 1:
+        cut = _balanced_cut(rest)
+        return lines + [_segments(rest[:cut], particles, small_caps), _segments(rest[cut:], particles, small_caps)]
+    return lines + [_segments(rest, particles, small_caps)]
+
+
+def _display(segments: list[list[Segment]], apostrophe: str) -> list[list[Segment]]:
+    """Label characters as painted on signs: a plain apostrophe and ``-``."""
+    return [[(t.replace(APOS, apostrophe).replace(HYPHEN, "-"), s, j) for t, s, j in line] for line in segments]
+
+
+def _header_text(rng: random.Random) -> str:
+    """A district header painted above the name (never part of the label): ``15E ARRT``, ``ARRONDISSEMENT``."""
+    n = rng.randint(1, 20)
+    nth = "1ER" if n == 1 else f"{n}E"
+    return rng.choice((f"{nth} ARRT", f"{nth} ARR", f"{nth} ARRONDISSEMENT", "ARRONDISSEMENT", f"{nth} ARR T",
+                       "QUARTIER"))
+
+
+class PlateStyle(NamedTuple):
+    """How a plate looks, apart from its text."""
+    plate: tuple[int, int, int]
+    ink: tuple[int, int, int]
+    corners: str  # "round" or "notch" (concave corners of the inset border, as on Paris plates)
+    header: str  # "" or the header text
+    arms: bool  # a small coat-of-arms shield top left
+
+
+def _jitter(c: tuple[int, ...], rng: random.Random, d: int = 14) -> tuple[int, int, int]:
+    """Colour ``c`` with each channel moved by up to ``d``."""
+    r, g, b = (max(0, min(255, v + rng.randint(-d, d))) for v in c)
+    return r, g, b
+
+
+def plate_style(rng: random.Random) -> PlateStyle:
+    """Colours and ornaments: mostly white on dark blue; also green, black, red, brown, white plates."""
+    kind = rng.choices(("blue", "navy", "green", "black", "red", "brown", "white"),
+                       weights=(50, 25, 6, 6, 2, 3, 8))[0]
+    plate = {"blue": (30, 55, 150), "navy": (25, 35, 85), "green": (25, 95, 60), "black": (30, 30, 34),
+             "red": (130, 30, 35), "brown": (95, 60, 40), "white": (232, 232, 225)}[kind]
+    ink = (245, 245, 240)
+    if kind == "white":
+        ink = rng.choice(((25, 45, 120), (20, 20, 22), (30, 90, 55)))
+    header = _header_text(rng) if rng.random() < 0.18 else ""
+    return PlateStyle(_jitter(plate, rng), _jitter(ink, rng, 8), rng.choice(("round", "round", "notch")), header,
+                      rng.random() < (0.5 if header else 0.06))
+
+
+def _border(d: ImageDraw.ImageDraw, box: tuple[float, ...], r: float, width: int, style: PlateStyle) -> None:
+    """The inset border line: rounded corners, or notched (quarter circles cut into each corner)."""
+    x0, y0, x1, y1 = box
+    if style.corners == "round":
+        d.rounded_rectangle(box, radius=r, outline=style.ink + (255,), width=width)
+        return
+    ink = style.ink + (255,)
+    for a, b in (((x0 + r, y0), (x1 - r, y0)), ((x0 + r, y1), (x1 - r, y1)),
+                 ((x0, y0 + r), (x0, y1 - r)), ((x1, y0 + r), (x1, y1 - r))):
+        d.line((a, b), fill=ink, width=width)
+    for (cx, cy), start in (((x0, y0), 0), ((x1, y0), 90), ((x1, y1), 180), ((x0, y1), 270)):
+        d.arc((cx - r, cy - r, cx + r, cy + r), start, start + 90, fill=ink, width=width)
+
+
+def _arms(d: ImageDraw.ImageDraw, x: float, y: float, s: float, style: PlateStyle) -> None:
+    """A tiny coat-of-arms blob: a white shield with a cross of the plate colour."""
+    ink, plate = style.ink + (255,), style.plate + (255,)
+    d.polygon([(x, y), (x + s, y), (x + s, y + 0.75 * s), (x + s / 2, y + 1.15 * s), (x, y + 0.75 * s)], fill=ink)
+    t = max(1.0, s * 0.16)
+    d.rectangle((x + s / 2 - t, y + 0.12 * s, x + s / 2 + t, y + 0.95 * s), fill=plate)
+    d.rectangle((x + 0.15 * s, y + 0.4 * s - t, x + 0.85 * s, y + 0.4 * s + t), fill=plate)
+
+
+def _measure(lines: list[list[Segment]], k: int, size: int) -> list[tuple[float, float, list]]:
+    """Per line: (width, cap height, [(x, font, text)]) with segments laid out left to right."""
+    out = []
+    for line in lines:
+        x, cap, placed = 0.0, 0.0, []
+        for text, scale, joined in line:
+            font = load_font(max(8, round(size * scale)), k)
+            if placed and not joined:
+                x += load_font(size, k).getlength(" ") * 0.85
+            placed.append((x, font, text))
+            x += font.getlength(text)
+            cap = max(cap, _cap_height(font.size, k))
+        out.append((x, cap, placed))
+    return out
+
+
+def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
+               rng: random.Random) -> tuple[Image.Image, float]:
+    """The sign face as RGBA (rounded plate, inset border, optional header and shield, centred lines) and the
+    height of its largest capitals in pixels."""
+    size = rng.randrange(24, 34, 2)
+    laid = _measure(lines, k, size)
+    gap, pad_x, pad_y = size * rng.uniform(0.24, 0.38), size * rng.uniform(0.35, 0.62), size * rng.uniform(0.34, 0.52)
+    head_size = round(size * rng.uniform(0.36, 0.46))
+    head_h = _cap_height(head_size, k) + gap * 0.9 if style.header else 0.0
+    w = max(lw for lw, _, _ in laid) + 2 * pad_x
+    h = sum(cap for _, cap, _ in laid) + gap * (len(laid) - 1) + 2 * pad_y + head_h
+    w = max(w, rng.uniform(1.15, 1.5) * h)
+    img = Image.new("RGBA", (round(w), round(h)), style.plate + (0,))
+    d = ImageDraw.Draw(img)
+    r, inset, bw = size * rng.uniform(0.15, 0.35), size * rng.uniform(0.1, 0.2), max(2, round(size * 0.075))
+    d.rounded_rectangle((0, 0, img.width - 1, img.height - 1), radius=r, fill=style.plate + (255,))
+    _border(d, (inset, inset, img.width - 1 - inset, img.height - 1 - inset), r * 0.8, bw, style)
+    y = pad_y
+    if style.header:
+        y = _draw_header(d, img.width, y, head_size, k, style) + gap * 0.9
+    for lw, cap, placed in laid:
+        y += cap
+        x0 = (img.width - lw) / 2
+        for x, font, text in placed:
+            d.text((x0 + x, y), text, font=font, fill=style.ink + (255,), anchor="ls")
+        y += gap
+    if style.arms and not style.header:
+        _arms(d, inset + bw + 2, inset + bw + 2, size * 0.45, style)
+    return img, max(cap for _, cap, _ in laid)
+
+
+def _draw_header(d: ImageDraw.ImageDraw, width: int, y: float, size: int, k: int, style: PlateStyle) -> float:
+    """The small district header line with its underline (and shield); returns the y below it."""
+    font, cap = load_font(size, k), _cap_height(size, k)
+    tw = font.getlength(style.header)
+    x = (width - tw) / 2
+    d.text((x, y + cap), style.header, font=font, fill=style.ink + (255,), anchor="ls")
+    d.line(((x, y + cap * 1.35), (x + tw, y + cap * 1.35)), fill=style.ink + (255,), width=max(1, size // 10))
+    if style.arms:
+        _arms(d, x - cap * 1.6, y - cap * 0.1, cap * 1.2, style)
+    return y + cap * 1.35

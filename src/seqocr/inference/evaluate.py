@@ -1,0 +1,64 @@
+"""Scoring readings against their labels: the one evaluation loop, for the PyTorch evaluation of a dataset
+(:func:`seqocr.train.evaluate.evaluate`) and for any reader over ``(image, text, where)`` items
+(:func:`evaluate_reader`, ``eval --onnx``). Torch-free."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from ..calibration import expected_calibration_error
+from ..metrics import RecognitionMeter
+from .postprocess import Reading
+from .reader import Reader
+
+Row = tuple[str, str, str, float]  # where, ground truth, prediction, confidence
+Batch = tuple[list[str], list[str], list[Reading], int]  # texts, wheres, their readings, unreadable samples
+
+
+def score(batches: Iterable[Batch], combine: Callable[[list[float]], list[float]] = list
+          ) -> tuple[dict[str, float], list[Row]]:
+    """Metrics over every batch and the rows ``(where, ground truth, prediction, confidence)``; unreadable samples
+    are counted, not scored. ``combine`` turns this process's counts into the job's (a sum over torchrun ranks);
+    the calibration error is over this process's rows."""
+    meter, rows, bad = RecognitionMeter(), [], 0
+    for texts, wheres, readings, unreadable in batches:
+        bad += unreadable
+        meter.update(texts, [r.text for r in readings])
+        rows += [(w, t, r.text, r.confidence) for w, t, r in zip(wheres, texts, readings)]
+    counts = meter.counts()
+    summed = combine([*counts.values(), bad])
+    meter.reset()
+    meter.add_counts(dict(zip(counts, summed[:-1])))
+    metrics = meter.compute()
+    metrics["unreadable"] = int(summed[-1])
+    metrics["ece"] = rows_ece(rows)
+    return metrics, rows
+
+
+def rows_ece(rows: list[Row]) -> float:
+    """Expected calibration error of rows ``(where, ground truth, prediction, confidence)`` against exact match."""
+    return expected_calibration_error([r[3] for r in rows], [r[1] == r[2] for r in rows])
+
+
+def evaluate_reader(reader: Reader, samples, batch_size: int = 32) -> tuple[dict[str, float], list[Row]]:
+    """Metrics and rows of any reader over ``(image, text, where)`` items (``image`` None: unreadable)."""
+    return score(_read_batches(reader, samples, batch_size))
+
+
+def _read_batches(reader: Reader, samples, batch_size: int) -> Iterator[Batch]:
+    chunk, bad = [], 0
+    for image, text, where in samples:
+        if image is None:
+            bad += 1
+            continue
+        chunk.append((image, text, where))
+        if len(chunk) == batch_size:
+            yield _read_chunk(reader, chunk, batch_size, bad)
+            chunk, bad = [], 0
+    if chunk or bad:
+        yield _read_chunk(reader, chunk, batch_size, bad)
+
+
+def _read_chunk(reader: Reader, chunk: list, batch_size: int, bad: int) -> Batch:
+    readings = reader.read([im for im, _, _ in chunk], batch_size) if chunk else []
+    return [t for _, t, _ in chunk], [w for _, _, w in chunk], readings, bad
