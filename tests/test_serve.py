@@ -154,3 +154,29 @@ def test_a_chunked_body_is_counted_as_it_arrives(server):
 def test_spawn_learns_the_address_from_the_line_the_server_prints(server):
     url, _ = server   # spawn started it with --port 0 and read the port from "seqocr serve: listening on URL"
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")
+
+
+def test_min_confidence_rejects_low_readings_and_keeps_their_confidence():
+    from seqocr.cli import SHIPPED_ONNX
+    from seqocr.inference.onnx_reader import OnnxReader
+
+    readings = OnnxReader(SHIPPED_ONNX).read(SAMPLE_IMAGES)
+    top = sorted({r.confidence for r in readings}, reverse=True)
+    threshold = (top[0] + top[1]) / 2   # between the two most confident: one kept at least, one rejected
+    try:
+        proc, url = spawn(["--onnx", str(SHIPPED_ONNX), "--min-confidence", str(threshold)])
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
+        assert httpx.get(f"{url}/healthz").json()["min_confidence"] == threshold
+        r = httpx.post(f"{url}/v1/read", files=multipart(SAMPLE_IMAGES), timeout=60)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert r.status_code == 200, r.text
+    for want, got in zip(readings, r.json()["results"]):
+        low = want.confidence < threshold
+        assert got["rejected"] is low and got["text"] == ("" if low else want.text)
+        assert got["confidence"] == pytest.approx(want.confidence, abs=1e-5)
+        assert len(got["char_probs"]) == len(got["text"])
+    assert any(x["rejected"] for x in r.json()["results"]) and not all(x["rejected"] for x in r.json()["results"])

@@ -47,7 +47,8 @@ def _number(kind: type, low: float, high: float | None = None):
     return parse
 
 
-POSITIVE, AT_LEAST_ZERO = _number(int, 1), _number(int, 0)
+POSITIVE, AT_LEAST_ZERO, CONFIDENCE = _number(int, 1), _number(int, 0), _number(float, 0.0, 1.0)
+MIN_CONFIDENCE_HELP = "reject a reading whose confidence is below X, 0 to 1 (default 0: none)"
 
 
 def _key_value(text: str) -> str:
@@ -132,13 +133,25 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
     if bad:
         print(f"{args.data}: {bad} unreadable images skipped (not scored)", file=sys.stderr)
     out = Path(args.predictions)
-    write_predictions(out, rows)
+    write_predictions(out, rows)  # every reading as read, whatever --min-confidence: a threshold can be chosen later
+    if args.min_confidence:
+        from .inference.evaluate import score_with_rejection
+
+        metrics = score_with_rejection(metrics, rows, args.min_confidence)
     if args.json:  # counts summed across torchrun ranks come back as floats
         print(json.dumps({**metrics, "samples": int(metrics["samples"])}))
     else:
         print(format_metrics(metrics))
+        if args.min_confidence:
+            print(_rejection_line(metrics))
         print(f"predictions: {out}")
     return 0
+
+
+def _rejection_line(m: dict) -> str:
+    kept = "n/a" if m["kept_accuracy"] is None else f"{m['kept_accuracy']:.4f}"
+    return (f"rejected: {m['rejected']} of {int(m['samples'])} (confidence < {m['min_confidence']}), scored as empty; "
+            f"coverage {m['coverage']:.4f}, exact match of the kept {kept}")
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -167,25 +180,58 @@ def _eval(args: argparse.Namespace) -> int:
     return _report(args, metrics, rows)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+PROGRESS_OVER = 50  # images: a longer job shows a progress bar on stderr (when stderr is a terminal)
+
+
+def _image_paths(names: list[str]) -> tuple[list[str], int]:
+    """The images that ``read``'s arguments name, in order: a folder stands for the image files under it
+    (recursively, by suffix, sorted), ``-`` for the paths on stdin (one a line), anything else for itself (a
+    missing file is reported when it is read). Returns the paths and 1 if a folder or stdin named none, else 0."""
+    paths, status = [], 0
+    for name in names:
+        if name == "-":
+            found = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+            empty = "-: no image paths on stdin"
+        elif Path(name).is_dir():
+            found = [str(p) for p in sorted(Path(name).rglob("*"))
+                     if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+            empty = f"{name}: a folder with no image files ({', '.join(s[1:] for s in IMAGE_SUFFIXES)})"
+        else:
+            paths.append(name)
+            continue
+        if not found:
+            _stderr(f"seqocr: error: {empty}")
+            status = 1
+        paths += found
+    return paths, status
+
+
 def _read(args: argparse.Namespace) -> int:
-    from .errors import DataError
+    from tqdm import tqdm
+
+    from .inference.postprocess import reject_below
     from .preprocess import load_image
 
+    paths, status = _image_paths(args.images)
+    if not paths:
+        return status
     predictor = _predictor(args)
-    images, status = [], 0
-    for path in args.images:
-        try:
-            images.append((path, load_image(path, max_pixels=args.max_pixels)))
-        except DataError as e:
-            print(f"seqocr: error: {e}", file=sys.stderr)
-            status = 1
-    readings = predictor.read([im for _, im in images], args.batch_size)
-    for (path, _), r in zip(images, readings):
-        if args.json:
-            print(json.dumps({"image": path, "text": r.text, "confidence": round(r.confidence, 6)},
-                             ensure_ascii=False))
-        else:
-            print(f"{path}\t{r.text}\t{r.confidence:.4f}")
+    show = len(paths) > PROGRESS_OVER and sys.stderr.isatty() and not args.no_progress
+    with tqdm(total=len(paths), unit="image", disable=not show, leave=False, file=sys.stderr) as bar:
+        for start in range(0, len(paths), args.batch_size):  # read and printed batch by batch: memory stays flat
+            images = []
+            for path in paths[start:start + args.batch_size]:
+                try:
+                    images.append((path, load_image(path, max_pixels=args.max_pixels)))
+                except DataError as e:
+                    bar.write(f"seqocr: error: {e}", file=sys.stderr)
+                    status = 1
+            readings = reject_below(predictor.read([im for _, im in images], args.batch_size), args.min_confidence)
+            for (path, _), r in zip(images, readings):
+                print(json.dumps({"image": path, **r.as_dict()}, ensure_ascii=False) if args.json
+                      else f"{path}\t{r.text}\t{r.confidence:.4f}")
+            bar.update(min(args.batch_size, len(paths) - start))
     return status
 
 
@@ -211,8 +257,8 @@ def _serve(args: argparse.Namespace) -> int:
     with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
         reader = _predictor(args)
         info = {"model": args.onnx or args.checkpoint or "shipped",
-                "runtime": "onnxruntime" if args.onnx else "torch"}
-        serve(reader, sock, limits, info)
+                "runtime": "onnxruntime" if args.onnx else "torch", "min_confidence": args.min_confidence}
+        serve(reader, sock, limits, info, args.min_confidence)
     return 0
 
 
@@ -340,17 +386,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime instead")
     e.add_argument("--threads", type=AT_LEAST_ZERO, default=0, help="CPU threads (0: the library's default)")
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    e.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X", help=MIN_CONFIDENCE_HELP +
+                   "; scored as empty, and the coverage and exact match of the kept are reported")
     e.set_defaults(func=_eval)
 
     r = command("read", "read the text of images")
-    r.add_argument("images", nargs="+", metavar="IMAGE", help="image files: 4-view strips or single signs")
+    r.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files (4-view strips or single signs), folders (their images, recursively) or - "
+                        "(paths on stdin, one a line)")
     r.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     r.add_argument("--onnx", help="read with an exported ONNX model and ONNX Runtime (no torch needed)")
-    r.add_argument("--json", action="store_true", help='one {"image", "text", "confidence"} object per line')
+    r.add_argument("--json", action="store_true",
+                   help='one {"image", "text", "confidence", "char_probs", "rejected"} object per line')
     r.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")
     r.add_argument("--max-pixels", type=POSITIVE, default=DEFAULT_MAX_PIXELS,
                    help="pixels per image; a larger one is reported, not decoded")
+    r.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X",
+                   help=MIN_CONFIDENCE_HELP + ": its text is left empty")
     r.set_defaults(func=_read)
 
     s = command("synth", "generate street-sign images and a labels file")
@@ -392,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-images", type=POSITIVE, default=64, help="images per request")
     v.add_argument("--max-body-mb", type=_number(float, 0.001), default=20.0, help="request body size limit")
     v.add_argument("--max-pixels", type=POSITIVE, default=DEFAULT_MAX_PIXELS, help="pixels per image")
+    v.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X",
+                   help=MIN_CONFIDENCE_HELP + ': its "text" is "", "rejected" true')
     v.set_defaults(func=_serve)
 
     x = command("export", "export a model to ONNX (greedy reader, dynamic batch, metadata)")
@@ -421,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="one JSON object per line")
     b.set_defaults(func=_bench)
 
-    for sp in (t, e, s, k, c):
+    for sp in (t, e, r, s, k, c):
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

@@ -1,7 +1,8 @@
 """``seqocr serve``: an HTTP service on FastAPI + uvicorn.
 
 * ``POST /v1/read``: images as multipart form field ``images`` (repeatable), or JSON ``{"images": [base64, ...]}``
-  -> ``{"results": [{"text", "confidence", "char_probs"}, ...]}`` in request order.
+  -> ``{"results": [{"text", "confidence", "char_probs", "rejected"}, ...]}`` in request order; a reading whose
+  confidence is under ``min_confidence`` has ``"text": ""`` and ``"rejected": true``.
 * ``GET /healthz``: liveness and what model is loaded. ``GET /openapi.json``, ``/docs``: the schema.
 
 The model is loaded once at start. Images from concurrent requests are batched together (up to ``max_batch``
@@ -30,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ConfigError, DataError
-from .inference.postprocess import Reading
+from .inference.postprocess import Reading, check_min_confidence, reject_below
 from .inference.reader import Reader
 from .preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, eval_transform, load_image
 
@@ -126,12 +127,14 @@ def payload_images(content_type: str, body: bytes, form_images: list[bytes] | No
     raise BadRequest(415, "send multipart/form-data with field 'images', or application/json")
 
 
-def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | None" = None):
+def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | None" = None,
+               min_confidence: float = 0.0):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 
+    check_min_confidence(min_confidence)
     app = FastAPI(title="seqocr", version="1", summary="Read street-name signs (FSNS 4-view images or photos)")
     batcher = Batcher(reader, limits)
 
@@ -183,7 +186,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
             lambda: [eval_transform(decode_image(data, i, limits), reader.spec) for i, data in enumerate(images)])
         readings: list[Reading] = await asyncio.gather(
             *[asyncio.wrap_future(f) for f in batcher.submit(arrays)])
-        return {"results": [r.as_dict() for r in readings]}
+        return {"results": [r.as_dict() for r in reject_below(readings, min_confidence)]}
 
     return app
 
@@ -201,12 +204,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict) -> None:
+def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict, min_confidence: float = 0.0
+          ) -> None:
     """Serve on a socket from :func:`bind` until interrupted, after saying on stderr where (the port chosen by the
     system for port 0 included)."""
     import uvicorn
 
-    config = uvicorn.Config(create_app(reader, limits, model_info), log_level="info")
+    config = uvicorn.Config(create_app(reader, limits, model_info, min_confidence), log_level="info")
     sock.listen()  # connections are queued from here; uvicorn accepts them as it starts
     host, port = sock.getsockname()[:2]
     print(f"seqocr serve: listening on http://{f'[{host}]' if ':' in host else host}:{port}", file=sys.stderr,

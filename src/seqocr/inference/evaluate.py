@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from ..calibration import expected_calibration_error
 from ..metrics import RecognitionMeter
-from .postprocess import Reading
+from .postprocess import Reading, check_min_confidence
 from .reader import Reader
 
 Row = tuple[str, str, str, float]  # where, ground truth, prediction, confidence
@@ -33,6 +33,20 @@ def score(batches: Iterable[Batch], combine: Callable[[list[float]], list[float]
     metrics["unreadable"] = int(summed[-1])
     metrics["ece"] = rows_ece(rows)
     return metrics, rows
+
+
+def score_with_rejection(metrics: dict[str, float], rows: list[Row], threshold: float) -> dict:
+    """``metrics`` rescored from ``rows`` with every reading whose confidence is under ``threshold`` taken as an
+    empty prediction (``eval --min-confidence``), plus ``min_confidence``, ``rejected`` (how many), ``coverage``
+    (the share of readings kept) and ``kept_accuracy`` (exact match among the kept; None when none is kept). The
+    unreadable count and the calibration error, which describe the model and not the threshold, are kept."""
+    check_min_confidence(threshold)
+    kept = [r for r in rows if r[3] >= threshold]
+    meter = RecognitionMeter()
+    meter.update([r[1] for r in rows], [r[2] if r[3] >= threshold else "" for r in rows])
+    return {**metrics, **meter.compute(), "min_confidence": threshold, "rejected": len(rows) - len(kept),
+            "coverage": len(kept) / len(rows) if rows else 0.0,
+            "kept_accuracy": sum(r[1] == r[2] for r in kept) / len(kept) if kept else None}
 
 
 def rows_ece(rows: list[Row]) -> float:

@@ -1,9 +1,11 @@
 """Token ids and probabilities -> text, confidence and per-character probabilities. numpy only, no torch:
-the PyTorch and ONNX Runtime readers both end here."""
+the PyTorch and ONNX Runtime readers both end here. Also the rejection of readings below a confidence
+threshold (``--min-confidence``), and the predictions file of ``seqocr eval``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,10 +18,26 @@ class Reading:
     text: str
     confidence: float          # product of the probabilities of every emitted token, EOS included
     char_probs: list[float]    # one per character of ``text``
+    rejected: bool = False     # below the caller's confidence threshold: ``text`` is then empty
 
     def as_dict(self) -> dict:
         return {"text": self.text, "confidence": round(self.confidence, 6),
-                "char_probs": [round(p, 6) for p in self.char_probs]}
+                "char_probs": [round(p, 6) for p in self.char_probs], "rejected": self.rejected}
+
+
+def check_min_confidence(threshold: float) -> float:
+    """``threshold`` itself when it is a usable confidence threshold, 0 to 1 (0: reject nothing)."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"min_confidence must be from 0 to 1, got {threshold}")
+    return threshold
+
+
+def reject_below(readings: Sequence[Reading], threshold: float) -> list[Reading]:
+    """The readings with those whose confidence is under ``threshold`` rejected: empty text, no character
+    probabilities (they belong to the text), ``rejected`` set and the confidence kept, so the caller can see how
+    far below the threshold it was."""
+    check_min_confidence(threshold)
+    return [replace(r, text="", char_probs=[], rejected=True) if r.confidence < threshold else r for r in readings]
 
 
 def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[Reading]:

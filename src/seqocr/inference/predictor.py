@@ -1,4 +1,4 @@
-"""Reading images with a PyTorch checkpoint: paths or PIL images in, :class:`Reading`s out, in batches."""
+"""Reading images with a PyTorch checkpoint: paths, PIL images or numpy arrays in, :class:`Reading`s out, in batches."""
 
 from __future__ import annotations
 

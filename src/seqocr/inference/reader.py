@@ -15,8 +15,27 @@ import numpy as np
 from PIL import Image
 
 from ..charset import Charset
+from ..errors import DataError
 from ..preprocess import ImageSpec, eval_transform, load_image
 from .postprocess import Reading
+
+ImageInput = str | Path | Image.Image | np.ndarray
+
+
+def as_image(item: ImageInput, index: int) -> Image.Image:
+    """One input of :meth:`Reader.read` as an RGB image: a path is decoded, a PIL image converted, a numpy array
+    (H, W, 3) uint8 in RGB order taken as it is. Anything else is a :class:`~seqocr.errors.DataError` naming its
+    index in the input list."""
+    if isinstance(item, Image.Image):
+        return item.convert("RGB")
+    if isinstance(item, np.ndarray):
+        if item.dtype != np.uint8 or item.ndim != 3 or item.shape[2] != 3 or 0 in item.shape:
+            raise DataError(f"image {index}: a numpy array must be (H, W, 3) uint8 RGB, got {item.shape} "
+                            f"{item.dtype}")
+        return Image.fromarray(np.ascontiguousarray(item))  # (H, W, 3) uint8: RGB
+    if isinstance(item, (str, Path)):
+        return load_image(item)
+    raise DataError(f"image {index}: expected a path, a PIL image or a numpy array, got {type(item).__name__}")
 
 
 class Reader:
@@ -26,10 +45,10 @@ class Reader:
     def read_arrays(self, batch: np.ndarray) -> list[Reading]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def read(self, images: Sequence[str | Path | Image.Image], batch_size: int = 32) -> list[Reading]:
-        """Paths or PIL images -> one reading each, in order."""
+    def read(self, images: Sequence[ImageInput], batch_size: int = 32) -> list[Reading]:
+        """Paths, PIL images or numpy arrays (H, W, 3) uint8 RGB -> one reading each, in order."""
         out: list[Reading] = []
         for i in range(0, len(images), batch_size):
-            chunk = [im if isinstance(im, Image.Image) else load_image(im) for im in images[i:i + batch_size]]
-            out += self.read_arrays(np.stack([eval_transform(im.convert("RGB"), self.spec) for im in chunk]))
+            chunk = [as_image(im, i + k) for k, im in enumerate(images[i:i + batch_size])]
+            out += self.read_arrays(np.stack([eval_transform(im, self.spec) for im in chunk]))
         return out
