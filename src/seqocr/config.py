@@ -10,7 +10,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -79,8 +79,10 @@ class TrainConfig:
     ckpt_every: int = 500
     eval_every: int = 0              # 0 = only at the end
     out_dir: str = "runs/default"
-    init_from: str = ""              # start from these weights (.pt or .safetensors, same model config); fresh
-                                     # optimizer and schedule. Ignored by --resume, which continues its own run
+    init_from: str = ""              # start from these weights (.pt or .safetensors, or "shipped": the packaged
+                                     # model), whose model config the run takes; a different data.charset resizes
+                                     # the token layers (train/finetune.py); fresh optimizer and schedule.
+                                     # --resume continues its own run instead
     threads: int = 0                 # torch intra-op threads; 0 = leave PyTorch's default
     backbone_lr_scale: float = 0.01  # a pretrained backbone's trainable stages learn at lr × this
     device: str = ""                 # "cpu", "cuda", "cuda:N"; "" = CUDA when there is one, else CPU
@@ -91,6 +93,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # the keys a user gave ("model.hidden"), by the YAML file or --set; load_config fills it; not part of the config
+    given: ClassVar[frozenset[str]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -160,7 +164,7 @@ def apply_dict(cfg: Config, d: dict[str, Any], where: str) -> None:
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     """Read a YAML config (``None`` = all defaults) and apply ``key=value`` overrides (YAML-typed values)."""
-    cfg = Config()
+    cfg, given = Config(), set()
     if path is not None:
         path = Path(path)
         try:
@@ -170,6 +174,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
         apply_dict(cfg, d, str(path))
+        given |= {f"{section}.{key}" for section, values in d.items() for key in values}
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -179,6 +184,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
         except yaml.YAMLError:
             value = raw
         _set(cfg, key.strip(), value, f"--set {item}")
+        given.add(key.strip())
+    cfg.given = frozenset(given)
     validate(cfg)
     return cfg
 

@@ -24,6 +24,8 @@ class Seq2SeqOCR(nn.Module):
     max_len: int
     num_classes: int
     teacher_forcing: float
+    # the weights indexed by token id along dim 0: resized when a run changes charset (train/finetune.py)
+    token_layers: tuple[str, ...] = ("embedding.weight", "out.weight", "out.bias")
 
     def encode(self, images: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..charset import PAD, Charset
-from ..config import Config, TrainConfig
+from ..config import Config, ModelConfig, TrainConfig
 from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
 from ..errors import ConfigError, DataError, SeqocrError
@@ -27,9 +27,12 @@ from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
 from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
+from .finetune import ARCHITECTURE, adopt_model_config, charset_change, init_source, resize_token_layers, token_pairs
 from .losses import masked_token_loss, sequence_loss, token_accuracy
 from .step import train_step
 
+# a run continues with the model it began with; only the calibration temperature may differ (it scales the output)
+RESUME_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "temperature")
 EVAL_STREAM = {"epochs": 1, "shuffle": False}  # a TFRecord folder as an evaluation set: each record once, in order
 
 
@@ -98,27 +101,38 @@ class Trainer:
         if self.dist.main:
             print(f"backbone: PP-OCRv6 rec small weights from {path}")
 
-    def init_from(self, path: Path) -> None:
-        """Start from another run's weights (a later stage of a recipe): same model config and charset required;
-        the optimizer, schedule and step start afresh."""
-        state = read_any(path)
-        self._check_same_model(state, path, "train.init_from")
-        if Charset.from_dict(state["charset"]).chars != self.charset.chars:
-            raise SeqocrError(f"train.init_from: {path} was trained with a different charset")
-        self.model.load_state_dict(state["model"])
+    def init_from(self, path: Path, state: dict | None = None) -> None:
+        """Start from another model's weights (``state``: already read from ``path``), the optimizer, schedule and
+        step afresh: a later stage of a recipe, or fine-tuning. Same architecture required; with a different
+        charset the token layers are resized, the shared characters' rows kept (:mod:`.finetune`)."""
+        state = state if state is not None else read_any(path)
+        self._check_same_model(state, path, "train.init_from", ARCHITECTURE)
+        model_weights, theirs = state["model"], Charset.from_dict(state["charset"])
+        if theirs.chars != self.charset.chars:
+            pairs = token_pairs(theirs, self.charset)
+            model_weights = resize_token_layers(model_weights, unwrap(self.model).state_dict(),
+                                                unwrap(self.model).token_layers, pairs)
+            if self.dist.main:
+                print(charset_change(theirs, self.charset, pairs))
+        self.model.load_state_dict(model_weights)
         if self.dist.main:
             print(f"initialised from {path} (its step {state.get('step', '?')})")
 
-    def _check_same_model(self, state: dict, path: Path, what: str) -> None:
-        """Same architecture and sizes; the calibration temperature may differ (it only scales the output)."""
+    def _check_same_model(self, state: dict, path: Path, what: str, keys: tuple[str, ...]) -> None:
+        """The model config's ``keys`` agree with the checkpoint's."""
         theirs = Config.from_dict(state["config"], where=str(path)).model
-        if dataclasses.replace(theirs, temperature=self.cfg.model.temperature) != self.cfg.model:
-            raise SeqocrError(f"{what}: {path} was trained with a different model config")
+        differ = [f"{k} {getattr(theirs, k)!r} there, {getattr(self.cfg.model, k)!r} here" for k in keys
+                  if getattr(theirs, k) != getattr(self.cfg.model, k)]
+        if differ:
+            raise SeqocrError(f"{what}: {path} was trained with a different model config ({'; '.join(differ)})")
 
     def resume(self) -> None:
         path = self.out / "last.pt"
         state = read_latest_good(path, warn=print if self.dist.main else (lambda _: None))
-        self._check_same_model(state, path, "--resume")
+        self._check_same_model(state, path, "--resume", RESUME_KEYS)
+        if Charset.from_dict(state["charset"]).chars != self.charset.chars:
+            raise SeqocrError(f"--resume: {path} was trained with a different charset; a run continues with its own "
+                              "data.charset (start a new run with train.init_from to change it)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
@@ -311,12 +325,17 @@ def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str,
     if not resume and previous.exists():
         raise ConfigError(f"{previous}: a run is already there; continue it with --resume, or choose another "
                           "train.out_dir (--set train.out_dir=DIR)")
+    start = None
+    if cfg.train.init_from:  # the run takes that model's config, resumed or not
+        source = init_source(cfg.train.init_from)
+        start = read_any(source)
+        cfg = adopt_model_config(cfg, start)
     trainer = Trainer(cfg, progress)
     try:
         if resume:
             trainer.resume()
-        elif cfg.train.init_from:
-            trainer.init_from(Path(cfg.train.init_from))
+        elif start is not None:
+            trainer.init_from(source, start)
         else:
             trainer.init_pretrained()
         return trainer.fit()

@@ -1,0 +1,93 @@
+"""Starting a run from a trained model (``train.init_from``), fine-tuning included.
+
+* The run takes the model config of the checkpoint it starts from (:func:`adopt_model_config`): a user need not
+  repeat it. A model key the user gives anyway must agree with the checkpoint on the architecture; the keys that
+  only change how the model trains (dropout, teacher forcing, view dropout, trainable stages) are the user's.
+* A different charset (``data.charset``) keeps every layer and resizes the two indexed by token, the embedding and
+  the output layer (:func:`resize_token_layers`): the rows of the characters both charsets share are copied,
+  matched by character (PAD, GO and EOS to themselves), and a new character's rows keep the fresh model's
+  default initialisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..charset import SPECIALS, Charset
+from ..config import Config, ModelConfig
+from ..errors import ConfigError, DataError
+from ..model import weights
+from ..model.weights import read_any
+
+SHIPPED = "shipped"  # train.init_from: shipped = the model packaged with seqocr
+# the model keys that shape the weights; the others change only how a model trains (or its calibration)
+ARCHITECTURE = ("name", "view_height", "view_width", "num_views", "max_len", "vocab_size", "hidden", "channels",
+                "attention_dim", "norm", "rows", "backbone", "embed_dim")
+TRAINING_KNOBS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in ARCHITECTURE)
+
+
+def init_source(spec: str) -> Path:
+    """The file ``train.init_from`` names: a path, or ``shipped`` for the packaged model."""
+    if spec != SHIPPED:
+        return Path(spec)
+    if not weights.SHIPPED.is_file():
+        raise DataError(f"train.init_from: shipped: this install has no shipped model ({weights.SHIPPED} is missing)")
+    return weights.SHIPPED
+
+
+def adopt_model_config(cfg: Config, state: dict[str, Any] | None = None) -> Config:
+    """``cfg`` with the model section of the checkpoint ``train.init_from`` names (``state``: already read).
+
+    A model key in ``cfg.given`` (the YAML file or ``--set``) that shapes the weights must equal the checkpoint's
+    (:class:`ConfigError` otherwise); a given training knob overrides the checkpoint's."""
+    path = init_source(cfg.train.init_from)
+    state = state if state is not None else read_any(path)
+    theirs = Config.from_dict(state["config"], where=str(path)).model
+    given = {k.partition(".")[2] for k in cfg.given if k.startswith("model.")}
+    for key in sorted(given & set(ARCHITECTURE)):
+        mine, there = getattr(cfg.model, key), getattr(theirs, key)
+        if mine != there:
+            raise ConfigError(f"model.{key}: {mine!r} given, but train.init_from {path} has {there!r}; leave "
+                              f"model.{key} out (a run from init_from takes that model's config)")
+    knobs = {key: getattr(cfg.model, key) for key in given & set(TRAINING_KNOBS)}
+    adopted = dataclasses.replace(cfg, model=dataclasses.replace(theirs, **knobs))
+    adopted.given = cfg.given
+    return adopted
+
+
+def token_pairs(old: Charset, new: Charset) -> dict[int, int]:
+    """Token id in ``new`` -> token id in ``old``, for the specials and every character of ``new`` that ``old``
+    encodes (by character: ``old``'s variants count, so FSNS's ``'`` finds the row of ``‘``)."""
+    pairs = {i: i for i in range(len(SPECIALS))}
+    for k, char in enumerate(new.chars):
+        if char in old.aliases:
+            pairs[k + new.offset] = old.aliases[char]
+    return pairs
+
+
+def resize_token_layers(state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], names: tuple[str, ...],
+                        pairs: dict[int, int]) -> dict[str, torch.Tensor]:
+    """``state`` (a checkpoint's weights) with each tensor in ``names`` (indexed by token along dim 0) rebuilt at
+    ``fresh``'s size: ``fresh``'s rows (the new model's initialisation), then row ``old`` of the checkpoint copied
+    into row ``new`` for each pair."""
+    out = dict(state)
+    new_ids, old_ids = torch.tensor(list(pairs)), torch.tensor(list(pairs.values()))
+    for name in names:
+        resized = fresh[name].detach().cpu().clone()
+        resized[new_ids] = state[name][old_ids].to(resized.dtype)
+        out[name] = resized
+    return out
+
+
+def charset_change(old: Charset, new: Charset, pairs: dict[int, int]) -> str:
+    """One line for the log: what a run keeps of the checkpoint's charset."""
+    new_chars = [c for k, c in enumerate(new.chars) if k + new.offset not in pairs]
+    kept = {pairs[k + new.offset] for k in range(len(new.chars)) if k + new.offset in pairs}
+    dropped = sum(1 for k in range(len(old.chars)) if k + old.offset not in kept)
+    shown = "".join(new_chars[:20]) + ("..." if len(new_chars) > 20 else "")
+    return (f"charset {new.name}: {len(new.chars) - len(new_chars)} characters carried over from the checkpoint's "
+            f"{len(old.chars)}, {len(new_chars)} new ({shown!r}), {dropped} of the checkpoint's not kept")
