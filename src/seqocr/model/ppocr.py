@@ -197,8 +197,5 @@ def extract_onnx_backbone(path: str | Path, out: str | Path) -> Path:
             dim.ClearField("dim_value")
             dim.dim_param = "nchw"[k]
     model.graph.output[0].type.tensor_type.ClearField("shape")
-    keep = [v for v in model.graph.value_info if v.name != OUTPUT_TENSOR]  # its height was fixed at 3
-    del model.graph.value_info[:]
-    model.graph.value_info.extend(keep)
     onnx.save(model, str(out))
     return Path(out)
