@@ -66,7 +66,7 @@ def test_greedy_equals_step_by_step(idx):
         state = model.init_state(memory)
         tok, manual = torch.full((2,), GO), []
         for _ in range(model.max_len):
-            logp, state = model.step(tok, state, memory)
+            logp, state, _ = model.step(tok, state, memory)
             tok = logp.argmax(-1)
             manual.append(tok)
     manual_ids, _ = mask_after_eos(torch.stack(manual, 1), torch.ones(2, model.max_len))
@@ -120,3 +120,21 @@ def test_keeping_rows_gives_a_2d_memory():
     assert model.encode(torch.randn(3, 3, 32, 64)).shape == (3, 4 * 4 * 4, 16)   # views × rows × columns
     collapsed = build_model(tiny_model_config("default", view_height=32), 12).eval()
     assert collapsed.encode(torch.randn(3, 3, 32, 64)).shape == (3, 4 * 1 * 4, 16)
+
+
+@pytest.mark.parametrize("idx", [0, 1, 2])
+def test_attention_weights_lie_over_the_views(idx):
+    """Each decoded character's attention is a distribution over the memory, laid over (views, rows, columns);
+    the reference's location weights cover the same columns of every view (its views are stacked on channels)."""
+    model = _both()[idx].eval()
+    x = torch.randn(2, 3, *INPUT[idx])
+    ids, probs, attention = model.greedy_attention(x)
+    assert torch.equal(ids, model.greedy(x)[0]) and torch.equal(probs, model.greedy(x)[1])
+    assert attention.shape[:3] == (2, model.max_len, model.num_views) and attention.dim() == 5
+    assert attention.shape[3] == (1 if idx == 1 else model.rows)  # rows apart only with rows: keep (or a backbone)
+    per_view = idx == 1
+    total = (attention[:, :, 0] if per_view else attention).flatten(2).sum(-1)
+    assert torch.allclose(total, torch.ones_like(total), atol=1e-5)
+    _, weights = model(x, ids.clamp(min=0), with_attention=True)
+    assert weights.shape[:2] == ids.shape
+    assert torch.allclose(weights.sum(-1), torch.ones(ids.shape), atol=1e-5)

@@ -4,7 +4,8 @@ A model is tensors in, tensors out. Subclasses supply three pieces::
 
     encode(images (B, 3, H, V·W)) -> memory            whatever the decoder attends to
     init_state(memory)           -> state              a tuple of tensors
-    step(tokens (B,), state, memory) -> (log_probs (B, C), state)
+    step(tokens (B,), state, memory) -> (log_probs (B, C), state, attention (B, S))
+    attention_map(attention (..., S))  -> (..., V, R, W)  the weights laid over the views: V views, R rows, W columns
 
 and this class turns them into the teacher-forced training forward and the greedy decoder. Both run exactly
 ``max_len`` steps with no data-dependent ``break`` and no ``.item()``, so the greedy path exports to ONNX as a
@@ -34,11 +35,16 @@ class Seq2SeqOCR(nn.Module):
         raise NotImplementedError
 
     def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor
-             ) -> tuple[Tensor, tuple[Tensor, ...]]:  # pragma: no cover - abstract
+             ) -> tuple[Tensor, tuple[Tensor, ...], Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def forward(self, images: Tensor, targets: Tensor, teacher_force: Tensor | None = None) -> Tensor:
-        """Training forward: log-probabilities (B, T, C) for targets (B, T) = characters, EOS, then PAD.
+    def attention_map(self, attention: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, images: Tensor, targets: Tensor, teacher_force: Tensor | None = None,
+                with_attention: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Training forward: log-probabilities (B, T, C) for targets (B, T) = characters, EOS, then PAD, and with
+        ``with_attention`` each step's attention weights over the memory (B, T, S) too.
 
         Sample b is teacher-forced for the whole sequence when ``teacher_force[b]`` is true (the reference draws
         this once per sample); otherwise it is fed its own previous argmax, which carries no gradient. When not
@@ -53,13 +59,14 @@ class Seq2SeqOCR(nn.Module):
         memory = self.encode(images)
         state = self.init_state(memory)
         tokens = torch.full((b,), GO, dtype=torch.long, device=images.device)
-        out = []
+        out, weights = [], []
         for t in range(steps):
-            logp, state = self.step(tokens, state, memory)
+            logp, state, attention = self.step(tokens, state, memory)
             out.append(logp)
+            weights.append(attention)
             if t + 1 < steps:
                 tokens = torch.where(teacher_force, targets[:, t], logp.detach().argmax(-1))
-        return torch.stack(out, 1)
+        return (torch.stack(out, 1), torch.stack(weights, 1)) if with_attention else torch.stack(out, 1)
 
     @torch.no_grad()
     def greedy(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -68,23 +75,33 @@ class Seq2SeqOCR(nn.Module):
         Every position after the first EOS is set to PAD with probability 1, so confidences and texts stop
         counting at the end token without a data-dependent loop exit.
         """
-        ids, probs, _ = self.greedy_steps(images)
+        ids, probs, _, _ = self.greedy_steps(images)
         return mask_after_eos(ids, probs)
 
     @torch.no_grad()
-    def greedy_steps(self, images: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
-        """Greedy ids (B, T) and probabilities (B, T), unmasked, and every step's log-probabilities (B, C)."""
+    def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`greedy`'s ids and probabilities (B, T), and each step's attention laid over the views
+        (B, T, V, R, W) (:meth:`attention_map`): where the model looked for each character it wrote."""
+        ids, probs, _, attention = self.greedy_steps(images)
+        ids, probs = mask_after_eos(ids, probs)
+        return ids, probs, self.attention_map(torch.stack(attention, 1).float())
+
+    @torch.no_grad()
+    def greedy_steps(self, images: Tensor) -> tuple[Tensor, Tensor, list[Tensor], list[Tensor]]:
+        """Greedy ids (B, T) and probabilities (B, T), unmasked, every step's log-probabilities (B, C) and
+        attention weights (B, S)."""
         memory = self.encode(images)
         state = self.init_state(memory)
         tokens = torch.full((images.shape[0],), GO, dtype=torch.long, device=images.device)
-        ids, probs, steps = [], [], []
+        ids, probs, steps, weights = [], [], [], []
         for _ in range(self.max_len):
-            logp, state = self.step(tokens, state, memory)
+            logp, state, attention = self.step(tokens, state, memory)
             best, tokens = logp.max(-1)
             ids.append(tokens)
             probs.append(best.exp())
             steps.append(logp)
-        return torch.stack(ids, 1), torch.stack(probs, 1), steps
+            weights.append(attention)
+        return torch.stack(ids, 1), torch.stack(probs, 1), steps, weights
 
 
 def mask_after_eos(ids: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:

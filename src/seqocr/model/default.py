@@ -84,10 +84,11 @@ class AdditiveAttention(nn.Module):
         self.query = nn.Linear(query_dim, attention_dim)
         self.score = nn.Linear(attention_dim, 1, bias=False)
 
-    def forward(self, h: Tensor, keys: Tensor, memory: Tensor) -> Tensor:
+    def forward(self, h: Tensor, keys: Tensor, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """-> the context (B, D) and the attention weights (B, S), float32."""
         e = self.score(torch.tanh(keys + self.query(h).unsqueeze(1))).squeeze(2)   # (B, S)
-        a = F.softmax(e.float(), dim=1).to(memory.dtype)
-        return torch.bmm(a.unsqueeze(1), memory).squeeze(1)                         # (B, D)
+        a = F.softmax(e.float(), dim=1)
+        return torch.bmm(a.unsqueeze(1).to(memory.dtype), memory).squeeze(1), a     # (B, D), (B, S)
 
 
 class DefaultOCR(Seq2SeqOCR):
@@ -181,10 +182,17 @@ class DefaultOCR(Seq2SeqOCR):
         keys = self.attention.key(memory)
         return h, torch.zeros_like(h), keys
 
-    def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor
+             ) -> tuple[Tensor, tuple[Tensor, ...], Tensor]:
         h, ctx, keys = state
         x = torch.cat([self.embedding(tokens).to(ctx.dtype), ctx], 1)
         h = gru_cell(self.gru, x, h.to(x.dtype))
-        ctx = self.attention(h, keys, memory).to(h.dtype)
+        ctx, attention = self.attention(h, keys, memory)
+        ctx = ctx.to(h.dtype)
         logits = self.out(self.dropout(torch.cat([h, ctx], 1)))
-        return F.log_softmax(logits.float() / self.temperature, dim=-1), (h, ctx, keys)
+        return F.log_softmax(logits.float() / self.temperature, dim=-1), (h, ctx, keys), attention
+
+    def attention_map(self, attention: Tensor) -> Tensor:
+        """(..., S) weights over the memory -> (..., V, R, W'): the memory is views, then rows, then columns. In
+        training with view dropout S covers only the drawn views; this is for reading, where every view is there."""
+        return attention.unflatten(-1, (self.num_views, self.rows, -1))

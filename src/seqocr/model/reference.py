@@ -113,11 +113,17 @@ class ReferenceOCR(Seq2SeqOCR):
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
         return (memory.new_zeros(memory.shape[0], self.gru.hidden_size),)
 
-    def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def step(self, tokens: Tensor, state: tuple[Tensor, ...], memory: Tensor
+             ) -> tuple[Tensor, tuple[Tensor, ...], Tensor]:
         (h,) = state
         e = self.dropout(self.embedding(tokens))                                   # (B, 128)
         a = F.softmax(self.attn(torch.cat([e, h], 1)), dim=1)                      # (B, 64): location only
         ctx = torch.bmm(a.unsqueeze(1).to(memory.dtype), memory).squeeze(1)        # (B, 128)
         x = F.relu(self.attn_combine(torch.cat([e, ctx.to(e.dtype)], 1)))
         h = gru_cell(self.gru, x, h.to(x.dtype))
-        return F.log_softmax(self.out(h).float(), dim=-1), (h,)
+        return F.log_softmax(self.out(h).float(), dim=-1), (h,), a.float()
+
+    def attention_map(self, attention: Tensor) -> Tensor:
+        """(..., T) location weights -> (..., V, 1, T): every view's features sit at the same T positions (stacked
+        on channels), so one weight covers the same column band of each view."""
+        return attention.unsqueeze(-2).unsqueeze(-2).expand(*attention.shape[:-1], self.num_views, 1, -1)
