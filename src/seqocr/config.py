@@ -85,6 +85,9 @@ class TrainConfig:
                                      # --resume continues its own run instead
     threads: int = 0                 # torch intra-op threads; 0 = leave PyTorch's default
     backbone_lr_scale: float = 0.01  # a pretrained backbone's trainable stages learn at lr × this
+    attention_loss: float = 0.0      # weight of the glyph attention loss (losses.glyph_attention_loss; FAN, Cheng
+                                     # et al. 2017): each character's attention pulled onto its glyph's cells;
+                                     # needs generated training data (the generator knows every glyph's box)
     device: str = ""                 # "cpu", "cuda", "cuda:N"; "" = CUDA when there is one, else CPU
 
 
@@ -209,7 +212,7 @@ def validate(cfg: Config) -> None:
                      "train.grad_clip": t.grad_clip, "train.min_lr_ratio": t.min_lr_ratio, "model.vocab_size": m.vocab_size,
                      "data.workers": d.workers, "data.val_size": d.val_size, "data.max_skip_fraction": d.max_skip_fraction,
                      "model.trainable_stages": m.trainable_stages, "model.train_views": m.train_views,
-                     "train.backbone_lr_scale": t.backbone_lr_scale}
+                     "train.backbone_lr_scale": t.backbone_lr_scale, "train.attention_loss": t.attention_loss}
     for key, v in positive.items():
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}")

@@ -101,9 +101,7 @@ def split_views(img: Image.Image, num_views: int, present: int | None = None) ->
     if num_views > 1 and abs(w / h - num_views) < 0.5:
         tile = w / num_views
         views = [img.crop((round(i * tile), 0, round((i + 1) * tile), h)) for i in range(num_views)]
-        if present is not None and 0 < present < num_views:
-            views = [views[i % present] for i in range(num_views)]
-        return views
+        return [views[i] for i in view_sources(num_views, present)]
     return [img] * num_views
 
 
@@ -126,8 +124,9 @@ def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None
     return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in split_views(img, spec.num_views, present)])
 
 
-def _random_crop(view: Image.Image, rng: random.Random) -> Image.Image:
-    """attention_ocr's crop: ≥ 80 % of the area, aspect in [0.8, 1.2] (reference-model.md §2.1 step 2)."""
+def _random_crop(view: Image.Image, rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """attention_ocr's crop: ≥ 80 % of the area, aspect in [0.8, 1.2] (reference-model.md §2.1 step 2); the crop
+    and its box (x0, y0, x1, y1) in the view."""
     w0, h0 = view.size
     for _ in range(100):
         ar = rng.uniform(0.8, 1.2)
@@ -138,8 +137,29 @@ def _random_crop(view: Image.Image, rng: random.Random) -> Image.Image:
         w = int(h * ar)
         if w < w0 and h < h0:
             x, y = rng.randrange(w0 - w), rng.randrange(h0 - h)
-            return view.crop((x, y, x + w, y + h))
-    return view
+            return view.crop((x, y, x + w, y + h)), (x, y, x + w, y + h)
+    return view, (0, 0, w0, h0)
+
+
+def view_sources(num_views: int, present: int | None) -> list[int]:
+    """Which tile each view comes from (:func:`split_views` repeats the real ones over noise tiles)."""
+    if present is not None and 0 < present < num_views:
+        return [i % present for i in range(num_views)]
+    return list(range(num_views))
+
+
+def crop_glyphs(glyphs: np.ndarray, crops: list[tuple[int, int, int, int]], size: tuple[int, int],
+                sources: list[int]) -> np.ndarray:
+    """Glyph boxes (L, V, 4) in fractions of each tile (``size`` pixels) -> the same boxes in fractions of each
+    view after view ``i`` was cut from tile ``sources[i]`` at ``crops[i]``; NaN where a box left the view."""
+    w0, h0 = size
+    out = glyphs[:, sources].astype(np.float32, copy=True)
+    for i, (x0, y0, x1, y1) in enumerate(crops):
+        b = out[:, i]
+        b[:, [0, 2]] = ((b[:, [0, 2]] * w0 - x0) / (x1 - x0)).clip(0, 1)
+        b[:, [1, 3]] = ((b[:, [1, 3]] * h0 - y0) / (y1 - y0)).clip(0, 1)
+        b[(b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])] = np.nan
+    return out
 
 
 def _hue(img: Image.Image, shift: float) -> Image.Image:
@@ -163,10 +183,17 @@ def color_jitter(img: Image.Image, rng: random.Random, brightness: float = 32 / 
     return img
 
 
-def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random, present: int | None = None
-                    ) -> np.ndarray:
-    """The reference's training augmentation, drawn independently for every view."""
+def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random, present: int | None = None,
+                    glyphs: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The reference's training augmentation, drawn independently for every view. With ``glyphs``, each label
+    character's box per tile (L, V, 4), also those boxes in the augmented views (:func:`crop_glyphs`)."""
     size = (spec.view_width, spec.view_height)
-    views = [color_jitter(_random_crop(v, rng).resize(size, rng.choice(INTERPOLATIONS)), rng)
-             for v in split_views(img, spec.num_views, present)]
-    return to_array(views)
+    views, crops = [], []
+    for v in split_views(img, spec.num_views, present):
+        cut, box = _random_crop(v, rng)
+        views.append(color_jitter(cut.resize(size, rng.choice(INTERPOLATIONS)), rng))
+        crops.append(box)
+    if glyphs is None:
+        return to_array(views)
+    tile = (round(img.width / spec.num_views), img.height)
+    return to_array(views), crop_glyphs(glyphs, crops, tile, view_sources(spec.num_views, present))

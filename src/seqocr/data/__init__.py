@@ -43,15 +43,16 @@ def parse_synth(source: str, default_n: int, default_seed: int, default_split: s
 
 def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool = False,
                   seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
-                  stream: dict | None = None, synth_invented: float = 0.0):
+                  stream: dict | None = None, synth_invented: float = 0.0, synth_glyphs: bool = False):
     """A map-style dataset, or for TFRecord shards an endless :class:`~.stream.ShardStream` configured by
-    ``stream`` (batch_size, start_step, rank, world; ``epochs=1, shuffle=False`` for evaluation)."""
+    ``stream`` (batch_size, start_step, rank, world; ``epochs=1, shuffle=False`` for evaluation). Generated
+    signs carry their glyph boxes with ``synth_glyphs`` (an attention loss needs them)."""
     from .datasets import LabelsDataset, SynthDataset
 
     if source == "synth" or source.startswith("synth:"):
         o = parse_synth(source, synth_n, seed, synth_split)
         return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars,
-                            o["invented"] or synth_invented)
+                            o["invented"] or synth_invented, synth_glyphs)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such labels file, LMDB folder or TFRecord folder (or 'synth')")

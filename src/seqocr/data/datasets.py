@@ -49,24 +49,28 @@ class SynthDataset(Dataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False,
-                 max_chars: int = MAX_LABEL, invented: float = 0.0):
-        from .synth import synth_sample  # Pillow rendering; imported lazily
-
+                 max_chars: int = MAX_LABEL, invented: float = 0.0, glyphs: bool = False):
         if max_chars < MAX_LABEL:
             raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "
                               f"least {MAX_LABEL + 1}, not {max_chars + 1}")
-        self._sample = synth_sample
         self.seed, self.size, self.spec, self.split, self.augment = seed, size, spec, split, augment
-        self.invented = invented
+        self.invented, self.glyphs = invented, glyphs  # glyphs: items carry each character's box per view
         self.report = SkipReport(total=size)
 
     def __len__(self) -> int:
         return self.size
 
+    def _load(self, index: int) -> tuple:
+        from .synth import synth_glyphs, synth_sample  # Pillow rendering; imported lazily
+
+        if self.glyphs:
+            image, text, present, boxes = synth_glyphs(self.seed, index, self.split, self.invented)
+            return image, text, present, boxes
+        return *synth_sample(self.seed, index, self.split, self.invented), None
+
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
-        return make_item(lambda: (*self._sample(self.seed, index, self.split, self.invented), None),
-                         f"synth:{self.split}:{self.seed}:{index}", self.spec,
+        return make_item(lambda: self._load(index), f"synth:{self.split}:{self.seed}:{index}", self.spec,
                          sample_rng(self.seed, position) if self.augment else None)
 
 
@@ -117,8 +121,14 @@ class Collate:
         bad = [(it[2], it[1]) for it in items if it[0] is None]  # (where, message)
         texts, wheres = [it[1] for it in good], [it[2] for it in good]
         images = torch.from_numpy(np.stack([it[0] for it in good])) if good else torch.empty(0)
-        return {"images": images, "texts": texts, "wheres": wheres, "bad": bad,
-                "targets": encode_targets(texts, self.charset, self.steps, wheres)}
+        batch = {"images": images, "texts": texts, "wheres": wheres, "bad": bad,
+                 "targets": encode_targets(texts, self.charset, self.steps, wheres)}
+        if good and all(len(it) > 3 for it in good):  # glyph boxes (B, steps, V, 4), NaN past each text
+            glyphs = np.full((len(good), self.steps, *good[0][3].shape[1:]), np.nan, np.float32)
+            for b, it in enumerate(good):
+                glyphs[b, :len(it[3])] = it[3]
+            batch["glyphs"] = torch.from_numpy(glyphs)
+        return batch
 
 
 def stored_label_problem(raw: bytes | None, charset: Charset, max_chars: int) -> str | None:

@@ -1,7 +1,9 @@
 """A dataset item, the same for every source (torch-free).
 
 An item is ``(image (3, H, V·W) float32, text, where)`` or, when the sample cannot be used, ``(None, reason,
-where)``: the batch collation drops it and the training loop counts it. A sample is addressed by a *key*
+where)``: the batch collation drops it and the training loop counts it. A generated sample can carry a fourth
+element: where each character of its text is in each view, ``(len(text), V, 4)`` boxes in fractions of the view
+(NaN: nowhere), for an attention loss. A sample is addressed by a *key*
 ``(index, position)``: ``index`` picks the sample and ``position`` (its global rank in the training stream) seeds
 its augmentation, so a run is reproducible and resumable from the step counter alone.
 """
@@ -12,28 +14,31 @@ import random
 import zlib
 from collections.abc import Callable
 
-import numpy as np
-from PIL import Image
-
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_transform, train_transform
+from ..preprocess import ImageSpec, eval_transform, train_transform, view_sources
 
 Key = tuple[int, int]
-Item = tuple[np.ndarray | None, str, str]
+Item = tuple  # (image | None, text | reason, where) or (image, text, where, glyph boxes)
 
 
 def sample_rng(seed: int, position: int) -> random.Random:
     return random.Random(zlib.crc32(f"{seed}:{position}".encode()))
 
 
-def make_item(load: Callable[[], tuple[Image.Image, str, int | None]], where: str, spec: ImageSpec,
-              rng: random.Random | None) -> Item:
+def make_item(load: Callable[[], tuple], where: str, spec: ImageSpec, rng: random.Random | None) -> Item:
     """The item of one sample. ``load()`` gives its image, its label and how many of its views are real (None:
-    all), or raises :class:`DataError`, which becomes the item's reason. With ``rng`` the image gets the training
-    augmentation drawn from it, else the evaluation resize."""
+    all), and maybe its glyph boxes per tile (L, V, 4), or raises :class:`DataError`, which becomes the item's
+    reason. With ``rng`` the image gets the training augmentation drawn from it (the boxes follow the crops),
+    else the evaluation resize."""
     try:
-        img, text, present = load()
+        img, text, present, *glyphs = load()
     except DataError as e:
         return None, str(e), where
+    if glyphs:
+        if rng is None:
+            return eval_transform(img, spec, present), text, where, glyphs[0][:, view_sources(spec.num_views,
+                                                                                               present)]
+        x, boxes = train_transform(img, spec, rng, present, glyphs[0])
+        return x, text, where, boxes
     x = train_transform(img, spec, rng, present) if rng is not None else eval_transform(img, spec, present)
     return x, text, where

@@ -118,6 +118,7 @@ class DefaultOCR(Seq2SeqOCR):
             self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
             self.rows = cfg.view_height // 8 if cfg.rows == "keep" else 1
         self.feature_scale = torch.zeros(())  # mean |backbone output| of the last training batch (a drift alarm)
+        self.view_pick: Tensor | None = None  # (V', B): the views the last training batch showed (view dropout)
         if self.rows > 1:  # where each row sits, for the 2-D attention (columns are known to the BiLSTM)
             self.row_embedding = nn.Parameter(torch.zeros(self.rows, 1, d))
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
@@ -163,9 +164,11 @@ class DefaultOCR(Seq2SeqOCR):
         v, b = self.num_views, images.shape[0]
         views = split_views(images, v)                                          # (V·B, 3, H, W), view-major
         view_emb = self.view_embedding.reshape(v, 1, -1).expand(v, b, -1)       # (V, B, d)
+        self.view_pick = None
         if self.training and 0 < self.train_views < v:
             v = self.train_views
             pick = torch.rand(b, self.num_views, device=images.device).argsort(1)[:, :v].t()  # (V', B)
+            self.view_pick = pick
             rows = pick * b + torch.arange(b, device=images.device)
             views, view_emb = views[rows.reshape(-1)], view_emb.gather(0, pick.unsqueeze(-1).expand(-1, -1,
                                                                                                     view_emb.shape[2]))

@@ -28,7 +28,7 @@ from ..preprocess import ImageSpec
 from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
 from .finetune import ARCHITECTURE, adopt_model_config, charset_change, init_source, resize_token_layers, token_pairs
-from .losses import masked_token_loss, sequence_loss, token_accuracy
+from .losses import glyph_attention_loss, glyph_cells, masked_token_loss, sequence_loss, token_accuracy
 from .step import train_step
 
 # a run continues with the model it began with; only the calibration temperature may differ (it scales the output)
@@ -84,6 +84,10 @@ class Trainer:
         self.bad: set[str] = set()  # samples found unreadable; each is reported and counted once
         self.bad_steps = 0          # consecutive steps skipped for a non-finite loss or gradient
         self.saved_step = -1
+        self.last_glyph_loss: float | None = None  # the glyph attention loss of the last step, unweighted
+        if c.train.attention_loss and not (c.model.name == "default" and c.data.train.startswith("synth")):
+            raise ConfigError("train.attention_loss needs model.name=default and generated training data "
+                              "(data.train: synth): only the generator knows where each glyph is")
 
     @property
     def global_batch(self) -> int:
@@ -164,6 +168,7 @@ class Trainer:
         ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=c.data.augment,
                            seed=c.data.synth_seed, synth_n=c.train.steps * self.global_batch,
                            max_skip_fraction=c.data.max_skip_fraction, synth_invented=c.data.synth_invented,
+                           synth_glyphs=c.train.attention_loss > 0,
                            stream={"batch_size": c.train.batch_size, "start_step": self.step, "rank": d.rank,
                                    "world": d.world})
         extra = {"prefetch_factor": 4, "persistent_workers": True} if c.data.workers else {}
@@ -198,6 +203,20 @@ class Trainer:
             return masked_token_loss(logp, targets, t.label_smoothing, tokens / self.dist.world)
         return sequence_loss(t.loss, logp, targets, t.label_smoothing)
 
+    def glyph_loss(self, attention: torch.Tensor, glyphs: torch.Tensor) -> torch.Tensor:
+        """The glyph attention loss (:func:`~seqocr.train.losses.glyph_attention_loss`) of attention weights
+        (B, T, S) over the memory of the views the model was shown (``view_pick`` under view dropout), for glyph
+        boxes (B, T, V, 4); its value is kept for the log."""
+        pick = self.model.view_pick                                        # (V', B) or None: every view
+        if pick is not None:
+            glyphs = glyphs.gather(2, pick.t()[:, None, :, None].expand(-1, glyphs.shape[1], -1, 4))
+        rows = self.model.rows
+        cols = attention.shape[-1] // (glyphs.shape[2] * rows)
+        cells = glyph_cells(glyphs, rows, cols).flatten(2)                 # (B, T, V'·R·W'), the memory's order
+        loss = glyph_attention_loss(attention, cells)
+        self.last_glyph_loss = float(loss.detach())
+        return loss
+
     def train_step(self, batch: dict) -> tuple[float, float, bool]:
         """One optimizer step at this step's learning rate (:func:`~seqocr.train.step.train_step`): (loss, token
         accuracy, whether the update was taken)."""
@@ -206,8 +225,12 @@ class Trainer:
             group["lr"] = lr_at(self.step, t) * group.get("lr_scale", 1.0)
         self.net.train()
         images, targets = batch["images"].to(dev, non_blocking=True), batch["targets"].to(dev, non_blocking=True)
+        attention_loss = None
+        if t.attention_loss and "glyphs" in batch:
+            glyphs = batch["glyphs"].to(dev, non_blocking=True)
+            attention_loss = lambda attention: t.attention_loss * self.glyph_loss(attention, glyphs)
         logp, loss, ok = train_step(self.net, self.model.parameters(), self.optimizer, images, targets, self.loss,
-                                    t.bf16, t.grad_clip)
+                                    t.bf16, t.grad_clip, attention_loss)
         loss_value, acc = float(loss.detach()), token_accuracy(logp.detach(), targets)
         if self.dist.world > 1:  # report the global batch's loss and accuracy, not rank 0's share
             tokens = float((targets != PAD).sum())
@@ -251,6 +274,8 @@ class Trainer:
                     scalars = {"loss": loss, "token_acc": acc, "lr": lr_at(self.step - 1, t), "images_per_s": rate}
                     if getattr(self.model, "backbone", None) is not None:  # a pretrained backbone's drift
                         scalars["feature_scale"] = float(self.model.feature_scale)
+                    if self.last_glyph_loss is not None:
+                        scalars["glyph_loss"] = self.last_glyph_loss
                     for k, v in scalars.items():
                         writer.add_scalar(f"train/{k}", v, self.step)
                     log_line(self.out / "log.jsonl", {"step": self.step, **scalars,

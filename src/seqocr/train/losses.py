@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -37,3 +38,27 @@ def token_accuracy(logp: Tensor, targets: Tensor) -> float:
 
 
 __all__ = ["masked_token_loss", "reference_loss", "sequence_loss", "token_accuracy"]
+
+
+def glyph_cells(glyphs: Tensor, rows: int, cols: int) -> Tensor:
+    """Glyph boxes (..., 4) in fractions of a view (x0, y0, x1, y1; NaN: none) -> (..., rows, cols) bool: the
+    cells of a rows x cols grid over the view that the box overlaps."""
+    edges_y = torch.arange(rows + 1, dtype=glyphs.dtype, device=glyphs.device) / rows
+    edges_x = torch.arange(cols + 1, dtype=glyphs.dtype, device=glyphs.device) / cols
+    x0, y0, x1, y1 = (glyphs[..., k, None] for k in range(4))
+    in_y = (y0 < edges_y[1:]) & (y1 > edges_y[:-1])                      # (..., rows); NaN compares False
+    in_x = (x0 < edges_x[1:]) & (x1 > edges_x[:-1])                      # (..., cols)
+    return in_y.unsqueeze(-1) & in_x.unsqueeze(-2)
+
+
+def glyph_attention_loss(attention: Tensor, cells: Tensor) -> Tensor:
+    """FAN's attention loss: for each decoding step whose character has a glyph somewhere in the memory,
+    ``-log`` of the attention mass on that glyph's cells, averaged over those steps (0 when there are none).
+
+    ``attention`` (B, T, S) weights over the memory, ``cells`` (B, T, S) bool, the same cells in the same order.
+    """
+    has = cells.any(-1)
+    if not bool(has.any()):
+        return attention.new_zeros(())
+    mass = (attention.float() * cells).sum(-1)
+    return -(mass[has].clamp(min=1e-6).log()).mean()

@@ -34,10 +34,37 @@ from .names import _check_split, elide, invent_names, invented_word, proper_name
 from .plate import PlateStyle, draw_plate, plate_style, sign_lines
 from .scene import _scene, _view, textures
 
-__all__ = ["APOS", "FONTS", "HYPHEN", "MAX_LEN", "TILE", "VIEWS", "PlateStyle", "SignFont", "draw_plate", "elide",
-           "font_path", "font_paths", "invent_names", "invented_word", "load_font", "missing_glyphs", "pick_font",
-           "plate_style", "proper_names", "render_sign", "render_views", "sign_lines", "street_name", "synth_record",
-           "synth_sample", "textures"]
+__all__ = [
+    "APOS",
+    "FONTS",
+    "HYPHEN",
+    "MAX_LEN",
+    "TILE",
+    "VIEWS",
+    "PlateStyle",
+    "SignFont",
+    "draw_plate",
+    "elide",
+    "font_path",
+    "font_paths",
+    "invent_names",
+    "invented_word",
+    "label_glyphs",
+    "load_font",
+    "missing_glyphs",
+    "pick_font",
+    "plate_style",
+    "proper_names",
+    "render_glyphs",
+    "render_sign",
+    "render_views",
+    "sign_lines",
+    "street_name",
+    "synth_glyphs",
+    "synth_record",
+    "synth_sample",
+    "textures",
+]
 
 
 def _noise_fill(canvas: np.ndarray, views_present: int, rng: random.Random) -> None:
@@ -52,18 +79,39 @@ def _noise_fill(canvas: np.ndarray, views_present: int, rng: random.Random) -> N
         canvas[:, x0:x0 + w] = noise[:, x0:x0 + w]
 
 
-def render_views(text: str, rng: random.Random) -> tuple[Image.Image, int]:
-    """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), and how many
-    views are real: about 5 % of images end with 1-3 views of noise, as FSNS fills missing views."""
+def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
+    """Each label character's box in each view, (len(text), VIEWS, 4) in fractions of the view (x0, y0, x1, y1),
+    from the boxes of the painted characters per view (:func:`.scene.glyphs_in_view`): the plate paints the
+    label's non-space characters in order, one each. NaN where there is no box: spaces, views that are noise or
+    where the character is out of frame, and a whole label whose painted form has another length (an uppercase
+    that changes the length, as ß -> SS)."""
+    out = np.full((len(text), VIEWS, 4), np.nan, np.float32)
+    drawn = [i for i, ch in enumerate(text) if not ch.isspace()]
+    for k, boxes in enumerate(painted):
+        if len(boxes) == len(drawn):
+            out[drawn, k] = boxes
+    return out
+
+
+def render_glyphs(text: str, rng: random.Random) -> tuple[Image.Image, int, np.ndarray]:
+    """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
+    views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
+    each character of ``text`` is in each view (:func:`label_glyphs`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
     scene = _scene(text, rng)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
-    for k, view in enumerate(_encode([_view(scene, rng) for _ in range(present)], rng)):
+    views, painted = zip(*[_view(scene, rng) for _ in range(present)])
+    for k, view in enumerate(_encode(list(views), rng)):
         canvas[:, k * TILE:(k + 1) * TILE] = np.asarray(view)
     _noise_fill(canvas, present, rng)
-    return Image.fromarray(canvas, "RGB"), present
+    return Image.fromarray(canvas, "RGB"), present, label_glyphs(text, list(painted))
+
+
+def render_views(text: str, rng: random.Random) -> tuple[Image.Image, int]:
+    """:func:`render_glyphs` without the glyph boxes."""
+    return render_glyphs(text, rng)[:2]
 
 
 def render_sign(text: str, rng: random.Random) -> Image.Image:
@@ -81,6 +129,12 @@ def synth_record(seed: int, index: int, split: str = "train", invented: float = 
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
     where views ``views_present..3`` are noise; a pure function of its arguments. A share ``invented`` of the
     names have their proper names invented (:func:`invent_names`); with 0 the set is what it always was."""
+    return synth_glyphs(seed, index, split, invented)[:3]
+
+
+def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 0.0
+                 ) -> tuple[Image.Image, str, int, np.ndarray]:
+    """:func:`synth_record` and where each character of the label is in each view (:func:`label_glyphs`)."""
     _check_split(split)
     derived = _derived_seed(seed, index, split)
     rng = random.Random(derived)
@@ -89,8 +143,8 @@ def synth_record(seed: int, index: int, split: str = "train", invented: float = 
         names = random.Random(derived ^ 0x5EED)
         if names.random() < invented:
             text = invent_names(text, names)
-    image, present = render_views(text, rng)
-    return image, text, present
+    image, present, glyphs = render_glyphs(text, rng)
+    return image, text, present, glyphs
 
 
 def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0) -> tuple[Image.Image, str]:

@@ -147,9 +147,10 @@ def _measure(lines: list[list[Segment]], k: int, size: int) -> list[tuple[float,
 
 
 def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
-               rng: random.Random) -> tuple[Image.Image, float]:
-    """The sign face as RGBA (rounded plate, inset border, optional header and shield, centred lines) and the
-    height of its largest capitals in pixels."""
+               rng: random.Random) -> tuple[Image.Image, float, list[tuple[float, float, float, float]]]:
+    """The sign face as RGBA (rounded plate, inset border, optional header and shield, centred lines), the
+    height of its largest capitals in pixels, and where each painted character of ``lines`` landed, in order:
+    its ink box (x0, y0, x1, y1) as fractions of the plate's width and height (the header is not counted)."""
     size = rng.randrange(24, 34, 2)
     laid = _measure(lines, k, size)
     gap, pad_x, pad_y = size * rng.uniform(0.24, 0.38), size * rng.uniform(0.35, 0.62), size * rng.uniform(0.34, 0.52)
@@ -166,15 +167,32 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
     y = pad_y
     if style.header:
         y = _draw_header(d, img.width, y, head_size, k, style) + gap * 0.9
+    glyphs = []
     for lw, cap, placed in laid:
         y += cap
         x0 = (img.width - lw) / 2
         for x, font, text in placed:
             d.text((x0 + x, y), text, font=font, fill=style.ink + (255,), anchor="ls")
+            glyphs += _glyph_boxes(font, text, x0 + x, y, img.size)
         y += gap
     if style.arms and not style.header:
         _arms(d, inset + bw + 2, inset + bw + 2, size * 0.45, style)
-    return img, max(cap for _, cap, _ in laid)
+    return img, max(cap for _, cap, _ in laid), glyphs
+
+
+def _glyph_boxes(font, text: str, x: float, baseline: float, size: tuple[int, int]
+                 ) -> list[tuple[float, float, float, float]]:
+    """The ink box of each character of ``text`` drawn from ``(x, baseline)`` (anchor "ls"), as fractions of
+    ``size``; a character without ink (a space) gets the advance it takes on the baseline."""
+    w, h = size
+    out = []
+    for j, ch in enumerate(text):
+        left = x + font.getlength(text[:j])
+        bx0, by0, bx1, by1 = font.getbbox(ch, anchor="ls")
+        if bx1 <= bx0:
+            bx0, by0, bx1, by1 = 0, -1, font.getlength(ch), 0
+        out.append(((left + bx0) / w, (baseline + by0) / h, (left + bx1) / w, (baseline + by1) / h))
+    return out
 
 
 def _draw_header(d: ImageDraw.ImageDraw, width: int, y: float, size: int, k: int, style: PlateStyle) -> float:

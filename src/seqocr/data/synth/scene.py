@@ -135,6 +135,7 @@ class Scene(NamedTuple):
     shadow: int  # opacity (0-255) of the plate's shadow on the wall
     cap: float  # height of the plate's largest capitals in the tile at ``width`` (px)
     other: Image.Image | None  # another sign above this one, cut by the top of the view (not read)
+    glyphs: np.ndarray  # (G, 4) each painted character's box on the plate, fractions of its size (draw_plate)
 
 
 def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> list[float]:
@@ -243,13 +244,30 @@ def _background(scene: Scene, n: int, rng: random.Random) -> Image.Image:
     return crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else crop
 
 
-def _view(scene: Scene, rng: random.Random) -> Image.Image:
+def glyphs_in_view(glyphs: np.ndarray, quad: list[tuple[float, float]]) -> np.ndarray:
+    """Plate boxes (G, 4) in fractions of the plate -> boxes in fractions of the view, whose plate corners land on
+    ``quad`` (fractions too): the bounding box of each box's four warped corners, clipped to the view; NaN for a
+    box wholly outside it."""
+    h = _perspective_coeffs([(0, 0), (1, 0), (1, 1), (0, 1)], quad)  # plate fractions -> view fractions
+    x0, y0, x1, y1 = glyphs.T
+    u = np.stack([x0, x1, x1, x0], 1)
+    v = np.stack([y0, y0, y1, y1], 1)
+    den = h[6] * u + h[7] * v + 1
+    x, y = (h[0] * u + h[1] * v + h[2]) / den, (h[3] * u + h[4] * v + h[5]) / den
+    out = np.stack([x.min(1), y.min(1), x.max(1), y.max(1)], 1).clip(0, 1)
+    out[(out[:, 2] <= out[:, 0]) | (out[:, 3] <= out[:, 1])] = np.nan
+    return out.astype(np.float32)
+
+
+def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
     """One view of the scene's sign, drawn at the panorama's resolution: n x n with n = TILE / (1 to 2.4); it is
-    scaled up to TILE x TILE after JPEG (see :func:`_encode`), which gives the soft, blocky look of FSNS views."""
+    scaled up to TILE x TILE after JPEG (see :func:`_encode`), which gives the soft, blocky look of FSNS views.
+    Also where each painted character landed in it (:func:`glyphs_in_view`)."""
     coarsest = min(2.4, max(1.0, scene.cap / 5))  # keep capitals at least ~5 px tall before scaling up
     n = round(TILE / rng.uniform(1.0, coarsest)) if rng.random() < 0.75 else TILE
     view = _background(scene, n, rng)
-    quad = [(x * n / TILE, y * n / TILE) for x, y in _quad(scene, rng)]
+    tile_quad = _quad(scene, rng)
+    quad = [(x * n / TILE, y * n / TILE) for x, y in tile_quad]
     if scene.pole is not None:
         _pole(view, quad, scene.pole, rng)
     _paste_plate(view, scene, quad, rng)
@@ -257,7 +275,7 @@ def _view(scene: Scene, rng: random.Random) -> Image.Image:
         _paste_other(view, scene.other, quad, rng)
     _occlude(view, rng)
     _shade(view, rng)
-    return _camera(view, rng)
+    return _camera(view, rng), glyphs_in_view(scene.glyphs, [(x / TILE, y / TILE) for x, y in tile_quad])
 
 
 def _other_sign(rng: random.Random, width: float) -> Image.Image:
@@ -265,7 +283,7 @@ def _other_sign(rng: random.Random, width: float) -> Image.Image:
     text = f"{rng.choice(list(STREET_TYPES))} {_noun_phrase(rng)}".replace(APOS, "'").replace(HYPHEN, "-")
     lines = _display(sign_lines(text, rng), "'")
     k = pick_font("".join(t for line in lines for t, _, _ in line), rng)
-    plate, _ = draw_plate(lines, k, plate_style(rng)._replace(header="", arms=False), rng)
+    plate, _, _ = draw_plate(lines, k, plate_style(rng)._replace(header="", arms=False), rng)
     w = width * rng.uniform(0.6, 0.9)
     return plate.resize((max(8, round(w)), max(4, round(w * plate.height / plate.width))), Image.Resampling.BOX)
 
@@ -287,7 +305,7 @@ def _scene(text: str, rng: random.Random) -> Scene:
     lines = _display(sign_lines(text, rng), rng.choice(("'", "\u2019")))
     style = plate_style(rng)
     k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header, rng)
-    plate, cap = draw_plate(lines, k, style, rng)
+    plate, cap, glyphs = draw_plate(lines, k, style, rng)
     squeeze = rng.uniform(*FONTS[k].squeeze)
     legible = rng.uniform(8.5, 13.0) * plate.width * squeeze / cap  # plate width giving capitals that tall
     width = min(max(rng.uniform(0.5, 0.85) * TILE, legible), 0.97 * TILE)
@@ -302,4 +320,4 @@ def _scene(text: str, rng: random.Random) -> Scene:
     shadow = rng.randint(50, 140) if rng.random() < 0.6 else 0
     other = _other_sign(rng, width) if rng.random() < 0.06 else None
     return Scene((plate, half), width, bank[rng.randrange(len(bank))].point(tint), pole, tilt, shadow,
-                 cap * width / (plate_width * squeeze), other)
+                 cap * width / (plate_width * squeeze), other, np.asarray(glyphs, np.float64).reshape(-1, 4))
