@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from ..charset import Charset
-from ..errors import DataError, SeqocrError
+from ..errors import ConfigError, DataError, SeqocrError
 from ..preprocess import ImageSpec
 from .postprocess import Reading, decode_batch
 from .reader import Reader
+
+ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the ONNX model outputs ids and "
+                         "probabilities); read without --onnx")
 
 
 class OnnxReader(Reader):
@@ -40,6 +43,8 @@ class OnnxReader(Reader):
         self.spec = ImageSpec.from_dict(json.loads(meta["preprocess"]))
         self.metadata = meta
 
-    def read_arrays(self, batch: np.ndarray) -> list[Reading]:
+    def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:
+        if attention:  # the exported greedy graph outputs ids and probs only (export.py)
+            raise ConfigError(ATTENTION_NEEDS_TORCH)
         ids, probs = self.session.run(["ids", "probs"], {"images": batch.astype(np.float32)})
         return decode_batch(ids, probs, self.charset)

@@ -5,7 +5,7 @@ threshold (``--min-confidence``), and the predictions file of ``seqocr eval``.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,6 +19,9 @@ class Reading:
     confidence: float          # product of the probabilities of every emitted token, EOS included
     char_probs: list[float]    # one per character of ``text``
     rejected: bool = False     # below the caller's confidence threshold: ``text`` is then empty
+    # where the model looked for each character of ``text``: (len(char_probs), V, R, W) weights over V views, R rows,
+    # W columns of its memory (each character's sum to 1), when the caller asked for them (PyTorch readers only)
+    attention: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"text": self.text, "confidence": round(self.confidence, 6),
@@ -37,17 +40,22 @@ def reject_below(readings: Sequence[Reading], threshold: float) -> list[Reading]
     probabilities (they belong to the text), ``rejected`` set and the confidence kept, so the caller can see how
     far below the threshold it was."""
     check_min_confidence(threshold)
-    return [replace(r, text="", char_probs=[], rejected=True) if r.confidence < threshold else r for r in readings]
+    return [replace(r, text="", char_probs=[], rejected=True, attention=None) if r.confidence < threshold else r
+            for r in readings]
 
 
-def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[Reading]:
-    """ids, probs: (B, T) from a model's greedy decoder (positions after EOS already PAD with probability 1)."""
+def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset, attention: np.ndarray | None = None
+                 ) -> list[Reading]:
+    """ids, probs: (B, T) from a model's greedy decoder (positions after EOS already PAD with probability 1);
+    ``attention`` (B, T, V, R, W), each step's weights laid over the views, gives every reading the maps of the
+    steps that wrote its characters."""
     out = []
-    for row, prow in zip(np.asarray(ids), np.asarray(probs, dtype=np.float64)):
+    for b, (row, prow) in enumerate(zip(np.asarray(ids), np.asarray(probs, dtype=np.float64))):
         end = int(np.argmax(row == EOS)) + 1 if (row == EOS).any() else len(row)
         text = charset.decode(row[:end])
         keep = [k for k in range(end) if 0 <= row[k] - charset.offset < len(charset.chars)]
-        out.append(Reading(text, float(np.prod(prow[:end])), [float(prow[k]) for k in keep]))
+        maps = None if attention is None else np.asarray(attention[b, keep], dtype=np.float32)
+        out.append(Reading(text, float(np.prod(prow[:end])), [float(prow[k]) for k in keep], attention=maps))
     return out
 
 

@@ -23,6 +23,14 @@ def greedy_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, 
     return decode_batch(ids.cpu().numpy(), probs.float().cpu().numpy(), charset)
 
 
+def attention_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, bf16: bool = False
+                   ) -> list[Reading]:
+    """:func:`greedy_read`, the same readings, each with its characters' attention maps (len(text), V, R, W)."""
+    with torch.no_grad(), torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        ids, probs, maps = model.greedy_attention(images)
+    return decode_batch(ids.cpu().numpy(), probs.float().cpu().numpy(), charset, maps.float().cpu().numpy())
+
+
 class Predictor(Reader):
     def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False):
         self.model, self.charset, self.spec, self.bf16 = fold_batchnorm(model), charset, spec, bf16
@@ -33,6 +41,7 @@ class Predictor(Reader):
         model, cfg, charset, _ = load_model(path)
         return cls(model, charset, ImageSpec.from_config(cfg.model), bf16)
 
-    def read_arrays(self, batch: np.ndarray) -> list[Reading]:
-        """Preprocessed images (B, 3, H, V·W) -> readings."""
-        return greedy_read(self.model, torch.from_numpy(batch), self.charset, self.bf16)
+    def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:
+        """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked."""
+        read = attention_read if attention else greedy_read
+        return read(self.model, torch.from_numpy(batch), self.charset, self.bf16)

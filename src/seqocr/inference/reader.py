@@ -42,13 +42,14 @@ class Reader:
     charset: Charset
     spec: ImageSpec
 
-    def read_arrays(self, batch: np.ndarray) -> list[Reading]:  # pragma: no cover - abstract
+    def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:  # pragma: no cover
         raise NotImplementedError
 
-    def read(self, images: Sequence[ImageInput], batch_size: int = 32) -> list[Reading]:
-        """Paths, PIL images or numpy arrays (H, W, 3) uint8 RGB -> one reading each, in order."""
+    def read(self, images: Sequence[ImageInput], batch_size: int = 32, attention: bool = False) -> list[Reading]:
+        """Paths, PIL images or numpy arrays (H, W, 3) uint8 RGB -> one reading each, in order; with
+        ``attention``, each reading's ``attention`` holds where the model looked for each character (PyTorch only)."""
         out: list[Reading] = []
         for i in range(0, len(images), batch_size):
             chunk = [as_image(im, i + k) for k, im in enumerate(images[i:i + batch_size])]
-            out += self.read_arrays(np.stack([eval_transform(im, self.spec) for im in chunk]))
+            out += self.read_arrays(np.stack([eval_transform(im, self.spec) for im in chunk]), attention=attention)
         return out
