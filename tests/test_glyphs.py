@@ -97,3 +97,15 @@ def test_the_glyph_attention_loss_needs_generated_data(tmp_path):
     cfg = tiny_config(tmp_path, train={"attention_loss": 0.5}, data={"train": str(tmp_path / "labels.tsv")})
     with pytest.raises(ConfigError, match="attention_loss"):
         Trainer(cfg, progress=False)
+
+
+def test_trailing_noise_tiles_are_found_by_their_look_and_replaced_by_the_real_views():
+    from seqocr.preprocess import noise_free_views, split_views
+
+    image, _, present = next(r for r in (synth_record(0, i) for i in range(300)) if r[2] == 2)
+    tiles = split_views(image, 4, present=4)
+    assert noise_free_views(tiles) == 2
+    views = split_views(image, 4)
+    assert [np.array_equal(np.asarray(views[i]), np.asarray(tiles[i % 2])) for i in range(4)] == [True] * 4
+    whole = next(r for r in (synth_record(0, i) for i in range(50)) if r[2] == 4)[0]
+    assert noise_free_views(split_views(whole, 4, present=4)) is None
