@@ -216,23 +216,58 @@ def _read(args: argparse.Namespace) -> int:
     paths, status = _image_paths(args.images)
     if not paths:
         return status
+    folder = _show_folder(args)
     predictor = _predictor(args)
+    pictures = _picture_names(paths, folder)
     show = len(paths) > PROGRESS_OVER and sys.stderr.isatty() and not args.no_progress
     with tqdm(total=len(paths), unit="image", disable=not show, leave=False, file=sys.stderr) as bar:
         for start in range(0, len(paths), args.batch_size):  # read and printed batch by batch: memory stays flat
             images = []
-            for path in paths[start:start + args.batch_size]:
+            for k, path in enumerate(paths[start:start + args.batch_size], start):
                 try:
-                    images.append((path, load_image(path, max_pixels=args.max_pixels)))
+                    images.append((k, load_image(path, max_pixels=args.max_pixels)))
                 except DataError as e:
                     bar.write(f"seqocr: error: {e}", file=sys.stderr)
                     status = 1
-            readings = reject_below(predictor.read([im for _, im in images], args.batch_size), args.min_confidence)
-            for (path, _), r in zip(images, readings):
-                print(json.dumps({"image": path, **r.as_dict()}, ensure_ascii=False) if args.json
-                      else f"{path}\t{r.text}\t{r.confidence:.4f}")
+            readings = reject_below(predictor.read([im for _, im in images], args.batch_size,
+                                                   attention=folder is not None), args.min_confidence)
+            for (k, image), r in zip(images, readings):
+                print(json.dumps({"image": paths[k], **r.as_dict()}, ensure_ascii=False) if args.json
+                      else f"{paths[k]}\t{r.text}\t{r.confidence:.4f}")
+                if folder is not None:
+                    _save_picture(image, r, predictor.spec, paths[k], pictures[k])
             bar.update(min(args.batch_size, len(paths) - start))
+    if folder is not None:
+        _stderr(f"seqocr: attention pictures in {folder}/ (NAME.attention.png)")
     return status
+
+
+def _show_folder(args: argparse.Namespace) -> Path | None:
+    """``read --show DIR``: the folder, created, once it is known that the reader can give attention maps."""
+    if not args.show:
+        return None
+    asked_onnx = args.onnx
+    _torch_free_fallback(args)
+    if args.onnx:  # the exported graph has no attention output (inference/onnx_reader.py)
+        raise ConfigError("--show draws attention maps, which only the PyTorch reader gives: " +
+                          ("drop --onnx" if asked_onnx else 'pip install "seqocr[torch]"'))
+    folder = Path(args.show)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--show {folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _picture_names(paths: list[str], folder: Path | None) -> list[Path]:
+    from .inference.attention import show_names
+
+    return show_names(paths, folder) if folder is not None else []
+
+
+def _save_picture(image, reading, spec, title: str, out: Path) -> None:
+    from .inference.attention import render_reading
+
+    render_reading(image, reading, spec, title=title).save(out)
 
 
 def _predictor(args: argparse.Namespace):
@@ -404,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pixels per image; a larger one is reported, not decoded")
     r.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X",
                    help=MIN_CONFIDENCE_HELP + ": its text is left empty")
+    r.add_argument("--show", metavar="DIR",
+                   help="also draw DIR/NAME.attention.png for each image: its views, the text with each character's "
+                        "probability, and where the model looked for each character (PyTorch reader)")
     r.set_defaults(func=_read)
 
     s = command("synth", "generate street-sign images and a labels file")
