@@ -168,7 +168,7 @@ def show_names(inputs: Sequence[str], folder: Path) -> list[Path]:
     used: set[str] = set()
     out = []
     for name in inputs:
-        stem = Path(name).stem or "image"
+        stem = Path(name).stem.lstrip(".") or "image"  # no hidden files
         candidate, n = stem, 1
         while candidate.casefold() in used:
             n += 1
@@ -184,5 +184,5 @@ def attention_payload(maps: np.ndarray, levels: int = 255) -> dict:
     for the shipped model's 4 x 8 x 32 cells)."""
     maps = np.asarray(maps, dtype=np.float32)
     shape = list(maps.shape[1:]) if maps.ndim == 4 else []
-    scaled = np.rint(normalise(maps) * levels).astype(np.int32).reshape(len(maps), -1)
+    scaled = np.rint(normalise(maps) * levels).astype(np.int32).reshape(len(maps), int(np.prod(shape)))
     return {"shape": shape, "levels": levels, "maps": scaled.tolist()}
