@@ -3,6 +3,12 @@
 * ``POST /v1/read``: images as multipart form field ``images`` (repeatable), or JSON ``{"images": [base64, ...]}``
   -> ``{"results": [{"text", "confidence", "char_probs", "rejected"}, ...]}`` in request order; a reading whose
   confidence is under ``min_confidence`` has ``"text": ""`` and ``"rejected": true``.
+  With ``?attention=1`` each result also has ``"attention": {"shape": [V, R, W], "levels": 255, "maps": [[...],
+  ...]}``: for each character, where the model looked, over V views, R rows and W columns of its memory, as integers
+  scaled to that character's peak (:func:`~seqocr.inference.attention.attention_payload`; PyTorch greedy reading
+  only: another reader answers 400).
+* ``GET /``: a page to drop images on and see what was read and where the model looked (``seqocr/web``; plain
+  HTML, CSS and JavaScript, no build step, nothing fetched from elsewhere).
 * ``GET /healthz``: liveness and what model is loaded. ``GET /openapi.json``, ``/docs``: the schema.
 
 The model is loaded once at start. Images from concurrent requests are batched together (up to ``max_batch``
@@ -25,12 +31,14 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .errors import ConfigError, DataError
+from .inference.attention import attention_payload
 from .inference.postprocess import Reading, check_min_confidence, reject_below
 from .inference.reader import Reader
 from .preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, eval_transform, load_image
@@ -60,11 +68,11 @@ class Batcher:
         self.thread = threading.Thread(target=self._run, name="seqocr-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, arrays: list[np.ndarray]) -> list[Future]:
+    def submit(self, arrays: list[np.ndarray], attention: bool = False) -> list[Future]:
         futures = []
         for x in arrays:
             f: Future = Future()
-            self.jobs.put((x, f))
+            self.jobs.put((x, attention, f))
             futures.append(f)
         return futures
 
@@ -77,14 +85,15 @@ class Batcher:
                     batch.append(self.jobs.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
+            attention = any(a for _, a, _ in batch)  # one pass for all; the maps are dropped where not asked
             try:
-                readings = self.reader.read_arrays(np.stack([x for x, _ in batch]))
+                readings = self.reader.read_arrays(np.stack([x for x, _, _ in batch]), attention=attention)
             except Exception as e:  # noqa: BLE001 - handed to every waiting request, never kills the thread
-                for _, f in batch:
+                for _, _, f in batch:
                     f.set_exception(e)
                 continue
-            for (_, f), r in zip(batch, readings):
-                f.set_result(r)
+            for (_, a, f), r in zip(batch, readings):
+                f.set_result(r if a else replace(r, attention=None))
 
 
 def decode_image(data: bytes, index: int, limits: Limits) -> Image.Image:
@@ -127,16 +136,44 @@ def payload_images(content_type: str, body: bytes, form_images: list[bytes] | No
     raise BadRequest(415, "send multipart/form-data with field 'images', or application/json")
 
 
+WEB = Path(__file__).parent / "web"  # the page at /: its files, by name, and their media types
+WEB_FILES = {"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
+             "page.css": "text/css; charset=utf-8"}
+
+
+def attention_refusal(reader: Reader) -> "str | None":
+    """Why ``reader`` cannot give attention maps, or None when it can: only the PyTorch reader reading greedily
+    has them (the exported ONNX graph outputs ids and probabilities; a beam mixes several hypotheses' steps)."""
+    from .inference.onnx_reader import OnnxReader
+
+    if isinstance(reader, OnnxReader):
+        return "attention maps need the PyTorch model; this service runs an ONNX model"
+    if getattr(reader, "beam", 1) > 1:
+        return "attention maps come with greedy reading only; this service reads with a beam"
+    return None
+
+
+def wants_attention(value: str) -> bool:
+    """The ``attention`` query parameter: 1/true/yes or 0/false/no (or absent)."""
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("", "0", "false", "no"):
+        return False
+    raise BadRequest(400, f"attention must be 0 or 1, got {value[:20]!r}")
+
+
 def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | None" = None,
                min_confidence: float = 0.0):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from starlette.exceptions import HTTPException
 
     check_min_confidence(min_confidence)
     app = FastAPI(title="seqocr", version="1", summary="Read street-name signs (FSNS 4-view images or photos)")
     batcher = Batcher(reader, limits)
+    refusal = attention_refusal(reader)
+    pages = {name: (WEB / name).read_bytes() for name in WEB_FILES}  # a few kB, read once
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -155,11 +192,26 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
 
     @app.get("/healthz")
     async def healthz() -> dict:
-        return {"status": "ok", **(model_info or {})}
+        return {"status": "ok", **(model_info or {}), "attention": refusal is None,
+                **({"attention_refusal": refusal} if refusal else {})}
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        return Response(pages["index.html"], media_type=WEB_FILES["index.html"])
+
+    @app.get("/page/{name}", include_in_schema=False)
+    async def page_file(name: str) -> Response:
+        if name not in WEB_FILES:
+            raise BadRequest(404, f"no page file {name[:40]!r}")
+        return Response(pages[name], media_type=WEB_FILES[name])
 
     @app.post("/v1/read", responses={400: {}, 413: {}, 415: {}})
     async def read(request: Request) -> dict:
-        """Read one or more images: multipart field `images` (repeatable) or JSON `{"images": [base64]}`."""
+        """Read one or more images: multipart field `images` (repeatable) or JSON `{"images": [base64]}`;
+        `?attention=1` adds each character's attention map."""
+        attention = wants_attention(request.query_params.get("attention", ""))
+        if attention and refusal:
+            raise BadRequest(400, refusal)
         size = int(request.headers.get("content-length") or 0)
         if size > limits.max_body_bytes:  # refused before reading any of it
             raise BadRequest(413, f"request body of {size} bytes, over the limit of {limits.max_body_bytes}")
@@ -185,10 +237,18 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         arrays = await asyncio.to_thread(
             lambda: [eval_transform(decode_image(data, i, limits), reader.spec) for i, data in enumerate(images)])
         readings: list[Reading] = await asyncio.gather(
-            *[asyncio.wrap_future(f) for f in batcher.submit(arrays)])
-        return {"results": [r.as_dict() for r in reject_below(readings, min_confidence)]}
+            *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention)])
+        return {"results": [result(r, attention) for r in reject_below(readings, min_confidence)]}
 
     return app
+
+
+def result(reading: Reading, attention: bool) -> dict:
+    """One reading as JSON: with ``attention``, its maps too (null for a rejected reading, which has no text)."""
+    if not attention:
+        return reading.as_dict()
+    maps = None if reading.attention is None else attention_payload(reading.attention)
+    return {**reading.as_dict(), "attention": maps}
 
 
 def bind(host: str, port: int) -> socket.socket:

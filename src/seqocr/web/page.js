@@ -1,0 +1,201 @@
+"use strict";
+// seqocr's page. Each chosen image goes alone to POST /v1/read?attention=1, so that a bad file shows its own
+// error (the service's message) while the others are read; the service batches concurrent requests anyway.
+// A result's attention is {shape: [V, R, W], levels, maps: one list of V*R*W integers per character}: where the
+// model looked for that character over V views, R rows and W columns of its memory, scaled to the map's peak.
+
+const RAMP = [[0, [20, 20, 160]], [0.4, [200, 30, 130]], [0.75, [255, 150, 20]], [1, [255, 250, 150]]];
+const VIEW_PX = 150;  // each view is drawn at this size
+const GAP = 3;
+let service = { attention: true };
+
+function heat(w) {  // weight 0..1 -> [r, g, b] along the ramp (the same as `read --show`)
+  for (let i = 1; i < RAMP.length; i++) {
+    const [x1, c1] = RAMP[i];
+    const [x0, c0] = RAMP[i - 1];
+    if (w <= x1) {
+      const t = (w - x0) / (x1 - x0);
+      return c0.map((c, j) => Math.round(c + t * (c1[j] - c)));
+    }
+  }
+  return RAMP[RAMP.length - 1][1];
+}
+
+function probColour(p) {  // red (unsure) through amber to green (sure)
+  return p >= 0.5 ? `rgb(${Math.round(200 - 150 * p)}, ${Math.round(60 + 110 * p)}, 60)`
+                  : `rgb(200, ${Math.round(60 + 180 * p)}, 60)`;
+}
+
+function viewRects(img, n) {
+  // the views the model saw: a multi-view strip's tiles, or a single photo repeated n times (preprocess.py)
+  const w = img.naturalWidth, h = img.naturalHeight;
+  if (n > 1 && Math.abs(w / h - n) < 0.5) {
+    return Array.from({ length: n }, (_, i) => [Math.round(i * w / n), 0, Math.round(w / n), h]);
+  }
+  return Array.from({ length: n }, () => [0, 0, w, h]);
+}
+
+function loadImage(file) {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => resolve(null);  // the browser cannot show it; the service will say what is wrong
+    img.src = URL.createObjectURL(file);
+  });
+}
+
+function newCard(name) {
+  const card = document.getElementById("card").content.firstElementChild.cloneNode(true);
+  card.querySelector(".name").textContent = name;
+  card.dataset.state = "reading";
+  document.getElementById("results").prepend(card);
+  return card;
+}
+
+function fail(card, message) {
+  const p = card.querySelector(".error");
+  p.textContent = message;
+  p.hidden = false;
+  card.querySelector(".views").hidden = true;
+  card.dataset.state = "error";
+}
+
+function drawViews(card, img, n) {
+  const base = card.querySelector(".base"), overlay = card.querySelector(".overlay");
+  for (const c of [base, overlay]) {
+    c.width = n * VIEW_PX + (n - 1) * GAP;
+    c.height = VIEW_PX;
+  }
+  if (!img) return;
+  const ctx = base.getContext("2d");
+  viewRects(img, n).forEach(([sx, sy, sw, sh], v) =>
+    ctx.drawImage(img, sx, sy, sw, sh, v * (VIEW_PX + GAP), 0, VIEW_PX, VIEW_PX));
+}
+
+function drawAttention(card, attention, k) {
+  // character k's map over every view: a small R x W image per view, stretched with smoothing
+  const [n, rows, cols] = attention.shape, map = attention.maps[k], levels = attention.levels;
+  const overlay = card.querySelector(".overlay"), ctx = overlay.getContext("2d");
+  ctx.clearRect(0, 0, overlay.width, overlay.height);
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  const cells = document.createElement("canvas");
+  cells.width = cols;
+  cells.height = rows;
+  const small = cells.getContext("2d"), perView = [];
+  for (let v = 0; v < n; v++) {
+    const data = small.createImageData(cols, rows);
+    let total = 0;
+    for (let i = 0; i < rows * cols; i++) {
+      const w = map[v * rows * cols + i] / levels;
+      const [r, g, b] = heat(w);
+      data.data.set([r, g, b, Math.round(Math.sqrt(w) * 230)], 4 * i);
+      total += w;
+    }
+    perView.push(total);
+    small.putImageData(data, 0, 0);
+    ctx.drawImage(cells, v * (VIEW_PX + GAP), 0, VIEW_PX, VIEW_PX);
+  }
+  overlay.dataset.char = String(k);
+  const sum = perView.reduce((a, b) => a + b, 0) || 1;
+  return perView.map((t) => t / sum);
+}
+
+function focusChar(card, result, k) {
+  const chars = card.querySelectorAll(".char");
+  if (!chars.length) return;
+  k = Math.max(0, Math.min(chars.length - 1, k));
+  chars.forEach((c, i) => c.classList.toggle("on", i === k));
+  card.dataset.focus = String(k);
+  const ch = result.text[k] === " " ? "space" : `“${result.text[k]}”`;
+  let line = `${ch}, character ${k + 1} of ${result.text.length}: probability ${result.char_probs[k].toFixed(3)}`;
+  if (result.attention) {
+    const share = drawAttention(card, result.attention, k);
+    const best = share.indexOf(Math.max(...share));
+    line += `; most of its attention on view ${best + 1} (${Math.round(100 * share[best])} %)`;
+    card.querySelector(".views").classList.add("focused");
+  }
+  card.querySelector(".focus").textContent = line;
+}
+
+function showReading(card, img, result) {
+  const n = result.attention ? result.attention.shape[0] : 4;
+  drawViews(card, img, n);
+  card.querySelector(".reading").hidden = false;
+  card.querySelector(".text").textContent = result.rejected ? "(rejected)" : result.text || "(no text)";
+  card.querySelector(".confidence").textContent = `confidence ${result.confidence.toFixed(3)}` +
+    (result.rejected ? ", below the service's --min-confidence" : "");
+  const chars = card.querySelector(".chars");
+  [...result.text].forEach((c, k) => {
+    const p = result.char_probs[k];
+    const el = document.createElement("div");
+    el.className = "char";
+    el.setAttribute("role", "option");
+    el.style.borderColor = probColour(p);
+    el.title = `probability ${p.toFixed(4)}`;
+    el.innerHTML = "<b></b><small></small>";
+    el.querySelector("b").textContent = c === " " ? "␣" : c;
+    el.querySelector("small").textContent = p.toFixed(2);
+    el.addEventListener("mouseenter", () => focusChar(card, result, k));
+    el.addEventListener("click", () => focusChar(card, result, k));
+    chars.append(el);
+  });
+  card.tabIndex = 0;
+  card.addEventListener("keydown", (e) => {
+    const k = Number(card.dataset.focus || 0);
+    if (e.key === "ArrowRight") focusChar(card, result, k + 1);
+    if (e.key === "ArrowLeft") focusChar(card, result, k - 1);
+  });
+  if (!result.attention && result.text) {
+    card.querySelector(".focus").textContent = service.attention_refusal || "no attention maps";
+  } else {
+    focusChar(card, result, 0);
+  }
+  card.dataset.state = "done";
+}
+
+async function readOne(file) {
+  const card = newCard(file.name);
+  const img = await loadImage(file);
+  const form = new FormData();
+  form.append("images", file, file.name);
+  let response, body;
+  try {
+    response = await fetch(service.attention ? "/v1/read?attention=1" : "/v1/read", { method: "POST", body: form });
+    body = await response.json().catch(() => ({}));
+  } catch (e) {
+    return fail(card, `the service did not answer (${e.message})`);
+  }
+  if (!response.ok) return fail(card, `${response.status}: ${body.error || response.statusText}`);
+  showReading(card, img, body.results[0]);
+}
+
+function readAll(files) {
+  return Promise.all([...files].map(readOne));
+}
+
+async function health() {
+  const line = document.getElementById("model");
+  try {
+    service = await (await fetch("/healthz")).json();
+    line.textContent = `model: ${service.model} (${service.runtime})` +
+      (service.attention ? "" : `; ${service.attention_refusal}`);
+  } catch (e) {
+    line.textContent = `the service does not answer (${e.message})`;
+  }
+}
+
+function setUp() {
+  const input = document.getElementById("files"), drop = document.getElementById("drop");
+  input.addEventListener("change", () => { readAll(input.files); input.value = ""; });
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    readAll(e.dataTransfer.files);
+  });
+  health();
+}
+
+setUp();
