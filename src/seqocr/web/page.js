@@ -47,6 +47,7 @@ function loadImage(file) {
 function newCard(name) {
   const card = document.getElementById("card").content.firstElementChild.cloneNode(true);
   card.querySelector(".name").textContent = name;
+  card.dataset.name = name;
   card.dataset.state = "reading";
   document.getElementById("results").prepend(card);
   return card;

@@ -1,0 +1,82 @@
+"""The service's page in a real browser: headless Chromium (Debian's package, installed by
+scripts/install_chromium.sh when missing; the test is skipped with the reason where it cannot be) loads the page
+of a real ``seqocr serve`` on loopback, uploads a bundled sample and two bad files, and the test reads what the
+page shows: the text the API returned, one box per character, an attention overlay actually drawn on the canvas
+(and redrawn when stepping to the next character), and the API's own error messages for the bad files."""
+
+import io
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from scripts.headless import Browser, BrowserError, find_chromium
+from scripts.spawn_serve import spawn
+from tests.helpers import SAMPLES, tiny_checkpoint
+
+SAMPLE = SAMPLES / "sign-0000001.png"
+CARD = "document.querySelector('.card[data-name=\"{}\"]')"
+OVERLAY_ALPHA = """(() => {{
+  const c = {}.querySelector('.overlay'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let s = 0; for (let i = 3; i < d.length; i += 4) s += d[i]; return s; }})()"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    try:
+        return find_chromium(install=True)
+    except BrowserError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from seqocr.charset import Charset
+
+    ckpt = tiny_checkpoint(tmp_path_factory.mktemp("page"), "default", Charset.fsns())
+    try:  # a loaded machine can take a while to import torch
+        proc, url = spawn(["--checkpoint", str(ckpt), "--max-body-mb", "0.5"], startup_s=240)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def noise_png() -> bytes:
+    """A PNG of about 700 kB, over the server's 0.5 MB body limit."""
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_page_reads_a_sign_draws_attention_and_shows_api_errors(chromium, server, tmp_path):
+    big, bad = tmp_path / "big.png", tmp_path / "bad.png"
+    big.write_bytes(noise_png())
+    bad.write_bytes(b"this is not an image")
+    want = httpx.post(f"{server}/v1/read?attention=1", timeout=120,
+                      files=[("images", (SAMPLE.name, SAMPLE.read_bytes(), "image/png"))]).json()["results"][0]
+    assert want["text"] and len(want["attention"]["maps"]) == len(want["text"])
+
+    with Browser.start(chromium) as browser:
+        page = browser.new_page(1000, 800)
+        page.goto(f"{server}/")
+        page.set_files("#files", [str(SAMPLE), str(bad), str(big)])
+        page.wait_for("document.querySelectorAll('.card[data-state=done], .card[data-state=error]').length === 3",
+                      timeout=120)
+        card = CARD.format(SAMPLE.name)
+        assert page.evaluate(f"{card}.dataset.state") == "done"
+        assert page.evaluate(f"{card}.querySelector('.text').textContent") == want["text"]
+        assert page.evaluate(f"{card}.querySelectorAll('.char').length") == len(want["text"])
+        assert page.evaluate(f"{card}.querySelector('.overlay').dataset.char") == "0"
+        assert page.evaluate(OVERLAY_ALPHA.format(card)) > 0  # the first character's map is drawn
+
+        page.evaluate(f"{card}.dispatchEvent(new KeyboardEvent('keydown', {{key: 'ArrowRight'}}))")
+        assert page.evaluate(f"{card}.querySelector('.overlay').dataset.char") == "1"
+        assert page.evaluate(f"{card}.querySelector('.char.on') === {card}.querySelectorAll('.char')[1]")
+
+        for name, message in [(bad.name, "400: image 0: unreadable or truncated image"),
+                              (big.name, "413: request body")]:
+            assert page.evaluate(f"{CARD.format(name)}.dataset.state") == "error"
+            assert page.evaluate(f"{CARD.format(name)}.querySelector('.error').textContent").startswith(message)
