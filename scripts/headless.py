@@ -17,9 +17,9 @@ download (Playwright and Selenium fetch their own browsers or drivers); Debian's
 from __future__ import annotations
 
 import base64
-import select
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -42,7 +42,7 @@ def find_chromium(install: bool = False) -> str:
             return path
     if not install:
         raise BrowserError("no chromium binary on PATH (bash scripts/install_chromium.sh)")
-    done = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise BrowserError(f"chromium could not be installed: {reason}")
@@ -79,7 +79,7 @@ class Browser:
         return cls(proc, os.fdopen(to_child_w, "wb", buffering=0), os.fdopen(from_child_r, "rb", buffering=0),
                    profile)
 
-    def __enter__(self) -> Browser:
+    def __enter__(self):  # -> Self (typing.Self needs 3.11)
         return self
 
     def __exit__(self, *_) -> None:
