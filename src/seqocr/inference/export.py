@@ -4,6 +4,13 @@ The exported graph: ``images`` float32 (N, 3, H, V·W) in [-1, 1] -> ``ids`` int
 (N, T), the greedy decoder unrolled for its fixed T steps (no data-dependent loop exit), batch axis dynamic,
 BatchNorm folded. The file's metadata holds everything a reader needs besides the image: the charset (JSON)
 and the preprocessing (view size, number of views, scaling), so ``OnnxReader(path)`` alone reads images.
+
+With ``beam`` two more graphs are written beside it for ONNX Runtime's beam search (``OnnxReader(path, beam=K)``,
+driven from numpy by :mod:`.beam`), with the same metadata: ``NAME.encoder.onnx``, ``images`` -> ``memory`` and
+the decoder's initial ``state.0``, ``state.1``, ...; and ``NAME.step.onnx``, one decoder step, ``tokens`` int64
+(N,), every ``state.i`` and ``memory`` -> ``logp`` float32 (N, C) and ``next.i`` for each state entry that changes
+from step to step (the model's ``static_state``, e.g. the attention keys, go in only). The encoder repeats the
+greedy graph's weights: beam search is opt-in at export.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from ..fsutil import atomic_write
 from ..model.fuse import fold_batchnorm
 from ..model.weights import load_model
 from ..preprocess import ImageSpec
+from .beam import beam_paths
 
 OPSET = 17
 
@@ -43,13 +51,65 @@ def metadata(cfg, charset, step: int) -> dict[str, str]:
             "preprocess": json.dumps(ImageSpec.from_config(m).to_dict())}
 
 
-def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2) -> Path:
-    """Export a checkpoint (``None``: the shipped model) to ``out``, written atomically."""
+class Encoder(nn.Module):
+    """images -> (memory, *state): the encoder and the decoder's initial state, for beam search."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        memory = self.model.encode(images)
+        return memory, *self.model.init_state(memory)
+
+
+class Step(nn.Module):
+    """(tokens, *state, memory) -> (logp, *the state entries that change): one decoder step, for beam search."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor, *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        state, memory = rest[:-1], rest[-1]
+        logp, state, _ = self.model.step(tokens, state, memory)
+        return logp, *[s for k, s in enumerate(state) if k not in self.model.static_state]
+
+
+def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2, beam: bool = False) -> Path:
+    """Export a checkpoint (``None``: the shipped model) to ``out``, written atomically; with ``beam`` also the
+    encoder and step graphs of :func:`beam_paths`."""
+    model, cfg, charset, state = load_model(checkpoint)
+    model = fold_batchnorm(model)
+    meta = metadata(cfg, charset, int(state.get("step", 0)))
+    images = torch.zeros(batch, *ImageSpec.from_config(cfg.model).shape)
+    _export(GreedyReader(model), (images,), out, meta, ["images"], ["ids", "probs"])
+    if beam:
+        _export_beam(model, images, out, meta)
+    return Path(out)
+
+
+def _export_beam(model: nn.Module, images: torch.Tensor, out: str | Path, meta: dict[str, str]) -> None:
+    with torch.no_grad():
+        memory, *state = Encoder(model).eval()(images)
+    n = len(state)
+    names = [f"state.{k}" for k in range(n)]
+    changing = [f"next.{k}" for k in range(n) if k not in model.static_state]
+    meta = {**meta, "state": json.dumps({"count": n, "static": list(model.static_state)})}
+    encoder, step = beam_paths(out)
+    _export(Encoder(model), (images,), encoder, {**meta, "graph": "encoder"}, ["images"], ["memory", *names])
+    tokens = torch.full((images.shape[0],), 3, dtype=torch.long)
+    _export(Step(model), (tokens, *state, memory), step, {**meta, "graph": "step"},
+            ["tokens", *names, "memory"], ["logp", *changing])
+
+
+def _export(module: nn.Module, example: tuple, out: str | Path, meta: dict[str, str], inputs: list[str],
+            outputs: list[str]) -> None:
+    """Trace ``module`` to ONNX at ``out`` (atomically), axis 0 of every input and output dynamic, ``meta`` in the
+    file's metadata."""
     import onnx
 
-    model, cfg, charset, state = load_model(checkpoint)
-    reader = GreedyReader(fold_batchnorm(model)).eval()
-    example = torch.zeros(batch, *ImageSpec.from_config(cfg.model).shape)
+    axes = {name: {0: "batch"} for name in inputs + outputs}
     with atomic_write(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         # the LSTM batch-size warning does not apply: no initial state is an input, and verify_onnx runs
         # other batch sizes than the example's
@@ -60,15 +120,13 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2) 
         # through torch.export and its decompositions. Kept until that changes.
         warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export",
                                 category=DeprecationWarning)
-        torch.onnx.export(reader, (example,), str(tmp), dynamo=False, opset_version=OPSET,
-                          input_names=["images"], output_names=["ids", "probs"],
-                          dynamic_axes={"images": {0: "batch"}, "ids": {0: "batch"}, "probs": {0: "batch"}})
+        torch.onnx.export(module.eval(), example, str(tmp), dynamo=False, opset_version=OPSET,
+                          input_names=inputs, output_names=outputs, dynamic_axes=axes)
         proto = onnx.load(str(tmp))
-        for key, value in metadata(cfg, charset, int(state.get("step", 0))).items():
+        for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
-    return Path(out)
 
 
 def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128, seed: int = 3) -> Path:
@@ -141,4 +199,4 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 6
     return result
 
 
-__all__ = ["GreedyReader", "export_onnx", "quantize_int8", "verify_onnx"]
+__all__ = ["Encoder", "GreedyReader", "Step", "beam_paths", "export_onnx", "quantize_int8", "verify_onnx"]

@@ -1,6 +1,8 @@
 """Reading with an exported ONNX model and ONNX Runtime, without torch (``pip install seqocr[onnx]``).
 
-The .onnx file alone is enough: the charset and the preprocessing come from its metadata (see export.py).
+The .onnx file alone is enough: the charset and the preprocessing come from its metadata (see export.py). Beam
+search (``beam`` > 1) also reads the encoder and step graphs that ``seqocr export --beam`` writes beside it
+(``NAME.encoder.onnx``, ``NAME.step.onnx``) and drives the step from numpy (:mod:`.beam`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 from ..charset import Charset
 from ..errors import ConfigError, DataError, SeqocrError
 from ..preprocess import ImageSpec
+from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_paths, beam_search, check_beam
 from .postprocess import Reading, decode_batch
 from .reader import Reader
 
@@ -20,31 +23,83 @@ ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the 
                          "probabilities); read without --onnx")
 
 
+# what the beam graphs must share with the greedy one: the same model, decoded and preprocessed alike
+SAME_MODEL = ("model", "step", "max_len", "charset", "preprocess")
+
+
 class OnnxReader(Reader):
-    def __init__(self, path: str | Path, threads: int = 0):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise SeqocrError("onnxruntime is not installed: pip install 'seqocr[onnx]'") from None
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"{path}: ONNX model not found")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad files
-            raise DataError(f"{path}: not a readable ONNX model ({type(e).__name__})") from None
+    def __init__(self, path: str | Path, threads: int = 0, beam: int = 1):
+        self.path, self.threads, self.beam = Path(path), threads, check_beam(beam)
+        self.session = self._session(self.path)
         meta = self.session.get_modelmeta().custom_metadata_map
         if "charset" not in meta or "preprocess" not in meta:
             raise DataError(f"{path}: an ONNX model without seqocr metadata (charset, preprocess)")
         self.charset = Charset.from_dict(json.loads(meta["charset"]))
         self.spec = ImageSpec.from_dict(json.loads(meta["preprocess"]))
         self.metadata = meta
+        self.beam_sessions = None  # (encoder, step), loaded on the first beam search
+        if self.beam > 1:
+            self._beam_graphs()
 
-    def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:
+    def _session(self, path: Path):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise SeqocrError("onnxruntime is not installed: pip install 'seqocr[onnx]'") from None
+        if not path.is_file():
+            raise DataError(f"{path}: ONNX model not found")
+        options = ort.SessionOptions()
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad files
+            raise DataError(f"{path}: not a readable ONNX model ({type(e).__name__})") from None
+
+    def _beam_graphs(self) -> tuple:
+        """The encoder and step sessions beside the model file, checked to belong to it."""
+        if self.beam_sessions is None:
+            names = beam_paths(self.path)
+            if not all(p.is_file() for p in names):
+                raise DataError(f"{self.path}: beam search with ONNX Runtime needs {names[0].name} and "
+                                f"{names[1].name} beside it; write them with seqocr export --beam")
+            sessions = tuple(self._session(p) for p in names)
+            for p, s in zip(names, sessions):
+                meta = s.get_modelmeta().custom_metadata_map
+                if "state" not in meta or any(meta.get(k) != self.metadata.get(k) for k in SAME_MODEL):
+                    raise DataError(f"{p}: not the beam graph of {self.path.name} (another model or export)")
+            self.beam_sessions = sessions
+        return self.beam_sessions
+
+    def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
+        beam = check_beam(self.beam if beam is None else beam)
         if attention:  # the exported greedy graph outputs ids and probs only (export.py)
-            raise ConfigError(ATTENTION_NEEDS_TORCH)
-        ids, probs = self.session.run(["ids", "probs"], {"images": batch.astype(np.float32)})
+            raise ConfigError(ATTENTION_NEEDS_TORCH if beam == 1 else ATTENTION_NEEDS_GREEDY)
+        if beam > 1:
+            encoder, step = self._beam_graphs()
+            steps = OrtSteps(encoder, step, batch.astype(np.float32), beam)
+            ids, probs = beam_search(steps, len(batch), beam, int(self.metadata["max_len"]), LENGTH_PENALTY)
+        else:
+            ids, probs = self.session.run(["ids", "probs"], {"images": batch.astype(np.float32)})
         return decode_batch(ids, probs, self.charset)
+
+
+class OrtSteps:
+    """The exported encoder and step graphs as a :class:`~.beam.StepDecoder` (the ONNX Runtime twin of
+    :class:`~.predictor.TorchSteps`): images encoded once, memory and state repeated ``beam`` times per image."""
+
+    def __init__(self, encoder, step, images: np.ndarray, beam: int):
+        layout = json.loads(encoder.get_modelmeta().custom_metadata_map["state"])
+        self.static, self.session = set(layout["static"]), step
+        memory, *state = encoder.run(None, {"images": images})
+        rows = np.repeat(np.arange(len(images)), beam)
+        self.memory, self.state = memory[rows], [s[rows] for s in state]  # (B·K, S, D), each (B·K, ...)
+
+    def step(self, tokens: np.ndarray, parents: np.ndarray | None) -> np.ndarray:
+        if parents is not None:  # rows of the same image: the static entries need no reordering
+            self.state = [s if k in self.static else s[parents] for k, s in enumerate(self.state)]
+        feed = {"tokens": tokens, "memory": self.memory, **{f"state.{k}": s for k, s in enumerate(self.state)}}
+        logp, *changed = self.session.run(None, feed)
+        changing = iter(changed)
+        self.state = [s if k in self.static else next(changing) for k, s in enumerate(self.state)]
+        return logp

@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 from ..charset import Charset
+from ..errors import ConfigError
 from ..model.fuse import fold_batchnorm
 from ..model.weights import load_model
 from ..preprocess import ImageSpec
+from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_beam
 from .postprocess import Reading, decode_batch
 from .reader import Reader
 
@@ -31,17 +33,57 @@ def attention_read(model: torch.nn.Module, images: torch.Tensor, charset: Charse
     return decode_batch(ids.cpu().numpy(), probs.float().cpu().numpy(), charset, maps.float().cpu().numpy())
 
 
+class TorchSteps:
+    """A model's decoder as a :class:`~.beam.StepDecoder`: the images encoded once, memory and state repeated for
+    ``beam`` hypotheses per image (rows ``b·K .. b·K+K-1``), the state reordered by the search's parents."""
+
+    def __init__(self, model, images: torch.Tensor, beam: int):
+        memory = model.encode(images)
+        rows = torch.arange(images.shape[0], device=images.device).repeat_interleave(beam)
+        self.model, self.memory = model, memory.index_select(0, rows)               # (B·K, S, D)
+        self.state = tuple(s.index_select(0, rows) for s in model.init_state(memory))
+
+    def step(self, tokens: np.ndarray, parents: np.ndarray | None) -> np.ndarray:
+        device = self.memory.device
+        if parents is not None:
+            self.state = self.model.reorder_state(self.state, torch.from_numpy(parents).to(device))
+        logp, self.state, _ = self.model.step(torch.from_numpy(tokens).to(device), self.state, self.memory)
+        return logp.float().cpu().numpy()
+
+
+def beam_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, beam: int, bf16: bool = False,
+              length_penalty: float = LENGTH_PENALTY) -> list[Reading]:
+    """Beam search (:func:`~.beam.beam_search`) over preprocessed images (B, 3, H, V·W) into readings; the
+    confidence is the product of the chosen tokens' probabilities, as greedy's."""
+    with torch.no_grad(), torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        ids, probs = beam_search(TorchSteps(model, images, beam), images.shape[0], beam, model.max_len,
+                                 length_penalty)
+    return decode_batch(ids, probs, charset)
+
+
+def model_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, bf16: bool = False, beam: int = 1,
+               attention: bool = False) -> list[Reading]:
+    """Greedy reading (``beam`` 1, with attention maps if asked) or beam search."""
+    if check_beam(beam) == 1:
+        return (attention_read if attention else greedy_read)(model, images, charset, bf16)
+    if attention:
+        raise ConfigError(ATTENTION_NEEDS_GREEDY)
+    return beam_read(model, images, charset, beam, bf16)
+
+
 class Predictor(Reader):
-    def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False):
+    def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False, beam: int = 1):
         self.model, self.charset, self.spec, self.bf16 = fold_batchnorm(model), charset, spec, bf16
+        self.beam = check_beam(beam)  # 1: greedy
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False) -> Predictor:
+    def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False, beam: int = 1) -> Predictor:
         """A checkpoint (``.pt``), exported weights (``.safetensors``), or the shipped model when ``None``."""
         model, cfg, charset, _ = load_model(path)
-        return cls(model, charset, ImageSpec.from_config(cfg.model), bf16)
+        return cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam)
 
-    def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:
-        """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked."""
-        read = attention_read if attention else greedy_read
-        return read(self.model, torch.from_numpy(batch), self.charset, self.bf16)
+    def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
+        """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked (greedy only);
+        ``beam`` overrides the reader's beam width for this batch."""
+        return model_read(self.model, torch.from_numpy(batch), self.charset, self.bf16,
+                          self.beam if beam is None else beam, attention)

@@ -27,6 +27,9 @@ class Seq2SeqOCR(nn.Module):
     teacher_forcing: float
     # the weights indexed by token id along dim 0: resized when a run changes charset (train/finetune.py)
     token_layers: tuple[str, ...] = ("embedding.weight", "out.weight", "out.bias")
+    # positions in the state tuple of what depends on the image alone, not on the step (DefaultOCR's attention
+    # keys): beam search never reorders them, and the ONNX step graph takes them in without returning them
+    static_state: tuple[int, ...] = ()
 
     def encode(self, images: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -40,6 +43,11 @@ class Seq2SeqOCR(nn.Module):
 
     def attention_map(self, attention: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def reorder_state(self, state: tuple[Tensor, ...], rows: Tensor) -> tuple[Tensor, ...]:
+        """Beam search: row i of the new state is row ``rows[i]`` of ``state``, always a row of the same image, so
+        the :attr:`static_state` entries stay as they are."""
+        return tuple(s if k in self.static_state else s.index_select(0, rows) for k, s in enumerate(state))
 
     def forward(self, images: Tensor, targets: Tensor, teacher_force: Tensor | None = None,
                 with_attention: bool = False) -> Tensor | tuple[Tensor, Tensor]:

@@ -92,6 +92,8 @@ class AdditiveAttention(nn.Module):
 
 
 class DefaultOCR(Seq2SeqOCR):
+    static_state = (2,)  # the attention keys (init_state): computed once per image
+
     def __init__(self, cfg: ModelConfig, num_classes: int):
         super().__init__()
         if cfg.view_height % 16 or cfg.view_width % 4 or len(cfg.channels) != 4:
