@@ -47,7 +47,7 @@ def measure(images: list[tuple[Image.Image, int | None]]) -> dict:
             if extent:
                 heights.append(extent[0])
                 widths.append(extent[1])
-    pct = lambda x: [round(float(v), 2) for v in np.percentile(x, PERCENTILES)]  # noqa: E731
+    pct = lambda x: [round(float(v), 2) for v in np.percentile(x, PERCENTILES)]
     return {"views": len(sharp), "laplacian_variance": pct(sharp), "plates": len(heights),
             "plate_height": pct(heights), "plate_width": pct(widths)}
 
@@ -67,8 +67,8 @@ def main() -> None:
     print(f"{'':10} {'views':>6} {'Laplacian variance p10/25/50/75/90':>38} {'plate height p10-90':>32} "
           f"{'plate width p10-90':>32}")
     for name, m in out.items():
-        print(f"{name:10} {m['views']:>6} {str(m['laplacian_variance']):>38} {str(m['plate_height']):>32} "
-              f"{str(m['plate_width']):>32}")
+        print(f"{name:10} {m['views']:>6} {m['laplacian_variance']!s:>38} {m['plate_height']!s:>32} "
+              f"{m['plate_width']!s:>32}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 

@@ -40,6 +40,8 @@ class ModelConfig:
     temperature: float = 1.0         # default model: logits are divided by this (fitted after training so that
                                      # confidences match accuracy; seqocr.calibration)
     embed_dim: int = 64              # default model: token embedding size (reference: = hidden)
+    char_map: bool = False           # default model: a 1x1 head classifying each feature cell's character, trained
+                                     # by train.char_map_loss and unused in reading (CA-FCN's character map)
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
 
@@ -88,6 +90,9 @@ class TrainConfig:
     attention_loss: float = 0.0      # weight of the glyph attention loss (losses.glyph_attention_loss; FAN, Cheng
                                      # et al. 2017): each character's attention pulled onto its glyph's cells;
                                      # needs generated training data (the generator knows every glyph's box)
+    char_map_loss: float = 0.0       # weight of the character-map loss (losses.char_map_loss; CA-FCN, Liao et al.
+                                     # 2019): each feature cell classified as the glyph on it or background; needs
+                                     # model.char_map and generated training data
     device: str = ""                 # "cpu", "cuda", "cuda:N"; "" = CUDA when there is one, else CPU
 
 
@@ -212,7 +217,8 @@ def validate(cfg: Config) -> None:
                      "train.grad_clip": t.grad_clip, "train.min_lr_ratio": t.min_lr_ratio, "model.vocab_size": m.vocab_size,
                      "data.workers": d.workers, "data.val_size": d.val_size, "data.max_skip_fraction": d.max_skip_fraction,
                      "model.trainable_stages": m.trainable_stages, "model.train_views": m.train_views,
-                     "train.backbone_lr_scale": t.backbone_lr_scale, "train.attention_loss": t.attention_loss}
+                     "train.backbone_lr_scale": t.backbone_lr_scale, "train.attention_loss": t.attention_loss,
+                     "train.char_map_loss": t.char_map_loss}
     for key, v in positive.items():
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}")
@@ -224,6 +230,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.backbone: unknown backbone {m.backbone!r}; choose from vgg, ppocrv6")
     if m.trainable_stages > 6 or m.train_views > m.num_views:
         raise ConfigError("model.trainable_stages must be at most 6 and model.train_views at most model.num_views")
+    if t.char_map_loss and not m.char_map:
+        raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
     if d.synth_invented > 1:
         raise ConfigError(f"data.synth_invented is a share in [0, 1], got {d.synth_invented}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),

@@ -131,6 +131,10 @@ class DefaultOCR(Seq2SeqOCR):
         self.attention = AdditiveAttention(d, d, cfg.attention_dim)
         self.dropout = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(2 * d, num_classes)
+        self.char_head = nn.Conv2d(d, num_classes, 1) if cfg.char_map else None  # training only (char_logits)
+        self.char_logits: Tensor | None = None  # (V'·B, C, R, W') of the last training batch, with char_head
+        if self.char_head is not None:
+            self.token_layers = (*Seq2SeqOCR.token_layers, "char_head.weight", "char_head.bias")
         for m in self.cnn.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -149,16 +153,20 @@ class DefaultOCR(Seq2SeqOCR):
         return [getattr(self.backbone, n) for n in self.backbone.stages if n not in self.frozen]
 
     def features(self, views: Tensor) -> Tensor:
-        """(N, 3, H, W) views -> (N, hidden, R, W') feature maps."""
+        """(N, 3, H, W) views -> (N, hidden, R, W') feature maps (and in training, with a character-map head, its
+        logits per cell in ``char_logits``)."""
         if self.backbone is None:
-            return self.cnn(views)
-        x = views.flip(1)  # PP-OCR reads BGR
-        for name in self.backbone.stages:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and name not in self.frozen):
-                x = getattr(self.backbone, name)(x)
-        if self.training:
-            self.feature_scale = x.detach().float().abs().mean()
-        return self.cnn(x)
+            f = self.cnn(views)
+        else:
+            x = views.flip(1)  # PP-OCR reads BGR
+            for name in self.backbone.stages:
+                with torch.set_grad_enabled(torch.is_grad_enabled() and name not in self.frozen):
+                    x = getattr(self.backbone, name)(x)
+            if self.training:
+                self.feature_scale = x.detach().float().abs().mean()
+            f = self.cnn(x)
+        self.char_logits = self.char_head(f) if self.training and self.char_head is not None else None
+        return f
 
     def encode(self, images: Tensor) -> Tensor:
         """(B, 3, H, V·W) -> memory (B, V'·R·W', hidden), views (and rows) one after the other; V' = V, or

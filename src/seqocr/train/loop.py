@@ -28,7 +28,15 @@ from ..preprocess import ImageSpec
 from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
 from .finetune import ARCHITECTURE, adopt_model_config, charset_change, init_source, resize_token_layers, token_pairs
-from .losses import glyph_attention_loss, glyph_cells, masked_token_loss, sequence_loss, token_accuracy
+from .losses import (
+    char_map_loss,
+    char_map_targets,
+    glyph_attention_loss,
+    glyph_cells,
+    masked_token_loss,
+    sequence_loss,
+    token_accuracy,
+)
 from .step import train_step
 
 # a run continues with the model it began with; only the calibration temperature may differ (it scales the output)
@@ -84,10 +92,11 @@ class Trainer:
         self.bad: set[str] = set()  # samples found unreadable; each is reported and counted once
         self.bad_steps = 0          # consecutive steps skipped for a non-finite loss or gradient
         self.saved_step = -1
-        self.last_glyph_loss: float | None = None  # the glyph attention loss of the last step, unweighted
-        if c.train.attention_loss and not (c.model.name == "default" and c.data.train.startswith("synth")):
-            raise ConfigError("train.attention_loss needs model.name=default and generated training data "
-                              "(data.train: synth): only the generator knows where each glyph is")
+        self.last_aux: dict[str, float] = {}  # the glyph losses of the last step, unweighted, for the log
+        for key in ("attention_loss", "char_map_loss"):
+            if getattr(c.train, key) and not (c.model.name == "default" and c.data.train.startswith("synth")):
+                raise ConfigError(f"train.{key} needs model.name=default and generated training data "
+                                  "(data.train: synth): only the generator knows where each glyph is")
 
     @property
     def global_batch(self) -> int:
@@ -118,6 +127,12 @@ class Trainer:
                                                 unwrap(self.model).token_layers, pairs)
             if self.dist.main:
                 print(charset_change(theirs, self.charset, pairs))
+        fresh = unwrap(self.model).state_dict()
+        heads = sorted(k for k in fresh.keys() - model_weights.keys() if k.startswith("char_head."))
+        if heads:  # a training-only head the source model had not: it starts from its initialisation
+            model_weights = {**model_weights, **{k: fresh[k] for k in heads}}
+            if self.dist.main:
+                print(f"train.init_from: {path} has no character-map head; it starts fresh")
         self.model.load_state_dict(model_weights)
         if self.dist.main:
             print(f"initialised from {path} (its step {state.get('step', '?')})")
@@ -203,19 +218,27 @@ class Trainer:
             return masked_token_loss(logp, targets, t.label_smoothing, tokens / self.dist.world)
         return sequence_loss(t.loss, logp, targets, t.label_smoothing)
 
-    def glyph_loss(self, attention: torch.Tensor, glyphs: torch.Tensor) -> torch.Tensor:
-        """The glyph attention loss (:func:`~seqocr.train.losses.glyph_attention_loss`) of attention weights
-        (B, T, S) over the memory of the views the model was shown (``view_pick`` under view dropout), for glyph
-        boxes (B, T, V, 4); its value is kept for the log."""
-        pick = self.model.view_pick                                        # (V', B) or None: every view
-        if pick is not None:
-            glyphs = glyphs.gather(2, pick.t()[:, None, :, None].expand(-1, glyphs.shape[1], -1, 4))
-        rows = self.model.rows
-        cols = attention.shape[-1] // (glyphs.shape[2] * rows)
-        cells = glyph_cells(glyphs, rows, cols).flatten(2)                 # (B, T, V'·R·W'), the memory's order
-        loss = glyph_attention_loss(attention, cells)
-        self.last_glyph_loss = float(loss.detach())
-        return loss
+    def glyph_losses(self, attention: torch.Tensor, glyphs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The weighted losses that the glyph boxes (B, T, V, 4) teach: the glyph attention loss on the attention
+        weights (B, T, S) (:func:`~seqocr.train.losses.glyph_attention_loss`) and the character-map loss on the
+        model's ``char_logits`` (:func:`~seqocr.train.losses.char_map_loss`), over the views the model was shown
+        (``view_pick`` under view dropout). Their unweighted values are kept for the log."""
+        t, model = self.cfg.train, self.model
+        if model.view_pick is not None:                                   # (V', B)
+            glyphs = glyphs.gather(2, model.view_pick.t()[:, None, :, None].expand(-1, glyphs.shape[1], -1, 4))
+        b, _, v = glyphs.shape[:3]
+        cells = glyph_cells(glyphs, model.rows, attention.shape[-1] // (v * model.rows))  # (B, T, V', R, W')
+        total = attention.new_zeros((), dtype=torch.float32)
+        if t.attention_loss:
+            loss = glyph_attention_loss(attention, cells.flatten(2))      # the memory's order: views, rows, columns
+            self.last_aux["glyph_loss"] = float(loss.detach())
+            total = total + t.attention_loss * loss
+        if t.char_map_loss:
+            logits = model.char_logits.unflatten(0, (v, b)).permute(1, 0, 3, 4, 2)  # (B, V', R, W', C)
+            loss = char_map_loss(logits, char_map_targets(cells, targets))
+            self.last_aux["char_map_loss"] = float(loss.detach())
+            total = total + t.char_map_loss * loss
+        return total
 
     def train_step(self, batch: dict) -> tuple[float, float, bool]:
         """One optimizer step at this step's learning rate (:func:`~seqocr.train.step.train_step`): (loss, token
@@ -226,9 +249,9 @@ class Trainer:
         self.net.train()
         images, targets = batch["images"].to(dev, non_blocking=True), batch["targets"].to(dev, non_blocking=True)
         attention_loss = None
-        if t.attention_loss and "glyphs" in batch:
+        if (t.attention_loss or t.char_map_loss) and "glyphs" in batch:
             glyphs = batch["glyphs"].to(dev, non_blocking=True)
-            attention_loss = lambda attention: t.attention_loss * self.glyph_loss(attention, glyphs)
+            attention_loss = lambda attention: self.glyph_losses(attention, glyphs, targets)
         logp, loss, ok = train_step(self.net, self.model.parameters(), self.optimizer, images, targets, self.loss,
                                     t.bf16, t.grad_clip, attention_loss)
         loss_value, acc = float(loss.detach()), token_accuracy(logp.detach(), targets)
@@ -274,8 +297,7 @@ class Trainer:
                     scalars = {"loss": loss, "token_acc": acc, "lr": lr_at(self.step - 1, t), "images_per_s": rate}
                     if getattr(self.model, "backbone", None) is not None:  # a pretrained backbone's drift
                         scalars["feature_scale"] = float(self.model.feature_scale)
-                    if self.last_glyph_loss is not None:
-                        scalars["glyph_loss"] = self.last_glyph_loss
+                    scalars.update(self.last_aux)
                     for k, v in scalars.items():
                         writer.add_scalar(f"train/{k}", v, self.step)
                     log_line(self.out / "log.jsonl", {"step": self.step, **scalars,

@@ -62,3 +62,19 @@ def glyph_attention_loss(attention: Tensor, cells: Tensor) -> Tensor:
         return attention.new_zeros(())
     mass = (attention.float() * cells).sum(-1)
     return -(mass[has].clamp(min=1e-6).log()).mean()
+
+
+def char_map_targets(cells: Tensor, targets: Tensor) -> Tensor:
+    """The character map's classes (B, ...) from each step's glyph cells ``cells`` (B, T, ...) and the token ids
+    ``targets`` (B, T): a cell takes the token of the first character whose glyph covers it, else 0 (PAD, here
+    "no character")."""
+    covered = cells.any(1)
+    first = cells.to(torch.uint8).argmax(1)                                  # the first step covering the cell
+    token = targets.gather(1, first.flatten(1)).view_as(first)
+    return torch.where(covered, token, torch.zeros_like(token))
+
+
+def char_map_loss(logits: Tensor, classes: Tensor) -> Tensor:
+    """Cross-entropy of the per-cell character logits (B, ..., C) against their classes (B, ...), over every
+    cell: background cells teach the head where there is no character."""
+    return F.cross_entropy(logits.float().flatten(0, -2), classes.flatten())
