@@ -158,6 +158,8 @@ def _eval(args: argparse.Namespace) -> int:
     # checked before the evaluation; a predictions file is a report, replaced by the next run
     args.predictions = str(_output_file(args.predictions or "predictions.tsv", force=True, inputs=(args.data,)))
     _torch_free_fallback(args)
+    if args.report:
+        return _eval_report(args)
     if args.onnx:
         return _eval_onnx(args)
     import torch
@@ -178,6 +180,52 @@ def _eval(args: argparse.Namespace) -> int:
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
                              progress=not args.no_progress)
     return _report(args, metrics, rows)
+
+
+def _eval_report(args: argparse.Namespace) -> int:
+    """``eval --report DIR``: the evaluation through a reader, so that the images of the worst readings are at hand
+    (with their attention maps from the PyTorch model), then DIR/report.html."""
+    from .data import iter_labelled
+    from .inference.evaluate import evaluate_reader, score_with_rejection
+    from .inference.report import WorstReadings, write_report
+
+    if not (args.data == "synth" or args.data.startswith("synth:") or Path(args.data).is_file()):
+        raise ConfigError(f"{args.data}: --report reads a labels file or synth:...; turn TFRecords into a labels "
+                          "file with seqocr convert")
+    folder = _folder(args.report, "--report")
+    reader = _eval_reader(args)
+    max_len = int(reader.metadata.get("max_len", DECODER_STEPS)) if args.onnx else reader.model.max_len
+    worst = WorstReadings()
+    samples = iter_labelled(args.data, reader.charset, max_len - 1, warn=_stderr)  # stdout may be --json
+    metrics, rows = evaluate_reader(reader, samples, args.batch_size, attention=not args.onnx, on_read=worst)
+    status = _report(args, metrics, rows)
+    shown = score_with_rejection(metrics, rows, args.min_confidence) if args.min_confidence else metrics
+    path = write_report(folder, shown, rows, worst, reader.spec, args.data, args.onnx or args.checkpoint or "shipped")
+    print(f"report: {path}", file=sys.stderr if args.json else sys.stdout)
+    return status
+
+
+def _eval_reader(args: argparse.Namespace):
+    if args.onnx:
+        from .inference.onnx_reader import OnnxReader
+
+        return OnnxReader(args.onnx, threads=args.threads)
+    import torch
+
+    from .inference.predictor import Predictor
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
+
+
+def _folder(path: str, option: str) -> Path:
+    """An output folder named by ``option``, created (with its parents) unless a file is in the way."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{option} {folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -251,11 +299,7 @@ def _show_folder(args: argparse.Namespace) -> Path | None:
     if args.onnx:  # the exported graph has no attention output (inference/onnx_reader.py)
         raise ConfigError("--show draws attention maps, which only the PyTorch reader gives: " +
                           ("drop --onnx" if asked_onnx else 'pip install "seqocr[torch]"'))
-    folder = Path(args.show)
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"--show {folder}: exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return _folder(args.show, "--show")
 
 
 def _picture_names(paths: list[str], folder: Path | None) -> list[Path]:
@@ -423,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
     e.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X", help=MIN_CONFIDENCE_HELP +
                    "; scored as empty, and the coverage and exact match of the kept are reported")
+    e.add_argument("--report", metavar="DIR",
+                   help="also write DIR/report.html: metrics, a confidence-vs-accuracy plot, wrong readings by kind, "
+                        "character confusions, the worst readings with their images and attention (labels file or "
+                        "synth:... data)")
     e.set_defaults(func=_eval)
 
     r = command("read", "read the text of images")

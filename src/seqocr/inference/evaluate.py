@@ -13,6 +13,7 @@ from .reader import Reader
 
 Row = tuple[str, str, str, float]  # where, ground truth, prediction, confidence
 Batch = tuple[list[str], list[str], list[Reading], int]  # texts, wheres, their readings, unreadable samples
+OnRead = Callable[[list, list[Reading]], None]  # (image, text, where) items and their readings
 
 
 def score(batches: Iterable[Batch], combine: Callable[[list[float]], list[float]] = list
@@ -54,12 +55,16 @@ def rows_ece(rows: list[Row]) -> float:
     return expected_calibration_error([r[3] for r in rows], [r[1] == r[2] for r in rows])
 
 
-def evaluate_reader(reader: Reader, samples, batch_size: int = 32) -> tuple[dict[str, float], list[Row]]:
-    """Metrics and rows of any reader over ``(image, text, where)`` items (``image`` None: unreadable)."""
-    return score(_read_batches(reader, samples, batch_size))
+def evaluate_reader(reader: Reader, samples, batch_size: int = 32, attention: bool = False,
+                    on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
+    """Metrics and rows of any reader over ``(image, text, where)`` items (``image`` None: unreadable).
+    ``on_read`` sees every batch's items and readings (with their attention maps if asked), e.g. to keep the worst
+    for ``eval --report``."""
+    return score(_read_batches(reader, samples, batch_size, attention, on_read))
 
 
-def _read_batches(reader: Reader, samples, batch_size: int) -> Iterator[Batch]:
+def _read_batches(reader: Reader, samples, batch_size: int, attention: bool = False,
+                  on_read: OnRead | None = None) -> Iterator[Batch]:
     chunk, bad = [], 0
     for image, text, where in samples:
         if image is None:
@@ -67,12 +72,15 @@ def _read_batches(reader: Reader, samples, batch_size: int) -> Iterator[Batch]:
             continue
         chunk.append((image, text, where))
         if len(chunk) == batch_size:
-            yield _read_chunk(reader, chunk, batch_size, bad)
+            yield _read_chunk(reader, chunk, batch_size, bad, attention, on_read)
             chunk, bad = [], 0
     if chunk or bad:
-        yield _read_chunk(reader, chunk, batch_size, bad)
+        yield _read_chunk(reader, chunk, batch_size, bad, attention, on_read)
 
 
-def _read_chunk(reader: Reader, chunk: list, batch_size: int, bad: int) -> Batch:
-    readings = reader.read([im for im, _, _ in chunk], batch_size) if chunk else []
+def _read_chunk(reader: Reader, chunk: list, batch_size: int, bad: int, attention: bool = False,
+                on_read: OnRead | None = None) -> Batch:
+    readings = reader.read([im for im, _, _ in chunk], batch_size, attention=attention) if chunk else []
+    if on_read is not None and chunk:
+        on_read(chunk, readings)
     return [t for _, t, _ in chunk], [w for _, _, w in chunk], readings, bad
