@@ -69,11 +69,16 @@ def reliability_svg(bins: list[Bin], width: int = 420, height: int = 320) -> str
     of perfect calibration, and each bin's mean confidence as a dot; hand-drawn SVG."""
     left, bottom, top, right = 48, 40, 12, 12
     w, h = width - left - right, height - top - bottom
-    x = lambda v: left + v * w  # noqa: E731 - two tiny scales
-    y = lambda v: top + (1 - v) * h  # noqa: E731
+
+    def x(v: float) -> float:
+        return left + v * w
+
+    def y(v: float) -> float:
+        return top + (1 - v) * h
+
     most = max((b.count for b in bins), default=0) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="accuracy against confidence">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" role="img" aria-label="accuracy against confidence">'),
              f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="#fafafa" stroke="#bbb"/>']
     for t in (0, 0.25, 0.5, 0.75, 1):
         parts += [f'<line x1="{x(0)}" y1="{y(t):.1f}" x2="{x(1)}" y2="{y(t):.1f}" stroke="#e4e4e4"/>',
@@ -119,8 +124,7 @@ def kinds_table(rows: list) -> str:
     wrong = sum(gt != pred for gt, pred in pairs)
     if not wrong:
         return "<p>Every reading is exact.</p>"
-    out = ["<table><tr><th>kind</th><th>readings</th><th>share of the wrong</th><th>examples (truth → reading)</th>"
-           "</tr>"]
+    out = ["<table><tr><th>kind</th><th>readings</th><th>share of the wrong</th><th>examples (truth → reading)</th></tr>"]
     for kind, (n, examples) in kinds_with_examples(pairs).items():
         ex = "<br>".join("{} → {}".format(*marked(gt, pred)) for gt, pred in examples)
         out.append(f"<tr><td>{KIND_NAMES[kind]}</td><td>{n}</td><td>{n / wrong:.1%}</td><td>{ex}</td></tr>")
