@@ -332,7 +332,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .serve import Limits, bind, serve
 
     limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_images=args.max_images,
-                    max_pixels=args.max_pixels, max_batch=args.max_batch)
+                    max_pixels=args.max_pixels, max_batch=args.max_batch,
+                    max_client_requests=args.max_client_requests, body_timeout_s=args.body_timeout,
+                    shutdown_grace_s=args.grace)
     with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
         reader = _predictor(args)
         info = {"model": args.onnx or args.checkpoint or "shipped",
@@ -531,6 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-images", type=POSITIVE, default=64, help="images per request")
     v.add_argument("--max-body-mb", type=_number(float, 0.001), default=20.0, help="request body size limit")
     v.add_argument("--max-pixels", type=POSITIVE, default=DEFAULT_MAX_PIXELS, help="pixels per image")
+    v.add_argument("--max-client-requests", type=AT_LEAST_ZERO, default=32, metavar="N",
+                   help="requests one client address may have in flight; more get 429 (0: no limit, behind a proxy)")
+    v.add_argument("--body-timeout", type=_number(float, 0.001), default=60.0, metavar="S",
+                   help="seconds a request body may take to arrive; slower gets 408")
+    v.add_argument("--grace", type=AT_LEAST_ZERO, default=30, metavar="S",
+                   help="on SIGTERM, seconds the requests in flight get to finish")
     v.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X",
                    help=MIN_CONFIDENCE_HELP + ': its "text" is "", "rejected" true')
     v.set_defaults(func=_serve)

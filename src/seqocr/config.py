@@ -6,6 +6,7 @@ Unknown keys and values of the wrong type are :class:`ConfigError`s that name th
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -181,6 +182,10 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
             raise ConfigError(f"{path}: config file not found") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: YAML nested too deeply") from None
         apply_dict(cfg, d, str(path))
         given |= {f"{section}.{key}" for section, values in d.items() for key in values}
     for item in overrides:
@@ -198,7 +203,22 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     return cfg
 
 
+def _check_magnitudes(cfg: Config) -> None:
+    """Numbers a YAML file can hold but no setting can use: NaN, infinities, integers past 2**31 (found by
+    fuzzing: ``lr: .nan`` trained nothing, ``hidden: 1e20``-sized integers failed deep inside torch)."""
+    for section in dataclasses.fields(cfg):
+        for f in dataclasses.fields(getattr(cfg, section.name)):
+            value = getattr(getattr(cfg, section.name), f.name)
+            for i, v in enumerate(value if isinstance(value, list) else [value]):
+                key = f"{section.name}.{f.name}" + (f"[{i}]" if isinstance(value, list) else "")
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ConfigError(f"{key} must be a finite number, got {v}")
+                if isinstance(v, int) and abs(v) >= 2**31:
+                    raise ConfigError(f"{key} is out of range: {v}")
+
+
 def validate(cfg: Config) -> None:
+    _check_magnitudes(cfg)
     m, t = cfg.model, cfg.train
     if m.name not in MODELS:
         raise ConfigError(f"model.name: unknown model {m.name!r}; choose from {', '.join(sorted(MODELS))}")

@@ -11,3 +11,10 @@ class DataError(SeqocrError):
 
 class ConfigError(SeqocrError):
     """An unknown config key, a value of the wrong type, an impossible combination."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` as one line of at most ``limit`` characters, for a message that quotes another library's error
+    (PyYAML's, safetensors', Pillow's may span lines)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, UnidentifiedImageError
 
 from .config import ModelConfig
-from .errors import DataError
+from .errors import DataError, one_line
 
 INTERPOLATIONS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.BOX,
                   Image.Resampling.NEAREST)  # cv2 LINEAR, CUBIC, AREA, NEAREST as the reference draws them
@@ -86,8 +86,11 @@ def load_image(source: str | Path | bytes, where: str | None = None, max_pixels:
         raise DataError(f"{name}: unreadable or truncated image (not a format Pillow reads)") from None
     except Image.DecompressionBombError as e:  # Pillow's own limit, checked on the header before ours can be
         raise ImageTooLarge(f"{name}: too large to decode ({e})") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{name}: unreadable or truncated image ({e})") from None
+    except (DataError, MemoryError):  # a memory error is not the file's fault: the fuzz targets must see it
+        raise
+    except Exception as e:  # noqa: BLE001 - Pillow's decoders raise many types for a damaged file: OSError,
+        # SyntaxError, ValueError, and (found by fuzzing) TypeError from a TIFF tag, EOFError, struct.error...
+        raise DataError(f"{name}: unreadable or truncated image ({one_line(e) or type(e).__name__})") from None
 
 
 NOISE_ROUGHNESS = 60.0  # mean |difference| of horizontal neighbours above which a tile is FSNS's noise filler

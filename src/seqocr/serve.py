@@ -16,7 +16,9 @@ images, waiting at most ``max_wait_ms`` for company) on one worker thread, so th
 Every bad request gets a 4xx with ``{"error": ...}``: a body over ``max_body_bytes`` (413; counted as it arrives,
 so a chunked upload with no Content-Length is stopped too), too many images (413), an image over ``max_pixels``
 (413, from its header), an undecodable image or bad JSON (400), another content type (415). A bad image fails
-only its own request, before it reaches the batcher, so bad requests never slow good ones down much.
+only its own request, before it reaches the batcher, so bad requests never slow good ones down much. A body still
+arriving after ``body_timeout_s`` gets a 408; a client with ``max_client_requests`` requests in flight gets a 429
+for the next. SIGTERM: the socket closes, requests in flight finish (for up to ``shutdown_grace_s``), exit 0.
 """
 
 # no `from __future__ import annotations`: FastAPI resolves the endpoint's `Request` annotation at runtime,
@@ -26,10 +28,12 @@ import base64
 import binascii
 import json
 import queue
+import signal
 import socket
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +55,9 @@ class Limits:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_batch: int = 32
     max_wait_ms: float = 5.0
+    max_client_requests: int = 32  # requests one client address may have in flight (429 past it); 0 = no limit
+    body_timeout_s: float = 60.0  # a request body not received in full within this is answered 408 (slow uploads)
+    shutdown_grace_s: int = 30  # on SIGTERM, requests in flight get this long to finish before the process exits
 
 
 class BadRequest(Exception):
@@ -106,14 +113,20 @@ def decode_image(data: bytes, index: int, limits: Limits) -> Image.Image:
         raise BadRequest(400, str(e)) from None
 
 
-def limited_receive(receive, limit: int):
+def limited_receive(receive, limit: int, timeout_s: float = float("inf")):
     """An ASGI ``receive`` that counts the body's bytes as they arrive and stops the request with a 413 once they
-    pass ``limit``, whatever its headers say: a chunked upload has no Content-Length to check beforehand."""
+    pass ``limit``, whatever its headers say: a chunked upload has no Content-Length to check beforehand. A body
+    still arriving ``timeout_s`` after this call is stopped with a 408: a client trickling its upload (slowly or
+    on purpose) would otherwise hold its connection and its request open for ever."""
     seen = 0
+    deadline = time.monotonic() + timeout_s
 
     async def receive_limited():
         nonlocal seen
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            raise BadRequest(408, f"request body not received within {timeout_s:g} s") from None
         seen += len(message.get("body", b""))
         if seen > limit:
             raise BadRequest(413, f"request body over the limit of {limit} bytes")
@@ -131,7 +144,7 @@ def payload_images(content_type: str, body: bytes, form_images: list[bytes] | No
             if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
                 raise TypeError
             return [base64.b64decode(s, validate=True) for s in items]
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):  # RecursionError: [[[[...
             raise BadRequest(400, 'expected JSON {"images": [base64 string, ...]}') from None
     raise BadRequest(415, "send multipart/form-data with field 'images', or application/json")
 
@@ -171,6 +184,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
 
     check_min_confidence(min_confidence)
     app = FastAPI(title="seqocr", version="1", summary="Read street-name signs (FSNS 4-view images or photos)")
+    app.add_middleware(ClientLimit, limit=limits.max_client_requests)
     batcher = Batcher(reader, limits)
     refusal = attention_refusal(reader)
     pages = {name: (WEB / name).read_bytes() for name in WEB_FILES}  # a few kB, read once
@@ -212,10 +226,14 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         attention = wants_attention(request.query_params.get("attention", ""))
         if attention and refusal:
             raise BadRequest(400, refusal)
-        size = int(request.headers.get("content-length") or 0)
+        try:
+            size = int(request.headers.get("content-length") or 0)
+        except ValueError:  # found by fuzzing: was a 500
+            raise BadRequest(400, "Content-Length is not a number") from None
         if size > limits.max_body_bytes:  # refused before reading any of it
             raise BadRequest(413, f"request body of {size} bytes, over the limit of {limits.max_body_bytes}")
-        request = Request(request.scope, limited_receive(request.receive, limits.max_body_bytes))
+        request = Request(request.scope, limited_receive(request.receive, limits.max_body_bytes,
+                                                         limits.body_timeout_s))
         content_type = request.headers.get("content-type", "")
         form_images = None
         if content_type.startswith("multipart/form-data"):
@@ -241,6 +259,34 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         return {"results": [result(r, attention) for r in reject_below(readings, min_confidence)]}
 
     return app
+
+
+class ClientLimit:
+    """ASGI middleware: at most ``limit`` requests in flight per client address (0: no limit); one more is answered
+    429 at once, before its body is read, so one client flooding the service takes at most that share of the
+    batcher's queue and the others are still served. Behind a reverse proxy every request comes from the proxy's
+    address: turn this off there (``--max-client-requests 0``) and limit clients in the proxy (README)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit, self.in_flight = app, limit, Counter()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.limit or scope["path"] == "/healthz":
+            return await self.app(scope, receive, send)
+        client = (scope.get("client") or ("",))[0]
+        if self.in_flight[client] >= self.limit:
+            body = json.dumps({"error": f"over {self.limit} requests in flight from {client}; retry later"}).encode()
+            await send({"type": "http.response.start", "status": 429, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), (b"retry-after", b"1")]})
+            await send({"type": "http.response.body", "body": body})
+            return None
+        self.in_flight[client] += 1
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            self.in_flight[client] -= 1
+            if not self.in_flight[client]:
+                del self.in_flight[client]
 
 
 def result(reading: Reading, attention: bool) -> dict:
@@ -270,7 +316,13 @@ def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict,
     system for port 0 included)."""
     import uvicorn
 
-    config = uvicorn.Config(create_app(reader, limits, model_info, min_confidence), log_level="info")
+    config = uvicorn.Config(create_app(reader, limits, model_info, min_confidence), log_level="info",
+                            timeout_graceful_shutdown=limits.shutdown_grace_s)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn answers SIGTERM by closing the socket and finishing the requests in flight (for up to the grace
+        # period), then raises SIGTERM again under the handler it found: Python's default would kill the process
+        # (status 143) after a clean shutdown. This one lets it return, and `seqocr serve` exit 0.
+        signal.signal(signal.SIGTERM, lambda *_: None)
     sock.listen()  # connections are queued from here; uvicorn accepts them as it starts
     host, port = sock.getsockname()[:2]
     print(f"seqocr serve: listening on http://{f'[{host}]' if ':' in host else host}:{port}", file=sys.stderr,

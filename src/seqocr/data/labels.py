@@ -97,7 +97,9 @@ def label_rows(path: str | Path) -> list[tuple[int, str, str]]:
     else is validated here (see :func:`read_labels`)."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a BOM (Windows editors write one) is not part of the first name. Lines end at "\n" only
+        # (and "\r\n"): str.splitlines would also cut at \x0b, \x1c, \x85, U+2028... which a label may hold
+        lines = [line.removesuffix("\r") for line in path.read_text(encoding="utf-8-sig").split("\n")]
     except FileNotFoundError:
         raise DataError(f"{path}: labels file not found") from None
     except IsADirectoryError:
@@ -137,6 +139,11 @@ def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files:
 
 
 def write_labels(path: str | Path, rows: list[tuple[str, str]]) -> None:
-    """Write ``name<TAB>text`` lines atomically (temporary file, then rename)."""
+    """Write ``name<TAB>text`` lines atomically (temporary file, then rename). A name holding a tab or a line
+    break, or a text holding a line break, is refused: it would not read back."""
+    for name, text in rows:
+        if "\t" in name or any(c in name + text for c in "\r\n"):
+            raise DataError(f"{path}: cannot write {name!r}, {text!r} as a labels line (a tab in the name, or a "
+                            "line break)")
     with atomic_write(path) as tmp:
         tmp.write_text("".join(f"{n}\t{t}\n" for n, t in rows), encoding="utf-8")

@@ -70,7 +70,7 @@ def _read_bytes(path: Path) -> bytes:
     """The file's bytes, or ``b""`` if it cannot be read: :func:`pack_lmdb` then reports it as a bad sample."""
     try:
         return path.read_bytes()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in the name
         return b""
 
 
@@ -273,4 +273,7 @@ def read_num_samples(txn: lmdb.Transaction, path: Path) -> int:
         raise DataError(f"{path}: 'num-samples' is {raw[:32]!r}, not a decimal count") from None
     if n <= 0:
         raise DataError(f"{path}: no samples ('num-samples' is {n})")
+    entries = txn.stat()["entries"]  # every sample has two keys: a larger count is a lie (and would be a huge index)
+    if n > (entries - 1) // 2:
+        raise DataError(f"{path}: 'num-samples' is {n}, but the database holds only {entries} keys (2 per sample)")
     return n

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,7 +160,9 @@ def _read_record(f, header: bytes, where: str) -> bytes:
     (length,), (length_crc,) = struct.unpack("<Q", header[:8]), struct.unpack("<I", header[8:])
     if masked_crc(header[:8]) != length_crc:
         raise RecordError(f"{where}: length checksum mismatch (corrupt record header)", "length checksum mismatch")
-    payload, footer = f.read(length), f.read(4)
+    # checked before reading: a damaged header can declare up to 2**64 bytes, which f.read would try to allocate
+    left = os.fstat(f.fileno()).st_size - f.tell()
+    payload, footer = (f.read(length), f.read(4)) if length + 4 <= left else (b"", b"")
     if len(payload) < length or len(footer) < 4:
         raise RecordError(f"{where}: truncated file (record of {length} bytes cut short)", "truncated file")
     if masked_crc(payload) != struct.unpack("<I", footer)[0]:

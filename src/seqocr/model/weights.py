@@ -7,15 +7,17 @@ A file alone rebuilds its model (``load_model``): no flags need repeating, no fi
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..charset import Charset
-from ..config import Config
-from ..errors import DataError
+from ..config import Config, validate
+from ..errors import DataError, one_line
 from ..fsutil import atomic_write
+from ..preprocess import DEFAULT_MAX_PIXELS
 
 FORMAT_VERSION = 1
 
@@ -33,12 +35,23 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"{path}: checkpoint not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # no pickle code runs: tensors and plain data
+    except pickle.UnpicklingError as e:
+        if "GLOBAL" not in str(e):  # torch names the global it refused; without one, a damaged or foreign file
+            raise DataError(f"{path}: not a readable seqocr checkpoint (truncated or corrupt: UnpicklingError)") \
+                from None
+        # weights_only met a Python object: a pickle that would run code when loaded
+        raise DataError(f"{path}: refused: it holds Python objects, not just weights (loading it could run code)") \
+            from None
     except Exception as e:  # noqa: BLE001 - torch raises many types for a damaged zip/pickle
         raise DataError(f"{path}: not a readable seqocr checkpoint (truncated or corrupt: {type(e).__name__})") \
             from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path}: not a seqocr checkpoint (format_version missing or unsupported)")
+    missing = [k for k, kind in (("config", dict), ("charset", dict), ("model", dict))
+               if not isinstance(state.get(k), kind)]
+    if missing:
+        raise DataError(f"{path}: a seqocr checkpoint without {', '.join(missing)}")
     return state
 
 
@@ -80,8 +93,14 @@ def read_weights(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: not a readable safetensors file ({e})") from None
     if meta.get("format") != "seqocr":
         raise DataError(f"{path}: a safetensors file without seqocr metadata (config and charset)")
-    return {"config": json.loads(meta["config"]), "charset": json.loads(meta["charset"]), "model": weights,
-            "step": int(meta.get("step", 0)), "info": json.loads(meta.get("info", "{}"))}
+    try:
+        state = {"config": json.loads(meta["config"]), "charset": json.loads(meta["charset"]), "model": weights,
+                 "step": int(meta.get("step", 0)), "info": json.loads(meta.get("info", "{}"))}
+    except (KeyError, ValueError, RecursionError) as e:  # ValueError: bad JSON or a step that is no number
+        raise DataError(f"{path}: damaged seqocr metadata ({type(e).__name__}: {one_line(e, 120)})") from None
+    if not isinstance(state["config"], dict) or not isinstance(state["charset"], dict):
+        raise DataError(f"{path}: damaged seqocr metadata (config and charset must be JSON objects)")
+    return state
 
 
 def read_any(path: Path) -> dict[str, Any]:
@@ -101,8 +120,42 @@ def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config,
     path = Path(path) if path is not None else shipped_model()
     state = read_any(path)
     cfg = Config.from_dict(state["config"], where=str(path))
-    charset = Charset.from_dict(state["charset"])
-    model = build_model(cfg.model, num_classes_for(cfg.model, len(charset)))
+    validate(cfg)
+    m = cfg.model
+    if m.max_len > MAX_STEPS or m.view_height * m.view_width * m.num_views > DEFAULT_MAX_PIXELS:
+        raise DataError(f"{path}: model config out of range ({m.max_len} decoder steps, {m.num_views} views of "
+                        f"{m.view_height}x{m.view_width}); a reader would loop or allocate without bound")
+    try:
+        charset = Charset.from_dict(state["charset"])
+    except DataError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise DataError(f"{path}: damaged charset ({type(e).__name__}: {one_line(e, 120)})") from None
+    num_classes = num_classes_for(m, len(charset))
+    with torch.device("meta"):  # shapes only, no memory: a config that lies about sizes is refused before any
+        expected = build_model(m, num_classes).state_dict()  # allocation it asks for
+    check_weights(path, state["model"], expected)
+    model = build_model(m, num_classes)
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, charset, state
+
+
+MAX_STEPS = 1024  # decoder steps a stored config may ask for (FSNS models use 38, the reference 64)
+
+
+def check_weights(path: Path, weights: dict, expected: dict[str, torch.Tensor]) -> None:
+    """DataError unless ``weights`` has exactly the tensors ``expected`` names, of the same shapes and dtype kinds,
+    so that the model built next can load them: the file's config and its tensors must agree."""
+    missing, unexpected = sorted(expected.keys() - weights.keys()), sorted(weights.keys() - expected.keys())
+    if missing or unexpected:
+        names = "; ".join(f"{what} {', '.join(map(str, keys[:3]))}" + (" ..." if len(keys) > 3 else "")
+                          for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys)
+        raise DataError(f"{path}: weights do not match the model its config describes ({one_line(names, 200)})")
+    for name, want in expected.items():
+        got = weights[name]
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape \
+                or got.dtype.is_floating_point != want.dtype.is_floating_point:
+            found = f"{tuple(got.shape)} {got.dtype}" if isinstance(got, torch.Tensor) else type(got).__name__
+            raise DataError(f"{path}: weight {name} is {found}; the model its config describes needs "
+                            f"{tuple(want.shape)} {want.dtype}")
