@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..charset import Charset
 from ..errors import ConfigError, DataError, SeqocrError
-from ..preprocess import ImageSpec
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_paths, beam_search, check_beam
+from .onnx_check import read_metadata
 from .postprocess import Reading, decode_batch
 from .reader import Reader
 
@@ -34,8 +33,7 @@ class OnnxReader(Reader):
         meta = self.session.get_modelmeta().custom_metadata_map
         if "charset" not in meta or "preprocess" not in meta:
             raise DataError(f"{path}: an ONNX model without seqocr metadata (charset, preprocess)")
-        self.charset = Charset.from_dict(json.loads(meta["charset"]))
-        self.spec = ImageSpec.from_dict(json.loads(meta["preprocess"]))
+        self.charset, self.spec = read_metadata(self.path, self.session, meta)  # checked against the graph
         self.metadata = meta
         self.beam_sessions = None  # (encoder, step), loaded on the first beam search
         if self.beam > 1:
