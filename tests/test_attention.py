@@ -1,5 +1,6 @@
 """Attention maps: the reader's ``attention=True``, their pictures (``read --show``) and their JSON form."""
 
+import base64
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +69,11 @@ def test_payload_is_small_integers_scaled_to_each_peak():
     maps[0, 1, 0, 2], maps[0, 0, 1, 1] = 0.8, 0.2
     maps[1] = 1 / maps[1].size
     out = attention_payload(maps)
-    assert out["shape"] == [4, 2, 3] and out["levels"] == 255
-    assert len(out["maps"]) == 2 and all(len(m) == 24 for m in out["maps"])
-    assert out["maps"][0][1 * 6 + 0 * 3 + 2] == 255 and out["maps"][0][0 * 6 + 1 * 3 + 1] == 64
-    assert set(out["maps"][1]) == {255}
+    assert out["shape"] == [4, 2, 3] and out["levels"] == 255 and out["encoding"] == "base64 uint8"
+    decoded = [list(base64.b64decode(m)) for m in out["maps"]]
+    assert len(decoded) == 2 and all(len(m) == 24 for m in decoded)
+    assert decoded[0][1 * 6 + 0 * 3 + 2] == 255 and decoded[0][0 * 6 + 1 * 3 + 1] == 64
+    assert set(decoded[1]) == {255}
     assert attention_payload(np.zeros((0, 4, 2, 3)))["maps"] == []
     assert normalise(np.zeros((1, 2, 2))).max() == 0  # an all-zero map stays zero
 

@@ -3,10 +3,11 @@
 * ``POST /v1/read``: images as multipart form field ``images`` (repeatable), or JSON ``{"images": [base64, ...]}``
   -> ``{"results": [{"text", "confidence", "char_probs", "rejected"}, ...]}`` in request order; a reading whose
   confidence is under ``min_confidence`` has ``"text": ""`` and ``"rejected": true``.
-  With ``?attention=1`` each result also has ``"attention": {"shape": [V, R, W], "levels": 255, "maps": [[...],
-  ...]}``: for each character, where the model looked, over V views, R rows and W columns of its memory, as integers
-  scaled to that character's peak (:func:`~seqocr.inference.attention.attention_payload`; PyTorch greedy reading
-  only: another reader answers 400).
+  With ``?attention=1`` each result also has ``"attention": {"shape": [V, R, W], "levels": 255, "encoding":
+  "base64 uint8", "maps": [...]}``: for each character, where the model looked over V views, R rows and W columns
+  of its memory, V·R·W bytes scaled to that character's peak, base64 (about 1.4 kB a character for the shipped
+  model; :func:`~seqocr.inference.attention.attention_payload`; PyTorch greedy reading only: another reader answers
+  400, and ``/healthz`` says ``"attention": false``).
 * ``GET /``: a page to drop images on and see what was read and where the model looked (``seqocr/web``; plain
   HTML, CSS and JavaScript, no build step, nothing fetched from elsewhere).
 * ``GET /healthz``: liveness and what model is loaded. ``GET /openapi.json``, ``/docs``: the schema.

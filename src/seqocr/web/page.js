@@ -1,8 +1,9 @@
 "use strict";
 // seqocr's page. Each chosen image goes alone to POST /v1/read?attention=1, so that a bad file shows its own
 // error (the service's message) while the others are read; the service batches concurrent requests anyway.
-// A result's attention is {shape: [V, R, W], levels, maps: one list of V*R*W integers per character}: where the
-// model looked for that character over V views, R rows and W columns of its memory, scaled to the map's peak.
+// A result's attention is {shape: [V, R, W], levels: 255, encoding: "base64 uint8", maps: one base64 string of
+// V*R*W bytes per character}: where the model looked for that character over V views, R rows and W columns of its
+// memory, scaled to the map's peak.
 
 const RAMP = [[0, [20, 20, 160]], [0.4, [200, 30, 130]], [0.75, [255, 150, 20]], [1, [255, 250, 150]]];
 const VIEW_PX = 150;  // each view is drawn at this size
@@ -73,30 +74,70 @@ function drawViews(card, img, n) {
     ctx.drawImage(img, sx, sy, sw, sh, v * (VIEW_PX + GAP), 0, VIEW_PX, VIEW_PX));
 }
 
+const FIELD = 75;  // the heat field is computed at this size per view, then stretched to VIEW_PX
+
+function spread(map, v, rows, cols) {
+  // view v's cells (rows x cols) sampled bilinearly onto FIELD x FIELD pixels, then blurred over about a cell
+  // (a weight sits on one memory cell, 4 x 16 pixels of a view for the shipped model): a spot, not a dot
+  const out = new Float32Array(FIELD * FIELD), cell = (r, c) => map[v * rows * cols + r * cols + c];
+  for (let y = 0; y < FIELD; y++) {
+    const fy = Math.min(Math.max((y + 0.5) * rows / FIELD - 0.5, 0), rows - 1), y0 = Math.floor(fy);
+    const y1 = Math.min(y0 + 1, rows - 1), ty = fy - y0;
+    for (let x = 0; x < FIELD; x++) {
+      const fx = Math.min(Math.max((x + 0.5) * cols / FIELD - 0.5, 0), cols - 1), x0 = Math.floor(fx);
+      const x1 = Math.min(x0 + 1, cols - 1), tx = fx - x0;
+      out[y * FIELD + x] = (1 - ty) * ((1 - tx) * cell(y0, x0) + tx * cell(y0, x1)) +
+                           ty * ((1 - tx) * cell(y1, x0) + tx * cell(y1, x1));
+    }
+  }
+  return blur(out, 0.6 * Math.max(FIELD / cols, FIELD / rows));
+}
+
+function blur(field, sigma) {  // separable Gaussian, edges clamped
+  const radius = Math.ceil(2.5 * sigma), kernel = [];
+  for (let i = -radius; i <= radius; i++) kernel.push(Math.exp(-i * i / (2 * sigma * sigma)));
+  const total = kernel.reduce((a, b) => a + b, 0);
+  const pass = (src, dx, dy) => {
+    const dst = new Float32Array(src.length);
+    for (let y = 0; y < FIELD; y++) {
+      for (let x = 0; x < FIELD; x++) {
+        let acc = 0;
+        for (let i = -radius; i <= radius; i++) {
+          const xx = Math.min(Math.max(x + i * dx, 0), FIELD - 1), yy = Math.min(Math.max(y + i * dy, 0), FIELD - 1);
+          acc += kernel[i + radius] * src[yy * FIELD + xx];
+        }
+        dst[y * FIELD + x] = acc / total;
+      }
+    }
+    return dst;
+  };
+  return pass(pass(field, 1, 0), 0, 1);
+}
+
 function drawAttention(card, attention, k) {
-  // character k's map over every view: a small R x W image per view, stretched with smoothing
-  const [n, rows, cols] = attention.shape, map = attention.maps[k], levels = attention.levels;
+  // character k's map over every view, on one scale for all views (a view the model hardly used stays dark)
+  const [n, rows, cols] = attention.shape;
+  const map = Uint8Array.from(atob(attention.maps[k]), (c) => c.charCodeAt(0));
   const overlay = card.querySelector(".overlay"), ctx = overlay.getContext("2d");
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = "high";
+  const fields = Array.from({ length: n }, (_, v) => spread(map, v, rows, cols));
+  const peak = Math.max(1e-6, ...fields.map((f) => f.reduce((a, b) => Math.max(a, b), 0)));
   const cells = document.createElement("canvas");
-  cells.width = cols;
-  cells.height = rows;
-  const small = cells.getContext("2d"), perView = [];
-  for (let v = 0; v < n; v++) {
-    const data = small.createImageData(cols, rows);
-    let total = 0;
-    for (let i = 0; i < rows * cols; i++) {
-      const w = map[v * rows * cols + i] / levels;
-      const [r, g, b] = heat(w);
-      data.data.set([r, g, b, Math.round(Math.sqrt(w) * 230)], 4 * i);
-      total += w;
-    }
-    perView.push(total);
+  cells.width = cells.height = FIELD;
+  const small = cells.getContext("2d");
+  const perView = [];
+  fields.forEach((field, v) => {
+    const data = small.createImageData(FIELD, FIELD);
+    field.forEach((value, i) => {
+      const w = value / peak;
+      data.data.set([...heat(w), Math.round(Math.sqrt(w) * 230)], 4 * i);
+    });
     small.putImageData(data, 0, 0);
     ctx.drawImage(cells, v * (VIEW_PX + GAP), 0, VIEW_PX, VIEW_PX);
-  }
+    perView.push(map.slice(v * rows * cols, (v + 1) * rows * cols).reduce((a, b) => a + b, 0));
+  });
   overlay.dataset.char = String(k);
   const sum = perView.reduce((a, b) => a + b, 0) || 1;
   return perView.map((t) => t / sum);
