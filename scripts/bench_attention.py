@@ -13,17 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import torch
 
-import torch  # noqa: E402
-
-from seqocr.inference.attention import attention_payload, render_reading  # noqa: E402
-from seqocr.inference.predictor import Predictor  # noqa: E402
-from seqocr.preprocess import load_image  # noqa: E402
+from seqocr.inference.attention import attention_payload, render_reading
+from seqocr.inference.predictor import Predictor
+from seqocr.preprocess import load_image
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "seqocr" / "resources" / "samples"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.headless import Browser  # noqa: E402
-from scripts.spawn_serve import spawn  # noqa: E402
+from scripts.headless import Browser
+from scripts.spawn_serve import spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "fsns-sample"
@@ -73,7 +73,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     image = args.images / args.page_image
     if not image.is_file():
-        image = sorted(args.images.glob("*.png"))[0]
+        image = min(args.images.glob("*.png"))
     with Browser.start() as browser, tempfile.TemporaryDirectory() as tmp:
         small_png(page_shot(browser, image, args.focus), args.out / "page.png")
         small_png(report_shot(browser, args.images / "labels.tsv", Path(tmp)), args.out / "report.png")
