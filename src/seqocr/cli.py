@@ -19,6 +19,7 @@ from PIL import Image
 
 from .errors import ConfigError, DataError, SeqocrError
 from .fsns import DECODER_STEPS
+from .inference.beam import MAX_BEAM
 from .model import MODELS
 from .preprocess import DEFAULT_MAX_PIXELS
 
@@ -49,6 +50,7 @@ def _number(kind: type, low: float, high: float | None = None):
 
 POSITIVE, AT_LEAST_ZERO, CONFIDENCE = _number(int, 1), _number(int, 0), _number(float, 0.0, 1.0)
 MIN_CONFIDENCE_HELP = "reject a reading whose confidence is below X, 0 to 1 (default 0: none)"
+BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 to {MAX_BEAM} (default 1: greedy)"
 
 
 def _key_value(text: str) -> str:
@@ -112,7 +114,7 @@ def _eval_onnx(args: argparse.Namespace) -> int:
     from .inference.evaluate import evaluate_reader
     from .inference.onnx_reader import OnnxReader
 
-    reader = OnnxReader(args.onnx, threads=args.threads)
+    reader = OnnxReader(args.onnx, threads=args.threads, beam=args.beam)
     max_chars = int(reader.metadata.get("max_len", DECODER_STEPS)) - 1
     samples = iter_labelled(args.data, reader.charset, max_chars, warn=_stderr)  # stdout may be --json
     metrics, rows = evaluate_reader(reader, samples, args.batch_size)
@@ -177,9 +179,29 @@ def _eval(args: argparse.Namespace) -> int:
                        seed=EVAL_SYNTH_SEED, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
     if getattr(ds, "report", None) is not None and ds.report.skipped:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
-    metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
-                             progress=not args.no_progress)
+    if args.beam > 1:
+        from .inference.evaluate import score
+
+        metrics, rows = score(_beam_batches(model, ds, charset, args))
+    else:
+        metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
+                                 progress=not args.no_progress)
     return _report(args, metrics, rows)
+
+
+def _beam_batches(model, dataset, charset, args: argparse.Namespace):
+    """``eval --beam N``: the evaluation's batches (as :func:`seqocr.train.evaluate.read_batches` yields them, which
+    reads greedily) read with a beam."""
+    from tqdm import tqdm
+
+    from .inference.predictor import beam_read
+    from .train.evaluate import eval_loader
+
+    model.eval()
+    loader = eval_loader(dataset, charset, model.max_len, args.batch_size)
+    for batch in tqdm(loader, desc="eval", unit="batch", disable=args.no_progress, leave=False):
+        readings = beam_read(model, batch["images"], charset, args.beam, args.bf16) if batch["texts"] else []
+        yield batch["texts"], batch["wheres"], readings, len(batch["bad"])
 
 
 def _eval_report(args: argparse.Namespace) -> int:
@@ -197,7 +219,8 @@ def _eval_report(args: argparse.Namespace) -> int:
     max_len = int(reader.metadata.get("max_len", DECODER_STEPS)) if args.onnx else reader.model.max_len
     worst = WorstReadings()
     samples = iter_labelled(args.data, reader.charset, max_len - 1, warn=_stderr)  # stdout may be --json
-    metrics, rows = evaluate_reader(reader, samples, args.batch_size, attention=not args.onnx, on_read=worst)
+    metrics, rows = evaluate_reader(reader, samples, args.batch_size, attention=not args.onnx and args.beam == 1,
+                                    on_read=worst)
     status = _report(args, metrics, rows)
     shown = score_with_rejection(metrics, rows, args.min_confidence) if args.min_confidence else metrics
     path = write_report(folder, shown, rows, worst, reader.spec, args.data, args.onnx or args.checkpoint or "shipped")
@@ -209,14 +232,14 @@ def _eval_reader(args: argparse.Namespace):
     if args.onnx:
         from .inference.onnx_reader import OnnxReader
 
-        return OnnxReader(args.onnx, threads=args.threads)
+        return OnnxReader(args.onnx, threads=args.threads, beam=args.beam)
     import torch
 
     from .inference.predictor import Predictor
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam)
 
 
 def _folder(path: str, option: str) -> Path:
@@ -319,10 +342,10 @@ def _predictor(args: argparse.Namespace):
     if args.onnx:
         from .inference.onnx_reader import OnnxReader
 
-        return OnnxReader(args.onnx)
+        return OnnxReader(args.onnx, beam=args.beam)
     from .inference.predictor import Predictor
 
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -338,7 +361,8 @@ def _serve(args: argparse.Namespace) -> int:
     with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
         reader = _predictor(args)
         info = {"model": args.onnx or args.checkpoint or "shipped",
-                "runtime": "onnxruntime" if args.onnx else "torch", "min_confidence": args.min_confidence}
+                "runtime": "onnxruntime" if args.onnx else "torch", "min_confidence": args.min_confidence,
+                "beam": args.beam}
         serve(reader, sock, limits, info, args.min_confidence)
     return 0
 
@@ -357,30 +381,39 @@ def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] =
     return out
 
 
+VERIFY_BEAM = 3  # export --beam --verify: the beam width the ONNX Runtime beam is checked at
+
+
 def _export(args: argparse.Namespace) -> int:
     folder = Path(args.out).parent
     if not folder.is_dir():  # a mistyped path is not a reason to create folders
         raise ConfigError(f"{args.out}: the folder {folder} does not exist; create it first")
+    from .inference.beam import beam_paths
     from .inference.export import export_onnx, quantize_int8, verify_onnx
 
     out = _output_file(args.out, args.force, (args.checkpoint,))
     int8 = _output_file(out.with_name(f"{out.stem}.int8{out.suffix}"), args.force, (args.checkpoint,)) \
         if args.int8 else None
-    out = export_onnx(args.checkpoint, out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    graphs = [_output_file(p, args.force, (args.checkpoint,)) for p in beam_paths(out)] if args.beam else []
+    out = export_onnx(args.checkpoint, out, beam=args.beam)
+    for path in (out, *graphs):
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if int8 is not None:
         q = quantize_int8(out, int8)
         print(f"wrote {q} ({q.stat().st_size / 1e6:.1f} MB, int8 convolutions; compare with eval --onnx)")
     if args.verify:
         try:
-            r = verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance)
+            checks = [verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance, beam=beam)
+                      for beam in ((1, VERIFY_BEAM) if args.beam else (1,))]
         except SeqocrError as e:  # an export that failed its check is not left behind as if it were good
-            for path in (out, int8):
+            for path in (out, int8, *graphs):
                 if path is not None:
                     path.unlink(missing_ok=True)
             raise SeqocrError(f"{e}; the exported file(s) were removed") from None
-        print(f"verified: ONNX Runtime = PyTorch on {r['images']} generated signs (texts identical, largest "
-              f"probability gap {r['max_char_prob_gap']:.1e} <= {args.tolerance:.0e})")
+        for r in checks:
+            how = f" with a beam of {r['beam']}" if r["beam"] > 1 else ""
+            print(f"verified: ONNX Runtime = PyTorch{how} on {r['images']} generated signs (texts identical, "
+                  f"largest probability gap {r['max_char_prob_gap']:.1e} <= {args.tolerance:.0e})")
     return 0
 
 
@@ -467,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime instead")
     e.add_argument("--threads", type=AT_LEAST_ZERO, default=0, help="CPU threads (0: the library's default)")
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    e.add_argument("--beam", type=BEAM, default=1, metavar="N", help=BEAM_HELP)
     e.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X", help=MIN_CONFIDENCE_HELP +
                    "; scored as empty, and the coverage and exact match of the kept are reported")
     e.add_argument("--report", metavar="DIR",
@@ -485,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='one {"image", "text", "confidence", "char_probs", "rejected"} object per line')
     r.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    r.add_argument("--beam", type=BEAM, default=1, metavar="N", help=BEAM_HELP)
     r.add_argument("--max-pixels", type=POSITIVE, default=DEFAULT_MAX_PIXELS,
                    help="pixels per image; a larger one is reported, not decoded")
     r.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X",
@@ -529,6 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     v.add_argument("--onnx", help="serve an exported ONNX model with ONNX Runtime (no torch needed)")
     v.add_argument("--bf16", action="store_true", help="bf16 autocast (PyTorch)")
+    v.add_argument("--beam", type=BEAM, default=1, metavar="N",
+                   help=BEAM_HELP + "; a request may ask for another with ?beam=K")
     v.add_argument("--max-batch", type=POSITIVE, default=32, help="images read together across requests")
     v.add_argument("--max-images", type=POSITIVE, default=64, help="images per request")
     v.add_argument("--max-body-mb", type=_number(float, 0.001), default=20.0, help="request body size limit")
@@ -547,6 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     x.add_argument("--out", required=True, help="model.onnx, in an existing folder")
     x.add_argument("--verify", action="store_true", help="check ONNX Runtime against PyTorch on generated signs")
+    x.add_argument("--beam", action="store_true",
+                   help="also write NAME.encoder.onnx and NAME.step.onnx, which beam search with ONNX Runtime reads "
+                        "(read/eval/serve --onnx NAME.onnx --beam N)")
     x.add_argument("--int8", action="store_true",
                    help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")
     x.add_argument("--verify-n", type=POSITIVE, default=64, help="signs to verify on")

@@ -7,7 +7,9 @@
   "base64 uint8", "maps": [...]}``: for each character, where the model looked over V views, R rows and W columns
   of its memory, V·R·W bytes scaled to that character's peak, base64 (about 1.4 kB a character for the shipped
   model; :func:`~seqocr.inference.attention.attention_payload`; PyTorch greedy reading only: another reader answers
-  400, and ``/healthz`` says ``"attention": false``).
+  400, and ``/healthz`` says ``"attention": false``). ``?beam=K`` reads this request's images with a beam of K
+  hypotheses (1 = greedy; default: the service's ``--beam``), from 1 to 32 (1 only for an ONNX model exported
+  without ``--beam``; ``/healthz`` says ``max_beam``).
 * ``GET /``: a page to drop images on and see what was read and where the model looked (``seqocr/web``; plain
   HTML, CSS and JavaScript, no build step, nothing fetched from elsewhere).
 * ``GET /healthz``: liveness and what model is loaded. ``GET /openapi.json``, ``/docs``: the schema.
@@ -44,6 +46,7 @@ from PIL import Image
 
 from .errors import ConfigError, DataError
 from .inference.attention import attention_payload
+from .inference.beam import MAX_BEAM
 from .inference.postprocess import Reading, check_min_confidence, reject_below
 from .inference.reader import Reader
 from .preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, eval_transform, load_image
@@ -76,11 +79,12 @@ class Batcher:
         self.thread = threading.Thread(target=self._run, name="seqocr-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, arrays: list[np.ndarray], attention: bool = False) -> list[Future]:
+    def submit(self, arrays: list[np.ndarray], attention: bool = False, beam: int | None = None) -> list[Future]:
+        """Queue images to read; ``beam`` None: the reader's own beam width."""
         futures = []
         for x in arrays:
             f: Future = Future()
-            self.jobs.put((x, attention, f))
+            self.jobs.put((x, attention, beam, f))
             futures.append(f)
         return futures
 
@@ -93,15 +97,20 @@ class Batcher:
                     batch.append(self.jobs.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            attention = any(a for _, a, _ in batch)  # one pass for all; the maps are dropped where not asked
-            try:
-                readings = self.reader.read_arrays(np.stack([x for x, _, _ in batch]), attention=attention)
-            except Exception as e:  # noqa: BLE001 - handed to every waiting request, never kills the thread
-                for _, _, f in batch:
-                    f.set_exception(e)
-                continue
-            for (_, a, f), r in zip(batch, readings):
-                f.set_result(r if a else replace(r, attention=None))
+            for beam in dict.fromkeys(b for _, _, b, _ in batch):  # one pass per beam width asked
+                self._read([job for job in batch if job[2] == beam], beam)
+
+    def _read(self, batch: list[tuple], beam: int | None) -> None:
+        attention = any(a for _, a, _, _ in batch)  # one pass for all; the maps are dropped where not asked
+        options = {"attention": attention} if beam is None else {"attention": attention, "beam": beam}
+        try:
+            readings = self.reader.read_arrays(np.stack([x for x, _, _, _ in batch]), **options)
+        except Exception as e:  # noqa: BLE001 - handed to every waiting request, never kills the thread
+            for *_, f in batch:
+                f.set_exception(e)
+            return
+        for (_, a, _, f), r in zip(batch, readings):
+            f.set_result(r if a else replace(r, attention=None))
 
 
 def decode_image(data: bytes, index: int, limits: Limits) -> Image.Image:
@@ -167,6 +176,22 @@ def attention_refusal(reader: Reader) -> "str | None":
     return None
 
 
+def beam_limit(reader: Reader) -> int:
+    """The widest beam ``reader`` can read with: :data:`~seqocr.inference.beam.MAX_BEAM`, or 1 for an ONNX model
+    without its beam graphs (exported without ``--beam``)."""
+    return MAX_BEAM if getattr(reader, "beam_ready", True) else 1
+
+
+def wants_beam(value: "str | None", limit: int) -> "int | None":
+    """The ``beam`` query parameter: an integer from 1 to ``limit``; None when absent (the reader's own)."""
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 3 and 1 <= int(value) <= limit):
+        hint = " (this service's ONNX model has no beam graphs: seqocr export --beam)" if limit == 1 else ""
+        raise BadRequest(400, f"beam must be an integer from 1 to {limit}, got {value[:20]!r}{hint}")
+    return int(value)
+
+
 def wants_attention(value: str) -> bool:
     """The ``attention`` query parameter: 1/true/yes or 0/false/no (or absent)."""
     if value.lower() in ("1", "true", "yes"):
@@ -188,6 +213,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
     app.add_middleware(ClientLimit, limit=limits.max_client_requests)
     batcher = Batcher(reader, limits)
     refusal = attention_refusal(reader)
+    beams = beam_limit(reader)
     pages = {name: (WEB / name).read_bytes() for name in WEB_FILES}  # a few kB, read once
 
     def error(status: int, message: str) -> JSONResponse:
@@ -207,7 +233,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
 
     @app.get("/healthz")
     async def healthz() -> dict:
-        return {"status": "ok", **(model_info or {}), "attention": refusal is None,
+        return {"status": "ok", **(model_info or {}), "attention": refusal is None, "max_beam": beams,
                 **({"attention_refusal": refusal} if refusal else {})}
 
     @app.get("/", include_in_schema=False)
@@ -227,6 +253,9 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         attention = wants_attention(request.query_params.get("attention", ""))
         if attention and refusal:
             raise BadRequest(400, refusal)
+        beam = wants_beam(request.query_params.get("beam"), beams)
+        if attention and (beam or 1) > 1:
+            raise BadRequest(400, "attention maps come with greedy reading only; ask for beam=1 or no beam")
         try:
             size = int(request.headers.get("content-length") or 0)
         except ValueError:  # found by fuzzing: was a 500
@@ -256,7 +285,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         arrays = await asyncio.to_thread(
             lambda: [eval_transform(decode_image(data, i, limits), reader.spec) for i, data in enumerate(images)])
         readings: list[Reading] = await asyncio.gather(
-            *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention)])
+            *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention, beam)])
         return {"results": [result(r, attention) for r in reject_below(readings, min_confidence)]}
 
     return app

@@ -54,6 +54,11 @@ class OnnxReader(Reader):
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad files
             raise DataError(f"{path}: not a readable ONNX model ({type(e).__name__})") from None
 
+    @property
+    def beam_ready(self) -> bool:
+        """Whether the beam graphs are beside the model file (checked when first read)."""
+        return self.beam_sessions is not None or all(p.is_file() for p in beam_paths(self.path))
+
     def _beam_graphs(self) -> tuple:
         """The encoder and step sessions beside the model file, checked to belong to it."""
         if self.beam_sessions is None:
