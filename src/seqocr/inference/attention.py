@@ -144,7 +144,8 @@ def render_reading(image: Image.Image, reading: Reading, spec: ImageSpec, title:
     lines = [title] if title else []
     status = "rejected (below --min-confidence)" if reading.rejected else f"{len(reading.text)} characters"
     lines.append(f"confidence {reading.confidence:.3f}, {status}")
-    canvas = Image.new("RGB", (max(width, strip.width if strip else 0) + 20, 4000), BACKGROUND)
+    tall = 120 + 22 * len(lines) + view_px + 50 * len(reading.text) + (strip.height if strip else 0)  # cropped below
+    canvas = Image.new("RGB", (max(width, strip.width if strip else 0) + 20, tall), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     y = 10
     for line in lines:
