@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Override, e.g.: make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test venv fonts model peers clean
+.PHONY: demo test venv fonts model peers clean fuzz soak
 
 venv: $(VENV)/.installed fonts
 
@@ -48,6 +48,18 @@ peers: venv
 	test -f data/heldout/labels.tsv || $(PY) -m seqocr synth --n 200 --split test --seed 1 --out data/heldout
 	$(PY) scripts/bench_peers.py --labels data/heldout/labels.tsv \
 	    $(if $(wildcard $(REAL)),--labels $(REAL)) --json benchmarks/peers.json
+
+# Every fuzz target for FUZZ_SECONDS each from the committed seed corpus (tests/fuzz/corpus), coverage-guided with
+# atheris where it installs, else by random mutation; failing inputs land in fuzz-out/TARGET/ (issue 15).
+FUZZ_SECONDS ?= 60
+fuzz: venv
+	-$(PY) -m pip install -q "atheris>=2.3"
+	$(PY) scripts/fuzz.py --seconds $(FUZZ_SECONDS)
+
+# The service under load for SOAK_MINUTES at its measured capacity, bad requests, slow uploads, a flood, SIGTERM.
+SOAK_MINUTES ?= 10
+soak: venv
+	$(PY) scripts/soak.py --minutes $(SOAK_MINUTES) --json benchmarks/soak.json
 
 # Training runs (runs/) are kept: `make model` resumes from them.
 clean:

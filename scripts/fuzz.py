@@ -187,14 +187,27 @@ def child(args: argparse.Namespace) -> int:
     limit_memory(args.rss_mb)
     work = Path(tempfile.mkdtemp(prefix=f"seqocr-fuzz-{args.target}-"))  # new inputs go here, not to the corpus
     out.mkdir(parents=True, exist_ok=True)
+    # libFuzzer's own limit is wall time: 10 times ours, so that it only catches what ours (CPU time) cannot
     argv = [sys.argv[0], str(work), str(CORPUS / args.target), f"-max_total_time={int(args.seconds)}",
-            f"-timeout={int(args.timeout)}", f"-rss_limit_mb={args.rss_mb + _rss_mb()}", f"-seed={args.seed + 1}",
+            f"-timeout={int(10 * args.timeout)}", f"-rss_limit_mb={args.rss_mb + _rss_mb()}", f"-seed={args.seed + 1}",
             f"-artifact_prefix={out}/", "-print_final_stats=1", "-max_len=65536"]
     if (REGRESSIONS / args.target).is_dir():
         argv.insert(2, str(REGRESSIONS / args.target))
-    atheris.Setup(argv, lambda data: fn(bytes(data)))
+    atheris.Setup(argv, lambda data: guarded(fn, bytes(data), args.timeout))
     atheris.Fuzz()  # exits the process
     return 0
+
+
+class ContractBroken(Exception):
+    """What :func:`run_one` reported, raised for libFuzzer to keep the input (as ``crash-*``)."""
+
+
+def guarded(fn: Callable[[bytes], None], data: bytes, timeout: float) -> None:
+    """``fn(data)`` under :func:`run_one`'s CPU-time limit (libFuzzer's ``-timeout`` is wall time, which on a
+    machine shared with a training run also measures the other work)."""
+    failure = run_one(fn, data, timeout)
+    if failure is not None:
+        raise ContractBroken(failure)
 
 
 def _rss_mb() -> int:
