@@ -358,7 +358,8 @@ def main() -> int:
         ("bad requests not 4xx", soak["bad_not_4xx"] + during_flood["bad_not_4xx"]),
         ("memory grew", (summary["rss_mb"]["growth"] or 0) > args.max_growth),
         ("descriptors leaked", fds_after > fds_before + 2),  # under load they count the connections in flight
-        ("flood never limited", "429" not in flooded),
+        # fewer flood requests than the limit in all (a starved server, a short flood) cannot test it: not a failure
+        ("flood never limited", "429" not in flooded and sum(flooded.values()) > CLIENT_LIMIT),
         ("requests dropped at SIGTERM", term["dropped"] + term["bad_answers"]),
         ("exit not 0 within the grace period", code != 0 or exit_s > args.grace + 5)] if bad]
     summary["failed"] = failed

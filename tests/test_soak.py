@@ -1,0 +1,26 @@
+"""A few seconds of scripts/soak.py against a tiny model: the same harness as the 10-minute soak in BENCHMARKS.md
+(good, bad and slow requests, a flooding client, SIGTERM under load), with the same checks."""
+
+import json
+import subprocess
+import sys
+
+from tests.helpers import ROOT, tiny_checkpoint
+
+
+def test_a_short_soak_passes_every_check(tmp_path, fsns):
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    out = tmp_path / "soak.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "soak.py"), "--checkpoint", str(ckpt), "--seconds", "3",
+         "--capacity-seconds", "1", "--clients", "2", "--flood-seconds", "4", "--flood-clients", "24",
+         "--grace", "10", "--json", str(out)], capture_output=True, text=True, timeout=1200, check=False)
+    assert out.exists(), proc.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    assert summary["failed"] == [], summary
+    soak, term = summary["soak"], summary["sigterm"]
+    assert soak["good"] > 0 and soak["bad"] > 0 and soak["good_not_200"] == soak["bad_not_4xx"] == 0
+    flood = summary["flood"]["statuses"]
+    assert flood.get("429", 0) > 0 or sum(flood.values()) <= summary["flood"]["client_limit"]  # too few to test
+    assert term["exit_code"] == 0 and term["dropped"] == 0
+    assert proc.returncode == 0
