@@ -37,8 +37,8 @@ class TorchSteps:
     """A model's decoder as a :class:`~.beam.StepDecoder`: the images encoded once, memory and state repeated for
     ``beam`` hypotheses per image (rows ``b·K .. b·K+K-1``), the state reordered by the search's parents."""
 
-    def __init__(self, model, images: torch.Tensor, beam: int):
-        memory = model.encode(images)
+    def __init__(self, model, images: torch.Tensor, beam: int, memory: torch.Tensor | None = None):
+        memory = model.encode(images) if memory is None else memory  # or an encoding of ``images`` at hand
         rows = torch.arange(images.shape[0], device=images.device).repeat_interleave(beam)
         self.model, self.memory = model, memory.index_select(0, rows)               # (B·K, S, D)
         self.state = tuple(s.index_select(0, rows) for s in model.init_state(memory))
