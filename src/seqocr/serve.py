@@ -255,6 +255,8 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         if attention and refusal:
             raise BadRequest(400, refusal)
         beam = wants_beam(request.query_params.get("beam"), beams)
+        if beam == getattr(reader, "beam", 1):
+            beam = None  # the reader's own width: batched with the requests that name none
         if attention and (beam or 1) > 1:
             raise BadRequest(400, "attention maps come with greedy reading only; ask for beam=1 or no beam")
         try:
