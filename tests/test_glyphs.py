@@ -121,9 +121,11 @@ def test_the_glyph_losses_need_their_head_and_generated_data(tmp_path):
 
     with pytest.raises(ConfigError, match="model.char_map"):
         validate(tiny_config(tmp_path, train={"char_map_loss": 0.5}))
-    cfg = tiny_config(tmp_path, train={"attention_loss": 0.5}, data={"train": str(tmp_path / "labels.tsv")})
-    with pytest.raises(ConfigError, match="attention_loss"):
-        Trainer(cfg, progress=False)
+    for loss in ("attention_loss", "char_map_loss"):
+        cfg = tiny_config(tmp_path, train={loss: 0.5}, model={"char_map": True},
+                          data={"train": str(tmp_path / "labels.tsv")})
+        with pytest.raises(ConfigError, match=loss):
+            validate(cfg)
 
 
 def test_trailing_noise_tiles_are_found_by_their_look_and_replaced_by_the_real_views():
@@ -136,3 +138,12 @@ def test_trailing_noise_tiles_are_found_by_their_look_and_replaced_by_the_real_v
     assert [np.array_equal(np.asarray(views[i]), np.asarray(tiles[i % 2])) for i in range(4)] == [True] * 4
     whole = next(r for r in (synth_record(0, i) for i in range(50)) if r[2] == 4)[0]
     assert noise_free_views(split_views(whole, 4, present=4)) is None
+
+
+def test_the_character_map_loss_alone_gets_the_glyph_boxes(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 1, "char_map_loss": 0.5, "ckpt_every": 0},
+                      data={"val": "", "train": "synth"},
+                      model={"rows": "keep", "view_height": 32, "view_width": 32, "char_map": True})
+    Trainer(cfg, progress=False).fit()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["char_map_loss"] > 0 and "glyph_loss" not in log[0]

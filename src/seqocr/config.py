@@ -96,6 +96,11 @@ class TrainConfig:
                                      # model.char_map and generated training data
     device: str = ""                 # "cpu", "cuda", "cuda:N"; "" = CUDA when there is one, else CPU
 
+    @property
+    def glyph_losses(self) -> bool:
+        """Whether a loss needs the generator's glyph boxes (attention_loss, char_map_loss)."""
+        return bool(self.attention_loss or self.char_map_loss)
+
 
 @dataclass
 class Config:
@@ -252,6 +257,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.trainable_stages must be at most 6 and model.train_views at most model.num_views")
     if t.char_map_loss and not m.char_map:
         raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
+    if t.glyph_losses and not (m.name == "default" and d.train.startswith("synth")):
+        raise ConfigError("train.attention_loss and train.char_map_loss need model.name=default and generated "
+                          "training data (data.train: synth): only the generator knows where each glyph is")
     if d.synth_invented > 1:
         raise ConfigError(f"data.synth_invented is a share in [0, 1], got {d.synth_invented}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),

@@ -61,12 +61,10 @@ class SynthDataset(Dataset):
         return self.size
 
     def _load(self, index: int) -> tuple:
-        from .synth import synth_glyphs, synth_sample  # Pillow rendering; imported lazily
+        from .synth import synth_glyphs  # Pillow rendering; imported lazily
 
-        if self.glyphs:
-            image, text, present, boxes = synth_glyphs(self.seed, index, self.split, self.invented)
-            return image, text, present, boxes
-        return *synth_sample(self.seed, index, self.split, self.invented), None
+        record = synth_glyphs(self.seed, index, self.split, self.invented)  # image, text, real views, boxes
+        return record if self.glyphs else record[:3]
 
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)

@@ -93,10 +93,6 @@ class Trainer:
         self.bad_steps = 0          # consecutive steps skipped for a non-finite loss or gradient
         self.saved_step = -1
         self.last_aux: dict[str, float] = {}  # the glyph losses of the last step, unweighted, for the log
-        for key in ("attention_loss", "char_map_loss"):
-            if getattr(c.train, key) and not (c.model.name == "default" and c.data.train.startswith("synth")):
-                raise ConfigError(f"train.{key} needs model.name=default and generated training data "
-                                  "(data.train: synth): only the generator knows where each glyph is")
 
     @property
     def global_batch(self) -> int:
@@ -121,18 +117,18 @@ class Trainer:
         state = state if state is not None else read_any(path)
         self._check_same_model(state, path, "train.init_from", ARCHITECTURE)
         model_weights, theirs = state["model"], Charset.from_dict(state["charset"])
-        if theirs.chars != self.charset.chars:
-            pairs = token_pairs(theirs, self.charset)
-            model_weights = resize_token_layers(model_weights, unwrap(self.model).state_dict(),
-                                                unwrap(self.model).token_layers, pairs)
-            if self.dist.main:
-                print(charset_change(theirs, self.charset, pairs))
         fresh = unwrap(self.model).state_dict()
         heads = sorted(k for k in fresh.keys() - model_weights.keys() if k.startswith("char_head."))
         if heads:  # a training-only head the source model had not: it starts from its initialisation
             model_weights = {**model_weights, **{k: fresh[k] for k in heads}}
             if self.dist.main:
                 print(f"train.init_from: {path} has no character-map head; it starts fresh")
+        if theirs.chars != self.charset.chars:
+            pairs = token_pairs(theirs, self.charset)
+            names = tuple(n for n in unwrap(self.model).token_layers if n not in heads)
+            model_weights = resize_token_layers(model_weights, fresh, names, pairs)
+            if self.dist.main:
+                print(charset_change(theirs, self.charset, pairs))
         self.model.load_state_dict(model_weights)
         if self.dist.main:
             print(f"initialised from {path} (its step {state.get('step', '?')})")
@@ -183,7 +179,7 @@ class Trainer:
         ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=c.data.augment,
                            seed=c.data.synth_seed, synth_n=c.train.steps * self.global_batch,
                            max_skip_fraction=c.data.max_skip_fraction, synth_invented=c.data.synth_invented,
-                           synth_glyphs=c.train.attention_loss > 0,
+                           synth_glyphs=c.train.glyph_losses,
                            stream={"batch_size": c.train.batch_size, "start_step": self.step, "rank": d.rank,
                                    "world": d.world})
         extra = {"prefetch_factor": 4, "persistent_workers": True} if c.data.workers else {}
@@ -249,7 +245,7 @@ class Trainer:
         self.net.train()
         images, targets = batch["images"].to(dev, non_blocking=True), batch["targets"].to(dev, non_blocking=True)
         attention_loss = None
-        if (t.attention_loss or t.char_map_loss) and "glyphs" in batch:
+        if t.glyph_losses and "glyphs" in batch:
             glyphs = batch["glyphs"].to(dev, non_blocking=True)
             attention_loss = lambda attention: self.glyph_losses(attention, glyphs, targets)
         logp, loss, ok = train_step(self.net, self.model.parameters(), self.optimizer, images, targets, self.loss,
