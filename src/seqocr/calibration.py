@@ -17,12 +17,17 @@ from .charset import EOS
 TEMPERATURES = np.round(np.arange(0.5, 4.0001, 0.05), 2)
 
 
+def confidence_bins(confidences: Sequence[float] | np.ndarray, bins: int = 10) -> np.ndarray:
+    """Each confidence's bin among ``bins`` equal-width bins of [0, 1] (1.0 in the last one)."""
+    return np.minimum((np.asarray(confidences, float) * bins).astype(int), bins - 1)
+
+
 def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
     """Σ_b (n_b / n) · |accuracy_b − mean confidence_b| over ``bins`` equal-width confidence bins; 0 for no sample."""
     conf, hit = np.asarray(confidences, float), np.asarray(correct, float)
     if not conf.size:
         return 0.0
-    which = np.minimum((conf * bins).astype(int), bins - 1)
+    which = confidence_bins(conf, bins)
     total = 0.0
     for b in range(bins):
         mask = which == b

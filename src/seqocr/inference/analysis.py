@@ -1,5 +1,5 @@
 """What the wrong readings of an evaluation have in common: pure functions over (ground truth, reading,
-confidence), for ``seqocr eval --report`` (:mod:`.report`). Pure Python and rapidfuzz, torch-free.
+confidence), for ``seqocr eval --report`` (:mod:`.report`). Python, rapidfuzz and numpy, torch-free.
 
 * :func:`reading_kind`: the mildest description of a wrong reading. After :func:`seqocr.metrics.error_kind`'s
   ``case``, ``punctuation`` and ``accents`` come ``particles`` (the same words once French particles such as
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
+from ..calibration import confidence_bins
 from ..metrics import error_kind, standardize
 
 # French particles as they appear in FSNS street names; "l" and "d" are l' and d' once apostrophes are spaces
@@ -30,13 +31,13 @@ KIND_NAMES = {
     "missing": "missing characters", "extra": "extra characters", "mixed": "several kinds of edit",
 }
 _SPACES = str.maketrans({c: " " for c in "'’‘`-—–.,:;"})
+_FOLDED_PARTICLES = frozenset(standardize(p, "reference") for p in PARTICLES)
 
 
 def content_words(text: str) -> list[str]:
     """The words of ``text`` without its particles, case, accents and punctuation."""
     words = standardize(text.casefold().translate(_SPACES), "reference").split()
-    folded_particles = {standardize(p, "reference") for p in PARTICLES}
-    return [w for w in words if w not in folded_particles]
+    return [w for w in words if w not in _FOLDED_PARTICLES]
 
 
 def edits(gt: str, pred: str) -> list[tuple[str, str, str]]:
@@ -79,13 +80,14 @@ class Bin:
 
 
 def reliability(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> list[Bin]:
-    """Readings in ``bins`` equal confidence bins (the last one includes 1.0): count, accuracy, mean confidence."""
+    """Readings in ``bins`` equal confidence bins (the last one includes 1.0; the bins of
+    :func:`~seqocr.calibration.expected_calibration_error`): count, accuracy, mean confidence."""
+    which = confidence_bins(confidences, bins)
     out = []
     for b in range(bins):
-        low, high = b / bins, (b + 1) / bins
-        inside = [(c, ok) for c, ok in zip(confidences, correct) if low <= c < high or (b == bins - 1 and c == high)]
+        inside = [(c, ok) for c, ok, k in zip(confidences, correct, which) if k == b]
         n = len(inside)
-        out.append(Bin(low, high, n, sum(ok for _, ok in inside) / n if n else 0.0,
+        out.append(Bin(b / bins, (b + 1) / bins, n, sum(ok for _, ok in inside) / n if n else 0.0,
                        sum(c for c, _ in inside) / n if n else 0.0))
     return out
 
