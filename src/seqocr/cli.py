@@ -179,29 +179,9 @@ def _eval(args: argparse.Namespace) -> int:
                        seed=EVAL_SYNTH_SEED, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
     if getattr(ds, "report", None) is not None and ds.report.skipped:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
-    if args.beam > 1:
-        from .inference.evaluate import score
-
-        metrics, rows = score(_beam_batches(model, ds, charset, args))
-    else:
-        metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
-                                 progress=not args.no_progress)
+    metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
+                             progress=not args.no_progress, beam=args.beam)
     return _report(args, metrics, rows)
-
-
-def _beam_batches(model, dataset, charset, args: argparse.Namespace):
-    """``eval --beam N``: the evaluation's batches (as :func:`seqocr.train.evaluate.read_batches` yields them, which
-    reads greedily) read with a beam."""
-    from tqdm import tqdm
-
-    from .inference.predictor import beam_read
-    from .train.evaluate import eval_loader
-
-    model.eval()
-    loader = eval_loader(dataset, charset, model.max_len, args.batch_size)
-    for batch in tqdm(loader, desc="eval", unit="batch", disable=args.no_progress, leave=False):
-        readings = beam_read(model, batch["images"], charset, args.beam, args.bf16) if batch["texts"] else []
-        yield batch["texts"], batch["wheres"], readings, len(batch["bad"])
 
 
 def _eval_report(args: argparse.Namespace) -> int:

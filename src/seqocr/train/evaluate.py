@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Subset
 from ..charset import Charset
 from ..inference.evaluate import Batch, Row, score
 from ..inference.postprocess import decode_batch
-from ..inference.predictor import greedy_read
+from ..inference.predictor import model_read
 from ..model.base import mask_after_eos
 from .distributed import Dist, all_sum
 
@@ -24,17 +24,18 @@ def eval_loader(dataset, charset: Charset, steps: int, batch_size: int, workers:
 
 
 def read_batches(model: torch.nn.Module, loader: DataLoader, charset: Charset, bf16: bool = False,
-                 device: torch.device | None = None) -> Iterator[Batch]:
-    """The loader's batches read by ``model``: ``(texts, wheres, readings, unreadable samples)``."""
+                 device: torch.device | None = None, beam: int = 1) -> Iterator[Batch]:
+    """The loader's batches read by ``model`` (greedily, or with a beam of ``beam``): ``(texts, wheres, readings,
+    unreadable samples)``."""
     model.eval()
     device = device or torch.device("cpu")
     for batch in loader:
-        readings = greedy_read(model, batch["images"].to(device), charset, bf16) if batch["texts"] else []
+        readings = model_read(model, batch["images"].to(device), charset, bf16, beam) if batch["texts"] else []
         yield batch["texts"], batch["wheres"], readings, len(batch["bad"])
 
 
 def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batch_size: int = 32,
-             bf16: bool = False, workers: int = 0, progress: bool = False, dist: Dist | None = None
+             bf16: bool = False, workers: int = 0, progress: bool = False, dist: Dist | None = None, beam: int = 1
              ) -> tuple[dict[str, float], list[Row]]:
     """Metrics over ``dataset`` and rows ``(where, ground truth, prediction, confidence)``; bad images counted.
 
@@ -48,7 +49,7 @@ def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batc
         dataset = Subset(dataset, range(dist.rank, len(dataset), dist.world))
     loader = eval_loader(dataset, charset, steps, batch_size, workers)
     total = len(loader) if hasattr(dataset, "__len__") else None
-    batches = tqdm(read_batches(model, loader, charset, bf16, dist.device), total=total, desc="eval", unit="batch",
+    batches = tqdm(read_batches(model, loader, charset, bf16, dist.device, beam), total=total, desc="eval", unit="batch",
                    disable=not progress, leave=False)
     return score(batches, lambda counts: all_sum(counts, dist))
 
