@@ -109,23 +109,12 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_onnx(args: argparse.Namespace) -> int:
-    from .data import iter_labelled
-    from .inference.evaluate import evaluate_reader
-    from .inference.onnx_reader import OnnxReader
-
-    reader = OnnxReader(args.onnx, threads=args.threads, beam=args.beam)
-    max_chars = int(reader.metadata.get("max_len", DECODER_STEPS)) - 1
-    samples = iter_labelled(args.data, reader.charset, max_chars, warn=_stderr)  # stdout may be --json
-    metrics, rows = evaluate_reader(reader, samples, args.batch_size)
-    return _report(args, metrics, rows)
-
-
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
+def _report(args: argparse.Namespace, metrics: dict, rows: list) -> dict:
+    """Prints the metrics and writes the predictions; returns the metrics as printed (with --min-confidence's)."""
     from .inference.postprocess import write_predictions
     from .metrics import format_metrics
 
@@ -147,7 +136,7 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list) -> int:
         if args.min_confidence:
             print(_rejection_line(metrics))
         print(f"predictions: {out}")
-    return 0
+    return metrics
 
 
 def _rejection_line(m: dict) -> str:
@@ -160,10 +149,8 @@ def _eval(args: argparse.Namespace) -> int:
     # checked before the evaluation; a predictions file is a report, replaced by the next run
     args.predictions = str(_output_file(args.predictions or "predictions.tsv", force=True, inputs=(args.data,)))
     _torch_free_fallback(args)
-    if args.report:
-        return _eval_report(args)
-    if args.onnx:
-        return _eval_onnx(args)
+    if args.report or args.onnx:
+        return _eval_with_reader(args)
     import torch
 
     from .data import EVAL_SYNTH_SEED, build_dataset
@@ -181,45 +168,35 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
                              progress=not args.no_progress, beam=args.beam)
-    return _report(args, metrics, rows)
+    _report(args, metrics, rows)
+    return 0
 
 
-def _eval_report(args: argparse.Namespace) -> int:
-    """``eval --report DIR``: the evaluation through a reader, so that the images of the worst readings are at hand
-    (with their attention maps from the PyTorch model), then DIR/report.html."""
+def _eval_with_reader(args: argparse.Namespace) -> int:
+    """``eval --onnx`` and ``eval --report DIR``: the evaluation through a reader; with --report the images of the
+    worst readings are kept (with their attention maps from the PyTorch model) for DIR/report.html."""
     from .data import iter_labelled
-    from .inference.evaluate import evaluate_reader, score_with_rejection
-    from .inference.report import WorstReadings, write_report
+    from .inference.evaluate import evaluate_reader
 
-    if not (args.data == "synth" or args.data.startswith("synth:") or Path(args.data).is_file()):
-        raise ConfigError(f"{args.data}: --report reads a labels file or synth:...; turn TFRecords into a labels "
-                          "file with seqocr convert")
-    folder = _folder(args.report, "--report")
-    reader = _eval_reader(args)
+    folder = worst = None
+    if args.report:
+        from .inference.report import WorstReadings, write_report
+
+        if not (args.data == "synth" or args.data.startswith("synth:") or Path(args.data).is_file()):
+            raise ConfigError(f"{args.data}: --report reads a labels file or synth:...; turn TFRecords into a labels "
+                              "file with seqocr convert")
+        folder, worst = _folder(args.report, "--report"), WorstReadings()
+    reader = _predictor(args)
     max_len = int(reader.metadata.get("max_len", DECODER_STEPS)) if args.onnx else reader.model.max_len
-    worst = WorstReadings()
     samples = iter_labelled(args.data, reader.charset, max_len - 1, warn=_stderr)  # stdout may be --json
-    metrics, rows = evaluate_reader(reader, samples, args.batch_size, attention=not args.onnx and args.beam == 1,
-                                    on_read=worst)
-    status = _report(args, metrics, rows)
-    shown = score_with_rejection(metrics, rows, args.min_confidence) if args.min_confidence else metrics
-    path = write_report(folder, shown, rows, worst, reader.spec, args.data, args.onnx or args.checkpoint or "shipped")
-    print(f"report: {path}", file=sys.stderr if args.json else sys.stdout)
-    return status
-
-
-def _eval_reader(args: argparse.Namespace):
-    if args.onnx:
-        from .inference.onnx_reader import OnnxReader
-
-        return OnnxReader(args.onnx, threads=args.threads, beam=args.beam)
-    import torch
-
-    from .inference.predictor import Predictor
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam)
+    metrics, rows = evaluate_reader(reader, samples, args.batch_size,
+                                    attention=worst is not None and not args.onnx and args.beam == 1, on_read=worst)
+    shown = _report(args, metrics, rows)
+    if folder is not None:
+        path = write_report(folder, shown, rows, worst, reader.spec, args.data,
+                            args.onnx or args.checkpoint or "shipped")
+        print(f"report: {path}", file=sys.stderr if args.json else sys.stdout)
+    return 0
 
 
 def _folder(path: str, option: str) -> Path:
@@ -318,13 +295,20 @@ def _save_picture(image, reading, spec, title: str, out: Path) -> None:
 
 
 def _predictor(args: argparse.Namespace):
+    """The reader of read, serve and eval --onnx/--report: ONNX Runtime or PyTorch, on ``--threads`` where the
+    command has it."""
     _torch_free_fallback(args)
+    threads = getattr(args, "threads", 0)
     if args.onnx:
         from .inference.onnx_reader import OnnxReader
 
-        return OnnxReader(args.onnx, beam=args.beam)
+        return OnnxReader(args.onnx, threads=threads, beam=args.beam)
     from .inference.predictor import Predictor
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam)
 
 
