@@ -76,6 +76,14 @@ def views_of(image: Image.Image, spec: ImageSpec) -> list[Image.Image]:
     return split_views(image.convert("RGB"), spec.num_views)
 
 
+def side_by_side(views: Sequence[Image.Image], px: int, gap: int = 0) -> Image.Image:
+    """The views resized to ``px`` x ``px``, left to right, ``gap`` pixels apart."""
+    out = Image.new("RGB", (len(views) * (px + gap) - gap, px), BACKGROUND)
+    for v, view in enumerate(views):
+        out.paste(view.resize((px, px), Image.Resampling.BILINEAR), (v * (px + gap), 0))
+    return out
+
+
 def show_char(c: str) -> str:
     return "␣" if c == " " else c
 
@@ -151,8 +159,7 @@ def render_reading(image: Image.Image, reading: Reading, spec: ImageSpec, title:
     for line in lines:
         draw.text((10, y), line, font=head, fill=MUTED)
         y += 22
-    for v, view in enumerate(views):
-        canvas.paste(view.resize((view_px, view_px), Image.Resampling.BILINEAR), (10 + v * (view_px + 4), y))
+    canvas.paste(side_by_side(views, view_px, gap=4), (10, y))
     y += view_px + 10
     y += text_cells(draw, reading, (10, y), canvas.width - 20) + 10
     if strip is not None:

@@ -23,7 +23,7 @@ from PIL import Image
 from ..fsutil import atomic_write
 from ..preprocess import ImageSpec
 from .analysis import KIND_NAMES, Bin, badness, confusions, kinds_with_examples, reading_kind, reliability
-from .attention import attention_strip, views_of
+from .attention import attention_strip, side_by_side, views_of
 from .postprocess import Reading
 
 WORST = 50  # wrong readings shown with their images
@@ -47,11 +47,11 @@ class WorstReadings:
         return [(image, text, where, r) for _, _, image, text, where, r in sorted(self.heap, reverse=True)]
 
 
-def embed(image: Image.Image, fmt: str = "JPEG") -> str:
-    """A data: URL of ``image`` (JPEG for photos: a tenth of PNG's size)."""
+def embed(image: Image.Image) -> str:
+    """A data: URL of ``image`` as JPEG (for photos: a tenth of PNG's size)."""
     buf = io.BytesIO()
-    image.convert("RGB").save(buf, fmt, quality=82) if fmt == "JPEG" else image.save(buf, fmt)
-    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode()}"
+    image.convert("RGB").save(buf, "JPEG", quality=82)
+    return f"data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode()}"
 
 
 def marked(truth: str, reading: str) -> tuple[str, str]:
@@ -156,9 +156,7 @@ def worst_section(worst: WorstReadings, spec: ImageSpec) -> str:
     out = []
     for k, (image, text, where, r) in enumerate(items, 1):
         truth, reading = marked(text, r.text)
-        views = Image.new("RGB", (spec.num_views * 150, 150))
-        for v, view in enumerate(views_of(image, spec)):
-            views.paste(view.resize((150, 150), Image.Resampling.BILINEAR), (v * 150, 0))
+        views = side_by_side(views_of(image, spec), 150)
         strip = attention_strip(image, r, spec, view_px=40, columns=5)
         strip_html = (f"<img class='strip' alt='attention of each character' src='{embed(strip)}'>" if strip
                       else "<p class='muted'>no attention maps (ONNX model, or no characters)</p>")
