@@ -136,10 +136,11 @@ def iter_records(path: str | Path, skip_bad: bool = False, report: SkipReport | 
 
 def _records(f, path: Path, skip_bad: bool, report: SkipReport) -> Iterator[tuple[int, bytes]]:
     index = offset = 0
+    size = os.fstat(f.fileno()).st_size  # once per file: a record's declared length is checked against it
     while header := f.read(12):
         report.total += 1
         try:
-            payload = _read_record(f, header, f"{path}:record {index} (byte {offset})")
+            payload = _read_record(f, header, size, f"{path}:record {index} (byte {offset})")
         except RecordError as e:
             if not skip_bad:
                 raise
@@ -153,16 +154,16 @@ def _records(f, path: Path, skip_bad: bool, report: SkipReport) -> Iterator[tupl
         index += 1
 
 
-def _read_record(f, header: bytes, where: str) -> bytes:
-    """The payload of the record whose 12 header bytes were just read; ``f`` is left after its footer."""
+def _read_record(f, header: bytes, size: int, where: str) -> bytes:
+    """The payload of the record whose 12 header bytes were just read from ``f`` (a file of ``size`` bytes);
+    ``f`` is left after its footer."""
     if len(header) < 12:
         raise RecordError(f"{where}: truncated file (header has {len(header)} of 12 bytes)", "truncated file")
     (length,), (length_crc,) = struct.unpack("<Q", header[:8]), struct.unpack("<I", header[8:])
     if masked_crc(header[:8]) != length_crc:
         raise RecordError(f"{where}: length checksum mismatch (corrupt record header)", "length checksum mismatch")
     # checked before reading: a damaged header can declare up to 2**64 bytes, which f.read would try to allocate
-    left = os.fstat(f.fileno()).st_size - f.tell()
-    payload, footer = (f.read(length), f.read(4)) if length + 4 <= left else (b"", b"")
+    payload, footer = (f.read(length), f.read(4)) if length + 4 <= size - f.tell() else (b"", b"")
     if len(payload) < length or len(footer) < 4:
         raise RecordError(f"{where}: truncated file (record of {length} bytes cut short)", "truncated file")
     if masked_crc(payload) != struct.unpack("<I", footer)[0]:
