@@ -308,11 +308,11 @@ class ClientLimit:
             return await self.app(scope, receive, send)
         client = (scope.get("client") or ("",))[0]
         if self.in_flight[client] >= self.limit:
-            body = json.dumps({"error": f"over {self.limit} requests in flight from {client}; retry later"}).encode()
-            await send({"type": "http.response.start", "status": 429, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), (b"retry-after", b"1")]})
-            await send({"type": "http.response.body", "body": body})
-            return None
+            from starlette.responses import JSONResponse
+
+            refusal = JSONResponse({"error": f"over {self.limit} requests in flight from {client}; retry later"},
+                                   status_code=429, headers={"retry-after": "1"})
+            return await refusal(scope, receive, send)
         self.in_flight[client] += 1
         try:
             return await self.app(scope, receive, send)
