@@ -49,8 +49,6 @@ from spawn_serve import spawn
 
 SAMPLES = sorted((Path(__file__).parents[1] / "src/seqocr/resources/samples").glob("sign-*.png"))
 PNG = SAMPLES[0].read_bytes() if SAMPLES else b""
-BODY_TIMEOUT_S = 10.0  # the server's --body-timeout in the soak: a stalled upload is answered 408 after this; well
-# above --slow-upload-s, which a loaded server adds its own delays to
 CLIENT_LIMIT = 16  # the server's --max-client-requests in the soak
 
 
@@ -140,9 +138,7 @@ def timed(log: Log, t0: float, url: str, kind: str, seed: int, slow_s: float) ->
     start = time.perf_counter()
     try:
         status, error = one(url, kind, random.Random(seed), slow_s), ""
-    except httpx.ConnectError:
-        status, error = 0, "refused"
-    except ConnectionRefusedError:
+    except (httpx.ConnectError, ConnectionRefusedError):  # httpx's, http.client's (slow uploads)
         status, error = 0, "refused"
     except Exception as e:  # noqa: BLE001 - any other failure is an answer that never came: recorded, judged later
         status, error = 0, type(e).__name__
@@ -278,6 +274,9 @@ def main() -> int:
     ap.add_argument("--bad-share", type=float, default=0.2)
     ap.add_argument("--slow-share", type=float, default=0.05)
     ap.add_argument("--slow-upload-s", type=float, default=2.0)
+    ap.add_argument("--body-timeout", type=float, default=10.0,
+                    help="the server's --body-timeout: a stalled upload is answered 408 after this; well above "
+                         "--slow-upload-s, which a loaded server adds its own delays to")
     ap.add_argument("--flood-clients", type=int, default=3 * CLIENT_LIMIT)
     ap.add_argument("--flood-seconds", type=float, default=20.0)
     ap.add_argument("--grace", type=int, default=30, help="the server's --grace")
@@ -288,7 +287,7 @@ def main() -> int:
     args = ap.parse_args()
     soak_s = args.seconds if args.seconds is not None else 60 * args.minutes
     model = ["--onnx", args.onnx] if args.onnx else (["--checkpoint", args.checkpoint] if args.checkpoint else [])
-    proc, url = spawn([*model, "--max-client-requests", str(CLIENT_LIMIT), "--body-timeout", str(BODY_TIMEOUT_S),
+    proc, url = spawn([*model, "--max-client-requests", str(CLIENT_LIMIT), "--body-timeout", str(args.body_timeout),
                        "--grace", str(args.grace), "--max-images", "64"], startup_s=args.startup_s)
     rng, log, samples, stop_sampling = random.Random(args.seed), Log(), [], threading.Event()
     try:

@@ -1,7 +1,10 @@
 """A few seconds of scripts/soak.py against a tiny model: the same harness as the 10-minute soak in BENCHMARKS.md
 (good, bad and slow requests, a flooding client, SIGTERM under load), with the same checks."""
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -11,11 +14,20 @@ from tests.helpers import ROOT, tiny_checkpoint
 def test_a_short_soak_passes_every_check(tmp_path, fsns):
     ckpt = tiny_checkpoint(tmp_path, "default", fsns)
     out = tmp_path / "soak.json"
-    proc = subprocess.run(
+    # A session of its own: however the test ends (a timeout, a failure, ^C), the soak and the server it started
+    # are killed together; killing the soak alone would leave its server running.
+    proc = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "soak.py"), "--checkpoint", str(ckpt), "--seconds", "3",
          "--capacity-seconds", "1", "--clients", "2", "--flood-seconds", "4", "--flood-clients", "24",
-         "--grace", "10", "--json", str(out)], capture_output=True, text=True, timeout=1200, check=False)
-    assert out.exists(), proc.stderr[-3000:]
+         "--grace", "10", "--body-timeout", "4", "--slow-upload-s", "1", "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert out.exists(), stderr[-3000:]
     summary = json.loads(out.read_text())
     assert summary["failed"] == [], summary
     soak, term = summary["soak"], summary["sigterm"]
