@@ -48,8 +48,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path}: not a seqocr checkpoint (format_version missing or unsupported)")
-    missing = [k for k, kind in (("config", dict), ("charset", dict), ("model", dict))
-               if not isinstance(state.get(k), kind)]
+    missing = [k for k in ("config", "charset", "model") if not isinstance(state.get(k), dict)]
     if missing:
         raise DataError(f"{path}: a seqocr checkpoint without {', '.join(missing)}")
     return state
@@ -112,6 +111,9 @@ def read_any(path: Path) -> dict[str, Any]:
     return read_checkpoint(path)
 
 
+MAX_STEPS = 1024  # decoder steps a stored config may ask for (FSNS models use 38, the reference 64)
+
+
 def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
     """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
     ``None`` loads the shipped model."""
@@ -127,8 +129,6 @@ def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config,
                         f"{m.view_height}x{m.view_width}); a reader would loop or allocate without bound")
     try:
         charset = Charset.from_dict(state["charset"])
-    except DataError:
-        raise
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DataError(f"{path}: damaged charset ({type(e).__name__}: {one_line(e, 120)})") from None
     num_classes = num_classes_for(m, len(charset))
@@ -139,9 +139,6 @@ def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config,
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, charset, state
-
-
-MAX_STEPS = 1024  # decoder steps a stored config may ask for (FSNS models use 38, the reference 64)
 
 
 def check_weights(path: Path, weights: dict, expected: dict[str, torch.Tensor]) -> None:
