@@ -43,7 +43,8 @@ def test_train_writes_checkpoint_and_tensorboard(trained):
 def test_eval_prints_every_metric_and_writes_predictions(trained, capsys):
     preds = trained / "preds.tsv"
     assert main(["eval", "--checkpoint", str(trained / "run" / "last.pt"), "--data",
-                 str(trained / "test" / "labels.tsv"), "--predictions", str(preds), "--json", "--no-progress"]) == 0
+                 str(trained / "test" / "labels.tsv"), "--predictions", str(preds), "--json", "--no-progress",
+                 "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["samples"] == 6
     for key in ("annotation_precision", "character_precision", "annotation_precision_std",
@@ -59,7 +60,7 @@ def test_read_json_lines(trained, capsys):
 
     Image.open(images[0]).crop((0, 0, 150, 150)).save(single_view)
     assert main(["read", "--checkpoint", str(trained / "run" / "last.pt"), "--json", *images,
-                 str(single_view)]) == 0
+                 str(single_view), "--device", "cpu"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["image"] for r in rows] == [*images, str(single_view)]
     assert all(isinstance(r["text"], str) and 0.0 <= r["confidence"] <= 1.0 for r in rows)
@@ -210,11 +211,41 @@ def test_convert_names_an_undecodable_png_and_a_label_outside_the_charset(tmp_pa
     assert len((tmp_path / "b" / "test.txt").read_text(encoding="utf-8").splitlines()) == 1
 
 
+NO_CUDA = "this machine has a CUDA device, so these choices are valid here"
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--config", TINY_CONFIG, "--device", "cuda"],
+    ["eval", "--data", "synth:n=1", "--device", "cuda:1", "--predictions", "{tmp}/p.tsv"],
+    ["read", "--checkpoint", "{tmp}/never-opened.pt", "--device", "cuda", SAMPLE],
+    ["serve", "--port", "0", "--device", "cuda:0"],
+    ["bench", "read", "--config", TINY_CONFIG, "--model", "default", "--device", "cuda"],
+])
+def test_a_cuda_device_on_a_machine_without_one_is_one_line_and_exit_1(args, capsys, tmp_path):
+    torch = pytest.importorskip("torch", reason="the PyTorch paths check the device")
+    if torch.cuda.is_available():
+        pytest.skip(NO_CUDA)
+    assert main([a.format(tmp=tmp_path) for a in args]) == 1
+    assert "this machine has no CUDA device" in one_error_line(capsys)
+
+
+def test_device_names_are_checked_for_torch_and_onnx_runtime(capsys):
+    import onnxruntime
+
+    assert main(["read", "--device", "gpu", SAMPLE]) == 1
+    assert "device 'gpu': choose cpu, cuda or cuda:N" in one_error_line(capsys)
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider: --onnx --device cuda is valid here")
+    assert main(["read", "--onnx", str(SHIPPED_ONNX), "--device", "cuda", SAMPLE]) == 1
+    assert "this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)" in one_error_line(capsys)
+
+
 def test_bench_reports_throughput_and_mfu_as_json(capsys):
     assert main(["bench", "train", "--config", TINY_CONFIG, "--model", "default", "--dtype", "fp32",
-                 "--steps", "1", "--warmup", "0", "--batch-size", "4", "--json"]) == 0
+                 "--steps", "1", "--warmup", "0", "--batch-size", "4", "--json", "--device", "cpu"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["dtype"] == "fp32" and row["images_per_s"] > 0 and row["peak_flops"] > 1e9
+    assert row["device"] == "cpu"
     assert 0 < row["mfu"] < 1 and row["model_gflops_per_image"] > 0
 
 

@@ -118,23 +118,53 @@ def test_a_corrupt_last_checkpoint_is_named_and_the_previous_one_used(tmp_path, 
     assert "last.pt: not a readable seqocr checkpoint" in capsys.readouterr().out
 
 
-def test_non_finite_steps_are_skipped_and_k_in_a_row_stop_the_run(tmp_path, capsys, monkeypatch):
-    cfg = tiny_config(tmp_path, train={"steps": 8, "ckpt_every": 2, "max_bad_steps": 3}, data={"val": ""})
-    trainer = Trainer(cfg, progress=False)
-    real_loss = Trainer.loss
-    calls = {"n": 0}
+def _flaky_loss(monkeypatch):
+    """Make the training loss finite for 2 steps, NaN once, finite once, then NaN for ever."""
+    real_loss, calls = Trainer.loss, {"n": 0}
 
-    def flaky(self, logp, targets):  # finite for 2 steps, one NaN, finite once, then NaN for ever
+    def flaky(self, logp, targets):
         calls["n"] += 1
         loss = real_loss(self, logp, targets)
         return loss * float("nan") if calls["n"] == 3 or calls["n"] >= 5 else loss
 
     monkeypatch.setattr(Trainer, "loss", flaky)
-    with pytest.raises(SeqocrError, match="3 non-finite steps in a row at step 3"):
+
+
+def test_non_finite_steps_are_skipped_and_k_in_a_row_stop_the_run(tmp_path, capsys, monkeypatch):
+    cfg = tiny_config(tmp_path, train={"steps": 10, "ckpt_every": 2, "max_bad_steps": 3}, data={"val": ""})
+    trainer = Trainer(cfg, progress=False)
+    _flaky_loss(monkeypatch)
+    with pytest.raises(SeqocrError, match="3 non-finite steps in a row at step 7"):
         trainer.fit()
     out = capsys.readouterr().out
-    assert out.count("update skipped") == 4
-    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2   # the last good one
+    assert out.count("update skipped") == 4                                      # steps 3, 5, 6, 7
+    assert "step 7: 1 more non-finite loss or gradient" in out and "(3 in a row, 4 in all;" in out
+    saved = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert saved["step"] == 6
+    # steps 5-7 took no update: the weights and Adam's step count are those of step 4, saved at step 6 (batch norm's
+    # running statistics, which the forward pass moves, aside)
+    assert all(torch.equal(saved["model"][k], v) for k, v in trainer.model.named_parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(int(s["step"]) == 3 for s in trainer.optimizer.state.values())   # 3 updates: steps 1, 2 and 4
+
+
+def test_on_a_gpu_the_loop_reads_the_loss_only_at_logging_steps_and_still_skips_on_the_device(
+        tmp_path, capsys, monkeypatch):
+    from seqocr.train import loop
+
+    reads = []
+    monkeypatch.setattr(loop, "read_interval", lambda device, log_every: log_every)  # as on CUDA
+    real_read = Trainer.read_stats
+    monkeypatch.setattr(Trainer, "read_stats", lambda self, *a: reads.append(self.step) or real_read(self, *a))
+    cfg = tiny_config(tmp_path, train={"steps": 12, "log_every": 4, "max_bad_steps": 3}, data={"val": ""})
+    trainer = Trainer(cfg, progress=False)
+    _flaky_loss(monkeypatch)
+    with pytest.raises(SeqocrError, match="4 non-finite steps in a row at step 8"):
+        trainer.fit()
+    assert reads == [4, 8]
+    out = capsys.readouterr().out
+    assert "step 4: 1 more non-finite" in out and "step 8: 4 more non-finite" in out
+    assert all(int(s["step"]) == 3 for s in trainer.optimizer.state.values())
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
 

@@ -49,6 +49,7 @@ def _number(kind: type, low: float, high: float | None = None):
 
 
 POSITIVE, AT_LEAST_ZERO, CONFIDENCE = _number(int, 1), _number(int, 0), _number(float, 0.0, 1.0)
+DEVICE_HELP = "cpu, cuda or cuda:N"  # as seqocr.device checks it (not imported: this module loads without torch)
 MIN_CONFIDENCE_HELP = "reject a reading whose confidence is below X, 0 to 1 (default 0: none)"
 BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 to {MAX_BEAM} (default 1: greedy)"
 
@@ -104,7 +105,7 @@ def _train(args: argparse.Namespace) -> int:
     from .config import load_config
     from .train.loop import train
 
-    cfg = load_config(args.config, args.set or [])
+    cfg = load_config(args.config, [*(args.set or []), *([f"train.device={args.device}"] if args.device else [])])
     train(cfg, resume=args.resume, progress=not args.no_progress)
     return 0
 
@@ -154,20 +155,24 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from .data import EVAL_SYNTH_SEED, build_dataset
+    from .device import pick_device, place
     from .model.weights import load_model
     from .preprocess import ImageSpec
+    from .train.distributed import Dist
     from .train.evaluate import evaluate
     from .train.loop import EVAL_STREAM
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
     model, cfg, charset, _ = load_model(args.checkpoint)
+    model = place(model, device)
     ds = build_dataset(args.data, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1, synth_split="test",
                        seed=EVAL_SYNTH_SEED, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
     if getattr(ds, "report", None) is not None and ds.report.skipped:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
     metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
-                             progress=not args.no_progress, beam=args.beam)
+                             progress=not args.no_progress, dist=Dist(device=device), beam=args.beam)
     _report(args, metrics, rows)
     return 0
 
@@ -302,14 +307,14 @@ def _predictor(args: argparse.Namespace):
     if args.onnx:
         from .inference.onnx_reader import OnnxReader
 
-        return OnnxReader(args.onnx, threads=threads, beam=args.beam)
+        return OnnxReader(args.onnx, threads=threads, beam=args.beam, device=args.device)
     from .inference.predictor import Predictor
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -429,7 +434,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = run(args.kind, args.model, args.config, args.set or [], args.batch_size, args.steps, args.warmup,
-               args.dtype)
+               args.dtype, args.device)
     for row in rows:
         if args.json:
             print(json.dumps(row))
@@ -453,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="override a config key, e.g. train.steps=100 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from <train.out_dir>/last.pt")
+    t.add_argument("--device", help=f"{DEVICE_HELP} (default: train.device, or CUDA when there is one)")
     t.set_defaults(func=_train)
 
     e = command("eval", "evaluate a checkpoint on a dataset")
@@ -572,8 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--dtype", action="append", choices=("fp32", "bf16"), help="repeatable (default: both)")
     b.add_argument("--threads", type=AT_LEAST_ZERO, default=0, help="CPU threads (0: the library's default)")
     b.add_argument("--json", action="store_true", help="one JSON object per line")
+    b.add_argument("--device", default="cpu", help=DEVICE_HELP)
     b.set_defaults(func=_bench)
 
+    for sp in (e, r, v):
+        sp.add_argument("--device", default="cpu", help=DEVICE_HELP + " (PyTorch; with --onnx, ONNX Runtime's "
+                        "CUDA provider from onnxruntime-gpu)")
     for sp in (t, e, r, s, k, c):
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p

@@ -26,9 +26,26 @@ ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the 
 SAME_MODEL = ("model", "step", "max_len", "charset", "preprocess")
 
 
+def providers(device: str) -> list:
+    """ONNX Runtime's execution providers for ``device`` (``cpu``, ``cuda``, ``cuda:N``), checked against this
+    onnxruntime build (the CUDA provider comes with the onnxruntime-gpu package)."""
+    import onnxruntime as ort
+
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise ConfigError(f"device {device!r}: choose cpu, cuda or cuda:N")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise ConfigError(f"device {device}: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
+    return [("CUDAExecutionProvider", {"device_id": int(device[5:] or 0)}), "CPUExecutionProvider"]
+
+
 class OnnxReader(Reader):
-    def __init__(self, path: str | Path, threads: int = 0, beam: int = 1):
-        self.path, self.threads, self.beam = Path(path), threads, check_beam(beam)
+    """An exported model as a :class:`~.reader.Reader`, with ONNX Runtime on ``device`` (``cpu``, ``cuda``,
+    ``cuda:N``)."""
+
+    def __init__(self, path: str | Path, threads: int = 0, beam: int = 1, device: str = "cpu"):
+        self.path, self.threads, self.beam, self.device = Path(path), threads, check_beam(beam), device
         self.session = self._session(self.path)
         meta = self.session.get_modelmeta().custom_metadata_map
         if "charset" not in meta or "preprocess" not in meta:
@@ -46,11 +63,12 @@ class OnnxReader(Reader):
             raise SeqocrError("onnxruntime is not installed: pip install 'seqocr[onnx]'") from None
         if not path.is_file():
             raise DataError(f"{path}: ONNX model not found")
+        chosen = providers(self.device)
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
-            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(str(path), options, providers=chosen)
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad files
             raise DataError(f"{path}: not a readable ONNX model ({type(e).__name__})") from None
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..charset import Charset
+from ..device import pick_device, place, to_device
 from ..errors import ConfigError
 from ..model.fuse import fold_batchnorm
 from ..model.weights import load_model
@@ -72,18 +73,25 @@ def model_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, b
 
 
 class Predictor(Reader):
-    def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False, beam: int = 1):
-        self.model, self.charset, self.spec, self.bf16 = fold_batchnorm(model), charset, spec, bf16
-        self.beam = check_beam(beam)  # 1: greedy
+    """A PyTorch model as a :class:`~.reader.Reader`, on ``device`` (``cpu``, ``cuda``, ``cuda:N``)."""
+
+    def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False, beam: int = 1,
+                 device: str | torch.device = "cpu"):
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.model, self.charset, self.spec = place(fold_batchnorm(model), self.device), charset, spec
+        self.bf16, self.beam = bf16, check_beam(beam)  # beam 1: greedy
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False, beam: int = 1) -> Predictor:
-        """A checkpoint (``.pt``), exported weights (``.safetensors``), or the shipped model when ``None``."""
+    def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False, beam: int = 1,
+                        device: str | torch.device = "cpu") -> Predictor:
+        """A checkpoint (``.pt``), exported weights (``.safetensors``), or the shipped model when ``None``; the
+        device is checked first."""
+        device = device if isinstance(device, torch.device) else pick_device(device)
         model, cfg, charset, _ = load_model(path)
-        return cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam)
+        return cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam, device)
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
         """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked (greedy only);
         ``beam`` overrides the reader's beam width for this batch."""
-        return model_read(self.model, torch.from_numpy(batch), self.charset, self.bf16,
+        return model_read(self.model, to_device(torch.from_numpy(batch), self.device), self.charset, self.bf16,
                           self.beam if beam is None else beam, attention)

@@ -12,13 +12,15 @@ import time
 import torch
 
 from ..config import Config, load_config
+from ..device import pick_device, place, to_device
 from ..fsns import NUM_CLASSES
 from ..model import build_model, num_classes_for
 from ..model.fuse import fold_batchnorm
 from ..preprocess import ImageSpec
-from .loop import lr_at
 from .losses import sequence_loss
-from .step import train_step
+from .step import adam, train_step
+
+CPU = torch.device("cpu")
 
 
 def _config(model: str, config: str | None, overrides: list[str]) -> Config:
@@ -36,30 +38,35 @@ def _inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, to
     return images, targets
 
 
-def _median_rate(fn, batch: int, steps: int, warmup: int) -> float:
-    return batch / _median_time(fn, steps, warmup)
+def _median_rate(fn, batch: int, steps: int, warmup: int, device: torch.device = CPU) -> float:
+    return batch / _median_time(fn, steps, warmup, device)
 
 
-def peak_flops(bf16: bool, reps: int = 5) -> dict[str, float]:
+def peak_flops(bf16: bool, reps: int = 5, device: torch.device = CPU) -> dict[str, float]:
     """This machine's attainable FLOP/s in a precision, measured now: the faster of a large matrix multiply
-    (MKL/oneDNN GEMM) and a large 3×3 convolution (oneDNN). Model FLOP utilisation is reported against it."""
-    dtype = torch.bfloat16 if bf16 else torch.float32
-    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
-    x = torch.randn(32, 128, 56, 56, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    w = torch.randn(128, 128, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    gemm = 2 * 2048**3 / _median_time(lambda: a @ b, reps)
+    (MKL/oneDNN GEMM; cuBLAS on a GPU, at 8192² there) and a large 3×3 convolution (oneDNN, cuDNN). Model FLOP
+    utilisation is reported against it."""
+    dtype, n = torch.bfloat16 if bf16 else torch.float32, 8192 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
+    x = torch.randn(32, 128, 56, 56, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(128, 128, 3, 3, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
+    gemm = 2 * n**3 / _median_time(lambda: a @ b, reps, device=device)
     conv = 2 * 32 * 128 * 56 * 56 * 128 * 9 / _median_time(
-        lambda: torch.nn.functional.conv2d(x, w, padding=1), reps)
+        lambda: torch.nn.functional.conv2d(x, w, padding=1), reps, device=device)
     return {"matmul": gemm, "conv3x3": conv, "peak": max(gemm, conv)}
 
 
-def _median_time(fn, reps: int, warmup: int = 1) -> float:
+def _median_time(fn, reps: int, warmup: int = 1, device: torch.device = CPU) -> float:
+    """Median seconds of ``fn``; on a GPU each timing waits for the work it queued."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(reps):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -80,13 +87,15 @@ def model_flops(cfg: Config, train: bool, batch: int = 4) -> float:
     return counter.get_total_flops() / batch
 
 
-def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
+def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2, device: torch.device = CPU
+                ) -> float:
     """Images/s of one optimizer step (forward, loss, backward, clip, Adam) at ``batch``."""
     torch.manual_seed(0)
-    model = build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr_at(0, cfg.train), betas=tuple(cfg.train.betas))
+    model = place(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), device)
+    opt = adam(model.parameters(), cfg.train)
     images, targets = _inputs(cfg, batch, model.num_classes)
-    return _median_rate(timed_step(cfg, model, opt, images, targets, bf16), batch, steps, warmup)
+    images, targets = to_device(images, device), targets.to(device)
+    return _median_rate(timed_step(cfg, model, opt, images, targets, bf16), batch, steps, warmup, device)
 
 
 def timed_step(cfg: Config, model: torch.nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
@@ -100,33 +109,34 @@ def timed_step(cfg: Config, model: torch.nn.Module, opt: torch.optim.Optimizer, 
     return lambda: train_step(model, model.parameters(), opt, images, targets, loss, bf16, t.grad_clip)
 
 
-def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2) -> float:
+def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int = 2, device: torch.device = CPU
+               ) -> float:
     """Images/s of greedy decoding at ``batch`` as the reader runs it (eval mode, BN folded, no grad)."""
     torch.manual_seed(0)
-    model = fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)))
-    images, _ = _inputs(cfg, batch, model.num_classes)
+    model = place(fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES))), device)
+    images = to_device(_inputs(cfg, batch, model.num_classes)[0], device)
 
     def step() -> None:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             model.greedy(images)
 
-    return _median_rate(step, batch, steps, warmup)
+    return _median_rate(step, batch, steps, warmup, device)
 
 
 def run(kind: str, models: list[str], config: str | None, overrides: list[str], batch: int, steps: int,
-        warmup: int, precisions: list[str]) -> list[dict]:
-    fn = bench_train if kind == "train" else bench_read
-    peaks = {dtype: peak_flops(dtype == "bf16") for dtype in precisions}
+        warmup: int, precisions: list[str], device: str = "cpu") -> list[dict]:
+    fn, where = bench_train if kind == "train" else bench_read, pick_device(device)
+    peaks = {dtype: peak_flops(dtype == "bf16", device=where) for dtype in precisions}
     rows = []
     for name in models:
         cfg = _config(name, config, overrides)
         flops = model_flops(cfg, train=kind == "train")
         for dtype in precisions:
-            rate = fn(cfg, batch, dtype == "bf16", steps, warmup)
+            rate = fn(cfg, batch, dtype == "bf16", steps, warmup, where)
             peak = peaks[dtype]
             rows.append({"bench": kind, "model": cfg.model.name, "dtype": dtype, "batch": batch,
                          "images_per_s": round(rate, 2), "model_gflops_per_image": round(flops / 1e9, 3),
                          "mfu": round(flops * rate / peak["peak"], 4), "peak_flops": round(peak["peak"]),
                          "peak_matmul_flops": round(peak["matmul"]), "peak_conv_flops": round(peak["conv3x3"]),
-                         "threads": torch.get_num_threads()})
+                         "threads": torch.get_num_threads(), "device": str(where)})
     return rows

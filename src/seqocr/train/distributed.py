@@ -15,6 +15,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from ..device import pick_device
 from ..errors import SeqocrError
 
 CPU = torch.device("cpu")
@@ -30,21 +31,6 @@ class Dist:
     @property
     def main(self) -> bool:
         return self.rank == 0
-
-
-def pick_device(name: str = "", local_rank: int = 0) -> torch.device:
-    """``cpu``, ``cuda`` (this process's GPU under torchrun), ``cuda:N``; "" = CUDA when there is one, else CPU."""
-    name = name or ("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return CPU
-    if not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
-        raise SeqocrError(f"device {name!r}: choose cpu, cuda or cuda:N")
-    if not torch.cuda.is_available():
-        raise SeqocrError(f"device {name}: this machine has no CUDA device (or this torch build has no CUDA)")
-    index = int(name[5:]) if ":" in name else local_rank
-    if index >= torch.cuda.device_count():
-        raise SeqocrError(f"device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
-    return torch.device("cuda", index)
 
 
 def setup(device_name: str = "") -> Dist:
@@ -75,6 +61,13 @@ def all_sum(values: list[float], d: Dist) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=d.device if d.device.type == "cuda" else "cpu")
     dist.all_reduce(t)
     return t.tolist()
+
+
+def all_sum_(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    """:func:`all_sum` of a tensor on this process's device, in place, without a host synchronisation."""
+    if d.world > 1:
+        dist.all_reduce(t)
+    return t
 
 
 def check_same_config(config: dict, d: Dist) -> None:

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from ..charset import Charset
+from ..device import to_device
 from ..inference.evaluate import Batch, Row, score
 from ..inference.postprocess import decode_batch
 from ..inference.predictor import model_read
@@ -30,7 +31,7 @@ def read_batches(model: torch.nn.Module, loader: DataLoader, charset: Charset, b
     model.eval()
     device = device or torch.device("cpu")
     for batch in loader:
-        readings = model_read(model, batch["images"].to(device), charset, bf16, beam) if batch["texts"] else []
+        readings = model_read(model, to_device(batch["images"], device), charset, bf16, beam) if batch["texts"] else []
         yield batch["texts"], batch["wheres"], readings, len(batch["bad"])
 
 

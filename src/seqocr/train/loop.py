@@ -21,12 +21,13 @@ from ..charset import PAD, Charset
 from ..config import Config, ModelConfig, TrainConfig
 from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
+from ..device import place, to_device
 from ..errors import ConfigError, DataError, SeqocrError
 from ..model import build_model, num_classes_for
 from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
 from .checkpoint import read_latest_good, save_checkpoint
-from .distributed import all_sum, check_same_config, gather_objects, setup, teardown
+from .distributed import all_sum, all_sum_, check_same_config, gather_objects, setup, teardown
 from .finetune import ARCHITECTURE, adopt_model_config, charset_change, init_source, resize_token_layers, token_pairs
 from .losses import (
     char_map_loss,
@@ -35,9 +36,9 @@ from .losses import (
     glyph_cells,
     masked_token_loss,
     sequence_loss,
-    token_accuracy,
+    token_counts,
 )
-from .step import train_step
+from .step import adam, train_step
 
 # a run continues with the model it began with; only the calibration temperature may differ (it scales the output)
 RESUME_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "temperature")
@@ -64,6 +65,12 @@ def param_groups(model: torch.nn.Module, backbone_scale: float) -> list[dict]:
     return groups
 
 
+def read_interval(device: torch.device, log_every: int) -> int:
+    """How often the loop reads a step's loss on the host: a read waits for the GPU's queue, so there only at
+    logging steps; on the CPU it costs nothing, and a skipped step is reported as it happens."""
+    return max(log_every, 1) if device.type == "cuda" else 1
+
+
 @dataclass
 class Trainer:
     cfg: Config
@@ -80,9 +87,8 @@ class Trainer:
         self.charset = Charset.load(c.data.charset)
         self.spec = ImageSpec.from_config(c.model)
         self.max_chars = c.model.max_len - 1
-        self.model = build_model(c.model, num_classes_for(c.model, len(self.charset))).to(self.dist.device)
-        self.optimizer = torch.optim.Adam(param_groups(self.model, c.train.backbone_lr_scale), lr=c.train.lr,
-                                          betas=tuple(c.train.betas), weight_decay=c.train.weight_decay)
+        self.model = place(build_model(c.model, num_classes_for(c.model, len(self.charset))), self.dist.device)
+        self.optimizer = adam(param_groups(self.model, c.train.backbone_lr_scale), c.train)
         self.net = self.model
         if self.dist.world > 1:
             ids = [self.dist.local_rank] if self.dist.device.type == "cuda" else None
@@ -90,9 +96,10 @@ class Trainer:
         torch.manual_seed(c.train.seed + self.dist.rank)  # dropout and teacher forcing differ per rank
         self.step = 0
         self.bad: set[str] = set()  # samples found unreadable; each is reported and counted once
-        self.bad_steps = 0          # consecutive steps skipped for a non-finite loss or gradient
+        self.bad_steps = 0          # consecutive steps skipped for a non-finite loss or gradient (last read)
+        self.bad_total = 0          # steps skipped so far (last read)
         self.saved_step = -1
-        self.last_aux: dict[str, float] = {}  # the glyph losses of the last step, unweighted, for the log
+        self.last_aux: dict[str, torch.Tensor] = {}  # the glyph losses of the last step, unweighted, for the log
 
     @property
     def global_batch(self) -> int:
@@ -210,7 +217,7 @@ class Trainer:
         since DDP averages gradients), so N ranks of batch B take the same step as one process of batch N·B."""
         t = self.cfg.train
         if t.loss == "masked_mean" and self.dist.world > 1:
-            tokens = all_sum([float((targets != 0).sum())], self.dist)[0]
+            tokens = all_sum_((targets != PAD).sum().float(), self.dist)
             return masked_token_loss(logp, targets, t.label_smoothing, tokens / self.dist.world)
         return sequence_loss(t.loss, logp, targets, t.label_smoothing)
 
@@ -227,35 +234,46 @@ class Trainer:
         total = attention.new_zeros((), dtype=torch.float32)
         if t.attention_loss:
             loss = glyph_attention_loss(attention, cells.flatten(2))      # the memory's order: views, rows, columns
-            self.last_aux["glyph_loss"] = float(loss.detach())
+            self.last_aux["glyph_loss"] = loss.detach()
             total = total + t.attention_loss * loss
         if t.char_map_loss:
             logits = model.char_logits.unflatten(0, (v, b)).permute(1, 0, 3, 4, 2)  # (B, V', R, W', C)
             loss = char_map_loss(logits, char_map_targets(cells, targets))
-            self.last_aux["char_map_loss"] = float(loss.detach())
+            self.last_aux["char_map_loss"] = loss.detach()
             total = total + t.char_map_loss * loss
         return total
 
-    def train_step(self, batch: dict) -> tuple[float, float, bool]:
-        """One optimizer step at this step's learning rate (:func:`~seqocr.train.step.train_step`): (loss, token
-        accuracy, whether the update was taken)."""
+    def train_step(self, batch: dict) -> dict[str, torch.Tensor]:
+        """One optimizer step at this step's learning rate (:func:`~seqocr.train.step.train_step`). Returns, on the
+        device and not yet read (reading waits for the GPU): the loss, correct and real tokens, whether the
+        gradient was finite (the update is skipped if not)."""
         t, dev = self.cfg.train, self.dist.device
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, t) * group.get("lr_scale", 1.0)
         self.net.train()
-        images, targets = batch["images"].to(dev, non_blocking=True), batch["targets"].to(dev, non_blocking=True)
+        images, targets = to_device(batch["images"], dev), batch["targets"].to(dev, non_blocking=True)
         attention_loss = None
         if t.glyph_losses and "glyphs" in batch:
             glyphs = batch["glyphs"].to(dev, non_blocking=True)
             attention_loss = lambda attention: self.glyph_losses(attention, glyphs, targets)
-        logp, loss, ok = train_step(self.net, self.model.parameters(), self.optimizer, images, targets, self.loss,
-                                    t.bf16, t.grad_clip, attention_loss)
-        loss_value, acc = float(loss.detach()), token_accuracy(logp.detach(), targets)
-        if self.dist.world > 1:  # report the global batch's loss and accuracy, not rank 0's share
-            tokens = float((targets != PAD).sum())
-            total, correct, all_tokens = all_sum([loss_value, acc * tokens, tokens], self.dist)
-            loss_value, acc = total / self.dist.world, correct / max(all_tokens, 1.0)
-        return loss_value, acc, ok
+        logp, loss, finite = train_step(self.net, self.model.parameters(), self.optimizer, images, targets,
+                                        self.loss, t.bf16, t.grad_clip, attention_loss)
+        correct, tokens = token_counts(logp.detach(), targets)
+        return {"loss": loss.detach().float(), "correct": correct, "tokens": tokens, "finite": finite}
+
+    def read_stats(self, stats: dict[str, torch.Tensor], run: torch.Tensor, skipped: torch.Tensor
+                   ) -> tuple[float, float]:
+        """The host's view of a step (a synchronisation): the global batch's loss and token accuracy, not rank 0's
+        share; the run of non-finite steps ending here and the skipped total are reported, and stop the run at
+        ``train.max_bad_steps`` in a row."""
+        loss, correct, tokens = stats["loss"].item(), stats["correct"].item(), stats["tokens"].item()
+        if self.dist.world > 1:
+            total, correct, tokens = all_sum([loss, correct, tokens], self.dist)
+            loss = total / self.dist.world
+        new, self.bad_steps, self.bad_total = int(skipped) - self.bad_total, int(run), int(skipped)
+        if new:
+            self._bad_steps(new, loss)
+        return loss, correct / max(tokens, 1.0)
 
     def fit(self) -> dict[str, float]:
         from torch.utils.tensorboard import SummaryWriter
@@ -274,30 +292,34 @@ class Trainer:
         bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not (self.progress and d.main),
                    dynamic_ncols=True)
         seen, t0, metrics = 0, time.perf_counter(), {}
+        read_every = read_interval(d.device, t.log_every)
+        run = skipped = torch.zeros((), dtype=torch.int64, device=d.device)  # non-finite steps: in a row, in all
         try:
             for batch in loader:
                 if self.step >= t.steps or (t.max_minutes and time.perf_counter() - t0 > 60 * t.max_minutes):
                     break
                 self._count_bad(batch, size, seen)
-                loss, acc, ok = self.train_step(batch)
-                if not ok:
-                    self._bad_step(loss)
-                    continue
-                self.bad_steps = 0
+                stats = self.train_step(batch)
+                bad = (~stats["finite"]).long()
+                run, skipped = (run + 1) * bad, skipped + bad
                 self.step += 1
                 seen += len(batch["texts"]) * d.world
                 rate = seen / (time.perf_counter() - t0)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", img_s=f"{rate:.1f}")
-                if writer and (self.step % t.log_every == 0 or self.step == t.steps):
-                    scalars = {"loss": loss, "token_acc": acc, "lr": lr_at(self.step - 1, t), "images_per_s": rate}
-                    if getattr(self.model, "backbone", None) is not None:  # a pretrained backbone's drift
-                        scalars["feature_scale"] = float(self.model.feature_scale)
-                    scalars.update(self.last_aux)
-                    for k, v in scalars.items():
-                        writer.add_scalar(f"train/{k}", v, self.step)
-                    log_line(self.out / "log.jsonl", {"step": self.step, **scalars,
-                                                      "seconds": round(time.perf_counter() - t0, 2)})
+                logging = self.step % t.log_every == 0 or self.step == t.steps
+                if logging or self.step % read_every == 0:
+                    loss, acc = self.read_stats(stats, run, skipped)
+                    bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", img_s=f"{rate:.1f}")
+                    if writer and logging:
+                        scalars = {"loss": loss, "token_acc": acc, "lr": lr_at(self.step - 1, t),
+                                   "images_per_s": rate}
+                        if getattr(self.model, "backbone", None) is not None:  # a pretrained backbone's drift
+                            scalars["feature_scale"] = float(self.model.feature_scale)
+                        scalars.update({k: float(v) for k, v in self.last_aux.items()})
+                        for k, v in scalars.items():
+                            writer.add_scalar(f"train/{k}", v, self.step)
+                        log_line(self.out / "log.jsonl", {"step": self.step, **scalars,
+                                                          "seconds": round(time.perf_counter() - t0, 2)})
                 if t.ckpt_every and self.step % t.ckpt_every == 0:
                     self.save()
                 if val is not None and t.eval_every and self.step % t.eval_every == 0 and self.step < t.steps:
@@ -312,12 +334,12 @@ class Trainer:
                 writer.close()
         return metrics
 
-    def _bad_step(self, loss: float) -> None:
-        self.bad_steps += 1
+    def _bad_steps(self, new: int, loss: float) -> None:
         limit = self.cfg.train.max_bad_steps
         if self.dist.main:
-            tqdm_write(f"step {self.step}: non-finite loss or gradient (loss {loss}); update skipped "
-                       f"({self.bad_steps} in a row, stopping at {limit})")
+            tqdm_write(f"step {self.step}: {new} more non-finite loss or gradient{'s' if new > 1 else ''} (loss "
+                       f"{loss}); update{'s' if new > 1 else ''} skipped ({self.bad_steps} in a row, "
+                       f"{self.bad_total} in all; stopping at {limit} in a row)")
         if self.bad_steps >= limit:
             raise SeqocrError(f"{self.bad_steps} non-finite steps in a row at step {self.step}; stopped. The last "
                               f"good checkpoint is {self.out / 'last.pt'}")

@@ -15,8 +15,8 @@ def reference_loss(logp: Tensor, targets: Tensor) -> Tensor:
     return nll.mean(0).sum()
 
 
-def masked_token_loss(logp: Tensor, targets: Tensor, label_smoothing: float = 0.0, tokens: float | None = None
-                      ) -> Tensor:
+def masked_token_loss(logp: Tensor, targets: Tensor, label_smoothing: float = 0.0,
+                      tokens: float | Tensor | None = None) -> Tensor:
     """Mean NLL over the real tokens (characters and EOS); PAD positions are masked out. ``tokens`` replaces
     the local token count as the denominator (distributed training divides by the global count)."""
     mask = targets != PAD
@@ -33,8 +33,14 @@ def sequence_loss(kind: str, logp: Tensor, targets: Tensor, label_smoothing: flo
 
 
 def token_accuracy(logp: Tensor, targets: Tensor) -> float:
+    correct, tokens = token_counts(logp, targets)
+    return float(correct / tokens.clamp(min=1))
+
+
+def token_counts(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """(correctly predicted real tokens, real tokens), as float tensors on the device: no host synchronisation."""
     mask = targets != PAD
-    return float(((logp.argmax(-1) == targets) & mask).sum() / mask.sum().clamp(min=1))
+    return ((logp.argmax(-1) == targets) & mask).sum().float(), mask.sum().float()
 
 
 __all__ = ["masked_token_loss", "reference_loss", "sequence_loss", "token_accuracy"]

@@ -9,15 +9,23 @@ import torch
 from torch import Tensor
 
 
+def adam(groups, t) -> torch.optim.Optimizer:
+    """Adam over parameter ``groups`` with the training config ``t``'s lr, betas and weight decay, fused: one kernel
+    per step, and a non-finite step is skipped on the device (see :func:`train_step`)."""
+    return torch.optim.Adam(groups, lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay, fused=True)
+
+
 def train_step(net: torch.nn.Module, params: Iterable[torch.nn.Parameter], optimizer: torch.optim.Optimizer,
                images: Tensor, targets: Tensor, loss_fn: Callable[[Tensor, Tensor], Tensor], bf16: bool = False,
                grad_clip: float = 0.0, attention_loss: Callable[[Tensor], Tensor] | None = None
-               ) -> tuple[Tensor, Tensor, bool]:
+               ) -> tuple[Tensor, Tensor, Tensor]:
     """Forward (bf16 autocast if asked), loss, backward, gradient clipping of ``params`` (``grad_clip``; 0: none)
-    and the update: ``(log-probabilities, loss, whether the update was taken)``. A non-finite gradient norm (the
-    same on every rank after DDP's all-reduce) skips the update. ``net`` is the model or its DDP wrapper,
-    ``params`` the model's own parameters. ``attention_loss``, when given, maps the decoder's attention weights
-    (B, T, S) to a loss added to the sequence loss."""
+    and the update: ``(log-probabilities, loss, whether the gradient was finite)``, all on the device. A non-finite
+    gradient norm (the same on every rank after DDP's all-reduce) skips the update: inside a fused optimizer's
+    kernel, which takes ``found_inf`` as :class:`torch.amp.GradScaler` hands it over, with no host
+    synchronisation; an unfused optimizer (from an older checkpoint) waits for the norm. ``net`` is the model or
+    its DDP wrapper, ``params`` the model's own parameters. ``attention_loss``, when given, maps the decoder's
+    attention weights (B, T, S) to a loss added to the sequence loss."""
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = net(images, targets, with_attention=attention_loss is not None)
     logp, attention = out if attention_loss is not None else (out, None)
@@ -26,8 +34,13 @@ def train_step(net: torch.nn.Module, params: Iterable[torch.nn.Parameter], optim
         loss = loss + attention_loss(attention)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip or math.inf)
-    ok = bool(torch.isfinite(norm))
-    if ok:
+    finite = torch.isfinite(torch.nn.utils.clip_grad_norm_(params, grad_clip or math.inf))
+    if all(group.get("fused") for group in optimizer.param_groups):
+        optimizer.found_inf = (~finite).float()  # type: ignore[attr-defined]
+        try:
+            optimizer.step()
+        finally:
+            del optimizer.found_inf  # type: ignore[attr-defined]
+    elif finite:
         optimizer.step()
-    return logp, loss, ok
+    return logp, loss, finite
