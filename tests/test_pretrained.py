@@ -156,3 +156,36 @@ def test_onnx_export_reads_like_pytorch(tmp_path, fsns):
     out = export_onnx(tmp_path / "pp.pt", tmp_path / "pp.onnx")
     result = verify_onnx(tmp_path / "pp.pt", out, n=8, batch=4)
     assert result["texts_differ"] == 0 and result["max_char_prob_gap"] <= 1e-3
+
+
+def test_reading_fewer_views_reads_the_sharpest_with_their_own_embeddings(tmp_path, fsns):
+    from seqocr.inference.export import export_onnx, verify_onnx
+    from seqocr.model.default import sharpest_views
+    from seqocr.train.checkpoint import save_checkpoint
+
+    images = torch.zeros(2, 3, 16, 64)
+    images[0, :, :, 16:32] = torch.randn(3, 16, 16)      # sample 0: views 1 and 3 have detail
+    images[0, :, :, 48:] = torch.randn(3, 16, 16)
+    images[1, :, :, :16] = torch.randn(3, 16, 16)        # sample 1: views 0 and 2
+    images[1, :, :, 32:48] = 0.5 * torch.randn(3, 16, 16)
+    views = images.unflatten(-1, (4, 16)).permute(3, 0, 1, 2, 4)  # (V, B, C, H, W)
+    assert sharpest_views(views, 2).t().tolist() == [[1, 3], [0, 2]]
+
+    torch.manual_seed(0)
+    every = build_model(tiny_model_config(max_len=38), len(fsns)).eval()
+    two = build_model(tiny_model_config(max_len=38, read_views=2), len(fsns)).eval()
+    two.load_state_dict(every.state_dict())
+    with torch.no_grad():
+        full = every.encode(images).unflatten(1, (4, -1))                     # (B, V, R·W, d)
+        assert torch.allclose(two.encode(images).unflatten(1, (2, -1)),
+                              torch.stack([full[0, [1, 3]], full[1, [0, 2]]]), atol=1e-6)
+        _, _, maps = two.greedy_attention(images)                             # (B, T, V, R, W)
+    seen = maps.sum((-2, -1))                                                 # (B, T, V)
+    assert seen[0, :, [0, 2]].abs().max() == 0 and seen[1, :, [1, 3]].abs().max() == 0
+    assert torch.allclose(seen.sum(-1), torch.ones(2, 38), atol=1e-5)      # all the weight on the views read
+
+    cfg = Config()
+    cfg.model = tiny_model_config(max_len=38, read_views=2)
+    save_checkpoint(tmp_path / "two.pt", cfg=cfg, charset=fsns, model=two, step=1)
+    out = export_onnx(tmp_path / "two.pt", tmp_path / "two.onnx")
+    assert verify_onnx(tmp_path / "two.pt", out, n=8, batch=4)["texts_differ"] == 0

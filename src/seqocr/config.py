@@ -38,6 +38,8 @@ class ModelConfig:
                                      # when a run starts afresh; "" = random initialisation
     trainable_stages: int = 0        # ppocrv6: how many of its last 6 stages train (0 = frozen)
     train_views: int = 0             # views per sample in training, drawn at random (view dropout); 0 = all
+    read_views: int = 0              # default model: views read per sample, the sharpest; 0 = all (a reading
+                                     # choice: fewer views cost less, the weights are the same)
     temperature: float = 1.0         # default model: logits are divided by this (fitted after training so that
                                      # confidences match accuracy; seqocr.calibration)
     embed_dim: int = 64              # default model: token embedding size (reference: = hidden)
@@ -253,8 +255,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key} must not be negative, got {v}")
     if m.backbone not in ("vgg", "ppocrv6"):
         raise ConfigError(f"model.backbone: unknown backbone {m.backbone!r}; choose from vgg, ppocrv6")
-    if m.trainable_stages > 6 or m.train_views > m.num_views:
-        raise ConfigError("model.trainable_stages must be at most 6 and model.train_views at most model.num_views")
+    if m.trainable_stages > 6 or max(m.train_views, m.read_views) > m.num_views:
+        raise ConfigError("model.trainable_stages must be at most 6, model.train_views and model.read_views at "
+                          "most model.num_views")
     if t.char_map_loss and not m.char_map:
         raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
     if t.glyph_losses and not (m.name == "default" and d.train.startswith("synth")):

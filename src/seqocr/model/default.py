@@ -91,6 +91,14 @@ class AdditiveAttention(nn.Module):
         return torch.bmm(a.unsqueeze(1).to(memory.dtype), memory).squeeze(1), a     # (B, D), (B, S)
 
 
+def sharpest_views(views: Tensor, k: int) -> Tensor:
+    """(V, B, C, H, W) views -> (k, B) indices of each sample's ``k`` views with the largest mean absolute
+    difference between horizontal neighbours (focus and contrast: blurred, dim or washed-out views score low),
+    in view order."""
+    detail = (views[..., 1:] - views[..., :-1]).abs().mean((2, 3, 4))           # (V, B)
+    return detail.topk(k, dim=0).indices.sort(0).values
+
+
 class DefaultOCR(Seq2SeqOCR):
     static_state = (2,)  # the attention keys (init_state): computed once per image
 
@@ -104,7 +112,7 @@ class DefaultOCR(Seq2SeqOCR):
         d = cfg.hidden
         if cfg.rows not in ("collapse", "keep"):
             raise ConfigError(f"model.rows: unknown {cfg.rows!r}; choose from collapse, keep")
-        self.train_views = cfg.train_views
+        self.train_views, self.read_views = cfg.train_views, cfg.read_views
         self.temperature = cfg.temperature  # confidence calibration (calibration.py): logits / T
         self.backbone = None
         if cfg.backbone == "ppocrv6":
@@ -120,7 +128,7 @@ class DefaultOCR(Seq2SeqOCR):
             self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
             self.rows = cfg.view_height // 8 if cfg.rows == "keep" else 1
         self.feature_scale = torch.zeros(())  # mean |backbone output| of the last training batch (a drift alarm)
-        self.view_pick: Tensor | None = None  # (V', B): the views the last training batch showed (view dropout)
+        self.view_pick: Tensor | None = None  # (V', B): the views the last batch showed (view dropout, read_views)
         if self.rows > 1:  # where each row sits, for the 2-D attention (columns are known to the BiLSTM)
             self.row_embedding = nn.Parameter(torch.zeros(self.rows, 1, d))
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
@@ -170,15 +178,18 @@ class DefaultOCR(Seq2SeqOCR):
 
     def encode(self, images: Tensor) -> Tensor:
         """(B, 3, H, V·W) -> memory (B, V'·R·W', hidden), views (and rows) one after the other; V' = V, or
-        ``train_views`` views drawn per sample in training."""
+        ``train_views`` views drawn per sample in training, or the ``read_views`` sharpest in reading."""
         v, b = self.num_views, images.shape[0]
         views = split_views(images, v)                                          # (V·B, 3, H, W), view-major
         view_emb = self.view_embedding.reshape(v, 1, -1).expand(v, b, -1)       # (V, B, d)
         self.view_pick = None
-        if self.training and 0 < self.train_views < v:
-            v = self.train_views
-            pick = torch.rand(b, self.num_views, device=images.device).argsort(1)[:, :v].t()  # (V', B)
-            self.view_pick = pick
+        keep = self.train_views if self.training else self.read_views
+        if 0 < keep < v:
+            if self.training:
+                pick = torch.rand(b, v, device=images.device).argsort(1)[:, :keep].t()  # (V', B)
+            else:  # the views with the most detail: mean |difference| of horizontal neighbours
+                pick = sharpest_views(views.unflatten(0, (v, b)), keep)
+            self.view_pick, v = pick, keep
             rows = pick * b + torch.arange(b, device=images.device)
             views, view_emb = views[rows.reshape(-1)], view_emb.gather(0, pick.unsqueeze(-1).expand(-1, -1,
                                                                                                     view_emb.shape[2]))
@@ -206,6 +217,11 @@ class DefaultOCR(Seq2SeqOCR):
         return F.log_softmax(logits.float() / self.temperature, dim=-1), (h, ctx, keys), attention
 
     def attention_map(self, attention: Tensor) -> Tensor:
-        """(..., S) weights over the memory -> (..., V, R, W'): the memory is views, then rows, then columns. In
-        training with view dropout S covers only the drawn views; this is for reading, where every view is there."""
-        return attention.unflatten(-1, (self.num_views, self.rows, -1))
+        """(B, ..., S) weights over the memory -> (B, ..., V, R, W'): the memory is views, then rows, then columns;
+        the views left unread (``read_views``) get zeros. For reading, not for training's view dropout."""
+        if self.view_pick is None:
+            return attention.unflatten(-1, (self.num_views, self.rows, -1))
+        read = attention.unflatten(-1, (self.view_pick.shape[0], self.rows, -1))      # (B, ..., V', R, W')
+        out = read.new_zeros(*read.shape[:-3], self.num_views, *read.shape[-2:])
+        index = self.view_pick.t().reshape(read.shape[0], *[1] * (read.dim() - 4), -1, 1, 1).expand_as(read)
+        return out.scatter(-3, index, read)

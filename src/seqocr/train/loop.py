@@ -40,8 +40,9 @@ from .losses import (
 )
 from .step import adam, train_step
 
-# a run continues with the model it began with; only the calibration temperature may differ (it scales the output)
-RESUME_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "temperature")
+# a run continues with the model it began with; only the calibration temperature (it scales the output) and the
+# views read (a reading choice) may differ
+RESUME_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in ("temperature", "read_views"))
 EVAL_STREAM = {"epochs": 1, "shuffle": False}  # a TFRecord folder as an evaluation set: each record once, in order
 
 
