@@ -3,6 +3,7 @@
 import base64
 import io
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -180,3 +181,39 @@ def test_min_confidence_rejects_low_readings_and_keeps_their_confidence():
         assert got["confidence"] == pytest.approx(want.confidence, abs=1e-5)
         assert len(got["char_probs"]) == len(got["text"])
     assert any(x["rejected"] for x in r.json()["results"]) and not all(x["rejected"] for x in r.json()["results"])
+
+
+def test_the_batcher_takes_the_clients_in_turn(tmp_path):
+    """Client a queues 10 images, then client b 2: b's are read in the next batch, not after all of a's."""
+    import threading
+
+    import numpy as np
+
+    from seqocr.charset import Charset
+    from seqocr.inference.predictor import Predictor
+    from seqocr.serve import Batcher, Limits
+
+    class Recording(Predictor):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.batches, self.go = [], threading.Event()
+
+        def read_arrays(self, batch, **options):
+            self.go.wait(30)  # the first batch holds the batcher until both clients have queued
+            self.batches.append([int(x[0, 0, 0]) for x in batch])
+            return super().read_arrays(batch, **options)
+
+    ckpt = tiny_checkpoint(tmp_path, "default", Charset.fsns())
+    plain = Predictor.from_checkpoint(ckpt)
+    reader = Recording(plain.model, plain.charset, plain.spec)
+    batcher = Batcher(reader, Limits(max_batch=4, max_wait_ms=50))
+    image = lambda tag: np.full(reader.spec.shape, tag, np.float32)
+    a = batcher.submit([image(i) for i in range(10)], client="a")
+    time.sleep(0.3)  # the first batch (a's first 4) is taken and waits in read_arrays
+    b = batcher.submit([image(100), image(101)], client="b")
+    reader.go.set()
+    for f in a + b:
+        assert isinstance(f.result(timeout=60).text, str)
+    assert reader.batches[0] == [0, 1, 2, 3]
+    assert reader.batches[1] == [4, 100, 5, 101]          # in turn: b waited one batch, not three
+    assert reader.batches[2:] == [[6, 7, 8, 9]]

@@ -15,7 +15,8 @@
 * ``GET /healthz``: liveness and what model is loaded. ``GET /openapi.json``, ``/docs``: the schema.
 
 The model is loaded once at start. Images from concurrent requests are batched together (up to ``max_batch``
-images, waiting at most ``max_wait_ms`` for company) on one worker thread, so throughput grows with load.
+images, waiting at most ``max_wait_ms`` for company) on one worker thread, so throughput grows with load; the
+batch takes the clients' images in turn, so a client with a long queue does not hold the others back.
 Every bad request gets a 4xx with ``{"error": ...}``: a body over ``max_body_bytes`` (413; counted as it arrives,
 so a chunked upload with no Content-Length is stopped too), too many images (413), an image over ``max_pixels``
 (413, from its header), an undecodable image or bad JSON (400), another content type (415). A bad image fails
@@ -31,13 +32,12 @@ import base64
 import binascii
 import gc
 import json
-import queue
 import signal
 import socket
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,32 +72,49 @@ class BadRequest(Exception):
 
 
 class Batcher:
-    """One worker thread that reads preprocessed images in batches of up to ``max_batch``."""
+    """One worker thread that reads preprocessed images in batches of up to ``max_batch``, taking them from the
+    clients in turn (fair queuing): a client that queued many images delays another's by at most one image per
+    batch, however long its own queue."""
 
     def __init__(self, reader: Reader, limits: Limits):
         self.reader, self.limits = reader, limits
-        self.jobs: queue.Queue[tuple[np.ndarray, Future]] = queue.Queue()
+        self.queues: dict[str, deque] = {}  # client -> its jobs, in order; a client's entry goes when it empties
+        self.ready = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="seqocr-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, arrays: list[np.ndarray], attention: bool = False, beam: int | None = None) -> list[Future]:
-        """Queue images to read; ``beam`` None: the reader's own beam width."""
-        futures = []
-        for x in arrays:
-            f: Future = Future()
-            self.jobs.put((x, attention, beam, f))
-            futures.append(f)
+    def submit(self, arrays: list[np.ndarray], attention: bool = False, beam: int | None = None, client: str = ""
+               ) -> list[Future]:
+        """Queue images to read for ``client``; ``beam`` None: the reader's own beam width."""
+        futures: list[Future] = [Future() for _ in arrays]
+        with self.ready:
+            self.queues.setdefault(client, deque()).extend(
+                (x, attention, beam, f) for x, f in zip(arrays, futures))
+            self.ready.notify()
         return futures
+
+    def _take(self, room: int) -> list[tuple]:
+        """Up to ``room`` jobs, one per client in turn (the clients served go to the back of the rotation)."""
+        batch: list[tuple] = []
+        while len(batch) < room and self.queues:
+            for client in list(self.queues):
+                jobs = self.queues.pop(client)
+                batch.append(jobs.popleft())
+                if jobs:
+                    self.queues[client] = jobs  # re-inserted last: next time the others come first
+                if len(batch) == room:
+                    break
+        return batch
 
     def _run(self) -> None:
         while True:
-            batch = [self.jobs.get()]
-            deadline = time.monotonic() + self.limits.max_wait_ms / 1000  # for the whole batch, not per image
-            while len(batch) < self.limits.max_batch:
-                try:
-                    batch.append(self.jobs.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
+            with self.ready:
+                self.ready.wait_for(lambda: self.queues)
+                batch = self._take(self.limits.max_batch)
+                deadline = time.monotonic() + self.limits.max_wait_ms / 1000  # for the whole batch, not per image
+                while len(batch) < self.limits.max_batch and self.ready.wait_for(
+                        lambda: self.queues, timeout=max(0.0, deadline - time.monotonic())):
+                    batch += self._take(self.limits.max_batch - len(batch))
             for beam in dict.fromkeys(b for _, _, b, _ in batch):  # one pass per beam width asked
                 self._read([job for job in batch if job[2] == beam], beam)
 
@@ -288,10 +305,15 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         arrays = await asyncio.to_thread(
             lambda: [eval_transform(decode_image(data, i, limits), reader.spec) for i, data in enumerate(images)])
         readings: list[Reading] = await asyncio.gather(
-            *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention, beam)])
+            *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention, beam, client_key(request.scope))])
         return {"results": [result(r, attention) for r in reject_below(readings, min_confidence)]}
 
     return app
+
+
+def client_key(scope: dict) -> str:
+    """The client a request counts against (its address): for the per-client limit and the batcher's turns."""
+    return (scope.get("client") or ("",))[0]
 
 
 class ClientLimit:
@@ -306,7 +328,7 @@ class ClientLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.limit or scope["path"] == "/healthz":
             return await self.app(scope, receive, send)
-        client = (scope.get("client") or ("",))[0]
+        client = client_key(scope)
         if self.in_flight[client] >= self.limit:
             from starlette.responses import JSONResponse
 
