@@ -80,12 +80,12 @@ def _camera(view: Image.Image, rng: random.Random) -> Image.Image:
     """Camera: lighting, sensor noise, blur (gaussian, motion or defocus)."""
     view = _sensor(_light(view, rng), rng)
     r, f = rng.random(), view.width / TILE  # blur sizes are in tile pixels
-    if r < 0.25:
-        return view.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5) * f))
-    if r < 0.31 and view.width > 100:
+    if r < 0.15:
+        return view.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0) * f))
+    if r < 0.20 and view.width > 100:
         return view.filter(_motion_kernel(rng.randrange(4)))
-    if r < 0.41:
-        return view.filter(ImageFilter.BoxBlur(rng.uniform(2.5, 5.0) * f))
+    if r < 0.24:
+        return view.filter(ImageFilter.BoxBlur(rng.uniform(1.5, 2.5) * f))
     return view
 
 
@@ -99,7 +99,7 @@ def _encode(views: list[Image.Image], rng: random.Random) -> list[Image.Image]:
             strip.paste(v, (x, 0))
             x += v.width
         buf = io.BytesIO()
-        strip.save(buf, "JPEG", quality=rng.randint(20, 70))
+        strip.save(buf, "JPEG", quality=rng.randint(40, 90))
         strip = Image.open(buf).convert("RGB")
         xs = np.cumsum([0] + [v.width for v in views]).tolist()
         views = [strip.crop((x0, 0, x0 + v.width, v.height)) for x0, v in zip(xs, views)]

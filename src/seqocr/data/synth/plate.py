@@ -102,7 +102,7 @@ def plate_style(rng: random.Random) -> PlateStyle:
     ink = (245, 245, 240)
     if kind == "white":
         ink = rng.choice(((25, 45, 120), (20, 20, 22), (30, 90, 55)))
-    header = _header_text(rng) if rng.random() < 0.18 else ""
+    header = _header_text(rng) if rng.random() < 0.3 else ""
     return PlateStyle(_jitter(plate, rng), _jitter(ink, rng, 8), rng.choice(("round", "round", "notch")), header,
                       rng.random() < (0.5 if header else 0.06))
 
@@ -153,7 +153,7 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
     its ink box (x0, y0, x1, y1) as fractions of the plate's width and height (the header is not counted)."""
     size = rng.randrange(24, 34, 2)
     laid = _measure(lines, k, size)
-    gap, pad_x, pad_y = size * rng.uniform(0.24, 0.38), size * rng.uniform(0.35, 0.62), size * rng.uniform(0.34, 0.52)
+    gap, pad_x, pad_y = size * rng.uniform(0.35, 0.7), size * rng.uniform(0.35, 0.62), size * rng.uniform(0.5, 0.9)
     head_size = round(size * rng.uniform(0.36, 0.46))
     head_h = _cap_height(head_size, k) + gap * 0.9 if style.header else 0.0
     w = max(lw for lw, _, _ in laid) + 2 * pad_x

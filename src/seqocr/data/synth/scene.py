@@ -260,11 +260,11 @@ def glyphs_in_view(glyphs: np.ndarray, quad: list[tuple[float, float]]) -> np.nd
 
 
 def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
-    """One view of the scene's sign, drawn at the panorama's resolution: n x n with n = TILE / (1 to 2.4); it is
+    """One view of the scene's sign, drawn at the panorama's resolution: n x n with n = TILE / (1 to 1.8); it is
     scaled up to TILE x TILE after JPEG (see :func:`_encode`), which gives the soft, blocky look of FSNS views.
     Also where each painted character landed in it (:func:`glyphs_in_view`)."""
-    coarsest = min(2.4, max(1.0, scene.cap / 5))  # keep capitals at least ~5 px tall before scaling up
-    n = round(TILE / rng.uniform(1.0, coarsest)) if rng.random() < 0.75 else TILE
+    coarsest = min(1.8, max(1.0, scene.cap / 5))  # keep capitals at least ~5 px tall before scaling up
+    n = round(TILE / rng.uniform(1.0, coarsest)) if rng.random() < 0.6 else TILE
     view = _background(scene, n, rng)
     tile_quad = _quad(scene, rng)
     quad = [(x * n / TILE, y * n / TILE) for x, y in tile_quad]
