@@ -38,10 +38,11 @@ function viewRects(img, n) {
 
 function loadImage(file) {
   return new Promise((resolve) => {
-    const img = new Image();
-    img.onload = () => resolve(img);
-    img.onerror = () => resolve(null);  // the browser cannot show it; the service will say what is wrong
-    img.src = URL.createObjectURL(file);
+    const img = new Image(), url = URL.createObjectURL(file);
+    // the decoded image outlives its URL: released once loaded (or not), so a long session holds no file copies
+    img.onload = () => { URL.revokeObjectURL(url); resolve(img); };
+    img.onerror = () => { URL.revokeObjectURL(url); resolve(null); };  // the service will say what is wrong
+    img.src = url;
   });
 }
 
