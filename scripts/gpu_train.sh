@@ -2,20 +2,25 @@
 # Train the shipped recipe's next stage on a GPU machine that reaches no network, in one command.
 #
 #   bash scripts/gpu_train.sh --out DIR [--minutes M] [--device cuda|cpu] [--init-from CKPT] [--config C]
-#                             [--bundle gpu-bundle] [--set KEY=VALUE ...]
+#                             [--bundle gpu-bundle] [--set KEY=VALUE ...] [--bench MODEL:BATCH,...]
+#                             [--profile-batch N]
 #
 # 1. installs what is missing from the carried bundle (scripts/gpu_bundle.sh made it here): the wheels with pip
 #    --no-index, the fonts through SEQOCR_FONT_DIR; seqocr itself without dependencies when it is not importable;
 # 2. trains --config (default configs/shipped.yaml) for M minutes (train.max_minutes, default 9) on --device, bf16,
 #    DataLoader workers = cores - 1, starting from --init-from's weights when given (train.init_from);
 # 3. writes into DIR: run/ (last.pt, tb/, log.jsonl: step, loss, images/s as JSON lines), model.safetensors (the
-#    weights, config and charset alone, under 16 MB) and summary.json (steps, images, minutes, images/s, device).
+#    weights, config and charset alone, under 16 MB) and summary.json (steps, images, minutes, images/s, device);
+# 4. with --bench (e.g. default:32,default:1024,reference:32,reference:128): DIR/bench.jsonl, the training step's
+#    images/s and MFU against the device's measured bf16 peak for each model and batch (`seqocr bench train`; a
+#    batch that does not fit is a line with "error"), and DIR/profile.txt, where the step's time goes
+#    (scripts/profile_step.py: torch.profiler over 5 steps of --config at --profile-batch, default 256).
 #
 # With `--device cpu --minutes 1` the same script runs on a laptop (tests/test_gpu_script.py runs a short dry run).
 # Uses ${PYTHON:-python3}.
 set -euo pipefail
 PY=${PYTHON:-python3}
-OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/shipped.yaml BUNDLE=gpu-bundle
+OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/shipped.yaml BUNDLE=gpu-bundle BENCH="" PROFILE_BATCH=256
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,6 +31,8 @@ while [ $# -gt 0 ]; do
     --config) CONFIG="$2"; shift 2 ;;
     --bundle) BUNDLE="$2"; shift 2 ;;
     --set) EXTRA+=(--set "$2"); shift 2 ;;
+    --bench) BENCH="$2"; shift 2 ;;
+    --profile-batch) PROFILE_BATCH="$2"; shift 2 ;;
     *) echo "gpu_train: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -79,3 +86,19 @@ summary = {"device": device, "steps": state["step"], "images": state["step"] * b
 (out / "summary.json").write_text(json.dumps(summary, indent=1))
 print(json.dumps(summary))
 PYEOF
+
+# 4. throughput, MFU and a profile of the step, when asked
+if [ -n "$BENCH" ]; then
+  : > "$OUT/bench.jsonl"
+  IFS=, read -r -a runs <<< "$BENCH"
+  for run in "${runs[@]}"; do
+    model=${run%%:*} batch=${run##*:}
+    "$PY" -m seqocr bench train --model "$model" --batch-size "$batch" --dtype bf16 --device "$DEVICE" --steps 10 \
+        --warmup 3 --json >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err" \
+      || echo "{\"model\": \"$model\", \"batch\": $batch, \"error\": \"failed: see bench.err (out of memory?)\"}" \
+           >> "$OUT/bench.jsonl"
+  done
+  "$PY" scripts/profile_step.py --config "$CONFIG" "${EXTRA[@]}" --device "$DEVICE" --batch "$PROFILE_BATCH" --bf16 \
+      --out "$OUT/profile.txt" > /dev/null
+  cat "$OUT/bench.jsonl"
+fi

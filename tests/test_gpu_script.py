@@ -20,7 +20,7 @@ def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_pat
     out = tmp_path / "gpu"
     r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "1",
                         "--config", str(ROOT / "configs" / "tiny.yaml"), "--set", "train.steps=3", "--set", "data.val=",
-                        "--set", "train.log_every=1"],
+                        "--set", "train.log_every=1", "--bench", "default:2,default:0", "--profile-batch", "2"],
                        cwd=ROOT, capture_output=True, text=True, timeout=240,
                        env={**os.environ, "PYTHON": sys.executable}, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -29,6 +29,12 @@ def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_pat
     assert (out / "model.safetensors").stat().st_size < 16e6
     log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3] and all(r["images_per_s"] > 0 for r in log)
+    bench = [json.loads(line) for line in (out / "bench.jsonl").read_text().splitlines()]
+    assert bench[0]["model"] == "default" and bench[0]["batch"] == 2 and bench[0]["device"] == "cpu"
+    assert bench[0]["images_per_s"] > 0 and 0 < bench[0]["mfu"] < 1
+    assert bench[1] == {"model": "default", "batch": 0, "error": "failed: see bench.err (out of memory?)"}
+    profile = (out / "profile.txt").read_text()
+    assert "batch 2, bf16, 5 steps on cpu" in profile and "Self CPU" in profile
     again = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu"], cwd=ROOT,
                            capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, check=False)
     assert again.returncode == 2 and "already holds a run" in again.stderr
