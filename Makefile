@@ -35,7 +35,9 @@ model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2-glyph)
 	$(call train_stage,shipped-stage3)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage3/last.pt --heldout 1000
+	$(call train_stage,shipped-stage4)
+	$(call train_stage,shipped-stage5)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage5/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \
