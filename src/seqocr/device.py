@@ -1,24 +1,44 @@
-"""Where a model runs: ``cpu``, ``cuda`` or ``cuda:N``, checked against what this machine has."""
+"""Where a model runs: ``cpu``, ``cuda`` or ``cuda:N``, checked against what this machine has.
+
+The name check (:func:`cuda_index`) needs no torch, so that the torch-free ONNX reader shares it."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from .errors import SeqocrError
+from .errors import ConfigError, SeqocrError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_HELP = "cpu, cuda or cuda:N"
 
 
-def pick_device(name: str = "", local_rank: int = 0) -> torch.device:
-    """``cpu``, ``cuda`` (this process's GPU under torchrun), ``cuda:N``; "" = CUDA when there is one, else CPU."""
-    name = name or ("cuda" if torch.cuda.is_available() else "cpu")
+def cuda_index(name: str) -> int | None:
+    """The CUDA device a name asks for: None for ``cpu``, -1 for ``cuda`` (the default one), N for ``cuda:N``;
+    any other name is refused."""
     if name == "cpu":
+        return None
+    if name == "cuda":
+        return -1
+    if name.startswith("cuda:") and name[5:].isdigit():
+        return int(name[5:])
+    raise ConfigError(f"device {name!r}: choose {DEVICE_HELP}")
+
+
+def pick_device(name: str | torch.device = "", local_rank: int = 0) -> torch.device:
+    """``cpu``, ``cuda`` (this process's GPU under torchrun), ``cuda:N``; "" = CUDA when there is one, else CPU; a
+    ``torch.device`` is taken as it is."""
+    import torch
+
+    if isinstance(name, torch.device):
+        return name
+    index = cuda_index(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if index is None:
         return torch.device("cpu")
-    if not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
-        raise SeqocrError(f"device {name!r}: choose {DEVICE_HELP}")
     if not torch.cuda.is_available():
         raise SeqocrError(f"device {name}: this machine has no CUDA device (or this torch build has no CUDA)")
-    index = int(name[5:]) if ":" in name else local_rank
+    index = local_rank if index < 0 else index
     if index >= torch.cuda.device_count():
         raise SeqocrError(f"device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
     return torch.device("cuda", index)
@@ -27,6 +47,8 @@ def pick_device(name: str = "", local_rank: int = 0) -> torch.device:
 def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """A host batch onto ``device``: on a GPU through pinned memory, without waiting, in channels-last order (what
     cuDNN's convolutions prefer); on the CPU as it is."""
+    import torch
+
     if device.type != "cuda":
         return images
     return images.pin_memory().to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -34,5 +56,7 @@ def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def place(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``model`` on ``device``; on a GPU its convolution weights channels-last (see :func:`to_device`)."""
+    import torch
+
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..device import cuda_index
 from ..errors import ConfigError, DataError, SeqocrError
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_paths, beam_search, check_beam
 from .onnx_check import read_metadata
@@ -31,13 +32,12 @@ def providers(device: str) -> list:
     onnxruntime build (the CUDA provider comes with the onnxruntime-gpu package)."""
     import onnxruntime as ort
 
-    if device == "cpu":
+    index = cuda_index(device)
+    if index is None:
         return ["CPUExecutionProvider"]
-    if not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise ConfigError(f"device {device!r}: choose cpu, cuda or cuda:N")
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         raise ConfigError(f"device {device}: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
-    return [("CUDAExecutionProvider", {"device_id": int(device[5:] or 0)}), "CPUExecutionProvider"]
+    return [("CUDAExecutionProvider", {"device_id": max(index, 0)}), "CPUExecutionProvider"]
 
 
 class OnnxReader(Reader):

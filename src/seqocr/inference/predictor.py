@@ -77,7 +77,7 @@ class Predictor(Reader):
 
     def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False, beam: int = 1,
                  device: str | torch.device = "cpu"):
-        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.device = pick_device(device)
         self.model, self.charset, self.spec = place(fold_batchnorm(model), self.device), charset, spec
         self.bf16, self.beam = bf16, check_beam(beam)  # beam 1: greedy
 
@@ -86,7 +86,7 @@ class Predictor(Reader):
                         device: str | torch.device = "cpu") -> Predictor:
         """A checkpoint (``.pt``), exported weights (``.safetensors``), or the shipped model when ``None``; the
         device is checked first."""
-        device = device if isinstance(device, torch.device) else pick_device(device)
+        device = pick_device(device)
         model, cfg, charset, _ = load_model(path)
         return cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam, device)
 

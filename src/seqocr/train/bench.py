@@ -17,10 +17,9 @@ from ..fsns import NUM_CLASSES
 from ..model import build_model, num_classes_for
 from ..model.fuse import fold_batchnorm
 from ..preprocess import ImageSpec
+from .distributed import CPU
 from .losses import sequence_loss
 from .step import adam, train_step
-
-CPU = torch.device("cpu")
 
 
 def _config(model: str, config: str | None, overrides: list[str]) -> Config:
