@@ -11,10 +11,13 @@ import torch
 from seqocr.charset import Charset
 from seqocr.config import Config
 from seqocr.data.synth import invent_names, street_name, synth_sample
-from seqocr.errors import DataError
+from seqocr.errors import ConfigError, DataError
 from seqocr.model import build_model
 from seqocr.model.ppocr import PPOCRBackbone, extract_onnx_backbone, load_onnx_weights, rapidocr_model_path
-from seqocr.train.loop import param_groups, train
+from seqocr.model.weights import load_model
+from seqocr.train.checkpoint import save_checkpoint
+from seqocr.train.finetune import adopt_model_config
+from seqocr.train.loop import Trainer, param_groups, train
 from tests.helpers import tiny_config, tiny_model_config
 
 
@@ -63,7 +66,7 @@ def test_loading_weights_from_another_graph_is_one_clear_error(tmp_path):
 
 
 def pp_config(**kw):
-    return tiny_model_config(max_len=38, backbone="ppocrv6", view_height=32, view_width=32, **kw)
+    return tiny_model_config(**{"max_len": 38, "backbone": "ppocrv6", "view_height": 32, "view_width": 32, **kw})
 
 
 def test_frozen_backbone_gets_no_gradient_and_view_dropout_shows_k_views():
@@ -189,3 +192,39 @@ def test_reading_fewer_views_reads_the_sharpest_with_their_own_embeddings(tmp_pa
     save_checkpoint(tmp_path / "two.pt", cfg=cfg, charset=fsns, model=two, step=1)
     out = export_onnx(tmp_path / "two.pt", tmp_path / "two.onnx")
     assert verify_onnx(tmp_path / "two.pt", out, n=8, batch=4)["texts_differ"] == 0
+
+
+def test_a_pretrained_backbone_model_starts_at_a_new_view_size_with_its_row_embedding_stretched(tmp_path):
+    """train.init_from with a bigger model.view_height/view_width (fine-tuning at a higher resolution): every weight
+    carried over, the row embedding linearly interpolated from 2 rows (32 px) to 4 (64 px)."""
+    cfg = tiny_config(tmp_path, model=pp_config().__dict__, data={"val": ""})
+    trainer = Trainer(cfg, progress=False)
+    with torch.no_grad():
+        trainer.model.row_embedding.copy_(torch.tensor([0.0, 3.0]).view(2, 1, 1).expand(2, 1, 16))
+    first = tmp_path / "first.pt"
+    save_checkpoint(first, cfg=cfg, charset=trainer.charset, model=trainer.model, step=3)
+    old = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    bigger = tiny_config(tmp_path, model=pp_config(view_height=64, view_width=48).__dict__, data={"val": ""},
+                         train={"init_from": str(first), "steps": 1, "lr": 1e-30, "out_dir": str(tmp_path / "big")})
+    bigger.given = frozenset({"model.view_height", "model.view_width"})
+    train(bigger, progress=False)
+    model, tuned, _, _ = load_model(tmp_path / "big" / "last.pt")
+    assert (tuned.model.view_height, tuned.model.view_width) == (64, 48)
+    rows = model.row_embedding.detach()[:, 0, 0]
+    assert torch.allclose(rows, torch.tensor([0.0, 1.0, 2.0, 3.0]), atol=1e-4)
+    state = model.state_dict()
+    carried = [k for k in old if k != "row_embedding" and "running_" not in k and "num_batches" not in k]
+    assert len(carried) > 100 and all(torch.allclose(state[k], old[k], atol=1e-6) for k in carried)  # lr 1e-30
+    images = torch.randn(1, 3, 64, 4 * 48)
+    assert model.eval().encode(images).shape == (1, 4 * 4 * 12, 16)  # 4 views of 4 rows x 12 columns
+
+
+def test_a_model_without_the_pretrained_backbone_keeps_its_view_size_on_init_from(tmp_path):
+    cfg = tiny_config(tmp_path, data={"val": ""})
+    trainer = Trainer(cfg, progress=False)
+    first = tmp_path / "first.pt"
+    save_checkpoint(first, cfg=cfg, charset=trainer.charset, model=trainer.model, step=3)
+    other = tiny_config(tmp_path, model={"view_height": 64}, train={"init_from": str(first)})
+    other.given = frozenset({"model.view_height"})
+    with pytest.raises(ConfigError, match=r"model.view_height: 64 given, but train.init_from .*first.pt has 16"):
+        adopt_model_config(other)

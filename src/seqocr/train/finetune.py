@@ -3,6 +3,9 @@
 * The run takes the model config of the checkpoint it starts from (:func:`adopt_model_config`): a user need not
   repeat it. A model key the user gives anyway must agree with the checkpoint on the architecture; the keys that
   only change how the model trains (dropout, teacher forcing, view dropout, trainable stages) are the user's.
+* A model on the pretrained backbone (``model.backbone: ppocrv6``) may also change its view size (``model.view_height``,
+  ``model.view_width``): its convolutions read any size, and the one tensor shaped by it, the row embedding, is
+  interpolated to the new number of rows (:func:`resize_rows`): fine-tuning at a higher resolution.
 * A different charset (``data.charset``) keeps every layer and resizes the two indexed by token, the embedding and
   the output layer (:func:`resize_token_layers`): the rows of the characters both charsets share are copied,
   matched by character (PAD, GO and EOS to themselves), and a new character's rows keep the fresh model's
@@ -28,6 +31,12 @@ SHIPPED = "shipped"  # train.init_from: shipped = the model packaged with seqocr
 ARCHITECTURE = ("name", "view_height", "view_width", "num_views", "max_len", "vocab_size", "hidden", "channels",
                 "attention_dim", "norm", "rows", "backbone", "embed_dim")
 TRAINING_KNOBS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in ARCHITECTURE)
+VIEW_SIZE = ("view_height", "view_width")  # architecture keys a ppocrv6 model may change on init_from (resize_rows)
+
+
+def fixed_keys(model: ModelConfig) -> tuple[str, ...]:
+    """The architecture keys a run from a checkpoint with this model config must keep."""
+    return tuple(k for k in ARCHITECTURE if not (model.backbone == "ppocrv6" and k in VIEW_SIZE))
 
 
 def init_source(spec: str) -> Path:
@@ -48,12 +57,13 @@ def adopt_model_config(cfg: Config, state: dict[str, Any] | None = None) -> Conf
     state = state if state is not None else read_any(path)
     theirs = Config.from_dict(state["config"], where=str(path)).model
     given = {k.partition(".")[2] for k in cfg.given if k.startswith("model.")}
-    for key in sorted(given & set(ARCHITECTURE)):
+    for key in sorted(given & set(fixed_keys(theirs))):
         mine, there = getattr(cfg.model, key), getattr(theirs, key)
         if mine != there:
             raise ConfigError(f"model.{key}: {mine!r} given, but train.init_from {path} has {there!r}; leave "
                               f"model.{key} out (a run from init_from takes that model's config)")
-    knobs = {key: getattr(cfg.model, key) for key in given & set(TRAINING_KNOBS)}
+    knobs = {key: getattr(cfg.model, key) for key in given & (set(ARCHITECTURE) - set(fixed_keys(theirs)) |
+                                                                set(TRAINING_KNOBS))}
     adopted = dataclasses.replace(cfg, model=dataclasses.replace(theirs, **knobs))
     adopted.given = cfg.given
     return adopted
@@ -81,6 +91,18 @@ def resize_token_layers(state: dict[str, torch.Tensor], fresh: dict[str, torch.T
         resized[new_ids] = state[name][old_ids].to(resized.dtype)
         out[name] = resized
     return out
+
+
+def resize_rows(state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with its row embedding (R, 1, d) linearly interpolated to ``fresh``'s number of rows (a new view
+    height), the first and last rows kept; unchanged where the row counts agree."""
+    name = "row_embedding"
+    if name not in state or name not in fresh or state[name].shape == fresh[name].shape:
+        return state
+    rows = fresh[name].shape[0]
+    old = state[name].detach().float().permute(1, 2, 0)  # (1, d, R): interpolate along the rows
+    new = torch.nn.functional.interpolate(old, size=rows, mode="linear", align_corners=True)
+    return {**state, name: new.permute(2, 0, 1).to(fresh[name].dtype).contiguous()}
 
 
 def charset_change(old: Charset, new: Charset, pairs: dict[int, int]) -> str:

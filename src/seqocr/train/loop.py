@@ -28,7 +28,8 @@ from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
 from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, all_sum_, check_same_config, gather_objects, setup, teardown
-from .finetune import ARCHITECTURE, adopt_model_config, charset_change, init_source, resize_token_layers, token_pairs
+from .finetune import (adopt_model_config, charset_change, fixed_keys, init_source, resize_rows, resize_token_layers,
+                       token_pairs)
 from .losses import (
     char_map_loss,
     char_map_targets,
@@ -120,12 +121,14 @@ class Trainer:
 
     def init_from(self, path: Path, state: dict | None = None) -> None:
         """Start from another model's weights (``state``: already read from ``path``), the optimizer, schedule and
-        step afresh: a later stage of a recipe, or fine-tuning. Same architecture required; with a different
+        step afresh: a later stage of a recipe, or fine-tuning. Same architecture required (a ppocrv6 model may
+        change its view size, :func:`.finetune.resize_rows`); with a different
         charset the token layers are resized, the shared characters' rows kept (:mod:`.finetune`)."""
         state = state if state is not None else read_any(path)
-        self._check_same_model(state, path, "train.init_from", ARCHITECTURE)
+        self._check_same_model(state, path, "train.init_from", fixed_keys(self.cfg.model))
         model_weights, theirs = state["model"], Charset.from_dict(state["charset"])
         fresh = unwrap(self.model).state_dict()
+        model_weights = resize_rows(model_weights, fresh)  # a new view height (ppocrv6 models only)
         heads = sorted(k for k in fresh.keys() - model_weights.keys() if k.startswith("char_head."))
         if heads:  # a training-only head the source model had not: it starts from its initialisation
             model_weights = {**model_weights, **{k: fresh[k] for k in heads}}
