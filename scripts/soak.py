@@ -9,7 +9,7 @@ Usage: .venv/bin/python scripts/soak.py [--minutes 10 | --seconds S] [--checkpoi
 2. Soak: requests arrive at ``--load`` x capacity (open loop, Poisson, at most ``--outstanding`` in flight: past
    that the generator waits, and says how often). ``--bad-share`` of them are bad (not an image, a cut PNG, bad
    JSON, bad base64, a wrong content type, no images, too many, the wrong field, an upload that stalls past the
-   body timeout); ``--slow-share`` are good uploads trickled over ``--slow-upload-s`` seconds. Every request opens
+   body timeout, a request head that stalls past the header timeout); ``--slow-share`` are good uploads trickled over ``--slow-upload-s`` seconds. Every request opens
    its own connection. The server's resident memory and open file descriptors are sampled every 2 s.
 3. Flood: a client on another loopback address (127.0.0.2) keeps ``--flood-clients`` requests in flight for
    ``--flood-seconds`` while the load goes on: past the service's per-client limit it gets 429s, and the
@@ -33,6 +33,7 @@ import json
 import os
 import random
 import signal
+import socket
 import statistics
 import sys
 import threading
@@ -95,7 +96,19 @@ BAD = {
     "too-many": lambda: multipart([("images", b"x")] * 65),
     "wrong-field": lambda: multipart([("image", PNG)]),
     "stalled": lambda: multipart([("images", PNG)]),  # sent half, then nothing: the server's body timeout answers
+    "stalled-head": lambda: ("", b""),  # a request line and one header, then nothing: the header timeout answers
 }
+
+
+def send_half_head(url: str) -> int:
+    """A request line and one header on a new connection, then nothing; the HTTP status the server answers with."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=300) as sock:
+        sock.sendall(b"POST /v1/read HTTP/1.1\r\nHost: seqocr\r\n")
+        head = sock.makefile("rb").readline()  # b"HTTP/1.1 408 Request Timeout\r\n"
+    if not head.startswith(b"HTTP/1.1 "):
+        raise ConnectionError(f"no HTTP answer: {head[:40]!r}")
+    return int(head.split()[1])
 
 
 def send(url: str, content_type: str, body: bytes, source: str | None = None, timeout: float = 300.0) -> int:
@@ -129,6 +142,8 @@ def one(url: str, kind: str, rng: random.Random, slow_s: float) -> int:
         return send(url, *good_request(rng))
     if kind == "slow":
         return send_slowly(url, *good_request(rng), seconds=slow_s)
+    if kind == "stalled-head":
+        return send_half_head(url)
     if kind == "stalled":
         return send_slowly(url, *BAD[kind](), seconds=0.5, stall_after=0.5)
     return send(url, *BAD[kind]())
@@ -277,6 +292,8 @@ def main() -> int:
     ap.add_argument("--body-timeout", type=float, default=10.0,
                     help="the server's --body-timeout: a stalled upload is answered 408 after this; well above "
                          "--slow-upload-s, which a loaded server adds its own delays to")
+    ap.add_argument("--header-timeout", type=float, default=5.0,
+                    help="the server's --header-timeout: a stalled request head is answered 408 after this")
     ap.add_argument("--flood-clients", type=int, default=3 * CLIENT_LIMIT)
     ap.add_argument("--flood-seconds", type=float, default=20.0)
     ap.add_argument("--grace", type=int, default=30, help="the server's --grace")
@@ -288,7 +305,7 @@ def main() -> int:
     soak_s = args.seconds if args.seconds is not None else 60 * args.minutes
     model = ["--onnx", args.onnx] if args.onnx else (["--checkpoint", args.checkpoint] if args.checkpoint else [])
     proc, url = spawn([*model, "--max-client-requests", str(CLIENT_LIMIT), "--body-timeout", str(args.body_timeout),
-                       "--grace", str(args.grace), "--max-images", "64"], startup_s=args.startup_s)
+                       "--header-timeout", str(args.header_timeout), "--grace", str(args.grace), "--max-images", "64"], startup_s=args.startup_s)
     rng, log, samples, stop_sampling = random.Random(args.seed), Log(), [], threading.Event()
     try:
         send(url, *good_request(rng))  # warm-up

@@ -25,7 +25,7 @@ def server(tmp_path_factory):
     ckpt = tiny_checkpoint(root, "default", Charset.fsns())
     try:
         proc, url = spawn(["--checkpoint", str(ckpt), "--max-images", "4", "--max-body-mb", "1",
-                           "--max-pixels", "200000"])
+                           "--max-pixels", "200000", "--header-timeout", "1.5"])
     except RuntimeError as e:
         pytest.fail(str(e))
     yield url, ckpt
@@ -150,6 +150,39 @@ def test_a_chunked_body_is_counted_as_it_arrives(server):
                                (b'{"images": ["' + b"A" * 1_200_000 + b'"]}', "application/json")]:
         r = httpx.post(f"{url}/v1/read", content=chunked(body), headers={"content-type": content_type}, timeout=60)
         assert r.status_code == 413 and "over the limit of 1048576 bytes" in r.json()["error"], r.text
+
+
+def test_a_request_head_not_in_after_the_header_timeout_gets_408_however_it_trickles(server):
+    """Slowloris: a head sent in part, or a header line every 0.3 s, is answered 408 and closed 1.5 s after the
+    connection opened (--header-timeout 1.5; the trickled lines do not move the deadline, which would then fall
+    after 2.7 s); a head sent in time is read as ever."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server[0])
+    lines = [b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n", *[b"X-Pad-%d: 1\r\n" % i for i in range(20)]]
+    for trickle in (lines[:1], lines):
+        with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+            start = time.monotonic()
+            for line in trickle:
+                sock.sendall(line)
+                time.sleep(0.3 if len(trickle) > 1 else 0)
+                if time.monotonic() - start > 1.2:
+                    break
+            reply = b""
+            while chunk := sock.recv(4096):  # the server closes the connection after its answer
+                reply += chunk
+            waited = time.monotonic() - start
+        assert reply.startswith(b"HTTP/1.1 408 ") and b"request header not received within 1.5 s" in reply, reply
+        assert 1.4 <= waited <= 2.5, waited
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(lines[0])
+        time.sleep(0.8)
+        sock.sendall(b"Host: x\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 "), reply
 
 
 def test_spawn_learns_the_address_from_the_line_the_server_prints(server):

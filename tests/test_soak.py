@@ -19,7 +19,8 @@ def test_a_short_soak_passes_every_check(tmp_path, fsns):
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "soak.py"), "--checkpoint", str(ckpt), "--seconds", "3",
          "--capacity-seconds", "1", "--clients", "2", "--flood-seconds", "4", "--flood-clients", "24",
-         "--grace", "10", "--body-timeout", "4", "--slow-upload-s", "1", "--json", str(out)],
+         "--grace", "10", "--body-timeout", "4", "--header-timeout", "2", "--slow-upload-s", "1",
+         "--json", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _, stderr = proc.communicate(timeout=300)

@@ -326,6 +326,7 @@ def _serve(args: argparse.Namespace) -> int:
     limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_images=args.max_images,
                     max_pixels=args.max_pixels, max_batch=args.max_batch,
                     max_client_requests=args.max_client_requests, body_timeout_s=args.body_timeout,
+                    header_timeout_s=args.header_timeout,
                     shutdown_grace_s=args.grace)
     with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
         reader = _predictor(args)
@@ -544,6 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requests one client address may have in flight; more get 429 (0: no limit, behind a proxy)")
     v.add_argument("--body-timeout", type=_number(float, 0.001), default=60.0, metavar="S",
                    help="seconds a request body may take to arrive; slower gets 408")
+    v.add_argument("--header-timeout", type=_number(float, 0.001), default=10.0, metavar="S",
+                   help="seconds a request's line and headers may take to arrive; slower gets 408")
     v.add_argument("--grace", type=AT_LEAST_ZERO, default=30, metavar="S",
                    help="on SIGTERM, seconds the requests in flight get to finish")
     v.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X",

@@ -21,7 +21,8 @@ Every bad request gets a 4xx with ``{"error": ...}``: a body over ``max_body_byt
 so a chunked upload with no Content-Length is stopped too), too many images (413), an image over ``max_pixels``
 (413, from its header), an undecodable image or bad JSON (400), another content type (415). A bad image fails
 only its own request, before it reaches the batcher, so bad requests never slow good ones down much. A body still
-arriving after ``body_timeout_s`` gets a 408; a client with ``max_client_requests`` requests in flight gets a 429
+arriving after ``body_timeout_s`` gets a 408, and so does a request whose head (request line and headers) has not
+arrived in full ``header_timeout_s`` after its first byte or the connection's start (slowloris); a client with ``max_client_requests`` requests in flight gets a 429
 for the next. SIGTERM: the socket closes, requests in flight finish (for up to ``shutdown_grace_s``), exit 0.
 """
 
@@ -62,6 +63,7 @@ class Limits:
     max_wait_ms: float = 5.0
     max_client_requests: int = 32  # requests one client address may have in flight (429 past it); 0 = no limit
     body_timeout_s: float = 60.0  # a request body not received in full within this is answered 408 (slow uploads)
+    header_timeout_s: float = 10.0  # a request head not received in full within this is answered 408 (slowloris)
     shutdown_grace_s: int = 30  # on SIGTERM, requests in flight get this long to finish before the process exits
 
 
@@ -365,6 +367,55 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def header_timeout_protocol(timeout_s: float) -> type:
+    """uvicorn's h11 protocol with a deadline on each request's head, which uvicorn itself does not have: a
+    connection that has not sent a whole request line and headers ``timeout_s`` after it opened (or after the first
+    byte of a later request on it; an idle kept-alive connection is uvicorn's keep-alive timeout's) is answered 408
+    and closed. Bytes trickled in do not move the deadline, so a client cannot hold a connection by sending a header
+    line every few seconds."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    body = json.dumps({"error": f"request header not received within {timeout_s:g} s"}).encode()
+    reply = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+             b"content-length: %d\r\n\r\n%s" % (len(body), body))
+
+    class HeaderDeadline(H11Protocol):
+        header_timer: "asyncio.TimerHandle | None" = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.watch_header()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self.watch_header()
+
+        def connection_lost(self, exc: "Exception | None") -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+            super().connection_lost(exc)
+
+        def watch_header(self) -> None:
+            """Arm the deadline while a request head is awaited, disarm it once the head is in."""
+            waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+            if waiting and self.header_timer is None:
+                self.header_timer = self.loop.call_later(timeout_s, self.header_timed_out)
+            elif not waiting and self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def header_timed_out(self) -> None:
+            self.header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.logger.warning("%s: request header not received within %g s: 408, connection closed",
+                                    "%s:%d" % self.client if self.client else "client", timeout_s)
+                self.transport.write(reply)
+                self.transport.close()
+
+    return HeaderDeadline
+
+
 def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict, min_confidence: float = 0.0
           ) -> None:
     """Serve on a socket from :func:`bind` until interrupted, after saying on stderr where (the port chosen by the
@@ -372,6 +423,7 @@ def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict,
     import uvicorn
 
     config = uvicorn.Config(create_app(reader, limits, model_info, min_confidence), log_level="info",
+                            http=header_timeout_protocol(limits.header_timeout_s),
                             timeout_graceful_shutdown=limits.shutdown_grace_s)
     if threading.current_thread() is threading.main_thread():
         # uvicorn answers SIGTERM by closing the socket and finishing the requests in flight (for up to the grace
