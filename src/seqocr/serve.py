@@ -409,7 +409,7 @@ def header_timeout_protocol(timeout_s: float) -> type:
             self.header_timer = None
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 self.logger.warning("%s: request header not received within %g s: 408, connection closed",
-                                    "%s:%d" % self.client if self.client else "client", timeout_s)
+                                    f"{self.client[0]}:{self.client[1]}" if self.client else "client", timeout_s)
                 self.transport.write(reply)
                 self.transport.close()
 
