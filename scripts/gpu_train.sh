@@ -8,7 +8,9 @@
 # 1. installs what is missing from the carried bundle (scripts/gpu_bundle.sh made it here): the wheels with pip
 #    --no-index, the fonts through SEQOCR_FONT_DIR; seqocr itself without dependencies when it is not importable;
 # 2. trains --config (default configs/shipped.yaml) for M minutes (train.max_minutes, default 9) on --device, bf16,
-#    DataLoader workers = cores - 1, starting from --init-from's weights when given (train.init_from);
+#    DataLoader workers = cores - 1 that only draw signs (the crop / resize / colour jitter run on the device as
+#    batched tensor ops: data.augment_on=device, so the CPU dry run tests what a GPU runs), starting from
+#    --init-from's weights when given (train.init_from);
 # 3. writes into DIR: run/ (last.pt, tb/, log.jsonl: step, loss, images/s as JSON lines), model.safetensors (the
 #    weights, config and charset alone, under 16 MB) and summary.json (steps, images, minutes, images/s, device);
 # 4. with --bench (e.g. default:32,default:1024,reference:32,reference:128): DIR/bench.jsonl, the training step's
@@ -63,7 +65,7 @@ fi
 cores=$(nproc)
 workers=$(( cores > 1 ? cores - 1 : 1 ))
 args=(--set "train.out_dir=$OUT/run" --set "train.max_minutes=$MINUTES" --set train.bf16=true
-      --set "data.workers=$workers" --set "train.device=$DEVICE")
+      --set "data.workers=$workers" --set "train.device=$DEVICE" --set data.augment_on=device)
 [ -n "$INIT" ] && args+=(--set "train.init_from=$INIT")
 start=$(date +%s)
 "$PY" -m seqocr train --config "$CONFIG" "${args[@]}" "${EXTRA[@]}"

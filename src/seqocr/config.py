@@ -59,6 +59,8 @@ class DataConfig:
                                      # shuffled syllables): no prior over names can guess them
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
+    augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on
+                                     # the training device, train/augment.py: workers only draw; for GPUs)
     workers: int = 1                 # DataLoader worker processes
     max_skip_fraction: float = 0.01  # stop when more than this fraction of a dataset's samples are bad
 
@@ -263,6 +265,8 @@ def validate(cfg: Config) -> None:
     if t.glyph_losses and not (m.name == "default" and d.train.startswith("synth")):
         raise ConfigError("train.attention_loss and train.char_map_loss need model.name=default and generated "
                           "training data (data.train: synth): only the generator knows where each glyph is")
+    if d.augment_on not in ("workers", "device"):
+        raise ConfigError(f"data.augment_on: unknown place {d.augment_on!r}; choose from workers, device")
     if d.synth_invented > 1:
         raise ConfigError(f"data.synth_invented is a share in [0, 1], got {d.synth_invented}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),

@@ -146,6 +146,22 @@ def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None
     return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in split_views(img, spec.num_views, present)])
 
 
+def tile_size(spec: ImageSpec) -> tuple[int, int]:
+    """(height, width) of the tiles workers send for augmentation on the training device: 5/4 of the view size,
+    so that a crop of 80-100 % of a tile is resized to the view size, as a crop of an FSNS tile (150 px) is to
+    the default model's 128."""
+    return round(spec.view_height * 5 / 4), round(spec.view_width * 5 / 4)
+
+
+def tiles(img: Image.Image, spec: ImageSpec, present: int | None = None) -> np.ndarray:
+    """A sample's views resized to :func:`tile_size`, uint8 (3, th, V·tw): what a worker sends when the training
+    augmentation runs on the device (``data.augment_on: device``, :mod:`seqocr.train.augment`)."""
+    th, tw = tile_size(spec)
+    views = [v.convert("RGB") for v in split_views(img, spec.num_views, present)]
+    views = [v if v.size == (tw, th) else v.resize((tw, th), Image.Resampling.BILINEAR) for v in views]
+    return np.ascontiguousarray(np.concatenate([np.asarray(v) for v in views], axis=1).transpose(2, 0, 1))
+
+
 def _random_crop(view: Image.Image, rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, int]]:
     """attention_ocr's crop: ≥ 80 % of the area, aspect in [0.8, 1.2] (reference-model.md §2.1 step 2); the crop
     and its box (x0, y0, x1, y1) in the view."""

@@ -41,7 +41,7 @@ def parse_synth(source: str, default_n: int, default_seed: int, default_split: s
     return opts
 
 
-def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool = False,
+def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool | str = False,
                   seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
                   stream: dict | None = None, synth_invented: float = 0.0, synth_glyphs: bool = False):
     """A map-style dataset, or for TFRecord shards an endless :class:`~.stream.ShardStream` configured by

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class LabelsDataset(Dataset):
     """Images listed in a labels file."""
 
-    def __init__(self, path: str, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool = False,
+    def __init__(self, path: str, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool | str = False,
                  seed: int = 0, max_skip_fraction: float = 0.01):
         self.samples, self.report = read_labels(path, charset, max_chars)
         self.report.check(path, max_skip_fraction)
@@ -42,13 +42,13 @@ class LabelsDataset(Dataset):
         index, position = key if isinstance(key, tuple) else (key, key)
         s = self.samples[index]
         return make_item(lambda: (load_image(s.path, f"{s.where} ({s.path})"), s.text, None), s.where, self.spec,
-                         sample_rng(self.seed, position) if self.augment else None)
+                         sample_rng(self.seed, position) if self.augment else None, self.augment == "device")
 
 
 class SynthDataset(Dataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
-    def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool = False,
+    def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool | str = False,
                  max_chars: int = MAX_LABEL, invented: float = 0.0, glyphs: bool = False):
         if max_chars < MAX_LABEL:
             raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "
@@ -69,7 +69,7 @@ class SynthDataset(Dataset):
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
         return make_item(lambda: self._load(index), f"synth:{self.split}:{self.seed}:{index}", self.spec,
-                         sample_rng(self.seed, position) if self.augment else None)
+                         sample_rng(self.seed, position) if self.augment else None, self.augment == "device")
 
 
 class StreamSampler(Sampler[Key]):
@@ -150,7 +150,7 @@ class LmdbDataset(Dataset):
     images. The dataset holds no environment: the first read in each process opens one (:func:`shared_env`),
     so it pickles to spawned DataLoader workers and forked ones open their own."""
 
-    def __init__(self, path: str | Path, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool = False,
+    def __init__(self, path: str | Path, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool | str = False,
                  seed: int = 0, max_skip_fraction: float = 0.01):
         self.path = Path(path)
         self.spec, self.augment, self.seed = spec, augment, seed
@@ -187,7 +187,7 @@ class LmdbDataset(Dataset):
         i = int(self.index[index])
         where = f"{self.path}:{i}"
         return make_item(lambda: self._load(i, where), where, self.spec,
-                         sample_rng(self.seed, position) if self.augment else None)
+                         sample_rng(self.seed, position) if self.augment else None, self.augment == "device")
 
     def _load(self, i: int, where: str):
         with shared_env(self.path, self._root).begin() as txn:

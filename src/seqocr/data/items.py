@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable
 
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_transform, train_transform, view_sources
+from ..preprocess import ImageSpec, eval_transform, tiles, train_transform, view_sources
 
 Key = tuple[int, int]
 Item = tuple  # (image | None, text | reason, where) or (image, text, where, glyph boxes)
@@ -25,15 +25,20 @@ def sample_rng(seed: int, position: int) -> random.Random:
     return random.Random(zlib.crc32(f"{seed}:{position}".encode()))
 
 
-def make_item(load: Callable[[], tuple], where: str, spec: ImageSpec, rng: random.Random | None) -> Item:
+def make_item(load: Callable[[], tuple], where: str, spec: ImageSpec, rng: random.Random | None,
+              on_device: bool = False) -> Item:
     """The item of one sample. ``load()`` gives its image, its label and how many of its views are real (None:
     all), and maybe its glyph boxes per tile (L, V, 4), or raises :class:`DataError`, which becomes the item's
     reason. With ``rng`` the image gets the training augmentation drawn from it (the boxes follow the crops),
-    else the evaluation resize."""
+    else the evaluation resize; with ``on_device`` it is left to the training device: the item's image is then
+    its uint8 tiles (:func:`~seqocr.preprocess.tiles`) and its boxes stay in fractions of them."""
     try:
         img, text, present, *glyphs = load()
     except DataError as e:
         return None, str(e), where
+    if on_device:
+        sources = view_sources(spec.num_views, present)
+        return (tiles(img, spec, present), text, where, *(g[:, sources] for g in glyphs))
     if glyphs:
         if rng is None:
             return eval_transform(img, spec, present), text, where, glyphs[0][:, view_sources(spec.num_views,

@@ -48,7 +48,7 @@ class ShardStream(IterableDataset):
 
     def __init__(self, shards: list[Path], read: Callable[[Path], Iterator[tuple[int, bytes]]],
                  parse: Callable[[bytes, str], object], spec: ImageSpec, charset: Charset, max_chars: int, *,
-                 augment: bool = False, seed: int = 0,
+                 augment: bool | str = False, seed: int = 0,
                  shuffle: bool = True, buffer: int = 256, batch_size: int = 1, start_step: int = 0,
                  rank: int = 0, world: int = 1, epochs: int | None = None):
         if not shards:
@@ -109,7 +109,7 @@ class ShardStream(IterableDataset):
     # -- items ----------------------------------------------------------------------------------------------
     def decode(self, epoch: int, where: str, payload: bytes):
         rng = sample_rng(self.seed, zlib.crc32(f"{epoch}:{where}".encode())) if self.augment else None
-        return make_item(lambda: self._load(where, payload), where, self.spec, rng)
+        return make_item(lambda: self._load(where, payload), where, self.spec, rng, self.augment == "device")
 
     def _load(self, where: str, payload: bytes):
         rec = self.parse(payload, where)

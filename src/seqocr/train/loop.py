@@ -26,10 +26,18 @@ from ..errors import ConfigError, DataError, SeqocrError
 from ..model import build_model, num_classes_for
 from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
+from .augment import augment_views, step_generator
 from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, all_sum_, check_same_config, gather_objects, setup, teardown
-from .finetune import (adopt_model_config, charset_change, fixed_keys, init_source, resize_rows, resize_token_layers,
-                       token_pairs)
+from .finetune import (
+    adopt_model_config,
+    charset_change,
+    fixed_keys,
+    init_source,
+    resize_rows,
+    resize_token_layers,
+    token_pairs,
+)
 from .losses import (
     char_map_loss,
     char_map_targets,
@@ -88,6 +96,8 @@ class Trainer:
         self.out = Path(c.train.out_dir)
         self.charset = Charset.load(c.data.charset)
         self.spec = ImageSpec.from_config(c.model)
+        # the training augmentation: none, in the DataLoader workers (True), or on the device ("device")
+        self.augment_here: bool | str = "device" if c.data.augment and c.data.augment_on == "device" else c.data.augment
         self.max_chars = c.model.max_len - 1
         self.model = place(build_model(c.model, num_classes_for(c.model, len(self.charset))), self.dist.device)
         self.optimizer = adam(param_groups(self.model, c.train.backbone_lr_scale), c.train)
@@ -187,7 +197,7 @@ class Trainer:
     def train_loader(self) -> tuple[DataLoader, int | None]:
         """The training batches from the current step on, and the dataset size (None for a stream)."""
         c, d = self.cfg, self.dist
-        ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=c.data.augment,
+        ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=self.augment_here,
                            seed=c.data.synth_seed, synth_n=c.train.steps * self.global_batch,
                            max_skip_fraction=c.data.max_skip_fraction, synth_invented=c.data.synth_invented,
                            synth_glyphs=c.train.glyph_losses,
@@ -256,9 +266,14 @@ class Trainer:
             group["lr"] = lr_at(self.step, t) * group.get("lr_scale", 1.0)
         self.net.train()
         images, targets = to_device(batch["images"], dev), batch["targets"].to(dev, non_blocking=True)
+        glyphs = batch["glyphs"].to(dev, non_blocking=True) if "glyphs" in batch else None
+        if self.augment_here == "device":  # the workers sent uint8 tiles (train/augment.py)
+            gen = step_generator(dev, self.cfg.train.seed, self.dist.rank, self.step)
+            images, glyphs = augment_views(images, self.spec, gen, glyphs)
+            if dev.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
         attention_loss = None
-        if t.glyph_losses and "glyphs" in batch:
-            glyphs = batch["glyphs"].to(dev, non_blocking=True)
+        if t.glyph_losses and glyphs is not None:
             attention_loss = lambda attention: self.glyph_losses(attention, glyphs, targets)
         logp, loss, finite = train_step(self.net, self.model.parameters(), self.optimizer, images, targets,
                                         self.loss, t.bf16, t.grad_clip, attention_loss)
