@@ -185,6 +185,21 @@ def test_a_request_head_not_in_after_the_header_timeout_gets_408_however_it_tric
     assert reply.startswith(b"HTTP/1.1 200 "), reply
 
 
+def test_the_allocator_is_settled_and_trimmed_at_most_every_few_seconds():
+    import platform
+
+    from seqocr.serve import Allocator
+
+    allocator = Allocator(trim_every_s=0.2)
+    if allocator.libc is None:
+        pytest.skip(f"no glibc here ({platform.libc_ver()}): the service leaves malloc as it is")
+    assert allocator.settle()
+    time.sleep(0.25)
+    assert allocator.trim() and not allocator.trim()  # once, then not again within trim_every_s
+    time.sleep(0.25)
+    assert allocator.trim()
+
+
 def test_spawn_learns_the_address_from_the_line_the_server_prints(server):
     url, _ = server   # spawn started it with --port 0 and read the port from "seqocr serve: listening on URL"
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")

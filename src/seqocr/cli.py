@@ -321,19 +321,20 @@ def _serve(args: argparse.Namespace) -> int:
     import fastapi  # noqa: F401 - the [serve] extra: if it is missing, main says so before any work
     import uvicorn  # noqa: F401
 
-    from .serve import Limits, bind, serve
+    from .serve import Allocator, Limits, bind, serve
 
+    allocator = Allocator()
+    allocator.settle()  # before the model's and the service's threads make their malloc arenas
     limits = Limits(max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_images=args.max_images,
                     max_pixels=args.max_pixels, max_batch=args.max_batch,
                     max_client_requests=args.max_client_requests, body_timeout_s=args.body_timeout,
-                    header_timeout_s=args.header_timeout,
-                    shutdown_grace_s=args.grace)
+                    header_timeout_s=args.header_timeout, shutdown_grace_s=args.grace)
     with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
         reader = _predictor(args)
         info = {"model": args.onnx or args.checkpoint or "shipped",
                 "runtime": "onnxruntime" if args.onnx else "torch", "min_confidence": args.min_confidence,
                 "beam": args.beam}
-        serve(reader, sock, limits, info, args.min_confidence)
+        serve(reader, sock, limits, info, args.min_confidence, allocator)
     return 0
 
 

@@ -73,13 +73,49 @@ class BadRequest(Exception):
         self.status, self.message = status, message
 
 
+class Allocator:
+    """glibc's malloc, kept from holding on to memory under a long load (Linux with glibc; elsewhere nothing).
+
+    Without this a service's resident memory crept up for its whole 10-minute soak (+13 %, BENCHMARKS.md issue 15):
+    each thread that decodes images gets its own malloc arena (up to 8 per core), and every large block freed raises
+    glibc's threshold for serving large blocks from those arenas instead of mmap, so freed images stay resident.
+    ``settle`` (before any thread starts) caps the arenas at 2 and fixes the mmap threshold at 1 MiB; ``trim``
+    (the batcher calls it when idle, at most every ``trim_every_s``) hands the arenas' free pages back."""
+
+    M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
+
+    def __init__(self, trim_every_s: float = 10.0):
+        import ctypes
+
+        try:
+            self.libc = ctypes.CDLL("libc.so.6")
+            self.libc.mallopt, self.libc.malloc_trim  # noqa: B018 - glibc's, or no libc to work with
+        except (OSError, AttributeError):
+            self.libc = None
+        self.trim_every_s, self.last_trim = trim_every_s, time.monotonic()
+
+    def settle(self) -> bool:
+        """Cap the arenas and fix the mmap threshold; False where there is no glibc."""
+        if self.libc is None:
+            return False
+        return bool(self.libc.mallopt(self.M_ARENA_MAX, 2)) and bool(self.libc.mallopt(self.M_MMAP_THRESHOLD, 1 << 20))
+
+    def trim(self) -> bool:
+        """Give free memory back to the system if ``trim_every_s`` has passed since the last time; whether it ran."""
+        if self.libc is None or time.monotonic() - self.last_trim < self.trim_every_s:
+            return False
+        self.libc.malloc_trim(0)
+        self.last_trim = time.monotonic()
+        return True
+
+
 class Batcher:
     """One worker thread that reads preprocessed images in batches of up to ``max_batch``, taking them from the
     clients in turn (fair queuing): a client that queued many images delays another's by at most one image per
     batch, however long its own queue."""
 
-    def __init__(self, reader: Reader, limits: Limits):
-        self.reader, self.limits = reader, limits
+    def __init__(self, reader: Reader, limits: Limits, allocator: Allocator | None = None):
+        self.reader, self.limits, self.allocator = reader, limits, allocator
         self.queues: dict[str, deque] = {}  # client -> its jobs, in order; a client's entry goes when it empties
         self.ready = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="seqocr-batcher", daemon=True)
@@ -119,6 +155,8 @@ class Batcher:
                     batch += self._take(self.limits.max_batch - len(batch))
             for beam in dict.fromkeys(b for _, _, b, _ in batch):  # one pass per beam width asked
                 self._read([job for job in batch if job[2] == beam], beam)
+            if self.allocator is not None and not self.queues:  # idle: a good moment to give memory back
+                self.allocator.trim()
 
     def _read(self, batch: list[tuple], beam: int | None) -> None:
         attention = any(a for _, a, _, _ in batch)  # one pass for all; the maps are dropped where not asked
@@ -222,7 +260,7 @@ def wants_attention(value: str) -> bool:
 
 
 def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | None" = None,
-               min_confidence: float = 0.0):
+               min_confidence: float = 0.0, allocator: "Allocator | None" = None):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
@@ -231,7 +269,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
     check_min_confidence(min_confidence)
     app = FastAPI(title="seqocr", version="1", summary="Read street-name signs (FSNS 4-view images or photos)")
     app.add_middleware(ClientLimit, limit=limits.max_client_requests)
-    batcher = Batcher(reader, limits)
+    batcher = Batcher(reader, limits, allocator)
     refusal = attention_refusal(reader)
     beams = beam_limit(reader)
     pages = {name: (WEB / name).read_bytes() for name in WEB_FILES}  # a few kB, read once
@@ -416,13 +454,13 @@ def header_timeout_protocol(timeout_s: float) -> type:
     return HeaderDeadline
 
 
-def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict, min_confidence: float = 0.0
-          ) -> None:
+def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict, min_confidence: float = 0.0,
+          allocator: "Allocator | None" = None) -> None:
     """Serve on a socket from :func:`bind` until interrupted, after saying on stderr where (the port chosen by the
     system for port 0 included)."""
     import uvicorn
 
-    config = uvicorn.Config(create_app(reader, limits, model_info, min_confidence), log_level="info",
+    config = uvicorn.Config(create_app(reader, limits, model_info, min_confidence, allocator), log_level="info",
                             http=header_timeout_protocol(limits.header_timeout_s),
                             timeout_graceful_shutdown=limits.shutdown_grace_s)
     if threading.current_thread() is threading.main_thread():
