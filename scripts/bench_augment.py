@@ -24,7 +24,7 @@ import torch
 
 from seqocr.data.synth import synth_glyphs
 from seqocr.preprocess import ImageSpec, tiles, train_transform
-from seqocr.train.augment import augment_views, step_generator
+from seqocr.train.augment import augment_views, step_seed
 
 
 def main() -> None:
@@ -51,11 +51,11 @@ def main() -> None:
         batch = [tiles(synth_glyphs(0, i, "train", 0.4)[0], spec) for i in ids]
         times["device_worker"].append((time.perf_counter() - t0) / args.n)
         x = torch.from_numpy(np.stack((batch * 2)[:64])).to(device)
-        augment_views(x, spec, step_generator(device, 0, 0, r))  # warm-up
+        augment_views(x, spec, step_seed(0, 0, r))  # warm-up
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        augment_views(x, spec, step_generator(device, 0, 0, r + 1))
+        augment_views(x, spec, step_seed(0, 0, r + 1))
         if device.type == "cuda":
             torch.cuda.synchronize()
         times["device_augment"].append((time.perf_counter() - t0) / 64)

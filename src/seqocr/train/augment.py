@@ -12,8 +12,9 @@ of the batch at once, what :func:`seqocr.preprocess.train_transform` does with P
 * colour jitter with torchvision's factors (brightness 32/255, contrast 0.5, saturation 0.5, hue 0.2), in an order
   drawn per batch (Pillow's path draws it per view), on floats (Pillow rounds to 8 bits after each op).
 
-The random draws come from a ``torch.Generator`` the training loop seeds from the run's seed, its rank and the step,
-so a resumed run draws what an uninterrupted one would have. Glyph boxes follow the crops as in
+The random draws are seeded from the run's seed, the rank and the step (:func:`step_seed`), so a resumed run draws
+what an uninterrupted one would have: the continuous ones on the device, the discrete ones (interpolations, the
+order of the colour ops) on the host, so that nothing waits for the GPU. Glyph boxes follow the crops as in
 :func:`seqocr.preprocess.crop_glyphs`. On a GPU this takes the augmentation's share of a sign's CPU time off the
 workers (BENCHMARKS.md, issue 12); on the CPU it only moves that work into the training process.
 """
@@ -32,9 +33,9 @@ MODES = ("bilinear", "bicubic", "bilinear", "nearest")  # cv2 LINEAR, CUBIC, ARE
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as Pillow's convert("L")
 
 
-def step_generator(device: torch.device, seed: int, rank: int, step: int) -> torch.Generator:
-    """The generator of one training step's augmentation: a function of the run's seed, the rank and the step."""
-    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + rank) * 1_000_003 + step)
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of one training step's augmentation: a function of the run's seed, the rank and the step."""
+    return ((seed * 1_000_003 + rank) * 1_000_003 + step) % 2**63
 
 
 def crop_boxes(n: int, height: int, width: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -49,21 +50,23 @@ def crop_boxes(n: int, height: int, width: int, gen: torch.Generator, device: to
     return torch.stack([x0, y0, w, h], 1)
 
 
-def resample(x: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
-    """Views (n, 3, th, tw) cut at ``boxes`` and resized to ``size`` (h, w), each with its own interpolation."""
+def resample(x: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], host: torch.Generator) -> torch.Tensor:
+    """Views (n, 3, th, tw) cut at ``boxes`` and resized to ``size`` (h, w), each with its own interpolation (drawn
+    from the ``host`` generator: the views of each are picked without asking the device)."""
     n, _, th, tw = x.shape
     x0, y0, w, h = boxes.unbind(1)
     theta = torch.zeros(n, 2, 3, device=x.device)
     theta[:, 0, 0], theta[:, 0, 2] = w / tw, (2 * x0 + w) / tw - 1
     theta[:, 1, 1], theta[:, 1, 2] = h / th, (2 * y0 + h) / th - 1
     grid = F.affine_grid(theta, [n, 3, *size], align_corners=False)
-    pick = torch.randint(len(MODES), (n,), generator=gen, device=x.device)
+    pick = torch.randint(len(MODES), (n,), generator=host).tolist()
     out = x.new_empty(n, 3, *size)
     for mode in sorted(set(MODES)):
-        chosen = torch.isin(pick, torch.tensor([k for k, m in enumerate(MODES) if m == mode], device=x.device))
-        if chosen.any():
-            out[chosen] = F.grid_sample(x[chosen], grid[chosen], mode=mode, padding_mode="border",
-                                        align_corners=False)
+        chosen = [k for k, p in enumerate(pick) if MODES[p] == mode]
+        if chosen:
+            at = torch.tensor(chosen)
+            at = at.pin_memory().to(x.device, non_blocking=True) if x.is_cuda else at  # a copy that does not wait
+            out[at] = F.grid_sample(x[at], grid[at], mode=mode, padding_mode="border", align_corners=False)
     return out.clamp_(0, 255)
 
 
@@ -89,8 +92,9 @@ def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return maxc.unsqueeze(1) * (1 - sat.unsqueeze(1) * torch.minimum(k, 4 - k).clamp(0, 1))
 
 
-def jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """torchvision's ColorJitter factors, one draw per view, the four ops in an order drawn for the batch."""
+def jitter(x: torch.Tensor, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
+    """torchvision's ColorJitter factors, one draw per view (``gen``, on the device), the four ops in an order drawn
+    for the batch (``host``)."""
     n = len(x)
     u = torch.rand(4, n, 1, 1, 1, generator=gen, device=x.device) * 2 - 1  # in [-1, 1]
     ops = {
@@ -100,22 +104,25 @@ def jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         2: lambda v: luma(v) + (1 + SATURATION * u[2]) * (v - luma(v)),
         3: lambda v: shift_hue(v, HUE * u[3].view(-1)),
     }
-    for op in torch.randperm(4, generator=gen, device=x.device).tolist():
+    for op in torch.randperm(4, generator=host).tolist():
         x = ops[op](x).clamp_(0, 255)
     return x
 
 
-def augment_views(tiles: torch.Tensor, spec: ImageSpec, gen: torch.Generator,
+def augment_views(tiles: torch.Tensor, spec: ImageSpec, seed: int,
                   glyphs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """uint8 tiles (B, 3, th, V·tw) -> augmented views float32 (B, 3, H, V·W) in [-1, 1], and glyph boxes
+    """uint8 tiles (B, 3, th, V·tw) on their device -> augmented views float32 (B, 3, H, V·W) in [-1, 1] drawn from
+    ``seed`` (:func:`step_seed`), and glyph boxes
     (B, T, V, 4) in fractions of each tile -> the same boxes in fractions of each augmented view (NaN where a box
     left its view or was NaN)."""
     b, _, th, width = tiles.shape
     v = spec.num_views
     tw = width // v
-    x = tiles.view(b, 3, th, v, tw).permute(0, 3, 1, 2, 4).reshape(b * v, 3, th, tw).float()
+    x = tiles.reshape(b, 3, th, v, tw).permute(0, 3, 1, 2, 4).reshape(b * v, 3, th, tw).float()  # any layout
+    gen = torch.Generator(device=tiles.device).manual_seed(seed)
+    host = torch.Generator().manual_seed(seed)
     boxes = crop_boxes(b * v, th, tw, gen, tiles.device)
-    x = jitter(resample(x, boxes, (spec.view_height, spec.view_width), gen), gen)
+    x = jitter(resample(x, boxes, (spec.view_height, spec.view_width), host), gen, host)
     out = (x * (2 / 255) - 1).view(b, v, 3, spec.view_height, spec.view_width).permute(0, 2, 3, 1, 4)
     out = out.reshape(b, 3, spec.view_height, v * spec.view_width)
     if glyphs is None:

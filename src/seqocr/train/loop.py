@@ -26,7 +26,7 @@ from ..errors import ConfigError, DataError, SeqocrError
 from ..model import build_model, num_classes_for
 from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
-from .augment import augment_views, step_generator
+from .augment import augment_views, step_seed
 from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, all_sum_, check_same_config, gather_objects, setup, teardown
 from .finetune import (
@@ -268,8 +268,8 @@ class Trainer:
         images, targets = to_device(batch["images"], dev), batch["targets"].to(dev, non_blocking=True)
         glyphs = batch["glyphs"].to(dev, non_blocking=True) if "glyphs" in batch else None
         if self.augment_here == "device":  # the workers sent uint8 tiles (train/augment.py)
-            gen = step_generator(dev, self.cfg.train.seed, self.dist.rank, self.step)
-            images, glyphs = augment_views(images, self.spec, gen, glyphs)
+            seed = step_seed(self.cfg.train.seed, self.dist.rank, self.step)
+            images, glyphs = augment_views(images, self.spec, seed, glyphs)
             if dev.type == "cuda":
                 images = images.contiguous(memory_format=torch.channels_last)
         attention_loss = None
