@@ -48,9 +48,9 @@ def main() -> None:
             train_transform(img, spec, random.Random(i), present, boxes)
         times["workers"].append((time.perf_counter() - t0) / args.n)
         t0 = time.perf_counter()
-        batch = [tiles(synth_glyphs(0, i, "train", 0.4)[0], spec) for i in ids]
+        batch = [tiles(img, spec, present) for img, _, present, _ in (synth_glyphs(0, i, "train", 0.4) for i in ids)]
         times["device_worker"].append((time.perf_counter() - t0) / args.n)
-        x = torch.from_numpy(np.stack((batch * 2)[:64])).to(device)
+        x = torch.from_numpy(np.stack((batch * (1 + 64 // len(batch)))[:64])).to(device)  # 64 signs
         augment_views(x, spec, step_seed(0, 0, r))  # warm-up
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -58,7 +58,7 @@ def main() -> None:
         augment_views(x, spec, step_seed(0, 0, r + 1))
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times["device_augment"].append((time.perf_counter() - t0) / 64)
+        times["device_augment"].append((time.perf_counter() - t0) / len(x))
     per_s = {k: round(1 / statistics.median(v), 1) for k, v in times.items()}
     result = {"view": args.view, "device": args.device, "signs_per_s_per_core": per_s,
               "worker_gain": round(per_s["device_worker"] / per_s["workers"], 2)}

@@ -80,7 +80,9 @@ class Allocator:
     each thread that decodes images gets its own malloc arena (up to 8 per core), and every large block freed raises
     glibc's threshold for serving large blocks from those arenas instead of mmap, so freed images stay resident.
     ``settle`` (before any thread starts) caps the arenas at 2 and fixes the mmap threshold at 1 MiB; ``trim``
-    (the batcher calls it when idle, at most every ``trim_every_s``) hands the arenas' free pages back."""
+    hands the arenas' free pages back: the batcher calls it after a batch when no other is waiting, and once more
+    when it has been idle for ``trim_every_s``, so memory goes back after a burst too (at most every
+    ``trim_every_s``, and only after work)."""
 
     M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
 
@@ -93,19 +95,22 @@ class Allocator:
         except (OSError, AttributeError):
             self.libc = None
         self.trim_every_s, self.last_trim = trim_every_s, time.monotonic()
+        self.owed = False  # work was done (memory used) since the last trim
 
     def settle(self) -> bool:
         """Cap the arenas and fix the mmap threshold; False where there is no glibc."""
         if self.libc is None:
             return False
-        return bool(self.libc.mallopt(self.M_ARENA_MAX, 2)) and bool(self.libc.mallopt(self.M_MMAP_THRESHOLD, 1 << 20))
+        arenas = self.libc.mallopt(self.M_ARENA_MAX, 2)
+        return bool(arenas) and bool(self.libc.mallopt(self.M_MMAP_THRESHOLD, 1 << 20))
 
     def trim(self) -> bool:
-        """Give free memory back to the system if ``trim_every_s`` has passed since the last time; whether it ran."""
-        if self.libc is None or time.monotonic() - self.last_trim < self.trim_every_s:
+        """Give free memory back to the system if work was done since the last trim and ``trim_every_s`` has passed
+        since it; whether it ran."""
+        if self.libc is None or not self.owed or time.monotonic() - self.last_trim < self.trim_every_s:
             return False
         self.libc.malloc_trim(0)
-        self.last_trim = time.monotonic()
+        self.last_trim, self.owed = time.monotonic(), False
         return True
 
 
@@ -145,18 +150,22 @@ class Batcher:
         return batch
 
     def _run(self) -> None:
+        idle_s = self.allocator.trim_every_s if self.allocator is not None else None
         while True:
             with self.ready:
-                self.ready.wait_for(lambda: self.queues)
-                batch = self._take(self.limits.max_batch)
-                deadline = time.monotonic() + self.limits.max_wait_ms / 1000  # for the whole batch, not per image
-                while len(batch) < self.limits.max_batch and self.ready.wait_for(
-                        lambda: self.queues, timeout=max(0.0, deadline - time.monotonic())):
-                    batch += self._take(self.limits.max_batch - len(batch))
+                batch = []
+                if self.ready.wait_for(lambda: self.queues, timeout=idle_s):  # else idle for idle_s: batch stays []
+                    batch = self._take(self.limits.max_batch)
+                    deadline = time.monotonic() + self.limits.max_wait_ms / 1000  # for the whole batch
+                    while len(batch) < self.limits.max_batch and self.ready.wait_for(
+                            lambda: self.queues, timeout=max(0.0, deadline - time.monotonic())):
+                        batch += self._take(self.limits.max_batch - len(batch))
             for beam in dict.fromkeys(b for _, _, b, _ in batch):  # one pass per beam width asked
                 self._read([job for job in batch if job[2] == beam], beam)
-            if self.allocator is not None and not self.queues:  # idle: a good moment to give memory back
-                self.allocator.trim()
+            if self.allocator is not None:
+                self.allocator.owed = self.allocator.owed or bool(batch)
+                if not self.queues:  # nothing waiting (or idle for trim_every_s): a moment to give memory back
+                    self.allocator.trim()
 
     def _read(self, batch: list[tuple], beam: int | None) -> None:
         attention = any(a for _, a, _, _ in batch)  # one pass for all; the maps are dropped where not asked
@@ -410,13 +419,18 @@ def header_timeout_protocol(timeout_s: float) -> type:
     connection that has not sent a whole request line and headers ``timeout_s`` after it opened (or after the first
     byte of a later request on it; an idle kept-alive connection is uvicorn's keep-alive timeout's) is answered 408
     and closed. Bytes trickled in do not move the deadline, so a client cannot hold a connection by sending a header
-    line every few seconds."""
+    line every few seconds. On shutdown, a connection part-way through a request head is answered 503."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    body = json.dumps({"error": f"request header not received within {timeout_s:g} s"}).encode()
-    reply = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-             b"content-length: %d\r\n\r\n%s" % (len(body), body))
+
+    def reply(status: str, message: str) -> bytes:  # written raw: h11 cannot answer a request it has not parsed
+        body = json.dumps({"error": message}).encode()
+        return (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                f"content-length: {len(body)}\r\n\r\n").encode() + body
+
+    too_slow = reply("408 Request Timeout", f"request header not received within {timeout_s:g} s")
+    closing = reply("503 Service Unavailable", "the service is shutting down")
 
     class HeaderDeadline(H11Protocol):
         header_timer: "asyncio.TimerHandle | None" = None
@@ -448,8 +462,15 @@ def header_timeout_protocol(timeout_s: float) -> type:
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 self.logger.warning("%s: request header not received within %g s: 408, connection closed",
                                     f"{self.client[0]}:{self.client[1]}" if self.client else "client", timeout_s)
-                self.transport.write(reply)
+                self.transport.write(too_slow)
                 self.transport.close()
+
+        def shutdown(self) -> None:
+            """On SIGTERM uvicorn closes the connections with no request in progress; one in the middle of sending
+            a request head gets a 503 first rather than a silent close."""
+            if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0] and not self.transport.is_closing():
+                self.transport.write(closing)
+            super().shutdown()
 
     return HeaderDeadline
 

@@ -71,9 +71,8 @@ def resample(x: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], host: 
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
-    """(n, 3, h, w) RGB -> (n, 1, h, w) grey."""
-    weights = torch.tensor(LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * weights).sum(1, keepdim=True)
+    """(n, 3, h, w) RGB -> (n, 1, h, w) grey (Python constants: no tensor to copy to the device)."""
+    return (LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3])
 
 
 def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -88,7 +87,7 @@ def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     hue = (hue + shift.view(-1, 1, 1)) % 1.0
     sat = torch.where(maxc > 0, delta / maxc.clamp_min(1e-6), torch.zeros_like(maxc))
     # HSV -> RGB: each channel is v - v·s·clamp(min(k, 4 - k), 0, 1) with k = (n + 6h) mod 6, n = 5, 3, 1
-    k = (torch.tensor([5.0, 3.0, 1.0], device=x.device).view(1, 3, 1, 1) + 6 * hue.unsqueeze(1)) % 6
+    k = torch.stack([5 + 6 * hue, 3 + 6 * hue, 1 + 6 * hue], 1) % 6
     return maxc.unsqueeze(1) * (1 - sat.unsqueeze(1) * torch.minimum(k, 4 - k).clamp(0, 1))
 
 

@@ -97,7 +97,9 @@ def resize_rows(state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) 
     """``state`` with its row embedding (R, 1, d) linearly interpolated to ``fresh``'s number of rows (a new view
     height), the first and last rows kept; unchanged where the row counts agree."""
     name = "row_embedding"
-    if name not in state or name not in fresh or state[name].shape == fresh[name].shape:
+    if (name in state) != (name in fresh):  # one row (views of 16 px or less) has none: fresh, or dropped
+        return {**{k: v for k, v in state.items() if k != name}, **({name: fresh[name]} if name in fresh else {})}
+    if name not in state or state[name].shape == fresh[name].shape:
         return state
     rows = fresh[name].shape[0]
     old = state[name].detach().float().permute(1, 2, 0)  # (1, d, R): interpolate along the rows
