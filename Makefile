@@ -37,7 +37,8 @@ model: venv
 	$(call train_stage,shipped-stage3)
 	$(call train_stage,shipped-stage4)
 	$(call train_stage,shipped-stage5)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage5/last.pt --heldout 1000
+	$(call train_stage,shipped-stage6)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage6/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \

@@ -43,8 +43,10 @@ BACKBONE_NOTE = [
     "(Apache-2.0), as exported to ONNX and shipped inside the `rapidocr` 3.10 wheel (RapidAI, Apache-2.0;",
     "`rapidocr/models/PP-OCRv6_rec_small.onnx`, whose `MODEL_LICENSES.md` records the Apache-2.0 terms).",
     "`seqocr.model.ppocr.load_onnx_weights` copies its initializers (up to tensor `p2o.pd_op.add.64.0`) into our",
-    "PyTorch module at the start of training; it stayed frozen (`model.trainable_stages: 0`). This model is a",
-    "derivative work of those weights and is distributed under Apache-2.0 with this notice.",
+    "PyTorch module at the start of training. Its stem and first stages stayed frozen; from stage 4 of the recipe on,",
+    "its last stage was fine-tuned at a fiftieth of the new layers' learning rate (`model.trainable_stages: 1`,",
+    "`train.backbone_lr_scale: 0.02`). This model is a derivative work of those weights and is distributed under",
+    "Apache-2.0 with this notice.",
 ]
 
 CARD = SHIPPED.with_name("MODEL_CARD.md")
