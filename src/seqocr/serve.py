@@ -77,14 +77,15 @@ class Allocator:
     """glibc's malloc, kept from holding on to memory under a long load (Linux with glibc; elsewhere nothing).
 
     Without this a service's resident memory crept up for its whole 10-minute soak (+13 %, BENCHMARKS.md issue 15):
-    each thread that decodes images gets its own malloc arena (up to 8 per core), and every large block freed raises
-    glibc's threshold for serving large blocks from those arenas instead of mmap, so freed images stay resident.
-    ``settle`` (before any thread starts) caps the arenas at 2 and fixes the mmap threshold at 1 MiB; ``trim``
+    each thread that decodes images gets its own malloc arena (up to 8 per core), whose freed pages glibc keeps.
+    ``settle`` (before any thread starts) caps the arenas at 2; ``trim``
     hands the arenas' free pages back: the batcher calls it after a batch when no other is waiting, and once more
     when it has been idle for ``trim_every_s``, so memory goes back after a burst too (at most every
     ``trim_every_s``, and only after work)."""
 
-    M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
+    # glibc's mallopt parameter (malloc.h). A fixed M_MMAP_THRESHOLD (-3) was tried as well: it cost a third of the
+    # service's capacity (9.2 -> 5.8 requests/s: every large buffer a fresh mmap). BENCHMARKS.md, issue 15, session 7.
+    M_ARENA_MAX = -8
 
     def __init__(self, trim_every_s: float = 10.0):
         import ctypes
@@ -98,11 +99,8 @@ class Allocator:
         self.owed = False  # work was done (memory used) since the last trim
 
     def settle(self) -> bool:
-        """Cap the arenas and fix the mmap threshold; False where there is no glibc."""
-        if self.libc is None:
-            return False
-        arenas = self.libc.mallopt(self.M_ARENA_MAX, 2)
-        return bool(arenas) and bool(self.libc.mallopt(self.M_MMAP_THRESHOLD, 1 << 20))
+        """Cap the arenas; False where there is no glibc."""
+        return self.libc is not None and bool(self.libc.mallopt(self.M_ARENA_MAX, 2))
 
     def trim(self) -> bool:
         """Give free memory back to the system if work was done since the last trim and ``trim_every_s`` has passed

@@ -1,0 +1,45 @@
+"""Reading speed of two exported models side by side (ONNX Runtime, batch 32, 2 threads), e.g. a new shipped model
+against the one before it.
+
+Usage: .venv/bin/python scripts/bench_onnx_pair.py OLD.onnx NEW.onnx [--rounds 7]
+       (the shipped one before a commit: git show REV:src/seqocr/resources/model/seqocr-default.onnx > old.onnx)
+
+The same 32 generated held-out signs, preprocessed for each model (its own view size), read in interleaved rounds
+so that machine noise hits both alike; prints the median signs/s of each as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+from seqocr.data.synth import synth_sample
+from seqocr.inference.onnx_reader import OnnxReader
+from seqocr.preprocess import eval_transform
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs=2)
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    readers = {path: OnnxReader(path, threads=2) for path in args.models}
+    images = [synth_sample(1, i, "test")[0] for i in range(32)]
+    batches = {k: np.stack([eval_transform(im, r.spec) for im in images]) for k, r in readers.items()}
+    for k, r in readers.items():
+        r.read_arrays(batches[k])  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in readers}
+    for _ in range(args.rounds):
+        for k, r in readers.items():
+            t0 = time.perf_counter()
+            r.read_arrays(batches[k])
+            times[k].append(time.perf_counter() - t0)
+    print(json.dumps({k: round(len(images) / statistics.median(v), 1) for k, v in times.items()}))
+
+
+if __name__ == "__main__":
+    main()
