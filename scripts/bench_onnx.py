@@ -32,16 +32,19 @@ from seqocr.inference.predictor import Predictor
 from seqocr.preprocess import eval_transform
 
 
-def timed_rounds(readers: dict, batch: np.ndarray, rounds: int) -> dict[str, float]:
+def timed_rounds(readers: dict, batch: np.ndarray | dict, rounds: int) -> dict[str, float]:
+    """Images/s of each reader on ``batch`` (or on its own batch, ``batch[name]``, for models of different input
+    sizes): a warm-up, then ``rounds`` interleaved rounds, the median."""
+    batches = batch if isinstance(batch, dict) else dict.fromkeys(readers, batch)
     times: dict[str, list[float]] = {k: [] for k in readers}
-    for r in readers.values():
-        r.read_arrays(batch)  # warm-up
+    for name, r in readers.items():
+        r.read_arrays(batches[name])  # warm-up
     for _ in range(rounds):
         for name, r in readers.items():
             t0 = time.perf_counter()
-            r.read_arrays(batch)
+            r.read_arrays(batches[name])
             times[name].append(time.perf_counter() - t0)
-    return {k: round(len(batch) / statistics.median(v), 1) for k, v in times.items()}
+    return {k: round(len(batches[k]) / statistics.median(v), 1) for k, v in times.items()}
 
 
 def main() -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 
 import numpy as np
+from bench_onnx import timed_rounds
 
 from seqocr.data.synth import synth_sample
 from seqocr.inference.onnx_reader import OnnxReader
@@ -30,15 +29,7 @@ def main() -> None:
     readers = {path: OnnxReader(path, threads=2) for path in args.models}
     images = [synth_sample(1, i, "test")[0] for i in range(32)]
     batches = {k: np.stack([eval_transform(im, r.spec) for im in images]) for k, r in readers.items()}
-    for k, r in readers.items():
-        r.read_arrays(batches[k])  # warm-up
-    times: dict[str, list[float]] = {k: [] for k in readers}
-    for _ in range(args.rounds):
-        for k, r in readers.items():
-            t0 = time.perf_counter()
-            r.read_arrays(batches[k])
-            times[k].append(time.perf_counter() - t0)
-    print(json.dumps({k: round(len(images) / statistics.median(v), 1) for k, v in times.items()}))
+    print(json.dumps(timed_rounds(readers, batches, args.rounds)))
 
 
 if __name__ == "__main__":

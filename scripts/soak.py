@@ -9,8 +9,8 @@ Usage: .venv/bin/python scripts/soak.py [--minutes 10 | --seconds S] [--checkpoi
 2. Soak: requests arrive at ``--load`` x capacity (open loop, Poisson, at most ``--outstanding`` in flight: past
    that the generator waits, and says how often). ``--bad-share`` of them are bad (not an image, a cut PNG, bad
    JSON, bad base64, a wrong content type, no images, too many, the wrong field, an upload that stalls past the
-   body timeout, a request head that stalls past the header timeout); ``--slow-share`` are good uploads trickled over ``--slow-upload-s`` seconds. Every request opens
-   its own connection. The server's resident memory and open file descriptors are sampled every 2 s.
+   body timeout, a request head that stalls past the header timeout); ``--slow-share`` are good uploads trickled
+   over ``--slow-upload-s`` seconds. Every request opens its own connection. The server's resident memory and open file descriptors are sampled every 2 s.
 3. Flood: a client on another loopback address (127.0.0.2) keeps ``--flood-clients`` requests in flight for
    ``--flood-seconds`` while the load goes on: past the service's per-client limit it gets 429s, and the
    ordinary clients must see no error.
@@ -305,7 +305,8 @@ def main() -> int:
     soak_s = args.seconds if args.seconds is not None else 60 * args.minutes
     model = ["--onnx", args.onnx] if args.onnx else (["--checkpoint", args.checkpoint] if args.checkpoint else [])
     proc, url = spawn([*model, "--max-client-requests", str(CLIENT_LIMIT), "--body-timeout", str(args.body_timeout),
-                       "--header-timeout", str(args.header_timeout), "--grace", str(args.grace), "--max-images", "64"], startup_s=args.startup_s)
+                       "--header-timeout", str(args.header_timeout), "--grace", str(args.grace), "--max-images", "64"],
+                      startup_s=args.startup_s)
     rng, log, samples, stop_sampling = random.Random(args.seed), Log(), [], threading.Event()
     try:
         send(url, *good_request(rng))  # warm-up

@@ -22,7 +22,8 @@ so a chunked upload with no Content-Length is stopped too), too many images (413
 (413, from its header), an undecodable image or bad JSON (400), another content type (415). A bad image fails
 only its own request, before it reaches the batcher, so bad requests never slow good ones down much. A body still
 arriving after ``body_timeout_s`` gets a 408, and so does a request whose head (request line and headers) has not
-arrived in full ``header_timeout_s`` after its first byte or the connection's start (slowloris); a client with ``max_client_requests`` requests in flight gets a 429
+arrived in full ``header_timeout_s`` after its first byte or the connection's start (slowloris); a client with
+``max_client_requests`` requests in flight gets a 429
 for the next. SIGTERM: the socket closes, requests in flight finish (for up to ``shutdown_grace_s``), exit 0.
 """
 
@@ -161,7 +162,8 @@ class Batcher:
             for beam in dict.fromkeys(b for _, _, b, _ in batch):  # one pass per beam width asked
                 self._read([job for job in batch if job[2] == beam], beam)
             if self.allocator is not None:
-                self.allocator.owed = self.allocator.owed or bool(batch)
+                if batch:
+                    self.allocator.owed = True
                 if not self.queues:  # nothing waiting (or idle for trim_every_s): a moment to give memory back
                     self.allocator.trim()
 

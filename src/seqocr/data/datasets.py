@@ -18,7 +18,7 @@ from ..charset import EOS, PAD, Charset
 from ..errors import ConfigError, DataError
 from ..fsns import MAX_LABEL
 from ..preprocess import ImageSpec, load_image
-from .items import Key, make_item, sample_rng
+from .items import Key, item_augmentation, make_item
 from .labels import SkipReport, label_problem, read_labels
 from .lmdb_store import close_env, image_key, label_key, opened_here, read_num_samples, shared_env
 
@@ -42,7 +42,7 @@ class LabelsDataset(Dataset):
         index, position = key if isinstance(key, tuple) else (key, key)
         s = self.samples[index]
         return make_item(lambda: (load_image(s.path, f"{s.where} ({s.path})"), s.text, None), s.where, self.spec,
-                         sample_rng(self.seed, position) if self.augment else None, self.augment == "device")
+                         *item_augmentation(self.augment, self.seed, position))
 
 
 class SynthDataset(Dataset):
@@ -69,7 +69,7 @@ class SynthDataset(Dataset):
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
         return make_item(lambda: self._load(index), f"synth:{self.split}:{self.seed}:{index}", self.spec,
-                         sample_rng(self.seed, position) if self.augment else None, self.augment == "device")
+                         *item_augmentation(self.augment, self.seed, position))
 
 
 class StreamSampler(Sampler[Key]):
@@ -150,8 +150,8 @@ class LmdbDataset(Dataset):
     images. The dataset holds no environment: the first read in each process opens one (:func:`shared_env`),
     so it pickles to spawned DataLoader workers and forked ones open their own."""
 
-    def __init__(self, path: str | Path, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool | str = False,
-                 seed: int = 0, max_skip_fraction: float = 0.01):
+    def __init__(self, path: str | Path, charset: Charset, spec: ImageSpec, max_chars: int,
+                 augment: bool | str = False, seed: int = 0, max_skip_fraction: float = 0.01):
         self.path = Path(path)
         self.spec, self.augment, self.seed = spec, augment, seed
         self.report = SkipReport()
@@ -187,7 +187,7 @@ class LmdbDataset(Dataset):
         i = int(self.index[index])
         where = f"{self.path}:{i}"
         return make_item(lambda: self._load(i, where), where, self.spec,
-                         sample_rng(self.seed, position) if self.augment else None, self.augment == "device")
+                         *item_augmentation(self.augment, self.seed, position))
 
     def _load(self, i: int, where: str):
         with shared_env(self.path, self._root).begin() as txn:

@@ -25,6 +25,12 @@ def sample_rng(seed: int, position: int) -> random.Random:
     return random.Random(zlib.crc32(f"{seed}:{position}".encode()))
 
 
+def item_augmentation(augment: bool | str, seed: int, position: int) -> tuple[random.Random | None, bool]:
+    """``make_item``'s ``rng`` and ``on_device`` for a dataset's ``augment`` (False, True: in the worker, "device":
+    on the training device) and the sample's draw (``seed``, ``position``)."""
+    return (sample_rng(seed, position) if augment else None), augment == "device"
+
+
 def make_item(load: Callable[[], tuple], where: str, spec: ImageSpec, rng: random.Random | None,
               on_device: bool = False) -> Item:
     """The item of one sample. ``load()`` gives its image, its label and how many of its views are real (None:

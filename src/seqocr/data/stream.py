@@ -28,7 +28,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from ..charset import Charset
 from ..errors import DataError
 from ..preprocess import ImageSpec, fsns_views, load_image
-from .items import make_item, sample_rng
+from .items import item_augmentation, make_item
 from .labels import label_problem
 
 Payload = tuple[str, bytes]  # (where, raw record)
@@ -108,8 +108,8 @@ class ShardStream(IterableDataset):
 
     # -- items ----------------------------------------------------------------------------------------------
     def decode(self, epoch: int, where: str, payload: bytes):
-        rng = sample_rng(self.seed, zlib.crc32(f"{epoch}:{where}".encode())) if self.augment else None
-        return make_item(lambda: self._load(where, payload), where, self.spec, rng, self.augment == "device")
+        augmentation = item_augmentation(self.augment, self.seed, zlib.crc32(f"{epoch}:{where}".encode()))
+        return make_item(lambda: self._load(where, payload), where, self.spec, *augmentation)
 
     def _load(self, where: str, payload: bytes):
         rec = self.parse(payload, where)

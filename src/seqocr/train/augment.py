@@ -96,11 +96,14 @@ def jitter(x: torch.Tensor, gen: torch.Generator, host: torch.Generator) -> torc
     for the batch (``host``)."""
     n = len(x)
     u = torch.rand(4, n, 1, 1, 1, generator=gen, device=x.device) * 2 - 1  # in [-1, 1]
+
+    def blend(v: torch.Tensor, grey: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        return grey + factor * (v - grey)  # Pillow's ImageEnhance: away from (or towards) a grey image
+
     ops = {
         0: lambda v: v * (1 + BRIGHTNESS * u[0]),
-        1: lambda v: luma(v).mean((2, 3), keepdim=True) + (1 + CONTRAST * u[1]) * (v - luma(v).mean((2, 3),
-                                                                                                   keepdim=True)),
-        2: lambda v: luma(v) + (1 + SATURATION * u[2]) * (v - luma(v)),
+        1: lambda v: blend(v, luma(v).mean((2, 3), keepdim=True), 1 + CONTRAST * u[1]),
+        2: lambda v: blend(v, luma(v), 1 + SATURATION * u[2]),
         3: lambda v: shift_hue(v, HUE * u[3].view(-1)),
     }
     for op in torch.randperm(4, generator=host).tolist():

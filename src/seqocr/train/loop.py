@@ -132,8 +132,8 @@ class Trainer:
     def init_from(self, path: Path, state: dict | None = None) -> None:
         """Start from another model's weights (``state``: already read from ``path``), the optimizer, schedule and
         step afresh: a later stage of a recipe, or fine-tuning. Same architecture required (a ppocrv6 model may
-        change its view size, :func:`.finetune.resize_rows`); with a different
-        charset the token layers are resized, the shared characters' rows kept (:mod:`.finetune`)."""
+        change its view size, :func:`.finetune.resize_rows`); with a different charset the token layers are
+        resized, the shared characters' rows kept (:mod:`.finetune`)."""
         state = state if state is not None else read_any(path)
         self._check_same_model(state, path, "train.init_from", fixed_keys(self.cfg.model))
         model_weights, theirs = state["model"], Charset.from_dict(state["charset"])
