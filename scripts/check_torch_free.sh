@@ -15,6 +15,26 @@ fi
     src/seqocr/resources/samples/sign-*.png
 # With no model named, the shipped ONNX model is used (no torch to read the safetensors one).
 "$VENV/bin/seqocr" read src/seqocr/resources/samples/sign-0000000.png
+# The Python API without torch: OnnxReader() reads with the shipped model; Predictor names the extra in one line.
+"$VENV/bin/python" - <<'PYEOF'
+import sys
+from pathlib import Path
+
+import seqocr
+
+sample = sorted(Path("src/seqocr/resources/samples").glob("sign-*.png"))[0]
+reading = seqocr.OnnxReader().read([sample])[0]
+assert reading.text and 0 < reading.confidence <= 1, reading
+try:
+    from seqocr import Predictor  # noqa: F401
+except ImportError as e:
+    want = 'seqocr.Predictor needs torch, which is not installed: pip install "seqocr[torch]"'
+    if not str(e).startswith(want) or e.__cause__ is not None or e.__suppress_context__ is not True:
+        sys.exit(f"check_torch_free: seqocr.Predictor without torch raised: {e!r}")
+else:
+    sys.exit("check_torch_free: seqocr.Predictor imported without torch")
+print(f"check_torch_free: seqocr.OnnxReader() read {sample.name} as {reading.text!r}")
+PYEOF
 # A command that needs torch says which extra to install, in one line, and exits 1 (no traceback).
 want='seqocr: error: seqocr train needs torch, which is not installed: pip install "seqocr[torch]"'
 status=0

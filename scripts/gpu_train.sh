@@ -7,22 +7,25 @@
 #
 # 1. installs what is missing from the carried bundle (scripts/gpu_bundle.sh made it here): the wheels with pip
 #    --no-index, the fonts through SEQOCR_FONT_DIR; seqocr itself without dependencies when it is not importable;
-# 2. trains --config (default configs/shipped.yaml) for M minutes (train.max_minutes, default 9) on --device, bf16,
+# 2. trains --config for M minutes (train.max_minutes, default 9) on --device, bf16,
 #    DataLoader workers = cores - 1 that only draw signs (the crop / resize / colour jitter run on the device as
 #    batched tensor ops: data.augment_on=device, so the CPU dry run tests what a GPU runs), starting from
-#    --init-from's weights when given (train.init_from);
+#    --init-from's weights when given (train.init_from). The default config, configs/continue.yaml, continues the
+#    shipped model (or --init-from's) at that model's own settings (view size, trainable stages) with a learning rate
+#    for continuing: a lent GPU's minutes go on making the shipped model better, not on starting stage 1 again;
 # 3. writes into DIR: run/ (last.pt, tb/, log.jsonl: step, loss, images/s as JSON lines), model.safetensors (the
-#    weights, config and charset alone, under 16 MB) and summary.json (steps, images, minutes, images/s, device);
+#    weights, config and charset alone, under 16 MB) and summary.json (steps, images, minutes, images/s, device, the
+#    view size trained at, the learning rate and where the run started);
 # 4. with --bench (e.g. default:32,default:1024,reference:32,reference:128): DIR/bench.jsonl, the training step's
 #    images/s and MFU against the device's measured bf16 peak for each model and batch (`seqocr bench train`; a
 #    batch that does not fit is a line with "error"), and DIR/profile.txt, where the step's time goes
 #    (scripts/profile_step.py: torch.profiler over 5 steps of --config at --profile-batch, default 256).
 #
 # With `--device cpu --minutes 1` the same script runs on a laptop (tests/test_gpu_script.py runs a short dry run).
-# Uses ${PYTHON:-python3}.
+# Uses $PYTHON, else the project's .venv/bin/python when there is one (make venv), else python3.
 set -euo pipefail
-PY=${PYTHON:-python3}
-OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/shipped.yaml BUNDLE=gpu-bundle BENCH="" PROFILE_BATCH=256
+if [ -n "${PYTHON:-}" ]; then PY=$PYTHON; elif [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
+OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/continue.yaml BUNDLE=gpu-bundle BENCH="" PROFILE_BATCH=256
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -82,7 +85,10 @@ state = read_checkpoint(out / "run" / "last.pt")
 export_weights(out / "run" / "last.pt", out / "model.safetensors", {"trained_on": device})
 log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
 batch = state["config"]["train"]["batch_size"]
+cfg = state["config"]
 summary = {"device": device, "steps": state["step"], "images": state["step"] * batch, "wall_seconds": seconds,
+           "view": [cfg["model"]["view_height"], cfg["model"]["view_width"]], "lr": cfg["train"]["lr"],
+           "init_from": cfg["train"]["init_from"],
            "images_per_s": log[-1]["images_per_s"] if log else 0.0, "final_loss": log[-1]["loss"] if log else None,
            "model_mb": round((out / "model.safetensors").stat().st_size / 1e6, 1)}
 (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seqocr.cli import SHIPPED_ONNX, main
+from seqocr.cli import main
 from seqocr.errors import ConfigError
 from seqocr.inference.attention import attention_payload, attention_strip, normalise, render_reading, show_names
-from seqocr.inference.onnx_reader import OnnxReader
+from seqocr.inference.onnx_reader import SHIPPED_ONNX, OnnxReader
 from seqocr.inference.postprocess import Reading, reject_below
 from tests.helpers import SAMPLES, tiny_checkpoint
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from seqocr.cli import SHIPPED_ONNX, build_parser, main
+from seqocr.cli import build_parser, main
+from seqocr.inference.onnx_reader import SHIPPED_ONNX
 from tests.helpers import CONFIGS, SAMPLES, write_synth_folder
 
 TINY_CONFIG = str(CONFIGS / "tiny.yaml")
@@ -253,7 +254,7 @@ def test_without_torch_read_uses_the_shipped_onnx_model_and_refuses_a_checkpoint
     import seqocr.cli
 
     sample = SAMPLE
-    assert main(["read", "--json", "--onnx", str(seqocr.cli.SHIPPED_ONNX), sample]) == 0
+    assert main(["read", "--json", "--onnx", str(SHIPPED_ONNX), sample]) == 0
     with_onnx = capsys.readouterr().out
     monkeypatch.setattr(seqocr.cli, "_have_torch", lambda: False)
     monkeypatch.setattr("seqocr.inference.predictor.Predictor.from_checkpoint", None)  # any use of torch's reader fails
@@ -388,7 +389,12 @@ def test_read_refuses_an_image_over_max_pixels_before_decoding_it(tmp_path, caps
         assert main(["read", *model, str(huge), SAMPLE]) == 1
         out, err = capsys.readouterr()
         assert out.startswith(f"{SAMPLE}\t") and len(out.splitlines()) == 1
-        assert err.splitlines() == [f"seqocr: error: {huge}: 13000x13000 pixels, over the limit of {4096 * 4096}"]
+        assert err.splitlines() == [f"seqocr: error: {huge}: 13000x13000 pixels, over the limit of {4096 * 4096} "
+                                    "pixels"]
+        bomb = tmp_path / "bomb.png"
+        bomb.write_bytes(png_header(20000, 20000))  # over Pillow's own guard, which refuses it before seqocr can
+        assert main(["read", *model, str(bomb)]) == 1
+        assert one_error_line(capsys) == f"seqocr: error: {bomb}: 400000000 pixels, over the limit of {4096 * 4096} pixels"
         assert main(["read", *model, "--max-pixels", str(13000 * 13000), str(huge)]) == 1
         assert "huge.png: unreadable or truncated image" in one_error_line(capsys)
     assert not caught, [str(w.message) for w in caught]
@@ -442,3 +448,13 @@ def test_every_option_has_help_and_shows_its_default(command, capsys):
     for action in parser._actions:
         if action.default not in (None, False, argparse.SUPPRESS):
             assert f"default: {action.default})" in text or "default" in action.help, (command, action.dest)
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in sorted(subcommands()))])
+def test_help_is_plain_text_without_rest_markup(command, capsys):
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and ":class:" not in text and ":func:" not in text
+    if not command:
+        assert "The seqocr command line: train, eval, read" in text

@@ -40,6 +40,45 @@ def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_pat
     assert again.returncode == 2 and "already holds a run" in again.stderr
 
 
+def test_gpu_train_script_continues_the_shipped_model_at_its_own_settings(tmp_path):
+    """The README's command, defaults and all: the run continues the shipped model at its view size and trainable
+    stages with the continuing recipe (configs/continue.yaml), not stage 1's 128-px views and lr 1e-3 (issue 23)."""
+    from seqocr.model import weights
+
+    shipped = weights.read_any(weights.SHIPPED)["config"]
+    out = tmp_path / "gpu"
+    r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "1",
+                        "--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "data.val=",
+                        "--set", "train.log_every=1"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=240,
+                       env={**os.environ, "PYTHON": sys.executable}, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["init_from"] == "shipped" and summary["lr"] == 2e-4
+    assert summary["view"] == [shipped["model"]["view_height"], shipped["model"]["view_width"]]
+    trained = weights.read_any(out / "model.safetensors")["config"]
+    for key in ("view_height", "view_width", "trainable_stages", "train_views", "backbone", "hidden"):
+        assert trained["model"][key] == shipped["model"][key], key
+    assert trained["train"]["backbone_lr_scale"] == 0.02 and trained["train"]["attention_loss"] == 0.2
+
+
+def test_gpu_train_script_takes_the_project_venv_when_python_is_not_given(tmp_path):
+    """Without $PYTHON the script runs .venv/bin/python (make venv's), not the system python3 (issue 23)."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "gpu_train.sh").write_text((ROOT / "scripts" / "gpu_train.sh").read_text())
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "continue.yaml").write_text("")
+    venv_python = tmp_path / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/called\nexit 1\n")
+    venv_python.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", "gpu", "--device", "cpu"], cwd=tmp_path,
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 1 and "missing faker lmdb google_crc32c rapidfuzz" in r.stderr
+    assert "-c import faker" in (tmp_path / "called").read_text()
+
+
 def test_device_names():
     assert pick_device("cpu").type == "cpu"
     with pytest.raises(SeqocrError, match="choose cpu, cuda or cuda:N"):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seqocr.cli import SHIPPED_ONNX, main
+from seqocr.cli import main
+from seqocr.inference.onnx_reader import SHIPPED_ONNX
 from tests.helpers import SAMPLES, tiny_checkpoint
 
 SAMPLE_IMAGES = sorted(str(p) for p in SAMPLES.glob("sign-*.png"))

@@ -69,12 +69,15 @@ def big_png() -> bytes:
 
 @pytest.mark.parametrize("kwargs, status, message", [
     ({"files": [("images", ("x.png", b"not an image", "image/png"))]}, 400, "image 0: unreadable or truncated image"),
-    ({"json": {"images": ["***"]}}, 400, "expected JSON"),
+    ({"json": {"images": ["QUJD", "a*b"]}}, 400, "image 1: not valid base64: character '*' at 1 is not base64"),
+    ({"json": {"images": ["QUJ"]}}, 400, "image 0: not valid base64: Incorrect padding"),
+    ({"json": {"images": [3]}}, 400, "expected JSON"),
     ({"json": {"pictures": []}}, 400, "expected JSON"),
     ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "multipart/form-data"),
     ({"files": multipart(SAMPLE_IMAGES[:1] * 5)}, 413, "5 images, over the limit of 4"),
     ({"files": [("images", ("big.png", big_png(), "image/png"))]}, 413, "1000x1000 pixels"),
-    ({"files": [("images", ("bomb.png", png_header(20000, 20000), "image/png"))]}, 413, "too large to decode"),
+    ({"files": [("images", ("bomb.png", png_header(20000, 20000), "image/png"))]}, 413,
+     "image 0: 400000000 pixels, over the limit of 200000 pixels"),
     ({"content": b"x" * 1_100_000, "headers": {"content-type": "application/json"}}, 413, "over the limit"),
     ({"files": [("other", ("x.png", b"", "image/png"))]}, 400, "no images"),
 ])
@@ -234,8 +237,7 @@ def test_spawn_learns_the_address_from_the_line_the_server_prints(server):
 
 
 def test_min_confidence_rejects_low_readings_and_keeps_their_confidence():
-    from seqocr.cli import SHIPPED_ONNX
-    from seqocr.inference.onnx_reader import OnnxReader
+    from seqocr.inference.onnx_reader import SHIPPED_ONNX, OnnxReader
 
     readings = OnnxReader(SHIPPED_ONNX).read(SAMPLE_IMAGES)
     top = sorted({r.confidence for r in readings}, reverse=True)

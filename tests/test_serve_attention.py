@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from seqocr.cli import SHIPPED_ONNX
+from seqocr.inference.onnx_reader import SHIPPED_ONNX
 from seqocr.serve import Limits, create_app
 from tests.helpers import SAMPLES, tiny_checkpoint
 

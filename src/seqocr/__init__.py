@@ -1,17 +1,29 @@
 """seqocr: attention sequence-to-sequence OCR for multi-view street-name signs.
 
-``from seqocr import Predictor`` gives the PyTorch reader (:class:`seqocr.inference.predictor.Predictor`); it is
-imported on first use, so ``import seqocr`` needs no torch.
+``from seqocr import OnnxReader`` gives the torch-free reader (ONNX Runtime; ``OnnxReader()`` reads with the shipped
+model), ``from seqocr import Predictor`` the PyTorch one (:class:`seqocr.inference.predictor.Predictor`). Each is
+imported on first use, so ``import seqocr`` needs neither torch nor onnxruntime.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["Predictor", "__version__"]
+__all__ = ["OnnxReader", "Predictor", "__version__"]
+
+TORCH_MISSING = ('seqocr.Predictor needs torch, which is not installed: pip install "seqocr[torch]" (or read '
+                 'without torch: seqocr.OnnxReader())')
 
 
 def __getattr__(name: str):
     if name == "Predictor":
+        try:
+            import torch  # noqa: F401 - only to tell a missing torch from a broken seqocr
+        except ImportError:
+            raise ImportError(TORCH_MISSING, name="torch") from None
         from .inference.predictor import Predictor
 
         return Predictor
+    if name == "OnnxReader":
+        from .inference.onnx_reader import OnnxReader
+
+        return OnnxReader
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,8 +23,6 @@ from .inference.beam import MAX_BEAM
 from .model import MODELS
 from .preprocess import DEFAULT_MAX_PIXELS
 
-SHIPPED_ONNX = Path(__file__).parent / "resources" / "model" / "seqocr-default.onnx"
-
 # The pyproject extra that provides each optional top-level module (the `onnx` package comes with torch's extra,
 # for export; `seqocr[onnx]` is ONNX Runtime alone; `seqocr[data]` the generator's and the data formats' libraries).
 EXTRAS = {"torch": "torch", "tensorboard": "torch", "safetensors": "torch", "onnx": "torch",
@@ -98,6 +96,8 @@ def _torch_free_fallback(args: argparse.Namespace) -> None:
     if args.checkpoint:
         raise ConfigError(f"{args.checkpoint}: reading a PyTorch checkpoint needs torch (pip install \".[torch]\"); "
                           "without torch, pass --onnx MODEL")
+    from .inference.onnx_reader import SHIPPED_ONNX
+
     args.onnx = str(SHIPPED_ONNX)
 
 
@@ -448,7 +448,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="seqocr", description=__doc__.splitlines()[0], formatter_class=_HelpFormatter)
+    p = argparse.ArgumentParser(prog="seqocr", description=__doc__.splitlines()[0].replace("``", ""),
+                                formatter_class=_HelpFormatter)
     p.add_argument("--version", action="version", version=f"seqocr {_version()}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 

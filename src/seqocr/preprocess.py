@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def load_image(source: str | Path | bytes, where: str | None = None, max_pixels:
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:  # the file is closed, whatever happens
             if max_pixels is not None and img.width * img.height > max_pixels:
-                raise ImageTooLarge(f"{name}: {img.width}x{img.height} pixels, over the limit of {max_pixels}")
+                raise ImageTooLarge(f"{name}: {img.width}x{img.height} pixels, over the limit of {max_pixels} pixels")
             img.load()
             if img.width < 1 or img.height < 1:
                 raise DataError(f"{name}: empty image")
@@ -85,7 +86,11 @@ def load_image(source: str | Path | bytes, where: str | None = None, max_pixels:
     except UnidentifiedImageError:
         raise DataError(f"{name}: unreadable or truncated image (not a format Pillow reads)") from None
     except Image.DecompressionBombError as e:  # Pillow's own limit, checked on the header before ours can be
-        raise ImageTooLarge(f"{name}: too large to decode ({e})") from None
+        pillow = 2 * Image.MAX_IMAGE_PIXELS  # where Pillow's error starts
+        limit = pillow if max_pixels is None else min(max_pixels, pillow)
+        found = re.search(r"\((\d+) pixels\)", str(e))  # "Image size (N pixels) exceeds limit of M pixels..."
+        size = f"{int(found[1])} pixels" if found else "more pixels than Pillow decodes"
+        raise ImageTooLarge(f"{name}: {size}, over the limit of {limit} pixels") from None
     except (DataError, MemoryError):  # a memory error is not the file's fault: the fuzz targets must see it
         raise
     except Exception as e:  # noqa: BLE001 - Pillow's decoders raise many types for a damaged file: OSError,

@@ -36,6 +36,7 @@ import gc
 import json
 import signal
 import socket
+import string
 import sys
 import threading
 import time
@@ -212,6 +213,9 @@ def limited_receive(receive, limit: int, timeout_s: float = float("inf")):
     return receive_limited
 
 
+BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=")
+
+
 def payload_images(content_type: str, body: bytes, form_images: list[bytes] | None) -> list[bytes]:
     if form_images is not None:
         return form_images
@@ -220,10 +224,20 @@ def payload_images(content_type: str, body: bytes, form_images: list[bytes] | No
             items = json.loads(body)["images"]
             if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
                 raise TypeError
-            return [base64.b64decode(s, validate=True) for s in items]
-        except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):  # RecursionError: [[[[...
+        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: [[[[...
             raise BadRequest(400, 'expected JSON {"images": [base64 string, ...]}') from None
+        return [decode_base64(s, k) for k, s in enumerate(items)]
     raise BadRequest(415, "send multipart/form-data with field 'images', or application/json")
+
+
+def decode_base64(text: str, index: int) -> bytes:
+    """One JSON image's bytes; a 400 naming the image and what is wrong with its base64 otherwise."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error) as e:  # non-ASCII text is a ValueError, bad base64 a binascii.Error
+        bad = next((c for c in text if c not in BASE64_ALPHABET), None)
+        why = f"character {bad!r} at {text.index(bad)} is not base64" if bad is not None else str(e).rstrip(".")
+        raise BadRequest(400, f"image {index}: not valid base64: {why}") from None
 
 
 WEB = Path(__file__).parent / "web"  # the page at /: its files, by name, and their media types

@@ -19,6 +19,7 @@ from .onnx_check import read_metadata
 from .postprocess import Reading, decode_batch
 from .reader import Reader
 
+SHIPPED_ONNX = Path(__file__).parent.parent / "resources" / "model" / "seqocr-default.onnx"  # the shipped model
 ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the ONNX model outputs ids and "
                          "probabilities); read without --onnx")
 
@@ -42,9 +43,10 @@ def providers(device: str) -> list:
 
 class OnnxReader(Reader):
     """An exported model as a :class:`~.reader.Reader`, with ONNX Runtime on ``device`` (``cpu``, ``cuda``,
-    ``cuda:N``)."""
+    ``cuda:N``); ``path`` None reads with the shipped model (``seqocr.OnnxReader().read(["sign.png"])``)."""
 
-    def __init__(self, path: str | Path, threads: int = 0, beam: int = 1, device: str = "cpu"):
+    def __init__(self, path: str | Path | None = None, threads: int = 0, beam: int = 1, device: str = "cpu"):
+        path = SHIPPED_ONNX if path is None else path
         self.path, self.threads, self.beam, self.device = Path(path), threads, check_beam(beam), device
         self.session = self._session(self.path)
         meta = self.session.get_modelmeta().custom_metadata_map
