@@ -83,7 +83,8 @@ from seqocr.model.weights import export_weights, read_checkpoint
 out, device, seconds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 state = read_checkpoint(out / "run" / "last.pt")
 export_weights(out / "run" / "last.pt", out / "model.safetensors", {"trained_on": device})
-log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
+log_file = out / "run" / "log.jsonl"  # none when the run stopped before its first logging step
+log = [json.loads(line) for line in log_file.read_text().splitlines()] if log_file.is_file() else []
 batch = state["config"]["train"]["batch_size"]
 cfg = state["config"]
 summary = {"device": device, "steps": state["step"], "images": state["step"] * batch, "wall_seconds": seconds,

@@ -458,3 +458,14 @@ def test_help_is_plain_text_without_rest_markup(command, capsys):
     assert "``" not in text and ":class:" not in text and ":func:" not in text
     if not command:
         assert "The seqocr command line: train, eval, read" in text
+
+
+@pytest.mark.parametrize("model", [["--onnx", str(SHIPPED_ONNX)], []], ids=["onnx", "pytorch"])
+def test_eval_names_each_sample_by_its_image_and_line(model, tmp_path, capsys):
+    """The predictions file and the report say ``sign-0000002.png (…/labels.tsv:3)``, not only the line (issue 23)."""
+    labels = SAMPLES / "labels.tsv"
+    assert main(["eval", *model, "--data", str(labels), "--predictions", str(tmp_path / "p.tsv"), "--no-progress",
+                 "--report", str(tmp_path / "report")]) == 0
+    rows = [line.split("\t") for line in (tmp_path / "p.tsv").read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == [f"sign-000000{k}.png ({labels}:{k + 1})" for k in range(6)]
+    assert f"sign-0000000.png ({labels}:1)" in (tmp_path / "report" / "report.html").read_text()

@@ -80,3 +80,44 @@ def test_page_reads_a_sign_draws_attention_and_shows_api_errors(chromium, server
                               (big.name, "413: request body")]:
             assert page.evaluate(f"{CARD.format(name)}.dataset.state") == "error"
             assert page.evaluate(f"{CARD.format(name)}.querySelector('.error').textContent").startswith(message)
+
+
+VIEW_PIXELS = """(() => {{
+  const c = {}.querySelector('.base'), ctx = c.getContext('2d');
+  return [0, 1, 2, 3].map((v) => Array.from(ctx.getImageData(v * 153 + 20, 20, 110, 110).data)
+    .reduce((a, b, i) => (a + b * ((i % 97) + 1)) % 1000003, 0)); }})()"""
+
+
+def two_view_strip(path):
+    """A bundled sample's first two tiles, then two tiles of FSNS's uniform noise filler (samples 005 and 007)."""
+    strip = np.asarray(Image.open(SAMPLE).convert("RGB")).copy()
+    w = strip.shape[1] // 4
+    strip[:, 2 * w:] = np.random.default_rng(1).integers(0, 256, strip[:, 2 * w:].shape, dtype=np.uint8)
+    Image.fromarray(strip).save(path)
+
+
+def test_page_draws_attention_over_the_tiles_the_model_read_and_error_cards_are_compact(chromium, server, tmp_path):
+    """Issue 23: on a sign with noise filler tiles the page draws the real tiles the model read (0, 1, 0, 1), as
+    the API says, not the noise; an error card has no blank canvas space under its message."""
+    strip, bad = tmp_path / "two-views.png", tmp_path / "bad.png"
+    two_view_strip(strip)
+    bad.write_bytes(b"this is not an image")
+    got = httpx.post(f"{server}/v1/read?attention=1", timeout=120,
+                     files=[("images", (strip.name, strip.read_bytes(), "image/png"))]).json()["results"][0]
+    assert got["attention"]["views"] == {"tiles": 4, "sources": [0, 1, 0, 1]}
+
+    with Browser.start(chromium) as browser:
+        page = browser.new_page(1000, 800)
+        page.goto(f"{server}/")
+        page.set_files("#files", [str(strip), str(bad)])
+        page.wait_for("document.querySelectorAll('.card[data-state=done], .card[data-state=error]').length === 2",
+                      timeout=120)
+        card = CARD.format(strip.name)
+        views = page.evaluate(VIEW_PIXELS.format(card))
+        assert views[2] == views[0] and views[3] == views[1] and views[0] != views[1]  # tiles 0, 1, 0, 1
+        focus = page.evaluate(f"{card}.querySelector('.focus').textContent")
+        assert "of 4 of the image" in focus and ("view 1 of 4" in focus or "view 2 of 4" in focus), focus
+        error_card = CARD.format(bad.name)
+        message = page.evaluate(f"{error_card}.querySelector('.error').getBoundingClientRect().bottom")
+        bottom = page.evaluate(f"{error_card}.getBoundingClientRect().bottom")
+        assert bottom - message < 30, (message, bottom)  # the card ends under its message (was ~170 px of canvas)

@@ -114,22 +114,30 @@ def noise_free_views(views: list[Image.Image]) -> int | None:
     return None
 
 
-def split_views(img: Image.Image, num_views: int, present: int | None = None) -> list[Image.Image]:
-    """Tiles of a multi-view strip, or ``num_views`` copies of a single-view image.
+def cut_views(img: Image.Image, num_views: int, present: int | None = None
+              ) -> tuple[list[Image.Image], int, list[int]]:
+    """The views the model reads from ``img``, how many tiles ``img`` was cut into, and the tile each view came from.
 
-    ``present`` is how many tiles hold a real view. FSNS pads a sign photographed fewer than 4 times with
-    noise tiles and says so in ``image/orig_width`` (views = 4 · orig_width / width, attention_ocr's
-    ``_NumOfViewsHandler``); the noise tiles are replaced here by the real views, repeated in turn. Without
+    A multi-view strip is cut into ``num_views`` tiles; a single-view image is one tile, repeated. ``present`` is
+    how many tiles hold a real view. FSNS pads a sign photographed fewer than 4 times with noise tiles and says so
+    in ``image/orig_width`` (views = 4 · orig_width / width, attention_ocr's ``_NumOfViewsHandler``); the noise
+    tiles are replaced here by the real views, repeated in turn (so view 2 of a 2-view sign is tile 0). Without
     ``present`` trailing noise tiles are found by their look (:func:`noise_free_views`).
     """
     w, h = img.size
     if num_views > 1 and abs(w / h - num_views) < 0.5:
         tile = w / num_views
-        views = [img.crop((round(i * tile), 0, round((i + 1) * tile), h)) for i in range(num_views)]
+        tiles = [img.crop((round(i * tile), 0, round((i + 1) * tile), h)) for i in range(num_views)]
         if present is None:
-            present = noise_free_views(views)
-        return [views[i] for i in view_sources(num_views, present)]
-    return [img] * num_views
+            present = noise_free_views(tiles)
+        sources = view_sources(num_views, present)
+        return [tiles[i] for i in sources], num_views, sources
+    return [img] * num_views, 1, [0] * num_views
+
+
+def split_views(img: Image.Image, num_views: int, present: int | None = None) -> list[Image.Image]:
+    """The views the model reads from ``img`` (:func:`cut_views`)."""
+    return cut_views(img, num_views, present)[0]
 
 
 def fsns_views(width: int, orig_width: int, num_views: int = 4) -> int | None:

@@ -7,7 +7,9 @@
   "base64 uint8", "maps": [...]}``: for each character, where the model looked over V views, R rows and W columns
   of its memory, V·R·W bytes scaled to that character's peak, base64 (about 1.4 kB a character for the shipped
   model; :func:`~seqocr.inference.attention.attention_payload`; PyTorch greedy reading only: another reader answers
-  400, and ``/healthz`` says ``"attention": false``). ``?beam=K`` reads this request's images with a beam of K
+  400, and ``/healthz`` says ``"attention": false``), and ``"views": {"tiles": T, "sources": [...]}``: the upload
+  was cut into T tiles (4 for a strip, 1 for a single photo) and view v of the maps shows tile ``sources[v]`` (an
+  FSNS strip with noise filler tiles is read from its real tiles repeated: 0, 1, 0, 1). ``?beam=K`` reads this request's images with a beam of K
   hypotheses (1 = greedy; default: the service's ``--beam``), from 1 to 32 (1 only for an ONNX model exported
   without ``--beam``; ``/healthz`` says ``max_beam``).
 * ``GET /``: a page to drop images on and see what was read and where the model looked (``seqocr/web``; plain
@@ -53,7 +55,7 @@ from .inference.attention import attention_payload
 from .inference.beam import MAX_BEAM
 from .inference.postprocess import Reading, check_min_confidence, reject_below
 from .inference.reader import Reader
-from .preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, eval_transform, load_image
+from .preprocess import DEFAULT_MAX_PIXELS, ImageSpec, ImageTooLarge, cut_views, eval_transform, load_image
 
 
 @dataclass(frozen=True)
@@ -365,11 +367,13 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
             raise BadRequest(400, "no images in the request")
         if len(images) > limits.max_images:
             raise BadRequest(413, f"{len(images)} images, over the limit of {limits.max_images} per request")
-        arrays = await asyncio.to_thread(
-            lambda: [eval_transform(decode_image(data, i, limits), reader.spec) for i, data in enumerate(images)])
+        prepared = await asyncio.to_thread(
+            lambda: [prepare(decode_image(data, i, limits), reader.spec, attention) for i, data in enumerate(images)])
+        arrays = [array for array, _ in prepared]
         readings: list[Reading] = await asyncio.gather(
             *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention, beam, client_key(request.scope))])
-        return {"results": [result(r, attention) for r in reject_below(readings, min_confidence)]}
+        return {"results": [result(r, attention, layout)
+                            for r, (_, layout) in zip(reject_below(readings, min_confidence), prepared)]}
 
     return app
 
@@ -407,11 +411,22 @@ class ClientLimit:
                 del self.in_flight[client]
 
 
-def result(reading: Reading, attention: bool) -> dict:
-    """One reading as JSON: with ``attention``, its maps too (null for a rejected reading, which has no text)."""
+def prepare(img: Image.Image, spec: ImageSpec, attention: bool) -> tuple[np.ndarray, dict | None]:
+    """An uploaded image as the model reads it and, when its attention is asked for, which of the upload's tiles
+    each view the model read came from: ``{"tiles": T, "sources": [tile of view 0, ...]}`` (preprocess.cut_views:
+    an FSNS strip of 2 real views and 2 noise tiles reads tiles 0, 1, 0, 1)."""
+    if not attention:
+        return eval_transform(img, spec), None
+    _, tiles, sources = cut_views(img, spec.num_views)
+    return eval_transform(img, spec), {"tiles": tiles, "sources": sources}
+
+
+def result(reading: Reading, attention: bool, layout: dict | None = None) -> dict:
+    """One reading as JSON: with ``attention``, its maps and the uploaded tile of each view too (null for a
+    rejected reading, which has no text)."""
     if not attention:
         return reading.as_dict()
-    maps = None if reading.attention is None else attention_payload(reading.attention)
+    maps = None if reading.attention is None else {**attention_payload(reading.attention), "views": layout}
     return {**reading.as_dict(), "attention": maps}
 
 

@@ -92,6 +92,6 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
         warn(f"{source}: {report.summary()}")
     for s in samples:
         try:
-            yield load_image(s.path, f"{s.where} ({s.path})"), s.text, s.where
+            yield load_image(s.path, f"{s.where} ({s.path})"), s.text, s.named
         except DataError as e:
-            yield None, str(e), s.where
+            yield None, str(e), s.named

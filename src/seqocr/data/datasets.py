@@ -41,7 +41,7 @@ class LabelsDataset(Dataset):
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
         s = self.samples[index]
-        return make_item(lambda: (load_image(s.path, f"{s.where} ({s.path})"), s.text, None), s.where, self.spec,
+        return make_item(lambda: (load_image(s.path, f"{s.where} ({s.path})"), s.text, None), s.named, self.spec,
                          *item_augmentation(self.augment, self.seed, position))
 
 

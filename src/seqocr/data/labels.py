@@ -23,6 +23,12 @@ class Sample:
     path: Path
     text: str
     where: str  # "labels.tsv:12", for messages
+    name: str = ""  # the image as the labels file names it ("007.png")
+
+    @property
+    def named(self) -> str:
+        """The image's name and its line, as evaluation results show them: ``007.png (labels.tsv:8)``."""
+        return f"{self.name} ({self.where})" if self.name else self.where
 
 
 @dataclass
@@ -132,7 +138,7 @@ def read_labels(path: str | Path, charset: Charset, max_chars: int, check_files:
         if problem is not None:
             report.skip(*problem)
             continue
-        samples.append(Sample(root / name, text, where))
+        samples.append(Sample(root / name, text, where, name))
     if report.total == 0:
         raise DataError(f"{path}: no samples")
     return samples, report

@@ -27,13 +27,14 @@ function probColour(p) {  // red (unsure) through amber to green (sure)
                   : `rgb(200, ${Math.round(60 + 180 * p)}, 60)`;
 }
 
-function viewRects(img, n) {
-  // the views the model saw: a multi-view strip's tiles, or a single photo repeated n times (preprocess.py)
+function viewRects(img, n, views) {
+  // the views the model read, as source rectangles of the uploaded image: tile views.sources[v] of the
+  // views.tiles the service cut it into (serve.prepare; an FSNS strip's noise filler tiles are replaced by its
+  // real views, so a 2-view sign reads tiles 0, 1, 0, 1); without them, a strip's tiles in turn or a photo n times
   const w = img.naturalWidth, h = img.naturalHeight;
-  if (n > 1 && Math.abs(w / h - n) < 0.5) {
-    return Array.from({ length: n }, (_, i) => [Math.round(i * w / n), 0, Math.round(w / n), h]);
-  }
-  return Array.from({ length: n }, () => [0, 0, w, h]);
+  const tiles = views ? views.tiles : (n > 1 && Math.abs(w / h - n) < 0.5 ? n : 1);
+  const sources = views ? views.sources : Array.from({ length: n }, (_, v) => (tiles > 1 ? v : 0));
+  return sources.map((t) => [Math.round(t * w / tiles), 0, Math.round(w / tiles), h]);
 }
 
 function loadImage(file) {
@@ -63,7 +64,7 @@ function fail(card, message) {
   card.dataset.state = "error";
 }
 
-function drawViews(card, img, n) {
+function drawViews(card, img, n, views) {
   const base = card.querySelector(".base"), overlay = card.querySelector(".overlay");
   for (const c of [base, overlay]) {
     c.width = n * VIEW_PX + (n - 1) * GAP;
@@ -71,7 +72,7 @@ function drawViews(card, img, n) {
   }
   if (!img) return;
   const ctx = base.getContext("2d");
-  viewRects(img, n).forEach(([sx, sy, sw, sh], v) =>
+  viewRects(img, n, views).forEach(([sx, sy, sw, sh], v) =>
     ctx.drawImage(img, sx, sy, sw, sh, v * (VIEW_PX + GAP), 0, VIEW_PX, VIEW_PX));
 }
 
@@ -154,8 +155,13 @@ function focusChar(card, result, k) {
   let line = `${ch}, character ${k + 1} of ${result.text.length}: probability ${result.char_probs[k].toFixed(3)}`;
   if (result.attention) {
     const share = drawAttention(card, result.attention, k);
-    const best = share.indexOf(Math.max(...share));
-    line += `; most of its attention on view ${best + 1} (${Math.round(100 * share[best])} %)`;
+    // summed over the views read from the same tile of the image, named as the image's tile
+    const views = result.attention.views || { tiles: share.length, sources: share.map((_, v) => v) };
+    const byTile = Array(views.tiles).fill(0);
+    views.sources.forEach((t, v) => { byTile[t] += share[v]; });
+    const best = byTile.indexOf(Math.max(...byTile));
+    const where = views.tiles > 1 ? `view ${best + 1} of ${views.tiles} of the image` : "the image";
+    line += `; most of its attention on ${where} (${Math.round(100 * byTile[best])} %)`;
     card.querySelector(".views").classList.add("focused");
   }
   card.querySelector(".focus").textContent = line;
@@ -163,7 +169,7 @@ function focusChar(card, result, k) {
 
 function showReading(card, img, result) {
   const n = result.attention ? result.attention.shape[0] : 4;
-  drawViews(card, img, n);
+  drawViews(card, img, n, result.attention && result.attention.views);
   card.querySelector(".reading").hidden = false;
   card.querySelector(".text").textContent = result.rejected ? "(rejected)" : result.text || "(no text)";
   card.querySelector(".confidence").textContent = `confidence ${result.confidence.toFixed(3)}` +
