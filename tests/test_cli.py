@@ -389,12 +389,12 @@ def test_read_refuses_an_image_over_max_pixels_before_decoding_it(tmp_path, caps
         assert main(["read", *model, str(huge), SAMPLE]) == 1
         out, err = capsys.readouterr()
         assert out.startswith(f"{SAMPLE}\t") and len(out.splitlines()) == 1
-        assert err.splitlines() == [f"seqocr: error: {huge}: 13000x13000 pixels, over the limit of {4096 * 4096} "
-                                    "pixels"]
+        limit = 4096 * 4096
+        assert err.splitlines() == [f"seqocr: error: {huge}: 13000x13000 pixels, over the limit of {limit} pixels"]
         bomb = tmp_path / "bomb.png"
         bomb.write_bytes(png_header(20000, 20000))  # over Pillow's own guard, which refuses it before seqocr can
         assert main(["read", *model, str(bomb)]) == 1
-        assert one_error_line(capsys) == f"seqocr: error: {bomb}: 400000000 pixels, over the limit of {4096 * 4096} pixels"
+        assert one_error_line(capsys) == f"seqocr: error: {bomb}: 400000000 pixels, over the limit of {limit} pixels"
         assert main(["read", *model, "--max-pixels", str(13000 * 13000), str(huge)]) == 1
         assert "huge.png: unreadable or truncated image" in one_error_line(capsys)
     assert not caught, [str(w.message) for w in caught]

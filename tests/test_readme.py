@@ -14,7 +14,7 @@ from seqocr.config import Config
 from seqocr.model import build_model, weights
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = sorted((ROOT / "src" / "seqocr" / "resources" / "samples").glob("sign-*.png"))[0]
+SAMPLE = min((ROOT / "src" / "seqocr" / "resources" / "samples").glob("sign-*.png"))
 
 
 @pytest.fixture(scope="module")
