@@ -5,6 +5,7 @@ page shows: the text the API returned, one box per character, an attention overl
 (and redrawn when stepping to the next character), and the API's own error messages for the bad files."""
 
 import io
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -14,6 +15,8 @@ from PIL import Image
 from scripts.headless import Browser, BrowserError, find_chromium
 from scripts.spawn_serve import spawn
 from tests.helpers import SAMPLES, tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = SAMPLES / "sign-0000001.png"
 CARD = "document.querySelector('.card[data-name=\"{}\"]')"
@@ -121,3 +124,67 @@ def test_page_draws_attention_over_the_tiles_the_model_read_and_error_cards_are_
         message = page.evaluate(f"{error_card}.querySelector('.error').getBoundingClientRect().bottom")
         bottom = page.evaluate(f"{error_card}.getBoundingClientRect().bottom")
         assert bottom - message < 30, (message, bottom)  # the card ends under its message (was ~170 px of canvas)
+
+
+def type_into(page, card: str, text: str) -> None:
+    page.evaluate(f"(() => {{ const i = {card}.querySelector('.truth'); i.value = {text!r}; "
+                  "i.dispatchEvent(new Event('input')); })()")
+
+
+def test_page_corrects_readings_keeps_them_over_a_reload_and_downloads_a_set_that_trains(chromium, server, tmp_path):
+    """Issue 23, the page as a labelling tool: edit a reading in place, mark it checked (a character the charset
+    lacks is named and blocks checking), reload (kept in the browser), download the checked ones as a zip, and
+    fine-tune the shipped model on it with configs/finetune.yaml."""
+    import json
+    import subprocess
+    import sys
+    import time
+    import zipfile
+
+    other = SAMPLES / "sign-0000002.png"
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with Browser.start(chromium) as browser:
+        page = browser.new_page(1000, 900)
+        page.goto(f"{server}/")
+        page.wait_for("document.getElementById('model').textContent.startsWith('model:')", timeout=60)
+        page.set_files("#files", [str(SAMPLE), str(other)])
+        page.wait_for("document.querySelectorAll('.card[data-state=done] .label:not([hidden])').length === 2",
+                      timeout=120)
+        first, second = CARD.format(SAMPLE.name), CARD.format(other.name)
+        read = page.evaluate(f"{first}.querySelector('.text').textContent")
+        assert page.evaluate(f"{first}.querySelector('.truth').value") == read  # the reading, ready to correct
+        type_into(page, first, "Rue du 中 Nord")
+        assert page.evaluate(f"{first}.querySelector('.why').textContent") == "not in the model's charset: “中”"
+        assert page.evaluate(f"{first}.querySelector('.checked').disabled") is True
+        type_into(page, first, "Rue du Nord")
+        page.evaluate(f"{first}.querySelector('.checked').click()")
+        type_into(page, second, "Avenue de Dinan")
+        page.evaluate(f"{second}.querySelector('.checked').click()")
+        page.wait_for("document.getElementById('label-count').textContent.startsWith('2 checked')", timeout=30)
+
+        page.goto(f"{server}/")  # a reload: what was corrected is still there
+        page.wait_for("document.querySelectorAll('.card.restored').length === 2", timeout=60)
+        assert page.evaluate(f"{first}.querySelector('.truth').value") == "Rue du Nord"
+        assert page.evaluate(f"{first}.querySelector('.checked').checked") is True
+        assert page.evaluate(f"{first}.querySelector('.text').textContent") == read
+
+        browser.send("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        page.evaluate("document.getElementById('download').click()")
+        deadline = time.monotonic() + 60
+        while not (downloads / "seqocr-labels.zip").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    with zipfile.ZipFile(downloads / "seqocr-labels.zip") as z:
+        z.extractall(tmp_path / "set")
+    labels = (tmp_path / "set" / "labels.tsv").read_text().splitlines()
+    assert sorted(labels) == sorted([f"images/{SAMPLE.name}\tRue du Nord", f"images/{other.name}\tAvenue de Dinan"])
+    assert (tmp_path / "set" / "images" / SAMPLE.name).read_bytes() == SAMPLE.read_bytes()
+
+    run = tmp_path / "finetune"
+    r = subprocess.run([sys.executable, "-m", "seqocr", "train", "--config", "configs/finetune.yaml", "--no-progress",
+                        "--set", f"data.train={tmp_path / 'set' / 'labels.tsv'}", "--set", "data.val=",
+                        "--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "train.log_every=1",
+                        "--set", f"train.out_dir={run}"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1, 2]

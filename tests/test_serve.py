@@ -295,3 +295,56 @@ def test_the_batcher_takes_the_clients_in_turn(tmp_path):
     assert reader.batches[0] == [0, 1, 2, 3]
     assert reader.batches[1] == [4, 100, 5, 101]          # in turn: b waited one batch, not three
     assert reader.batches[2:] == [[6, 7, 8, 9]]
+
+
+def dataset_form(items):
+    return {"files": [("images", (name, data, "image/png")) for name, data, _ in items],
+            "data": {"texts": [text for _, _, text in items]}}
+
+
+def test_dataset_zips_checked_images_and_labels_for_finetuning(server, tmp_path):
+    """POST /v1/dataset (the page's "Download checked"): images/ and labels.tsv, paths relative to it; every image
+    read back by the labels-file reader the training uses."""
+    import zipfile
+
+    from seqocr.charset import Charset
+    from seqocr.data.labels import read_labels
+
+    url, _ = server
+    sample = Path(SAMPLE_IMAGES[0]).read_bytes()
+    items = [("sign.png", sample, "Rue du Nord"), ("../sign.png", sample, "Rue d‘Orbey"), ("x y.JPG", sample, "Ré")]
+    r = httpx.post(f"{url}/v1/dataset", timeout=60, **dataset_form(items))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert 'filename="seqocr-labels.zip"' in r.headers["content-disposition"]
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(tmp_path)
+    assert (tmp_path / "labels.tsv").read_text().splitlines() == [
+        "images/sign.png\tRue du Nord", "images/sign-2.png\tRue d‘Orbey", "images/x_y.jpg\tRé"]
+    samples, report = read_labels(tmp_path / "labels.tsv", Charset.fsns(), 37)
+    assert [s.text for s in samples] == ["Rue du Nord", "Rue d‘Orbey", "Ré"] and report.skipped == 0
+    assert all(s.path.read_bytes() == sample for s in samples)
+
+
+@pytest.mark.parametrize("items, texts, status, message", [
+    ([("a.png", "Rue 中")], None, 400, "label 0 (a.png): characters ['中'] of 'Rue 中' are not in charset fsns"),
+    ([("a.png", "Rue"), ("b.png", " ")], None, 400, "label 1 (b.png): empty label"),
+    ([("a.png", "R" * 38)], None, 400, "label 0 (a.png): label longer than 37 characters"),
+    ([("a.png", "Rue\tdu Nord")], None, 400, "label 0 (a.png): a label holds no tab or line break"),
+    ([("a.png", "Rue")], ["Rue", "Nord"], 400, "expected 1 to 1000 images, each with a text; got 1 images and 2"),
+    ([("bad.png", "Rue")], None, 400, "image 0: unreadable or truncated image"),
+])
+def test_dataset_refuses_bad_labels_and_images_naming_them(server, items, texts, status, message):
+    url, _ = server
+    sample = Path(SAMPLE_IMAGES[0]).read_bytes()
+    form = dataset_form([(name, b"not an image" if name == "bad.png" else sample, text) for name, text in items])
+    if texts is not None:
+        form["data"] = {"texts": texts}
+    r = httpx.post(f"{url}/v1/dataset", timeout=60, **form)
+    assert r.status_code == status and r.json()["error"].startswith(message), r.text
+
+
+def test_healthz_gives_the_characters_a_label_may_hold(server):
+    from seqocr.charset import Charset
+
+    url, _ = server
+    chars = httpx.get(f"{url}/healthz", timeout=30).json()["charset"]
+    assert set(chars) == set(Charset.fsns().aliases) and "é" in chars and "中" not in chars

@@ -50,7 +50,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .data.labels import write_labels_zip
 from .errors import ConfigError, DataError
+from .fsns import MAX_LABEL
 from .inference.attention import attention_payload
 from .inference.beam import MAX_BEAM
 from .inference.postprocess import Reading, check_min_confidence, reject_below
@@ -244,6 +246,7 @@ def decode_base64(text: str, index: int) -> bytes:
 
 WEB = Path(__file__).parent / "web"  # the page at /: its files, by name, and their media types
 WEB_FILES = {"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
+             "labels.js": "text/javascript; charset=utf-8",
              "page.css": "text/css; charset=utf-8"}
 
 
@@ -298,6 +301,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
     refusal = attention_refusal(reader)
     beams = beam_limit(reader)
     pages = {name: (WEB / name).read_bytes() for name in WEB_FILES}  # a few kB, read once
+    charset_chars = "".join(sorted(reader.charset.aliases))  # every character a label may hold (the page checks)
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -317,6 +321,7 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
     @app.get("/healthz")
     async def healthz() -> dict:
         return {"status": "ok", **(model_info or {}), "attention": refusal is None, "max_beam": beams,
+                "charset": charset_chars,
                 **({"attention_refusal": refusal} if refusal else {})}
 
     @app.get("/", include_in_schema=False)
@@ -341,25 +346,12 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
             beam = None  # the reader's own width: batched with the requests that name none
         if attention and (beam or 1) > 1:
             raise BadRequest(400, "attention maps come with greedy reading only; ask for beam=1 or no beam")
-        try:
-            size = int(request.headers.get("content-length") or 0)
-        except ValueError:  # found by fuzzing: was a 500
-            raise BadRequest(400, "Content-Length is not a number") from None
-        if size > limits.max_body_bytes:  # refused before reading any of it
-            raise BadRequest(413, f"request body of {size} bytes, over the limit of {limits.max_body_bytes}")
-        request = Request(request.scope, limited_receive(request.receive, limits.max_body_bytes,
-                                                         limits.body_timeout_s))
+        request = limited_request(request, limits)
         content_type = request.headers.get("content-type", "")
         form_images = None
         if content_type.startswith("multipart/form-data"):
-            try:
-                form = await request.form(max_files=limits.max_images + 1, max_fields=limits.max_images + 1)
-            except BadRequest:
-                raise
-            except Exception:  # noqa: BLE001 - starlette/multipart raise several types for a bad body
-                raise BadRequest(400, "malformed multipart body") from None
-            uploads = form.getlist("images")
-            form_images = [await u.read() if hasattr(u, "read") else str(u).encode() for u in uploads]
+            form = await parse_form(request, limits.max_images + 1)
+            form_images = await uploaded(form.getlist("images"))
             await form.close()
         body = b"" if form_images is not None else await request.body()
         images = payload_images(content_type, body, form_images)
@@ -375,7 +367,69 @@ def create_app(reader: Reader, limits: Limits = Limits(), model_info: "dict | No
         return {"results": [result(r, attention, layout)
                             for r, (_, layout) in zip(reject_below(readings, min_confidence), prepared)]}
 
+    @app.post("/v1/dataset", responses={400: {}, 413: {}, 415: {}})
+    async def dataset(request: Request) -> Response:
+        """Checked readings as a training set: multipart `images` (files) and `texts` (one per image, in order)
+        -> a zip of images/ and labels.tsv (paths relative to it), the layout configs/finetune.yaml reads."""
+        request = limited_request(request, limits)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise BadRequest(415, "send multipart/form-data with fields 'images' and 'texts'")
+        form = await parse_form(request, 2 * MAX_DATASET_IMAGES + 1)
+        files, texts = form.getlist("images"), [str(t) for t in form.getlist("texts")]
+        images = await uploaded(files)
+        await form.close()
+        if not images or len(images) != len(texts) or len(images) > MAX_DATASET_IMAGES:
+            raise BadRequest(400, f"expected 1 to {MAX_DATASET_IMAGES} images, each with a text; got "
+                                  f"{len(images)} images and {len(texts)} texts")
+        names = [getattr(f, "filename", None) or f"image-{k}.png" for k, f in enumerate(files)]
+        zipped = await asyncio.to_thread(labelled_zip, names, images, texts, reader.charset, limits)
+        return Response(zipped, media_type="application/zip",
+                        headers={"Content-Disposition": 'attachment; filename="seqocr-labels.zip"'})
+
     return app
+
+
+MAX_DATASET_IMAGES = 1000  # images in one /v1/dataset request (the body limit applies as well)
+
+
+def labelled_zip(names: list[str], images: list[bytes], texts: list[str], charset, limits: Limits) -> bytes:
+    """The zip of :func:`~seqocr.data.labels.write_labels_zip`, each image checked to decode first (400/413
+    naming it otherwise), each label checked against the model's charset (400 naming it)."""
+    for k, data in enumerate(images):
+        decode_image(data, k, limits)
+    try:
+        return write_labels_zip(list(zip(names, images, texts)), charset, MAX_LABEL)
+    except DataError as e:
+        raise BadRequest(400, str(e)) from None
+
+
+def limited_request(request, limits: Limits):
+    """``request`` refused (413) when its Content-Length is over the body limit, and otherwise read through
+    :func:`limited_receive`, which counts what actually arrives."""
+    from fastapi import Request
+
+    try:
+        size = int(request.headers.get("content-length") or 0)
+    except ValueError:  # found by fuzzing: was a 500
+        raise BadRequest(400, "Content-Length is not a number") from None
+    if size > limits.max_body_bytes:  # refused before reading any of it
+        raise BadRequest(413, f"request body of {size} bytes, over the limit of {limits.max_body_bytes}")
+    return Request(request.scope, limited_receive(request.receive, limits.max_body_bytes, limits.body_timeout_s))
+
+
+async def parse_form(request, max_parts: int):
+    """The request's multipart form, at most ``max_parts`` files and fields; a 400 for a malformed body."""
+    try:
+        return await request.form(max_files=max_parts, max_fields=max_parts)
+    except BadRequest:
+        raise
+    except Exception:  # noqa: BLE001 - starlette/multipart raise several types for a bad body
+        raise BadRequest(400, "malformed multipart body") from None
+
+
+async def uploaded(parts: list) -> list[bytes]:
+    """The bytes of a form's file parts (a plain field's text, encoded, where a file was expected)."""
+    return [await u.read() if hasattr(u, "read") else str(u).encode() for u in parts]
 
 
 def client_key(scope: dict) -> str:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,3 +155,45 @@ def write_labels(path: str | Path, rows: list[tuple[str, str]]) -> None:
                             "line break)")
     with atomic_write(path) as tmp:
         tmp.write_text("".join(f"{n}\t{t}\n" for n, t in rows), encoding="utf-8")
+
+
+LABELS_ZIP_TSV = "labels.tsv"  # a labelled set's zip: labels.tsv beside images/ (write_labels_zip)
+
+
+def zip_member_name(name: str, used: set[str]) -> str:
+    """``images/NAME`` for an uploaded file name: its last path part, characters other than letters, digits, ``.``,
+    ``_`` and ``-`` replaced by ``_``, an image suffix kept (``.png`` added otherwise), ``-2``... on a clash."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", re.split(r"[/\\]", name)[-1]).lstrip(".") or "image"
+    stem, suffix = (base.rsplit(".", 1)[0], "." + base.rsplit(".", 1)[1].lower()) if "." in base else (base, "")
+    suffix = suffix if suffix in IMAGE_SUFFIXES else suffix + ".png" if suffix else ".png"
+    candidate, k = f"images/{stem}{suffix}", 1
+    while candidate in used:
+        k += 1
+        candidate = f"images/{stem}-{k}{suffix}"
+    used.add(candidate)
+    return candidate
+
+
+def write_labels_zip(items: list[tuple[str, bytes, str]], charset: Charset, max_chars: int) -> bytes:
+    """``(file name, image bytes, text)`` items as a zip: ``images/NAME`` and ``labels.tsv`` (``images/NAME<TAB>
+    text``, paths relative to it), the layout ``configs/finetune.yaml`` trains on (``data.train=DIR/labels.tsv``).
+    A label that cannot be one (:func:`label_problem`: empty, too long, characters outside ``charset``, or a tab
+    or line break) is a :class:`DataError` naming the item; the images are stored as given."""
+    used: set[str] = set()
+    lines, members = [], []
+    for k, (name, data, text) in enumerate(items):
+        where = f"label {k} ({name[:80]})"
+        if "\t" in text or "\n" in text or "\r" in text:
+            raise DataError(f"{where}: a label holds no tab or line break")
+        problem = label_problem(text, charset, max_chars, where)
+        if problem is not None:
+            raise DataError(problem[1])
+        member = zip_member_name(name, used)
+        members.append((member, data))
+        lines.append(f"{member}\t{text}\n")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:  # images are compressed already
+        z.writestr(LABELS_ZIP_TSV, "".join(lines))
+        for member, data in members:
+            z.writestr(member, data)
+    return buffer.getvalue()

@@ -3,7 +3,7 @@
 // error (the service's message) while the others are read; the service batches concurrent requests anyway.
 // A result's attention is {shape: [V, R, W], levels: 255, encoding: "base64 uint8", maps: one base64 string of
 // V*R*W bytes per character}: where the model looked for that character over V views, R rows and W columns of its
-// memory, scaled to the map's peak.
+// memory, scaled to the map's peak. Correcting readings into a training set: labels.js.
 
 const RAMP = [[0, [20, 20, 160]], [0.4, [200, 30, 130]], [0.75, [255, 150, 20]], [1, [255, 250, 150]]];
 const VIEW_PX = 150;  // each view is drawn at this size
@@ -216,7 +216,23 @@ async function readOne(file) {
     return fail(card, `the service did not answer (${e.message})`);
   }
   if (!response.ok) return fail(card, `${response.status}: ${body.error || response.statusText}`);
-  showReading(card, img, body.results[0]);
+  const result = body.results[0];
+  showReading(card, img, result);
+  await Labels.attach(card, { id: Labels.idOf(file), name: file.name, blob: file, read: result.text,
+                              confidence: result.confidence, text: result.text, checked: false });
+}
+
+async function restoredCard(item) {
+  // an image labelled in an earlier visit, kept in this browser (labels.js): drawn with the reading it had
+  const card = newCard(item.name);
+  card.classList.add("restored");
+  card.dataset.id = item.id;
+  drawViews(card, await loadImage(item.blob), 4, null);
+  card.querySelector(".reading").hidden = false;
+  card.querySelector(".text").textContent = item.read || "(no text)";
+  card.querySelector(".confidence").textContent = `confidence ${item.confidence.toFixed(3)}, read earlier`;
+  card.dataset.state = "restored";
+  return card;
 }
 
 function readAll(files) {
@@ -232,6 +248,8 @@ async function health() {
   } catch (e) {
     line.textContent = `the service does not answer (${e.message})`;
   }
+  Labels.setUp(service.charset);
+  await Labels.restore(restoredCard);
 }
 
 function setUp() {
