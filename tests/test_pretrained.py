@@ -134,13 +134,51 @@ def test_invented_share_changes_only_that_share_and_leaves_the_default_set_alone
     assert mixed == [synth_sample(0, i, "train", 0.5)[1] for i in range(40)]  # still a pure function
 
 
+def test_independent_names_draw_type_particle_and_name_apart_and_fit_the_charset():
+    """Issue 22 item 4: every street type about equally often, whatever its frequency in real names, and each
+    particle with names of every kind, so neither the type nor the particle can be guessed from the rest."""
+    from collections import Counter
+
+    from seqocr.data.synth import independent_name
+    from seqocr.data.synth.names import PARTICLES, proper_names
+    from seqocr.data.synth_words import STREET_TYPES
+
+    fsns, rng = Charset.fsns(), random.Random(2)
+    texts = [independent_name(rng) for _ in range(3000)]
+    assert all(len(t) <= 37 and not fsns.missing(t) for t in texts)
+    types = Counter(next(k for k in sorted(STREET_TYPES, key=len, reverse=True)
+                         if t.startswith(k.replace("-", "—") + " ")) for t in texts)
+    assert set(types) == set(STREET_TYPES) and max(types.values()) < 2.2 * min(types.values())  # Rue: 45 % in grammar
+    words = [t.split(" ") for t in texts]
+    particles = Counter(w[1] if w[1] in ("du", "des") else "de la" if w[1:3] == ["de", "la"] else
+                        "de" if w[1] == "de" or w[1].startswith("d‘") else "" for w in words)
+    assert set(particles) == set(PARTICLES) and min(particles.values()) > 400
+    assert any(t.split(" ")[-1] in ("Moulin", "Marché", "Port") and " des " in t for t in texts)  # "des Moulin"
+    test_names = {independent_name(random.Random(k), "test").split(" ")[-1] for k in range(300)}
+    assert not test_names & (proper_names("train") - proper_names("test"))  # the test split's vocabulary only
+
+
+def test_independent_share_changes_only_that_share_and_leaves_the_default_set_alone():
+    from seqocr.data import parse_synth
+
+    plain = [synth_sample(0, i)[1] for i in range(40)]
+    assert plain == [synth_sample(0, i, "train", 0.0, 0.0)[1] for i in range(40)]
+    mixed = [synth_sample(0, i, "train", 0.0, 0.5)[1] for i in range(40)]
+    assert 8 <= sum(a != b for a, b in zip(plain, mixed)) <= 32
+    assert mixed == [synth_sample(0, i, "train", 0.0, 0.5)[1] for i in range(40)]  # still a pure function
+    assert parse_synth("synth:split=test,independent=1", 10, 1)["independent"] == 1.0
+    with pytest.raises(DataError, match="independent is a share"):
+        parse_synth("synth:independent=2", 10, 1)
+
+
 def test_config_refuses_unknown_backbone_and_out_of_range_view_counts():
     from seqocr.config import validate
     from seqocr.errors import ConfigError
 
     for section, key, value, message in (("model", "backbone", "resnet", "unknown backbone"),
                                          ("model", "train_views", 5, "train_views"),
-                                         ("data", "synth_invented", 1.5, "share")):
+                                         ("data", "synth_invented", 1.5, "share"),
+                                         ("data", "synth_independent", 1.5, "share")):
         cfg = Config()
         setattr(getattr(cfg, section), key, value)
         with pytest.raises(ConfigError, match=message):

@@ -125,3 +125,22 @@ def test_eval_report_errors_are_one_line(tmp_path, capsys):
         assert main(["eval", *args, "--predictions", str(tmp_path / "p.tsv")]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.parametrize("gt, pred, wrong", [
+    ("Rue de la Gare", "Rue de la Gare", (False, False)),
+    ("Route de Lyon", "Cour de Lyon", (True, False)),
+    ("Avenue Victor Hugo", "Allée Victor Hugo", (True, False)),
+    ("Rue de Provence", "Rue du Provence", (False, True)),
+    ("Rue des Lilas", "Rue de la Lilas", (False, True)),
+    ("Rue du Nord", "Rue Nord", (False, True)),
+    ("Rue d‘Orbey", "Rue de Orbey", (False, False)),   # the same particle, elided or not
+    ("Allée des Pins", "Allee des Pin", (False, False)),  # an accent and a letter: neither part swapped
+    ("Impasse Jacquet", "Place du Jacquet", (True, True)),
+])
+def test_name_part_errors_tell_a_swapped_type_or_particle(gt, pred, wrong):
+    from seqocr.inference.analysis import name_part_errors, name_part_rates
+
+    assert name_part_errors(gt, pred) == wrong
+    assert name_part_rates([(gt, pred), (gt, gt)]) == {"type_error_rate": wrong[0] / 2,
+                                                       "particle_error_rate": wrong[1] / 2}

@@ -57,6 +57,9 @@ class DataConfig:
     synth_seed: int = 0              # generator seed for training data (held-out data uses split "test")
     synth_invented: float = 0.0      # share of generated training signs whose names are invented (random letters or
                                      # shuffled syllables): no prior over names can guess them
+    synth_independent: float = 0.0   # share of generated training signs whose street type, particle and name are
+                                     # drawn independently (data/synth/names.py independent_name): no prior over
+                                     # types or particles can guess them
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on
@@ -252,6 +255,7 @@ def validate(cfg: Config) -> None:
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}")
     at_least_zero["data.synth_invented"] = d.synth_invented
+    at_least_zero["data.synth_independent"] = d.synth_independent
     for key, v in at_least_zero.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}")
@@ -267,8 +271,9 @@ def validate(cfg: Config) -> None:
                           "training data (data.train: synth): only the generator knows where each glyph is")
     if d.augment_on not in ("workers", "device"):
         raise ConfigError(f"data.augment_on: unknown place {d.augment_on!r}; choose from workers, device")
-    if d.synth_invented > 1:
-        raise ConfigError(f"data.synth_invented is a share in [0, 1], got {d.synth_invented}")
+    for key, share in (("data.synth_invented", d.synth_invented), ("data.synth_independent", d.synth_independent)):
+        if share > 1:
+            raise ConfigError(f"{key} is a share in [0, 1], got {share}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),
                    *((f"train.betas[{i}]", b) for i, b in enumerate(t.betas))):
         if not 0.0 <= v < 1.0:

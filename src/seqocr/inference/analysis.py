@@ -9,6 +9,8 @@ confidence), for ``seqocr eval --report`` (:mod:`.report`). Python, rapidfuzz an
   occurs ("" where a character is missing or extra).
 * :func:`reliability`: accuracy against confidence in bins, for the calibration plot.
 * :func:`badness`: the order of "worst first".
+* :func:`name_part_errors`: whether a reading got the street type (its first word) and the particles wrong, whatever
+  else it got wrong (issue 22: on real signs the model swaps them for likelier ones).
 """
 
 from __future__ import annotations
@@ -111,3 +113,24 @@ def kinds_with_examples(rows: Sequence[tuple[str, str]], examples: int = 3) -> d
         n, ex = found.get(kind, (0, []))
         found[kind] = (n + 1, ex + [(gt, pred)] if len(ex) < examples else ex)
     return {k: found[k] for k in KINDS if k in found}
+
+
+def particles_of(text: str) -> list[str]:
+    """The particles of ``text`` in order, folded like :func:`content_words`, elided ``d‘`` as ``de``."""
+    words = standardize(text.casefold().translate(_SPACES), "reference").split()
+    return ["de" if w == "d" else w for w in words if w in _FOLDED_PARTICLES]
+
+
+def name_part_errors(gt: str, pred: str) -> tuple[bool, bool]:
+    """``(street type wrong, particles wrong)``: the first word differs (case and accents aside: ``Allee`` for
+    ``Allée`` is an accent, not a type), the sequence of particles differs (``du`` for ``de``, ``de la`` for
+    ``des``, one dropped)."""
+    first = [content_words(t)[:1] or [""] for t in (gt, pred)]
+    return first[0] != first[1], particles_of(gt) != particles_of(pred)
+
+
+def name_part_rates(rows: Sequence[tuple[str, str]]) -> dict[str, float]:
+    """Over ``(gt, pred)`` pairs: the share with the street type wrong and the share with the particles wrong."""
+    wrong = [name_part_errors(gt, pred) for gt, pred in rows]
+    n = max(len(wrong), 1)
+    return {"type_error_rate": sum(t for t, _ in wrong) / n, "particle_error_rate": sum(p for _, p in wrong) / n}

@@ -30,7 +30,7 @@ from ...fsns import HYPHEN
 from ...fsns import MAX_LABEL as MAX_LEN
 from .camera import TILE, VIEWS, _banks, _encode
 from .fonts import FONTS, SignFont, font_path, font_paths, load_font, missing_glyphs, pick_font
-from .names import _check_split, elide, invent_names, invented_word, proper_names, street_name
+from .names import _check_split, elide, independent_name, invent_names, invented_word, proper_names, street_name
 from .plate import PlateStyle, draw_plate, plate_style, sign_lines
 from .scene import _scene, _view, textures
 
@@ -47,6 +47,7 @@ __all__ = [
     "elide",
     "font_path",
     "font_paths",
+    "independent_name",
     "invent_names",
     "invented_word",
     "label_glyphs",
@@ -124,21 +125,26 @@ def _derived_seed(seed: int, index: int, split: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest(), "big")
 
 
-def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0
+def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0
                  ) -> tuple[Image.Image, str, int]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
-    where views ``views_present..3`` are noise; a pure function of its arguments. A share ``invented`` of the
-    names have their proper names invented (:func:`invent_names`); with 0 the set is what it always was."""
-    return synth_glyphs(seed, index, split, invented)[:3]
+    where views ``views_present..3`` are noise; a pure function of its arguments. A share ``independent`` of the
+    names have their street type, particle and name drawn independently (:func:`independent_name`), and a share
+    ``invented`` their proper names invented (:func:`invent_names`); with 0 and 0 the set is what it always was."""
+    return synth_glyphs(seed, index, split, invented, independent)[:3]
 
 
-def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 0.0
+def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0
                  ) -> tuple[Image.Image, str, int, np.ndarray]:
     """:func:`synth_record` and where each character of the label is in each view (:func:`label_glyphs`)."""
     _check_split(split)
     derived = _derived_seed(seed, index, split)
     rng = random.Random(derived)
     text = street_name(rng, split)
+    if independent:  # its own generator: the rendering's draws, and so the rest of the set, stay as they were
+        grammar = random.Random(derived ^ 0x1D3A)
+        if grammar.random() < independent:
+            text = independent_name(grammar, split)
     if invented:
         names = random.Random(derived ^ 0x5EED)
         if names.random() < invented:
@@ -147,7 +153,8 @@ def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 
     return image, text, present, glyphs
 
 
-def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0) -> tuple[Image.Image, str]:
+def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0
+                 ) -> tuple[Image.Image, str]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
-    image, text, _ = synth_record(seed, index, split, invented)
+    image, text, _ = synth_record(seed, index, split, invented, independent)
     return image, text

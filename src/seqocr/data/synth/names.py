@@ -150,3 +150,35 @@ def street_name(rng: random.Random, split: str = "train") -> str:
         text = f"{rng.choices(_TYPES, weights=_TYPE_WEIGHTS)[0]} {_name_phrase(rng, split)}"
         if len(text) <= MAX_LEN:
             return _label_form(text)
+
+
+PARTICLES = ("de", "du", "de la", "des", "")  # drawn uniformly by independent_name ("de" elides to "d‘")
+
+
+def independent_name(rng: random.Random, split: str = "train") -> str:
+    """A street name whose type, particle and name are drawn independently of each other, each uniformly: the
+    type from every street type (not by its frequency), the particle from :data:`PARTICLES` whatever the name's
+    gender or number, the name from surnames, first names with a surname, common nouns, towns and regions. Many
+    are not grammatical French (``Cour des Moulin``, ``Venelle du Lunel``): nothing but the letters tells the type
+    or the particle, so a model trained on them must read those too (issue 22 item 4: on real signs the model swapped
+    ``Route`` for ``Cour``, ``de`` for ``du``). Elision is kept (``d‘Orbey``, ``de l‘Étang``)."""
+    _check_split(split)
+    v = VOCAB
+    while True:
+        kind = rng.choice(("surname", "person", "noun", "town", "region"))
+        if kind == "surname":
+            name = rng.choice(v["surname"][split])
+        elif kind == "person":
+            name = f"{rng.choice(v['first'][split])} {rng.choice(v['surname'][split])}"
+        elif kind == "noun":
+            name = rng.choice(COMMON_NOUNS[rng.choice("mfp")].split()).replace("_", " ")
+        else:
+            name = rng.choice(v[kind][split])
+        particle = rng.choice(PARTICLES)
+        if name[:1].upper() in VOWELS and particle in ("de", "de la"):
+            phrase = f"d{APOS}{name}" if particle == "de" else f"de l{APOS}{name}"
+        else:
+            phrase = f"{particle} {name}".strip()
+        text = f"{rng.choice(_TYPES)} {phrase}"
+        if len(text) <= MAX_LEN:
+            return _label_form(text)
