@@ -206,6 +206,9 @@ class Trainer:
                                    "world": d.world})
         extra = {"prefetch_factor": 4, "persistent_workers": True} if c.data.workers else {}
         extra["pin_memory"] = d.device.type == "cuda"  # with non_blocking copies in train_step
+        # Each new loader iterator draws its workers' base seed: from a generator of its own, not torch's global one,
+        # whose state a resumed run restores and dropout, teacher forcing and view dropout then draw from.
+        extra["generator"] = torch.Generator().manual_seed(c.train.seed + d.rank)
         collate = Collate(self.charset, c.model.max_len)
         if isinstance(ds, IterableDataset):
             return DataLoader(ds, batch_size=c.train.batch_size, num_workers=c.data.workers, collate_fn=collate,
