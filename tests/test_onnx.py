@@ -26,6 +26,18 @@ def test_export_then_verify(tmp_path, fsns, name):
     assert json.loads(meta["preprocess"])["view_height"] == (16 if name == "default" else 128)
 
 
+def test_verify_fails_on_confidences_alone(tmp_path, fsns):
+    """A graph whose confidences differ while every text agrees (here: another temperature, as if the export had
+    lost it) fails --verify: the confidence gap is enforced, relative to the confidence (issue 24)."""
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    out = export_onnx(ckpt, tmp_path / "a.onnx")
+    state = torch.load(ckpt, weights_only=True)
+    state["config"]["model"]["temperature"] = 0.9
+    torch.save(state, tmp_path / "warmer.pt")
+    with pytest.raises(SeqocrError, match=r"on 0 of 6 texts, largest relative gap .* in a confidence"):
+        verify_onnx(tmp_path / "warmer.pt", out, n=6, batch=3)
+
+
 def test_verify_fails_on_a_model_that_disagrees(tmp_path, fsns):
     ckpt = tiny_checkpoint(tmp_path, "default", fsns)
     out = export_onnx(ckpt, tmp_path / "a.onnx")

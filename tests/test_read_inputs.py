@@ -46,7 +46,7 @@ def test_predictor_reads_paths_pil_images_and_numpy_arrays_alike(ckpt):
     arrays = [np.asarray(im.convert("RGB")) for im in pil]
     by_path, by_pil, by_array = (reader.read(x, batch_size=2) for x in (SAMPLE_IMAGES[:3], pil, arrays))
     assert [r.text for r in by_path] == [r.text for r in by_pil] == [r.text for r in by_array]
-    assert [r.confidence for r in by_path] == pytest.approx([r.confidence for r in by_array], abs=1e-6)
+    assert [r.confidence for r in by_path] == pytest.approx([r.confidence for r in by_array], rel=1e-6, abs=0)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -384,7 +384,8 @@ def _export(args: argparse.Namespace) -> int:
         for r in checks:
             how = f" with a beam of {r['beam']}" if r["beam"] > 1 else ""
             print(f"verified: ONNX Runtime = PyTorch{how} on {r['images']} generated signs (texts identical, "
-                  f"largest probability gap {r['max_char_prob_gap']:.1e} <= {args.tolerance:.0e})")
+                  f"largest relative gap {r['max_char_prob_gap']:.1e} in a probability, "
+                  f"{r['max_confidence_gap']:.1e} in a confidence, <= {args.tolerance:.0e})")
     return 0
 
 
@@ -567,7 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--verify-n", type=POSITIVE, default=64, help="signs to verify on")
     x.add_argument("--force", action="store_true", help="replace an existing --out file")
     x.add_argument("--tolerance", type=_number(float, 0.0), default=1e-3,
-                   help="largest per-token probability gap accepted by --verify")
+                   help="largest gap accepted by --verify in a token's probability or a reading's confidence, "
+                        "relative to the value")
     x.set_defaults(func=_export)
 
     b = command("bench", "training-step or reading throughput on random tensors")

@@ -184,11 +184,18 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128
     return out
 
 
+def relative_gap(p: float, q: float) -> float:
+    """``|p - q|`` relative to the larger of the two (0 when both are 0): a probability of 0.01 or a confidence of
+    1e-70 is compared at its own scale, not against an absolute tolerance it always passes."""
+    return abs(p - q) / max(abs(p), abs(q), 1e-300)
+
+
 def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 64, batch: int = 16,
                 tolerance: float = 1e-3, beam: int = 1) -> dict[str, float]:
-    """Run ONNX Runtime and PyTorch on ``n`` generated signs; raise on any text difference or a probability gap
-    above ``tolerance`` (absolute, on each emitted token's probability). ``beam`` > 1: both read with that beam,
-    ONNX Runtime with the graphs of ``export_onnx(..., beam=True)``."""
+    """Run ONNX Runtime and PyTorch on ``n`` generated signs; raise on any text difference, or a gap above
+    ``tolerance`` relative to the value in any emitted token's probability or in any reading's confidence (the
+    temperature included: a graph that lost it changes every confidence and no text). ``beam`` > 1: both read with
+    that beam, ONNX Runtime with the graphs of ``export_onnx(..., beam=True)``."""
     from ..data.synth import synth_sample
     from .onnx_reader import OnnxReader
     from .predictor import Predictor
@@ -197,14 +204,15 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 6
     images = [synth_sample(12345, i, "test")[0] for i in range(n)]
     a, b = torch_reader.read(images, batch), ort_reader.read(images, batch)
     texts_differ = sum(x.text != y.text for x, y in zip(a, b))
-    gap = max((abs(p - q) for x, y in zip(a, b) for p, q in zip(x.char_probs, y.char_probs)), default=0.0)
-    conf_gap = max(abs(x.confidence - y.confidence) for x, y in zip(a, b))
+    gap = max((relative_gap(p, q) for x, y in zip(a, b) for p, q in zip(x.char_probs, y.char_probs)), default=0.0)
+    conf_gap = max(relative_gap(x.confidence, y.confidence) for x, y in zip(a, b))
     result = {"images": n, "texts_differ": texts_differ, "max_char_prob_gap": gap, "max_confidence_gap": conf_gap,
               "beam": beam}
-    if texts_differ or gap > tolerance:
+    if texts_differ or gap > tolerance or conf_gap > tolerance:
         how = f" with a beam of {beam}" if beam > 1 else ""
         raise SeqocrError(f"{onnx_path}: ONNX Runtime disagrees with PyTorch{how} on {texts_differ} of {n} texts, "
-                          f"largest probability gap {gap:.2e} (tolerance {tolerance:.0e})")
+                          f"largest relative gap {gap:.2e} in a probability and {conf_gap:.2e} in a confidence "
+                          f"(tolerance {tolerance:.0e})")
     return result
 
 
