@@ -73,6 +73,27 @@ def test_framing_and_checksums_match_an_independent_implementation(tmp_path):
     assert read == PAYLOADS + [b""]
 
 
+def test_fsns_examples_decode_with_an_independent_example_decoder(tmp_path, fsns):
+    """Our tf.train.Example encoding of FSNS records read by the `tfrecord` package (its own protobuf classes and
+    framing, no TensorFlow), every key and value as FSNS has them (issue 24)."""
+    from tfrecord.reader import tfrecord_loader
+
+    samples = synth_samples(3)
+    write_fsns(tmp_path / "x.tfrecord", samples, fsns, orig_width=450)
+    description = {"image/encoded": "byte", "image/format": "byte", "image/width": "int", "image/orig_width": "int",
+                   "image/height": "int", "image/class": "int", "image/unpadded_class": "int", "image/text": "byte"}
+    read = list(tfrecord_loader(str(tmp_path / "x.tfrecord"), None, description))
+    assert len(read) == 3
+    for example, (png, text) in zip(read, samples):
+        ids = [fsns.source_ids[t - fsns.offset] for t in fsns.encode(text)]
+        assert bytes(example["image/encoded"]) == png and bytes(example["image/format"]) == b"PNG"
+        assert bytes(example["image/text"]).decode("utf-8") == text
+        assert list(example["image/width"]) == [600] and list(example["image/height"]) == [150]
+        assert list(example["image/orig_width"]) == [450]
+        assert list(example["image/unpadded_class"]) == ids
+        assert list(example["image/class"]) == ids + [fsns.source_null] * (37 - len(ids))
+
+
 def test_crc32c_is_the_castagnoli_polynomial():
     length = struct.pack("<Q", 9)
     crc = 0xE3069283  # CRC-32C check value of b"123456789"
