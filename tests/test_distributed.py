@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -109,3 +110,39 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(labels, tmp_path):
     run(train_args(labels, cut, 4, steps, *RANDOM) + ["--resume"])
     a, b = weights(full / "last.pt"), weights(cut / "last.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The processes torchrun started (its children that run seqocr), from /proc."""
+    out = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0").strip()) == parent:
+            out.append(int(status.parent.name))
+    return sorted(out)
+
+
+def test_a_rank_that_dies_ends_the_job_and_leaves_a_good_checkpoint(labels, tmp_path):
+    """SIGKILL one of two ranks mid-run: the job ends, non-zero, well within SEQOCR_DIST_TIMEOUT (60 s here),
+    instead of the other rank hanging in a collective; the last checkpoint written still loads (issue 24)."""
+    out = tmp_path / "dies"
+    job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                            *train_args(labels, out, 4, 400)], env=ENV, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not ((out / "last.pt").exists() and len(worker_pids(job.pid)) == 2):
+            time.sleep(0.1)
+        workers = worker_pids(job.pid)
+        assert len(workers) == 2 and (out / "last.pt").exists(), "the job did not start both ranks"
+        os.kill(workers[-1], signal.SIGKILL)
+        started = time.time()
+        _, err = job.communicate(timeout=120)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0 and time.time() - started < 90, err[-2000:]
+    assert torch.load(out / "last.pt", weights_only=True)["step"] >= 2
