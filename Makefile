@@ -26,7 +26,10 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	bash scripts/demo.sh
 
+# The page's browser test drives Debian's Chromium: installed here when missing (apt-get), so that the test never
+# installs anything itself; where it cannot be installed the test says why (and fails under CI).
 test: venv
+	-bash scripts/install_chromium.sh > /dev/null
 	$(PY) -m pytest
 
 # The shipped model's recipe: training on generated signs (resumes a stopped run), then calibration, export and

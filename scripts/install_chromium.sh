@@ -3,7 +3,7 @@
 #
 # Idempotent: apt-get runs only when no chromium binary is found. Prints the binary's path on its last line of
 # stdout and exits 0, or says in one line on stderr why it could not (no apt-get, no root, no network) and exits 1;
-# the test then skips with that reason.
+# the test then skips with that reason (fails under CI). `make test` runs it before the tests.
 #
 # Usage: bash scripts/install_chromium.sh
 set -euo pipefail

@@ -14,7 +14,7 @@ from PIL import Image
 
 from scripts.headless import Browser, BrowserError, find_chromium
 from scripts.spawn_serve import spawn
-from tests.helpers import SAMPLES, tiny_checkpoint
+from tests.helpers import SAMPLES, skip_or_fail, tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,9 +28,9 @@ OVERLAY_ALPHA = """(() => {{
 @pytest.fixture(scope="module")
 def chromium():
     try:
-        return find_chromium(install=True)
+        return find_chromium()  # make test installs it (scripts/install_chromium.sh)
     except BrowserError as e:
-        pytest.skip(str(e))
+        skip_or_fail(str(e))
 
 
 @pytest.fixture(scope="module")

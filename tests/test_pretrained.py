@@ -18,14 +18,14 @@ from seqocr.model.weights import load_model
 from seqocr.train.checkpoint import save_checkpoint
 from seqocr.train.finetune import adopt_model_config
 from seqocr.train.loop import Trainer, param_groups, train
-from tests.helpers import tiny_config, tiny_model_config
+from tests.helpers import skip_or_fail, tiny_config, tiny_model_config
 
 
 def wheel_model():
     try:
         return rapidocr_model_path()
     except DataError as e:
-        pytest.skip(f"the rapidocr wheel is not installed (`make` installs it): {e}")
+        skip_or_fail(f"the rapidocr wheel is not installed (`make` installs it): {e}")
 
 
 @pytest.fixture(scope="module")
