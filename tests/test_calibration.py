@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
+from seqocr.calibration import confidence_bins, expected_calibration_error, fit_temperature, sequence_confidence
 from seqocr.charset import EOS
 from seqocr.model import build_model
 from tests.helpers import tiny_model_config
@@ -20,6 +20,43 @@ def test_ece_by_hand():
         (2 * abs(0.5 - 0.925) + 1 * 0.2) / 3)
     assert expected_calibration_error([1.0, 0.0], [True, False]) == 0.0
     assert expected_calibration_error([], []) == 0.0
+
+
+def test_confidence_bins_by_hand():
+    got = confidence_bins([0.0, 0.05, 0.55, 0.95, 0.999, 1.0])
+    assert got.tolist() == [0, 0, 5, 9, 9, 9] and got.dtype.kind == "i"  # 1.0 in the last bin, not an 11th
+    assert confidence_bins([0.0, 0.3, 0.55, 0.8, 1.0], bins=4).tolist() == [0, 1, 2, 3, 3]
+
+
+def test_ece_uses_the_bins_it_is_given():
+    # 2 bins: [0.3, 0.45] accuracy 0.5, mean 0.375; [0.8] accuracy 1 -> (2 * 0.125 + 0.2) / 3 = 0.15 (10 bins: 0.45)
+    assert expected_calibration_error([0.3, 0.45, 0.8], [True, False, True], bins=2) == pytest.approx(0.15)
+    assert expected_calibration_error([0.3, 0.45, 0.8], [True, False, True]) == pytest.approx(0.45)
+
+
+def two_step_log_probs(first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy log-probabilities (N, 2, 6): token 3 with log-probability ``first`` (the rest shared by the other
+    tokens), then the end token with probability 1; and the greedy ids."""
+    n = len(first)
+    rest = np.log(-np.expm1(np.minimum(first, -1e-300))) - np.log(5)  # log((1 - p) / 5)
+    logp = np.repeat(rest[:, None], 6, 1)[:, None, :].repeat(2, 1)
+    logp[:, 0, 3] = first
+    logp[:, 1, :] = -1e9
+    logp[:, 1, EOS] = 0.0
+    return logp, np.stack([np.full(n, 3), np.full(n, EOS)], 1)
+
+
+def test_a_calibrated_model_keeps_a_temperature_near_one_whatever_its_extremes():
+    """Confidences that already match the accuracy give T near 1; readings certain to the last bit (confidence 1)
+    and hopeless ones (confidence 0 in float64) must not tip the fit: both are clipped off the log's edges."""
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.3, 0.99, 3000)
+    correct = rng.random(3000) < p
+    first = np.concatenate([np.log(p), np.zeros(20), np.full(20, -800.0)])  # + 20 certain, + 20 hopeless
+    correct = np.concatenate([correct, np.ones(20, bool), np.zeros(20, bool)])
+    logp, ids = two_step_log_probs(first)
+    assert sequence_confidence(logp, ids)[3000:3020].min() == 1.0 and sequence_confidence(logp, ids)[-1] == 0.0
+    assert 0.85 <= fit_temperature(logp, ids, correct) <= 1.2
 
 
 def test_sequence_confidence_stops_at_the_end_token():
