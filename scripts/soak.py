@@ -46,7 +46,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from spawn_serve import spawn
+from spawn_serve import START_S, spawn
 
 SAMPLES = sorted((Path(__file__).parents[1] / "src/seqocr/resources/samples").glob("sign-*.png"))
 PNG = SAMPLES[0].read_bytes() if SAMPLES else b""
@@ -299,7 +299,7 @@ def main() -> int:
     ap.add_argument("--grace", type=int, default=30, help="the server's --grace")
     ap.add_argument("--max-growth", type=float, default=0.15, help="memory or descriptor growth that fails")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--startup-s", type=float, default=300.0, help="time the server may take to start")
+    ap.add_argument("--startup-s", type=float, default=START_S, help="time the server may take to start")
     ap.add_argument("--json")
     args = ap.parse_args()
     soak_s = args.seconds if args.seconds is not None else 60 * args.minutes

@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from scripts.spawn_serve import START_S
 from seqocr.data import lmdb_store
 from seqocr.data.datasets import LmdbDataset
 from seqocr.data.items import sample_rng
@@ -178,7 +179,7 @@ def test_a_killed_pack_leaves_no_out_and_a_rerun_succeeds(tmp_path):
             f"pack_lmdb({str(out)!r}, forever(), progress=False)\n")
     proc = subprocess.Popen([sys.executable, "-c", slow])
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + START_S
         while not (partial / "data.mdb").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)  # a few hundred samples in

@@ -39,7 +39,7 @@ def server(tmp_path_factory):
 
     ckpt = tiny_checkpoint(tmp_path_factory.mktemp("page"), "default", Charset.fsns())
     try:  # a loaded machine can take a while to import torch
-        proc, url = spawn(["--checkpoint", str(ckpt), "--max-body-mb", "0.5"], startup_s=240)
+        proc, url = spawn(["--checkpoint", str(ckpt), "--max-body-mb", "0.5"])
     except RuntimeError as e:
         pytest.fail(str(e))
     yield url
