@@ -171,6 +171,25 @@ def test_independent_share_changes_only_that_share_and_leaves_the_default_set_al
         parse_synth("synth:independent=2", 10, 1)
 
 
+def test_plate_extras_add_a_secondary_line_to_a_share_of_plates_and_never_to_the_label():
+    """Issue 22 item 3: house numbers, a person's profession and years, the district, painted under the name of a
+    share of the plates; the label stays the name, the rest of the set stays as it was."""
+    from seqocr.data.synth import footer_text, synth_glyphs
+
+    rng = random.Random(4)
+    footers = [footer_text("Rue Victor Schoelcher", rng) for _ in range(300)]
+    assert any("N°" in f for f in footers) and any(f.endswith(")") and "-" in f for f in footers)
+    assert any("ARR" in f for f in footers)
+    assert not any(f[0].isalpha() and f.split()[0] in ("PEINTRE", "POÈTE") for f in
+                   (footer_text("Rue de la Gare", rng) for _ in range(100)))  # no profession under a place
+    plain = [synth_glyphs(0, i, "test") for i in range(30)]
+    mixed = [synth_glyphs(0, i, "test", extras=0.5) for i in range(30)]
+    assert [p[1] for p in plain] == [m[1] for m in mixed]  # the labels
+    changed = sum(not np.array_equal(np.asarray(p[0]), np.asarray(m[0])) for p, m in zip(plain, mixed))
+    assert 5 <= changed <= 25
+    assert all(m[3].shape == p[3].shape for p, m in zip(plain, mixed))  # one glyph box per label character
+
+
 def test_config_refuses_unknown_backbone_and_out_of_range_view_counts():
     from seqocr.config import validate
     from seqocr.errors import ConfigError
@@ -178,7 +197,8 @@ def test_config_refuses_unknown_backbone_and_out_of_range_view_counts():
     for section, key, value, message in (("model", "backbone", "resnet", "unknown backbone"),
                                          ("model", "train_views", 5, "train_views"),
                                          ("data", "synth_invented", 1.5, "share"),
-                                         ("data", "synth_independent", 1.5, "share")):
+                                         ("data", "synth_independent", 1.5, "share"),
+                                         ("data", "synth_extras", -0.5, "negative")):
         cfg = Config()
         setattr(getattr(cfg, section), key, value)
         with pytest.raises(ConfigError, match=message):

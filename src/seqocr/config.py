@@ -60,6 +60,8 @@ class DataConfig:
     synth_independent: float = 0.0   # share of generated training signs whose street type, particle and name are
                                      # drawn independently (data/synth/names.py independent_name): no prior over
                                      # types or particles can guess them
+    synth_extras: float = 0.0        # share of generated training plates with a secondary line under the name
+                                     # (house numbers, a person's profession and years, the district), never read
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on
@@ -256,6 +258,7 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key} must be positive, got {v}")
     at_least_zero["data.synth_invented"] = d.synth_invented
     at_least_zero["data.synth_independent"] = d.synth_independent
+    at_least_zero["data.synth_extras"] = d.synth_extras
     for key, v in at_least_zero.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}")
@@ -271,7 +274,8 @@ def validate(cfg: Config) -> None:
                           "training data (data.train: synth): only the generator knows where each glyph is")
     if d.augment_on not in ("workers", "device"):
         raise ConfigError(f"data.augment_on: unknown place {d.augment_on!r}; choose from workers, device")
-    for key, share in (("data.synth_invented", d.synth_invented), ("data.synth_independent", d.synth_independent)):
+    for key, share in (("data.synth_invented", d.synth_invented), ("data.synth_independent", d.synth_independent),
+                       ("data.synth_extras", d.synth_extras)):
         if share > 1:
             raise ConfigError(f"{key} is a share in [0, 1], got {share}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),

@@ -23,16 +23,16 @@ log = logging.getLogger(__name__)
 EVAL_SYNTH_SEED = 10_000  # `eval synth` and validation draw from here up, far from the training seeds (0, 1, 2...)
 
 
-SHARES = ("invented", "independent")  # synth:... options that are shares of the names (data/synth/names.py)
+SHARES = ("invented", "independent", "extras")  # synth:... options that are shares of the names (data/synth/names.py)
 
 
 def parse_synth(source: str, default_n: int, default_seed: int, default_split: str = "train") -> dict:
-    opts = {"split": default_split, "n": default_n, "seed": default_seed, "invented": 0.0, "independent": 0.0}
+    opts = {"split": default_split, "n": default_n, "seed": default_seed, "invented": 0.0, "independent": 0.0, "extras": 0.0}
     _, _, rest = source.partition(":")
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
         if not sep or key not in opts:
-            raise DataError(f"data source {source!r}: expected synth:split=S,n=N,seed=K,invented=F,independent=F, "
+            raise DataError(f"data source {source!r}: expected synth:split=S,n=N,seed=K,invented=F,independent=F,extras=F, "
                             f"got {item!r}")
         try:
             opts[key] = value if key == "split" else float(value) if key in SHARES else int(value)
@@ -49,7 +49,7 @@ def parse_synth(source: str, default_n: int, default_seed: int, default_split: s
 def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool | str = False,
                   seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
                   stream: dict | None = None, synth_invented: float = 0.0, synth_independent: float = 0.0,
-                  synth_glyphs: bool = False):
+                  synth_extras: float = 0.0, synth_glyphs: bool = False):
     """A map-style dataset, or for TFRecord shards an endless :class:`~.stream.ShardStream` configured by
     ``stream`` (batch_size, start_step, rank, world; ``epochs=1, shuffle=False`` for evaluation). Generated
     signs carry their glyph boxes with ``synth_glyphs`` (an attention loss needs them)."""
@@ -58,7 +58,8 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
     if source == "synth" or source.startswith("synth:"):
         o = parse_synth(source, synth_n, seed, synth_split)
         return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars,
-                            o["invented"] or synth_invented, synth_glyphs, o["independent"] or synth_independent)
+                            o["invented"] or synth_invented, synth_glyphs, o["independent"] or synth_independent,
+                            o["extras"] or synth_extras)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: no such labels file, LMDB folder or TFRecord folder (or 'synth')")
@@ -86,7 +87,7 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
 
         o = parse_synth(source, synth_n, EVAL_SYNTH_SEED, "test")
         for i in range(o["n"]):
-            img, text = synth_sample(o["seed"], i, o["split"], o["invented"], o["independent"])
+            img, text = synth_sample(o["seed"], i, o["split"], o["invented"], o["independent"], o["extras"])
             yield img, text, f"synth:{o['split']}:{o['seed']}:{i}"
         return
     if not Path(source).is_file():

@@ -49,13 +49,15 @@ class SynthDataset(Dataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool | str = False,
-                 max_chars: int = MAX_LABEL, invented: float = 0.0, glyphs: bool = False, independent: float = 0.0):
+                 max_chars: int = MAX_LABEL, invented: float = 0.0, glyphs: bool = False, independent: float = 0.0,
+                 extras: float = 0.0):
         if max_chars < MAX_LABEL:
             raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "
                               f"least {MAX_LABEL + 1}, not {max_chars + 1}")
         self.seed, self.size, self.spec, self.split, self.augment = seed, size, spec, split, augment
         self.invented, self.glyphs = invented, glyphs  # glyphs: items carry each character's box per view
         self.independent = independent  # share of names with type, particle and name drawn independently
+        self.extras = extras  # share of plates with a secondary line under the name
         self.report = SkipReport(total=size)
 
     def __len__(self) -> int:
@@ -64,7 +66,7 @@ class SynthDataset(Dataset):
     def _load(self, index: int) -> tuple:
         from .synth import synth_glyphs  # Pillow rendering; imported lazily
 
-        record = synth_glyphs(self.seed, index, self.split, self.invented, self.independent)  # image, text, views, boxes
+        record = synth_glyphs(self.seed, index, self.split, self.invented, self.independent, self.extras)
         return record if self.glyphs else record[:3]
 
     def __getitem__(self, key: Key | int):

@@ -31,7 +31,7 @@ from ...fsns import MAX_LABEL as MAX_LEN
 from .camera import TILE, VIEWS, _banks, _encode
 from .fonts import FONTS, SignFont, font_path, font_paths, load_font, missing_glyphs, pick_font
 from .names import _check_split, elide, independent_name, invent_names, invented_word, proper_names, street_name
-from .plate import PlateStyle, draw_plate, plate_style, sign_lines
+from .plate import PlateStyle, draw_plate, footer_text, plate_style, sign_lines
 from .scene import _scene, _view, textures
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "elide",
     "font_path",
     "font_paths",
+    "footer_text",
     "independent_name",
     "invent_names",
     "invented_word",
@@ -94,13 +95,15 @@ def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def render_glyphs(text: str, rng: random.Random) -> tuple[Image.Image, int, np.ndarray]:
+def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None
+                  ) -> tuple[Image.Image, int, np.ndarray]:
     """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
     views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
-    each character of ``text`` is in each view (:func:`label_glyphs`)."""
+    each character of ``text`` is in each view (:func:`label_glyphs`). With ``extras``, the plate carries a
+    secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
-    scene = _scene(text, rng)
+    scene = _scene(text, rng, extras)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
     views, painted = zip(*[_view(scene, rng) for _ in range(present)])
@@ -125,17 +128,18 @@ def _derived_seed(seed: int, index: int, split: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest(), "big")
 
 
-def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0
-                 ) -> tuple[Image.Image, str, int]:
+def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
+                 extras: float = 0.0) -> tuple[Image.Image, str, int]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
     where views ``views_present..3`` are noise; a pure function of its arguments. A share ``independent`` of the
     names have their street type, particle and name drawn independently (:func:`independent_name`), and a share
-    ``invented`` their proper names invented (:func:`invent_names`); with 0 and 0 the set is what it always was."""
-    return synth_glyphs(seed, index, split, invented, independent)[:3]
+    ``invented`` their proper names invented (:func:`invent_names`); a share ``extras`` of the plates carry a
+    secondary line under the name (:func:`footer_text`); with all three 0 the set is what it always was."""
+    return synth_glyphs(seed, index, split, invented, independent, extras)[:3]
 
 
-def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0
-                 ) -> tuple[Image.Image, str, int, np.ndarray]:
+def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
+                 extras: float = 0.0) -> tuple[Image.Image, str, int, np.ndarray]:
     """:func:`synth_record` and where each character of the label is in each view (:func:`label_glyphs`)."""
     _check_split(split)
     derived = _derived_seed(seed, index, split)
@@ -149,12 +153,13 @@ def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 
         names = random.Random(derived ^ 0x5EED)
         if names.random() < invented:
             text = invent_names(text, names)
-    image, present, glyphs = render_glyphs(text, rng)
+    footer = random.Random(derived ^ 0xF007) if extras else None  # its own generator, as above
+    image, present, glyphs = render_glyphs(text, rng, footer if footer and footer.random() < extras else None)
     return image, text, present, glyphs
 
 
-def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0
-                 ) -> tuple[Image.Image, str]:
+def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
+                 extras: float = 0.0) -> tuple[Image.Image, str]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
-    image, text, _ = synth_record(seed, index, split, invented, independent)
+    image, text, _ = synth_record(seed, index, split, invented, independent, extras)
     return image, text

@@ -85,6 +85,7 @@ class PlateStyle(NamedTuple):
     corners: str  # "round" or "notch" (concave corners of the inset border, as on Paris plates)
     header: str  # "" or the header text
     arms: bool  # a small coat-of-arms shield top left
+    footer: str = ""  # "" or a secondary line under the name (footer_text), never part of the label
 
 
 def _jitter(c: tuple[int, ...], rng: random.Random, d: int = 14) -> tuple[int, int, int]:
@@ -105,6 +106,31 @@ def plate_style(rng: random.Random) -> PlateStyle:
     header = _header_text(rng) if rng.random() < 0.3 else ""
     return PlateStyle(_jitter(plate, rng), _jitter(ink, rng, 8), rng.choice(("round", "round", "notch")), header,
                       rng.random() < (0.5 if header else 0.06))
+
+
+PROFESSIONS = ("PEINTRE", "ÉCRIVAIN", "POÈTE", "RÉSISTANT", "MÉDECIN", "HOMME POLITIQUE", "COMPOSITEUR", "AVIATEUR",
+               "MAIRE", "SAVANT", "SCULPTEUR", "INSTITUTRICE", "ARCHITECTE", "CHIMISTE", "MUSICIEN", "PHILOSOPHE",
+               "DÉPUTÉ", "ABBÉ", "HISTORIEN", "GÉNÉRAL")
+
+
+def footer_text(text: str, rng: random.Random) -> str:
+    """A secondary line painted under the name, as real French plates carry (issue 22 item 3); never part of the
+    label: house numbers (``N° 2 À N° 40``, ``DU N° 1 AU N° 25``), under a person's name their profession and
+    years (``PEINTRE (1840-1926)``), or the arrondissement (``15E ARR.``)."""
+    words = text.split()[1:]
+    person = len(words) >= 2 and all(w[:1].isupper() for w in words) and not any(w in PARTICLES for w in words)
+    kind = rng.choices(("numbers", "person", "district"), weights=(5, 4 if person else 0, 2))[0]
+    if kind == "person":
+        born = rng.randint(1650, 1950)
+        died = born + rng.randint(25, 95)
+        years = rng.choice((f"({born}-{died})", f"{born}-{died}", f"({born} - {died})"))
+        return f"{rng.choice(PROFESSIONS)} {years}"
+    if kind == "district":
+        n = rng.randint(1, 20)
+        return rng.choice((f"{'1ER' if n == 1 else f'{n}E'} ARR.", f"{'1ER' if n == 1 else f'{n}E'} ARRONDISSEMENT"))
+    a = rng.randrange(1, 60)
+    b = a + 2 * rng.randint(3, 60)
+    return rng.choice((f"N° {a} À N° {b}", f"DU N° {a} AU N° {b}", f"{a} À {b}", f"N° {a} À {b}", f"{a} - {b}"))
 
 
 def _border(d: ImageDraw.ImageDraw, box: tuple[float, ...], r: float, width: int, style: PlateStyle) -> None:
@@ -156,8 +182,12 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
     gap, pad_x, pad_y = size * rng.uniform(0.35, 0.7), size * rng.uniform(0.35, 0.62), size * rng.uniform(0.5, 0.9)
     head_size = round(size * rng.uniform(0.36, 0.46))
     head_h = _cap_height(head_size, k) + gap * 0.9 if style.header else 0.0
+    foot_size = round(size * 0.45)  # no draw from rng: a plate without a footer is drawn as it always was
+    foot_h = _cap_height(foot_size, k) + gap * 0.8 if style.footer else 0.0
     w = max(lw for lw, _, _ in laid) + 2 * pad_x
-    h = sum(cap for _, cap, _ in laid) + gap * (len(laid) - 1) + 2 * pad_y + head_h
+    if style.footer:
+        w = max(w, load_font(foot_size, k).getlength(style.footer) + 2 * pad_x)
+    h = sum(cap for _, cap, _ in laid) + gap * (len(laid) - 1) + 2 * pad_y + head_h + foot_h
     w = max(w, rng.uniform(1.15, 1.5) * h)
     img = Image.new("RGBA", (round(w), round(h)), style.plate + (0,))
     d = ImageDraw.Draw(img)
@@ -175,6 +205,11 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
             d.text((x0 + x, y), text, font=font, fill=style.ink + (255,), anchor="ls")
             glyphs += _glyph_boxes(font, text, x0 + x, y, img.size)
         y += gap
+    if style.footer:
+        font = load_font(foot_size, k)
+        y += gap * 0.8 - gap + _cap_height(foot_size, k)
+        d.text(((img.width - font.getlength(style.footer)) / 2, y), style.footer, font=font,
+               fill=style.ink + (255,), anchor="ls")
     if style.arms and not style.header:
         _arms(d, inset + bw + 2, inset + bw + 2, size * 0.45, style)
     return img, max(cap for _, cap, _ in laid), glyphs

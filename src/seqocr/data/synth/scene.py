@@ -17,7 +17,7 @@ from ..synth_words import STREET_TYPES
 from .camera import TILE, _camera, _lut
 from .fonts import FONTS, pick_font
 from .names import _noun_phrase
-from .plate import _display, draw_plate, plate_style, sign_lines
+from .plate import _display, draw_plate, footer_text, plate_style, sign_lines
 
 
 def _smooth_noise(nrng: np.random.Generator, cells: int, size: int = 256) -> np.ndarray:
@@ -300,11 +300,15 @@ def _paste_other(view: Image.Image, other: Image.Image, quad: list[tuple[float, 
     view.paste(small, (round(x), round(y)), small)
 
 
-def _scene(text: str, rng: random.Random) -> Scene:
-    """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt)."""
+def _scene(text: str, rng: random.Random, extras: random.Random | None = None) -> Scene:
+    """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt). With ``extras`` (a
+    generator of its own, so that ``rng``'s draws stay as they were), the plate also carries a secondary line under
+    the name (:func:`footer_text`)."""
     lines = _display(sign_lines(text, rng), rng.choice(("'", "\u2019")))
     style = plate_style(rng)
-    k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header, rng)
+    if extras is not None:
+        style = style._replace(footer=footer_text(text, extras))
+    k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header + style.footer, rng)
     plate, cap, glyphs = draw_plate(lines, k, style, rng)
     squeeze = rng.uniform(*FONTS[k].squeeze)
     legible = rng.uniform(8.5, 13.0) * plate.width * squeeze / cap  # plate width giving capitals that tall
