@@ -31,9 +31,10 @@ from seqocr.data import build_dataset
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
-from seqocr.model.weights import SHIPPED, export_weights, load_model, read_checkpoint
+from seqocr.model.weights import SHIPPED, export_weights, load_model, read_any, read_checkpoint
 from seqocr.preprocess import ImageSpec
 from seqocr.train.evaluate import calibration_data, evaluate
+from seqocr.train.finetune import init_source
 
 BUNDLED = SHIPPED.parent.parent / "samples" / "labels.tsv"  # the signs shipped in the package, read in the tests
 CALIBRATION = "synth:split=test,n={n},seed=7"  # validation signs for the temperature, apart from the held-out seed 1
@@ -52,16 +53,32 @@ BACKBONE_NOTE = [
 CARD = SHIPPED.with_name("MODEL_CARD.md")
 
 
-def _stages(checkpoint: Path) -> list[tuple[Path, dict]]:
-    """The run behind ``checkpoint`` and, through ``train.init_from``, the runs it started from (first first)."""
+def _stages(checkpoint: Path) -> tuple[list[tuple[Path, dict]], dict]:
+    """The run behind ``checkpoint`` and, through ``train.init_from``, the runs it started from (first first), and
+    the stages before those when the chain reaches a shipped model's file instead of a run (``init_from: shipped``
+    or a .safetensors file, on a machine that no longer has the earlier runs): from that file's training facts."""
     stages = []
     while True:
         state = read_checkpoint(checkpoint)
         stages.insert(0, (checkpoint, state))
         origin = state["config"]["train"].get("init_from", "")
         if not origin:
-            return stages
-        checkpoint = Path(origin)
+            return stages, {}
+        source = init_source(origin)
+        if source.suffix == ".safetensors":
+            return stages, earlier_stages(read_any(source).get("info", {}))
+        checkpoint = source
+
+
+def earlier_stages(info: dict) -> dict:
+    """A shipped file's stages as lists (steps, batch sizes, hours, configs), from its structured ``stages`` entry
+    or, for a file shipped before that entry existed, from the card strings it carries."""
+    if "stages" in info:
+        return info["stages"]
+    steps = [int(x.replace(",", "")) for x in info["steps"].split(" = ")[0].split(" + ")]
+    hours = [float(x) for x in info["wall_hours"].split("(", 1)[1].split(";")[0].split(" + ")]
+    return {"steps": steps, "batch": [int(info["batch_size"])] * len(steps), "hours": hours,
+            "configs": info["config"].split(", then ")}
 
 
 def _train_log(tb: Path, max_gap_s: float = 300.0) -> tuple[float, float]:
@@ -78,14 +95,15 @@ def _train_log(tb: Path, max_gap_s: float = 300.0) -> tuple[float, float]:
 
 def training_facts(checkpoint: Path) -> dict:
     """Steps, images and training time of the run and of the stages it started from."""
-    stages = _stages(checkpoint)
+    stages, earlier = _stages(checkpoint)
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     model_name = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "?")
-    steps = [st["step"] for _, st in stages]
-    batch = [st["config"]["train"]["batch_size"] for _, st in stages]
     logs = [_train_log(path.parent / "tb") for path, _ in stages]
-    hours = [h for h, _ in logs]
-    configs = [f"configs/{Path(st['config']['train']['out_dir']).name}.yaml" for _, st in stages]
+    steps = earlier.get("steps", []) + [st["step"] for _, st in stages]
+    batch = earlier.get("batch", []) + [st["config"]["train"]["batch_size"] for _, st in stages]
+    hours = earlier.get("hours", []) + [h for h, _ in logs]
+    configs = earlier.get("configs", []) + [f"configs/{Path(st['config']['train']['out_dir']).name}.yaml"
+                                            for _, st in stages]
     threads = stages[-1][1]["config"]["train"]["threads"] or "default"
     return {"steps": " + ".join(f"{s:,}" for s in steps) + (f" = {sum(steps):,}" if len(steps) > 1 else ""),
             "batch_size": batch[-1],
@@ -98,7 +116,8 @@ def training_facts(checkpoint: Path) -> dict:
             "python": platform.python_version(), "date": datetime.date.today().isoformat(),
             "config": ", then ".join(configs),
             "data": "seqocr's realistic generator only (split train; seeds and the share of invented names per "
-                    "stage in the configs)"}
+                    "stage in the configs)",
+            "stages": {"steps": steps, "batch": batch, "hours": [round(h, 2) for h in hours], "configs": configs}}
 
 
 def measure(weights: Path, source: str, n: int = 0) -> dict:
@@ -118,6 +137,9 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     before = expected_calibration_error(sequence_confidence(logp, ids), hits)
     after = expected_calibration_error(sequence_confidence(logp, ids, t), hits)
     raw = read_checkpoint(checkpoint)
+    # the log-probabilities were taken at the model's own temperature (1, or a shipped model's when a stage started
+    # from one: train.init_from shipped), so the fitted factor multiplies it
+    t = round(cfg.model.temperature * t, 4)
     raw["config"]["model"]["temperature"] = t
     out = out_dir / "calibrated.pt"
     torch.save(raw, out)
@@ -144,7 +166,7 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
         "`make model` reruns it: `seqocr train` with each config below in turn (a later stage starts from the",
         "earlier one's weights, `train.init_from`), then `scripts/ship_model.py`.", "",
         "| | |", "|---|---|",
-        *[f"| {k.replace('_', ' ')} | {v} |" for k, v in facts.items()], "",
+        *[f"| {k.replace('_', ' ')} | {v} |" for k, v in facts.items() if k != "stages"], "",
         "## Measured with this file", "",
         (f"Generated held-out set: `synth:split=test,n={int(h['samples'])},seed=1` (street names never used in "
          "training)."), "", "| set | samples | annotation precision | character precision | CER |", "|---|---:|---:|---:|---:|",
@@ -166,7 +188,7 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
                      f"{r['character_precision']:.4f} | {r['cer']:.4f} |")
         lines += ["", "Real samples, one by one (never used for training or tuning):", "",
                   "| image | label | read | confidence |", "|---|---|---|---:|",
-                  *[f"| {Path(w).name} | {t} | {p} | {c:.3f} |" for w, t, p, c in real["rows"]]]
+                  *[f"| {Path(w.split(' (')[0]).name} | {t} | {p} | {c:.3f} |" for w, t, p, c in real["rows"]]]
     kinds = [("generated held-out", heldout), *((("real FSNS samples", real),) if real else ())]
     lines += ["", "Errors by kind (the mildest difference: case only; then apostrophes, dashes and stops; then",
               "accents; else letters):", "", "| set | " + " | ".join(ERROR_KINDS) + " | exact ignoring case |",
