@@ -103,7 +103,7 @@ def test_an_empty_folder_or_stdin_is_an_error_and_the_rest_is_still_read(ckpt, t
     out, err = capsys.readouterr()
     assert [line.split("\t")[0] for line in out.splitlines()] == [SAMPLE_IMAGES[0]]
     assert err.splitlines() == [
-        f"seqocr: error: {tmp_path / 'empty'}: a folder with no image files (png, jpg, jpeg, bmp, tif, tiff, webp)",
+        f"seqocr: error: {tmp_path / 'empty'}: a folder with no image files (png, jpg, jpeg, bmp, gif, tif, tiff, webp)",
         "seqocr: error: -: no image paths on stdin"]
     assert main(["read", "--checkpoint", ckpt, str(tmp_path / "empty")]) == 1
 

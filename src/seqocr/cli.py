@@ -17,11 +17,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from .device import DEVICE_HELP  # torch-free
 from .errors import ConfigError, DataError, SeqocrError
 from .fsns import DECODER_STEPS
 from .inference.beam import MAX_BEAM
 from .model import MODELS
-from .preprocess import DEFAULT_MAX_PIXELS
+from .preprocess import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 
 # The pyproject extra that provides each optional top-level module (the `onnx` package comes with torch's extra,
 # for export; `seqocr[onnx]` is ONNX Runtime alone; `seqocr[data]` the generator's and the data formats' libraries).
@@ -47,7 +48,6 @@ def _number(kind: type, low: float, high: float | None = None):
 
 
 POSITIVE, AT_LEAST_ZERO, CONFIDENCE = _number(int, 1), _number(int, 0), _number(float, 0.0, 1.0)
-DEVICE_HELP = "cpu, cuda or cuda:N"  # as seqocr.device checks it (not imported: this module loads without torch)
 MIN_CONFIDENCE_HELP = "reject a reading whose confidence is below X, 0 to 1 (default 0: none)"
 BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 to {MAX_BEAM} (default 1: greedy)"
 
@@ -213,7 +213,6 @@ def _folder(path: str, option: str) -> Path:
     return folder
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 PROGRESS_OVER = 50  # images: a longer job shows a progress bar on stderr (when stderr is a terminal)
 
 

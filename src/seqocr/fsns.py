@@ -12,6 +12,9 @@ HYPHENS = "-‐‑‒–—−"  # what a reader may see for the hyphen
 PARTICLES = frozenset({"de", "du", "des", "la", "le", "les"})
 #: Words a label keeps lowercase unless they start it: the particles and a few more (``Rue sur l‘Eau``).
 LOWERCASE_WORDS = PARTICLES | {"et", "sur", "sous", "aux", "à", "en"}
+#: Every function word of a street name that an analysis of readings sets apart from the name: the lowercase words,
+#: ``au``, ``a`` (``à`` without its accent) and the elided ``d`` and ``l`` (``d‘``, ``l‘`` once apostrophes are spaces).
+FUNCTION_WORDS = LOWERCASE_WORDS | {"a", "au", "d", "l"}
 
 MAX_LABEL = 37  # attention_ocr datasets/fsns.py: max_sequence_length (image/class is padded with null_code 133)
 DECODER_STEPS = MAX_LABEL + 1  # a label and its end token

@@ -8,7 +8,7 @@ The model input is one float32 array (3, H, V·W) in [-1, 1]: V views of H×W si
   model sees four identical viewpoints. Its aspect ratio is not preserved (it is resized to H×W), which is
   what the FSNS-trained model expects of a sign filling a tile.
 
-Training augmentation is the reference's per-view recipe (reference-model.md §2.1): a random crop keeping
+Training augmentation is the reference's per-view recipe (its src/dataset.py, after attention_ocr's): a random crop keeping
 ≥ 80 % of the area with aspect in [0.8, 1.2], a resize with a random interpolation, a colour jitter
 (brightness ±32/255, contrast, saturation ±50 %, hue ±0.2, in random order), then 2·x/255 − 1.
 """
@@ -59,6 +59,7 @@ class ImageSpec:
         return 3, self.view_height, self.view_width * self.num_views
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # what counts as an image file
 DEFAULT_MAX_PIXELS = 4096 * 4096  # what `seqocr read` and `seqocr serve` accept per image unless told otherwise
 
 
@@ -176,7 +177,7 @@ def tiles(img: Image.Image, spec: ImageSpec, present: int | None = None) -> np.n
 
 
 def _random_crop(view: Image.Image, rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, int]]:
-    """attention_ocr's crop: ≥ 80 % of the area, aspect in [0.8, 1.2] (reference-model.md §2.1 step 2); the crop
+    """attention_ocr's crop: ≥ 80 % of the area, aspect in [0.8, 1.2] (the reference's augmentation, step 2); the crop
     and its box (x0, y0, x1, y1) in the view."""
     w0, h0 = view.size
     for _ in range(100):

@@ -15,9 +15,7 @@ from PIL import Image
 from ..charset import Charset
 from ..errors import DataError
 from ..fsutil import atomic_write
-from ..preprocess import load_image
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+from ..preprocess import IMAGE_SUFFIXES, load_image
 
 
 @dataclass

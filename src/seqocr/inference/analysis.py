@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Levenshtein
 
 from ..calibration import confidence_bins
+from ..fsns import FUNCTION_WORDS
 from ..metrics import error_kind, standardize
 
-# French particles as they appear in FSNS street names; "l" and "d" are l' and d' once apostrophes are spaces
-PARTICLES = frozenset({"a", "à", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "sur"})
+PARTICLES = FUNCTION_WORDS  # the words of a street name that are not the name (fsns.py, their one home)
 KINDS = ("case", "punctuation", "accents", "particles", "substituted", "missing", "extra", "mixed")
 KIND_NAMES = {
     "case": "case only", "punctuation": "apostrophes, dashes, stops", "accents": "accents",

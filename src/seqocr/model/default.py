@@ -1,6 +1,6 @@
 """seqocr's own model: the reference's plan with its weaknesses fixed, sized for a 2-core CPU.
 
-What changes against the reference (reference-model.md §8) and why:
+What changes against the reference (:mod:`seqocr.model.reference`; README, "The two models") and why:
 
 * Views are folded into the batch through one small BN-VGG (4× fewer, far cheaper convs on smaller views) and
   concatenated along *time*, not channels, with a learned view embedding: the decoder can then attend to the
@@ -8,7 +8,7 @@ What changes against the reference (reference-model.md §8) and why:
 * Content-based (additive, Bahdanau) attention over the encoder outputs instead of location-only weights, so
   the sequence length no longer has to equal a layer size and the model aligns by what it sees.
 * The output layer covers the charset (136 FSNS tokens) instead of 10,000 classes.
-* Training uses a masked per-token loss (losses.py) and a learning-rate schedule (train.py); decoding stops
+* Training uses a masked per-token loss (losses.py) and a learning-rate schedule (train/loop.py); decoding stops
   counting at EOS (base.mask_after_eos); no batch size is baked into any state.
 
 Shapes (view 64×64, channels [32, 64, 128, 192]): views (4B, 3, 64, 64) -> CNN (4B, 192, 4, 16) -> height
