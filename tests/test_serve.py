@@ -348,3 +348,70 @@ def test_healthz_gives_the_characters_a_label_may_hold(server):
     url, _ = server
     chars = httpx.get(f"{url}/healthz", timeout=30).json()["charset"]
     assert set(chars) == set(Charset.fsns().aliases) and "é" in chars and "中" not in chars
+
+
+def test_a_client_over_its_in_flight_limit_gets_429_at_once_without_timing(tmp_path):
+    """Two requests held in the model (the reader waits for an event) are in flight from one client: a third from
+    it is answered 429 at once, another client's is not refused, and the held ones then answer 200 (issue 24: told
+    to wait by an event, not by the clock)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import uvicorn
+
+    from seqocr.charset import Charset
+    from seqocr.inference.predictor import Predictor
+    from seqocr.serve import Limits, bind, create_app
+
+    class Held(Predictor):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.go, self.seen, self.both = threading.Event(), 0, threading.Event()
+
+        def read_arrays(self, batch, **options):
+            self.seen += len(batch)
+            if self.seen >= 2:
+                self.both.set()
+            self.go.wait(60)
+            return super().read_arrays(batch, **options)
+
+    plain = Predictor.from_checkpoint(tiny_checkpoint(tmp_path, "default", Charset.fsns()))
+    reader = Held(plain.model, plain.charset, plain.spec)
+    app = create_app(reader, Limits(max_client_requests=2, max_batch=1, max_wait_ms=0))
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/read"
+    files = multipart(SAMPLE_IMAGES[:1])
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            held = [pool.submit(httpx.post, url, files=files, timeout=120) for _ in range(2)]
+            # both in flight: the first in the model, the second queued behind it (the middleware counts them)
+            limit, deadline = None, time.monotonic() + 60
+            while time.monotonic() < deadline and not (limit and sum(limit.in_flight.values()) == 2):
+                limit = next((m for m in iter_middleware(app) if type(m).__name__ == "ClientLimit"), None)
+                reader.both.wait(0.02)
+            assert limit and limit.in_flight == {"127.0.0.1": 2}
+            third = httpx.post(url, files=files, timeout=30)
+            assert third.status_code == 429 and "over 2 requests in flight from 127.0.0.1" in third.json()["error"]
+            assert third.headers["retry-after"] == "1"
+            other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=120)
+            another = pool.submit(other.post, url, files=files)  # another client: queued, not refused
+            while limit.in_flight.get("127.0.0.2", 0) < 1 and not another.done():
+                reader.both.wait(0.02)
+            reader.go.set()
+            assert [f.result(timeout=120).status_code for f in [*held, another]] == [200, 200, 200]
+            other.close()
+    finally:
+        reader.go.set()
+        server.should_exit = True
+        thread.join(30)
+
+
+def iter_middleware(app):
+    """The ASGI middleware instances of a started Starlette app, outermost first."""
+    node = app.middleware_stack
+    while node is not None:
+        yield node
+        node = getattr(node, "app", None)
