@@ -1,6 +1,7 @@
 """`seqocr serve` started for real on a loopback port, answering good and bad requests."""
 
 import base64
+import contextlib
 import io
 import re
 import time
@@ -357,11 +358,9 @@ def test_a_client_over_its_in_flight_limit_gets_429_at_once_without_timing(tmp_p
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    import uvicorn
-
     from seqocr.charset import Charset
     from seqocr.inference.predictor import Predictor
-    from seqocr.serve import Limits, bind, create_app
+    from seqocr.serve import Limits, create_app
 
     class Held(Predictor):
         def __init__(self, *a, **kw):
@@ -378,13 +377,9 @@ def test_a_client_over_its_in_flight_limit_gets_429_at_once_without_timing(tmp_p
     plain = Predictor.from_checkpoint(tiny_checkpoint(tmp_path, "default", Charset.fsns()))
     reader = Held(plain.model, plain.charset, plain.spec)
     app = create_app(reader, Limits(max_client_requests=2, max_batch=1, max_wait_ms=0))
-    sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/read"
     files = multipart(SAMPLE_IMAGES[:1])
-    try:
+    with in_process(app) as base:
+        url = f"{base}/v1/read"
         with ThreadPoolExecutor(3) as pool:
             held = [pool.submit(httpx.post, url, files=files, timeout=120) for _ in range(2)]
             # both in flight: the first in the model, the second queued behind it (the middleware counts them)
@@ -403,10 +398,49 @@ def test_a_client_over_its_in_flight_limit_gets_429_at_once_without_timing(tmp_p
             reader.go.set()
             assert [f.result(timeout=120).status_code for f in [*held, another]] == [200, 200, 200]
             other.close()
+
+
+@contextlib.contextmanager
+def in_process(app):
+    """``app`` served by uvicorn on a loopback port in a thread of this process: its base URL, then shut down."""
+    import threading
+
+    import uvicorn
+
+    from seqocr.serve import bind
+
+    sock = bind("127.0.0.1", 0)
+    sock.listen()  # connections queue from here, whether or not the server thread has started
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        reader.go.set()
         server.should_exit = True
         thread.join(30)
+
+
+def test_a_body_not_received_in_full_within_the_body_timeout_gets_408(tmp_path):
+    """A request that sends its head and part of its body, then nothing, is answered 408 with the service's message
+    (the soak meets this only when it happens to draw a stalled upload; issue 24)."""
+    import socket
+
+    from seqocr.charset import Charset
+    from seqocr.inference.predictor import Predictor
+    from seqocr.serve import Limits, create_app
+
+    reader = Predictor.from_checkpoint(tiny_checkpoint(tmp_path, "default", Charset.fsns()))
+    with in_process(create_app(reader, Limits(body_timeout_s=1.0))) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/read HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n" + b'{"images": ["' + b"A" * 100)
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408 "), reply
+    assert b"request body not received within 1 s" in reply, reply
 
 
 def iter_middleware(app):
