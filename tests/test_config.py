@@ -47,3 +47,18 @@ def test_bad_config_files(tmp_path):
     p.write_text("train: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(p)
+
+
+def test_only_the_generator_is_a_generated_source():
+    """``synthetic/labels.tsv`` is a labels file, not the generator: the glyph losses refuse it and it is shuffled
+    like any labels file (issue 25: a startswith("synth") test took it for the generator)."""
+    from seqocr.config import Config, is_synth, validate
+    from seqocr.errors import ConfigError
+
+    assert is_synth("synth") and is_synth("synth:split=test,n=4") and not is_synth("synthetic/labels.tsv")
+    cfg = Config()
+    cfg.data.train, cfg.train.attention_loss = "synthetic/labels.tsv", 0.2
+    with pytest.raises(ConfigError, match="only the generator knows where each glyph is"):
+        validate(cfg)
+    cfg.data.train = "synth"
+    validate(cfg)

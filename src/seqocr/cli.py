@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from .config import is_synth
 from .device import DEVICE_HELP  # torch-free
 from .errors import ConfigError, DataError, SeqocrError
 from .fsns import DECODER_STEPS
@@ -187,7 +188,7 @@ def _eval_with_reader(args: argparse.Namespace) -> int:
     if args.report:
         from .inference.report import WorstReadings, write_report
 
-        if not (args.data == "synth" or args.data.startswith("synth:") or Path(args.data).is_file()):
+        if not (is_synth(args.data) or Path(args.data).is_file()):
             raise ConfigError(f"{args.data}: --report reads a labels file or synth:...; turn TFRecords into a labels "
                               "file with seqocr convert")
         folder, worst = _folder(args.report, "--report"), WorstReadings()

@@ -70,6 +70,12 @@ class DataConfig:
     max_skip_fraction: float = 0.01  # stop when more than this fraction of a dataset's samples are bad
 
 
+def is_synth(source: str) -> bool:
+    """Whether a data source names the generator: ``synth`` or ``synth:key=value,...`` (a path such as
+    ``synthetic/labels.tsv`` does not)."""
+    return source == "synth" or source.startswith("synth:")
+
+
 @dataclass
 class TrainConfig:
     steps: int = 1000
@@ -269,7 +275,7 @@ def validate(cfg: Config) -> None:
                           "most model.num_views")
     if t.char_map_loss and not m.char_map:
         raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
-    if t.glyph_losses and not (m.name == "default" and d.train.startswith("synth")):
+    if t.glyph_losses and not (m.name == "default" and is_synth(d.train)):
         raise ConfigError("train.attention_loss and train.char_map_loss need model.name=default and generated "
                           "training data (data.train: synth): only the generator knows where each glyph is")
     if d.augment_on not in ("workers", "device"):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..charset import Charset
-from ..config import DataConfig
+from ..config import DataConfig, is_synth
 from ..errors import DataError
 from ..preprocess import ImageSpec, load_image
 
@@ -55,7 +55,7 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
     signs carry their glyph boxes with ``synth_glyphs`` (an attention loss needs them)."""
     from .datasets import LabelsDataset, SynthDataset
 
-    if source == "synth" or source.startswith("synth:"):
+    if is_synth(source):
         o = parse_synth(source, synth_n, seed, synth_split)
         return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars,
                             o["invented"] or synth_invented, synth_glyphs, o["independent"] or synth_independent,
@@ -82,7 +82,7 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
     unreadable image is ``(None, reason, where)``, and skipped labels are summed up to ``warn``."""
     from .labels import read_labels
 
-    if source == "synth" or source.startswith("synth:"):
+    if is_synth(source):
         from .synth import synth_sample
 
         o = parse_synth(source, synth_n, EVAL_SYNTH_SEED, "test")

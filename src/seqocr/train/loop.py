@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..charset import PAD, Charset
-from ..config import Config, ModelConfig, TrainConfig
+from ..config import Config, ModelConfig, TrainConfig, is_synth
 from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
 from ..device import place, to_device
@@ -216,7 +216,7 @@ class Trainer:
         if ds.report.skipped and d.main:
             print(f"train data {c.data.train}: {ds.report.summary()}")
         sampler = StreamSampler(len(ds), c.train.seed, start=self.step * self.global_batch,
-                                shuffle=not c.data.train.startswith("synth"), rank=d.rank, world=d.world)
+                                shuffle=not is_synth(c.data.train), rank=d.rank, world=d.world)
         return DataLoader(ds, batch_size=c.train.batch_size, sampler=sampler, num_workers=c.data.workers,
                           collate_fn=collate, **extra), len(ds)
 
