@@ -275,9 +275,10 @@ def test_the_batcher_takes_the_clients_in_turn(tmp_path):
     class Recording(Predictor):
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
-            self.batches, self.go = [], threading.Event()
+            self.batches, self.go, self.entered = [], threading.Event(), threading.Event()
 
         def read_arrays(self, batch, **options):
+            self.entered.set()
             self.go.wait(30)  # the first batch holds the batcher until both clients have queued
             self.batches.append([int(x[0, 0, 0]) for x in batch])
             return super().read_arrays(batch, **options)
@@ -288,7 +289,7 @@ def test_the_batcher_takes_the_clients_in_turn(tmp_path):
     batcher = Batcher(reader, Limits(max_batch=4, max_wait_ms=50))
     image = lambda tag: np.full(reader.spec.shape, tag, np.float32)
     a = batcher.submit([image(i) for i in range(10)], client="a")
-    time.sleep(0.3)  # the first batch (a's first 4) is taken and waits in read_arrays
+    assert reader.entered.wait(30)  # the first batch (a's first 4) is taken and waits in read_arrays
     b = batcher.submit([image(100), image(101)], client="b")
     reader.go.set()
     for f in a + b:
