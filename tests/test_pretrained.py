@@ -114,6 +114,62 @@ def test_a_fresh_run_starts_from_the_wheels_weights_and_keeps_them_frozen(tmp_pa
         assert torch.equal(state[f"backbone.{name}"], value), name
 
 
+def l2sp_trainer(tmp_path, alpha: float) -> Trainer:
+    wheel_model()
+    cfg = tiny_config(tmp_path, model=pp_config(backbone_weights="rapidocr", trainable_stages=1).__dict__,
+                      data={"val": ""}, train={"l2_sp": alpha, "backbone_lr_scale": 1.0, "lr": 0.01})
+    trainer = Trainer(cfg, progress=False)
+    trainer.init_pretrained()
+    return trainer
+
+
+def test_l2_sp_anchors_the_trainable_stages_at_the_published_weights(tmp_path):
+    """Issue 22 item 5: the penalty is α/2 · Σ ‖w − w₀‖² over the trainable stages only, w₀ the wheel's weights."""
+    trainer = l2sp_trainer(tmp_path, 2.0)
+    backbone = trainer.model.backbone
+    trainable = [p for p in backbone.parameters() if p.requires_grad]
+    assert len(trainer.anchors) == len(trainable) > 0 and {id(p) for p, _ in trainer.anchors} == {id(p) for p in trainable}
+    assert float(trainer.l2_sp()) == 0.0  # a fresh run starts at the published weights
+    with torch.no_grad():
+        trainable[0].view(-1)[0] += 0.1
+    assert float(trainer.l2_sp()) == pytest.approx(0.5 * 2.0 * 0.01, rel=1e-4)
+
+
+def test_l2_sp_pulls_drifted_weights_back(tmp_path):
+    from seqocr.data import build_dataset
+    from seqocr.data.datasets import Collate
+
+    published = PPOCRBackbone()
+    load_onnx_weights(published)
+    w0 = dict(published.named_parameters())
+
+    def distance(model) -> float:
+        return sum(float(((p - w0[n]) ** 2).sum()) for n, p in model.backbone.named_parameters() if p.requires_grad)
+
+    moved = {}
+    for alpha in (0.0, 1000.0):
+        trainer = l2sp_trainer(tmp_path / str(alpha), alpha)
+        torch.manual_seed(3)
+        with torch.no_grad():  # a checkpoint whose trainable stage drifted from the published weights
+            for p in trainer.model.backbone.parameters():
+                if p.requires_grad:
+                    p.add_(0.05 * torch.randn_like(p))
+        ds = build_dataset("synth", trainer.charset, trainer.spec, 37, synth_n=4)
+        batch = Collate(trainer.charset, 38)([ds[i] for i in range(4)])
+        start = distance(trainer.model)
+        for _ in range(3):
+            trainer.train_step(batch)
+        moved[alpha] = distance(trainer.model) / start
+    assert moved[1000.0] < 0.9 and moved[1000.0] < moved[0.0], moved
+
+
+def test_l2_sp_needs_a_pretrained_backbone_with_trainable_stages(tmp_path):
+    for model in (tiny_model_config(max_len=38), pp_config(backbone_weights="rapidocr", trainable_stages=0)):
+        cfg = tiny_config(tmp_path, model=model.__dict__, train={"l2_sp": 0.1})
+        with pytest.raises(ConfigError, match="train.l2_sp needs a pretrained backbone with trainable stages"):
+            Trainer(cfg, progress=False)
+
+
 def test_invented_names_keep_the_street_type_and_fit_the_charset():
     fsns, rng = Charset.fsns(), random.Random(1)
     changed = 0

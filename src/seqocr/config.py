@@ -103,6 +103,9 @@ class TrainConfig:
                                      # --resume continues its own run instead
     threads: int = 0                 # torch intra-op threads; 0 = leave PyTorch's default
     backbone_lr_scale: float = 0.01  # a pretrained backbone's trainable stages learn at lr × this
+    l2_sp: float = 0.0               # weight α of the L2-SP penalty (Li et al., ICML 2018): α/2 · Σ ‖w − w₀‖² over
+                                     # the pretrained backbone's trainable stages, w₀ its published weights (not a
+                                     # checkpoint's): more stages can train without drifting from what they knew
     attention_loss: float = 0.0      # weight of the glyph attention loss (losses.glyph_attention_loss; FAN, Cheng
                                      # et al. 2017): each character's attention pulled onto its glyph's cells;
                                      # needs generated training data (the generator knows every glyph's box)
@@ -262,6 +265,7 @@ def validate(cfg: Config) -> None:
     for key, v in positive.items():
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}")
+    at_least_zero["train.l2_sp"] = t.l2_sp
     at_least_zero["data.synth_invented"] = d.synth_invented
     at_least_zero["data.synth_independent"] = d.synth_independent
     at_least_zero["data.synth_extras"] = d.synth_extras

@@ -112,10 +112,33 @@ class Trainer:
         self.bad_total = 0          # steps skipped so far (last read)
         self.saved_step = -1
         self.last_aux: dict[str, torch.Tensor] = {}  # the glyph losses of the last step, unweighted, for the log
+        self.anchors = self._anchors() if c.train.l2_sp else []  # (parameter, its published weights) for L2-SP
 
     @property
     def global_batch(self) -> int:
         return self.cfg.train.batch_size * self.dist.world
+
+    def _anchors(self) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
+        """Each trainable backbone parameter with its published value (the PP-OCRv6 weights the backbone starts
+        from, whatever checkpoint the run starts from): the points L2-SP pulls towards."""
+        from ..model.ppocr import PPOCRBackbone, load_onnx_weights
+
+        m = self.cfg.model  # checked here, where a run from train.init_from has taken the checkpoint's model config
+        if not (m.backbone == "ppocrv6" and m.trainable_stages and m.backbone_weights):
+            raise ConfigError("train.l2_sp needs a pretrained backbone with trainable stages (model.backbone: "
+                              "ppocrv6, model.trainable_stages >= 1, model.backbone_weights)")
+        model, source = unwrap(self.model), m.backbone_weights
+        published = PPOCRBackbone()
+        load_onnx_weights(published, None if source == "rapidocr" else source)
+        trained = dict(model.backbone.named_parameters())
+        return [(trained[name], w.detach().to(self.dist.device)) for name, w in published.named_parameters()
+                if trained[name].requires_grad]
+
+    def l2_sp(self) -> torch.Tensor:
+        """α/2 · Σ ‖w − w₀‖² over the anchored parameters (its unweighted sum is kept for the log)."""
+        distance = sum(((p - w0) ** 2).sum() for p, w0 in self.anchors)
+        self.last_aux["l2_sp_distance"] = distance.detach()
+        return 0.5 * self.cfg.train.l2_sp * distance
 
     # -- state --------------------------------------------------------------------------------------------
     def init_pretrained(self) -> None:
@@ -280,7 +303,8 @@ class Trainer:
         if t.glyph_losses and glyphs is not None:
             attention_loss = lambda attention: self.glyph_losses(attention, glyphs, targets)
         logp, loss, finite = train_step(self.net, self.model.parameters(), self.optimizer, images, targets,
-                                        self.loss, t.bf16, t.grad_clip, attention_loss)
+                                        self.loss, t.bf16, t.grad_clip, attention_loss,
+                                        self.l2_sp if self.anchors else None)
         correct, tokens = token_counts(logp.detach(), targets)
         return {"loss": loss.detach().float(), "correct": correct, "tokens": tokens, "finite": finite}
 
