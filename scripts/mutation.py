@@ -64,7 +64,7 @@ def run_module(name: str, tests: list[str], children: int, out: Path, survivors:
     started = time.monotonic()
     run = mutmut(work, "run", "--max-children", str(children))
     if "could not find any test case for any mutant" in run.stdout + run.stderr and not any(
-            line.startswith("def ") or line.startswith("    def ") for line in
+            line.startswith(("def ", "    def ")) for line in
             (ROOT / "src" / "seqocr" / f"{name}.py").read_text().splitlines()):
         # mutmut 3 mutates function bodies only: a module of constants has no mutant (its values are checked by
         # the tests of the modules that use them)
