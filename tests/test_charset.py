@@ -81,3 +81,63 @@ def test_the_fsns_constants_fit_the_charset_and_the_default_config():
     assert len(fsns) == NUM_CLASSES
     assert fsns.decode(fsns.encode("'-", "test")) == APOSTROPHE + HYPHEN
     assert ModelConfig().max_len == DECODER_STEPS == MAX_LABEL + 1
+
+
+# --- exact behaviour, found missing by the mutation score (issue 24) -----------------------------------------------
+
+def test_names_of_charsets_say_where_they_come_from(tmp_path):
+    p = tmp_path / "chars.txt"
+    p.write_text("a\nb\n", encoding="utf-8")
+    assert Charset.fsns().name == "fsns" and Charset.load("fsns").name == "fsns" and Charset.load("").name == "fsns"
+    assert Charset.load(None).chars == Charset.fsns().chars
+    assert Charset.from_file(p).name == str(p) and Charset.load(str(p)).name == str(p)
+    assert Charset(["a"]).name == "custom" and Charset.parse("a\n").name == "custom"
+    assert Charset.parse("0\ta\n").name == "custom" and Charset.parse("0\ta\n", name="mine").name == "mine"
+
+
+def test_construction_errors_name_the_charset_and_what_is_wrong():
+    with pytest.raises(DataError, match=r"^charset mine: duplicate characters \['a', 'b'\]$"):
+        Charset(["a", "b", "a", "c", "b"], name="mine")
+    with pytest.raises(DataError, match=r"^charset mine: no characters$"):
+        Charset([], name="mine")
+    with pytest.raises(DataError, match=r"^charset x.txt line 3: expected one character per line, got 'ab'$"):
+        Charset.parse("a\n\nb\nab\n", name="x.txt")  # blank lines are skipped, not counted
+
+
+def test_space_lines_and_source_ids():
+    plain = Charset.parse("a\n \n<space>\n".replace("<space>", "b"))
+    assert plain.chars == ["a", " ", "b"] and plain.source_ids == [0, 1, 2] and plain.source_null is None
+    fsns_style = Charset.parse("4\ta\n7\tb\n9\t<nul>\n")
+    assert fsns_style.chars == ["a", "b"] and fsns_style.source_ids == [4, 7] and fsns_style.source_null == 9
+    assert fsns_style.decode_source_ids([7, 4, 9, 4]) == "ba"
+    with pytest.raises(DataError, match=r"^charset custom: id 5 is not in the file$"):
+        fsns_style.decode_source_ids([4, 5])
+    assert Charset(["a", "b"], source_ids=[10, 20]).decode_source_ids([20, 10]) == "ba"
+
+
+def test_a_charset_file_that_is_not_utf8_is_named(tmp_path):
+    p = tmp_path / "latin1.txt"
+    p.write_bytes("é\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.txt: charset file is not UTF-8 \(invalid continuation byte at "
+                                        r"byte 0\)$"):
+        Charset.from_file(p)
+
+
+def test_the_dict_form_keeps_every_field():
+    fsns_style = Charset.parse("4\ta\n7\tb\n7\tB\n9\t<nul>\n", name="mine")
+    d = fsns_style.to_dict()
+    assert d == {"name": "mine", "chars": ["a", "B"], "aliases": {"a": 3, "b": 4, "B": 4}, "source_ids": [4, 7],
+                 "source_null": 9}
+    again = Charset.from_dict(d)
+    assert (again.name, again.chars, again.aliases, again.source_ids, again.source_null) == \
+        ("mine", ["a", "B"], {"a": 3, "b": 4, "B": 4}, [4, 7], 9)
+    bare = Charset.from_dict({"chars": ["x"], "aliases": {"x": "3"}})  # an older checkpoint's form
+    assert (bare.name, bare.source_ids, bare.source_null, bare.aliases) == ("custom", [0], None, {"x": 3})
+
+
+def test_encode_and_decode_exactly(fsns):
+    with pytest.raises(DataError, match=r"^character '中' \(U\+4E2D\) of 'a中' is not in charset fsns$"):
+        fsns.encode("a中")  # no "where": no leading ": "
+    small = Charset(["a", "b"])
+    assert small.decode([3, 4, 5, 2, 3]) == "ab" and small.decode([2]) == "" and small.decode([0, 1, 3]) == "a"
+    assert small.decode([3.0, 4.0]) == "ab"  # numpy or float ids are taken as ints
