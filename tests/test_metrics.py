@@ -205,8 +205,13 @@ def test_format_metrics() -> None:
     assert lines[1].split() == ["annotation", "precision", "0.1667", "(std", "0.1667)"]
     assert lines[2].split() == ["character", "precision", "0.8364", "(std", "0.8364)"]
     assert lines[5].split() == ["CER", "0.2857"]  # 8/28
-    # values start in one column, after at least two spaces
+    # values start in one column, two spaces after the longest name
     assert len({len(line) - len(re.split(r"\s{2,}", line, maxsplit=1)[1]) for line in lines}) == 1
+    assert [line[:24].rstrip() for line in lines[3:]] == ["aocr sequence accuracy", "aocr char accuracy", "CER",
+                                                          "1 - NED"]
+    assert lines[3][24:] == f"{compute_metrics(GTS, PREDS)['aocr_sequence_accuracy']:.4f}"
+    with_ece = format_metrics({**compute_metrics(GTS, PREDS), "ece": 0.0421}).splitlines()
+    assert len(with_ece) == 8 and with_ece[-1] == "calibration error (ECE)  0.0421"
 
 
 def test_error_kinds_name_the_mildest_difference():
@@ -220,3 +225,4 @@ def test_error_kinds_name_the_mildest_difference():
     assert error_kind("Boulevard de Lunel", "Boulevard du Loiret") == "other"
     assert error_kinds([("a", "a"), ("a", "A"), ("ab", "b")]) == {"exact": 1, "case": 1, "punctuation": 0,
                                                                   "accents": 0, "other": 1}
+    assert error_kinds([("a", "a"), ("b", "b"), ("c", "C"), ("d", "D"), ("e", "E")])["case"] == 3  # counted, not set
