@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from seqocr.data import iter_labelled
+from seqocr.data.synth import CALIBRATION_SEED, sign_images
 from seqocr.fsns import DECODER_STEPS
 from seqocr.inference.evaluate import evaluate_reader
 from seqocr.inference.export import export_onnx, quantize_int8
@@ -57,7 +58,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(args.checkpoint, Path(tmp) / "model.onnx")
-        int8_path = quantize_int8(onnx_path, Path(tmp) / "model.int8.onnx")
+        int8_path = quantize_int8(onnx_path, Path(tmp) / "model.int8.onnx", sign_images(CALIBRATION_SEED, 128, "train"))
         readers = {"torch_fp32": Predictor.from_checkpoint(args.checkpoint),
                    "torch_bf16": Predictor.from_checkpoint(args.checkpoint, bf16=True),
                    "onnx_fp32": OnnxReader(onnx_path), "onnx_int8": OnnxReader(int8_path)}

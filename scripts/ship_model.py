@@ -28,6 +28,7 @@ from PIL import Image
 
 from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
 from seqocr.data import build_dataset
+from seqocr.data.synth import VERIFY_SEED, sign_images
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
@@ -221,7 +222,7 @@ def main() -> None:
         calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp))
         export_weights(calibrated, SHIPPED, facts)
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"))
-    facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, n=32)
+    facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
     heldout = measure(SHIPPED, f"synth:split=test,n={args.heldout},seed=1", args.heldout)
     real = None
     if Path(args.real).is_file():

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from seqocr.cli import main
+from seqocr.data.synth import VERIFY_SEED, sign_images
 from seqocr.errors import SeqocrError
 from seqocr.inference.export import export_onnx, verify_onnx
 from tests.helpers import SAMPLES, tiny_checkpoint
@@ -17,7 +18,7 @@ from tests.helpers import SAMPLES, tiny_checkpoint
 def test_export_then_verify(tmp_path, fsns, name):
     ckpt = tiny_checkpoint(tmp_path, name, fsns)
     out = export_onnx(ckpt, tmp_path / f"{name}.onnx")
-    result = verify_onnx(ckpt, out, n=6 if name == "reference" else 20, batch=4)
+    result = verify_onnx(ckpt, out, sign_images(VERIFY_SEED, 6 if name == "reference" else 20), batch=4)
     assert result["texts_differ"] == 0 and result["max_char_prob_gap"] <= 1e-3
     import onnx
 
@@ -35,7 +36,7 @@ def test_verify_fails_on_confidences_alone(tmp_path, fsns):
     state["config"]["model"]["temperature"] = 0.9
     torch.save(state, tmp_path / "warmer.pt")
     with pytest.raises(SeqocrError, match=r"on 0 of 6 texts, largest relative gap .* in a confidence"):
-        verify_onnx(tmp_path / "warmer.pt", out, n=6, batch=3)
+        verify_onnx(tmp_path / "warmer.pt", out, sign_images(VERIFY_SEED, 6), batch=3)
 
 
 def test_verify_fails_on_a_model_that_disagrees(tmp_path, fsns):
@@ -46,7 +47,7 @@ def test_verify_fails_on_a_model_that_disagrees(tmp_path, fsns):
                       for k, v in state["model"].items()}
     torch.save(state, tmp_path / "other.pt")
     with pytest.raises(SeqocrError, match="ONNX Runtime disagrees with PyTorch"):
-        verify_onnx(tmp_path / "other.pt", out, n=8, batch=4)
+        verify_onnx(tmp_path / "other.pt", out, sign_images(VERIFY_SEED, 8), batch=4)
 
 
 def test_cli_export_read_and_eval_with_onnx(tmp_path, fsns, capsys):

@@ -10,7 +10,7 @@ import torch
 
 from seqocr.charset import Charset
 from seqocr.config import Config
-from seqocr.data.synth import invent_names, street_name, synth_sample
+from seqocr.data.synth import VERIFY_SEED, invent_names, sign_images, street_name, synth_sample
 from seqocr.errors import ConfigError, DataError
 from seqocr.model import build_model
 from seqocr.model.ppocr import PPOCRBackbone, extract_onnx_backbone, load_onnx_weights, rapidocr_model_path
@@ -271,7 +271,7 @@ def test_onnx_export_reads_like_pytorch(tmp_path, fsns):
     model(torch.randn(4, 3, 32, 128), torch.randint(3, 50, (4, 38)))  # BatchNorm statistics
     save_checkpoint(tmp_path / "pp.pt", cfg=cfg, charset=fsns, model=model, step=3)
     out = export_onnx(tmp_path / "pp.pt", tmp_path / "pp.onnx")
-    result = verify_onnx(tmp_path / "pp.pt", out, n=8, batch=4)
+    result = verify_onnx(tmp_path / "pp.pt", out, sign_images(VERIFY_SEED, 8), batch=4)
     assert result["texts_differ"] == 0 and result["max_char_prob_gap"] <= 1e-3
 
 
@@ -305,7 +305,7 @@ def test_reading_fewer_views_reads_the_sharpest_with_their_own_embeddings(tmp_pa
     cfg.model = tiny_model_config(max_len=38, read_views=2)
     save_checkpoint(tmp_path / "two.pt", cfg=cfg, charset=fsns, model=two, step=1)
     out = export_onnx(tmp_path / "two.pt", tmp_path / "two.onnx")
-    assert verify_onnx(tmp_path / "two.pt", out, n=8, batch=4)["texts_differ"] == 0
+    assert verify_onnx(tmp_path / "two.pt", out, sign_images(VERIFY_SEED, 8), batch=4)["texts_differ"] == 0
 
 
 def test_a_pretrained_backbone_model_starts_at_a_new_view_size_with_its_row_embedding_stretched(tmp_path):

@@ -5,7 +5,7 @@ model), ``from seqocr import Predictor`` the PyTorch one (:class:`seqocr.inferen
 imported on first use, so ``import seqocr`` needs neither torch nor onnxruntime.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["OnnxReader", "Predictor", "__version__"]
 

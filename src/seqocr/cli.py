@@ -359,6 +359,7 @@ def _export(args: argparse.Namespace) -> int:
     folder = Path(args.out).parent
     if not folder.is_dir():  # a mistyped path is not a reason to create folders
         raise ConfigError(f"{args.out}: the folder {folder} does not exist; create it first")
+    from .data.synth import CALIBRATION_SEED, VERIFY_SEED, sign_images
     from .inference.beam import beam_paths
     from .inference.export import export_onnx, quantize_int8, verify_onnx
 
@@ -370,11 +371,12 @@ def _export(args: argparse.Namespace) -> int:
     for path in (out, *graphs):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if int8 is not None:
-        q = quantize_int8(out, int8)
+        q = quantize_int8(out, int8, sign_images(CALIBRATION_SEED, 128, "train"))
         print(f"wrote {q} ({q.stat().st_size / 1e6:.1f} MB, int8 convolutions; compare with eval --onnx)")
     if args.verify:
         try:
-            checks = [verify_onnx(args.checkpoint, out, n=args.verify_n, tolerance=args.tolerance, beam=beam)
+            images = sign_images(VERIFY_SEED, args.verify_n, "test")
+            checks = [verify_onnx(args.checkpoint, out, images, tolerance=args.tolerance, beam=beam)
                       for beam in ((1, VERIFY_BEAM) if args.beam else (1,))]
         except SeqocrError as e:  # an export that failed its check is not left behind as if it were good
             for path in (out, int8, *graphs):

@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import __version__
 from ..errors import SeqocrError
 from ..fsutil import atomic_write
 from ..model.fuse import fold_batchnorm
 from ..model.weights import load_model
 from ..preprocess import ImageSpec
+from ..version import __version__
 from .beam import beam_paths
 
 OPSET = 17
@@ -135,10 +135,10 @@ def _export(module: nn.Module, example: tuple, out: str | Path, meta: dict[str, 
         onnx.save(proto, str(tmp))
 
 
-def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128, seed: int = 3) -> Path:
+def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> Path:
     """Static int8 quantization of the convolutions (ONNX Runtime's ``quantize_static``, QDQ format, weights per
-    channel): activation ranges calibrated on ``calibration`` generated training-split signs (``seed``; never the
-    held-out split), so the CNN, most of the work, runs on int8 kernels (VNNI/AMX). The recurrent decoder stays
+    channel): activation ranges calibrated on the ``calibration`` images (the caller's: the command line gives 128
+    generated training-split signs, never the held-out split), so the CNN, most of the work, runs on int8 kernels (VNNI/AMX). The recurrent decoder stays
     float: quantizing its small matrix multiplies costs more than it saves. The metadata is carried over, so the
     quantized file reads images on its own too."""
     import numpy as np
@@ -146,7 +146,6 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from ..data.synth import synth_sample
     from ..preprocess import eval_transform
 
     source = onnx.load(str(onnx_path))
@@ -158,11 +157,11 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128
             self.next_index = 0
 
         def get_next(self) -> dict | None:
-            if self.next_index >= calibration:
+            if self.next_index >= len(calibration):
                 return None
-            idx = range(self.next_index, min(self.next_index + 16, calibration))
+            chunk = calibration[self.next_index:self.next_index + 16]
             self.next_index += 16
-            return {"images": np.stack([eval_transform(synth_sample(seed, i, "train")[0], spec) for i in idx])}
+            return {"images": np.stack([eval_transform(image, spec) for image in chunk])}
 
     out = Path(out)
     pre_path = out.with_name(f".{out.name}.pre.tmp")  # the pre-processed model, an input of quantize_static
@@ -176,7 +175,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: int = 128
             del proto.metadata_props[:]
             proto.metadata_props.extend(source.metadata_props)
             proto.metadata_props.add(key="quantization",
-                                     value=f"static int8 (Conv, QDQ, per channel; {calibration} generated signs)")
+                                     value=f"static int8 (Conv, QDQ, per channel; {len(calibration)} calibration images)")
             onnx.save(proto, str(tmp))
     finally:
         for leftover in (pre_path, pre_path.with_name(pre_path.name + ".data")):
@@ -190,18 +189,18 @@ def relative_gap(p: float, q: float) -> float:
     return abs(p - q) / max(abs(p), abs(q), 1e-300)
 
 
-def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, n: int = 64, batch: int = 16,
+def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, images: list, batch: int = 16,
                 tolerance: float = 1e-3, beam: int = 1) -> dict[str, float]:
-    """Run ONNX Runtime and PyTorch on ``n`` generated signs; raise on any text difference, or a gap above
+    """Run ONNX Runtime and PyTorch on ``images`` (the caller's: the command line gives generated test-split signs,
+    ``data.synth.sign_images``); raise on any text difference, or a gap above
     ``tolerance`` relative to the value in any emitted token's probability or in any reading's confidence (the
     temperature included: a graph that lost it changes every confidence and no text). ``beam`` > 1: both read with
     that beam, ONNX Runtime with the graphs of ``export_onnx(..., beam=True)``."""
-    from ..data.synth import synth_sample
     from .onnx_reader import OnnxReader
     from .predictor import Predictor
 
     torch_reader, ort_reader = Predictor.from_checkpoint(checkpoint, beam=beam), OnnxReader(onnx_path, beam=beam)
-    images = [synth_sample(12345, i, "test")[0] for i in range(n)]
+    n = len(images)
     a, b = torch_reader.read(images, batch), ort_reader.read(images, batch)
     texts_differ = sum(x.text != y.text for x, y in zip(a, b))
     gap = max((relative_gap(p, q) for x, y in zip(a, b) for p, q in zip(x.char_probs, y.char_probs)), default=0.0)

@@ -60,6 +60,7 @@ __all__ = [
     "render_glyphs",
     "render_sign",
     "render_views",
+    "sign_images",
     "sign_lines",
     "street_name",
     "synth_glyphs",
@@ -156,6 +157,17 @@ def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 
     footer = random.Random(derived ^ 0xF007) if extras else None  # its own generator, as above
     image, present, glyphs = render_glyphs(text, rng, footer if footer and footer.random() < extras else None)
     return image, text, present, glyphs
+
+
+VERIFY_SEED = 12345  # the generated test-split signs an exported model is verified on
+CALIBRATION_SEED = 3  # the generated training-split signs int8 quantisation is calibrated on (never the held-out split)
+
+
+def sign_images(seed: int, n: int, split: str = "test") -> list[Image.Image]:
+    """Samples 0..n-1 of the generated set ``(seed, split)``, images only: what the command line hands to
+    :func:`~seqocr.inference.export.verify_onnx` and :func:`~seqocr.inference.export.quantize_int8` (the inference
+    layer reads images it is given and never draws them)."""
+    return [synth_sample(seed, i, split)[0] for i in range(n)]
 
 
 def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,

@@ -1,0 +1,84 @@
+"""The layers hold (issue 25): read every import of src/seqocr (the standard library's ast, function-level imports
+included) and check it against the layer order: Face (cli, serve, the package root's lazy API) over Train and
+Inference, over Model and Data, over the pure base. Never upward, never Inference -> Train or Data."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "seqocr"
+FACE = {"seqocr", "seqocr.cli", "seqocr.serve", "seqocr.__main__", "seqocr.predictor"}
+# layer -> the layers it may import
+ALLOWED = {
+    "face": {"face", "train", "inference", "model", "data", "base"},
+    "train": {"train", "inference", "model", "data", "base"},
+    "inference": {"inference", "model", "base"},
+    "model": {"model", "base"},
+    "data": {"data", "base"},
+    "base": {"base"},
+}
+# Known, to be removed by the work that owns them; a new violation fails.
+KNOWN = {
+    # config validates model.name and the reference's sizes against the model registry: goes when each
+    # architecture owns its config section (issue 25, "Each architecture owns its settings")
+    ("seqocr.config", "seqocr.model"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(module: str) -> str:
+    if module in FACE:
+        return "face"
+    top = module.split(".")[1]
+    return {"train": "train", "inference": "inference", "model": "model", "data": "data"}.get(top, "base")
+
+
+def imports(path: Path) -> set[str]:
+    """The seqocr modules ``path`` imports, relative imports resolved (``from . import x`` names ``pkg.x``)."""
+    module = module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "seqocr"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "seqocr":
+                continue
+            found |= {target} if node.module else {f"{target}.{a.name}" for a in node.names}
+    return found
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        source = module_name(path)
+        for target in imports(path):
+            if target == "seqocr.version" or target.startswith("seqocr.__version__"):
+                target = "seqocr.version"  # the version lives in the base layer
+            if layer(target) not in ALLOWED[layer(source)] and (source, target) not in KNOWN:
+                wrong.append(f"{source} ({layer(source)}) imports {target} ({layer(target)})")
+    assert wrong == []
+
+
+def test_the_checker_sees_relative_and_function_level_imports(tmp_path):
+    """The reader itself: a relative import inside a function is found and resolved."""
+    global SRC
+    saved = SRC
+    try:
+        SRC = tmp_path / "seqocr"
+        (SRC / "inference").mkdir(parents=True)
+        (SRC / "inference" / "x.py").write_text("def f():\n    from ..data.synth import synth_sample\n")
+        assert imports(SRC / "inference" / "x.py") == {"seqocr.data.synth"}
+        assert layer("seqocr.data.synth") not in ALLOWED[layer("seqocr.inference.x")]
+    finally:
+        SRC = saved
