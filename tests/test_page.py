@@ -164,7 +164,9 @@ def test_page_corrects_readings_keeps_them_over_a_reload_and_downloads_a_set_tha
         page.wait_for("document.getElementById('label-count').textContent.startsWith('2 checked')", timeout=30)
 
         page.goto(f"{server}/")  # a reload: what was corrected is still there
-        page.wait_for("document.querySelectorAll('.card.restored').length === 2", timeout=60)
+        page.wait_for("document.querySelectorAll('.card.restored').length === 2 && "
+                      "document.getElementById('label-count').textContent.startsWith('2 checked') && "
+                      "!document.getElementById('download').disabled", timeout=60)
         assert page.evaluate(f"{first}.querySelector('.truth').value") == "Rue du Nord"
         assert page.evaluate(f"{first}.querySelector('.checked').checked") is True
         assert page.evaluate(f"{first}.querySelector('.text').textContent") == read

@@ -237,6 +237,7 @@ class StubReader:
     """A reader that reads nothing: one fixed reading per image, so the http target exercises only the API."""
 
     spec = SPEC
+    charset = Charset.fsns()  # what /healthz names and /v1/dataset checks labels against
 
     def read_arrays(self, batch: np.ndarray, **options):
         from seqocr.inference.postprocess import Reading
