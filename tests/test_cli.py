@@ -251,12 +251,12 @@ def test_bench_reports_throughput_and_mfu_as_json(capsys):
 
 
 def test_without_torch_read_uses_the_shipped_onnx_model_and_refuses_a_checkpoint(monkeypatch, capsys):
-    import seqocr.cli
+    import seqocr.cli.common
 
     sample = SAMPLE
     assert main(["read", "--json", "--onnx", str(SHIPPED_ONNX), sample]) == 0
     with_onnx = capsys.readouterr().out
-    monkeypatch.setattr(seqocr.cli, "_have_torch", lambda: False)
+    monkeypatch.setattr(seqocr.cli.common, "_have_torch", lambda: False)
     monkeypatch.setattr("seqocr.inference.predictor.Predictor.from_checkpoint", None)  # any use of torch's reader fails
     assert main(["read", "--json", sample]) == 0
     assert capsys.readouterr().out == with_onnx and json.loads(with_onnx)["text"]

@@ -32,7 +32,7 @@ def module_name(path: Path) -> str:
 
 
 def layer(module: str) -> str:
-    if module in FACE or module.startswith("seqocr.serve."):
+    if module in FACE or module.startswith(("seqocr.serve.", "seqocr.cli.")):
         return "face"
     top = module.split(".")[1]
     return {"train": "train", "inference": "inference", "model": "model", "data": "data"}.get(top, "base")

@@ -1,0 +1,120 @@
+"""What the commands share: argument types, the shared options, the model a reading command loads, output files."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+from ..device import DEVICE_HELP  # torch-free
+from ..errors import ConfigError
+from ..inference.beam import MAX_BEAM
+
+
+def _number(kind: type, low: float, high: float | None = None):
+    """An argparse type: ``kind`` in [low, high], else a usage error naming the bounds."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") \
+                from None
+        if v < low or (high is not None and v > high):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return v
+    return parse
+
+
+POSITIVE, AT_LEAST_ZERO, CONFIDENCE = _number(int, 1), _number(int, 0), _number(float, 0.0, 1.0)
+
+
+MIN_CONFIDENCE_HELP = "reject a reading whose confidence is below X, 0 to 1 (default 0: none)"
+
+
+BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 to {MAX_BEAM} (default 1: greedy)"
+
+
+def _key_value(text: str) -> str:
+    """An argparse type for ``--set``: a malformed override is a usage error, like any other bad argument."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. train.steps=100, got {text!r}")
+    return text
+
+
+def _have_torch() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def _torch_free_fallback(args: argparse.Namespace) -> None:
+    """Where torch is not installed (``pip install ".[onnx]"``), read, eval and serve use the shipped ONNX model
+    when given no model; a PyTorch checkpoint cannot be read there."""
+    if args.onnx and args.checkpoint:
+        raise ConfigError("--onnx and --checkpoint name two models; give one")
+    if args.onnx or _have_torch():
+        return
+    if args.checkpoint:
+        raise ConfigError(f"{args.checkpoint}: reading a PyTorch checkpoint needs torch (pip install \".[torch]\"); "
+                          "without torch, pass --onnx MODEL")
+    from ..inference.onnx_reader import SHIPPED_ONNX
+
+    args.onnx = str(SHIPPED_ONNX)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _folder(path: str, option: str) -> Path:
+    """An output folder named by ``option``, created (with its parents) unless a file is in the way."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{option} {folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _predictor(args: argparse.Namespace):
+    """The reader of read, serve and eval --onnx/--report: ONNX Runtime or PyTorch, on ``--threads`` where the
+    command has it."""
+    _torch_free_fallback(args)
+    threads = getattr(args, "threads", 0)
+    if args.onnx:
+        from ..inference.onnx_reader import OnnxReader
+
+        return OnnxReader(args.onnx, threads=threads, beam=args.beam, device=args.device)
+    from ..inference.predictor import Predictor
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device)
+
+
+def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] = ()) -> Path:
+    """A file the command will write: never one of its ``inputs`` or a directory; an existing file only with
+    ``--force``. Its folder is created."""
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a directory; name the file to write")
+    if any(i and Path(i).exists() and out.resolve() == Path(i).resolve() for i in inputs):
+        raise ConfigError(f"{out}: is an input of this command; choose another output")
+    if out.exists() and not force:
+        raise ConfigError(f"{out}: exists; pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+READ_DEVICE_HELP = DEVICE_HELP + " (PyTorch; with --onnx, ONNX Runtime's CUDA provider from onnxruntime-gpu)"
+
+
+def add_read_device(parser: argparse.ArgumentParser) -> None:
+    """``--device`` of a reading command (eval, read, serve)."""
+    parser.add_argument("--device", default="cpu", help=READ_DEVICE_HELP)
+
+
+def add_no_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,0 +1,81 @@
+"""`seqocr synth`, `seqocr pack` and `seqocr convert`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SeqocrError
+from .common import POSITIVE, add_no_progress
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from ..charset import Charset
+    from ..data import lmdb_store
+
+    charset = Charset.load(args.charset)
+    if args.labels:
+        source = lmdb_store.samples_from_labels(args.labels)
+    elif args.synth:
+        source = lmdb_store.samples_from_synth(args.synth, args.seed, args.split or "train")
+    else:
+        from ..data.tfrecord import samples_from_tfrecords
+
+        if not args.split:
+            raise SeqocrError("--tfrecords needs --split train|validation|test")
+        source = samples_from_tfrecords(args.tfrecords, args.split, charset, args.skip_bad, warn=print)
+    summary = lmdb_store.pack_lmdb(Path(args.out), source, progress=not args.no_progress, skip_bad=args.skip_bad,
+                                   charset=charset, max_chars=args.max_chars)
+    print(summary.summary())
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from ..charset import Charset
+    from ..data.convert import convert_fsns
+
+    summary = convert_fsns(Path(args.tfrecords), args.split, Path(args.out), Charset.load(args.charset),
+                           skip_bad=args.skip_bad, progress=not args.no_progress)
+    print(summary.summary() if hasattr(summary, "summary") else summary)
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from ..data.synth_writer import write_synth
+
+    write_synth(Path(args.out), args.n, args.seed, args.split, progress=not args.no_progress)
+    return 0
+
+
+def add(command) -> None:
+    """Register the command(s) of this module; ``command(name, help)`` makes a subparser."""
+    s = command("synth", "generate street-sign images and a labels file")
+    s.add_argument("--n", type=POSITIVE, required=True, help="number of signs")
+    s.add_argument("--out", required=True, help="output folder (images/ and labels.tsv)")
+    s.add_argument("--seed", type=int, default=0, help="sign i is a function of (seed, i, split)")
+    s.add_argument("--split", choices=("train", "test"), default="train", help="test: held-out street names")
+    s.set_defaults(func=_synth)
+
+    k = command("pack", "pack images + labels into an LMDB database (DTRB/PARSeq layout)")
+    src = k.add_mutually_exclusive_group(required=True)
+    src.add_argument("--labels", help="a labels file of path<TAB>text lines")
+    src.add_argument("--tfrecords", help="a folder of FSNS TFRecord shards (with --split)")
+    src.add_argument("--synth", type=POSITIVE, metavar="N", help="N generated signs")
+    k.add_argument("--out", required=True, help="the LMDB folder to create")
+    k.add_argument("--split", help="TFRecords: train|validation|test; --synth: train|test (default: train)")
+    k.add_argument("--seed", type=int, default=0, help="--synth seed")
+    k.add_argument("--charset", default="fsns", help="charset file the labels must fit, or fsns")
+    k.add_argument("--max-chars", type=POSITIVE, default=62, help="longest label accepted (62: the reference's)")
+    k.add_argument("--skip-bad", action="store_true", help="skip and count bad samples instead of stopping")
+    k.set_defaults(func=_pack)
+
+    c = command("convert", "convert FSNS TFRecords to PNG files + a labels file")
+    c.add_argument("format", choices=("fsns",), help="the source format")
+    c.add_argument("--tfrecords", required=True, help="folder holding SPLIT/SPLIT-*-of-* shards")
+    c.add_argument("--split", required=True, choices=("train", "validation", "test"), help="the split to convert")
+    c.add_argument("--out", required=True, help="output folder (PNG files and SPLIT.txt)")
+    c.add_argument("--charset", default="fsns", help="charset file the labels must fit, or fsns")
+    c.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of stopping")
+    c.set_defaults(func=_convert)
+    for parser in (s, k, c):
+        add_no_progress(parser)
