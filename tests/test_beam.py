@@ -140,7 +140,7 @@ def test_hypotheses_score_what_the_model_gives_them(tiny, fsns_module, beam):
         from seqocr.inference.predictor import TorchSteps
 
         ids, probs = beam_search(TorchSteps(model, images, beam), len(images), beam, model.max_len)
-        logp = model(images, torch.from_numpy(ids))                        # (B, T, C), teacher-forced
+        logp = model(images, torch.from_numpy(ids)).logp                   # (B, T, C), teacher-forced
     forced = logp.gather(2, torch.from_numpy(ids).unsqueeze(2)).squeeze(2).exp().numpy()
     ended = np.cumsum(ids == EOS, 1) - (ids == EOS) > 0                     # after the first EOS: PAD, prob 1
     np.testing.assert_allclose(np.where(ended, 1.0, forced), probs, rtol=1e-4)

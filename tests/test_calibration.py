@@ -88,8 +88,8 @@ def test_the_model_applies_its_temperature_and_texts_do_not_change():
     hot = build_model(dataclasses.replace(cfg, temperature=2.0), 20).eval()
     hot.load_state_dict(model.state_dict())
     images = torch.randn(5, 3, 16, 64)
-    ids, _, steps, _ = model.greedy_steps(images)
+    ids, steps = model.greedy_steps(images).ids, model.greedy_steps(images).logps
     _, hot_probs = hot.greedy(images)
-    assert torch.equal(hot.greedy_steps(images)[0], ids)
+    assert torch.equal(hot.greedy_steps(images).ids, ids)
     expected = sequence_confidence(torch.stack(steps, 1).numpy(), ids.numpy(), 2.0)
     assert np.allclose(hot_probs.prod(1).numpy(), expected, atol=1e-5)

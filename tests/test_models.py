@@ -44,7 +44,7 @@ def test_forward_shapes_and_every_parameter_gets_a_gradient(idx):
     h, w = INPUT[idx]
     x, steps = torch.randn(3, 3, h, w), model.max_len
     targets = torch.randint(3, 12, (3, steps))
-    logp = model(x, targets)
+    logp = model(x, targets).logp
     assert logp.shape == (3, steps, 12)
     assert torch.allclose(logp.exp().sum(-1), torch.ones(3, steps), atol=1e-4)
     logp.sum().backward()
@@ -76,11 +76,11 @@ def test_greedy_equals_step_by_step(idx):
 def test_teacher_forcing_is_drawn_per_sample():
     model = build_model(tiny_model_config(teacher_forcing=0.5), 12).eval()
     x, targets = torch.randn(2, 3, 16, 64), torch.randint(3, 12, (2, 8))
-    forced = model(x, targets, teacher_force=torch.tensor([True, True]))
-    mixed = model(x, targets, teacher_force=torch.tensor([True, False]))
+    forced = model(x, targets, teacher_force=torch.tensor([True, True])).logp
+    mixed = model(x, targets, teacher_force=torch.tensor([True, False])).logp
     assert torch.allclose(forced[0], mixed[0])          # sample 0 forced in both runs
     ids, _ = model.greedy(x)
-    free = model(x, targets, teacher_force=torch.tensor([False, False]))
+    free = model(x, targets, teacher_force=torch.tensor([False, False])).logp
     assert torch.equal(free.argmax(-1)[1][: (ids[1] != PAD).sum()], ids[1][: (ids[1] != PAD).sum()])
 
 
@@ -135,6 +135,6 @@ def test_attention_weights_lie_over_the_views(idx):
     per_view = idx == 1
     total = (attention[:, :, 0] if per_view else attention).flatten(2).sum(-1)
     assert torch.allclose(total, torch.ones_like(total), atol=1e-5)
-    _, weights = model(x, ids.clamp(min=0), with_attention=True)
+    weights = model(x, ids.clamp(min=0), with_attention=True).attention
     assert weights.shape[:2] == ids.shape
     assert torch.allclose(weights.sum(-1), torch.ones(ids.shape), atol=1e-5)

@@ -74,9 +74,11 @@ def test_frozen_backbone_gets_no_gradient_and_view_dropout_shows_k_views():
     images, targets = torch.randn(3, 3, 32, 128), torch.randint(3, 100, (3, 38))
     memory = model.encode(images)
     assert memory.shape == (3, 1 * 2 * 8, 16)  # 1 view of 2 rows x 8 columns
-    model(images, targets).sum().backward()
+    out = model(images, targets)
+    out.logp.sum().backward()
     assert all(p.grad is None for p in model.backbone.parameters())
-    assert model.cnn[0].weight.grad is not None and float(model.feature_scale) > 0
+    assert model.cnn[0].weight.grad is not None and float(out.encoding.aux["feature_scale"]) > 0
+    assert out.encoding.view_pick.shape == (1, 3) and not hasattr(model, "view_pick")  # returned, not kept
     model.eval()
     assert model.encode(images).shape == (3, 4 * 2 * 8, 16)  # reading sees all four views
 

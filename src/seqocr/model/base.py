@@ -1,24 +1,53 @@
 """What every seqocr model shares: the decoding loops.
 
-A model is tensors in, tensors out. Subclasses supply three pieces::
+A model is tensors in, tensors out, and returns what it computed (no state left on the module between calls).
+Subclasses supply four pieces::
 
-    encode(images (B, 3, H, V·W)) -> memory            whatever the decoder attends to
+    encode_all(images (B, 3, H, V·W)) -> Encoding      the memory the decoder attends to, the views it came from,
+                                                       auxiliary outputs for training (feature scale, ...)
     init_state(memory)           -> state              a tuple of tensors
     step(tokens (B,), state, memory) -> (log_probs (B, C), state, attention (B, S))
-    attention_map(attention (..., S))  -> (..., V, R, W)  the weights laid over the views: V views, R rows, W columns
+    attention_map(attention (..., S), view_pick) -> (..., V, R, W)  the weights laid over the views: V views, R rows,
+                                                       W columns
 
-and this class turns them into the teacher-forced training forward and the greedy decoder. Both run exactly
+and this class turns them into the teacher-forced training forward (an :class:`Output`) and the greedy decoder
+(a :class:`Greedy`). Both run exactly
 ``max_len`` steps with no data-dependent ``break`` and no ``.item()``, so the greedy path exports to ONNX as a
 fixed unrolled graph.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..charset import EOS, GO, PAD
+
+
+class Encoding(NamedTuple):
+    """What the encoder computed for a batch."""
+    memory: Tensor                  # (B, S, hidden): what the decoder attends to
+    view_pick: Tensor | None = None  # (V', B): the views read (view dropout, read_views); None: all of them
+    aux: dict | None = None         # training-only outputs a loss or the log uses: feature_scale, char_logits
+
+
+class Output(NamedTuple):
+    """The training forward's results."""
+    logp: Tensor                # (B, T, C) log-probabilities
+    attention: Tensor | None    # (B, T, S) each step's attention weights over the memory, when asked for
+    encoding: Encoding
+
+
+class Greedy(NamedTuple):
+    """Greedy decoding's results, unmasked (:func:`mask_after_eos` stops them at the end token)."""
+    ids: Tensor                 # (B, T)
+    probs: Tensor               # (B, T)
+    logps: list[Tensor]         # every step's log-probabilities (B, C)
+    attention: list[Tensor]     # every step's attention weights (B, S)
+    encoding: Encoding
 
 
 class Seq2SeqOCR(nn.Module):
@@ -31,8 +60,12 @@ class Seq2SeqOCR(nn.Module):
     # keys): beam search never reorders them, and the ONNX step graph takes them in without returning them
     static_state: tuple[int, ...] = ()
 
-    def encode(self, images: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def encode_all(self, images: Tensor) -> Encoding:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def encode(self, images: Tensor) -> Tensor:
+        """The memory alone (B, S, hidden): what the exported graphs and the beam search read."""
+        return self.encode_all(images).memory
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -41,7 +74,8 @@ class Seq2SeqOCR(nn.Module):
              ) -> tuple[Tensor, tuple[Tensor, ...], Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def attention_map(self, attention: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def attention_map(self, attention: Tensor, view_pick: Tensor | None = None
+                      ) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def reorder_state(self, state: tuple[Tensor, ...], rows: Tensor) -> tuple[Tensor, ...]:
@@ -50,9 +84,9 @@ class Seq2SeqOCR(nn.Module):
         return tuple(s if k in self.static_state else s.index_select(0, rows) for k, s in enumerate(state))
 
     def forward(self, images: Tensor, targets: Tensor, teacher_force: Tensor | None = None,
-                with_attention: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Training forward: log-probabilities (B, T, C) for targets (B, T) = characters, EOS, then PAD, and with
-        ``with_attention`` each step's attention weights over the memory (B, T, S) too.
+                with_attention: bool = False) -> Output:
+        """Training forward: log-probabilities (B, T, C) for targets (B, T) = characters, EOS, then PAD, with
+        ``with_attention`` each step's attention weights over the memory (B, T, S) too, and the encoding.
 
         Sample b is teacher-forced for the whole sequence when ``teacher_force[b]`` is true (the reference draws
         this once per sample); otherwise it is fed its own previous argmax, which carries no gradient. When not
@@ -64,7 +98,8 @@ class Seq2SeqOCR(nn.Module):
                 teacher_force = torch.rand(b, device=targets.device) < self.teacher_forcing
             else:
                 teacher_force = torch.ones(b, dtype=torch.bool, device=targets.device)
-        memory = self.encode(images)
+        encoding = self.encode_all(images)
+        memory = encoding.memory
         state = self.init_state(memory)
         tokens = torch.full((b,), GO, dtype=torch.long, device=images.device)
         out, weights = [], []
@@ -74,7 +109,7 @@ class Seq2SeqOCR(nn.Module):
             weights.append(attention)
             if t + 1 < steps:
                 tokens = torch.where(teacher_force, targets[:, t], logp.detach().argmax(-1))
-        return (torch.stack(out, 1), torch.stack(weights, 1)) if with_attention else torch.stack(out, 1)
+        return Output(torch.stack(out, 1), torch.stack(weights, 1) if with_attention else None, encoding)
 
     @torch.no_grad()
     def greedy(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -83,22 +118,23 @@ class Seq2SeqOCR(nn.Module):
         Every position after the first EOS is set to PAD with probability 1, so confidences and texts stop
         counting at the end token without a data-dependent loop exit.
         """
-        ids, probs, _, _ = self.greedy_steps(images)
-        return mask_after_eos(ids, probs)
+        greedy = self.greedy_steps(images)
+        return mask_after_eos(greedy.ids, greedy.probs)
 
     @torch.no_grad()
     def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """:meth:`greedy`'s ids and probabilities (B, T), and each step's attention laid over the views
         (B, T, V, R, W) (:meth:`attention_map`): where the model looked for each character it wrote."""
-        ids, probs, _, attention = self.greedy_steps(images)
-        ids, probs = mask_after_eos(ids, probs)
-        return ids, probs, self.attention_map(torch.stack(attention, 1).float())
+        greedy = self.greedy_steps(images)
+        ids, probs = mask_after_eos(greedy.ids, greedy.probs)
+        return ids, probs, self.attention_map(torch.stack(greedy.attention, 1).float(), greedy.encoding.view_pick)
 
     @torch.no_grad()
-    def greedy_steps(self, images: Tensor) -> tuple[Tensor, Tensor, list[Tensor], list[Tensor]]:
+    def greedy_steps(self, images: Tensor) -> Greedy:
         """Greedy ids (B, T) and probabilities (B, T), unmasked, every step's log-probabilities (B, C) and
-        attention weights (B, S)."""
-        memory = self.encode(images)
+        attention weights (B, S), and the encoding."""
+        encoding = self.encode_all(images)
+        memory = encoding.memory
         state = self.init_state(memory)
         tokens = torch.full((images.shape[0],), GO, dtype=torch.long, device=images.device)
         ids, probs, steps, weights = [], [], [], []
@@ -109,7 +145,7 @@ class Seq2SeqOCR(nn.Module):
             probs.append(best.exp())
             steps.append(logp)
             weights.append(attention)
-        return torch.stack(ids, 1), torch.stack(probs, 1), steps, weights
+        return Greedy(torch.stack(ids, 1), torch.stack(probs, 1), steps, weights, encoding)
 
 
 def mask_after_eos(ids: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
-from .base import Seq2SeqOCR, gru_cell, split_views
+from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -127,8 +127,6 @@ class DefaultOCR(Seq2SeqOCR):
         else:
             self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
             self.rows = cfg.view_height // 8 if cfg.rows == "keep" else 1
-        self.feature_scale = torch.zeros(())  # mean |backbone output| of the last training batch (a drift alarm)
-        self.view_pick: Tensor | None = None  # (V', B): the views the last batch showed (view dropout, read_views)
         if self.rows > 1:  # where each row sits, for the 2-D attention (columns are known to the BiLSTM)
             self.row_embedding = nn.Parameter(torch.zeros(self.rows, 1, d))
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
@@ -140,7 +138,6 @@ class DefaultOCR(Seq2SeqOCR):
         self.dropout = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(2 * d, num_classes)
         self.char_head = nn.Conv2d(d, num_classes, 1) if cfg.char_map else None  # training only (char_logits)
-        self.char_logits: Tensor | None = None  # (V'·B, C, R, W') of the last training batch, with char_head
         if self.char_head is not None:
             self.token_layers = (*Seq2SeqOCR.token_layers, "char_head.weight", "char_head.bias")
         for m in self.cnn.modules():
@@ -160,9 +157,11 @@ class DefaultOCR(Seq2SeqOCR):
             return []
         return [getattr(self.backbone, n) for n in self.backbone.stages if n not in self.frozen]
 
-    def features(self, views: Tensor) -> Tensor:
-        """(N, 3, H, W) views -> (N, hidden, R, W') feature maps (and in training, with a character-map head, its
-        logits per cell in ``char_logits``)."""
+    def features(self, views: Tensor) -> tuple[Tensor, dict]:
+        """(N, 3, H, W) views -> (N, hidden, R, W') feature maps, and in training what a loss or the log may use:
+        ``feature_scale``, the mean |backbone output| (a drift alarm), and with a character-map head its logits
+        per cell, ``char_logits`` (N, C, R, W')."""
+        aux = {}
         if self.backbone is None:
             f = self.cnn(views)
         else:
@@ -171,35 +170,37 @@ class DefaultOCR(Seq2SeqOCR):
                 with torch.set_grad_enabled(torch.is_grad_enabled() and name not in self.frozen):
                     x = getattr(self.backbone, name)(x)
             if self.training:
-                self.feature_scale = x.detach().float().abs().mean()
+                aux["feature_scale"] = x.detach().float().abs().mean()
             f = self.cnn(x)
-        self.char_logits = self.char_head(f) if self.training and self.char_head is not None else None
-        return f
+        if self.training and self.char_head is not None:
+            aux["char_logits"] = self.char_head(f)
+        return f, aux
 
-    def encode(self, images: Tensor) -> Tensor:
+    def encode_all(self, images: Tensor) -> Encoding:
         """(B, 3, H, V·W) -> memory (B, V'·R·W', hidden), views (and rows) one after the other; V' = V, or
-        ``train_views`` views drawn per sample in training, or the ``read_views`` sharpest in reading."""
+        ``train_views`` views drawn per sample in training, or the ``read_views`` sharpest in reading (which, in
+        the encoding's ``view_pick``)."""
         v, b = self.num_views, images.shape[0]
         views = split_views(images, v)                                          # (V·B, 3, H, W), view-major
         view_emb = self.view_embedding.reshape(v, 1, -1).expand(v, b, -1)       # (V, B, d)
-        self.view_pick = None
+        view_pick = None
         keep = self.train_views if self.training else self.read_views
         if 0 < keep < v:
             if self.training:
                 pick = torch.rand(b, v, device=images.device).argsort(1)[:, :keep].t()  # (V', B)
             else:  # the views with the most detail: mean |difference| of horizontal neighbours
                 pick = sharpest_views(views.unflatten(0, (v, b)), keep)
-            self.view_pick, v = pick, keep
+            view_pick, v = pick, keep
             rows = pick * b + torch.arange(b, device=images.device)
             views, view_emb = views[rows.reshape(-1)], view_emb.gather(0, pick.unsqueeze(-1).expand(-1, -1,
                                                                                                     view_emb.shape[2]))
-        f = self.features(views.contiguous(memory_format=self.memory_format))    # (V'·B, d, R, W')
+        f, aux = self.features(views.contiguous(memory_format=self.memory_format))  # (V'·B, d, R, W')
         d, r, w = f.shape[1], f.shape[2], f.shape[3]
         x = self.rnn(f.permute(0, 2, 3, 1).reshape(-1, w, d))[0]               # (V'·B·R, W', d): rows apart
         x = x.reshape(v, b, r, w, d) + view_emb.reshape(v, b, 1, 1, d)
         if self.rows > 1:
             x = x + self.row_embedding.reshape(1, 1, r, 1, d)
-        return x.transpose(0, 1).reshape(b, -1, d)
+        return Encoding(x.transpose(0, 1).reshape(b, -1, d), view_pick, aux)
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
         h = torch.tanh(self.init_h(memory.mean(1)))
@@ -216,12 +217,12 @@ class DefaultOCR(Seq2SeqOCR):
         logits = self.out(self.dropout(torch.cat([h, ctx], 1)))
         return F.log_softmax(logits.float() / self.temperature, dim=-1), (h, ctx, keys), attention
 
-    def attention_map(self, attention: Tensor) -> Tensor:
+    def attention_map(self, attention: Tensor, view_pick: Tensor | None = None) -> Tensor:
         """(B, ..., S) weights over the memory -> (B, ..., V, R, W'): the memory is views, then rows, then columns;
-        the views left unread (``read_views``) get zeros. For reading, not for training's view dropout."""
-        if self.view_pick is None:
+        the views left unread (``view_pick`` of the same encoding: ``read_views``) get zeros."""
+        if view_pick is None:
             return attention.unflatten(-1, (self.num_views, self.rows, -1))
-        read = attention.unflatten(-1, (self.view_pick.shape[0], self.rows, -1))      # (B, ..., V', R, W')
+        read = attention.unflatten(-1, (view_pick.shape[0], self.rows, -1))           # (B, ..., V', R, W')
         out = read.new_zeros(*read.shape[:-3], self.num_views, *read.shape[-2:])
-        index = self.view_pick.t().reshape(read.shape[0], *[1] * (read.dim() - 4), -1, 1, 1).expand_as(read)
+        index = view_pick.t().reshape(read.shape[0], *[1] * (read.dim() - 4), -1, 1, 1).expand_as(read)
         return out.scatter(-3, index, read)

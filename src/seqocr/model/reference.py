@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from .base import Seq2SeqOCR, gru_cell, split_views
+from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
 
 
 def _conv(cin: int, cout: int, bn: bool, kernel: int = 3, padding: int = 1) -> list[nn.Module]:
@@ -100,8 +100,8 @@ class ReferenceOCR(Seq2SeqOCR):
                 if getattr(m, "bias", None) is not None:
                     nn.init.zeros_(m.bias)
 
-    def encode(self, images: Tensor) -> Tensor:
-        """(B, 3, 128, 512) -> encoder outputs (B, 64, 128)."""
+    def encode_all(self, images: Tensor) -> Encoding:
+        """(B, 3, 128, 512) -> encoder outputs (B, 64, 128), every view read."""
         if self.training:  # four calls: per-view BN batch statistics, as the reference
             x = torch.cat([self.cnn(v.contiguous(memory_format=self.memory_format))
                            for v in torch.chunk(images, self.num_views, dim=3)], 1)
@@ -109,7 +109,7 @@ class ReferenceOCR(Seq2SeqOCR):
             f = self.cnn(split_views(images, self.num_views).contiguous(memory_format=self.memory_format))
             x = f.reshape(self.num_views, -1, f.shape[1], f.shape[2]).transpose(0, 1).flatten(1, 2)
         x = x.transpose(1, 2)  # views on channels: (B, 64, 4·32)
-        return self.lstm2(self.lstm1(x))
+        return Encoding(self.lstm2(self.lstm1(x)))
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
         return (memory.new_zeros(memory.shape[0], self.gru.hidden_size),)
@@ -124,7 +124,7 @@ class ReferenceOCR(Seq2SeqOCR):
         h = gru_cell(self.gru, x, h.to(x.dtype))
         return F.log_softmax(self.out(h).float(), dim=-1), (h,), a.float()
 
-    def attention_map(self, attention: Tensor) -> Tensor:
+    def attention_map(self, attention: Tensor, view_pick: Tensor | None = None) -> Tensor:
         """(..., T) location weights -> (..., V, 1, T): every view's features sit at the same T positions (stacked
         on channels), so one weight covers the same column band of each view."""
         return attention.unsqueeze(-2).unsqueeze(-2).expand(*attention.shape[:-1], self.num_views, 1, -1)

@@ -64,7 +64,8 @@ def calibration_data(model: torch.nn.Module, dataset, charset: Charset, steps: i
     for batch in eval_loader(dataset, charset, steps, batch_size):
         if not batch["texts"]:
             continue
-        step_ids, probs, step_logps, _ = model.greedy_steps(batch["images"])
+        greedy = model.greedy_steps(batch["images"])
+        step_ids, probs, step_logps = greedy.ids, greedy.probs, greedy.logps
         masked_ids, masked_probs = mask_after_eos(step_ids, probs)
         readings = decode_batch(masked_ids.numpy(), masked_probs.numpy(), charset)
         logps.append(torch.stack(step_logps, 1).float().numpy())

@@ -24,6 +24,7 @@ from ..data.datasets import Collate, StreamSampler
 from ..device import place, to_device
 from ..errors import ConfigError, DataError, SeqocrError
 from ..model import build_model, num_classes_for
+from ..model.base import Output
 from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
 from .augment import augment_views, step_seed
@@ -262,14 +263,14 @@ class Trainer:
             return masked_token_loss(logp, targets, t.label_smoothing, tokens / self.dist.world)
         return sequence_loss(t.loss, logp, targets, t.label_smoothing)
 
-    def glyph_losses(self, attention: torch.Tensor, glyphs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The weighted losses that the glyph boxes (B, T, V, 4) teach: the glyph attention loss on the attention
-        weights (B, T, S) (:func:`~seqocr.train.losses.glyph_attention_loss`) and the character-map loss on the
-        model's ``char_logits`` (:func:`~seqocr.train.losses.char_map_loss`), over the views the model was shown
-        (``view_pick`` under view dropout). Their unweighted values are kept for the log."""
-        t, model = self.cfg.train, self.model
-        if model.view_pick is not None:                                   # (V', B)
-            glyphs = glyphs.gather(2, model.view_pick.t()[:, None, :, None].expand(-1, glyphs.shape[1], -1, 4))
+    def glyph_losses(self, out: Output, glyphs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The weighted losses that the glyph boxes (B, T, V, 4) teach: the glyph attention loss on the forward's
+        attention weights (B, T, S) (:func:`~seqocr.train.losses.glyph_attention_loss`) and the character-map loss
+        on its ``char_logits`` (:func:`~seqocr.train.losses.char_map_loss`), over the views the model was shown
+        (the encoding's ``view_pick`` under view dropout). Their unweighted values are kept for the log."""
+        t, model, attention, pick = self.cfg.train, unwrap(self.model), out.attention, out.encoding.view_pick
+        if pick is not None:                                              # (V', B)
+            glyphs = glyphs.gather(2, pick.t()[:, None, :, None].expand(-1, glyphs.shape[1], -1, 4))
         b, _, v = glyphs.shape[:3]
         cells = glyph_cells(glyphs, model.rows, attention.shape[-1] // (v * model.rows))  # (B, T, V', R, W')
         total = attention.new_zeros((), dtype=torch.float32)
@@ -278,7 +279,7 @@ class Trainer:
             self.last_aux["glyph_loss"] = loss.detach()
             total = total + t.attention_loss * loss
         if t.char_map_loss:
-            logits = model.char_logits.unflatten(0, (v, b)).permute(1, 0, 3, 4, 2)  # (B, V', R, W', C)
+            logits = out.encoding.aux["char_logits"].unflatten(0, (v, b)).permute(1, 0, 3, 4, 2)  # (B, V', R, W', C)
             loss = char_map_loss(logits, char_map_targets(cells, targets))
             self.last_aux["char_map_loss"] = loss.detach()
             total = total + t.char_map_loss * loss
@@ -299,13 +300,14 @@ class Trainer:
             images, glyphs = augment_views(images, self.spec, seed, glyphs)
             if dev.type == "cuda":
                 images = images.contiguous(memory_format=torch.channels_last)
-        attention_loss = None
+        aux_loss = None
         if t.glyph_losses and glyphs is not None:
-            attention_loss = lambda attention: self.glyph_losses(attention, glyphs, targets)
-        logp, loss, finite = train_step(self.net, self.model.parameters(), self.optimizer, images, targets,
-                                        self.loss, t.bf16, t.grad_clip, attention_loss,
-                                        self.l2_sp if self.anchors else None)
-        correct, tokens = token_counts(logp.detach(), targets)
+            aux_loss = lambda out: self.glyph_losses(out, glyphs, targets)
+        out, loss, finite = train_step(self.net, self.model.parameters(), self.optimizer, images, targets,
+                                       self.loss, t.bf16, t.grad_clip, aux_loss, self.l2_sp if self.anchors else None)
+        if "feature_scale" in (out.encoding.aux or {}):  # a pretrained backbone's drift, for the log
+            self.last_aux["feature_scale"] = out.encoding.aux["feature_scale"]
+        correct, tokens = token_counts(out.logp.detach(), targets)
         return {"loss": loss.detach().float(), "correct": correct, "tokens": tokens, "finite": finite}
 
     def read_stats(self, stats: dict[str, torch.Tensor], run: torch.Tensor, skipped: torch.Tensor
@@ -360,8 +362,6 @@ class Trainer:
                     if writer and logging:
                         scalars = {"loss": loss, "token_acc": acc, "lr": lr_at(self.step - 1, t),
                                    "images_per_s": rate}
-                        if getattr(self.model, "backbone", None) is not None:  # a pretrained backbone's drift
-                            scalars["feature_scale"] = float(self.model.feature_scale)
                         scalars.update({k: float(v) for k, v in self.last_aux.items()})
                         for k, v in scalars.items():
                             writer.add_scalar(f"train/{k}", v, self.step)

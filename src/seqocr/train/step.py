@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor
 
+from ..model.base import Output
+
 
 def adam(groups, t) -> torch.optim.Optimizer:
     """Adam over parameter ``groups`` with the training config ``t``'s lr, betas and weight decay, fused: one kernel
@@ -17,22 +19,21 @@ def adam(groups, t) -> torch.optim.Optimizer:
 
 def train_step(net: torch.nn.Module, params: Iterable[torch.nn.Parameter], optimizer: torch.optim.Optimizer,
                images: Tensor, targets: Tensor, loss_fn: Callable[[Tensor, Tensor], Tensor], bf16: bool = False,
-               grad_clip: float = 0.0, attention_loss: Callable[[Tensor], Tensor] | None = None,
-               penalty: Callable[[], Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+               grad_clip: float = 0.0, aux_loss: Callable[[Output], Tensor] | None = None,
+               penalty: Callable[[], Tensor] | None = None) -> tuple[Output, Tensor, Tensor]:
     """Forward (bf16 autocast if asked), loss, backward, gradient clipping of ``params`` (``grad_clip``; 0: none)
-    and the update: ``(log-probabilities, loss, whether the gradient was finite)``, all on the device. A non-finite
+    and the update: ``(the forward's output, loss, whether the gradient was finite)``, all on the device. A non-finite
     gradient norm (the same on every rank after DDP's all-reduce) skips the update: inside a fused optimizer's
     kernel, which takes ``found_inf`` as :class:`torch.amp.GradScaler` hands it over, with no host
     synchronisation; an unfused optimizer (from an older checkpoint) waits for the norm. ``net`` is the model or
-    its DDP wrapper, ``params`` the model's own parameters. ``attention_loss``, when given, maps the decoder's
-    attention weights (B, T, S) to a loss added to the sequence loss; ``penalty``, when given, is a term of the
+    its DDP wrapper, ``params`` the model's own parameters. ``aux_loss``, when given, maps the forward's
+    :class:`~seqocr.model.base.Output` (attention weights included) to a loss added to the sequence loss; ``penalty``, when given, is a term of the
     weights alone added to it too (L2-SP)."""
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
-        out = net(images, targets, with_attention=attention_loss is not None)
-    logp, attention = out if attention_loss is not None else (out, None)
-    loss = loss_fn(logp.float(), targets)
-    if attention is not None:
-        loss = loss + attention_loss(attention)
+        out = net(images, targets, with_attention=aux_loss is not None)
+    loss = loss_fn(out.logp.float(), targets)
+    if aux_loss is not None:
+        loss = loss + aux_loss(out)
     if penalty is not None:
         loss = loss + penalty()
     optimizer.zero_grad(set_to_none=True)
@@ -46,4 +47,4 @@ def train_step(net: torch.nn.Module, params: Iterable[torch.nn.Parameter], optim
             del optimizer.found_inf  # type: ignore[attr-defined]
     elif finite:
         optimizer.step()
-    return logp, loss, finite
+    return out, loss, finite
