@@ -218,17 +218,19 @@ def test_the_allocator_is_settled_and_trimmed_at_most_every_few_seconds():
 
     from seqocr.serve import Allocator
 
-    allocator = Allocator(trim_every_s=0.2)
+    now = [100.0]  # the allocator's clock, moved by the test (no sleeps)
+    allocator = Allocator(trim_every_s=10.0, clock=lambda: now[0])
     if allocator.libc is None:
         pytest.skip(f"no glibc here ({platform.libc_ver()}): the service leaves malloc as it is")
     assert allocator.settle()
-    time.sleep(0.25)
+    now[0] += 11
     assert not allocator.trim()  # no work done since the start: nothing owed
     allocator.owed = True
     assert allocator.trim() and not allocator.trim()  # once, then not again until more work
     allocator.owed = True
+    now[0] += 9.9
     assert not allocator.trim()  # work, but within trim_every_s of the last trim
-    time.sleep(0.25)
+    now[0] += 0.2
     assert allocator.trim()
 
 

@@ -27,7 +27,7 @@ class Allocator:
     # service's capacity (9.2 -> 5.8 requests/s: every large buffer a fresh mmap). BENCHMARKS.md, issue 15, session 7.
     M_ARENA_MAX = -8
 
-    def __init__(self, trim_every_s: float = 10.0):
+    def __init__(self, trim_every_s: float = 10.0, clock=time.monotonic):
         import ctypes
 
         try:
@@ -35,7 +35,8 @@ class Allocator:
             self.libc.mallopt, self.libc.malloc_trim  # noqa: B018 - glibc's, or no libc to work with
         except (OSError, AttributeError):
             self.libc = None
-        self.trim_every_s, self.last_trim = trim_every_s, time.monotonic()
+        self.clock = clock  # seconds, monotonic (a test gives its own)
+        self.trim_every_s, self.last_trim = trim_every_s, clock()
         self.owed = False  # work was done (memory used) since the last trim
 
     def settle(self) -> bool:
@@ -45,10 +46,10 @@ class Allocator:
     def trim(self) -> bool:
         """Give free memory back to the system if work was done since the last trim and ``trim_every_s`` has passed
         since it; whether it ran."""
-        if self.libc is None or not self.owed or time.monotonic() - self.last_trim < self.trim_every_s:
+        if self.libc is None or not self.owed or self.clock() - self.last_trim < self.trim_every_s:
             return False
         self.libc.malloc_trim(0)
-        self.last_trim, self.owed = time.monotonic(), False
+        self.last_trim, self.owed = self.clock(), False
         return True
 
 
