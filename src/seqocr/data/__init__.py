@@ -1,7 +1,8 @@
 """Data sources. ``build_dataset(source, ...)`` turns a source string from a config or the CLI into a dataset:
 
 * ``synth`` or ``synth:split=test,n=256,seed=1``: the generator (train split by default; ``invented=0.4``
-  invents the proper names of that share of signs);
+  invents the proper names of that share of signs, ``independent=F`` draws their type, particle and name apart,
+  ``extras=F`` paints a secondary line under the name of that share of plates);
 * a path to a labels file of ``path<TAB>text`` lines;
 * an LMDB folder (``data.mdb`` inside) in the field's layout (``num-samples``, ``image-%09d``, ``label-%09d``);
 * a folder of FSNS TFRecord shards (e.g. ``fsns/train``), streamed with no conversion (:mod:`.stream`).
@@ -27,7 +28,7 @@ SHARES = ("invented", "independent", "extras")  # synth:... options that are sha
 
 
 def parse_synth(source: str, default_n: int, default_seed: int, default_split: str = "train") -> dict:
-    opts = {"split": default_split, "n": default_n, "seed": default_seed, "invented": 0.0, "independent": 0.0, "extras": 0.0}
+    opts = {"split": default_split, "n": default_n, "seed": default_seed, **dict.fromkeys(SHARES, 0.0)}
     _, _, rest = source.partition(":")
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
