@@ -98,3 +98,29 @@ def test_int8_quantized_model_keeps_its_metadata_and_reads(tmp_path, fsns, capsy
     ops = [n.op_type for n in onnx.load(str(q)).graph.node]
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops          # the convolutions run quantized
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
+
+
+def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, capsys):
+    """One source test (data.source_kind) and torch-free readers for each kind: eval --onnx and eval --report read a
+    labels file, an LMDB folder and a folder of FSNS TFRecords alike (issue 25: only the first two once)."""
+    from seqocr.data import source_kind
+    from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
+    from seqocr.data.tfrecord import write_fsns
+
+    labels = SAMPLES / "labels.tsv"
+    pack_lmdb(tmp_path / "db", samples_from_labels(labels), progress=False)
+    rows = [line.split("\t") for line in labels.read_text(encoding="utf-8").splitlines()]
+    (tmp_path / "shards").mkdir()
+    write_fsns(tmp_path / "shards" / "test-00000-of-00001", [((SAMPLES / n).read_bytes(), t) for n, t in rows], fsns)
+    sources = [str(labels), str(tmp_path / "db"), str(tmp_path / "shards")]
+    assert [source_kind(s) for s in sources] == ["labels", "lmdb", "tfrecords"] and source_kind("synth:n=2") == "synth"
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    onnx_path = export_onnx(ckpt, tmp_path / "m.onnx")
+    results = []
+    for k, source in enumerate(sources):
+        assert main(["eval", "--onnx", str(onnx_path), "--data", source, "--json", "--no-progress",
+                     "--predictions", str(tmp_path / f"p{k}.tsv"), "--report", str(tmp_path / f"r{k}")]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+        assert (tmp_path / f"r{k}" / "report.html").is_file()
+    assert [r["samples"] for r in results] == [6, 6, 6]
+    assert results[0]["character_precision"] == results[1]["character_precision"] == results[2]["character_precision"]

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import is_synth
 from ..errors import ConfigError, DataError
 from ..fsns import DECODER_STEPS
 from ..preprocess import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
@@ -101,9 +100,6 @@ def _eval_with_reader(args: argparse.Namespace) -> int:
     if args.report:
         from ..inference.report import WorstReadings, write_report
 
-        if not (is_synth(args.data) or Path(args.data).is_file()):
-            raise ConfigError(f"{args.data}: --report reads a labels file or synth:...; turn TFRecords into a labels "
-                              "file with seqocr convert")
         folder, worst = _folder(args.report, "--report"), WorstReadings()
     reader = _predictor(args)
     max_len = int(reader.metadata.get("max_len", DECODER_STEPS)) if args.onnx else reader.model.max_len

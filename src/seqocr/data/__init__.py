@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..charset import Charset
@@ -47,6 +47,23 @@ def parse_synth(source: str, default_n: int, default_seed: int, default_split: s
     return opts
 
 
+SOURCE_KINDS = ("synth", "lmdb", "tfrecords", "labels")
+
+
+def source_kind(source: str) -> str:
+    """Which kind of data source ``source`` names, the one test every reader of sources asks: ``synth`` (the
+    generator), ``lmdb`` (a folder holding data.mdb), ``tfrecords`` (another folder: FSNS shards), ``labels`` (a
+    file of path<TAB>text lines). :class:`DataError` for a path that does not exist."""
+    if is_synth(source):
+        return "synth"
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{source}: no such labels file, LMDB folder or TFRecord folder (or 'synth')")
+    if path.is_dir():
+        return "lmdb" if (path / "data.mdb").exists() else "tfrecords"
+    return "labels"
+
+
 def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool | str = False,
                   seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
                   stream: dict | None = None, synth_invented: float = 0.0, synth_independent: float = 0.0,
@@ -56,19 +73,17 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
     signs carry their glyph boxes with ``synth_glyphs`` (an attention loss needs them)."""
     from .datasets import LabelsDataset, SynthDataset
 
-    if is_synth(source):
+    kind, path = source_kind(source), Path(source)
+    if kind == "synth":
         o = parse_synth(source, synth_n, seed, synth_split)
         return SynthDataset(o["seed"], o["n"], spec, o["split"], augment, max_chars,
                             o["invented"] or synth_invented, synth_glyphs, o["independent"] or synth_independent,
                             o["extras"] or synth_extras)
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"{source}: no such labels file, LMDB folder or TFRecord folder (or 'synth')")
-    if path.is_dir() and (path / "data.mdb").exists():
+    if kind == "lmdb":
         from .datasets import LmdbDataset
 
         return LmdbDataset(path, charset, spec, max_chars, augment, seed, max_skip_fraction)
-    if path.is_dir():
+    if kind == "tfrecords":
         from .stream import ShardStream
         from .tfrecord import folder_shards, parse_fsns, read_records
 
@@ -79,11 +94,13 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
 
 def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256,
                   max_skip_fraction: float = DataConfig.max_skip_fraction, warn: Callable[[str], None] = log.warning):
-    """``(image, text, where)`` of a labels file or a ``synth:...`` source, torch-free (for ``eval --onnx``); an
-    unreadable image is ``(None, reason, where)``, and skipped labels are summed up to ``warn``."""
-    from .labels import read_labels
+    """``(image, text, where)`` of any source, torch-free (for ``eval --onnx``); an unreadable image is
+    ``(None, reason, where)``, and skipped labels are summed up to ``warn`` (more than ``max_skip_fraction`` of
+    them is an error, as for the PyTorch evaluation)."""
+    from .labels import SkipReport, read_labels
 
-    if is_synth(source):
+    kind = source_kind(source)
+    if kind == "synth":
         from .synth import synth_sample
 
         o = parse_synth(source, synth_n, EVAL_SYNTH_SEED, "test")
@@ -91,9 +108,13 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
             img, text = synth_sample(o["seed"], i, o["split"], o["invented"], o["independent"], o["extras"])
             yield img, text, f"synth:{o['split']}:{o['seed']}:{i}"
         return
-    if not Path(source).is_file():
-        raise DataError(f"{source}: eval --onnx reads a labels file or synth:...; evaluate an LMDB or TFRecord "
-                        "source with the PyTorch model (eval --checkpoint), or convert TFRecords with `seqocr convert`")
+    if kind in ("lmdb", "tfrecords"):
+        report = SkipReport()
+        yield from _decoded(_raw_labelled(kind, Path(source), charset, max_chars, report))
+        report.check(source, max_skip_fraction)
+        if report.skipped:
+            warn(f"{source}: {report.summary()}")
+        return
     samples, report = read_labels(source, charset, max_chars)
     report.check(source, max_skip_fraction)  # as the PyTorch evaluation does
     if report.skipped:
@@ -103,3 +124,37 @@ def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 
             yield load_image(s.path, f"{s.where} ({s.path})"), s.text, s.named
         except DataError as e:
             yield None, str(e), s.named
+
+
+def _raw_labelled(kind: str, path: Path, charset: Charset, max_chars: int, report) -> Iterator[tuple[bytes, str, str]]:
+    """``(image bytes, text, where)`` of the usable samples of an LMDB or a TFRecord folder, in order; the others
+    counted in ``report``."""
+    if kind == "lmdb":
+        from .lmdb_store import labelled_lmdb
+
+        yield from labelled_lmdb(path, charset, max_chars, report)
+        return
+    from .labels import label_problem
+    from .tfrecord import FsnsReport, folder_shards, read_fsns
+
+    records = FsnsReport()
+    for shard in folder_shards(path):
+        for rec in read_fsns(shard, charset, skip_bad=True, report=records):
+            report.total += 1
+            problem = label_problem(rec.text, charset, max_chars, rec.where)
+            if problem is not None:
+                report.skip(*problem)
+                continue
+            yield rec.encoded, rec.text, rec.where
+    report.total += records.skipped  # records that could not be read at all: counted, by their reason
+    report.reasons.update(records.reasons)
+    report.examples.extend(records.examples[:max(0, 3 - len(report.examples))])
+
+
+def _decoded(samples: Iterator[tuple[bytes, str, str]]) -> Iterator[tuple]:
+    """Each image decoded, or ``(None, reason, where)`` when it cannot be."""
+    for data, text, where in samples:
+        try:
+            yield load_image(data, where), text, where
+        except DataError as e:
+            yield None, str(e), where

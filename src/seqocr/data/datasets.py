@@ -19,8 +19,8 @@ from ..errors import ConfigError, DataError
 from ..fsns import MAX_LABEL
 from ..preprocess import ImageSpec, load_image
 from .items import Key, item_augmentation, make_item
-from .labels import SkipReport, label_problem, read_labels
-from .lmdb_store import close_env, image_key, label_key, opened_here, read_num_samples, shared_env
+from .labels import SkipReport, read_labels
+from .lmdb_store import close_env, image_key, label_key, opened_here, read_num_samples, shared_env, stored_label_problem
 
 if TYPE_CHECKING:
     import lmdb
@@ -130,18 +130,6 @@ class Collate:
                 glyphs[b, :len(it[3])] = it[3]
             batch["glyphs"] = torch.from_numpy(glyphs)
         return batch
-
-
-def stored_label_problem(raw: bytes | None, charset: Charset, max_chars: int) -> str | None:
-    """Why a label stored in LMDB cannot be used (a short reason), or None if it can."""
-    if raw is None:
-        return "missing label"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "label not UTF-8"
-    problem = label_problem(text, charset, max_chars, "")
-    return problem and problem[0]
 
 
 class LmdbDataset(Dataset):

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..charset import Charset
 from ..errors import DataError
-from .labels import SkipReport, label_rows, sample_problem
+from .labels import SkipReport, label_problem, label_rows, sample_problem
 
 RawSample = tuple[bytes, str, str]  # (image file bytes, text, where)
 
@@ -259,6 +259,36 @@ def close_env(path: Path) -> None:
     """Close this process's environment on ``path``, if open; datasets reopen it when next read."""
     pid, env = _OPEN.pop(path.resolve(), (None, None))
     if env is not None and pid == os.getpid():
+        env.close()
+
+
+def stored_label_problem(raw: bytes | None, charset: Charset, max_chars: int) -> str | None:
+    """Why a label stored in LMDB cannot be used (a short reason), or None if it can."""
+    if raw is None:
+        return "missing label"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "label not UTF-8"
+    problem = label_problem(text, charset, max_chars, "")
+    return problem and problem[0]
+
+
+def labelled_lmdb(path: Path, charset: Charset, max_chars: int, report: SkipReport) -> Iterator[RawSample]:
+    """``(image bytes, text, where)`` of every usable sample of a database, in order, torch-free (``eval --onnx``);
+    the others are counted in ``report``. ``where`` is ``PATH:i``, as :class:`~.datasets.LmdbDataset` names it."""
+    env = open_lmdb(path)
+    try:
+        with env.begin() as txn:
+            n = report.total = read_num_samples(txn, path)
+            for i in range(1, n + 1):
+                raw = txn.get(label_key(i))
+                reason = stored_label_problem(raw, charset, max_chars)
+                if reason is not None:
+                    report.skip(reason, f"{path}:{i}: {reason}")
+                    continue
+                yield txn.get(image_key(i)) or b"", raw.decode("utf-8"), f"{path}:{i}"
+    finally:
         env.close()
 
 
