@@ -33,7 +33,8 @@ test: venv
 	$(PY) -m pytest
 
 # The shipped model's recipe: training on generated signs (resumes a stopped run), then calibration, export and
-# the model card.
+# the model card. Each stage's config says why it is there (stage 7: 192-px views, the letters nearer the backbone's
+# 48-px lines).
 model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2-glyph)
@@ -41,7 +42,8 @@ model: venv
 	$(call train_stage,shipped-stage4)
 	$(call train_stage,shipped-stage5)
 	$(call train_stage,shipped-stage6)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage6/last.pt --heldout 1000
+	$(call train_stage,shipped-stage7)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage7/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \
