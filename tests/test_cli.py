@@ -468,4 +468,6 @@ def test_eval_names_each_sample_by_its_image_and_line(model, tmp_path, capsys):
                  "--report", str(tmp_path / "report")]) == 0
     rows = [line.split("\t") for line in (tmp_path / "p.tsv").read_text().splitlines()[1:]]
     assert [r[0] for r in rows] == [f"sign-000000{k}.png ({labels}:{k + 1})" for k in range(6)]
-    assert f"sign-0000000.png ({labels}:1)" in (tmp_path / "report" / "report.html").read_text()
+    report = (tmp_path / "report" / "report.html").read_text()  # its worst readings, named the same way
+    named = [f"sign-000000{k}.png ({labels}:{k + 1})" for k in range(6)]
+    assert sum(name in report for name in named) >= 1 and "labels.tsv:1 ·" not in report

@@ -79,7 +79,7 @@ def model_flops(cfg: Config, train: bool, batch: int = 4) -> float:
     images, targets = _inputs(cfg, batch, model.num_classes)
     with FlopCounterMode(display=False) as counter:
         if train:
-            sequence_loss(cfg.train.loss, model(images, targets), targets).backward()
+            sequence_loss(cfg.train.loss, model(images, targets).logp, targets).backward()
         else:
             with torch.no_grad():
                 model.greedy(images)
