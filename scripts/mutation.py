@@ -42,6 +42,9 @@ addopts = "-q -p no:cacheprovider"
 
 [tool.mutmut]
 source_paths = ["src"]
+# a mutant still running after 5x its tests' time counts as a timeout (killed); mutmut's default of 15x let a few
+# hanging load_image mutants hold preprocess.py's run for many minutes
+timeout_multiplier = 5.0
 only_mutate = [{module}]
 pytest_add_cli_args_test_selection = [{tests}]
 """
