@@ -156,8 +156,13 @@ def to_array(views: list[Image.Image]) -> np.ndarray:
 
 def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None) -> np.ndarray:
     """The reference's evaluation resize (bilinear, no crop), view by view."""
+    return resize_views(split_views(img, spec.num_views, present), spec)
+
+
+def resize_views(views: list[Image.Image], spec: ImageSpec) -> np.ndarray:
+    """Views already cut (:func:`cut_views`) resized as :func:`eval_transform` does, into one array."""
     size = (spec.view_width, spec.view_height)
-    return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in split_views(img, spec.num_views, present)])
+    return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in views])
 
 
 def tile_size(spec: ImageSpec) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from ..inference.attention import attention_payload
 from ..inference.beam import MAX_BEAM
 from ..inference.postprocess import Reading, check_min_confidence, reject_below
 from ..inference.reader import Reader
-from ..preprocess import ImageSpec, cut_views, eval_transform
+from ..preprocess import ImageSpec, cut_views, resize_views
 from .batcher import Allocator, Batcher
 from .limits import (
     BadRequest,
@@ -231,10 +231,8 @@ def prepare(img: Image.Image, spec: ImageSpec, attention: bool) -> tuple[np.ndar
     """An uploaded image as the model reads it and, when its attention is asked for, which of the upload's tiles
     each view the model read came from: ``{"tiles": T, "sources": [tile of view 0, ...]}`` (preprocess.cut_views:
     an FSNS strip of 2 real views and 2 noise tiles reads tiles 0, 1, 0, 1)."""
-    if not attention:
-        return eval_transform(img, spec), None
-    _, tiles, sources = cut_views(img, spec.num_views)
-    return eval_transform(img, spec), {"tiles": tiles, "sources": sources}
+    views, tiles, sources = cut_views(img, spec.num_views)  # cut once: the array and the layout come from it
+    return resize_views(views, spec), ({"tiles": tiles, "sources": sources} if attention else None)
 
 
 def result(reading: Reading, attention: bool, layout: dict | None = None) -> dict:
