@@ -29,7 +29,7 @@ MODULES = {
     "fsns": ["tests/test_charset.py", "tests/test_data.py"],
     "preprocess": ["tests/test_data.py", "tests/test_glyphs.py", "tests/test_read_inputs.py"],
     "inference/postprocess": ["tests/test_report.py", "tests/test_risk_coverage.py", "tests/test_read_inputs.py"],
-    "inference/beam": ["tests/test_beam.py"],
+    "inference/beam": ["tests/test_beam.py"],  # the search itself; test_beam_read.py reads models with it
     "train/checkpoint": ["tests/test_training.py"],
     "data/tfrecord": ["tests/test_tfrecord.py"],
     "data/labels": ["tests/test_lmdb.py", "tests/test_convert.py", "tests/test_data.py"],
