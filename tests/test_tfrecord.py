@@ -241,3 +241,141 @@ def test_many_records_across_shards_read_in_order(tmp_path, fsns):
     paths = write_split(tmp_path, "test", samples, shards=3)
     got = [(r.encoded, r.text) for p in shard_paths(tmp_path, "test") for r in read_fsns(p, fsns)]
     assert got == samples and shard_paths(tmp_path, "test") == paths
+
+
+# -- edges the mutation run found unchecked (issue 24) --------------------------------------------------------
+def test_no_records_is_an_empty_file_and_a_count_of_zero(tmp_path):
+    assert write_records(tmp_path / "f", []) == 0
+    assert (tmp_path / "f").read_bytes() == b"" and list(iter_records(tmp_path / "f")) == []
+
+
+@pytest.mark.parametrize("declared", [2**62, 2**64 - 1])
+def test_a_header_declaring_more_bytes_than_the_file_holds_is_truncation_not_an_allocation(tmp_path, declared):
+    """The header's own checksum is right (a writer that lied, not a flipped bit): the declared length is checked
+    against the file before anything is read, and the message gives it as the unsigned number it is."""
+    from seqocr.data.tfrecord import masked_crc
+
+    length = struct.pack("<Q", declared)
+    path = tmp_path / "f"
+    path.write_bytes(frame(b"ok") + length + struct.pack("<I", masked_crc(length)) + b"x" * 40)
+    with pytest.raises(DataError, match=rf"record 1 \(byte 18\): truncated file \(record of {declared} bytes"):
+        list(iter_records(path))
+
+
+def test_an_empty_record_cut_inside_its_footer_is_truncation(tmp_path):
+    path = tmp_path / "f"
+    write_records(path, [b"", b""])
+    truncate(path, 16 + 14)  # the second record's header and 2 of its 4 footer bytes
+    assert [p for _, p in iter_records(path, skip_bad=True)] == [b""]
+    with pytest.raises(DataError, match=r"record 1 \(byte 16\): truncated file \(record of 0 bytes"):
+        list(iter_records(path))
+
+
+def test_a_payload_that_is_not_an_example_names_the_record(tmp_path):
+    from seqocr.data.tfrecord import decode_example
+
+    with pytest.raises(DataError, match=r"^f:record 7: not a tf.train.Example \(") as e:
+        decode_example(b"\xff\xff not a protobuf", "f:record 7")
+    assert e.value.reason == "not a tf.train.Example"
+
+
+def test_a_feature_with_no_list_set_decodes_as_no_values():
+    from seqocr.data.tfrecord import _example_class, decode_example
+
+    ex = _example_class()()
+    ex.features.feature["empty"].SetInParent()  # the key, with none of bytes_list / float_list / int64_list
+    ex.features.feature["n"].int64_list.value.append(5)
+    assert decode_example(ex.SerializeToString(), "w") == {"empty": [], "n": [5]}
+
+
+def test_the_report_keeps_three_mismatch_examples_and_sums_up_in_one_line():
+    report = FsnsReport()
+    report.total = 9
+    for reason in ("truncated file", "missing image/text", "missing image/text"):
+        report.skip(reason, f"{reason} here")
+    for i in range(4):
+        report.mismatch(f"m{i}")
+    assert report.mismatch_examples == ["m0", "m1", "m2"]
+    assert report.summary() == ("read 9 records, skipped 3 (2 missing image/text, 1 truncated file); 4 kept whose "
+                                "image/class disagrees with image/text, first: m0; m1; m2")
+    clean = FsnsReport()
+    clean.total = 2
+    assert clean.summary() == "read 2 records, skipped 0"
+
+
+@pytest.mark.parametrize("key, value, reason, message", [
+    ("image/unpadded_class", [b"x"], "malformed image/unpadded_class",
+     "image/unpadded_class should hold any number of integer(s), found 1 byte string(s)"),
+    ("image/text", [b"Rue \xe9"], "image/text not UTF-8", "image/text is not UTF-8 (unexpected end of data at byte 4)")])
+def test_read_fsns_skips_a_malformed_record_under_its_reason_and_keeps_its_message(tmp_path, fsns, key, value,
+                                                                                   reason, message):
+    path = tmp_path / "f"
+    write_records(path, [encode_example({**good_features(small_png(0)), key: value}),
+                         encode_example(good_features(small_png(1)))])
+    report = FsnsReport()
+    assert [r.where for r in read_fsns(path, fsns, skip_bad=True, report=report)] == [f"{path}:record 1"]
+    assert report.reasons == {reason: 1} and len(report.examples) == 1
+    assert report.examples[0].startswith(f"{path}:record 0: {message}"), report.examples
+    assert [r.text for r in read_fsns(path, fsns, skip_bad=True)] == ["Rue"]  # no report given: one of its own
+
+
+def test_png_size_reads_the_header_alone_and_unsigned():
+    from seqocr.data.tfrecord import png_size
+
+    head = small_png(0)[:24]
+    assert png_size(head) == (16, 4)
+    assert png_size(head[:16] + struct.pack(">II", 2**31, 7)) == (2**31, 7)
+    for bad in (head[:23], b"\x88" + head[1:], head[:12] + b"IDAT" + head[16:]):
+        with pytest.raises(DataError, match="^where: not a PNG file$"):
+            png_size(bad, "where")
+
+
+def test_a_label_of_exactly_37_characters_fits_and_a_charset_without_nul_cannot_write(tmp_path, fsns):
+    from seqocr.charset import Charset
+
+    assert write_fsns(tmp_path / "f", [(small_png(0), "x" * 37)], fsns) == 1
+    (rec,) = read_fsns(tmp_path / "f", fsns)
+    assert rec.text == "x" * 37 and len(rec.unpadded_classes) == 37
+    (tmp_path / "cs.txt").write_text("a\nb\n", encoding="utf-8")
+    plain = Charset.from_file(tmp_path / "cs.txt")
+    with pytest.raises(DataError, match="^charset .* has no <nul> id, so it cannot write FSNS class arrays$"):
+        write_fsns(tmp_path / "g", [(small_png(0), "ab")], plain)
+
+
+def test_folder_shards_are_the_visible_files_in_name_order(tmp_path):
+    from seqocr.data.tfrecord import folder_shards
+
+    for name in ("b", "a", ".hidden", "c"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    assert folder_shards(tmp_path) == [tmp_path / n for n in "abc"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'empty'))}: no TFRecord files in this folder$"):
+        folder_shards(tmp_path / "empty")
+
+
+def test_the_streaming_reader_skips_a_corrupt_record_with_one_warning(tmp_path, caplog):
+    from seqocr.data.tfrecord import read_records
+
+    path = tmp_path / "f"
+    write_records(path, PAYLOADS)
+    flip_byte(path, record_offsets(path)[2] + 20)
+    with caplog.at_level("WARNING", logger="seqocr.data.tfrecord"):
+        assert [i for i, _ in read_records(path)] == [0, 1, 3, 4, 5]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipped: {path}:record 2 (byte {record_offsets(path)[2]}): payload checksum mismatch (corrupt data)"]
+
+
+def test_pack_reads_every_shard_and_sums_up_what_it_skipped_once(tmp_path, fsns):
+    from seqocr.data.tfrecord import samples_from_tfrecords
+    from tests.helpers import write_split
+
+    write_split(tmp_path, "train", small_samples(6), shards=2)
+    warned = []
+    got = list(samples_from_tfrecords(tmp_path, "train", fsns, warn=warned.append))
+    assert [t for _, t, _ in got] == [t for _, t in small_samples(6)] and warned == []
+    assert got[0][2].endswith(":record 0") and got[3][2].endswith(":record 0")  # each shard counts from 0
+    shard = shard_paths(tmp_path, "train")[1]
+    flip_byte(shard, record_offsets(shard)[1] + 20)
+    got = list(samples_from_tfrecords(tmp_path, "train", fsns, skip_bad=True, warn=warned.append))
+    assert len(got) == 5 and warned == ["read 6 records, skipped 1 (1 payload checksum mismatch)"]
