@@ -32,7 +32,7 @@ MODULES = {
     "inference/beam": ["tests/test_beam.py"],  # the search itself; test_beam_read.py reads models with it
     "train/checkpoint": ["tests/test_training.py"],
     "data/tfrecord": ["tests/test_tfrecord.py"],
-    "data/labels": ["tests/test_lmdb.py", "tests/test_convert.py", "tests/test_data.py"],
+    "data/labels": ["tests/test_labels.py"],
     "calibration": ["tests/test_calibration.py"],
 }
 COPIED = ("src", "tests", "scripts", "configs")
