@@ -91,3 +91,55 @@ def test_beam_paths(path, encoder, step):
     assert [str(p) for p in beam_paths(path)] == [encoder, step]
 
 
+
+
+# -- what the mutation run found unchecked (issue 24) ---------------------------------------------------------
+@pytest.mark.parametrize("length_penalty", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("seed", range(3, 23))
+def test_a_wide_beam_finds_the_best_sequence_under_every_length_penalty(seed, length_penalty):
+    classes, max_len = 5, 3
+    want, _ = exhaustive(PrefixDecoder(classes, 1, seed=seed), max_len, length_penalty)
+    ids, _ = beam_search(PrefixDecoder(classes, MAX_BEAM, seed=seed), 1, MAX_BEAM, max_len, length_penalty)
+    assert tuple(ids[0][:len(want)]) == want
+
+
+def test_the_mean_per_token_ranks_a_longer_text_above_a_likelier_short_one():
+    """EOS at once scores log 0.5 = -0.69 per token; "a" then EOS log(0.45 * 0.9) / 2 = -0.45: with the length
+    penalty 1 the longer one wins (a score that did not start at 0 would tip it back)."""
+    table = {(): [E, E, 0.5, 0.45, 0.05], (3,): [E, E, 0.9, 0.05, 0.05]}
+    assert beam_search(PrefixDecoder(5, 2, table), 1, 2, 3, length_penalty=1.0)[0][0].tolist() == [3, 2, PAD]
+    assert beam_search(PrefixDecoder(5, 2, table), 1, 2, 3, length_penalty=0.0)[0][0].tolist() == [2, PAD, PAD]
+
+
+class PerImageDecoder(PrefixDecoder):
+    """Image ``b`` (rows b·K .. b·K+K-1) follows ``tables[b]``; counts its steps."""
+
+    def __init__(self, classes: int, k: int, tables: list[dict]):
+        super().__init__(classes, k * len(tables))
+        self.k, self.tables, self.steps = k, tables, 0
+
+    def step(self, tokens, parents):
+        self.steps += 1
+        super().step(tokens, parents)
+        return np.stack([np.log(np.asarray(self.tables[row // self.k].get(pre, [0.2] * self.classes)))
+                         for row, pre in enumerate(self.prefixes)]).astype(np.float32)
+
+
+def test_the_search_stops_once_every_image_is_settled_and_not_before():
+    sure = {(): [E, E, 0.99, 0.005, 0.005]}  # EOS at once
+    slow = {(): [E, E, 0.01, 0.98, 0.01], (3,): [E, E, 0.01, 0.98, 0.01], (3, 3): [E, E, 0.98, 0.01, 0.01]}
+    decoder = PerImageDecoder(5, 2, [sure])
+    ids, probs = beam_search(decoder, 1, 2, 10)
+    assert ids[0].tolist() == [2] + [PAD] * 9 and decoder.steps == 1 and ids.dtype == np.int64
+    assert probs.dtype == np.float32 and probs[0, 0] == pytest.approx(0.99, rel=1e-6)
+    decoder = PerImageDecoder(5, 2, [sure, slow])  # image 0 settles first: image 1 must still be read in full
+    ids, _ = beam_search(decoder, 2, 2, 10)
+    assert ids[:, :4].tolist() == [[2, PAD, PAD, PAD], [3, 3, 2, PAD]] and decoder.steps == 3
+
+
+def test_ties_go_to_the_lower_id():
+    ids, _ = beam_search(PerImageDecoder(64, 1, [{(): [1 / 64] * 64}]), 1, 1, 1)
+    assert ids[0].tolist() == [PAD]
+    table = {(): [E, E, E] + [1 / 61] * 61, **{(t,): [E, E, 1.0] + [E] * 61 for t in range(3, 64)}}
+    ids, _ = beam_search(PerImageDecoder(64, 4, [table]), 1, 4, 2)
+    assert ids[0].tolist() == [3, 2]
