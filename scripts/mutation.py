@@ -28,7 +28,7 @@ MODULES = {
     "charset": ["tests/test_charset.py"],
     "fsns": ["tests/test_charset.py", "tests/test_data.py"],
     "preprocess": ["tests/test_data.py", "tests/test_glyphs.py", "tests/test_read_inputs.py"],
-    "inference/postprocess": ["tests/test_report.py", "tests/test_risk_coverage.py", "tests/test_read_inputs.py"],
+    "inference/postprocess": ["tests/test_postprocess.py"],
     "inference/beam": ["tests/test_beam.py"],  # the search itself; test_beam_read.py reads models with it
     "train/checkpoint": ["tests/test_training.py"],
     "data/tfrecord": ["tests/test_tfrecord.py"],
