@@ -30,7 +30,7 @@ MODULES = {
     "preprocess": ["tests/test_data.py", "tests/test_glyphs.py", "tests/test_read_inputs.py"],
     "inference/postprocess": ["tests/test_postprocess.py"],
     "inference/beam": ["tests/test_beam.py"],  # the search itself; test_beam_read.py reads models with it
-    "train/checkpoint": ["tests/test_training.py"],
+    "train/checkpoint": ["tests/test_checkpoint.py"],
     "data/tfrecord": ["tests/test_tfrecord.py"],
     "data/labels": ["tests/test_labels.py"],
     "calibration": ["tests/test_calibration.py"],
