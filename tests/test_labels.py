@@ -5,6 +5,7 @@ import io
 import zipfile
 
 import pytest
+from PIL import Image
 
 from seqocr.charset import Charset
 from seqocr.data.labels import (
@@ -84,14 +85,21 @@ def test_sample_problems_check_the_label_then_the_image(fsns):
     assert reason == "unreadable image" and message.startswith("w: ")
     cut = png[: len(png) // 2]
     assert sample_problem(cut, "Rue", "w", fsns, 10)[0] == "unreadable image"
+    jpeg = io.BytesIO()
+    Image.effect_noise((64, 64), 60).convert("RGB").save(jpeg, "JPEG")
+    cut_jpeg = jpeg.getvalue()[: len(jpeg.getvalue()) * 3 // 4]  # verify() passes it, decoding does not
+    assert sample_problem(cut_jpeg, "Rue", "w", fsns, 10, decode=False) is None
+    assert sample_problem(cut_jpeg, "Rue", "w", fsns, 10)[0] == "unreadable image"  # decoded in full by default
+    assert sample_problem(png, "R☃", "w", fsns, 10)[0] == "character not in charset"
+    assert sample_problem(png, "Rue de la Gare", "w", fsns, 10)[0] == "label longer than 10 characters"
     assert sample_problem(b"\x89PNG\r\n\x1a\nxx", "Rue", "w", fsns, 10, decode=False) == (
         "unreadable image", "w: unreadable image (UnidentifiedImageError)")
 
 
 def test_label_rows_reads_tabs_bom_crlf_and_keeps_other_line_breaks(tmp_path):
     path = tmp_path / "labels.tsv"
-    path.write_bytes("\ufeffa.png\tRue\r\n\n  \nb.png\tRue\x85de\tla Gare\n".encode())
-    assert label_rows(path) == [(1, "a.png", "Rue"), (4, "b.png", "Rue\x85de\tla Gare")]
+    path.write_bytes("\ufeffa.png\tRue\r\n\n  \nb.png\tRue\x85de\tla Gare\rc.png\tQuai\u2028X\n".encode())
+    assert label_rows(path) == [(1, "a.png", "Rue"), (4, "b.png", "Rue\x85de\tla Gare"), (5, "c.png", "Quai\u2028X")]
     path.write_text("a.png\tRue\nb.png Rue\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"^{path}:2: expected path<TAB>text, found no tab$"):
         label_rows(path)
@@ -119,15 +127,17 @@ def test_read_labels_skips_bad_lines_by_reason_and_resolves_paths_beside_the_fil
     for name in ("a.png", "b.png"):
         (tmp_path / "img" / name).write_bytes(small_png(0))
     path = tmp_path / "labels.tsv"
-    path.write_text("img/a.png\tRue\nimg/c.png\tRue\nimg/b.png\t\nimg/b.png\tRue de la Gare\n", encoding="utf-8")
+    path.write_text("img/a.png\tRue\nimg/c.png\tRue\nimg/b.png\t\nimg/b.png\tRue de la Gare\nimg/b.png\tR☃\n",
+                    encoding="utf-8")
     samples, report = read_labels(path, fsns, 5)
     assert [(s.path, s.text, s.where, s.name) for s in samples] == [(tmp_path / "img/a.png", "Rue", f"{path}:1",
                                                                     "img/a.png")]
-    assert report.total == 4 and report.reasons == {"image file not found": 1, "empty label": 1,
-                                                    "label longer than 5 characters": 1}
-    assert report.examples[0] == f"{path}:2: image file not found"
+    assert report.total == 5 and report.reasons == {"image file not found": 1, "empty label": 1,
+                                                    "label longer than 5 characters": 1, "character not in charset": 1}
+    assert report.examples == [f"{path}:2: image file not found", f"{path}:3: empty label",
+                               f"{path}:4: label longer than 5 characters (14: 'Rue de la Gare')"]
     samples, report = read_labels(path, fsns, 50, check_files=False)
-    assert [s.where for s in samples] == [f"{path}:1", f"{path}:2", f"{path}:4"] and report.skipped == 1
+    assert [s.where for s in samples] == [f"{path}:1", f"{path}:2", f"{path}:4"] and report.skipped == 2
     path.write_text("\n\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"^{path}: no samples$"):
         read_labels(path, fsns, 5)
@@ -135,10 +145,10 @@ def test_read_labels_skips_bad_lines_by_reason_and_resolves_paths_beside_the_fil
 
 def test_write_labels_round_trips_and_refuses_what_would_not_read_back(tmp_path):
     path = tmp_path / "labels.tsv"
-    rows = [("a.png", "Rue\tde la Gare"), ("b c.png", "")]
+    rows = [("a.png", "Rue\tde la Gare"), ("b c.png", ""), ("X.png", "Quai d'Orsay Xé")]
     write_labels(path, rows)
-    assert path.read_text(encoding="utf-8") == "a.png\tRue\tde la Gare\nb c.png\t\n"
-    assert [(n, t) for _, n, t in label_rows(path)] == rows[:1] + [("b c.png", "")]
+    assert path.read_bytes() == "a.png\tRue\tde la Gare\nb c.png\t\nX.png\tQuai d'Orsay Xé\n".encode()
+    assert [(n, t) for _, n, t in label_rows(path)] == rows
     for bad in [("a\tb.png", "x"), ("a\n.png", "x"), ("a.png", "x\ry")]:
         with pytest.raises(DataError) as e:
             write_labels(tmp_path / "other.tsv", [("ok.png", "Rue"), bad])
@@ -150,7 +160,8 @@ def test_write_labels_round_trips_and_refuses_what_would_not_read_back(tmp_path)
 @pytest.mark.parametrize("name, want", [
     ("007.png", "images/007.png"), ("dir/sub\\Photo 1.JPG", "images/Photo_1.jpg"), ("..hidden.png", "images/hidden.png"),
     ("noext", "images/noext.png"), ("a.txt", "images/a.txt.png"), ("", "images/image.png"), ("é.webp", "images/_.webp"),
-    (".", "images/image.png")])
+    (".", "images/image.png"), ("Xa.png", "images/Xa.png"), ("photo.v2.PNG", "images/photo.v2.png"),
+    ("a.b.c", "images/a.b.c.png")])
 def test_zip_member_names_are_safe_and_keep_an_image_suffix(name, want):
     assert zip_member_name(name, set()) == want
 

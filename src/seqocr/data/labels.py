@@ -103,9 +103,10 @@ def label_rows(path: str | Path) -> list[tuple[int, str, str]]:
     else is validated here (see :func:`read_labels`)."""
     path = Path(path)
     try:
-        # utf-8-sig: a BOM (Windows editors write one) is not part of the first name. Lines end at "\n" only
-        # (and "\r\n"): str.splitlines would also cut at \x0b, \x1c, \x85, U+2028... which a label may hold
-        lines = [line.removesuffix("\r") for line in path.read_text(encoding="utf-8-sig").split("\n")]
+        # utf-8-sig: a BOM (Windows editors write one) is not part of the first name. Lines end at "\n", "\r\n"
+        # or "\r" (read_text's universal newlines turn each into "\n"), never at \x0b, \x1c, \x85, U+2028...,
+        # where str.splitlines would also cut and which a label may hold
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
     except FileNotFoundError:
         raise DataError(f"{path}: labels file not found") from None
     except IsADirectoryError:
