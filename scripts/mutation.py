@@ -27,7 +27,7 @@ MODULES = {
     "metrics": ["tests/test_metrics.py"],
     "charset": ["tests/test_charset.py"],
     "fsns": ["tests/test_charset.py", "tests/test_data.py"],
-    "preprocess": ["tests/test_data.py", "tests/test_glyphs.py", "tests/test_read_inputs.py"],
+    "preprocess": ["tests/test_preprocess.py"],
     "inference/postprocess": ["tests/test_postprocess.py"],
     "inference/beam": ["tests/test_beam.py"],  # the search itself; test_beam_read.py reads models with it
     "train/checkpoint": ["tests/test_checkpoint.py"],
