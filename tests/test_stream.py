@@ -91,3 +91,26 @@ def test_a_bad_label_in_a_stream_is_skipped_not_fatal(tmp_path):
     ds.max_chars = 3  # every label is now too long
     items = list(ds)
     assert len(items) == 4 and all(x is None and "longer than 3" in why for x, why, _ in items)
+
+
+def test_streaming_many_shards_holds_memory_and_open_files_flat(tmp_path):
+    """600 records in 200 shards read in one pass: the Python heap and the open file descriptors after the last
+    shard are those after the first 50 (nothing kept per record or per shard, every shard closed; issue 24)."""
+    import gc
+    import os
+    import tracemalloc
+
+    write_split(tmp_path, "train", small_samples(600), shards=200)
+    ds = stream(tmp_path / "train", epochs=1, shuffle=False)
+    traced, fds, n = [], [], 0
+    tracemalloc.start()
+    try:
+        for n, _ in enumerate(ds, 1):
+            if n % 150 == 0:
+                gc.collect()
+                traced.append(tracemalloc.get_traced_memory()[0])
+                fds.append(len(os.listdir("/proc/self/fd")))
+    finally:
+        tracemalloc.stop()
+    assert n == 600 and len(set(fds)) == 1, fds
+    assert traced[-1] - traced[0] < 32 * 1024, traced  # bytes: a record kept each time would be ~100 kB
