@@ -379,3 +379,8 @@ def test_pack_reads_every_shard_and_sums_up_what_it_skipped_once(tmp_path, fsns)
     flip_byte(shard, record_offsets(shard)[1] + 20)
     got = list(samples_from_tfrecords(tmp_path, "train", fsns, skip_bad=True, warn=warned.append))
     assert len(got) == 5 and warned == ["read 6 records, skipped 1 (1 payload checksum mismatch)"]
+
+
+def test_parse_fsns_names_the_record_of_a_payload_that_is_not_an_example():
+    with pytest.raises(DataError, match=r"^f:record 3: not a tf.train.Example \("):
+        parse_fsns(b"\xff\xff not a protobuf", "f:record 3")
