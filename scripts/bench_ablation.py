@@ -23,7 +23,7 @@ import torch
 from seqocr.fsns import NUM_CLASSES
 from seqocr.model import build_model, num_classes_for
 from seqocr.train.bench import _config, _inputs, _median_rate, model_flops, peak_flops, timed_step
-from seqocr.train.loop import lr_at
+from seqocr.train.step import lr_at
 
 VARIANTS = [  # name, channels_last, fused_adam, bf16, compile_cnn
     ("eager fp32, NCHW", False, False, False, False),

@@ -82,3 +82,16 @@ def test_the_checker_sees_relative_and_function_level_imports(tmp_path):
         assert layer("seqocr.data.synth") not in ALLOWED[layer("seqocr.inference.x")]
     finally:
         SRC = saved
+
+
+def test_no_file_over_400_lines_and_no_function_over_60():
+    """Issue 25's size rule for src/: a file a newcomer can read through, functions that fit on a screen."""
+    long_files, long_functions = [], []
+    for path in sorted(SRC.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 400:
+            long_files.append(f"{module_name(path)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long_functions.append(f"{module_name(path)}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert long_files == [] and long_functions == []

@@ -17,7 +17,8 @@ from seqocr.model.ppocr import PPOCRBackbone, extract_onnx_backbone, load_onnx_w
 from seqocr.model.weights import load_model
 from seqocr.train.checkpoint import save_checkpoint
 from seqocr.train.finetune import adopt_model_config
-from seqocr.train.loop import Trainer, param_groups, train
+from seqocr.train.loop import Trainer, train
+from seqocr.train.step import param_groups
 from tests.helpers import skip_or_fail, tiny_config, tiny_model_config
 
 

@@ -12,8 +12,9 @@ from seqocr.model.weights import load_model
 from seqocr.preprocess import ImageSpec
 from seqocr.train.checkpoint import save_checkpoint
 from seqocr.train.evaluate import evaluate
-from seqocr.train.loop import Trainer, lr_at
+from seqocr.train.loop import Trainer
 from seqocr.train.losses import masked_token_loss, reference_loss
+from seqocr.train.step import lr_at
 from tests.helpers import tiny_config, write_synth_folder
 
 

@@ -115,3 +115,20 @@ def charset_change(old: Charset, new: Charset, pairs: dict[int, int]) -> str:
     shown = "".join(new_chars[:20]) + ("..." if len(new_chars) > 20 else "")
     return (f"charset {new.name}: {len(new.chars) - len(new_chars)} characters carried over from the checkpoint's "
             f"{len(old.chars)}, {len(new_chars)} new ({shown!r}), {dropped} of the checkpoint's not kept")
+
+
+def published_anchors(m: ModelConfig, model: torch.nn.Module, device: torch.device
+                      ) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
+    """Each trainable backbone parameter of ``model`` with its published value (the PP-OCRv6 weights the backbone
+    starts from, whatever checkpoint the run starts from): the points L2-SP (``train.l2_sp``) pulls towards. ``m``
+    is the run's model config, after a run from ``train.init_from`` took the checkpoint's."""
+    from ..model.ppocr import PPOCRBackbone, load_onnx_weights
+
+    if not (m.backbone == "ppocrv6" and m.trainable_stages and m.backbone_weights):
+        raise ConfigError("train.l2_sp needs a pretrained backbone with trainable stages (model.backbone: "
+                          "ppocrv6, model.trainable_stages >= 1, model.backbone_weights)")
+    published = PPOCRBackbone()
+    load_onnx_weights(published, None if m.backbone_weights == "rapidocr" else m.backbone_weights)
+    trained = dict(model.backbone.named_parameters())
+    return [(trained[name], w.detach().to(device)) for name, w in published.named_parameters()
+            if trained[name].requires_grad]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,12 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..charset import PAD, Charset
-from ..config import Config, ModelConfig, TrainConfig, is_synth
+from ..config import Config, ModelConfig, is_synth
 from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
 from ..device import place, to_device
 from ..errors import ConfigError, DataError, SeqocrError
 from ..model import build_model, num_classes_for
-from ..model.base import Output
 from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
 from .augment import augment_views, step_seed
@@ -35,45 +33,18 @@ from .finetune import (
     charset_change,
     fixed_keys,
     init_source,
+    published_anchors,
     resize_rows,
     resize_token_layers,
     token_pairs,
 )
-from .losses import (
-    char_map_loss,
-    char_map_targets,
-    glyph_attention_loss,
-    glyph_cells,
-    masked_token_loss,
-    sequence_loss,
-    token_counts,
-)
-from .step import adam, train_step
+from .losses import glyph_terms, masked_token_loss, sequence_loss, token_counts
+from .step import adam, lr_at, param_groups, train_step
 
 # a run continues with the model it began with; only the calibration temperature (it scales the output) and the
 # views read (a reading choice) may differ
 RESUME_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in ("temperature", "read_views"))
 EVAL_STREAM = {"epochs": 1, "shuffle": False}  # a TFRecord folder as an evaluation set: each record once, in order
-
-
-def lr_at(step: int, t: TrainConfig) -> float:
-    """Learning rate for optimizer step ``step`` (0-based): constant, or linear warm-up then cosine decay."""
-    if t.schedule == "constant":
-        return t.lr
-    if step < t.warmup_steps:
-        return t.lr * (step + 1) / t.warmup_steps
-    progress = min(1.0, (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps))
-    return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def param_groups(model: torch.nn.Module, backbone_scale: float) -> list[dict]:
-    """The trainable parameters: a pretrained backbone's unfrozen stages at ``lr × backbone_scale`` (fine-tuned at
-    the new layers' rate its activations blow up: it has no normalisation), everything else at ``lr``."""
-    slow = {id(p) for stage in getattr(model, "pretrained_stages", list)() for p in stage.parameters()}
-    groups = [{"params": [p for p in model.parameters() if p.requires_grad and id(p) not in slow], "lr_scale": 1.0}]
-    if slow:
-        groups.append({"params": [p for p in model.parameters() if id(p) in slow], "lr_scale": backbone_scale})
-    return groups
 
 
 def read_interval(device: torch.device, log_every: int) -> int:
@@ -113,27 +84,12 @@ class Trainer:
         self.bad_total = 0          # steps skipped so far (last read)
         self.saved_step = -1
         self.last_aux: dict[str, torch.Tensor] = {}  # the glyph losses of the last step, unweighted, for the log
-        self.anchors = self._anchors() if c.train.l2_sp else []  # (parameter, its published weights) for L2-SP
+        # (parameter, its published weights) for L2-SP
+        self.anchors = published_anchors(c.model, unwrap(self.model), self.dist.device) if c.train.l2_sp else []
 
     @property
     def global_batch(self) -> int:
         return self.cfg.train.batch_size * self.dist.world
-
-    def _anchors(self) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
-        """Each trainable backbone parameter with its published value (the PP-OCRv6 weights the backbone starts
-        from, whatever checkpoint the run starts from): the points L2-SP pulls towards."""
-        from ..model.ppocr import PPOCRBackbone, load_onnx_weights
-
-        m = self.cfg.model  # checked here, where a run from train.init_from has taken the checkpoint's model config
-        if not (m.backbone == "ppocrv6" and m.trainable_stages and m.backbone_weights):
-            raise ConfigError("train.l2_sp needs a pretrained backbone with trainable stages (model.backbone: "
-                              "ppocrv6, model.trainable_stages >= 1, model.backbone_weights)")
-        model, source = unwrap(self.model), m.backbone_weights
-        published = PPOCRBackbone()
-        load_onnx_weights(published, None if source == "rapidocr" else source)
-        trained = dict(model.backbone.named_parameters())
-        return [(trained[name], w.detach().to(self.dist.device)) for name, w in published.named_parameters()
-                if trained[name].requires_grad]
 
     def l2_sp(self) -> torch.Tensor:
         """α/2 · Σ ‖w − w₀‖² over the anchored parameters (its unweighted sum is kept for the log)."""
@@ -263,28 +219,6 @@ class Trainer:
             return masked_token_loss(logp, targets, t.label_smoothing, tokens / self.dist.world)
         return sequence_loss(t.loss, logp, targets, t.label_smoothing)
 
-    def glyph_losses(self, out: Output, glyphs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The weighted losses that the glyph boxes (B, T, V, 4) teach: the glyph attention loss on the forward's
-        attention weights (B, T, S) (:func:`~seqocr.train.losses.glyph_attention_loss`) and the character-map loss
-        on its ``char_logits`` (:func:`~seqocr.train.losses.char_map_loss`), over the views the model was shown
-        (the encoding's ``view_pick`` under view dropout). Their unweighted values are kept for the log."""
-        t, model, attention, pick = self.cfg.train, unwrap(self.model), out.attention, out.encoding.view_pick
-        if pick is not None:                                              # (V', B)
-            glyphs = glyphs.gather(2, pick.t()[:, None, :, None].expand(-1, glyphs.shape[1], -1, 4))
-        b, _, v = glyphs.shape[:3]
-        cells = glyph_cells(glyphs, model.rows, attention.shape[-1] // (v * model.rows))  # (B, T, V', R, W')
-        total = attention.new_zeros((), dtype=torch.float32)
-        if t.attention_loss:
-            loss = glyph_attention_loss(attention, cells.flatten(2))      # the memory's order: views, rows, columns
-            self.last_aux["glyph_loss"] = loss.detach()
-            total = total + t.attention_loss * loss
-        if t.char_map_loss:
-            logits = out.encoding.aux["char_logits"].unflatten(0, (v, b)).permute(1, 0, 3, 4, 2)  # (B, V', R, W', C)
-            loss = char_map_loss(logits, char_map_targets(cells, targets))
-            self.last_aux["char_map_loss"] = loss.detach()
-            total = total + t.char_map_loss * loss
-        return total
-
     def train_step(self, batch: dict) -> dict[str, torch.Tensor]:
         """One optimizer step at this step's learning rate (:func:`~seqocr.train.step.train_step`). Returns, on the
         device and not yet read (reading waits for the GPU): the loss, correct and real tokens, whether the
@@ -302,7 +236,7 @@ class Trainer:
                 images = images.contiguous(memory_format=torch.channels_last)
         aux_loss = None
         if t.glyph_losses and glyphs is not None:
-            aux_loss = lambda out: self.glyph_losses(out, glyphs, targets)
+            aux_loss = lambda out: glyph_terms(t, unwrap(self.model).rows, out, glyphs, targets, self.last_aux)
         out, loss, finite = train_step(self.net, self.model.parameters(), self.optimizer, images, targets,
                                        self.loss, t.bf16, t.grad_clip, aux_loss, self.l2_sp if self.anchors else None)
         if "feature_scale" in (out.encoding.aux or {}):  # a pretrained backbone's drift, for the log

@@ -84,3 +84,27 @@ def char_map_loss(logits: Tensor, classes: Tensor) -> Tensor:
     """Cross-entropy of the per-cell character logits (B, ..., C) against their classes (B, ...), over every
     cell: background cells teach the head where there is no character."""
     return F.cross_entropy(logits.float().flatten(0, -2), classes.flatten())
+
+
+def glyph_terms(t, rows: int, out, glyphs: Tensor, targets: Tensor, log: dict[str, Tensor]) -> Tensor:
+    """The weighted losses that the generator's glyph boxes (B, T, V, 4) teach (training config ``t``): the glyph
+    attention loss on the forward's attention weights (B, T, S) (:func:`glyph_attention_loss`) and the
+    character-map loss on its ``char_logits`` (:func:`char_map_loss`), over the views the model was shown (the
+    encoding's ``view_pick`` under view dropout; ``rows``: the model's memory rows per view). Their unweighted
+    values go into ``log``."""
+    attention, pick = out.attention, out.encoding.view_pick
+    if pick is not None:                                              # (V', B)
+        glyphs = glyphs.gather(2, pick.t()[:, None, :, None].expand(-1, glyphs.shape[1], -1, 4))
+    b, _, v = glyphs.shape[:3]
+    cells = glyph_cells(glyphs, rows, attention.shape[-1] // (v * rows))  # (B, T, V', R, W')
+    total = attention.new_zeros((), dtype=torch.float32)
+    if t.attention_loss:
+        loss = glyph_attention_loss(attention, cells.flatten(2))      # the memory's order: views, rows, columns
+        log["glyph_loss"] = loss.detach()
+        total = total + t.attention_loss * loss
+    if t.char_map_loss:
+        logits = out.encoding.aux["char_logits"].unflatten(0, (v, b)).permute(1, 0, 3, 4, 2)  # (B, V', R, W', C)
+        loss = char_map_loss(logits, char_map_targets(cells, targets))
+        log["char_map_loss"] = loss.detach()
+        total = total + t.char_map_loss * loss
+    return total

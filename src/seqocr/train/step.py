@@ -1,4 +1,5 @@
-"""One training step, the same for the training loop and for ``seqocr bench train``."""
+"""One training step, the same for the training loop and for ``seqocr bench train``: the learning rate schedule, the
+parameter groups, the optimizer and the step itself."""
 
 from __future__ import annotations
 
@@ -8,7 +9,28 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor
 
+from ..config import TrainConfig
 from ..model.base import Output
+
+
+def lr_at(step: int, t: TrainConfig) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): constant, or linear warm-up then cosine decay."""
+    if t.schedule == "constant":
+        return t.lr
+    if step < t.warmup_steps:
+        return t.lr * (step + 1) / t.warmup_steps
+    progress = min(1.0, (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps))
+    return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def param_groups(model: torch.nn.Module, backbone_scale: float) -> list[dict]:
+    """The trainable parameters: a pretrained backbone's unfrozen stages at ``lr × backbone_scale`` (fine-tuned at
+    the new layers' rate its activations blow up: it has no normalisation), everything else at ``lr``."""
+    slow = {id(p) for stage in getattr(model, "pretrained_stages", list)() for p in stage.parameters()}
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad and id(p) not in slow], "lr_scale": 1.0}]
+    if slow:
+        groups.append({"params": [p for p in model.parameters() if id(p) in slow], "lr_scale": backbone_scale})
+    return groups
 
 
 def adam(groups, t) -> torch.optim.Optimizer:
