@@ -36,11 +36,11 @@ def test_a_reading_is_the_text_up_to_eos_and_its_confidence_counts_eos(abc):
 
 
 def test_tokens_that_are_no_character_are_left_out_of_text_and_probabilities(abc):
-    ids = np.array([[GO, A, PAD, 99, B, EOS, A]])
-    probs = np.array([[0.5, 0.9, 0.5, 0.5, 0.8, 0.5, 0.1]])
+    ids = np.array([[GO, A, PAD, 99, C + 1, B, EOS, A]])  # C + 1: the first id past the charset
+    probs = np.array([[0.5, 0.9, 0.5, 0.5, 0.5, 0.8, 0.5, 0.1]])
     (r,) = decode_batch(ids, probs, abc)
     assert r.text == "ab" and r.char_probs == [pytest.approx(0.9), pytest.approx(0.8)]
-    assert r.confidence == pytest.approx(0.5 ** 4 * 0.9 * 0.8)  # every token up to EOS counts, the A after it not
+    assert r.confidence == pytest.approx(0.5 ** 5 * 0.9 * 0.8)  # every token up to EOS counts, the A after it not
     assert isinstance(r.confidence, float) and all(isinstance(p, float) for p in r.char_probs)
 
 
@@ -51,7 +51,7 @@ def test_small_probabilities_multiply_in_double_precision(abc):
     assert r.confidence == 0.0
     probs = np.full((1, 61), 0.3, dtype=np.float32)  # a float32 product of 61 factors drifts by ~1e-6
     (r,) = decode_batch(ids, probs, abc)
-    assert r.confidence == pytest.approx(np.float64(np.float32(0.3)) ** 61, rel=1e-9)
+    assert r.confidence == pytest.approx(np.float64(np.float32(0.3)) ** 61, rel=1e-9, abs=0)
 
 
 def test_each_character_gets_the_attention_of_the_step_that_wrote_it(abc):
