@@ -125,7 +125,8 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
     model, cfg, charset, _ = load_model(weights)
     ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1, synth_n=n,
                        synth_split="test", seed=1)
-    metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, batch_size=32)
+    reader = Predictor(model, charset, ImageSpec.from_config(cfg.model))
+    metrics, rows = evaluate(reader, ds, cfg.model.max_len, batch_size=32)
     return {"metrics": metrics, "rows": rows}
 
 

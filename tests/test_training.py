@@ -8,6 +8,7 @@ import torch
 from seqocr.config import TrainConfig
 from seqocr.data import build_dataset
 from seqocr.errors import SeqocrError
+from seqocr.inference.predictor import Predictor
 from seqocr.model.weights import load_model
 from seqocr.preprocess import ImageSpec
 from seqocr.train.checkpoint import save_checkpoint
@@ -103,7 +104,8 @@ def test_evaluation_covers_every_sample(tmp_path):
     cfg = tiny_config(tmp_path)
     trainer = Trainer(cfg, progress=False)
     ds = build_dataset(str(labels), trainer.charset, ImageSpec(16, 16, 4), 37)
-    metrics, rows = evaluate(trainer.model, ds, trainer.charset, cfg.model.max_len, batch_size=2)
+    reader = Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4))
+    metrics, rows = evaluate(reader, ds, cfg.model.max_len, batch_size=2)
     assert metrics["samples"] == 5 and len(rows) == 5  # 2 + 2 + 1: the last partial batch counts
 
 

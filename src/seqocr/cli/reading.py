@@ -68,7 +68,8 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import EVAL_SYNTH_SEED, build_dataset
-    from ..device import pick_device, place
+    from ..device import pick_device
+    from ..inference.predictor import Predictor
     from ..model.weights import load_model
     from ..preprocess import ImageSpec
     from ..train.distributed import Dist
@@ -79,13 +80,14 @@ def _eval(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     model, cfg, charset, _ = load_model(args.checkpoint)
-    model = place(model, device)
-    ds = build_dataset(args.data, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1, synth_split="test",
-                       seed=EVAL_SYNTH_SEED, max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
+    spec = ImageSpec.from_config(cfg.model)
+    reader = Predictor(model, charset, spec, args.bf16, args.beam, device)
+    ds = build_dataset(args.data, charset, spec, cfg.model.max_len - 1, synth_split="test", seed=EVAL_SYNTH_SEED,
+                       max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
     if getattr(ds, "report", None) is not None and ds.report.skipped:
         print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
-    metrics, rows = evaluate(model, ds, charset, cfg.model.max_len, args.batch_size, args.bf16,
-                             progress=not args.no_progress, dist=Dist(device=device), beam=args.beam)
+    metrics, rows = evaluate(reader, ds, cfg.model.max_len, args.batch_size, progress=not args.no_progress,
+                             dist=Dist(device=device))
     _report(args, metrics, rows)
     return 0
 

@@ -1,22 +1,26 @@
-"""Scoring readings against their labels: the one evaluation loop, for the PyTorch evaluation of a dataset
-(:func:`seqocr.train.evaluate.evaluate`) and for any reader over ``(image, text, where)`` items
-(:func:`evaluate_reader`, ``eval --onnx``). Torch-free."""
+"""The one evaluation: a reader's readings of labelled batches scored against their labels (:func:`evaluate`), the
+same for ``seqocr eval`` (PyTorch or ONNX Runtime) and for the trainer's validation (its model wrapped as a reader);
+only where the preprocessed batches come from differs. Torch-free."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
+
+import numpy as np
 
 from ..calibration import expected_calibration_error
 from ..metrics import RecognitionMeter
+from ..preprocess import ImageSpec, eval_transform
 from .postprocess import Reading, check_min_confidence
-from .reader import Reader
+from .reader import Reader, as_image
 
 Row = tuple[str, str, str, float]  # where, ground truth, prediction, confidence
-Batch = tuple[list[str], list[str], list[Reading], int]  # texts, wheres, their readings, unreadable samples
+ScoredBatch = tuple[list[str], list[str], list[Reading], int]  # texts, wheres, their readings, unreadable samples
 OnRead = Callable[[list, list[Reading]], None]  # (image, text, where) items and their readings
 
 
-def score(batches: Iterable[Batch], combine: Callable[[list[float]], list[float]] = list
+def score(batches: Iterable[ScoredBatch], combine: Callable[[list[float]], list[float]] = list
           ) -> tuple[dict[str, float], list[Row]]:
     """Metrics over every batch and the rows ``(where, ground truth, prediction, confidence)``; unreadable samples
     are counted, not scored. ``combine`` turns this process's counts into the job's (a sum over torchrun ranks);
@@ -55,16 +59,38 @@ def rows_ece(rows: list[Row]) -> float:
     return expected_calibration_error([r[3] for r in rows], [r[1] == r[2] for r in rows])
 
 
-def evaluate_reader(reader: Reader, samples, batch_size: int = 32, attention: bool = False,
-                    on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
-    """Metrics and rows of any reader over ``(image, text, where)`` items (``image`` None: unreadable).
-    ``on_read`` sees every batch's items and readings (with their attention maps if asked), e.g. to keep the worst
+class Batch(NamedTuple):
+    """Preprocessed images (N, 3, H, V·W) with their labels and names; ``unreadable`` samples met since the last
+    batch (not scored, counted); ``items``, when a caller wants them for ``on_read``: ``(image, text, where)``."""
+
+    images: np.ndarray | None
+    texts: list[str]
+    wheres: list[str]
+    unreadable: int = 0
+    items: list | None = None
+
+
+def evaluate(reader: Reader, batches: Iterable[Batch], combine: Callable[[list[float]], list[float]] = list,
+             attention: bool = False, on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
+    """The one evaluation: every batch read by ``reader.read_arrays`` (any reader: the PyTorch
+    :class:`~.predictor.Predictor`, the trainer's model wrapped as one, ONNX Runtime's), then scored
+    (:func:`score`). The batches come from a DataLoader of preprocessed samples (:mod:`seqocr.train.evaluate`,
+    decoding in worker processes) or from labelled images preprocessed here (:func:`image_batches`, torch-free).
+    ``on_read`` sees each batch's items and readings (with their attention maps if asked), e.g. to keep the worst
     for ``eval --report``."""
-    return score(_read_batches(reader, samples, batch_size, attention, on_read))
+    return score(_read(reader, batches, attention, on_read), combine)
 
 
-def _read_batches(reader: Reader, samples, batch_size: int, attention: bool = False,
-                  on_read: OnRead | None = None) -> Iterator[Batch]:
+def _read(reader: Reader, batches: Iterable[Batch], attention: bool, on_read: OnRead | None) -> Iterator[ScoredBatch]:
+    for b in batches:
+        readings = reader.read_arrays(b.images, attention=attention) if b.texts else []
+        if on_read is not None and b.texts:
+            on_read(b.items, readings)
+        yield b.texts, b.wheres, readings, b.unreadable
+
+
+def image_batches(samples, spec: ImageSpec, batch_size: int = 32) -> Iterator[Batch]:
+    """``(image, text, where)`` items (``image`` None: unreadable) in batches, preprocessed in this process."""
     chunk, bad = [], 0
     for image, text, where in samples:
         if image is None:
@@ -72,15 +98,18 @@ def _read_batches(reader: Reader, samples, batch_size: int, attention: bool = Fa
             continue
         chunk.append((image, text, where))
         if len(chunk) == batch_size:
-            yield _read_chunk(reader, chunk, batch_size, bad, attention, on_read)
+            yield _batch(chunk, spec, bad)
             chunk, bad = [], 0
     if chunk or bad:
-        yield _read_chunk(reader, chunk, batch_size, bad, attention, on_read)
+        yield _batch(chunk, spec, bad)
 
 
-def _read_chunk(reader: Reader, chunk: list, batch_size: int, bad: int, attention: bool = False,
-                on_read: OnRead | None = None) -> Batch:
-    readings = reader.read([im for im, _, _ in chunk], batch_size, attention=attention) if chunk else []
-    if on_read is not None and chunk:
-        on_read(chunk, readings)
-    return [t for _, t, _ in chunk], [w for _, _, w in chunk], readings, bad
+def _batch(chunk: list, spec: ImageSpec, bad: int) -> Batch:
+    images = np.stack([eval_transform(as_image(im, k), spec) for k, (im, _, _) in enumerate(chunk)]) if chunk else None
+    return Batch(images, [t for _, t, _ in chunk], [w for _, _, w in chunk], bad, chunk)
+
+
+def evaluate_reader(reader: Reader, samples, batch_size: int = 32, attention: bool = False,
+                    on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
+    """:func:`evaluate` over ``(image, text, where)`` items (``image`` None: unreadable), preprocessed here."""
+    return evaluate(reader, image_batches(samples, reader.spec, batch_size), attention=attention, on_read=on_read)

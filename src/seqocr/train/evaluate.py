@@ -1,4 +1,6 @@
-"""Evaluation: run a model over a dataset, every sample (no dropped last batch), and compute the metrics."""
+"""Evaluation of a dataset through a DataLoader (every sample, no dropped last batch; decoding in worker processes),
+for `seqocr eval` and the trainer's validation: the reading and scoring are
+:func:`seqocr.inference.evaluate.evaluate`'s, over any reader. Also the data a temperature is fitted on."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from ..charset import Charset
-from ..device import to_device
-from ..inference.evaluate import Batch, Row, score
+from ..inference.evaluate import Batch, Row
+from ..inference.evaluate import evaluate as evaluate_batches
 from ..inference.postprocess import decode_batch
-from ..inference.predictor import model_read
+from ..inference.reader import Reader
 from ..model.base import mask_after_eos
 from .distributed import Dist, all_sum
 
@@ -24,21 +26,19 @@ def eval_loader(dataset, charset: Charset, steps: int, batch_size: int, workers:
                       collate_fn=Collate(charset, steps))
 
 
-def read_batches(model: torch.nn.Module, loader: DataLoader, charset: Charset, bf16: bool = False,
-                 device: torch.device | None = None, beam: int = 1) -> Iterator[Batch]:
-    """The loader's batches read by ``model`` (greedily, or with a beam of ``beam``): ``(texts, wheres, readings,
-    unreadable samples)``."""
-    model.eval()
-    device = device or torch.device("cpu")
+def loader_batches(loader: DataLoader) -> Iterator[Batch]:
+    """A DataLoader's batches (preprocessed in its workers) as the evaluation's."""
     for batch in loader:
-        readings = model_read(model, to_device(batch["images"], device), charset, bf16, beam) if batch["texts"] else []
-        yield batch["texts"], batch["wheres"], readings, len(batch["bad"])
+        images = batch["images"].numpy() if batch["texts"] else None
+        yield Batch(images, batch["texts"], batch["wheres"], len(batch["bad"]))
 
 
-def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batch_size: int = 32,
-             bf16: bool = False, workers: int = 0, progress: bool = False, dist: Dist | None = None, beam: int = 1
-             ) -> tuple[dict[str, float], list[Row]]:
-    """Metrics over ``dataset`` and rows ``(where, ground truth, prediction, confidence)``; bad images counted.
+def evaluate(reader: Reader, dataset, steps: int, batch_size: int = 32, workers: int = 0, progress: bool = False,
+             dist: Dist | None = None) -> tuple[dict[str, float], list[Row]]:
+    """Metrics over ``dataset`` read by ``reader`` (a :class:`~seqocr.inference.predictor.Predictor`: ``seqocr eval``'s
+    model, or the trainer's), and rows ``(where, ground truth, prediction, confidence)``; bad images counted. The
+    samples are decoded and preprocessed in ``workers`` DataLoader processes; the reading and the scoring are
+    :func:`seqocr.inference.evaluate.evaluate`'s.
 
     Under torchrun each rank reads every ``world``-th sample (streams are sharded when built) and the metric
     *counts* are summed over ranks before dividing; the rows are this rank's only.
@@ -48,11 +48,10 @@ def evaluate(model: torch.nn.Module, dataset, charset: Charset, steps: int, batc
     dist = dist or Dist()
     if dist.world > 1 and hasattr(dataset, "__len__"):
         dataset = Subset(dataset, range(dist.rank, len(dataset), dist.world))
-    loader = eval_loader(dataset, charset, steps, batch_size, workers)
+    loader = eval_loader(dataset, reader.charset, steps, batch_size, workers)
     total = len(loader) if hasattr(dataset, "__len__") else None
-    batches = tqdm(read_batches(model, loader, charset, bf16, dist.device, beam), total=total, desc="eval", unit="batch",
-                   disable=not progress, leave=False)
-    return score(batches, lambda counts: all_sum(counts, dist))
+    batches = tqdm(loader_batches(loader), total=total, desc="eval", unit="batch", disable=not progress, leave=False)
+    return evaluate_batches(reader, batches, lambda counts: all_sum(counts, dist))
 
 
 def calibration_data(model: torch.nn.Module, dataset, charset: Charset, steps: int, batch_size: int = 32

@@ -340,12 +340,13 @@ class Trainer:
                             f"{total:.0f}; stopping")
 
     def _validate(self, val, writer) -> dict[str, float]:
+        from ..inference.predictor import Predictor
         from ..metrics import format_metrics
         from .evaluate import evaluate
 
-        c = self.cfg
-        metrics, _ = evaluate(self.model, val, self.charset, c.model.max_len, c.train.batch_size, c.train.bf16,
-                              dist=self.dist)
+        c = self.cfg  # the model read as any reader reads it: a copy in eval mode, its batch norms folded
+        reader = Predictor(unwrap(self.model), self.charset, self.spec, c.train.bf16, device=self.dist.device)
+        metrics, _ = evaluate(reader, val, c.model.max_len, c.train.batch_size, dist=self.dist)
         if writer:
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, self.step)
