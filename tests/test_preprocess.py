@@ -12,6 +12,7 @@ from PIL import Image
 from seqocr.config import ModelConfig
 from seqocr.errors import DataError
 from seqocr.preprocess import (
+    INTERPOLATIONS,
     ImageSpec,
     ImageTooLarge,
     _hue,
@@ -267,3 +268,92 @@ def test_training_views_are_drawn_per_view_and_carry_their_glyph_boxes():
     assert boxes.shape == (2, 4, 4) and np.isfinite(boxes).all()
     width = boxes[..., 2] - boxes[..., 0]  # the crop is smaller than the tile: the box grows, by 1/0.8 at most
     assert ((width > 0.4) & (width < 0.4 / 0.8 / 0.9)).all() and (boxes[0] == boxes[1]).all()
+
+
+# -- what preprocess.py's mutation run found unchecked (issue 24) ---------------------------------------------
+def test_a_one_pixel_image_loads():
+    assert load_image(png((1, 1))).size == (1, 1)
+
+
+def test_a_decoder_error_without_a_message_is_named_by_its_type(monkeypatch):
+    def fail(*a, **kw):
+        raise ValueError("")
+
+    monkeypatch.setattr(Image, "open", fail)
+    with pytest.raises(DataError, match=r"^w: unreadable or truncated image \(ValueError\)$"):
+        load_image(b"x", "w")
+
+
+def test_noise_is_measured_on_colours_not_palette_indices():
+    """A palette tile alternating indices 0 and 1 is rough if those are black and light grey."""
+    def tile(step_index: int) -> Image.Image:
+        img = Image.fromarray(np.tile(np.array([0, step_index], np.uint8), (6, 6)), "P")
+        img.putpalette([0, 0, 0, 200, 200, 200] + [0] * 762)
+        return img
+
+    assert noise_free_views([tile(0), tile(0), tile(1), tile(1)]) == 2
+
+
+@pytest.mark.parametrize("width, orig, want", [(1, 1, 4), (600, 1, 1), (2, 1, 2)])
+def test_fsns_views_of_the_smallest_sizes(width, orig, want):
+    assert fsns_views(width, orig) == want
+
+
+def test_small_views_still_get_a_real_crop():
+    """On a 12x12 view some drawn aspects leave no height to choose: they are redrawn, not given up on."""
+    view = Image.new("RGB", (12, 12))
+    assert all(_random_crop(view, random.Random(s))[1] != (0, 0, 12, 12) for s in range(300))
+
+
+def test_boxes_cut_by_the_crop_are_clipped_and_boxes_outside_it_vanish():
+    crop = [(20, 20, 70, 70)]  # in a 100x100 tile: x and y from 0.2 to 0.7
+    boxes = np.array([[[0.1, 0.3, 0.3, 0.4]], [[0.3, 0.6, 0.4, 0.9]], [[0.8, 0.3, 0.9, 0.4]],
+                      [[0.3, 0.75, 0.4, 0.9]], [[0.7, 0.3, 0.8, 0.4]]])  # left-cut, bottom-cut, right, below, edge
+    out = crop_glyphs(boxes, crop, (100, 100), [0])
+    np.testing.assert_allclose(out[0, 0], [0.0, 0.2, 0.2, 0.4], atol=1e-6)
+    np.testing.assert_allclose(out[1, 0], [0.2, 0.8, 0.4, 1.0], atol=1e-6)
+    assert np.isnan(out[2:, 0]).all()  # wholly right of or below the crop, or touching its edge only
+
+
+def test_hue_wraps_around_pil_s_256_step_circle():
+    want = Image.new("HSV", (1, 1), (205, 255, 255)).convert("RGB").getpixel((0, 0))  # 0 - int(0.2 * 255), mod 256
+    assert _hue(Image.new("RGB", (1, 1), (255, 0, 0)), -0.2).getpixel((0, 0)) == want
+
+
+def test_the_jitter_defaults_are_the_references():
+    import inspect
+
+    defaults = [p.default for p in inspect.signature(color_jitter).parameters.values()][2:]
+    assert defaults == [32 / 255, 0.5, 0.5, 0.2]
+
+
+def test_saturation_stays_within_one_plus_minus_its_range():
+    red = Image.new("RGB", (1, 1), (200, 40, 40))
+    spreads = []
+    for s in range(100):
+        px = color_jitter(red, random.Random(s), brightness=0, contrast=0, hue=0).getpixel((0, 0))
+        spreads.append((max(px) - min(px)) / 160)
+    assert 0.48 <= min(spreads) < 0.6 and 1.4 < max(spreads) <= 1.52
+
+
+def test_training_reads_the_real_views_over_missing_ones_with_a_drawn_interpolation(monkeypatch):
+    spec = ImageSpec(8, 8, 4)
+    rng_img = np.random.default_rng(5).integers(0, 256, (10, 40, 3), np.uint8)
+    img = Image.fromarray(rng_img)
+    repeated = Image.fromarray(np.concatenate([rng_img[:, :20], rng_img[:, :20]], axis=1))  # tiles 0, 1, 0, 1
+    np.testing.assert_array_equal(train_transform(img, spec, random.Random(7), present=2),
+                                  train_transform(repeated, spec, random.Random(7)))
+    glyphs = np.tile(np.array([0.3, 0.3, 0.7, 0.7]), (1, 4, 1))
+    glyphs[0, 2:] = np.nan  # no glyph on the noise tiles: the real tiles' boxes are read for views 2 and 3
+    _, boxes = train_transform(img, spec, random.Random(7), present=2, glyphs=glyphs)
+    assert np.isfinite(boxes).all()
+    used, resize = [], Image.Image.resize
+
+    def spy(self, size, resample=None, *a, **kw):
+        used.append(resample)
+        return resize(self, size, resample, *a, **kw)
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    for s in range(20):
+        train_transform(img, spec, random.Random(s))
+    assert set(used) == set(INTERPOLATIONS)
