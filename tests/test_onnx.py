@@ -101,9 +101,9 @@ def test_int8_quantized_model_keeps_its_metadata_and_reads(tmp_path, fsns, capsy
 
 
 def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, capsys):
-    """One source test (data.source_kind) and torch-free readers for each kind: eval --onnx and eval --report read a
+    """One source registry (data.find_source) and torch-free readers for each kind: eval --onnx and eval --report read a
     labels file, an LMDB folder and a folder of FSNS TFRecords alike (issue 25: only the first two once)."""
-    from seqocr.data import source_kind
+    from seqocr.data import find_source
     from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
     from seqocr.data.tfrecord import write_fsns
 
@@ -113,7 +113,8 @@ def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, capsys):
     (tmp_path / "shards").mkdir()
     write_fsns(tmp_path / "shards" / "test-00000-of-00001", [((SAMPLES / n).read_bytes(), t) for n, t in rows], fsns)
     sources = [str(labels), str(tmp_path / "db"), str(tmp_path / "shards")]
-    assert [source_kind(s) for s in sources] == ["labels", "lmdb", "tfrecords"] and source_kind("synth:n=2") == "synth"
+    assert [find_source(s).kind for s in sources] == ["labels", "lmdb", "tfrecords"]
+    assert find_source("synth:n=2").kind == "synth"
     ckpt = tiny_checkpoint(tmp_path, "default", fsns)
     onnx_path = export_onnx(ckpt, tmp_path / "m.onnx")
     results = []

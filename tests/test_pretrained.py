@@ -218,16 +218,16 @@ def test_independent_names_draw_type_particle_and_name_apart_and_fit_the_charset
 
 
 def test_independent_share_changes_only_that_share_and_leaves_the_default_set_alone():
-    from seqocr.data import parse_synth
+    from seqocr.data import SynthDefaults, parse_synth
 
     plain = [synth_sample(0, i)[1] for i in range(40)]
     assert plain == [synth_sample(0, i, "train", 0.0, 0.0)[1] for i in range(40)]
     mixed = [synth_sample(0, i, "train", 0.0, 0.5)[1] for i in range(40)]
     assert 8 <= sum(a != b for a, b in zip(plain, mixed)) <= 32
     assert mixed == [synth_sample(0, i, "train", 0.0, 0.5)[1] for i in range(40)]  # still a pure function
-    assert parse_synth("synth:split=test,independent=1", 10, 1)["independent"] == 1.0
+    assert parse_synth("synth:split=test,independent=1", SynthDefaults(10, 1)).independent == 1.0
     with pytest.raises(DataError, match="independent is a share"):
-        parse_synth("synth:independent=2", 10, 1)
+        parse_synth("synth:independent=2", SynthDefaults(10, 1))
 
 
 def test_plate_extras_add_a_secondary_line_to_a_share_of_plates_and_never_to_the_label():

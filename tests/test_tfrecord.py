@@ -367,20 +367,18 @@ def test_the_streaming_reader_skips_a_corrupt_record_with_one_warning(tmp_path, 
 
 
 def test_pack_reads_every_shard_and_sums_up_what_it_skipped_once(tmp_path, fsns):
-    from seqocr.data.tfrecord import samples_from_tfrecords
+    from seqocr.data.sources import TfrecordSource, stored
     from tests.helpers import write_split
 
     write_split(tmp_path, "train", small_samples(6), shards=2)
+    source = TfrecordSource(str(tmp_path), shards=shard_paths(tmp_path, "train"))
     warned = []
-    got = list(samples_from_tfrecords(tmp_path, "train", fsns, warn=warned.append))
+    got = list(stored(source, fsns, warn=warned.append))
     assert [t for _, t, _ in got] == [t for _, t in small_samples(6)] and warned == []
     assert got[0][2].endswith(":record 0") and got[3][2].endswith(":record 0")  # each shard counts from 0
     shard = shard_paths(tmp_path, "train")[1]
     flip_byte(shard, record_offsets(shard)[1] + 20)
-    got = list(samples_from_tfrecords(tmp_path, "train", fsns, skip_bad=True, warn=warned.append))
-    assert len(got) == 5 and warned == ["read 6 records, skipped 1 (1 payload checksum mismatch)"]
-
-
-def test_parse_fsns_names_the_record_of_a_payload_that_is_not_an_example():
-    with pytest.raises(DataError, match=r"^f:record 3: not a tf.train.Example \("):
-        parse_fsns(b"\xff\xff not a protobuf", "f:record 3")
+    got = list(stored(source, fsns, skip_bad=True, warn=warned.append))
+    assert len(got) == 5 and warned == [f"{tmp_path}: skipped 1 of 6 samples (1 payload checksum mismatch)"]
+    with pytest.raises(DataError, match=r"train-00001-of-00002:record 1 \(byte \d+\): payload checksum mismatch"):
+        list(stored(source, fsns))

@@ -9,23 +9,33 @@ from ..errors import SeqocrError
 from .common import POSITIVE, add_no_progress
 
 
-def _pack(args: argparse.Namespace) -> int:
-    from ..charset import Charset
-    from ..data import lmdb_store
+def _pack_source(args: argparse.Namespace):
+    """The source ``pack`` reads: any kind the registry knows (``--data``), or one named the short way."""
+    from ..data.sources import LabelsSource, SynthDefaults, SynthSource, TfrecordSource, find_source
 
-    charset = Charset.load(args.charset)
     if args.labels:
-        source = lmdb_store.samples_from_labels(args.labels)
-    elif args.synth:
-        source = lmdb_store.samples_from_synth(args.synth, args.seed, args.split or "train")
-    else:
-        from ..data.tfrecord import samples_from_tfrecords
+        return LabelsSource(args.labels)
+    if args.synth:
+        return SynthSource("synth", SynthDefaults(args.synth, args.seed, args.split or "train"))
+    if args.tfrecords:
+        from ..data.tfrecord import shard_paths
 
         if not args.split:
             raise SeqocrError("--tfrecords needs --split train|validation|test")
-        source = samples_from_tfrecords(args.tfrecords, args.split, charset, args.skip_bad, warn=print)
-    summary = lmdb_store.pack_lmdb(Path(args.out), source, progress=not args.no_progress, skip_bad=args.skip_bad,
-                                   charset=charset, max_chars=args.max_chars)
+        return TfrecordSource(args.tfrecords, shards=shard_paths(args.tfrecords, args.split))
+    return find_source(args.data, SynthDefaults(seed=args.seed, split=args.split or "train"))
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from ..charset import Charset
+    from ..data.lmdb_store import pack_lmdb
+    from ..data.sources import stored
+
+    charset = Charset.load(args.charset)
+    source = _pack_source(args)
+    summary = pack_lmdb(Path(args.out), stored(source, charset, args.skip_bad, warn=print), total=source.raw_count(),
+                        progress=not args.no_progress, skip_bad=args.skip_bad, charset=charset,
+                        max_chars=args.max_chars)
     print(summary.summary())
     return 0
 
@@ -58,6 +68,8 @@ def add(command) -> None:
 
     k = command("pack", "pack images + labels into an LMDB database (DTRB/PARSeq layout)")
     src = k.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="SOURCE", help="any data source: synth:n=N,..., a labels file, an LMDB folder "
+                     "or a folder of TFRecord shards")
     src.add_argument("--labels", help="a labels file of path<TAB>text lines")
     src.add_argument("--tfrecords", help="a folder of FSNS TFRecord shards (with --split)")
     src.add_argument("--synth", type=POSITIVE, metavar="N", help="N generated signs")

@@ -21,6 +21,7 @@ from ..preprocess import ImageSpec, load_image
 from .items import Key, item_augmentation, make_item
 from .labels import SkipReport, read_labels
 from .lmdb_store import close_env, image_key, label_key, opened_here, read_num_samples, shared_env, stored_label_problem
+from .sources import synth_where
 
 if TYPE_CHECKING:
     import lmdb
@@ -71,7 +72,7 @@ class SynthDataset(Dataset):
 
     def __getitem__(self, key: Key | int):
         index, position = key if isinstance(key, tuple) else (key, key)
-        return make_item(lambda: self._load(index), f"synth:{self.split}:{self.seed}:{index}", self.spec,
+        return make_item(lambda: self._load(index), synth_where(self.split, self.seed, index), self.spec,
                          *item_augmentation(self.augment, self.seed, position))
 
 

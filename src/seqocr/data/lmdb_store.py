@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..charset import Charset
 from ..errors import DataError
-from .labels import SkipReport, label_problem, label_rows, sample_problem
+from .labels import SkipReport, label_problem, sample_problem
 
 RawSample = tuple[bytes, str, str]  # (image file bytes, text, where)
 
@@ -66,46 +66,25 @@ class SampleSource:
         return self.make()
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, or ``b""`` if it cannot be read: :func:`pack_lmdb` then reports it as a bad sample."""
-    try:
-        return path.read_bytes()
-    except (OSError, ValueError):  # ValueError: a NUL byte in the name
-        return b""
-
-
 def samples_from_labels(labels_path: str | Path) -> SampleSource:
-    """The images of a labels file, raw: labels are checked by :func:`pack_lmdb`, not here. The file itself is
-    read now (a missing file or a line without a tab raises at once); a missing image yields empty bytes."""
-    path = Path(labels_path)
-    rows = label_rows(path)
+    """The images of a labels file as stored (:class:`~.sources.LabelsSource`): labels are checked by
+    :func:`pack_lmdb`, not here. The file itself is read now (a missing file or a line without a tab raises at
+    once); a missing image yields empty bytes."""
+    from .sources import LabelsSource
 
-    def generate() -> Iterator[RawSample]:
-        for n, name, text in rows:
-            image = path.parent / name
-            yield _read_bytes(image), text, f"{path}:{n} ({image})"
-
-    return SampleSource(len(rows), generate)
+    source = LabelsSource(str(labels_path))
+    return SampleSource(source.raw_count(), lambda: source.raw(None, SkipReport()))
 
 
 def samples_from_synth(n: int, seed: int = 0, split: str = "train") -> SampleSource:
-    """Generated signs, PNG-encoded; sample ``i`` is ``synth_sample(seed, i, split)``, its ``where`` the same as
-    :class:`SynthDataset`'s."""
-    import io
-
-    from .synth import synth_sample  # Pillow rendering; imported lazily
+    """Generated signs, PNG-encoded (:class:`~.sources.SynthSource`); sample ``i`` is ``synth_sample(seed, i,
+    split)``, its ``where`` the same as :class:`SynthDataset`'s."""
+    from .sources import SynthDefaults, SynthSource
 
     if n <= 0:
         raise DataError(f"--n must be positive, got {n}")
-
-    def generate() -> Iterator[RawSample]:
-        for i in range(n):
-            img, text = synth_sample(seed, i, split)
-            buf = io.BytesIO()
-            img.save(buf, format="PNG")
-            yield buf.getvalue(), text, f"synth:{split}:{seed}:{i}"
-
-    return SampleSource(n, generate)
+    source = SynthSource("synth", SynthDefaults(n, seed, split))
+    return SampleSource(n, lambda: source.raw(None, SkipReport()))
 
 
 # -- writing -------------------------------------------------------------------------------------------------
@@ -274,20 +253,26 @@ def stored_label_problem(raw: bytes | None, charset: Charset, max_chars: int) ->
     return problem and problem[0]
 
 
-def labelled_lmdb(path: Path, charset: Charset, max_chars: int, report: SkipReport) -> Iterator[RawSample]:
-    """``(image bytes, text, where)`` of every usable sample of a database, in order, torch-free (``eval --onnx``);
-    the others are counted in ``report``. ``where`` is ``PATH:i``, as :class:`~.datasets.LmdbDataset` names it."""
+def stored_lmdb(path: Path, report: SkipReport) -> Iterator[RawSample]:
+    """``(image bytes, text, where)`` of every sample of a database as stored, in order, labels unchecked (the
+    consumer checks them); a label that is missing or not UTF-8 has no text and is counted in ``report`` instead.
+    ``where`` is ``PATH:i``, as :class:`~.datasets.LmdbDataset` names it. Torch-free (``eval --onnx``, ``pack``)."""
     env = open_lmdb(path)
     try:
         with env.begin() as txn:
-            n = report.total = read_num_samples(txn, path)
+            n = read_num_samples(txn, path)
+            report.total += n
             for i in range(1, n + 1):
                 raw = txn.get(label_key(i))
-                reason = stored_label_problem(raw, charset, max_chars)
+                reason = "missing label" if raw is None else None
+                try:
+                    text = raw.decode("utf-8") if raw is not None else ""
+                except UnicodeDecodeError:
+                    reason = "label not UTF-8"
                 if reason is not None:
                     report.skip(reason, f"{path}:{i}: {reason}")
                     continue
-                yield txn.get(image_key(i)) or b"", raw.decode("utf-8"), f"{path}:{i}"
+                yield txn.get(image_key(i)) or b"", text, f"{path}:{i}"
     finally:
         env.close()
 

@@ -19,7 +19,7 @@ import functools
 import logging
 import os
 import struct
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,18 +353,6 @@ def shard_paths(root: str | Path, split: str) -> list[Path]:
     if not found:
         raise DataError(f"{root}: no {split} files (looked for {folder}/{split}* and {root}/{split}-*)")
     return found
-
-
-def samples_from_tfrecords(root: str | Path, split: str, charset: Charset, skip_bad: bool = False,
-                           warn: Callable[[str], None] = log.warning) -> Iterator[tuple[bytes, str, str]]:
-    """``(PNG bytes, text, where)`` of a split's shards in order, for ``seqocr pack``; skipped records and
-    mismatches are summed up to ``warn`` at the end."""
-    report = FsnsReport()
-    for shard in shard_paths(root, split):
-        for rec in read_fsns(shard, charset, skip_bad, report):
-            yield rec.encoded, rec.text, rec.where
-    if report.skipped or report.mismatches:
-        warn(report.summary())
 
 
 def folder_shards(folder: str | Path) -> list[Path]:
