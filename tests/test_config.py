@@ -27,14 +27,29 @@ def test_overrides_are_typed():
     ("train.steps=1.5", "train.steps must be int"),
     ("train.bf16=3", "train.bf16 must be bool"),
     ("train.steps", "expected key=value"),
-    ("model.name=resnet", "unknown model 'resnet'"),
     ("train.steps=0", "train.steps must be positive"),
-    ("model.max_len=38", "needs view_height=view_width=128 and max_len=64"),
 ])
 def test_bad_overrides(override, message):
-    cfg_file = str(CONFIGS / "reference.yaml") if override.startswith("model.max_len") else str(CONFIGS / "tiny.yaml")
     with pytest.raises(ConfigError, match=message):
-        load_config(cfg_file, [override])
+        load_config(str(CONFIGS / "tiny.yaml"), [override])
+
+
+@pytest.mark.parametrize("config, override, message", [
+    ("tiny", "model.name=resnet", "model.name: unknown model 'resnet'; choose from default, reference"),
+    ("reference", "model.max_len=38", "needs view_height=view_width=128 and max_len=64"),
+    ("tiny", "model.backbone=resnet", "model.backbone: unknown backbone 'resnet'; choose from vgg, ppocrv6"),
+    ("tiny", "model.trainable_stages=7", "model.trainable_stages must be at most 6"),
+    ("tiny", "train.char_map_loss=0.1", "train.char_map_loss needs model.char_map: true"),
+    ("reference", "train.attention_loss=0.1", "model reference has no glyph attention to train"),
+])
+def test_each_architecture_checks_its_own_settings(config, override, message):
+    """The shared checks run when a config is read; the architecture's own (seqocr.model.check_config) when a model
+    is about to be built or trained from it (issue 25: the config layer names no model)."""
+    from seqocr.model import check_config
+
+    cfg = load_config(str(CONFIGS / f"{config}.yaml"), [override])
+    with pytest.raises(ConfigError, match=message):
+        check_config(cfg)
 
 
 def test_bad_config_files(tmp_path):

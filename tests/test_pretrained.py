@@ -249,12 +249,11 @@ def test_plate_extras_add_a_secondary_line_to_a_share_of_plates_and_never_to_the
     assert all(m[3].shape == p[3].shape for p, m in zip(plain, mixed))  # one glyph box per label character
 
 
-def test_config_refuses_unknown_backbone_and_out_of_range_view_counts():
+def test_config_refuses_out_of_range_view_counts_and_shares():
     from seqocr.config import validate
     from seqocr.errors import ConfigError
 
-    for section, key, value, message in (("model", "backbone", "resnet", "unknown backbone"),
-                                         ("model", "train_views", 5, "train_views"),
+    for section, key, value, message in (("model", "train_views", 5, "train_views"),
                                          ("data", "synth_invented", 1.5, "share"),
                                          ("data", "synth_independent", 1.5, "share"),
                                          ("data", "synth_extras", -0.5, "negative")):

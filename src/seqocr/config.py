@@ -17,12 +17,12 @@ import yaml
 
 from .errors import ConfigError
 from .fsns import DECODER_STEPS
-from .model import MODELS
 
 
 @dataclass
 class ModelConfig:
-    name: str = "default"            # "reference" (the MindSpore model, to the letter) or "default" (ours)
+    name: str = "default"            # an architecture of seqocr.model.MODELS: "default" (ours) or "reference" (the
+                                     # MindSpore model, to the letter); each checks the settings it reads
     view_height: int = 64            # each of the views is resized to view_height × view_width
     view_width: int = 64
     num_views: int = 4
@@ -241,10 +241,9 @@ def _check_magnitudes(cfg: Config) -> None:
 
 
 def validate(cfg: Config) -> None:
+    """The checks every model shares; each architecture checks its own settings (seqocr.model.check_config)."""
     _check_magnitudes(cfg)
     m, t = cfg.model, cfg.train
-    if m.name not in MODELS:
-        raise ConfigError(f"model.name: unknown model {m.name!r}; choose from {', '.join(sorted(MODELS))}")
     if t.loss not in ("masked_mean", "reference"):
         raise ConfigError(f"train.loss: unknown loss {t.loss!r}; choose from masked_mean, reference")
     if t.schedule not in ("constant", "cosine"):
@@ -272,16 +271,11 @@ def validate(cfg: Config) -> None:
     for key, v in at_least_zero.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}")
-    if m.backbone not in ("vgg", "ppocrv6"):
-        raise ConfigError(f"model.backbone: unknown backbone {m.backbone!r}; choose from vgg, ppocrv6")
-    if m.trainable_stages > 6 or max(m.train_views, m.read_views) > m.num_views:
-        raise ConfigError("model.trainable_stages must be at most 6, model.train_views and model.read_views at "
-                          "most model.num_views")
-    if t.char_map_loss and not m.char_map:
-        raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
-    if t.glyph_losses and not (m.name == "default" and is_synth(d.train)):
-        raise ConfigError("train.attention_loss and train.char_map_loss need model.name=default and generated "
-                          "training data (data.train: synth): only the generator knows where each glyph is")
+    if max(m.train_views, m.read_views) > m.num_views:
+        raise ConfigError("model.train_views and model.read_views must be at most model.num_views")
+    if t.glyph_losses and not is_synth(d.train):
+        raise ConfigError("train.attention_loss and train.char_map_loss need generated training data (data.train: "
+                          "synth): only the generator knows where each glyph is")
     if d.augment_on not in ("workers", "device"):
         raise ConfigError(f"data.augment_on: unknown place {d.augment_on!r}; choose from workers, device")
     for key, share in (("data.synth_invented", d.synth_invented), ("data.synth_independent", d.synth_independent),
@@ -292,8 +286,5 @@ def validate(cfg: Config) -> None:
                    *((f"train.betas[{i}]", b) for i, b in enumerate(t.betas))):
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"{key} must be in [0, 1), got {v}")
-    if m.name == "reference" and (m.view_height, m.view_width, m.max_len) != (128, 128, 64):
-        raise ConfigError("model.name=reference needs view_height=view_width=128 and max_len=64: its attention "
-                          "layer has one output per CNN column (the coupling the reference bakes in)")
     if not 0.0 <= m.teacher_forcing <= 1.0:
         raise ConfigError(f"model.teacher_forcing must be in [0, 1], got {m.teacher_forcing}")

@@ -22,7 +22,7 @@ def _train(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import torch
 
-    args.model = args.model or ["default", "reference"]
+    args.model = args.model or sorted(MODELS)
     args.dtype = args.dtype or ["fp32", "bf16"]
     from ..train.bench import run
 

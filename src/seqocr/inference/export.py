@@ -47,6 +47,7 @@ class GreedyReader(nn.Module):
 def metadata(cfg, charset, step: int) -> dict[str, str]:
     m = cfg.model
     return {"seqocr_version": __version__, "model": m.name, "step": str(step), "max_len": str(m.max_len),
+            "vocab_size": str(m.vocab_size),
             "charset": json.dumps(charset.to_dict(), ensure_ascii=False),
             "preprocess": json.dumps(ImageSpec.from_config(m).to_dict())}
 

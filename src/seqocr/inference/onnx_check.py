@@ -44,9 +44,10 @@ def read_metadata(path: Path, session, meta: dict[str, str]) -> tuple[Charset, I
         if max_len is not None and len(shape) == 2 and isinstance(shape[1], int) and shape[1] != max_len:
             raise DataError(f"{path}: metadata says {max_len} decoder steps, the graph's {name} has {shape[1]}")
     classes = output_classes(path)
-    if classes is not None and classes != len(charset) and not (meta.get("model") == "reference"
-                                                                and classes > len(charset)):
-        # the reference model pads its output layer to a fixed vocabulary (model.vocab_size); ours does not
+    # a model may pad its output layer to a fixed vocabulary (model.vocab_size: the reference's 10,000); a file from
+    # before the metadata said so is taken at its word for any padding
+    padded = int(meta["vocab_size"]) if meta.get("vocab_size", "").isdigit() else None
+    if classes is not None and (classes != max(len(charset), padded) if padded is not None else classes < len(charset)):
         raise DataError(f"{path}: metadata has a charset of {len(charset)} tokens, the graph's output layer "
                         f"{classes} classes")
     return charset, spec

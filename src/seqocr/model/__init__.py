@@ -1,7 +1,10 @@
 """Model registry: ``build_model(cfg, num_classes)`` picks the architecture named by ``cfg.name``.
 
-:data:`MODELS` is the one list of model names (the config and the command line check against it); it names
-each architecture's module and class, so this package imports torch only when a model is built.
+:data:`MODELS` is the one list of model names (the command line offers them; :func:`check_config` refuses others);
+it names each architecture's module and class, so this package imports torch only when one is asked for. Each
+architecture owns its settings (:class:`~.base.Seq2SeqOCR`): the config keys that shape its weights
+(``weight_keys``, ``fixed_keys``) and the checks of its config (``check_config``). A new architecture is one module
+and one line here.
 """
 
 from __future__ import annotations
@@ -12,12 +15,29 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..config import ModelConfig
+    from ..config import Config, ModelConfig
     from .base import Seq2SeqOCR
 
+# name -> (module: of this package, or a dotted path to one elsewhere; class)
 MODELS: dict[str, tuple[str, str]] = {"default": ("default", "DefaultOCR"), "reference": ("reference", "ReferenceOCR")}
 
-__all__ = ["MODELS", "build_model", "num_classes_for", "parameter_count"]
+__all__ = ["MODELS", "architecture", "build_model", "check_config", "num_classes_for", "parameter_count"]
+
+
+def architecture(name: str) -> type[Seq2SeqOCR]:
+    """The class of the architecture called ``name`` (its module imported now)."""
+    try:
+        module, cls = MODELS[name]
+    except KeyError:
+        raise ConfigError(f"model.name: unknown model {name!r}; choose from {', '.join(sorted(MODELS))}") from None
+    return getattr(importlib.import_module(module if "." in module else f".{module}", __name__), cls)
+
+
+def check_config(cfg: Config) -> Config:
+    """``cfg`` itself when its model section names a known architecture that can build and train from it
+    (:meth:`~.base.Seq2SeqOCR.check_config`); :class:`ConfigError` naming the key otherwise."""
+    architecture(cfg.model.name).check_config(cfg)
+    return cfg
 
 
 def num_classes_for(cfg: ModelConfig, charset_size: int) -> int:
@@ -26,11 +46,7 @@ def num_classes_for(cfg: ModelConfig, charset_size: int) -> int:
 
 
 def build_model(cfg: ModelConfig, num_classes: int) -> Seq2SeqOCR:
-    try:
-        module, name = MODELS[cfg.name]
-    except KeyError:
-        raise ConfigError(f"unknown model {cfg.name!r}; choose from {', '.join(sorted(MODELS))}") from None
-    return getattr(importlib.import_module(f".{module}", __name__), name)(cfg, num_classes)
+    return architecture(cfg.name)(cfg, num_classes)
 
 
 def parameter_count(model) -> int:

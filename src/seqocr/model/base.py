@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..charset import EOS, GO, PAD
+from ..config import Config, ModelConfig
+from ..errors import ConfigError
 
 
 class Encoding(NamedTuple):
@@ -59,6 +61,24 @@ class Seq2SeqOCR(nn.Module):
     # positions in the state tuple of what depends on the image alone, not on the step (DefaultOCR's attention
     # keys): beam search never reorders them, and the ONNX step graph takes them in without returning them
     static_state: tuple[int, ...] = ()
+    # its settings: the model config keys that shape its weights (a run from train.init_from keeps them; the other
+    # keys only change how it trains or reads), and whether it can learn from glyph boxes (train.attention_loss)
+    weight_keys: tuple[str, ...] = ("name", "view_height", "view_width", "num_views", "max_len", "vocab_size",
+                                    "hidden")
+    glyph_losses: bool = False
+
+    @classmethod
+    def check_config(cls, cfg: Config) -> None:
+        """Refuse, with a :class:`~seqocr.errors.ConfigError` naming the key, a config this architecture cannot
+        build or train; the shared checks are :func:`seqocr.config.validate`'s."""
+        if cfg.train.glyph_losses and not cls.glyph_losses:
+            raise ConfigError(f"train.attention_loss and train.char_map_loss: model {cfg.model.name} has no glyph "
+                              "attention to train (model.name=default has)")
+
+    @classmethod
+    def fixed_keys(cls, m: ModelConfig) -> tuple[str, ...]:
+        """The weight keys a run from a checkpoint with this model config must keep (train.init_from)."""
+        return cls.weight_keys
 
     def encode_all(self, images: Tensor) -> Encoding:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
+from ..config import Config, ModelConfig
 from ..errors import ConfigError
 from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
 
@@ -101,6 +101,25 @@ def sharpest_views(views: Tensor, k: int) -> Tensor:
 
 class DefaultOCR(Seq2SeqOCR):
     static_state = (2,)  # the attention keys (init_state): computed once per image
+    weight_keys = (*Seq2SeqOCR.weight_keys, "channels", "attention_dim", "norm", "rows", "backbone", "embed_dim")
+    glyph_losses = True
+    BACKBONES = ("vgg", "ppocrv6")
+    VIEW_SIZE = ("view_height", "view_width")  # a ppocrv6 model may change them on init_from (finetune.resize_rows)
+
+    @classmethod
+    def check_config(cls, cfg: Config) -> None:
+        super().check_config(cfg)
+        m = cfg.model
+        if m.backbone not in cls.BACKBONES:
+            raise ConfigError(f"model.backbone: unknown backbone {m.backbone!r}; choose from {', '.join(cls.BACKBONES)}")
+        if m.trainable_stages > 6:
+            raise ConfigError("model.trainable_stages must be at most 6 (PP-OCRv6's backbone has 6 stages)")
+        if cfg.train.char_map_loss and not m.char_map:
+            raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
+
+    @classmethod
+    def fixed_keys(cls, m: ModelConfig) -> tuple[str, ...]:
+        return tuple(k for k in cls.weight_keys if not (m.backbone == "ppocrv6" and k in cls.VIEW_SIZE))
 
     def __init__(self, cfg: ModelConfig, num_classes: int):
         super().__init__()

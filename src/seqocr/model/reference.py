@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
+from ..config import Config, ModelConfig
+from ..errors import ConfigError
 from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
 
 
@@ -71,6 +72,14 @@ class BidirectionalLSTM(nn.Module):
 
 
 class ReferenceOCR(Seq2SeqOCR):
+    @classmethod
+    def check_config(cls, cfg: Config) -> None:
+        super().check_config(cfg)
+        m = cfg.model
+        if (m.view_height, m.view_width, m.max_len) != (128, 128, 64):
+            raise ConfigError("model.name=reference needs view_height=view_width=128 and max_len=64: its attention "
+                              "layer has one output per CNN column (the coupling the reference bakes in)")
+
     def __init__(self, cfg: ModelConfig, num_classes: int):
         super().__init__()
         self.num_views, self.max_len, self.num_classes = cfg.num_views, cfg.max_len, num_classes

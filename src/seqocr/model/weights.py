@@ -117,12 +117,13 @@ MAX_STEPS = 1024  # decoder steps a stored config may ask for (FSNS models use 3
 def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
     """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
     ``None`` loads the shipped model."""
-    from . import build_model, num_classes_for
+    from . import build_model, check_config, num_classes_for
 
     path = Path(path) if path is not None else shipped_model()
     state = read_any(path)
     cfg = Config.from_dict(state["config"], where=str(path))
     validate(cfg)
+    check_config(cfg)
     m = cfg.model
     if m.max_len > MAX_STEPS or m.view_height * m.view_width * m.num_views > DEFAULT_MAX_PIXELS:
         raise DataError(f"{path}: model config out of range ({m.max_len} decoder steps, {m.num_views} views of "

@@ -14,7 +14,7 @@ import torch
 from ..config import Config, load_config
 from ..device import pick_device, place, to_device
 from ..fsns import NUM_CLASSES
-from ..model import build_model, num_classes_for
+from ..model import build_model, check_config, num_classes_for
 from ..model.fuse import fold_batchnorm
 from ..preprocess import ImageSpec
 from .distributed import CPU
@@ -23,7 +23,7 @@ from .step import adam, train_step
 
 
 def _config(model: str, config: str | None, overrides: list[str]) -> Config:
-    return load_config(config or f"configs/{model}.yaml", overrides)
+    return check_config(load_config(config or f"configs/{model}.yaml", overrides))
 
 
 def _inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:

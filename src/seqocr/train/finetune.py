@@ -23,20 +23,13 @@ import torch
 from ..charset import SPECIALS, Charset
 from ..config import Config, ModelConfig
 from ..errors import ConfigError, DataError
-from ..model import weights
+from ..model import architecture, weights
 from ..model.weights import read_any
 
 SHIPPED = "shipped"  # train.init_from: shipped = the model packaged with seqocr
-# the model keys that shape the weights; the others change only how a model trains (or its calibration)
-ARCHITECTURE = ("name", "view_height", "view_width", "num_views", "max_len", "vocab_size", "hidden", "channels",
-                "attention_dim", "norm", "rows", "backbone", "embed_dim")
-TRAINING_KNOBS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in ARCHITECTURE)
-VIEW_SIZE = ("view_height", "view_width")  # architecture keys a ppocrv6 model may change on init_from (resize_rows)
-
-
 def fixed_keys(model: ModelConfig) -> tuple[str, ...]:
-    """The architecture keys a run from a checkpoint with this model config must keep."""
-    return tuple(k for k in ARCHITECTURE if not (model.backbone == "ppocrv6" and k in VIEW_SIZE))
+    """The weight keys a run from a checkpoint with this model config must keep (its architecture's)."""
+    return architecture(model.name).fixed_keys(model)
 
 
 def init_source(spec: str) -> Path:
@@ -62,8 +55,7 @@ def adopt_model_config(cfg: Config, state: dict[str, Any] | None = None) -> Conf
         if mine != there:
             raise ConfigError(f"model.{key}: {mine!r} given, but train.init_from {path} has {there!r}; leave "
                               f"model.{key} out (a run from init_from takes that model's config)")
-    knobs = {key: getattr(cfg.model, key) for key in given & (set(ARCHITECTURE) - set(fixed_keys(theirs)) |
-                                                                set(TRAINING_KNOBS))}
+    knobs = {key: getattr(cfg.model, key) for key in given - set(fixed_keys(theirs))}  # training knobs, view size
     adopted = dataclasses.replace(cfg, model=dataclasses.replace(theirs, **knobs))
     adopted.given = cfg.given
     return adopted

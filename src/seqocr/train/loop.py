@@ -22,7 +22,7 @@ from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
 from ..device import place, to_device
 from ..errors import ConfigError, DataError, SeqocrError
-from ..model import build_model, num_classes_for
+from ..model import build_model, check_config, num_classes_for
 from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
 from .augment import augment_views, step_seed
@@ -59,7 +59,7 @@ class Trainer:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        c = self.cfg
+        c = check_config(self.cfg)  # the architecture's own checks (the shared ones ran when the config was read)
         if c.train.threads:
             torch.set_num_threads(c.train.threads)
         self.dist = setup(c.train.device)
