@@ -357,3 +357,22 @@ def test_training_reads_the_real_views_over_missing_ones_with_a_drawn_interpolat
     for s in range(20):
         train_transform(img, spec, random.Random(s))
     assert set(used) == set(INTERPOLATIONS)
+
+
+def test_a_box_wholly_left_of_the_crop_vanishes():
+    out = crop_glyphs(np.array([[[0.05, 0.3, 0.15, 0.4]]]), [(20, 20, 70, 70)], (100, 100), [0])
+    assert np.isnan(out).all()
+
+
+def test_hue_moves_by_shift_times_255_steps():
+    want = Image.new("HSV", (1, 1), (127, 255, 255)).convert("RGB").getpixel((0, 0))  # int(0.5 * 255) = 127, not 128
+    assert _hue(Image.new("RGB", (1, 1), (255, 0, 0)), 0.5).getpixel((0, 0)) == want
+
+
+def test_the_default_hue_jitter_moves_at_most_a_fifth_of_the_circle():
+    red = Image.new("RGB", (1, 1), (255, 0, 0))
+    moved = []
+    for s in range(100):
+        h = color_jitter(red, random.Random(s), brightness=0, contrast=0, saturation=0).convert("HSV").getpixel((0, 0))[0]
+        moved.append(min(h, 256 - h))
+    assert 40 < max(moved) <= 52
