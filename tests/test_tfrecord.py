@@ -382,3 +382,8 @@ def test_pack_reads_every_shard_and_sums_up_what_it_skipped_once(tmp_path, fsns)
     assert len(got) == 5 and warned == [f"{tmp_path}: skipped 1 of 6 samples (1 payload checksum mismatch)"]
     with pytest.raises(DataError, match=r"train-00001-of-00002:record 1 \(byte \d+\): payload checksum mismatch"):
         list(stored(source, fsns))
+
+
+def test_parse_fsns_names_the_record_of_a_payload_that_is_not_an_example():
+    with pytest.raises(DataError, match=r"^f:record 3: not a tf.train.Example \("):
+        parse_fsns(b"\xff\xff not a protobuf", "f:record 3")
