@@ -194,6 +194,12 @@ def test_a_bad_label_in_the_zip_is_named(fsns, text, message):
     assert str(e.value) == message
 
 
+def test_a_label_outside_the_charset_is_refused_in_the_zip(fsns):
+    with pytest.raises(DataError) as e:
+        write_labels_zip([("a.png", b"x", "R☃")], fsns, 5)
+    assert str(e.value) == f"label 0 (a.png): characters {fsns.missing('R☃')} of 'R☃' are not in charset {fsns.name}"
+
+
 def test_a_long_file_name_is_cut_in_the_message(fsns):
     with pytest.raises(DataError) as e:
         write_labels_zip([("n" * 100 + ".png", b"x", "")], fsns, 5)
