@@ -72,7 +72,7 @@ soak: venv
 	$(PY) scripts/soak.py --minutes $(SOAK_MINUTES) --json benchmarks/soak.json
 
 # Mutation score of the core modules (issue 24): each mutated against the tests that cover it (mutmut, from PyPI);
-# about 30 minutes on 2 cores; the surviving mutants' diffs land in build/mutation-survivors/. Not part of `make test`.
+# about 10 minutes on 2 cores (BENCHMARKS.md); the surviving mutants' diffs land in build/mutation-survivors/. Not part of `make test`.
 mutation: venv
 	$(PY) -m pip install -q "mutmut>=3.3,<4"
 	$(PY) scripts/mutation.py --json benchmarks/mutation.json --survivors build/mutation-survivors
