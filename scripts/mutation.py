@@ -1,7 +1,7 @@
 """Mutation score of the modules the product's correctness rests on (issue 24), with mutmut: each module is mutated
 in a copy of the project of its own (build/mutation/NAME), against the test files that cover it, so the whole run
-stays within about 30 minutes on 2 cores. A mutant is killed when a test fails (or times out) with it in place;
-the score is killed / (killed + survived). `make mutation` runs it; not part of `make test`.
+takes about 10 minutes on 2 cores (BENCHMARKS.md). A mutant is killed when a test fails (or times out) with it in
+place; the score is killed / (killed + survived). `make mutation` runs it; not part of `make test`.
 
     python scripts/mutation.py [--only metrics,charset] [--children 2] [--json benchmarks/mutation.json]
                                [--survivors DIR]
