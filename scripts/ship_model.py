@@ -5,7 +5,7 @@ Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped/last.pt
        [--real LABELS.tsv] [--calibration N]
 
 It fits the confidence temperature on generated validation signs (``synth:split=test,n=N,seed=7``, not the
-held-out set), exports the weights (config with that temperature, charset and training facts in the file's
+held-out set, with the last stage's shares of independent names and secondary lines), exports the weights (config with that temperature, charset and training facts in the file's
 metadata), then measures the figures the card reports with the exported file itself: annotation/character
 precision and calibration error on a fixed generated held-out set (street names never used in training),
 confidences on blank and noise images, and, where the labels file exists, the real FSNS samples (evaluation only).
@@ -38,7 +38,9 @@ from seqocr.train.evaluate import calibration_data, evaluate
 from seqocr.train.finetune import init_source
 
 BUNDLED = SHIPPED.parent.parent / "samples" / "labels.tsv"  # the signs shipped in the package, read in the tests
-CALIBRATION = "synth:split=test,n={n},seed=7"  # validation signs for the temperature, apart from the held-out seed 1
+# validation signs for the temperature: held-out names (seed 7, apart from the held-out seed 1) drawn as the last stage
+# trained (its shares of independent names and secondary lines: signs as varied as real plates, issue 22 item 6)
+CALIBRATION = "synth:split=test,n={n},seed=7,independent={independent},extras={extras}"
 BACKBONE_NOTE = [
     "## The pretrained backbone: license and provenance", "",
     "The convolutional backbone (2.66 M of the parameters) is PP-OCRv6 rec small's, by PaddlePaddle's PaddleOCR",
@@ -133,7 +135,8 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
 def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     """Fit the temperature on ``n`` generated validation signs; a copy of the checkpoint whose config carries it."""
     model, cfg, charset, _ = load_model(checkpoint)
-    ds = build_dataset(CALIBRATION.format(n=n), charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
+    source = CALIBRATION.format(n=n, independent=cfg.data.synth_independent, extras=cfg.data.synth_extras)
+    ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
     logp, ids, hits = calibration_data(model, ds, charset, cfg.model.max_len)
     t = fit_temperature(logp, ids, hits)
     before = expected_calibration_error(sequence_confidence(logp, ids), hits)
@@ -145,7 +148,7 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     raw["config"]["model"]["temperature"] = t
     out = out_dir / "calibrated.pt"
     torch.save(raw, out)
-    return out, {"temperature": t, "set": CALIBRATION.format(n=n), "ece_before": round(before, 4),
+    return out, {"temperature": t, "set": source, "ece_before": round(before, 4),
                  "ece_after": round(after, 4)}
 
 
