@@ -34,7 +34,7 @@ test: venv
 
 # The shipped model's recipe: training on generated signs (resumes a stopped run), then calibration, export and
 # the model card. Each stage's config says why it is there (stage 7: 192-px views, the letters nearer the backbone's
-# 48-px lines).
+# 48-px lines; stage 8: independent names and secondary lines under the name, as on real plates).
 model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2-glyph)
@@ -43,7 +43,8 @@ model: venv
 	$(call train_stage,shipped-stage5)
 	$(call train_stage,shipped-stage6)
 	$(call train_stage,shipped-stage7)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage7/last.pt --heldout 1000
+	$(call train_stage,shipped-stage8)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage8/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \

@@ -69,8 +69,19 @@ def _stages(checkpoint: Path) -> tuple[list[tuple[Path, dict]], dict]:
             return stages, {}
         source = init_source(origin)
         if source.suffix == ".safetensors":
-            return stages, earlier_stages(read_any(source).get("info", {}))
+            return stages, before_runs(earlier_stages(read_any(source).get("info", {})), stages)
         checkpoint = source
+
+
+def before_runs(earlier: dict, stages: list[tuple[Path, dict]]) -> dict:
+    """``earlier`` (a shipped file's stages) less those that are runs of the chain themselves: ``init_from:
+    shipped`` names whatever file was shipped when the run started, and once that run was shipped in its turn the
+    file lists it as its own last stage (stage 7 started from stage 6's file, and stage 7's file now ends with it)."""
+    configs = earlier.get("configs", [])
+    runs = [f"configs/{Path(st['config']['train']['out_dir']).name}.yaml" for _, st in stages]
+    cut = max((k for k in range(len(runs) + 1) if k <= len(configs) and configs[len(configs) - k:] == runs[:k]),
+              default=0)
+    return {key: values[:len(values) - cut] for key, values in earlier.items()} if cut else earlier
 
 
 def earlier_stages(info: dict) -> dict:
