@@ -1,6 +1,7 @@
 """Datasets for training and evaluation, and the batch collation where labels become token ids.
 
-Every dataset is map-style, indexed by a key ``(index, position)``, and gives the items of :mod:`.items`;
+Every dataset is a :class:`SourceDataset`, map-style, indexed by a key ``(index, position)``, giving the items of
+:mod:`.items` (the TFRecord stream, :mod:`.stream`, gives the same items);
 :class:`Collate` drops the unusable ones and the training loop counts them.
 """
 
@@ -27,7 +28,32 @@ if TYPE_CHECKING:
     import lmdb
 
 
-class LabelsDataset(Dataset):
+class SourceDataset(Dataset):
+    """The map-style dataset of an indexed source: item ``index`` is :meth:`load` ``(index)`` named :meth:`where`
+    ``(index)``, made into a training or evaluation item (:func:`.items.make_item`: decoded, augmented by the
+    sample's own generator at ``position``, or an unreadable sample's reason). A kind of source supplies the three
+    methods; the sampling, augmentation and error contract are this class's."""
+
+    spec: ImageSpec
+    augment: bool | str
+    seed: int
+
+    def __len__(self) -> int:  # pragma: no cover - every kind has its own
+        raise NotImplementedError
+
+    def where(self, index: int) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def load(self, index: int) -> tuple:  # pragma: no cover
+        raise NotImplementedError
+
+    def __getitem__(self, key: Key | int):
+        index, position = key if isinstance(key, tuple) else (key, key)
+        return make_item(lambda: self.load(index), self.where(index), self.spec,
+                         *item_augmentation(self.augment, self.seed, position))
+
+
+class LabelsDataset(SourceDataset):
     """Images listed in a labels file."""
 
     def __init__(self, path: str, charset: Charset, spec: ImageSpec, max_chars: int, augment: bool | str = False,
@@ -39,14 +65,15 @@ class LabelsDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, key: Key | int):
-        index, position = key if isinstance(key, tuple) else (key, key)
+    def where(self, index: int) -> str:
+        return self.samples[index].named
+
+    def load(self, index: int) -> tuple:
         s = self.samples[index]
-        return make_item(lambda: (load_image(s.path, f"{s.where} ({s.path})"), s.text, None), s.named, self.spec,
-                         *item_augmentation(self.augment, self.seed, position))
+        return load_image(s.path, f"{s.where} ({s.path})"), s.text, None
 
 
-class SynthDataset(Dataset):
+class SynthDataset(SourceDataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool | str = False,
@@ -64,16 +91,14 @@ class SynthDataset(Dataset):
     def __len__(self) -> int:
         return self.size
 
-    def _load(self, index: int) -> tuple:
+    def where(self, index: int) -> str:
+        return synth_where(self.split, self.seed, index)
+
+    def load(self, index: int) -> tuple:
         from .synth import synth_glyphs  # Pillow rendering; imported lazily
 
         record = synth_glyphs(self.seed, index, self.split, self.invented, self.independent, self.extras)
         return record if self.glyphs else record[:3]
-
-    def __getitem__(self, key: Key | int):
-        index, position = key if isinstance(key, tuple) else (key, key)
-        return make_item(lambda: self._load(index), synth_where(self.split, self.seed, index), self.spec,
-                         *item_augmentation(self.augment, self.seed, position))
 
 
 class StreamSampler(Sampler[Key]):
@@ -133,7 +158,7 @@ class Collate:
         return batch
 
 
-class LmdbDataset(Dataset):
+class LmdbDataset(SourceDataset):
     """An LMDB folder in the DTRB/PARSeq layout, with :class:`LabelsDataset`'s item contract. ``where`` is
     ``PATH:i``, ``i`` the 1-based sample number of keys ``image-%09d``/``label-%09d``.
 
@@ -174,14 +199,11 @@ class LmdbDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, key: Key | int):
-        index, position = key if isinstance(key, tuple) else (key, key)
-        i = int(self.index[index])
-        where = f"{self.path}:{i}"
-        return make_item(lambda: self._load(i, where), where, self.spec,
-                         *item_augmentation(self.augment, self.seed, position))
+    def where(self, index: int) -> str:
+        return f"{self.path}:{int(self.index[index])}"
 
-    def _load(self, i: int, where: str):
+    def load(self, index: int) -> tuple:
+        i, where = int(self.index[index]), self.where(index)
         with shared_env(self.path, self._root).begin() as txn:
             text = txn.get(label_key(i)).decode("utf-8")  # checked at construction
             image = txn.get(image_key(i))
