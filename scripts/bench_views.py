@@ -31,7 +31,7 @@ from seqocr.train.checkpoint import save_checkpoint
 def with_read_views(checkpoint: str | None, k: int, out: Path) -> Path:
     """A checkpoint of the same weights whose config reads ``k`` views."""
     model, cfg, charset, state = load_model(checkpoint)
-    cfg.model.read_views = model.read_views = k
+    cfg.model.options["read_views"] = model.read_views = k
     save_checkpoint(out, cfg=cfg, charset=charset, model=model, step=int(state.get("step", 0)))
     return out
 

@@ -155,7 +155,7 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     raw = read_checkpoint(checkpoint)
     # the log-probabilities were taken at the model's own temperature (1, or a shipped model's when a stage started
     # from one: train.init_from shipped), so the fitted factor multiplies it
-    t = round(cfg.model.temperature * t, 4)
+    t = round(model.temperature * t, 4)
     raw["config"]["model"]["temperature"] = t
     out = out_dir / "calibrated.pt"
     torch.save(raw, out)

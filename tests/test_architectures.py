@@ -1,24 +1,35 @@
 """A new architecture is one module and one registry line (issue 25): a toy model registered here trains, checks
 its own settings, exports to ONNX and reads there as in PyTorch, with no other file knowing its name."""
 
+from dataclasses import dataclass
+
 import pytest
 
 from seqocr.config import Config
 from seqocr.errors import ConfigError
-from seqocr.model.default import DefaultOCR
+from seqocr.model.default import DefaultOCR, DefaultSettings
 from tests.helpers import SAMPLES, tiny_config
 
 
+@dataclass
+class ToySettings(DefaultSettings):
+    """The default model's keys and one of the toy's own."""
+    own_cnn_only: bool = True        # refuse a pretrained backbone
+
+
 class ToyOCR(DefaultOCR):
-    """The default model reading with its own small CNN only; its settings say so."""
+    """The default model reading with its own small CNN only, unless its own key says otherwise."""
 
     weight_keys = DefaultOCR.weight_keys
+    Settings = ToySettings
 
     @classmethod
     def check_config(cls, cfg: Config) -> None:
         super().check_config(cfg)
-        if cfg.model.backbone != "vgg":
-            raise ConfigError("model.backbone: the toy reads with its own CNN only (vgg)")
+        s = cls.settings(cfg.model)
+        if s.own_cnn_only and s.backbone != "vgg":
+            raise ConfigError("model.backbone: the toy reads with its own CNN only (vgg) unless model.own_cnn_only "
+                              "is false")
 
 
 @pytest.fixture()
@@ -46,8 +57,13 @@ def test_a_registered_architecture_trains_exports_and_reads_everywhere(toy, tmp_
     onnx_reader = OnnxReader(onnx_path)
     assert onnx_reader.metadata["model"] == "toy"
     assert [r.text for r in onnx_reader.read(images)] == [r.text for r in torch_reader.read(images)]
-    cfg.model.backbone = "ppocrv6"
+    cfg.model.options["backbone"] = "ppocrv6"
     with pytest.raises(ConfigError, match="the toy reads with its own CNN only"):
+        check_config(cfg)
+    cfg.model.options["own_cnn_only"] = False  # the toy's own key: its check reads it
+    check_config(cfg)
+    cfg.model.name = "default"  # which the default model does not know
+    with pytest.raises(ConfigError, match="unknown config key 'model.own_cnn_only'; model default has"):
         check_config(cfg)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -85,7 +83,7 @@ def test_the_model_applies_its_temperature_and_texts_do_not_change():
     cfg = tiny_model_config(max_len=6)
     torch.manual_seed(0)
     model = build_model(cfg, 20).eval()
-    hot = build_model(dataclasses.replace(cfg, temperature=2.0), 20).eval()
+    hot = build_model(cfg.replace(temperature=2.0), 20).eval()
     hot.load_state_dict(model.state_dict())
     images = torch.randn(5, 3, 16, 64)
     ids, steps = model.greedy_steps(images).ids, model.greedy_steps(images).logps

@@ -1,6 +1,6 @@
 import pytest
 
-from seqocr.config import load_config
+from seqocr.config import Config, load_config
 from seqocr.errors import ConfigError
 from tests.helpers import CONFIGS
 
@@ -16,7 +16,7 @@ def test_shipped_configs_load():
 def test_overrides_are_typed():
     cfg = load_config(str(CONFIGS / "tiny.yaml"), ["train.steps=7", "train.lr=1e-3", "train.bf16=true",
                                             "model.channels=[8, 8, 8, 8]", "train.grad_clip=1"])
-    assert (cfg.train.steps, cfg.train.lr, cfg.train.bf16, cfg.model.channels) == (7, 1e-3, True, [8, 8, 8, 8])
+    assert (cfg.train.steps, cfg.train.lr, cfg.train.bf16, cfg.model.options["channels"]) == (7, 1e-3, True, [8, 8, 8, 8])
     assert isinstance(cfg.train.grad_clip, float)
 
 
@@ -41,6 +41,14 @@ def test_bad_overrides(override, message):
     ("tiny", "model.trainable_stages=7", "model.trainable_stages must be at most 6"),
     ("tiny", "train.char_map_loss=0.1", "train.char_map_loss needs model.char_map: true"),
     ("reference", "train.attention_loss=0.1", "model reference has no glyph attention to train"),
+    ("tiny", "model.backboen=ppocrv6", ("--set model.backboen=ppocrv6: unknown config key 'model.backboen'; model "
+                                        "default has attention_dim, backbone,")),
+    ("tiny", "model.channels=[8, 8]", "channels must list 4 widths"),
+    ("tiny", "model.attention_dim=0", "model.attention_dim must be positive"),
+    ("tiny", "model.temperature=.inf", "model.temperature must be a finite number"),
+    ("tiny", "model.rows=some", "model.rows: unknown 'some'"),
+    ("tiny", "model.train_views=5", "model.train_views and model.read_views must be at most model.num_views"),
+    ("reference", "model.hidden_size=3", "unknown config key 'model.hidden_size'; model reference has dropout,"),
 ])
 def test_each_architecture_checks_its_own_settings(config, override, message):
     """The shared checks run when a config is read; the architecture's own (seqocr.model.check_config) when a model
@@ -50,6 +58,26 @@ def test_each_architecture_checks_its_own_settings(config, override, message):
     cfg = load_config(str(CONFIGS / f"{config}.yaml"), [override])
     with pytest.raises(ConfigError, match=message):
         check_config(cfg)
+
+
+def test_an_architectures_own_keys_live_beside_its_code_and_round_trip():
+    """The shared section holds what every model reads; the default model's keys are its DefaultSettings, read
+    from the same flat YAML section, written back flat, defaults filled in only where the architecture reads."""
+    from seqocr.model.default import DefaultOCR, DefaultSettings
+    from seqocr.model.reference import ReferenceOCR
+
+    cfg = load_config(str(CONFIGS / "default.yaml"), ["model.read_views=2"])
+    settings = DefaultOCR.settings(cfg.model)
+    assert isinstance(settings, DefaultSettings) and (settings.backbone, settings.read_views) == ("ppocrv6", 2)
+    assert settings.channels == DefaultSettings().channels  # not given: the default's own default
+    assert Config.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
+    assert cfg.to_dict()["model"]["backbone"] == "ppocrv6" and "options" not in cfg.to_dict()["model"]
+    with pytest.raises(AttributeError):  # a key set as an attribute would be lost: refused
+        cfg.model.backbone = "vgg"
+    # a reference config written when every model's section held the default model's keys still loads
+    old = Config.from_dict({"model": {"name": "reference", "view_height": 128, "view_width": 128, "max_len": 64,
+                                      "channels": [32, 64, 128, 192], "embed_dim": 128, "backbone": "vgg"}})
+    assert ReferenceOCR.values(old.model)["max_len"] == 64 and "embed_dim" not in ReferenceOCR.values(old.model)
 
 
 def test_bad_config_files(tmp_path):

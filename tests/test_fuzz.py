@@ -89,9 +89,10 @@ def test_a_labels_row_that_would_not_read_back_is_not_written(tmp_path):
 ])
 def test_configs_with_bad_bytes_or_numbers_are_one_line_errors(tmp_path, yaml_bytes, overrides, message):
     from seqocr.config import load_config
+    from seqocr.model import check_config
 
-    (tmp_path / "c.yaml").write_bytes(yaml_bytes)
-    assert message in error_of(load_config, tmp_path / "c.yaml", overrides)
+    (tmp_path / "c.yaml").write_bytes(yaml_bytes)  # read, then checked by the architecture, as every command does
+    assert message in error_of(lambda *args: check_config(load_config(*args)), tmp_path / "c.yaml", overrides)
 
 
 def test_a_non_numeric_content_length_is_a_400():

@@ -8,7 +8,7 @@ from seqocr.model.base import mask_after_eos
 from tests.helpers import tiny_model_config
 
 REFERENCE = ModelConfig(name="reference", view_height=128, view_width=128, max_len=64, vocab_size=10000,
-                        hidden=128, embed_dim=128, dropout=0.1, teacher_forcing=0.5)
+                        hidden=128, dropout=0.1, teacher_forcing=0.5)
 
 
 def test_reference_has_the_reference_parameter_count():

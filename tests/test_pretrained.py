@@ -107,7 +107,7 @@ def test_unfrozen_stages_learn_at_the_backbone_rate():
 
 def test_a_fresh_run_starts_from_the_wheels_weights_and_keeps_them_frozen(tmp_path):
     wheel_model()
-    cfg = tiny_config(tmp_path, model=pp_config(backbone_weights="rapidocr").__dict__, data={"val": ""})
+    cfg = tiny_config(tmp_path, model=pp_config(backbone_weights="rapidocr").to_dict(), data={"val": ""})
     cfg.train.steps = 2
     train(cfg, progress=False)
     reference = PPOCRBackbone()
@@ -119,7 +119,7 @@ def test_a_fresh_run_starts_from_the_wheels_weights_and_keeps_them_frozen(tmp_pa
 
 def l2sp_trainer(tmp_path, alpha: float) -> Trainer:
     wheel_model()
-    cfg = tiny_config(tmp_path, model=pp_config(backbone_weights="rapidocr", trainable_stages=1).__dict__,
+    cfg = tiny_config(tmp_path, model=pp_config(backbone_weights="rapidocr", trainable_stages=1).to_dict(),
                       data={"val": ""}, train={"l2_sp": alpha, "backbone_lr_scale": 1.0, "lr": 0.01})
     trainer = Trainer(cfg, progress=False)
     trainer.init_pretrained()
@@ -168,7 +168,7 @@ def test_l2_sp_pulls_drifted_weights_back(tmp_path):
 
 def test_l2_sp_needs_a_pretrained_backbone_with_trainable_stages(tmp_path):
     for model in (tiny_model_config(max_len=38), pp_config(backbone_weights="rapidocr", trainable_stages=0)):
-        cfg = tiny_config(tmp_path, model=model.__dict__, train={"l2_sp": 0.1})
+        cfg = tiny_config(tmp_path, model=model.to_dict(), train={"l2_sp": 0.1})
         with pytest.raises(ConfigError, match="train.l2_sp needs a pretrained backbone with trainable stages"):
             Trainer(cfg, progress=False)
 
@@ -252,15 +252,20 @@ def test_plate_extras_add_a_secondary_line_to_a_share_of_plates_and_never_to_the
 def test_config_refuses_out_of_range_view_counts_and_shares():
     from seqocr.config import validate
     from seqocr.errors import ConfigError
+    from seqocr.model import check_config
 
     for section, key, value, message in (("model", "train_views", 5, "train_views"),
                                          ("data", "synth_invented", 1.5, "share"),
                                          ("data", "synth_independent", 1.5, "share"),
                                          ("data", "synth_extras", -0.5, "negative")):
         cfg = Config()
-        setattr(getattr(cfg, section), key, value)
+        if section == "model":  # the default model's own setting: its check
+            cfg.model = cfg.model.replace(**{key: value})
+        else:
+            setattr(getattr(cfg, section), key, value)
         with pytest.raises(ConfigError, match=message):
             validate(cfg)
+            check_config(cfg)
 
 
 def test_onnx_export_reads_like_pytorch(tmp_path, fsns):
@@ -313,14 +318,14 @@ def test_reading_fewer_views_reads_the_sharpest_with_their_own_embeddings(tmp_pa
 def test_a_pretrained_backbone_model_starts_at_a_new_view_size_with_its_row_embedding_stretched(tmp_path):
     """train.init_from with a bigger model.view_height/view_width (fine-tuning at a higher resolution): every weight
     carried over, the row embedding linearly interpolated from 2 rows (32 px) to 4 (64 px)."""
-    cfg = tiny_config(tmp_path, model=pp_config().__dict__, data={"val": ""})
+    cfg = tiny_config(tmp_path, model=pp_config().to_dict(), data={"val": ""})
     trainer = Trainer(cfg, progress=False)
     with torch.no_grad():
         trainer.model.row_embedding.copy_(torch.tensor([0.0, 3.0]).view(2, 1, 1).expand(2, 1, 16))
     first = tmp_path / "first.pt"
     save_checkpoint(first, cfg=cfg, charset=trainer.charset, model=trainer.model, step=3)
     old = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    bigger = tiny_config(tmp_path, model=pp_config(view_height=64, view_width=48).__dict__, data={"val": ""},
+    bigger = tiny_config(tmp_path, model=pp_config(view_height=64, view_width=48).to_dict(), data={"val": ""},
                          train={"init_from": str(first), "steps": 1, "lr": 1e-30, "out_dir": str(tmp_path / "big")})
     bigger.given = frozenset({"model.view_height", "model.view_width"})
     train(bigger, progress=False)

@@ -3,7 +3,6 @@ count. A new shipped model that changes them fails here until the README says wh
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -24,7 +23,7 @@ def shipped():
     views, rows, cols = reading.attention.shape[1:]
     # the model as trained (the reader's has its first BatchNorm folded into the convolution before it)
     cfg = Config.from_dict(weights.read_any(weights.SHIPPED)["config"])
-    trained = build_model(dataclasses.replace(cfg.model, backbone_weights=""), 136)
+    trained = build_model(cfg.model.replace(backbone_weights=""), 136)
     params = sum(p.numel() for p in trained.parameters())
     return {"size": (reader.spec.view_height, reader.spec.view_width), "memory": (views, rows, cols),
             "params": params, "text": (ROOT / "README.md").read_text()}

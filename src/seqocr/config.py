@@ -5,6 +5,7 @@ Unknown keys and values of the wrong type are :class:`ConfigError`s that name th
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -19,34 +20,38 @@ from .errors import ConfigError
 from .fsns import DECODER_STEPS
 
 
-@dataclass
+@dataclass(slots=True)  # no attribute outside the fields: an architecture's key set as one would be lost
 class ModelConfig:
+    """What every architecture reads; each architecture's own settings (its backbone, attention size, ...) are
+    flat keys of the same YAML section, kept in :attr:`options` and read by the architecture, beside its code
+    (``Settings`` of each module of :mod:`seqocr.model`, which also checks them)."""
     name: str = "default"            # an architecture of seqocr.model.MODELS: "default" (ours) or "reference" (the
-                                     # MindSpore model, to the letter); each checks the settings it reads
+                                     # MindSpore model, to the letter)
     view_height: int = 64            # each of the views is resized to view_height × view_width
     view_width: int = 64
     num_views: int = 4
     max_len: int = DECODER_STEPS     # decoder steps; a label holds at most max_len - 1 characters (+ EOS)
     vocab_size: int = 0              # pad the output layer to this many classes (reference: 10000); 0 = charset
     hidden: int = 128                # encoder and decoder hidden size
-    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192])  # default model CNN widths
-    attention_dim: int = 128         # default model: additive attention size
-    norm: str = "batch"              # default model: "batch" or "group" (no batch statistics)
-    rows: str = "collapse"           # default model: "collapse" each view to one row, or "keep" H/8 rows (2-D)
-    backbone: str = "vgg"            # default model: "vgg" (the 64x64 BN-VGG) or "ppocrv6" (PP-OCRv6's, pretrained)
-    backbone_weights: str = ""       # ppocrv6: "rapidocr" (the installed wheel's ONNX file) or an .onnx path, read
-                                     # when a run starts afresh; "" = random initialisation
-    trainable_stages: int = 0        # ppocrv6: how many of its last 6 stages train (0 = frozen)
-    train_views: int = 0             # views per sample in training, drawn at random (view dropout); 0 = all
-    read_views: int = 0              # default model: views read per sample, the sharpest; 0 = all (a reading
-                                     # choice: fewer views cost less, the weights are the same)
-    temperature: float = 1.0         # default model: logits are divided by this (fitted after training so that
-                                     # confidences match accuracy; seqocr.calibration)
-    embed_dim: int = 64              # default model: token embedding size (reference: = hidden)
-    char_map: bool = False           # default model: a 1x1 head classifying each feature cell's character, trained
-                                     # by train.char_map_loss and unused in reading (CA-FCN's character map)
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
+    options: dict[str, Any] = field(default_factory=dict)  # the architecture's keys, as given (not a YAML key)
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # where each option was given
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A key of this section: a shared field, else the architecture's option as given (else ``default``)."""
+        return getattr(self, key) if key in SHARED_MODEL_KEYS else self.options.get(key, default)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        """A copy with ``changes``, shared fields and the architecture's options alike."""
+        shared = {k: v for k, v in changes.items() if k in SHARED_MODEL_KEYS}
+        options = {**self.options, **{k: v for k, v in changes.items() if k not in SHARED_MODEL_KEYS}}
+        return dataclasses.replace(self, **shared, options=options, sources=dict(self.sources))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML section: the shared fields and the options side by side."""
+        d = {key: getattr(self, key) for key in SHARED_MODEL_KEYS}
+        return copy.deepcopy({**d, **self.options})
 
 
 @dataclass
@@ -120,6 +125,9 @@ class TrainConfig:
         return bool(self.attention_loss or self.char_map_loss)
 
 
+SHARED_MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(ModelConfig)) - {"options", "sources"}
+
+
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -129,7 +137,8 @@ class Config:
     given: ClassVar[frozenset[str]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {"model": self.model.to_dict(), "data": dataclasses.asdict(self.data),
+                "train": dataclasses.asdict(self.train)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "config") -> Config:
@@ -178,6 +187,10 @@ def _set(cfg: Config, dotted: str, value: Any, where: str) -> None:
     if section_name not in sections or not key:
         raise ConfigError(f"{where}: unknown config key {dotted!r} (sections: {', '.join(sorted(sections))})")
     section = getattr(cfg, section_name)
+    if section_name == "model" and key not in SHARED_MODEL_KEYS:  # the architecture's: it checks them
+        section.options[key] = copy.deepcopy(value)                 # (seqocr.model.check_config)
+        section.sources[key] = where
+        return
     names = {f.name for f in dataclasses.fields(section)}
     if key not in names:
         raise ConfigError(f"{where}: unknown config key {dotted!r}; {section_name} has {', '.join(sorted(names))}")
@@ -226,23 +239,51 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     return cfg
 
 
-def _check_magnitudes(cfg: Config) -> None:
-    """Numbers a YAML file can hold but no setting can use: NaN, infinities, integers past 2**31 (found by
-    fuzzing: ``lr: .nan`` trained nothing, ``hidden: 1e20``-sized integers failed deep inside torch)."""
-    for section in dataclasses.fields(cfg):
-        for f in dataclasses.fields(getattr(cfg, section.name)):
-            value = getattr(getattr(cfg, section.name), f.name)
-            for i, v in enumerate(value if isinstance(value, list) else [value]):
-                key = f"{section.name}.{f.name}" + (f"[{i}]" if isinstance(value, list) else "")
-                if isinstance(v, float) and not math.isfinite(v):
-                    raise ConfigError(f"{key} must be a finite number, got {v}")
-                if isinstance(v, int) and abs(v) >= 2**31:
-                    raise ConfigError(f"{key} is out of range: {v}")
+def check_numbers(section: str, values: Any) -> None:
+    """Numbers a YAML file can hold but no setting can use, in a dataclass of settings: NaN, infinities, integers
+    past 2**31 (found by fuzzing: ``lr: .nan`` trained nothing, ``hidden: 1e20``-sized integers failed deep inside
+    torch)."""
+    for f in dataclasses.fields(values):
+        value = getattr(values, f.name)
+        for i, v in enumerate(value if isinstance(value, list) else [value]):
+            key = f"{section}.{f.name}" + (f"[{i}]" if isinstance(value, list) else "")
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{key} must be a finite number, got {v}")
+            if isinstance(v, int) and abs(v) >= 2**31:
+                raise ConfigError(f"{key} is out of range: {v}")
+
+
+def parse_options(settings: type, m: ModelConfig, ignored: frozenset[str] = frozenset()) -> Any:
+    """An architecture's own settings (``settings``: a dataclass of them with their defaults) from the options
+    of ``m``, each checked like a shared key; an option it lacks is a :class:`ConfigError` naming where it was
+    given, unless it is one of the ``ignored`` keys."""
+    out, names = settings(), {f.name for f in dataclasses.fields(settings)}
+    for key, value in m.options.items():
+        where = m.sources.get(key, "config")
+        if key not in names:
+            if key in ignored:
+                continue
+            raise ConfigError(f"{where}: unknown config key 'model.{key}'; model {m.name} has "
+                              f"{', '.join(sorted(SHARED_MODEL_KEYS | names))}")
+        setattr(out, key, _coerce(value, _type_of(out, key), f"model.{key}", where))
+    check_numbers("model", out)
+    return out
+
+
+def check_signs(positive: dict[str, float], at_least_zero: dict[str, float]) -> None:
+    """Each value of ``positive`` above zero, each of ``at_least_zero`` not below; a ConfigError naming the key."""
+    for key, v in positive.items():
+        if v <= 0:
+            raise ConfigError(f"{key} must be positive, got {v}")
+    for key, v in at_least_zero.items():
+        if v < 0:
+            raise ConfigError(f"{key} must not be negative, got {v}")
 
 
 def validate(cfg: Config) -> None:
     """The checks every model shares; each architecture checks its own settings (seqocr.model.check_config)."""
-    _check_magnitudes(cfg)
+    for section in dataclasses.fields(cfg):
+        check_numbers(section.name, getattr(cfg, section.name))
     m, t = cfg.model, cfg.train
     if t.loss not in ("masked_mean", "reference"):
         raise ConfigError(f"train.loss: unknown loss {t.loss!r}; choose from masked_mean, reference")
@@ -251,28 +292,20 @@ def validate(cfg: Config) -> None:
     d = cfg.data
     positive = {"train.steps": t.steps, "train.batch_size": t.batch_size, "model.max_len": m.max_len,
                 "model.view_height": m.view_height, "model.view_width": m.view_width, "model.num_views": m.num_views,
-                "model.hidden": m.hidden, "model.attention_dim": m.attention_dim, "model.embed_dim": m.embed_dim,
+                "model.hidden": m.hidden,
                 "train.lr": t.lr, "train.log_every": t.log_every, "train.ckpt_every": t.ckpt_every,
-                "train.max_bad_steps": t.max_bad_steps, "model.temperature": m.temperature, **{f"model.channels[{i}]": c for i, c in enumerate(m.channels)}}
+                "train.max_bad_steps": t.max_bad_steps}
     at_least_zero = {"train.warmup_steps": t.warmup_steps, "train.eval_every": t.eval_every, "train.threads": t.threads,
                      "train.max_minutes": t.max_minutes, "train.weight_decay": t.weight_decay,
                      "train.grad_clip": t.grad_clip, "train.min_lr_ratio": t.min_lr_ratio, "model.vocab_size": m.vocab_size,
                      "data.workers": d.workers, "data.val_size": d.val_size, "data.max_skip_fraction": d.max_skip_fraction,
-                     "model.trainable_stages": m.trainable_stages, "model.train_views": m.train_views,
                      "train.backbone_lr_scale": t.backbone_lr_scale, "train.attention_loss": t.attention_loss,
                      "train.char_map_loss": t.char_map_loss}
-    for key, v in positive.items():
-        if v <= 0:
-            raise ConfigError(f"{key} must be positive, got {v}")
     at_least_zero["train.l2_sp"] = t.l2_sp
     at_least_zero["data.synth_invented"] = d.synth_invented
     at_least_zero["data.synth_independent"] = d.synth_independent
     at_least_zero["data.synth_extras"] = d.synth_extras
-    for key, v in at_least_zero.items():
-        if v < 0:
-            raise ConfigError(f"{key} must not be negative, got {v}")
-    if max(m.train_views, m.read_views) > m.num_views:
-        raise ConfigError("model.train_views and model.read_views must be at most model.num_views")
+    check_signs(positive, at_least_zero)
     if t.glyph_losses and not is_synth(d.train):
         raise ConfigError("train.attention_loss and train.char_map_loss need generated training data (data.train: "
                           "synth): only the generator knows where each glyph is")

@@ -196,14 +196,15 @@ SET_MARK = b"\n--set\n"  # the config target's input: YAML, then SET_MARK, then 
 
 
 def config(data: bytes) -> None:
-    """A YAML config (wrong types, anchors, huge numbers, not UTF-8) and ``--set`` values; a config that loads
-    must survive its own round trip through a dict."""
+    """A YAML config (wrong types, anchors, huge numbers, not UTF-8) and ``--set`` values, read and checked by its
+    architecture as every command does; a config that loads must survive its own round trip through a dict."""
     from seqocr.config import Config, load_config
+    from seqocr.model import check_config
 
     yaml_part, _, sets = data.partition(SET_MARK)
     path = _write("config.yaml", yaml_part)
     overrides = [line for line in sets.decode("utf-8", errors="replace").split("\n") if line]
-    cfg = expect(load_config, path, overrides)
+    cfg = expect(lambda *args: check_config(load_config(*args)), path, overrides)
     if cfg is not None:
         assert Config.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
 

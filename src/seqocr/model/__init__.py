@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 # name -> (module: of this package, or a dotted path to one elsewhere; class)
 MODELS: dict[str, tuple[str, str]] = {"default": ("default", "DefaultOCR"), "reference": ("reference", "ReferenceOCR")}
 
-__all__ = ["MODELS", "architecture", "build_model", "check_config", "num_classes_for", "parameter_count"]
+__all__ = ["MODELS", "architecture", "build_model", "check_config", "fixed_keys", "model_values", "num_classes_for",
+           "parameter_count", "resume_keys"]
 
 
 def architecture(name: str) -> type[Seq2SeqOCR]:
@@ -38,6 +39,21 @@ def check_config(cfg: Config) -> Config:
     (:meth:`~.base.Seq2SeqOCR.check_config`); :class:`ConfigError` naming the key otherwise."""
     architecture(cfg.model.name).check_config(cfg)
     return cfg
+
+
+def model_values(m: ModelConfig) -> dict:
+    """Every key of ``m`` its architecture reads, defaults filled in (what two model configs compare by)."""
+    return architecture(m.name).values(m)
+
+
+def fixed_keys(m: ModelConfig) -> tuple[str, ...]:
+    """The keys a run from a checkpoint of config ``m`` must keep (``train.init_from``): those shaping the weights."""
+    return architecture(m.name).fixed_keys(m)
+
+
+def resume_keys(m: ModelConfig) -> tuple[str, ...]:
+    """The keys a run continued by ``--resume`` must keep: all but those that only change how it reads."""
+    return architecture(m.name).resume_keys(m)
 
 
 def num_classes_for(cfg: ModelConfig, charset_size: int) -> int:

@@ -18,15 +18,21 @@ fixed unrolled graph.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..charset import EOS, GO, PAD
-from ..config import Config, ModelConfig
+from ..config import SHARED_MODEL_KEYS, Config, ModelConfig, parse_options
 from ..errors import ConfigError
+
+
+@dataclasses.dataclass
+class NoSettings:
+    """The settings of an architecture that reads only the shared keys of :class:`~seqocr.config.ModelConfig`."""
 
 
 class Encoding(NamedTuple):
@@ -66,19 +72,60 @@ class Seq2SeqOCR(nn.Module):
     weight_keys: tuple[str, ...] = ("name", "view_height", "view_width", "num_views", "max_len", "vocab_size",
                                     "hidden")
     glyph_losses: bool = False
+    # its own keys of the model section, beside its code: a dataclass of them with their defaults; the keys that
+    # only change how a trained model reads (--resume may change them); and keys it ignores (older configs carry
+    # them: every model's config once held every architecture's keys)
+    Settings: type = NoSettings
+    reading_keys: tuple[str, ...] = ()
+    ignored_keys: frozenset[str] = frozenset()
+    pretrained_needs: str = "it starts from no published weights"  # what pretrained_stages_in asks of a config
+
+    @classmethod
+    def settings(cls, m: ModelConfig) -> Any:
+        """Its own settings from ``m``'s options, checked (:func:`seqocr.config.parse_options`)."""
+        return parse_options(cls.Settings, m, cls.ignored_keys)
+
+    @classmethod
+    def values(cls, m: ModelConfig) -> dict[str, Any]:
+        """Every key of ``m`` this architecture reads, its defaults filled in: what two model configs compare by."""
+        return {**{k: getattr(m, k) for k in SHARED_MODEL_KEYS}, **dataclasses.asdict(cls.settings(m))}
 
     @classmethod
     def check_config(cls, cfg: Config) -> None:
         """Refuse, with a :class:`~seqocr.errors.ConfigError` naming the key, a config this architecture cannot
         build or train; the shared checks are :func:`seqocr.config.validate`'s."""
+        cls.settings(cfg.model)
         if cfg.train.glyph_losses and not cls.glyph_losses:
             raise ConfigError(f"train.attention_loss and train.char_map_loss: model {cfg.model.name} has no glyph "
                               "attention to train (model.name=default has)")
+        if cfg.train.l2_sp and not cls.pretrained_stages_in(cfg.model):
+            raise ConfigError(f"train.l2_sp needs a pretrained backbone with trainable stages; model "
+                              f"{cfg.model.name} has none here ({cls.pretrained_needs})")
+
+    @classmethod
+    def pretrained_stages_in(cls, m: ModelConfig) -> bool:
+        """Whether a model of config ``m`` trains layers that start from published weights (train.l2_sp)."""
+        return False
+
+    def load_pretrained(self) -> str | None:
+        """A fresh run starts here: the published weights its config names loaded into the model; what was loaded,
+        in words, or None."""
+        return None
+
+    def pretrained_anchors(self) -> list[tuple[nn.Parameter, Tensor]]:
+        """Each trainable parameter that started from published weights, with those weights (whatever checkpoint
+        the run started from): the points L2-SP (``train.l2_sp``) pulls towards."""
+        return []
 
     @classmethod
     def fixed_keys(cls, m: ModelConfig) -> tuple[str, ...]:
         """The weight keys a run from a checkpoint with this model config must keep (train.init_from)."""
         return cls.weight_keys
+
+    @classmethod
+    def resume_keys(cls, m: ModelConfig) -> tuple[str, ...]:
+        """The keys a run continued by --resume must keep: all it reads but the reading keys."""
+        return tuple(k for k in cls.values(m) if k not in cls.reading_keys)
 
     def encode_all(self, images: Tensor) -> Encoding:  # pragma: no cover - abstract
         raise NotImplementedError

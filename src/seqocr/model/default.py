@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import Config, ModelConfig
+from ..config import Config, ModelConfig, check_signs
 from ..errors import ConfigError
 from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
 
@@ -99,64 +100,107 @@ def sharpest_views(views: Tensor, k: int) -> Tensor:
     return detail.topk(k, dim=0).indices.sort(0).values
 
 
+@dataclass
+class DefaultSettings:
+    """The default model's own keys of the ``model:`` section (beside the shared ones of ModelConfig)."""
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192])  # the BN-VGG's widths
+    attention_dim: int = 128         # additive attention size
+    embed_dim: int = 64              # token embedding size
+    norm: str = "batch"              # "batch" or "group" (no batch statistics)
+    rows: str = "collapse"           # "collapse" each view to one row, or "keep" H/8 rows (2-D)
+    backbone: str = "vgg"            # "vgg" (the 64x64 BN-VGG) or "ppocrv6" (PP-OCRv6's, pretrained)
+    backbone_weights: str = ""       # ppocrv6: "rapidocr" (the installed wheel's ONNX file) or an .onnx path, read
+                                     # when a run starts afresh; "" = random initialisation
+    trainable_stages: int = 0        # ppocrv6: how many of its last 6 stages train (0 = frozen)
+    train_views: int = 0             # views per sample in training, drawn at random (view dropout); 0 = all
+    read_views: int = 0              # views read per sample, the sharpest; 0 = all (a reading choice: fewer views
+                                     # cost less, the weights are the same)
+    temperature: float = 1.0         # logits are divided by this (fitted after training so that confidences match
+                                     # accuracy; seqocr.calibration)
+    char_map: bool = False           # a 1x1 head classifying each feature cell's character, trained by
+                                     # train.char_map_loss and unused in reading (CA-FCN's character map)
+
+
 class DefaultOCR(Seq2SeqOCR):
     static_state = (2,)  # the attention keys (init_state): computed once per image
     weight_keys = (*Seq2SeqOCR.weight_keys, "channels", "attention_dim", "norm", "rows", "backbone", "embed_dim")
     glyph_losses = True
+    Settings = DefaultSettings
+    reading_keys = ("temperature", "read_views")
+    pretrained_needs = "model.backbone: ppocrv6, model.backbone_weights, model.trainable_stages >= 1"
     BACKBONES = ("vgg", "ppocrv6")
     VIEW_SIZE = ("view_height", "view_width")  # a ppocrv6 model may change them on init_from (finetune.resize_rows)
 
     @classmethod
     def check_config(cls, cfg: Config) -> None:
         super().check_config(cfg)
-        m = cfg.model
-        if m.backbone not in cls.BACKBONES:
-            raise ConfigError(f"model.backbone: unknown backbone {m.backbone!r}; choose from {', '.join(cls.BACKBONES)}")
-        if m.trainable_stages > 6:
+        m, s = cfg.model, cls.check_shape(cfg.model)
+        check_signs({"model.attention_dim": s.attention_dim, "model.embed_dim": s.embed_dim,
+                     "model.temperature": s.temperature, **{f"model.channels[{i}]": c for i, c in enumerate(s.channels)}},
+                    {"model.trainable_stages": s.trainable_stages, "model.train_views": s.train_views,
+                     "model.read_views": s.read_views})
+        if max(s.train_views, s.read_views) > m.num_views:
+            raise ConfigError("model.train_views and model.read_views must be at most model.num_views")
+        if s.backbone not in cls.BACKBONES:
+            raise ConfigError(f"model.backbone: unknown backbone {s.backbone!r}; choose from {', '.join(cls.BACKBONES)}")
+        if s.trainable_stages > 6:
             raise ConfigError("model.trainable_stages must be at most 6 (PP-OCRv6's backbone has 6 stages)")
-        if cfg.train.char_map_loss and not m.char_map:
+        if cfg.train.char_map_loss and not s.char_map:
             raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
 
     @classmethod
+    def check_shape(cls, m: ModelConfig) -> DefaultSettings:
+        """Its settings, refused where no model can be built from them (checked by check_config and __init__)."""
+        s = cls.settings(m)
+        if m.view_height % 16 or m.view_width % 4 or len(s.channels) != 4:
+            raise ConfigError("model default: view_height must divide by 16, view_width by 4, "
+                              "and channels must list 4 widths")
+        if s.rows not in ("collapse", "keep"):
+            raise ConfigError(f"model.rows: unknown {s.rows!r}; choose from collapse, keep")
+        return s
+
+    @classmethod
+    def pretrained_stages_in(cls, m: ModelConfig) -> bool:
+        s = cls.settings(m)
+        return bool(s.backbone == "ppocrv6" and s.trainable_stages and s.backbone_weights)
+
+    @classmethod
     def fixed_keys(cls, m: ModelConfig) -> tuple[str, ...]:
-        return tuple(k for k in cls.weight_keys if not (m.backbone == "ppocrv6" and k in cls.VIEW_SIZE))
+        ppocr = cls.settings(m).backbone == "ppocrv6"
+        return tuple(k for k in cls.weight_keys if not (ppocr and k in cls.VIEW_SIZE))
 
     def __init__(self, cfg: ModelConfig, num_classes: int):
         super().__init__()
-        if cfg.view_height % 16 or cfg.view_width % 4 or len(cfg.channels) != 4:
-            raise ConfigError("model default: view_height must divide by 16, view_width by 4, "
-                              "and channels must list 4 widths")
+        s = self.check_shape(cfg)
         self.num_views, self.max_len, self.num_classes = cfg.num_views, cfg.max_len, num_classes
         self.teacher_forcing = cfg.teacher_forcing
         d = cfg.hidden
-        if cfg.rows not in ("collapse", "keep"):
-            raise ConfigError(f"model.rows: unknown {cfg.rows!r}; choose from collapse, keep")
-        self.train_views, self.read_views = cfg.train_views, cfg.read_views
-        self.temperature = cfg.temperature  # confidence calibration (calibration.py): logits / T
-        self.backbone = None
-        if cfg.backbone == "ppocrv6":
+        self.train_views, self.read_views = s.train_views, s.read_views
+        self.temperature = s.temperature  # confidence calibration (calibration.py): logits / T
+        self.backbone, self.backbone_weights = None, s.backbone_weights
+        if s.backbone == "ppocrv6":
             from .ppocr import CHANNELS, STRIDE, PPOCRBackbone
 
             self.backbone = PPOCRBackbone()
-            self.frozen = self.backbone.stages[:len(self.backbone.stages) - cfg.trainable_stages]
+            self.frozen = self.backbone.stages[:len(self.backbone.stages) - s.trainable_stages]
             for name in self.frozen:
                 getattr(self.backbone, name).requires_grad_(False)
-            self.cnn = nn.Sequential(nn.Conv2d(CHANNELS, d, 1, bias=False), norm_layer(cfg.norm, d))
+            self.cnn = nn.Sequential(nn.Conv2d(CHANNELS, d, 1, bias=False), norm_layer(s.norm, d))
             self.rows = -(-cfg.view_height // STRIDE[0])
         else:
-            self.cnn = DefaultCNN(cfg.channels, cfg.view_height, d, cfg.norm, keep_rows=cfg.rows == "keep")
-            self.rows = cfg.view_height // 8 if cfg.rows == "keep" else 1
+            self.cnn = DefaultCNN(s.channels, cfg.view_height, d, s.norm, keep_rows=s.rows == "keep")
+            self.rows = cfg.view_height // 8 if s.rows == "keep" else 1
         if self.rows > 1:  # where each row sits, for the 2-D attention (columns are known to the BiLSTM)
             self.row_embedding = nn.Parameter(torch.zeros(self.rows, 1, d))
         self.rnn = nn.LSTM(d, d // 2, bidirectional=True, batch_first=True)
         self.view_embedding = nn.Parameter(torch.zeros(cfg.num_views, 1, d))
         self.init_h = nn.Linear(d, d)
-        self.embedding = nn.Embedding(num_classes, cfg.embed_dim)
-        self.gru = nn.GRUCell(cfg.embed_dim + d, d)
-        self.attention = AdditiveAttention(d, d, cfg.attention_dim)
+        self.embedding = nn.Embedding(num_classes, s.embed_dim)
+        self.gru = nn.GRUCell(s.embed_dim + d, d)
+        self.attention = AdditiveAttention(d, d, s.attention_dim)
         self.dropout = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(2 * d, num_classes)
-        self.char_head = nn.Conv2d(d, num_classes, 1) if cfg.char_map else None  # training only (char_logits)
+        self.char_head = nn.Conv2d(d, num_classes, 1) if s.char_map else None  # training only (char_logits)
         if self.char_head is not None:
             self.token_layers = (*Seq2SeqOCR.token_layers, "char_head.weight", "char_head.bias")
         for m in self.cnn.modules():
@@ -169,6 +213,25 @@ class DefaultOCR(Seq2SeqOCR):
         for convs in (self.cnn, self.backbone):
             if convs is not None:
                 convs.to(memory_format=self.memory_format)
+
+    def load_pretrained(self) -> str | None:
+        if self.backbone is None or not self.backbone_weights:
+            return None
+        from .ppocr import load_onnx_weights
+
+        source = self.backbone_weights
+        path = load_onnx_weights(self.backbone, None if source == "rapidocr" else source)
+        return f"backbone: PP-OCRv6 rec small weights from {path}"
+
+    def pretrained_anchors(self) -> list[tuple[nn.Parameter, Tensor]]:
+        if self.backbone is None or not self.backbone_weights:
+            return []
+        from .ppocr import PPOCRBackbone, load_onnx_weights
+
+        published = PPOCRBackbone()
+        load_onnx_weights(published, None if self.backbone_weights == "rapidocr" else self.backbone_weights)
+        trained = dict(self.backbone.named_parameters())
+        return [(trained[name], w.detach()) for name, w in published.named_parameters() if trained[name].requires_grad]
 
     def pretrained_stages(self) -> list[nn.Module]:
         """The backbone's trainable stages (the optimizer gives them a lower learning rate)."""

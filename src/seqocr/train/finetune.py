@@ -21,17 +21,12 @@ from typing import Any
 import torch
 
 from ..charset import SPECIALS, Charset
-from ..config import Config, ModelConfig
+from ..config import Config
 from ..errors import ConfigError, DataError
-from ..model import architecture, weights
+from ..model import fixed_keys, model_values, weights
 from ..model.weights import read_any
 
 SHIPPED = "shipped"  # train.init_from: shipped = the model packaged with seqocr
-def fixed_keys(model: ModelConfig) -> tuple[str, ...]:
-    """The weight keys a run from a checkpoint with this model config must keep (its architecture's)."""
-    return architecture(model.name).fixed_keys(model)
-
-
 def init_source(spec: str) -> Path:
     """The file ``train.init_from`` names: a path, or ``shipped`` for the packaged model."""
     if spec != SHIPPED:
@@ -50,13 +45,16 @@ def adopt_model_config(cfg: Config, state: dict[str, Any] | None = None) -> Conf
     state = state if state is not None else read_any(path)
     theirs = Config.from_dict(state["config"], where=str(path)).model
     given = {k.partition(".")[2] for k in cfg.given if k.startswith("model.")}
+    values = model_values(theirs)
     for key in sorted(given & set(fixed_keys(theirs))):
-        mine, there = getattr(cfg.model, key), getattr(theirs, key)
+        mine, there = cfg.model.get(key), values[key]
         if mine != there:
             raise ConfigError(f"model.{key}: {mine!r} given, but train.init_from {path} has {there!r}; leave "
                               f"model.{key} out (a run from init_from takes that model's config)")
-    knobs = {key: getattr(cfg.model, key) for key in given - set(fixed_keys(theirs))}  # training knobs, view size
-    adopted = dataclasses.replace(cfg, model=dataclasses.replace(theirs, **knobs))
+    knobs = {key: cfg.model.get(key) for key in given - set(fixed_keys(theirs))}  # training knobs, view size
+    model = theirs.replace(**knobs)
+    model.sources.update({k: v for k, v in cfg.model.sources.items() if k in knobs})  # where each was given
+    adopted = dataclasses.replace(cfg, model=model)
     adopted.given = cfg.given
     return adopted
 
@@ -107,20 +105,3 @@ def charset_change(old: Charset, new: Charset, pairs: dict[int, int]) -> str:
     shown = "".join(new_chars[:20]) + ("..." if len(new_chars) > 20 else "")
     return (f"charset {new.name}: {len(new.chars) - len(new_chars)} characters carried over from the checkpoint's "
             f"{len(old.chars)}, {len(new_chars)} new ({shown!r}), {dropped} of the checkpoint's not kept")
-
-
-def published_anchors(m: ModelConfig, model: torch.nn.Module, device: torch.device
-                      ) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
-    """Each trainable backbone parameter of ``model`` with its published value (the PP-OCRv6 weights the backbone
-    starts from, whatever checkpoint the run starts from): the points L2-SP (``train.l2_sp``) pulls towards. ``m``
-    is the run's model config, after a run from ``train.init_from`` took the checkpoint's."""
-    from ..model.ppocr import PPOCRBackbone, load_onnx_weights
-
-    if not (m.backbone == "ppocrv6" and m.trainable_stages and m.backbone_weights):
-        raise ConfigError("train.l2_sp needs a pretrained backbone with trainable stages (model.backbone: "
-                          "ppocrv6, model.trainable_stages >= 1, model.backbone_weights)")
-    published = PPOCRBackbone()
-    load_onnx_weights(published, None if m.backbone_weights == "rapidocr" else m.backbone_weights)
-    trained = dict(model.backbone.named_parameters())
-    return [(trained[name], w.detach().to(device)) for name, w in published.named_parameters()
-            if trained[name].requires_grad]

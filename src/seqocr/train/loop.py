@@ -7,7 +7,6 @@ function of (seed, position), so the step counter is all it needs.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -17,12 +16,12 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..charset import PAD, Charset
-from ..config import Config, ModelConfig, is_synth
+from ..config import Config, is_synth
 from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
 from ..device import place, to_device
 from ..errors import ConfigError, DataError, SeqocrError
-from ..model import build_model, check_config, num_classes_for
+from ..model import build_model, check_config, fixed_keys, model_values, num_classes_for, resume_keys
 from ..model.weights import read_any, unwrap
 from ..preprocess import ImageSpec
 from .augment import augment_views, step_seed
@@ -31,9 +30,7 @@ from .distributed import all_sum, all_sum_, check_same_config, gather_objects, s
 from .finetune import (
     adopt_model_config,
     charset_change,
-    fixed_keys,
     init_source,
-    published_anchors,
     resize_rows,
     resize_token_layers,
     token_pairs,
@@ -43,7 +40,6 @@ from .step import adam, lr_at, param_groups, train_step
 
 # a run continues with the model it began with; only the calibration temperature (it scales the output) and the
 # views read (a reading choice) may differ
-RESUME_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in ("temperature", "read_views"))
 EVAL_STREAM = {"epochs": 1, "shuffle": False}  # a TFRecord folder as an evaluation set: each record once, in order
 
 
@@ -85,7 +81,8 @@ class Trainer:
         self.saved_step = -1
         self.last_aux: dict[str, torch.Tensor] = {}  # the glyph losses of the last step, unweighted, for the log
         # (parameter, its published weights) for L2-SP
-        self.anchors = published_anchors(c.model, unwrap(self.model), self.dist.device) if c.train.l2_sp else []
+        self.anchors = [(p, w0.to(self.dist.device)) for p, w0 in unwrap(self.model).pretrained_anchors()
+                        ] if c.train.l2_sp else []
 
     @property
     def global_batch(self) -> int:
@@ -99,15 +96,10 @@ class Trainer:
 
     # -- state --------------------------------------------------------------------------------------------
     def init_pretrained(self) -> None:
-        """A fresh run of a model with a pretrained backbone starts from its published weights."""
-        source = self.cfg.model.backbone_weights
-        if self.cfg.model.backbone != "ppocrv6" or not source:
-            return
-        from ..model.ppocr import load_onnx_weights
-
-        path = load_onnx_weights(unwrap(self.model).backbone, None if source == "rapidocr" else source)
-        if self.dist.main:
-            print(f"backbone: PP-OCRv6 rec small weights from {path}")
+        """A fresh run of a model that starts from published weights (a pretrained backbone) loads them."""
+        what = unwrap(self.model).load_pretrained()
+        if what and self.dist.main:
+            print(what)
 
     def init_from(self, path: Path, state: dict | None = None) -> None:
         """Start from another model's weights (``state``: already read from ``path``), the optimizer, schedule and
@@ -137,15 +129,15 @@ class Trainer:
     def _check_same_model(self, state: dict, path: Path, what: str, keys: tuple[str, ...]) -> None:
         """The model config's ``keys`` agree with the checkpoint's."""
         theirs = Config.from_dict(state["config"], where=str(path)).model
-        differ = [f"{k} {getattr(theirs, k)!r} there, {getattr(self.cfg.model, k)!r} here" for k in keys
-                  if getattr(theirs, k) != getattr(self.cfg.model, k)]
+        there, here = model_values(theirs), model_values(self.cfg.model)
+        differ = [f"{k} {there.get(k)!r} there, {here.get(k)!r} here" for k in keys if there.get(k) != here.get(k)]
         if differ:
             raise SeqocrError(f"{what}: {path} was trained with a different model config ({'; '.join(differ)})")
 
     def resume(self) -> None:
         path = self.out / "last.pt"
         state = read_latest_good(path, warn=print if self.dist.main else (lambda _: None))
-        self._check_same_model(state, path, "--resume", RESUME_KEYS)
+        self._check_same_model(state, path, "--resume", resume_keys(self.cfg.model))
         if Charset.from_dict(state["charset"]).chars != self.charset.chars:
             raise SeqocrError(f"--resume: {path} was trained with a different charset; a run continues with its own "
                               "data.charset (start a new run with train.init_from to change it)")
