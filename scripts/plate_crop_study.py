@@ -33,6 +33,7 @@ import rapidocr
 from PIL import Image, ImageFilter
 
 from seqocr.data.synth import TILE, VIEWS, synth_glyphs
+from seqocr.textcrop import mask_box
 
 DET_MODEL = Path(rapidocr.__file__).parent / "models" / "PP-OCRv6_det_small.onnx"
 FULL = (0.0, 0.0, 1.0, 1.0)
@@ -74,15 +75,6 @@ class DetLocaliser:
         if box is None or min(box[2] - box[0], box[3] - box[1]) < 0.04:  # a sliver under 6 view px: not a plate
             return None
         return box
-
-
-def mask_box(mask: np.ndarray) -> Box | None:
-    """The bounding box of a mask's true pixels, in fractions of its size; None when it has none."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if not len(rows):
-        return None
-    h, w = mask.shape
-    return cols[0] / w, rows[0] / h, (cols[-1] + 1) / w, (rows[-1] + 1) / h
 
 
 def grad_box(view: Image.Image, cells: int = 15, keep: float = 0.5, too_big: float = 0.7) -> Box | None:

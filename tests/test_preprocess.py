@@ -24,7 +24,7 @@ from seqocr.preprocess import (
     fsns_views,
     load_image,
     noise_free_views,
-    resize_views,
+    prepare_views,
     split_views,
     tile_size,
     tiles,
@@ -43,9 +43,11 @@ def png(size=(8, 4), mode="RGB", colour=(10, 20, 30)) -> bytes:
 def test_the_spec_is_the_models_sizes_and_its_metadata_round_trips():
     spec = ImageSpec.from_config(ModelConfig(view_height=48, view_width=32, num_views=3))
     assert (spec.view_height, spec.view_width, spec.num_views, spec.shape) == (48, 32, 3, (3, 48, 96))
-    assert spec.to_dict() == {"view_height": 48, "view_width": 32, "num_views": 3, "scale": "2*x/255-1",
+    assert spec.to_dict() == {"view_height": 48, "view_width": 32, "num_views": 3, "crop": "", "scale": "2*x/255-1",
                               "resize": "bilinear", "layout": "NCHW, views side by side along width"}
     assert ImageSpec.from_dict(spec.to_dict()) == spec
+    old = {k: v for k, v in spec.to_dict().items() if k != "crop"}  # ONNX files exported before model.crop
+    assert ImageSpec.from_dict(old) == spec
 
 
 def test_an_image_loads_as_rgb_from_a_path_or_bytes(tmp_path):
@@ -170,7 +172,9 @@ def test_evaluation_resizes_every_view_bilinearly():
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 80, 3), np.uint8))
     want = to_array([v.resize((4, 3), Image.Resampling.BILINEAR) for v in split_views(img, 4)])
     np.testing.assert_array_equal(eval_transform(img, spec), want)
-    np.testing.assert_array_equal(resize_views(split_views(img, 4), spec), want)
+    x, crops = prepare_views(split_views(img, 4), spec)
+    np.testing.assert_array_equal(x, want)
+    assert crops == [(0, 0, 20, 20)] * 4  # no crop asked for: every view whole
     assert eval_transform(img, spec, present=1).shape == (3, 3, 16)
     np.testing.assert_array_equal(eval_transform(img, spec, present=1)[:, :, 4:8], want[:, :, :4])
 

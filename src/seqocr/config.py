@@ -19,6 +19,8 @@ import yaml
 from .errors import ConfigError
 from .fsns import DECODER_STEPS
 
+CROPS = ("", "text")  # model.crop: how each view is cut before it is resized (seqocr.preprocess)
+
 
 @dataclass(slots=True)  # no attribute outside the fields: an architecture's key set as one would be lost
 class ModelConfig:
@@ -35,6 +37,8 @@ class ModelConfig:
     hidden: int = 128                # encoder and decoder hidden size
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
+    crop: str = ""                   # "" = each view read whole; "text" = each view cut to its text first
+                                     # (PP-OCRv6's detector, seqocr.textcrop), in training and in every reader
     options: dict[str, Any] = field(default_factory=dict)  # the architecture's keys, as given (not a YAML key)
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # where each option was given
 
@@ -319,5 +323,7 @@ def validate(cfg: Config) -> None:
                    *((f"train.betas[{i}]", b) for i, b in enumerate(t.betas))):
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"{key} must be in [0, 1), got {v}")
+    if m.crop not in CROPS:
+        raise ConfigError(f"model.crop: unknown crop {m.crop!r}; choose from '' (the whole view), text")
     if not 0.0 <= m.teacher_forcing <= 1.0:
         raise ConfigError(f"model.teacher_forcing must be in [0, 1], got {m.teacher_forcing}")

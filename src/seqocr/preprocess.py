@@ -39,19 +39,21 @@ class ImageSpec:
     view_height: int = 64
     view_width: int = 64
     num_views: int = 4
+    crop: str = ""  # "" = each view whole; "text" = each view cut to its detected text first (seqocr.textcrop)
 
     @classmethod
     def from_config(cls, model: ModelConfig) -> ImageSpec:
-        return cls(model.view_height, model.view_width, model.num_views)
+        return cls(model.view_height, model.view_width, model.num_views, model.crop)
 
     def to_dict(self) -> dict:
-        """The preprocessing as stored in an ONNX file's metadata: the sizes and how pixels are scaled."""
+        """The preprocessing as stored in an ONNX file's metadata: the sizes, the crop and how pixels are scaled."""
         return {"view_height": self.view_height, "view_width": self.view_width, "num_views": self.num_views,
-                "scale": "2*x/255-1", "resize": "bilinear", "layout": "NCHW, views side by side along width"}
+                "crop": self.crop, "scale": "2*x/255-1", "resize": "bilinear",
+                "layout": "NCHW, views side by side along width"}
 
     @classmethod
     def from_dict(cls, d: dict) -> ImageSpec:
-        return cls(d["view_height"], d["view_width"], d["num_views"])
+        return cls(d["view_height"], d["view_width"], d["num_views"], d.get("crop", ""))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -154,15 +156,44 @@ def to_array(views: list[Image.Image]) -> np.ndarray:
     return (x.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0).astype(np.float32)
 
 
-def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None) -> np.ndarray:
-    """The reference's evaluation resize (bilinear, no crop), view by view."""
-    return resize_views(split_views(img, spec.num_views, present), spec)
+def view_crops(views: list[Image.Image], spec: ImageSpec) -> list[tuple[int, int, int, int]]:
+    """What of each view the model reads, in that view's pixels (x0, y0, x1, y1): all of it, or with
+    ``spec.crop == "text"`` its text region grown to the view shape (:func:`seqocr.textcrop.text_boxes`)."""
+    if spec.crop != "text":
+        return [(0, 0, *v.size) for v in views]
+    from .textcrop import text_boxes  # ONNX Runtime and the detector, only when asked for
+
+    return text_boxes(views, spec.view_width / spec.view_height)
 
 
-def resize_views(views: list[Image.Image], spec: ImageSpec) -> np.ndarray:
-    """Views already cut (:func:`cut_views`) resized as :func:`eval_transform` does, into one array."""
-    size = (spec.view_width, spec.view_height)
-    return to_array([v.resize(size, Image.Resampling.BILINEAR) for v in views])
+def _cropped(view: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    return view if box == (0, 0, *view.size) else view.crop(box)
+
+
+def _glyphs_in_crops(glyphs: np.ndarray, crops: list[tuple[int, int, int, int]], img: Image.Image, spec: ImageSpec,
+                     present: int | None) -> np.ndarray:
+    """Glyph boxes per tile (L, V, 4) -> per view read: those of each view's tile, moved into its crop."""
+    sources = view_sources(spec.num_views, present)
+    if spec.crop != "text":  # whole views: the tile's own boxes
+        return glyphs[:, sources]
+    return crop_glyphs(glyphs, crops, (round(img.width / spec.num_views), img.height), sources)
+
+
+def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None,
+                   glyphs: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The reference's evaluation resize (bilinear, no random crop), view by view, after ``spec.crop``. With
+    ``glyphs`` (L, V, 4 per tile, as :func:`train_transform`), also the boxes in the views read."""
+    views = split_views(img, spec.num_views, present)
+    x, crops = prepare_views(views, spec)
+    return x if glyphs is None else (x, _glyphs_in_crops(glyphs, crops, img, spec, present))
+
+
+def prepare_views(views: list[Image.Image], spec: ImageSpec
+                  ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Views already cut (:func:`cut_views`) cropped (``spec.crop``) and resized as :func:`eval_transform` does,
+    into one array; and the crop of each view, in its pixels."""
+    size, crops = (spec.view_width, spec.view_height), view_crops(views, spec)
+    return to_array([_cropped(v, c).resize(size, Image.Resampling.BILINEAR) for v, c in zip(views, crops)]), crops
 
 
 def tile_size(spec: ImageSpec) -> tuple[int, int]:
@@ -172,13 +203,18 @@ def tile_size(spec: ImageSpec) -> tuple[int, int]:
     return round(spec.view_height * 5 / 4), round(spec.view_width * 5 / 4)
 
 
-def tiles(img: Image.Image, spec: ImageSpec, present: int | None = None) -> np.ndarray:
-    """A sample's views resized to :func:`tile_size`, uint8 (3, th, V·tw): what a worker sends when the training
-    augmentation runs on the device (``data.augment_on: device``, :mod:`seqocr.train.augment`)."""
+def tiles(img: Image.Image, spec: ImageSpec, present: int | None = None, glyphs: np.ndarray | None = None
+          ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """A sample's views, after ``spec.crop``, resized to :func:`tile_size`, uint8 (3, th, V·tw): what a worker sends
+    when the training augmentation runs on the device (``data.augment_on: device``, :mod:`seqocr.train.augment`).
+    With ``glyphs`` (L, V, 4 per tile), also the boxes in those tiles."""
     th, tw = tile_size(spec)
     views = [v.convert("RGB") for v in split_views(img, spec.num_views, present)]
+    crops = view_crops(views, spec)
+    views = [_cropped(v, c) for v, c in zip(views, crops)]
     views = [v if v.size == (tw, th) else v.resize((tw, th), Image.Resampling.BILINEAR) for v in views]
-    return np.ascontiguousarray(np.concatenate([np.asarray(v) for v in views], axis=1).transpose(2, 0, 1))
+    x = np.ascontiguousarray(np.concatenate([np.asarray(v) for v in views], axis=1).transpose(2, 0, 1))
+    return x if glyphs is None else (x, _glyphs_in_crops(glyphs, crops, img, spec, present))
 
 
 def _random_crop(view: Image.Image, rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, int]]:
@@ -246,10 +282,11 @@ def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random, prese
     character's box per tile (L, V, 4), also those boxes in the augmented views (:func:`crop_glyphs`)."""
     size = (spec.view_width, spec.view_height)
     views, crops = [], []
-    for v in split_views(img, spec.num_views, present):
-        cut, box = _random_crop(v, rng)
+    whole = split_views(img, spec.num_views, present)
+    for v, box in zip(whole, view_crops(whole, spec)):
+        cut, (x0, y0, x1, y1) = _random_crop(_cropped(v, box), rng)
         views.append(color_jitter(cut.resize(size, rng.choice(INTERPOLATIONS)), rng))
-        crops.append(box)
+        crops.append((box[0] + x0, box[1] + y0, box[0] + x1, box[1] + y1))  # in the tile's pixels
     if glyphs is None:
         return to_array(views)
     tile = (round(img.width / spec.num_views), img.height)

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable
 
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_transform, tiles, train_transform, view_sources
+from ..preprocess import ImageSpec, eval_transform, tiles, train_transform
 
 Key = tuple[int, int]
 Item = tuple  # (image | None, text | reason, where) or (image, text, where, glyph boxes)
@@ -42,14 +42,15 @@ def make_item(load: Callable[[], tuple], where: str, spec: ImageSpec, rng: rando
         img, text, present, *glyphs = load()
     except DataError as e:
         return None, str(e), where
-    if on_device:
-        sources = view_sources(spec.num_views, present)
-        return (tiles(img, spec, present), text, where, *(g[:, sources] for g in glyphs))
     if glyphs:
-        if rng is None:
-            return eval_transform(img, spec, present), text, where, glyphs[0][:, view_sources(spec.num_views,
-                                                                                               present)]
-        x, boxes = train_transform(img, spec, rng, present, glyphs[0])
+        if on_device:
+            x, boxes = tiles(img, spec, present, glyphs[0])
+        elif rng is None:
+            x, boxes = eval_transform(img, spec, present, glyphs[0])
+        else:
+            x, boxes = train_transform(img, spec, rng, present, glyphs[0])
         return x, text, where, boxes
+    if on_device:
+        return tiles(img, spec, present), text, where
     x = train_transform(img, spec, rng, present) if rng is not None else eval_transform(img, spec, present)
     return x, text, where

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import DataError
+from ..ppocr_files import RECOGNIZER, wheel_file
 
 OUTPUT_TENSOR = "p2o.pd_op.add.64.0"  # the backbone's last tensor in the ONNX graph
-WHEEL_PATH = "rapidocr/models/PP-OCRv6_rec_small.onnx"  # inside the rapidocr 3.10 wheel
 CHANNELS = 384
 STRIDE = (16, 4)  # (height, width)
 STAGES = ((96, (True, False, False)), (192, (True, False) * 3), (384, (True, False)))  # (width, SE per block)
@@ -126,17 +126,8 @@ class PPOCRBackbone(nn.Module):
 
 
 def rapidocr_model_path() -> Path:
-    """The PP-OCRv6 rec small ONNX file of the installed rapidocr wheel, found without importing rapidocr (which
-    needs OpenCV): ``pip install --no-deps "rapidocr==3.10.*"`` is enough."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError('the pretrained backbone needs the rapidocr wheel: pip install --no-deps "rapidocr==3.10.*"')
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / Path(WHEEL_PATH).name
-    if not path.is_file():
-        raise DataError(f"{path}: missing from the installed rapidocr; install rapidocr 3.10")
-    return path
+    """The PP-OCRv6 rec small ONNX file of the installed rapidocr wheel."""
+    return wheel_file(RECOGNIZER, "the pretrained backbone")
 
 
 def onnx_convs(path: str | Path) -> list[tuple[str, np.ndarray, np.ndarray]]:

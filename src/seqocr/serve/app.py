@@ -20,7 +20,7 @@ from ..inference.attention import attention_payload
 from ..inference.beam import MAX_BEAM
 from ..inference.postprocess import Reading, check_min_confidence, reject_below
 from ..inference.reader import Reader
-from ..preprocess import ImageSpec, cut_views, resize_views
+from ..preprocess import ImageSpec, cut_views, prepare_views
 from .batcher import Allocator, Batcher
 from .limits import (
     BadRequest,
@@ -230,9 +230,17 @@ def labelled_zip(names: list[str], images: list[bytes], texts: list[str], charse
 def prepare(img: Image.Image, spec: ImageSpec, attention: bool) -> tuple[np.ndarray, dict | None]:
     """An uploaded image as the model reads it and, when its attention is asked for, which of the upload's tiles
     each view the model read came from: ``{"tiles": T, "sources": [tile of view 0, ...]}`` (preprocess.cut_views:
-    an FSNS strip of 2 real views and 2 noise tiles reads tiles 0, 1, 0, 1)."""
+    an FSNS strip of 2 real views and 2 noise tiles reads tiles 0, 1, 0, 1); a model that reads each view's text
+    region (``model.crop: text``) adds ``"crops"``: each view's region, [x0, y0, x1, y1] in fractions of its tile."""
     views, tiles, sources = cut_views(img, spec.num_views)  # cut once: the array and the layout come from it
-    return resize_views(views, spec), ({"tiles": tiles, "sources": sources} if attention else None)
+    x, crops = prepare_views(views, spec)
+    if not attention:
+        return x, None
+    layout = {"tiles": tiles, "sources": sources}
+    if spec.crop:
+        layout["crops"] = [[round(c / size, 4) for c, size in zip(box, (*v.size, *v.size))]
+                           for v, box in zip(views, crops)]
+    return x, layout
 
 
 def result(reading: Reading, attention: bool, layout: dict | None = None) -> dict:

@@ -34,7 +34,11 @@ function viewRects(img, n, views) {
   const w = img.naturalWidth, h = img.naturalHeight;
   const tiles = views ? views.tiles : (n > 1 && Math.abs(w / h - n) < 0.5 ? n : 1);
   const sources = views ? views.sources : Array.from({ length: n }, (_, v) => (tiles > 1 ? v : 0));
-  return sources.map((t) => [Math.round(t * w / tiles), 0, Math.round(w / tiles), h]);
+  const tw = w / tiles;
+  return sources.map((t, v) => {  // a model that reads each view's text region (model.crop: text) says which
+    const [x0, y0, x1, y1] = views && views.crops ? views.crops[v] : [0, 0, 1, 1];
+    return [Math.round(t * tw + x0 * tw), Math.round(y0 * h), Math.round((x1 - x0) * tw), Math.round((y1 - y0) * h)];
+  });
 }
 
 function loadImage(file) {
