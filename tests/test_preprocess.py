@@ -20,6 +20,7 @@ from seqocr.preprocess import (
     color_jitter,
     crop_glyphs,
     cut_views,
+    eval_batch,
     eval_transform,
     fsns_views,
     load_image,
@@ -172,6 +173,7 @@ def test_evaluation_resizes_every_view_bilinearly():
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 80, 3), np.uint8))
     want = to_array([v.resize((4, 3), Image.Resampling.BILINEAR) for v in split_views(img, 4)])
     np.testing.assert_array_equal(eval_transform(img, spec), want)
+    np.testing.assert_array_equal(eval_batch([img, img], spec), np.stack([want, want]))
     x, crops = prepare_views(split_views(img, 4), spec)
     np.testing.assert_array_equal(x, want)
     assert crops == [(0, 0, 20, 20)] * 4  # no crop asked for: every view whole

@@ -10,7 +10,7 @@ from seqocr.charset import Charset
 from seqocr.config import Config
 from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
-from seqocr.preprocess import ImageSpec, eval_transform, split_views, train_transform, view_crops
+from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, split_views, train_transform, view_crops
 from seqocr.textcrop import MARGIN, grow
 from tests.helpers import SAMPLES, tiny_model_config
 
@@ -68,6 +68,9 @@ def test_the_glyph_boxes_follow_the_crop_in_training_and_in_evaluation():
     x_whole, whole = eval_transform(image, WHOLE, present, glyphs)
     x_text, cropped = eval_transform(image, TEXT, present, glyphs)
     assert x_text.shape == x_whole.shape == TEXT.shape and not np.allclose(x_text, x_whole)
+    other = synth_glyphs(1, 3, "test")[0]  # a batch: the detector reads all its views at once, alike
+    np.testing.assert_allclose(eval_batch([image, other], TEXT)[0], eval_transform(image, TEXT), atol=1e-6)
+    np.testing.assert_allclose(eval_batch([image, other], TEXT)[1], eval_transform(other, TEXT), atol=1e-6)
     seen = ~np.isnan(cropped).any(-1)
     assert seen.mean() > 0.9 and ((cropped[seen] >= 0) & (cropped[seen] <= 1)).all()
     height = lambda b: np.nanmedian(b[..., 3] - b[..., 1])

@@ -188,12 +188,21 @@ def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None
     return x if glyphs is None else (x, _glyphs_in_crops(glyphs, crops, img, spec, present))
 
 
-def prepare_views(views: list[Image.Image], spec: ImageSpec
+def prepare_views(views: list[Image.Image], spec: ImageSpec, crops: list[tuple[int, int, int, int]] | None = None
                   ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Views already cut (:func:`cut_views`) cropped (``spec.crop``) and resized as :func:`eval_transform` does,
-    into one array; and the crop of each view, in its pixels."""
-    size, crops = (spec.view_width, spec.view_height), view_crops(views, spec)
+    """Views already cut (:func:`cut_views`) cropped (``spec.crop``, or ``crops`` already found) and resized as
+    :func:`eval_transform` does, into one array; and the crop of each view, in its pixels."""
+    size, crops = (spec.view_width, spec.view_height), crops or view_crops(views, spec)
     return to_array([_cropped(v, c).resize(size, Image.Resampling.BILINEAR) for v, c in zip(views, crops)]), crops
+
+
+def eval_batch(images: list[Image.Image], spec: ImageSpec) -> np.ndarray:
+    """:func:`eval_transform` of each image, stacked (N, 3, H, V·W); the text detector (``spec.crop``) reads all
+    their views in one batch."""
+    cut = [split_views(im, spec.num_views) for im in images]
+    crops = view_crops([v for views in cut for v in views], spec)
+    v = spec.num_views
+    return np.stack([prepare_views(views, spec, crops[k * v:(k + 1) * v])[0] for k, views in enumerate(cut)])
 
 
 def tile_size(spec: ImageSpec) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..calibration import expected_calibration_error
 from ..metrics import RecognitionMeter
-from ..preprocess import ImageSpec, eval_transform
+from ..preprocess import ImageSpec, eval_batch
 from .postprocess import Reading, check_min_confidence
 from .reader import Reader, as_image
 
@@ -105,7 +105,7 @@ def image_batches(samples, spec: ImageSpec, batch_size: int = 32) -> Iterator[Ba
 
 
 def _batch(chunk: list, spec: ImageSpec, bad: int) -> Batch:
-    images = np.stack([eval_transform(as_image(im, k), spec) for k, (im, _, _) in enumerate(chunk)]) if chunk else None
+    images = eval_batch([as_image(im, k) for k, (im, _, _) in enumerate(chunk)], spec) if chunk else None
     return Batch(images, [t for _, t, _ in chunk], [w for _, _, w in chunk], bad, chunk)
 
 

@@ -142,12 +142,11 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> 
     generated training-split signs, never the held-out split), so the CNN, most of the work, runs on int8 kernels (VNNI/AMX). The recurrent decoder stays
     float: quantizing its small matrix multiplies costs more than it saves. The metadata is carried over, so the
     quantized file reads images on its own too."""
-    import numpy as np
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from ..preprocess import eval_transform
+    from ..preprocess import eval_batch
 
     source = onnx.load(str(onnx_path))
     meta = {p.key: p.value for p in source.metadata_props}
@@ -162,7 +161,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> 
                 return None
             chunk = calibration[self.next_index:self.next_index + 16]
             self.next_index += 16
-            return {"images": np.stack([eval_transform(image, spec) for image in chunk])}
+            return {"images": eval_batch(chunk, spec)}
 
     out = Path(out)
     pre_path = out.with_name(f".{out.name}.pre.tmp")  # the pre-processed model, an input of quantize_static

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..charset import Charset
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_transform, load_image
+from ..preprocess import ImageSpec, eval_batch, load_image
 from .postprocess import Reading
 
 ImageInput = str | Path | Image.Image | np.ndarray
@@ -51,5 +51,5 @@ class Reader:
         out: list[Reading] = []
         for i in range(0, len(images), batch_size):
             chunk = [as_image(im, i + k) for k, im in enumerate(images[i:i + batch_size])]
-            out += self.read_arrays(np.stack([eval_transform(im, self.spec) for im in chunk]), attention=attention)
+            out += self.read_arrays(eval_batch(chunk, self.spec), attention=attention)
         return out
