@@ -40,7 +40,7 @@ from seqocr.train.finetune import init_source
 BUNDLED = SHIPPED.parent.parent / "samples" / "labels.tsv"  # the signs shipped in the package, read in the tests
 # validation signs for the temperature: held-out names (seed 7, apart from the held-out seed 1) drawn as the last stage
 # trained (its shares of independent names and secondary lines: signs as varied as real plates, issue 22 item 6)
-CALIBRATION = "synth:split=test,n={n},seed=7,independent={independent},extras={extras}"
+CALIBRATION = "synth:split=test,n={n},seed=7,independent={independent},extras={extras},small_names={small_names}"
 BACKBONE_NOTE = [
     "## The pretrained backbone: license and provenance", "",
     "The convolutional backbone (2.66 M of the parameters) is PP-OCRv6 rec small's, by PaddlePaddle's PaddleOCR",
@@ -146,7 +146,8 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
 def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     """Fit the temperature on ``n`` generated validation signs; a copy of the checkpoint whose config carries it."""
     model, cfg, charset, _ = load_model(checkpoint)
-    source = CALIBRATION.format(n=n, independent=cfg.data.synth_independent, extras=cfg.data.synth_extras)
+    source = CALIBRATION.format(n=n, independent=cfg.data.synth_independent, extras=cfg.data.synth_extras,
+                                small_names=cfg.data.synth_small_names)
     ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
     logp, ids, hits = calibration_data(model, ds, charset, cfg.model.max_len)
     t = fit_temperature(logp, ids, hits)

@@ -48,7 +48,7 @@ def test_bad_overrides(override, message):
     ("tiny", "model.temperature=.inf", "model.temperature must be a finite number"),
     ("tiny", "model.rows=some", "model.rows: unknown 'some'"),
     ("tiny", "model.train_views=5", "model.train_views and model.read_views must be at most model.num_views"),
-    ("reference", "model.hidden_size=3", "unknown config key 'model.hidden_size'; model reference has dropout,"),
+    ("reference", "model.hidden_size=3", "unknown config key 'model.hidden_size'; model reference has crop, dropout,"),
 ])
 def test_each_architecture_checks_its_own_settings(config, override, message):
     """The shared checks run when a config is read; the architecture's own (seqocr.model.check_config) when a model

@@ -249,6 +249,33 @@ def test_plate_extras_add_a_secondary_line_to_a_share_of_plates_and_never_to_the
     assert all(m[3].shape == p[3].shape for p, m in zip(plain, mixed))  # one glyph box per label character
 
 
+def test_small_first_names_are_painted_small_on_a_share_of_plates_and_the_label_stays():
+    """Issue 22 item 3: a first name painted small, above the surname or before it (sample 007's "Victor"), on a
+    share of the plates; its letters come out shorter than the surname's, the label and the rest stay as they were."""
+    from seqocr.data.sources import SynthDefaults, parse_synth
+    from seqocr.data.synth import synth_glyphs
+    from seqocr.data.synth.plate import sign_lines
+
+    layouts = [sign_lines("Avenue Victor Schoelcher", random.Random(k), random.Random(k + 1)) for k in range(20)]
+    assert all(any(t == "Victor" and scale < 0.75 for line in lines for t, scale, _ in line) for lines in layouts)
+    assert {len(lines) for lines in layouts} == {2, 3}  # on its own line, or inline before the surname
+    assert sign_lines("Rue de la Paix", random.Random(0), random.Random(1)) == sign_lines("Rue de la Paix",
+                                                                                          random.Random(0))
+    plain = [synth_glyphs(1, i, "test") for i in range(30)]
+    small = [synth_glyphs(1, i, "test", small_names=1.0) for i in range(30)]
+    assert [p[1] for p in plain] == [m[1] for m in small]
+    changed = [i for i, (p, m) in enumerate(zip(plain, small)) if not np.array_equal(np.asarray(p[0]), np.asarray(m[0]))]
+    assert 3 <= len(changed) <= 20
+    for i in changed:
+        text, boxes = small[i][1], small[i][3]
+        first = text.split()[1]
+        start = text.index(f" {first} ") + 1
+        heights = boxes[:, :, 3] - boxes[:, :, 1]  # per character and view, in fractions of the view
+        end = start + len(first)
+        assert np.nanmedian(heights[start:end]) < 0.8 * np.nanmedian(heights[end + 1:])
+    assert parse_synth("synth:small_names=0.5", SynthDefaults(10, 1)).small_names == 0.5
+
+
 def test_config_refuses_out_of_range_view_counts_and_shares():
     from seqocr.config import validate
     from seqocr.errors import ConfigError

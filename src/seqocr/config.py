@@ -71,6 +71,8 @@ class DataConfig:
                                      # types or particles can guess them
     synth_extras: float = 0.0        # share of generated training plates with a secondary line under the name
                                      # (house numbers, a person's profession and years, the district), never read
+    synth_small_names: float = 0.0   # share of generated training plates whose first name (Victor in Rue Victor
+                                     # Hugo) is painted small, above the surname or before it (data/synth/plate.py)
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on
@@ -309,6 +311,7 @@ def validate(cfg: Config) -> None:
     at_least_zero["data.synth_invented"] = d.synth_invented
     at_least_zero["data.synth_independent"] = d.synth_independent
     at_least_zero["data.synth_extras"] = d.synth_extras
+    at_least_zero["data.synth_small_names"] = d.synth_small_names
     check_signs(positive, at_least_zero)
     if t.glyph_losses and not is_synth(d.train):
         raise ConfigError("train.attention_loss and train.char_map_loss need generated training data (data.train: "
@@ -316,7 +319,7 @@ def validate(cfg: Config) -> None:
     if d.augment_on not in ("workers", "device"):
         raise ConfigError(f"data.augment_on: unknown place {d.augment_on!r}; choose from workers, device")
     for key, share in (("data.synth_invented", d.synth_invented), ("data.synth_independent", d.synth_independent),
-                       ("data.synth_extras", d.synth_extras)):
+                       ("data.synth_extras", d.synth_extras), ("data.synth_small_names", d.synth_small_names)):
         if share > 1:
             raise ConfigError(f"{key} is a share in [0, 1], got {share}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),

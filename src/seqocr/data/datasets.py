@@ -78,7 +78,7 @@ class SynthDataset(SourceDataset):
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool | str = False,
                  max_chars: int = MAX_LABEL, invented: float = 0.0, glyphs: bool = False, independent: float = 0.0,
-                 extras: float = 0.0):
+                 extras: float = 0.0, small_names: float = 0.0):
         if max_chars < MAX_LABEL:
             raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "
                               f"least {MAX_LABEL + 1}, not {max_chars + 1}")
@@ -86,6 +86,7 @@ class SynthDataset(SourceDataset):
         self.invented, self.glyphs = invented, glyphs  # glyphs: items carry each character's box per view
         self.independent = independent  # share of names with type, particle and name drawn independently
         self.extras = extras  # share of plates with a secondary line under the name
+        self.small_names = small_names  # share of plates with the first name painted small
         self.report = SkipReport(total=size)
 
     def __len__(self) -> int:
@@ -97,7 +98,8 @@ class SynthDataset(SourceDataset):
     def load(self, index: int) -> tuple:
         from .synth import synth_glyphs  # Pillow rendering; imported lazily
 
-        record = synth_glyphs(self.seed, index, self.split, self.invented, self.independent, self.extras)
+        record = synth_glyphs(self.seed, index, self.split, self.invented, self.independent, self.extras,
+                              self.small_names)
         return record if self.glyphs else record[:3]
 
 

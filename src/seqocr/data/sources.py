@@ -30,7 +30,7 @@ from .labels import SkipReport
 
 log = logging.getLogger(__name__)
 RawSample = tuple[bytes, str, str]  # image bytes, text, where
-SHARES = ("invented", "independent", "extras")  # synth:... options that are shares of the names (data/synth/names.py)
+SHARES = ("invented", "independent", "extras", "small_names")  # synth:... options that are shares of the signs
 
 
 @dataclass
@@ -46,6 +46,7 @@ class SynthDefaults:
     independent: float = 0.0
     extras: float = 0.0
     glyphs: bool = False
+    small_names: float = 0.0
 
 
 class Source:
@@ -111,7 +112,7 @@ class SynthSource(Source):
 
         o = self.options
         for i in range(o.n):
-            img, text = synth_sample(o.seed, i, o.split, o.invented, o.independent, o.extras)
+            img, text = synth_sample(o.seed, i, o.split, o.invented, o.independent, o.extras, o.small_names)
             yield img, text, synth_where(o.split, o.seed, i)
 
     def raw(self, charset: Charset, report: SkipReport, skip_bad: bool = True) -> Iterator[RawSample]:
@@ -129,7 +130,7 @@ class SynthSource(Source):
 
         o = self.options
         return SynthDataset(o.seed, o.n, spec, o.split, augment, max_chars, o.invented, o.glyphs, o.independent,
-                            o.extras)
+                            o.extras, o.small_names)
 
     def labelled(self, charset, max_chars, max_skip_fraction, warn):
         yield from self.signs()  # drawn to fit: no label to skip
@@ -273,7 +274,7 @@ def parse_synth(name: str, defaults: SynthDefaults) -> SynthDefaults:
         key, sep, value = item.partition("=")
         if not sep or key not in opts:
             raise DataError(f"data source {name!r}: expected synth:split=S,n=N,seed=K,invented=F,independent=F,"
-                            f"extras=F, got {item!r}")
+                            f"extras=F,small_names=F, got {item!r}")
         try:
             opts[key] = value if key == "split" else float(value) if key in SHARES else int(value)
         except ValueError:

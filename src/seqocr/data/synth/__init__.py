@@ -96,15 +96,16 @@ def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None
-                  ) -> tuple[Image.Image, int, np.ndarray]:
+def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None,
+                  small_first: random.Random | None = None) -> tuple[Image.Image, int, np.ndarray]:
     """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
     views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
     each character of ``text`` is in each view (:func:`label_glyphs`). With ``extras``, the plate carries a
-    secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`)."""
+    secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`); with
+    ``small_first``, a first name is painted small (:func:`.plate.sign_lines`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
-    scene = _scene(text, rng, extras)
+    scene = _scene(text, rng, extras, small_first)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
     views, painted = zip(*[_view(scene, rng) for _ in range(present)])
@@ -130,17 +131,18 @@ def _derived_seed(seed: int, index: int, split: str) -> int:
 
 
 def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
-                 extras: float = 0.0) -> tuple[Image.Image, str, int]:
+                 extras: float = 0.0, small_names: float = 0.0) -> tuple[Image.Image, str, int]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
     where views ``views_present..3`` are noise; a pure function of its arguments. A share ``independent`` of the
     names have their street type, particle and name drawn independently (:func:`independent_name`), and a share
     ``invented`` their proper names invented (:func:`invent_names`); a share ``extras`` of the plates carry a
-    secondary line under the name (:func:`footer_text`); with all three 0 the set is what it always was."""
-    return synth_glyphs(seed, index, split, invented, independent, extras)[:3]
+    secondary line under the name (:func:`footer_text`), and a share ``small_names`` a first name painted small;
+    with all four 0 the set is what it always was."""
+    return synth_glyphs(seed, index, split, invented, independent, extras, small_names)[:3]
 
 
 def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
-                 extras: float = 0.0) -> tuple[Image.Image, str, int, np.ndarray]:
+                 extras: float = 0.0, small_names: float = 0.0) -> tuple[Image.Image, str, int, np.ndarray]:
     """:func:`synth_record` and where each character of the label is in each view (:func:`label_glyphs`)."""
     _check_split(split)
     derived = _derived_seed(seed, index, split)
@@ -155,7 +157,9 @@ def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 
         if names.random() < invented:
             text = invent_names(text, names)
     footer = random.Random(derived ^ 0xF007) if extras else None  # its own generator, as above
-    image, present, glyphs = render_glyphs(text, rng, footer if footer and footer.random() < extras else None)
+    small = random.Random(derived ^ 0x5A11) if small_names else None
+    image, present, glyphs = render_glyphs(text, rng, footer if footer and footer.random() < extras else None,
+                                           small if small and small.random() < small_names else None)
     return image, text, present, glyphs
 
 
@@ -171,7 +175,7 @@ def sign_images(seed: int, n: int, split: str = "test") -> list[Image.Image]:
 
 
 def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
-                 extras: float = 0.0) -> tuple[Image.Image, str]:
+                 extras: float = 0.0, small_names: float = 0.0) -> tuple[Image.Image, str]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
-    image, text, _ = synth_record(seed, index, split, invented, independent, extras)
+    image, text, _ = synth_record(seed, index, split, invented, independent, extras, small_names)
     return image, text

@@ -42,9 +42,19 @@ def _balanced_cut(words: list[str]) -> int:
     return min(range(1, len(words)), key=lambda k: abs(len(" ".join(words[:k])) - half))
 
 
-def sign_lines(text: str, rng: random.Random) -> list[list[Segment]]:
+def is_first_name(words: list[str]) -> bool:
+    """Whether ``words`` (the name after the street type) start with what a plate may paint as a first name: a
+    capitalised word (``Victor``), not a particle, followed by more of the name."""
+    first = words[0] if words else ""
+    return len(words) >= 2 and first not in PARTICLES and first[:1].isupper() and first[1:].isalpha() and \
+        first[1:].islower()
+
+
+def sign_lines(text: str, rng: random.Random, small_first: random.Random | None = None) -> list[list[Segment]]:
     """Split a label into 1-3 display lines: the street type, maybe a line of small particles, then the name
-    (cut in two when long). Particles are painted small lowercase, on their own line or inline, or uppercase."""
+    (cut in two when long). Particles are painted small lowercase, on their own line or inline, or uppercase.
+    With ``small_first`` (a generator of its own: ``rng``'s draws stay as they were) a first name is painted
+    small as written, on its own line above the surname or before it (sample 007's "Victor"; issue 22 item 3)."""
     words = text.split()
     particles = rng.choices(("line", "lower", "upper"), weights=(3, 4, 3))[0]
     small_caps = rng.random() < 0.15
@@ -54,6 +64,9 @@ def sign_lines(text: str, rng: random.Random) -> list[list[Segment]]:
     while len(rest) > 1 and rest[0] in PARTICLES:
         lead.append(rest.pop(0))
     lines = [_segments(words[:1], "upper")]
+    if small_first is not None and not lead and is_first_name(rest):
+        first, tail = [(rest[0], small_first.uniform(0.5, 0.7), False)], _segments(rest[1:], particles, small_caps)
+        return lines + ([first, tail] if small_first.random() < 0.6 else [first + tail])
     if lead and particles == "line":
         lines.append(_segments(lead, "lower"))
     else:

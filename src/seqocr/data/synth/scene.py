@@ -300,11 +300,12 @@ def _paste_other(view: Image.Image, other: Image.Image, quad: list[tuple[float, 
     view.paste(small, (round(x), round(y)), small)
 
 
-def _scene(text: str, rng: random.Random, extras: random.Random | None = None) -> Scene:
+def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
+           small_first: random.Random | None = None) -> Scene:
     """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt). With ``extras`` (a
     generator of its own, so that ``rng``'s draws stay as they were), the plate also carries a secondary line under
-    the name (:func:`footer_text`)."""
-    lines = _display(sign_lines(text, rng), rng.choice(("'", "\u2019")))
+    the name (:func:`footer_text`); with ``small_first`` (another) a first name is painted small."""
+    lines = _display(sign_lines(text, rng, small_first), rng.choice(("'", "\u2019")))
     style = plate_style(rng)
     if extras is not None:
         style = style._replace(footer=footer_text(text, extras))
