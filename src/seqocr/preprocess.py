@@ -170,13 +170,18 @@ def _cropped(view: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
     return view if box == (0, 0, *view.size) else view.crop(box)
 
 
+def _tile(img: Image.Image, spec: ImageSpec) -> tuple[int, int]:
+    """(width, height) of one tile of a strip: what glyph boxes are fractions of."""
+    return round(img.width / spec.num_views), img.height
+
+
 def _glyphs_in_crops(glyphs: np.ndarray, crops: list[tuple[int, int, int, int]], img: Image.Image, spec: ImageSpec,
                      present: int | None) -> np.ndarray:
     """Glyph boxes per tile (L, V, 4) -> per view read: those of each view's tile, moved into its crop."""
     sources = view_sources(spec.num_views, present)
     if spec.crop != "text":  # whole views: the tile's own boxes
         return glyphs[:, sources]
-    return crop_glyphs(glyphs, crops, (round(img.width / spec.num_views), img.height), sources)
+    return crop_glyphs(glyphs, crops, _tile(img, spec), sources)
 
 
 def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None,
@@ -298,5 +303,4 @@ def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random, prese
         crops.append((box[0] + x0, box[1] + y0, box[0] + x1, box[1] + y1))  # in the tile's pixels
     if glyphs is None:
         return to_array(views)
-    tile = (round(img.width / spec.num_views), img.height)
-    return to_array(views), crop_glyphs(glyphs, crops, tile, view_sources(spec.num_views, present))
+    return to_array(views), crop_glyphs(glyphs, crops, _tile(img, spec), view_sources(spec.num_views, present))

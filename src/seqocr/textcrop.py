@@ -84,14 +84,11 @@ def grow(box: tuple[float, float, float, float], size: tuple[int, int], aspect: 
 def text_boxes(views: list[Image.Image], aspect: float, threads: int = 1) -> list[Box]:
     """Each view's crop (pixels of that view): the detected text grown to ``aspect`` (:func:`grow`), or the whole
     view where no text, or only a sliver, was found. Views that are the same image are detected once."""
-    unique: dict[int, int] = {}
-    for v in views:
-        unique.setdefault(id(v), len(unique))
-    firsts = {i: v for v in views for i in [unique[id(v)]]}
-    maps = probability_maps([firsts[i] for i in range(len(firsts))], threads)
+    distinct = list({id(v): v for v in views}.values())  # a repeated view (a photo, a noise tile's stand-in) once
+    maps = dict(zip(map(id, distinct), probability_maps(distinct, threads)))
     boxes = []
     for v in views:
-        found = mask_box(maps[unique[id(v)]] > THRESHOLD)
+        found = mask_box(maps[id(v)] > THRESHOLD)
         if found is None or min(found[2] - found[0], found[3] - found[1]) < MIN_SIDE:
             boxes.append((0, 0, *v.size))
         else:
