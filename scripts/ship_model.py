@@ -20,6 +20,7 @@ import json
 import platform
 import subprocess
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,9 @@ from seqocr.train.finetune import init_source
 
 BUNDLED = SHIPPED.parent.parent / "samples" / "labels.tsv"  # the signs shipped in the package, read in the tests
 # validation signs for the temperature: held-out names (seed 7, apart from the held-out seed 1) drawn as the last stage
-# trained (its shares of independent names and secondary lines: signs as varied as real plates, issue 22 item 6)
-CALIBRATION = "synth:split=test,n={n},seed=7,independent={independent},extras={extras},small_names={small_names}"
+# trained (its shares of independent names, secondary lines, small first names and clutter: signs as varied as
+# real plates, issue 22 item 6)
+CALIBRATION = "synth:split=test,n={n},seed=7,{shares}"
 BACKBONE_NOTE = [
     "## The pretrained backbone: license and provenance", "",
     "The convolutional backbone (2.66 M of the parameters) is PP-OCRv6 rec small's, by PaddlePaddle's PaddleOCR",
@@ -51,6 +53,11 @@ BACKBONE_NOTE = [
     "its last stage was fine-tuned at a fiftieth of the new layers' learning rate (`model.trainable_stages: 1`,",
     "`train.backbone_lr_scale: 0.02`). This model is a derivative work of those weights and is distributed under",
     "Apache-2.0 with this notice.",
+]
+DETECTOR_NOTE = [  # where the model reads each view's text region (model.crop: text, issue 22 route (b))
+    "", "Before the backbone, each view is cut to its text by PP-OCRv6 det small (PaddleOCR, Apache-2.0), run",
+    "unchanged from the same `rapidocr` wheel (`rapidocr/models/PP-OCRv6_det_small.onnx`) at 128x128 by",
+    "`seqocr.textcrop`; its weights are not copied into this file, and the reader needs that wheel installed.",
 ]
 
 CARD = SHIPPED.with_name("MODEL_CARD.md")
@@ -146,8 +153,8 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
 def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     """Fit the temperature on ``n`` generated validation signs; a copy of the checkpoint whose config carries it."""
     model, cfg, charset, _ = load_model(checkpoint)
-    source = CALIBRATION.format(n=n, independent=cfg.data.synth_independent, extras=cfg.data.synth_extras,
-                                small_names=cfg.data.synth_small_names)
+    shares = {k: v for k, v in asdict(cfg.data.shares()).items() if k != "invented"}  # held-out names: real ones
+    source = CALIBRATION.format(n=n, shares=",".join(f"{k}={v}" for k, v in shares.items()))
     ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
     logp, ids, hits = calibration_data(model, ds, charset, cfg.model.max_len)
     t = fit_temperature(logp, ids, hits)
@@ -173,7 +180,8 @@ def blank_confidences(weights: Path) -> dict[str, float]:
     return {k: round(r.confidence, 4) for k, r in zip(images, readings)}
 
 
-def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank: dict, bundled: dict) -> str:
+def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank: dict, bundled: dict,
+         crop: str = "") -> str:
     h = heldout["metrics"]
     lines = [
         "# seqocr shipped model: `default` trained on generated street signs", "",
@@ -215,7 +223,7 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
     lines += calib
     lines += ["", "Metrics are the reference's (exact match; Σ2·LCS/Σ(|gt|+|pred|)), on raw strings (case- and",
               "accent-sensitive). Limits: trained only on generated signs; no real FSNS image was used.", "",
-              *BACKBONE_NOTE]
+              *BACKBONE_NOTE, *(DETECTOR_NOTE if crop == "text" else [])]
     exact_real = sum(t == p for _, t, p, _ in real["rows"]) if real else 0
     if (h["annotation_precision"] < 0.9 or h["character_precision"] < 0.98 or exact_real < 6 or h["ece"] > 0.05
             or max(blank.values()) >= 0.1):
@@ -245,7 +253,8 @@ def main() -> None:
         real = measure(SHIPPED, args.real)
     blank = blank_confidences(SHIPPED)
     bundled = measure(SHIPPED, str(BUNDLED))["metrics"]  # what tests/test_shipped_model.py checks the files against
-    CARD.write_text(card(facts, heldout, real, calibration, blank, bundled), encoding="utf-8")
+    crop = read_checkpoint(checkpoint)["config"]["model"].get("crop", "")
+    CARD.write_text(card(facts, heldout, real, calibration, blank, bundled, crop), encoding="utf-8")
     summary = {"heldout": heldout["metrics"], "real": real["metrics"] if real else None, "calibration": calibration,
                "blank": blank, **facts}
     print(json.dumps(summary, indent=1, ensure_ascii=False))

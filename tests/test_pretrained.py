@@ -15,6 +15,7 @@ from seqocr.errors import ConfigError, DataError
 from seqocr.model import build_model
 from seqocr.model.ppocr import PPOCRBackbone, extract_onnx_backbone, load_onnx_weights, rapidocr_model_path
 from seqocr.model.weights import load_model
+from seqocr.shares import Shares
 from seqocr.train.checkpoint import save_checkpoint
 from seqocr.train.finetune import adopt_model_config
 from seqocr.train.loop import Trainer, train
@@ -186,11 +187,11 @@ def test_invented_names_keep_the_street_type_and_fit_the_charset():
 
 def test_invented_share_changes_only_that_share_and_leaves_the_default_set_alone():
     plain = [synth_sample(0, i)[1] for i in range(40)]
-    assert plain == [synth_sample(0, i, "train", 0.0)[1] for i in range(40)]
-    mixed = [synth_sample(0, i, "train", 0.5)[1] for i in range(40)]
+    assert plain == [synth_sample(0, i, "train", Shares())[1] for i in range(40)]
+    mixed = [synth_sample(0, i, "train", Shares(invented=0.5))[1] for i in range(40)]
     differ = sum(a != b for a, b in zip(plain, mixed))
     assert 8 <= differ <= 32
-    assert mixed == [synth_sample(0, i, "train", 0.5)[1] for i in range(40)]  # still a pure function
+    assert mixed == [synth_sample(0, i, "train", Shares(invented=0.5))[1] for i in range(40)]  # still a pure function
 
 
 def test_independent_names_draw_type_particle_and_name_apart_and_fit_the_charset():
@@ -221,11 +222,11 @@ def test_independent_share_changes_only_that_share_and_leaves_the_default_set_al
     from seqocr.data import SynthDefaults, parse_synth
 
     plain = [synth_sample(0, i)[1] for i in range(40)]
-    assert plain == [synth_sample(0, i, "train", 0.0, 0.0)[1] for i in range(40)]
-    mixed = [synth_sample(0, i, "train", 0.0, 0.5)[1] for i in range(40)]
+    assert plain == [synth_sample(0, i, "train", Shares())[1] for i in range(40)]
+    mixed = [synth_sample(0, i, "train", Shares(independent=0.5))[1] for i in range(40)]
     assert 8 <= sum(a != b for a, b in zip(plain, mixed)) <= 32
-    assert mixed == [synth_sample(0, i, "train", 0.0, 0.5)[1] for i in range(40)]  # still a pure function
-    assert parse_synth("synth:split=test,independent=1", SynthDefaults(10, 1)).independent == 1.0
+    assert mixed == [synth_sample(0, i, "train", Shares(independent=0.5))[1] for i in range(40)]  # still a pure function
+    assert parse_synth("synth:split=test,independent=1", SynthDefaults(10, 1)).shares.independent == 1.0
     with pytest.raises(DataError, match="independent is a share"):
         parse_synth("synth:independent=2", SynthDefaults(10, 1))
 
@@ -242,7 +243,7 @@ def test_plate_extras_add_a_secondary_line_to_a_share_of_plates_and_never_to_the
     assert not any(f[0].isalpha() and f.split()[0] in ("PEINTRE", "POÈTE") for f in
                    (footer_text("Rue de la Gare", rng) for _ in range(100)))  # no profession under a place
     plain = [synth_glyphs(0, i, "test") for i in range(30)]
-    mixed = [synth_glyphs(0, i, "test", extras=0.5) for i in range(30)]
+    mixed = [synth_glyphs(0, i, "test", Shares(extras=0.5)) for i in range(30)]
     assert [p[1] for p in plain] == [m[1] for m in mixed]  # the labels
     changed = sum(not np.array_equal(np.asarray(p[0]), np.asarray(m[0])) for p, m in zip(plain, mixed))
     assert 5 <= changed <= 25
@@ -262,7 +263,7 @@ def test_small_first_names_are_painted_small_on_a_share_of_plates_and_the_label_
     assert sign_lines("Rue de la Paix", random.Random(0), random.Random(1)) == sign_lines("Rue de la Paix",
                                                                                           random.Random(0))
     plain = [synth_glyphs(1, i, "test") for i in range(30)]
-    small = [synth_glyphs(1, i, "test", small_names=1.0) for i in range(30)]
+    small = [synth_glyphs(1, i, "test", Shares(small_names=1.0)) for i in range(30)]
     assert [p[1] for p in plain] == [m[1] for m in small]
     changed = [i for i, (p, m) in enumerate(zip(plain, small)) if not np.array_equal(np.asarray(p[0]), np.asarray(m[0]))]
     assert 3 <= len(changed) <= 20
@@ -273,7 +274,48 @@ def test_small_first_names_are_painted_small_on_a_share_of_plates_and_the_label_
         heights = boxes[:, :, 3] - boxes[:, :, 1]  # per character and view, in fractions of the view
         end = start + len(first)
         assert np.nanmedian(heights[start:end]) < 0.8 * np.nanmedian(heights[end + 1:])
-    assert parse_synth("synth:small_names=0.5", SynthDefaults(10, 1)).small_names == 0.5
+    assert parse_synth("synth:small_names=0.5", SynthDefaults(10, 1)).shares.small_names == 0.5
+
+
+def test_clutter_puts_what_is_not_the_name_beside_it_and_never_in_the_label():
+    """Issue 22 item 3: a share of the signs carries clutter (another street plate above, large and mostly in view; a
+    traffic panel beside or below; an arrow at one end of the plate); the label and the glyph boxes of the name stay,
+    the rest of the set stays as it was."""
+    from seqocr.data.sources import SynthDefaults, parse_synth
+    from seqocr.data.synth import draw_plate, plate_style, sign_lines, synth_glyphs
+    from seqocr.data.synth.scene import CLUTTER, PANELS, _scene, clutter_kind, traffic_panel
+
+    assert {clutter_kind(random.Random(k)) for k in range(60)} == set(CLUTTER)
+    kinds = {}
+    for k in range(200):
+        scene = _scene("Rue de Beuzeville", random.Random(k), clutter=random.Random(k + 1))
+        kind = clutter_kind(random.Random(k + 1))
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind == "above":  # larger than the usual sign above (0.6-0.9 of the plate's width)
+            assert scene.above and scene.other.width > 0.85 * scene.width and scene.panel is None
+        elif kind == "panel":
+            assert scene.panel is not None and not scene.above
+    assert min(kinds.values()) > 20
+    panel = traffic_panel(random.Random(3), 40)
+    assert panel.mode == "RGBA" and panel.height == 40
+    assert {p.split()[0] for p in PANELS} & {"CÉDEZ", "STOP", "IMPASSE"}
+    lines, style = sign_lines("Rue de la Gare", random.Random(0)), plate_style(random.Random(0))
+    plain, _, boxes = draw_plate(lines, 0, style, random.Random(1))
+    for side in ("left", "right"):
+        arrowed, _, moved = draw_plate(lines, 0, style._replace(arrow=side), random.Random(1))
+        assert arrowed.width > plain.width and len(moved) == len(boxes)
+        centre = np.mean([(b[0] + b[2]) / 2 for b in moved])  # the name moves away from the arrow
+        assert (centre > 0.5) == (side == "left")
+        ink = np.asarray(arrowed)[..., :3].astype(int)
+        end = ink[:, : arrowed.width // 6] if side == "left" else ink[:, -arrowed.width // 6:]
+        assert (np.abs(end - np.array(style.ink)).sum(-1) < 30).sum() > 50  # the arrow's ink at that end
+    plain_signs = [synth_glyphs(2, i, "test") for i in range(24)]
+    cluttered = [synth_glyphs(2, i, "test", Shares(clutter=0.5)) for i in range(24)]
+    assert [p[1] for p in plain_signs] == [c[1] for c in cluttered]
+    changed = sum(not np.array_equal(np.asarray(p[0]), np.asarray(c[0])) for p, c in zip(plain_signs, cluttered))
+    assert 4 <= changed <= 20
+    assert all(c[3].shape == p[3].shape for p, c in zip(plain_signs, cluttered))
+    assert parse_synth("synth:clutter=0.5", SynthDefaults(10, 1)).shares.clutter == 0.5
 
 
 def test_config_refuses_out_of_range_view_counts_and_shares():
@@ -284,7 +326,8 @@ def test_config_refuses_out_of_range_view_counts_and_shares():
     for section, key, value, message in (("model", "train_views", 5, "train_views"),
                                          ("data", "synth_invented", 1.5, "share"),
                                          ("data", "synth_independent", 1.5, "share"),
-                                         ("data", "synth_extras", -0.5, "negative")):
+                                         ("data", "synth_extras", -0.5, "negative"),
+                                         ("data", "synth_clutter", 1.5, "share")):
         cfg = Config()
         if section == "model":  # the default model's own setting: its check
             cfg.model = cfg.model.replace(**{key: value})

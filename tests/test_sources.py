@@ -16,6 +16,7 @@ from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
 from seqocr.data.sources import SOURCES, Source, find_source, parse_synth, stored
 from seqocr.errors import DataError
 from seqocr.preprocess import ImageSpec
+from seqocr.shares import Shares
 from tests.helpers import SAMPLES, small_samples
 
 SPEC = ImageSpec(16, 16, 4)
@@ -90,9 +91,9 @@ def test_pack_stops_at_a_record_with_no_text_unless_told_to_skip(tmp_path, capsy
 
 
 def test_a_synth_name_overrides_the_callers_defaults_and_checks_its_options():
-    defaults = sources_module.SynthDefaults(n=9, seed=2, split="train", invented=0.4)
+    defaults = sources_module.SynthDefaults(n=9, seed=2, split="train", shares=Shares(invented=0.4))
     o = parse_synth("synth:n=3,invented=0", defaults)
-    assert (o.n, o.seed, o.split, o.invented) == (3, 2, "train", 0.0)
+    assert (o.n, o.seed, o.split, o.shares) == (3, 2, "train", Shares())
     for bad, message in [("synth:n=0", "n must be positive"), ("synth:k=1", "expected synth:"),
                          ("synth:seed=x", "seed must be a number"), ("synth:split=val", "split must be train or test")]:
         with pytest.raises(DataError, match=message):

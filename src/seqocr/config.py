@@ -10,7 +10,7 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ import yaml
 
 from .errors import ConfigError
 from .fsns import DECODER_STEPS
+from .shares import Shares
 
 CROPS = ("", "text")  # model.crop: how each view is cut before it is resized (seqocr.preprocess)
 
@@ -73,12 +74,18 @@ class DataConfig:
                                      # (house numbers, a person's profession and years, the district), never read
     synth_small_names: float = 0.0   # share of generated training plates whose first name (Victor in Rue Victor
                                      # Hugo) is painted small, above the surname or before it (data/synth/plate.py)
+    synth_clutter: float = 0.0       # share of generated training signs with what is not the name beside it: a
+                                     # second sign in the scene, an arrow on the plate (data/synth/scene.py)
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on
                                      # the training device, train/augment.py: workers only draw; for GPUs)
     workers: int = 1                 # DataLoader worker processes
     max_skip_fraction: float = 0.01  # stop when more than this fraction of a dataset's samples are bad
+
+    def shares(self) -> Shares:
+        """The ``synth_*`` shares of the generated training signs, as the generator takes them."""
+        return Shares(**{name: getattr(self, f"synth_{name}") for name in Shares.names()})
 
 
 def is_synth(source: str) -> bool:
@@ -308,20 +315,17 @@ def validate(cfg: Config) -> None:
                      "train.backbone_lr_scale": t.backbone_lr_scale, "train.attention_loss": t.attention_loss,
                      "train.char_map_loss": t.char_map_loss}
     at_least_zero["train.l2_sp"] = t.l2_sp
-    at_least_zero["data.synth_invented"] = d.synth_invented
-    at_least_zero["data.synth_independent"] = d.synth_independent
-    at_least_zero["data.synth_extras"] = d.synth_extras
-    at_least_zero["data.synth_small_names"] = d.synth_small_names
+    for name, share in asdict(d.shares()).items():
+        at_least_zero[f"data.synth_{name}"] = share
     check_signs(positive, at_least_zero)
     if t.glyph_losses and not is_synth(d.train):
         raise ConfigError("train.attention_loss and train.char_map_loss need generated training data (data.train: "
                           "synth): only the generator knows where each glyph is")
     if d.augment_on not in ("workers", "device"):
         raise ConfigError(f"data.augment_on: unknown place {d.augment_on!r}; choose from workers, device")
-    for key, share in (("data.synth_invented", d.synth_invented), ("data.synth_independent", d.synth_independent),
-                       ("data.synth_extras", d.synth_extras), ("data.synth_small_names", d.synth_small_names)):
+    for name, share in asdict(d.shares()).items():
         if share > 1:
-            raise ConfigError(f"{key} is a share in [0, 1], got {share}")
+            raise ConfigError(f"data.synth_{name} is a share in [0, 1], got {share}")
     for key, v in (("model.dropout", m.dropout), ("train.label_smoothing", t.label_smoothing),
                    *((f"train.betas[{i}]", b) for i, b in enumerate(t.betas))):
         if not 0.0 <= v < 1.0:

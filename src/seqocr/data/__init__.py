@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ..charset import Charset
 from ..config import DataConfig
 from ..preprocess import ImageSpec
+from ..shares import PLAIN, Shares
 from .sources import SOURCES, SynthDefaults, find_source, parse_synth
 
 __all__ = ["EVAL_SYNTH_SEED", "SOURCES", "SynthDefaults", "build_dataset", "find_source", "iter_labelled",
@@ -29,14 +30,12 @@ EVAL_SYNTH_SEED = 10_000  # `eval synth` and validation draw from here up, far f
 
 def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int, *, augment: bool | str = False,
                   seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
-                  stream: dict | None = None, synth_invented: float = 0.0, synth_independent: float = 0.0,
-                  synth_extras: float = 0.0, synth_glyphs: bool = False, synth_small_names: float = 0.0):
+                  stream: dict | None = None, synth_shares: Shares = PLAIN, synth_glyphs: bool = False):
     """The dataset of any source (:func:`~.sources.find_source`): map-style, or for TFRecord shards an endless
     :class:`~.stream.ShardStream` configured by ``stream`` (batch_size, start_step, rank, world; ``epochs=1,
     shuffle=False`` for evaluation). ``synth_*`` and ``seed`` are what a ``synth`` name leaves unsaid; generated
     signs carry their glyph boxes with ``synth_glyphs`` (an attention loss needs them)."""
-    defaults = SynthDefaults(synth_n, seed, synth_split, synth_invented, synth_independent, synth_extras, synth_glyphs,
-                             synth_small_names)
+    defaults = SynthDefaults(synth_n, seed, synth_split, synth_shares, synth_glyphs)
     return find_source(source, defaults).dataset(charset, spec, max_chars, augment=augment, seed=seed,
                                                  max_skip_fraction=max_skip_fraction, stream=stream)
 

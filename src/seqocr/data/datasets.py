@@ -19,6 +19,7 @@ from ..charset import EOS, PAD, Charset
 from ..errors import ConfigError, DataError
 from ..fsns import MAX_LABEL
 from ..preprocess import ImageSpec, load_image
+from ..shares import PLAIN, Shares
 from .items import Key, item_augmentation, make_item
 from .labels import SkipReport, read_labels
 from .lmdb_store import close_env, image_key, label_key, opened_here, read_num_samples, shared_env, stored_label_problem
@@ -77,16 +78,13 @@ class SynthDataset(SourceDataset):
     """Generated signs: sample ``index`` is a pure function of (seed, index, split)."""
 
     def __init__(self, seed: int, size: int, spec: ImageSpec, split: str = "train", augment: bool | str = False,
-                 max_chars: int = MAX_LABEL, invented: float = 0.0, glyphs: bool = False, independent: float = 0.0,
-                 extras: float = 0.0, small_names: float = 0.0):
+                 max_chars: int = MAX_LABEL, glyphs: bool = False, shares: Shares = PLAIN):
         if max_chars < MAX_LABEL:
             raise ConfigError(f"generated labels have up to {MAX_LABEL} characters; model.max_len must be at "
                               f"least {MAX_LABEL + 1}, not {max_chars + 1}")
         self.seed, self.size, self.spec, self.split, self.augment = seed, size, spec, split, augment
-        self.invented, self.glyphs = invented, glyphs  # glyphs: items carry each character's box per view
-        self.independent = independent  # share of names with type, particle and name drawn independently
-        self.extras = extras  # share of plates with a secondary line under the name
-        self.small_names = small_names  # share of plates with the first name painted small
+        self.glyphs = glyphs  # items carry each character's box per view
+        self.shares = shares  # which shares of the signs depart from the plain set
         self.report = SkipReport(total=size)
 
     def __len__(self) -> int:
@@ -98,8 +96,7 @@ class SynthDataset(SourceDataset):
     def load(self, index: int) -> tuple:
         from .synth import synth_glyphs  # Pillow rendering; imported lazily
 
-        record = synth_glyphs(self.seed, index, self.split, self.invented, self.independent, self.extras,
-                              self.small_names)
+        record = synth_glyphs(self.seed, index, self.split, self.shares)
         return record if self.glyphs else record[:3]
 
 

@@ -7,7 +7,8 @@
 ``pack``, ``eval`` and ``train`` ask :func:`find_source` and never test a kind themselves, so every kind works
 everywhere. A new kind is one class here and one entry in :data:`SOURCES`. Source names:
 
-* ``synth`` or ``synth:split=test,n=256,seed=1,invented=F,independent=F,extras=F``: the generator;
+* ``synth`` or ``synth:split=test,n=256,seed=1,invented=F,independent=F,extras=F,small_names=F,clutter=F``: the
+  generator (the shares: :class:`~seqocr.shares.Shares`);
 * a folder holding ``data.mdb``: an LMDB database in the field's layout;
 * another folder: FSNS TFRecord shards, streamed with no conversion;
 * a file: a labels file of ``path<TAB>text`` lines, paths relative to it.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,27 +27,25 @@ from ..charset import Charset
 from ..config import is_synth
 from ..errors import DataError
 from ..preprocess import ImageSpec, load_image
+from ..shares import PLAIN, Shares
 from .labels import SkipReport
 
 log = logging.getLogger(__name__)
 RawSample = tuple[bytes, str, str]  # image bytes, text, where
-SHARES = ("invented", "independent", "extras", "small_names")  # synth:... options that are shares of the signs
+SHARES = Shares.names()  # synth:... options that are shares of the signs
 
 
 @dataclass
 class SynthDefaults:
     """What a ``synth`` name leaves unsaid, from the caller's config: how many signs, from which seed and split,
-    which shares of names are invented / drawn independently / have a secondary line, and whether the samples
-    carry their glyph boxes (an attention loss needs them)."""
+    which shares of the signs depart from the plain set (:class:`~seqocr.shares.Shares`), and whether the samples carry
+    their glyph boxes (an attention loss needs them)."""
 
     n: int = 256
     seed: int = 0
     split: str = "train"
-    invented: float = 0.0
-    independent: float = 0.0
-    extras: float = 0.0
+    shares: Shares = PLAIN  # frozen: one value shared by every default is safe
     glyphs: bool = False
-    small_names: float = 0.0
 
 
 class Source:
@@ -112,7 +111,7 @@ class SynthSource(Source):
 
         o = self.options
         for i in range(o.n):
-            img, text = synth_sample(o.seed, i, o.split, o.invented, o.independent, o.extras, o.small_names)
+            img, text = synth_sample(o.seed, i, o.split, o.shares)
             yield img, text, synth_where(o.split, o.seed, i)
 
     def raw(self, charset: Charset, report: SkipReport, skip_bad: bool = True) -> Iterator[RawSample]:
@@ -129,8 +128,7 @@ class SynthSource(Source):
         from .datasets import SynthDataset
 
         o = self.options
-        return SynthDataset(o.seed, o.n, spec, o.split, augment, max_chars, o.invented, o.glyphs, o.independent,
-                            o.extras, o.small_names)
+        return SynthDataset(o.seed, o.n, spec, o.split, augment, max_chars, o.glyphs, o.shares)
 
     def labelled(self, charset, max_chars, max_skip_fraction, warn):
         yield from self.signs()  # drawn to fit: no label to skip
@@ -267,14 +265,13 @@ def synth_where(split: str, seed: int, i: int) -> str:
 
 def parse_synth(name: str, defaults: SynthDefaults) -> SynthDefaults:
     """``defaults`` with what a ``synth:key=value,...`` name sets; a bad option is a :class:`DataError`."""
-    known = ("split", "n", "seed", *SHARES)
-    opts = {k: getattr(defaults, k) for k in known}
+    opts = {"split": defaults.split, "n": defaults.n, "seed": defaults.seed, **asdict(defaults.shares)}
     _, _, rest = name.partition(":")
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
         if not sep or key not in opts:
-            raise DataError(f"data source {name!r}: expected synth:split=S,n=N,seed=K,invented=F,independent=F,"
-                            f"extras=F,small_names=F, got {item!r}")
+            raise DataError(f"data source {name!r}: expected synth:split=S,n=N,seed=K"
+                            f"{''.join(f',{k}=F' for k in SHARES)}, got {item!r}")
         try:
             opts[key] = value if key == "split" else float(value) if key in SHARES else int(value)
         except ValueError:
@@ -286,4 +283,5 @@ def parse_synth(name: str, defaults: SynthDefaults) -> SynthDefaults:
         raise DataError(f"data source {name!r}: split must be train or test")
     if opts["n"] <= 0:
         raise DataError(f"data source {name!r}: n must be positive")
-    return SynthDefaults(**opts, glyphs=defaults.glyphs)
+    return SynthDefaults(opts["n"], opts["seed"], opts["split"], Shares(**{k: opts[k] for k in SHARES}),
+                         defaults.glyphs)

@@ -171,9 +171,8 @@ class Trainer:
         c, d = self.cfg, self.dist
         ds = build_dataset(c.data.train, self.charset, self.spec, self.max_chars, augment=self.augment_here,
                            seed=c.data.synth_seed, synth_n=c.train.steps * self.global_batch,
-                           max_skip_fraction=c.data.max_skip_fraction, synth_invented=c.data.synth_invented,
-                           synth_independent=c.data.synth_independent, synth_extras=c.data.synth_extras,
-                           synth_glyphs=c.train.glyph_losses, synth_small_names=c.data.synth_small_names,
+                           max_skip_fraction=c.data.max_skip_fraction, synth_shares=c.data.shares(),
+                           synth_glyphs=c.train.glyph_losses,
                            stream={"batch_size": c.train.batch_size, "start_step": self.step, "rank": d.rank,
                                    "world": d.world})
         extra = {"prefetch_factor": 4, "persistent_workers": True} if c.data.workers else {}

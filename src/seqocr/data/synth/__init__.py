@@ -28,6 +28,7 @@ from ...errors import DataError
 from ...fsns import APOSTROPHE as APOS
 from ...fsns import HYPHEN
 from ...fsns import MAX_LABEL as MAX_LEN
+from ...shares import PLAIN, Shares
 from .camera import TILE, VIEWS, _banks, _encode
 from .fonts import FONTS, SignFont, font_path, font_paths, load_font, missing_glyphs, pick_font
 from .names import _check_split, elide, independent_name, invent_names, invented_word, proper_names, street_name
@@ -97,15 +98,17 @@ def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
 
 
 def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None,
-                  small_first: random.Random | None = None) -> tuple[Image.Image, int, np.ndarray]:
+                  small_first: random.Random | None = None, clutter: random.Random | None = None
+                  ) -> tuple[Image.Image, int, np.ndarray]:
     """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
     views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
     each character of ``text`` is in each view (:func:`label_glyphs`). With ``extras``, the plate carries a
     secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`); with
-    ``small_first``, a first name is painted small (:func:`.plate.sign_lines`)."""
+    ``small_first``, a first name is painted small (:func:`.plate.sign_lines`); with ``clutter``, something that
+    is not the name is beside it (:func:`.scene.clutter_kind`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
-    scene = _scene(text, rng, extras, small_first)
+    scene = _scene(text, rng, extras, small_first, clutter)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
     views, painted = zip(*[_view(scene, rng) for _ in range(present)])
@@ -130,36 +133,40 @@ def _derived_seed(seed: int, index: int, split: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{split}:{index}".encode(), digest_size=8).digest(), "big")
 
 
-def synth_record(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
-                 extras: float = 0.0, small_names: float = 0.0) -> tuple[Image.Image, str, int]:
+def synth_record(seed: int, index: int, split: str = "train", shares: Shares = PLAIN
+                 ) -> tuple[Image.Image, str, int]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label, views_present)``,
-    where views ``views_present..3`` are noise; a pure function of its arguments. A share ``independent`` of the
-    names have their street type, particle and name drawn independently (:func:`independent_name`), and a share
-    ``invented`` their proper names invented (:func:`invent_names`); a share ``extras`` of the plates carry a
-    secondary line under the name (:func:`footer_text`), and a share ``small_names`` a first name painted small;
-    with all four 0 the set is what it always was."""
-    return synth_glyphs(seed, index, split, invented, independent, extras, small_names)[:3]
+    where views ``views_present..3`` are noise; a pure function of its arguments. ``shares`` says which share of
+    the signs departs from the plain set and how (:class:`~seqocr.shares.Shares`): names drawn independently
+    (:func:`independent_name`) or invented (:func:`invent_names`), a secondary line under the name
+    (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.scene.clutter_kind`);
+    with every share 0 the set is what it always was."""
+    return synth_glyphs(seed, index, split, shares)[:3]
 
 
-def synth_glyphs(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
-                 extras: float = 0.0, small_names: float = 0.0) -> tuple[Image.Image, str, int, np.ndarray]:
+def _drawn(derived: int, salt: int, share: float) -> random.Random | None:
+    """A generator of its own for a share of the signs (so that the rendering's draws, and the rest of the set, stay
+    as they were), when this sign is in the share; else None."""
+    if not share:
+        return None
+    own = random.Random(derived ^ salt)
+    return own if own.random() < share else None
+
+
+def synth_glyphs(seed: int, index: int, split: str = "train", shares: Shares = PLAIN
+                 ) -> tuple[Image.Image, str, int, np.ndarray]:
     """:func:`synth_record` and where each character of the label is in each view (:func:`label_glyphs`)."""
     _check_split(split)
     derived = _derived_seed(seed, index, split)
     rng = random.Random(derived)
     text = street_name(rng, split)
-    if independent:  # its own generator: the rendering's draws, and so the rest of the set, stay as they were
-        grammar = random.Random(derived ^ 0x1D3A)
-        if grammar.random() < independent:
-            text = independent_name(grammar, split)
-    if invented:
-        names = random.Random(derived ^ 0x5EED)
-        if names.random() < invented:
-            text = invent_names(text, names)
-    footer = random.Random(derived ^ 0xF007) if extras else None  # its own generator, as above
-    small = random.Random(derived ^ 0x5A11) if small_names else None
-    image, present, glyphs = render_glyphs(text, rng, footer if footer and footer.random() < extras else None,
-                                           small if small and small.random() < small_names else None)
+    if grammar := _drawn(derived, 0x1D3A, shares.independent):
+        text = independent_name(grammar, split)
+    if names := _drawn(derived, 0x5EED, shares.invented):
+        text = invent_names(text, names)
+    image, present, glyphs = render_glyphs(text, rng, _drawn(derived, 0xF007, shares.extras),
+                                           _drawn(derived, 0x5A11, shares.small_names),
+                                           _drawn(derived, 0xC1A7, shares.clutter))
     return image, text, present, glyphs
 
 
@@ -174,8 +181,7 @@ def sign_images(seed: int, n: int, split: str = "test") -> list[Image.Image]:
     return [synth_sample(seed, i, split)[0] for i in range(n)]
 
 
-def synth_sample(seed: int, index: int, split: str = "train", invented: float = 0.0, independent: float = 0.0,
-                 extras: float = 0.0, small_names: float = 0.0) -> tuple[Image.Image, str]:
+def synth_sample(seed: int, index: int, split: str = "train", shares: Shares = PLAIN) -> tuple[Image.Image, str]:
     """Sample ``index`` of the synthetic set ``(seed, split)``: ``(600x150 RGB image, label)``; a pure function."""
-    image, text, _ = synth_record(seed, index, split, invented, independent, extras, small_names)
+    image, text, _ = synth_record(seed, index, split, shares)
     return image, text

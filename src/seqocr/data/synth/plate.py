@@ -99,6 +99,7 @@ class PlateStyle(NamedTuple):
     header: str  # "" or the header text
     arms: bool  # a small coat-of-arms shield top left
     footer: str = ""  # "" or a secondary line under the name (footer_text), never part of the label
+    arrow: str = ""  # "", "left" or "right": an arrow painted at that end of the plate, pointing out (clutter)
 
 
 def _jitter(c: tuple[int, ...], rng: random.Random, d: int = 14) -> tuple[int, int, int]:
@@ -202,6 +203,9 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
         w = max(w, load_font(foot_size, k).getlength(style.footer) + 2 * pad_x)
     h = sum(cap for _, cap, _ in laid) + gap * (len(laid) - 1) + 2 * pad_y + head_h + foot_h
     w = max(w, rng.uniform(1.15, 1.5) * h)
+    arrow_w = 1.8 * size if style.arrow else 0.0  # no draw from rng: a plate without an arrow is drawn as it was
+    w += arrow_w
+    shift = arrow_w / 2 if style.arrow == "left" else -arrow_w / 2  # the text centred beside the arrow
     img = Image.new("RGBA", (round(w), round(h)), style.plate + (0,))
     d = ImageDraw.Draw(img)
     r, inset, bw = size * rng.uniform(0.15, 0.35), size * rng.uniform(0.1, 0.2), max(2, round(size * 0.075))
@@ -211,9 +215,10 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
     if style.header:
         y = _draw_header(d, img.width, y, head_size, k, style) + gap * 0.9
     glyphs = []
+    text_top = y
     for lw, cap, placed in laid:
         y += cap
-        x0 = (img.width - lw) / 2
+        x0 = (img.width - lw) / 2 + shift
         for x, font, text in placed:
             d.text((x0 + x, y), text, font=font, fill=style.ink + (255,), anchor="ls")
             glyphs += _glyph_boxes(font, text, x0 + x, y, img.size)
@@ -225,7 +230,20 @@ def draw_plate(lines: list[list[Segment]], k: int, style: PlateStyle,
                fill=style.ink + (255,), anchor="ls")
     if style.arms and not style.header:
         _arms(d, inset + bw + 2, inset + bw + 2, size * 0.45, style)
+    if style.arrow:
+        x = inset + bw + 0.3 * size if style.arrow == "left" else img.width - inset - bw - 0.3 * size - 1.3 * size
+        _arrow(d, x, (text_top + y - gap) / 2, 1.3 * size, style.arrow, style)
     return img, max(cap for _, cap, _ in laid), glyphs
+
+
+def _arrow(d: ImageDraw.ImageDraw, x: float, cy: float, length: float, side: str, style: PlateStyle) -> None:
+    """A direction arrow ``length`` long from ``x``, centred on height ``cy``, pointing to ``side``."""
+    head, shaft = 0.45 * length, 0.14 * length
+    pts = [(0, -shaft), (length - head, -shaft), (length - head, -0.38 * length), (length, 0),
+           (length - head, 0.38 * length), (length - head, shaft), (0, shaft)]
+    if side == "left":
+        pts = [(length - px, py) for px, py in pts]
+    d.polygon([(x + px, cy + py) for px, py in pts], fill=style.ink + (255,))
 
 
 def _glyph_boxes(font, text: str, x: float, baseline: float, size: tuple[int, int]

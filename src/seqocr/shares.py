@@ -1,0 +1,26 @@
+"""What share of generated signs departs from the plain set, and how: one small value passed from the config and
+``synth:...`` names down to the generator. Torch- and Pillow-free, so that configs and sources can hold one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Shares:
+    """Each a share in [0, 1] of the generated signs, drawn from a generator of its own (so that a share of 0 leaves
+    every sign as it was, and one share does not move another's draws)."""
+
+    invented: float = 0.0     # proper names invented (random letters or syllables), not drawn from the word lists
+    independent: float = 0.0  # street type, particle and name drawn independently, not by the grammar
+    extras: float = 0.0       # a secondary line under the name (house numbers, a subtitle, the district)
+    small_names: float = 0.0  # a first name painted small, above or before the surname
+    clutter: float = 0.0      # what is not the name beside it: a second sign in the scene, an arrow on the plate
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The share names, as ``synth:NAME=F`` and ``data.synth_NAME`` spell them."""
+        return tuple(f.name for f in fields(cls))
+
+
+PLAIN = Shares()  # the plain set: no share departs from it
