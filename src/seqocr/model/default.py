@@ -119,11 +119,15 @@ class DefaultSettings:
                                      # accuracy; seqocr.calibration)
     char_map: bool = False           # a 1x1 head classifying each feature cell's character, trained by
                                      # train.char_map_loss and unused in reading (CA-FCN's character map)
+    neck: str = ""                   # ppocrv6: "" (the backbone's 384 channels) or "ppocrv6": PP-OCRv6 rec's own
+                                     # neck after it, frozen (model/ppocr_neck.py), every window of 3 feature rows
+                                     # read as one line: 120 channels at stride 4 x 8 (issue 22 item 2)
 
 
 class DefaultOCR(Seq2SeqOCR):
     static_state = (2,)  # the attention keys (init_state): computed once per image
-    weight_keys = (*Seq2SeqOCR.weight_keys, "channels", "attention_dim", "norm", "rows", "backbone", "embed_dim")
+    weight_keys = (*Seq2SeqOCR.weight_keys, "channels", "attention_dim", "norm", "rows", "backbone", "embed_dim",
+                   "neck")
     glyph_losses = True
     Settings = DefaultSettings
     reading_keys = ("temperature", "read_views")
@@ -147,6 +151,9 @@ class DefaultOCR(Seq2SeqOCR):
             raise ConfigError("model.trainable_stages must be at most 6 (PP-OCRv6's backbone has 6 stages)")
         if cfg.train.char_map_loss and not s.char_map:
             raise ConfigError("train.char_map_loss needs model.char_map: true (the head it trains)")
+        if s.neck and not (s.backbone == "ppocrv6" and s.backbone_weights):
+            raise ConfigError("model.neck: ppocrv6 needs model.backbone: ppocrv6 and model.backbone_weights (the "
+                              "neck is PP-OCRv6's own, read from the same file)")
 
     @classmethod
     def check_shape(cls, m: ModelConfig) -> DefaultSettings:
@@ -157,6 +164,8 @@ class DefaultOCR(Seq2SeqOCR):
                               "and channels must list 4 widths")
         if s.rows not in ("collapse", "keep"):
             raise ConfigError(f"model.rows: unknown {s.rows!r}; choose from collapse, keep")
+        if s.neck not in ("", "ppocrv6"):
+            raise ConfigError(f"model.neck: unknown neck {s.neck!r}; choose from '' (none), ppocrv6")
         return s
 
     @classmethod
@@ -177,7 +186,7 @@ class DefaultOCR(Seq2SeqOCR):
         d = cfg.hidden
         self.train_views, self.read_views = s.train_views, s.read_views
         self.temperature = s.temperature  # confidence calibration (calibration.py): logits / T
-        self.backbone, self.backbone_weights = None, s.backbone_weights
+        self.backbone, self.backbone_weights, self.neck = None, s.backbone_weights, None
         if s.backbone == "ppocrv6":
             from .ppocr import CHANNELS, STRIDE, PPOCRBackbone
 
@@ -185,7 +194,12 @@ class DefaultOCR(Seq2SeqOCR):
             self.frozen = self.backbone.stages[:len(self.backbone.stages) - s.trainable_stages]
             for name in self.frozen:
                 getattr(self.backbone, name).requires_grad_(False)
-            self.cnn = nn.Sequential(nn.Conv2d(CHANNELS, d, 1, bias=False), norm_layer(s.norm, d))
+            self.neck = None
+            if s.neck:
+                from .ppocr_neck import WIDTH, PPOCRNeck
+
+                self.neck = PPOCRNeck(row_stride=1).requires_grad_(False)  # frozen: its published weights
+            self.cnn = nn.Sequential(nn.Conv2d(WIDTH if s.neck else CHANNELS, d, 1, bias=False), norm_layer(s.norm, d))
             self.rows = -(-cfg.view_height // STRIDE[0])
         else:
             self.cnn = DefaultCNN(s.channels, cfg.view_height, d, s.norm, keep_rows=s.rows == "keep")
@@ -219,8 +233,13 @@ class DefaultOCR(Seq2SeqOCR):
             return None
         from .ppocr import load_onnx_weights
 
-        source = self.backbone_weights
-        path = load_onnx_weights(self.backbone, None if source == "rapidocr" else source)
+        source = None if self.backbone_weights == "rapidocr" else self.backbone_weights
+        path = load_onnx_weights(self.backbone, source)
+        if self.neck is not None:
+            from .ppocr_neck import load_onnx_neck_weights
+
+            load_onnx_neck_weights(self.neck, source)
+            return f"backbone and neck: PP-OCRv6 rec small weights from {path}"
         return f"backbone: PP-OCRv6 rec small weights from {path}"
 
     def pretrained_anchors(self) -> list[tuple[nn.Parameter, Tensor]]:
@@ -253,6 +272,8 @@ class DefaultOCR(Seq2SeqOCR):
                     x = getattr(self.backbone, name)(x)
             if self.training:
                 aux["feature_scale"] = x.detach().float().abs().mean()
+            if self.neck is not None:  # each row the middle of a 3-row window: the edge rows repeated outside
+                x = self.neck(F.pad(x, (0, 0, 1, 1), mode="replicate"))
             f = self.cnn(x)
         if self.training and self.char_head is not None:
             aux["char_logits"] = self.char_head(f)
