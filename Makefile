@@ -34,7 +34,8 @@ test: venv
 
 # The shipped model's recipe: training on generated signs (resumes a stopped run), then calibration, export and
 # the model card. Each stage's config says why it is there (stage 7: 192-px views, the letters nearer the backbone's
-# 48-px lines; stage 8: independent names and secondary lines under the name, as on real plates).
+# 48-px lines; stage 8: independent names and secondary lines under the name, as on real plates; stage 9: each view
+# cut to its text by PP-OCRv6's detector and read at 128x256, the letters larger again at fewer pixels).
 model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2-glyph)
@@ -44,7 +45,8 @@ model: venv
 	$(call train_stage,shipped-stage6)
 	$(call train_stage,shipped-stage7)
 	$(call train_stage,shipped-stage8)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage8/last.pt --heldout 1000
+	$(call train_stage,shipped-stage9)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage9/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \

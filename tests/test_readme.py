@@ -33,8 +33,8 @@ def test_the_readme_gives_the_shipped_models_view_size(shipped):
     h, w = shipped["size"]
     text = " ".join(shipped["text"].split())
     assert f"It reads {h}x{w} views" in text
-    assert f"The shipped model is this `default` fine-tuned, in its last stage, at {h}x{w} views" in text
-    assert f"a cell every 16 pixels down and 4 across a {h}×{w} view" in text
+    assert f"cut out by the detector and read at {h}x{w}" in text  # the architecture section
+    assert f"a cell every 16 pixels down and 4 across the {h}×{w} region" in text
 
 
 def test_the_readme_gives_the_shipped_models_attention_shape_and_parameters(shipped):

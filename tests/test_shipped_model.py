@@ -57,4 +57,4 @@ def test_the_shipped_model_reads_the_samples_alike_in_both_formats_and_as_well_a
         assert b.confidence == pytest.approx(a.confidence, rel=1e-3)
         assert b.char_probs == pytest.approx(a.char_probs, rel=1e-3)
     exact = sum(read == text for read, (_, text) in zip(from_weights, labels)) / len(labels)
-    assert exact >= stated_exact_share((MODEL / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    assert exact >= stated_exact_share((MODEL / "MODEL_CARD.md").read_text(encoding="utf-8")) - 5e-5  # 4 decimals
