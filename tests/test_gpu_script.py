@@ -56,7 +56,7 @@ def test_gpu_train_script_continues_the_shipped_model_at_its_own_settings(tmp_pa
     assert summary["steps"] == 2 and summary["init_from"] == "shipped" and summary["lr"] == 2e-4
     assert summary["view"] == [shipped["model"]["view_height"], shipped["model"]["view_width"]]
     trained = weights.read_any(out / "model.safetensors")["config"]
-    for key in ("view_height", "view_width", "trainable_stages", "train_views", "backbone", "hidden"):
+    for key in ("view_height", "view_width", "crop", "trainable_stages", "train_views", "backbone", "hidden"):
         assert trained["model"][key] == shipped["model"][key], key
     assert trained["train"]["backbone_lr_scale"] == 0.02 and trained["train"]["attention_loss"] == 0.2
 
