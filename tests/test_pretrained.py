@@ -283,7 +283,8 @@ def test_clutter_puts_what_is_not_the_name_beside_it_and_never_in_the_label():
     the rest of the set stays as it was."""
     from seqocr.data.sources import SynthDefaults, parse_synth
     from seqocr.data.synth import draw_plate, plate_style, sign_lines, synth_glyphs
-    from seqocr.data.synth.scene import CLUTTER, PANELS, _scene, clutter_kind, traffic_panel
+    from seqocr.data.synth.clutter import CLUTTER, PANELS, clutter_kind, traffic_panel
+    from seqocr.data.synth.scene import _scene
 
     assert {clutter_kind(random.Random(k)) for k in range(60)} == set(CLUTTER)
     kinds = {}

@@ -108,115 +108,153 @@ class PPOCRNeck(nn.Module):
         return torch.log_softmax(self.head(features.permute(0, 2, 3, 1)), dim=-1)
 
 
+class _Graph:
+    """The nodes after the backbone's output in PP-OCRv6 rec small's ONNX file, with what the readers below ask."""
+
+    def __init__(self, path: str | Path):
+        import onnx
+        from onnx import numpy_helper
+
+        self.path, self.to_array = path, numpy_helper.to_array
+        try:
+            graph = onnx.load(str(path)).graph
+        except Exception as e:  # noqa: BLE001 - onnx raises several kinds for a damaged file
+            raise DataError(f"{path}: not a readable ONNX model ({one_line(e)})") from None
+        start = next((i for i, n in enumerate(graph.node) if OUTPUT_TENSOR in n.output), None)
+        if start is None:
+            raise self.unknown(f"tensor {OUTPUT_TENSOR}", "is missing")
+        self.nodes = graph.node[start + 1:]
+        self.inits = {i.name: i for i in graph.initializer}
+        self.consumers: dict[str, list] = {}
+        for node in self.nodes:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+
+    def unknown(self, node: str, what: str) -> DataError:
+        return DataError(f"{self.path}: {node} {what}; not the PP-OCRv6 rec small graph this loader knows")
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.to_array(self.inits[name]) if name in self.inits else None
+
+    def ops(self, op: str, with_const: bool = False) -> list:
+        """Every ``op`` node (with a constant second input if ``with_const``)."""
+        return [n for n in self.nodes if n.op_type == op and (not with_const or (len(n.input) > 1
+                                                                                  and n.input[1] in self.inits))]
+
+    def next_op(self, node, op: str, with_const: bool = False):
+        """The one ``op`` node consuming ``node``'s output (with a constant second input if ``with_const``)."""
+        found = [n for n in self.consumers.get(node.output[0], []) if n.op_type == op
+                 and (not with_const or (len(n.input) > 1 and n.input[1] in self.inits))]
+        if len(found) != 1:
+            raise self.unknown(node.name, f"is not followed by one {op}")
+        return found[0]
+
+
+def _pool(g: _Graph):
+    """The average pool right after the backbone, checked: kernel (3, 2), stride (3, 2), no padding."""
+    import onnx
+
+    pool = g.consumers.get(OUTPUT_TENSOR, [])
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in pool[0].attribute} if len(pool) == 1 else {}
+    if len(pool) != 1 or pool[0].op_type != "AveragePool" or list(attrs.get("kernel_shape", [])) != list(POOL) \
+            or list(attrs.get("strides", [])) != [3, POOL[1]] or any(attrs.get("pads", [])):
+        raise g.unknown(f"the node after {OUTPUT_TENSOR}", "is not a 3x2 average pool of stride (3, 2)")
+    return pool[0]
+
+
+def _folded_conv(g: _Graph, conv) -> tuple[str, np.ndarray, np.ndarray]:
+    """conv -> BatchNormalization -> x * sigmoid(x): the convolution with the BatchNorm folded in, and the swish's
+    output tensor."""
+    bn = g.next_op(conv, "BatchNormalization")
+    if len(conv.input) > 2 or any(name not in g.inits for name in bn.input[1:]):
+        raise g.unknown(conv.name, "is not a convolution without bias followed by a constant BatchNormalization")
+    gamma, beta, mean, var = (g.const(name) for name in bn.input[1:])
+    eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
+    scale = gamma / np.sqrt(var + eps)
+    sigmoid = g.next_op(bn, "Sigmoid")
+    mul = [n for n in g.consumers.get(bn.output[0], []) if n.op_type == "Mul" and sigmoid.output[0] in n.input]
+    if len(mul) != 1:
+        raise g.unknown(conv.name, "is not followed by a swish")
+    return mul[0].output[0], g.const(conv.input[1]) * scale.reshape(-1, 1, 1, 1), beta - mean * scale
+
+
+def _conv_weights(g: _Graph, pool) -> dict[str, tuple[str, np.ndarray]]:
+    """``shortcut``, ``reduce`` and ``local`` told apart by their wiring (pool -> 1x1 -> depthwise, added; pool ->
+    1x1, added back at the end), BatchNorm folded."""
+    convs = g.ops("Conv")
+    folded = {c.name: _folded_conv(g, c) for c in convs}
+    local = [c for c in convs if any(a.name == "group" and a.i > 1 for a in c.attribute)]
+    reduce = [c for c in convs if local and c is not local[0] and folded[c.name][0] == local[0].input[0]]
+    shortcut = [c for c in convs if reduce and c is not local[0] and c is not reduce[0]]
+    if len(convs) != 3 or len(local) != 1 or len(reduce) != 1 or len(shortcut) != 1 \
+            or not all(c.input[0] == pool.output[0] for c in reduce + shortcut):
+        raise g.unknown("the neck", f"has {len(convs)} convolutions, not pool -> 1x1 -> depthwise and pool -> 1x1")
+    adds = {frozenset(n.input) for n in g.ops("Add")}
+    if frozenset((folded[reduce[0].name][0], folded[local[0].name][0])) not in adds:
+        raise g.unknown(local[0].name, "is not added to its input")
+    if not any(folded[shortcut[0].name][0] in a for a in adds):
+        raise g.unknown(shortcut[0].name, "is not added back at the end")
+    out = {}
+    for name, conv in (("shortcut", shortcut[0]), ("reduce", reduce[0]), ("local", local[0])):
+        _, weight, bias = folded[conv.name]
+        out[f"{name}.weight"], out[f"{name}.bias"] = (conv.name, weight), (conv.name, bias)
+    return out
+
+
+def _norm_and_linear_weights(g: _Graph) -> dict[str, tuple[str, np.ndarray]]:
+    """The LayerNorms ((x - mean) / Sqrt(var + eps) * gamma + beta, epsilons checked) and the linear layers (MatMul
+    by a constant, then Add a constant; weights transposed to ``nn.Linear``'s (out, in)), in graph order."""
+    norms = []
+    for sqrt in g.ops("Sqrt"):
+        eps_add = next((n for n in g.nodes if sqrt.input[0] in n.output and n.op_type == "Add"), None)
+        gamma = g.next_op(g.next_op(sqrt, "Div"), "Mul", with_const=True)
+        beta = g.next_op(gamma, "Add", with_const=True)
+        eps = g.const(eps_add.input[1]) if eps_add is not None and len(eps_add.input) > 1 else None
+        if eps is None or eps.size != 1:
+            raise g.unknown(sqrt.name, "is not a LayerNorm's square root of variance + epsilon")
+        norms.append((gamma.name, float(eps), g.const(gamma.input[1]), g.const(beta.input[1])))
+    linears = []
+    for matmul in g.ops("MatMul", with_const=True):
+        add = g.next_op(matmul, "Add", with_const=True)
+        linears.append((matmul.name, g.const(matmul.input[1]).T, g.const(add.input[1])))
+    if len(norms) != len(GRAPH_ORDER["norm"]) or len(linears) != len(GRAPH_ORDER["linear"]):
+        raise g.unknown("the neck", f"has {len(norms)} LayerNorms and {len(linears)} linear layers, expected "
+                        f"{len(GRAPH_ORDER['norm'])} and {len(GRAPH_ORDER['linear'])}")
+    out = {}
+    for name, (node, eps, gamma, beta) in zip(GRAPH_ORDER["norm"], norms):
+        expected = FINAL_NORM_EPS if name == "norm" else BLOCK_NORM_EPS
+        if not np.isclose(eps, expected, rtol=1e-3, atol=0):
+            raise g.unknown(node, f"is a LayerNorm of epsilon {eps:g}, expected {expected:g}")
+        out[f"{name}.weight"], out[f"{name}.bias"] = (node, gamma), (node, beta)
+    for name, (node, weight, bias) in zip(GRAPH_ORDER["linear"], linears):
+        out[f"{name}.weight"], out[f"{name}.bias"] = (node, weight), (node, bias)
+    return out
+
+
+def _check_attention(g: _Graph) -> None:
+    """q, k, v split into :data:`HEADS` heads, and q scaled by head_dim^-0.5, in each block."""
+    head_dim = WIDTH // HEADS
+    splits = [(n.name, g.const(n.input[1])) for n in g.ops("Reshape", with_const=True)]
+    splits = [(node, [int(d) for d in shape[2:]]) for node, shape in splits if shape.size == 5]
+    if len(splits) != BLOCKS:
+        raise g.unknown("the attention", f"has {len(splits)} q, k, v reshapes, expected {BLOCKS}")
+    for node, split in splits:
+        if split != [3, HEADS, head_dim]:
+            raise g.unknown(node, f"splits q, k, v as {split}, expected [3, {HEADS}, {head_dim}]")
+    scales = [g.const(n.input[1]) for n in g.ops("Mul", with_const=True) if g.const(n.input[1]).size == 1]
+    if len(scales) != BLOCKS or not np.allclose(scales, head_dim ** -0.5, rtol=1e-5):
+        raise g.unknown("the attention", f"is scaled by {[float(s) for s in scales]}, expected {head_dim ** -0.5:.7f}")
+
+
 def onnx_neck_weights(path: str | Path) -> dict[str, tuple[str, np.ndarray]]:
     """Every neck and head parameter in PP-OCRv6 rec small's ONNX file, by :class:`PPOCRNeck` state-dict name
     (``with_head=True``), each with the graph node it comes from. BatchNorm is folded into its convolution;
     MatMul weights are transposed to ``nn.Linear``'s (out, in). Checks the wiring, the pool, the LayerNorm
     epsilons and the attention heads, and raises :class:`DataError` for a graph that differs."""
-    import onnx
-    from onnx import numpy_helper
-
-    def unknown(node: str, what: str) -> DataError:
-        return DataError(f"{path}: {node} {what}; not the PP-OCRv6 rec small graph this loader knows")
-
-    try:
-        graph = onnx.load(str(path)).graph
-    except Exception as e:  # noqa: BLE001 - onnx raises several kinds for a damaged file
-        raise DataError(f"{path}: not a readable ONNX model ({one_line(e)})") from None
-    start = next((i for i, n in enumerate(graph.node) if OUTPUT_TENSOR in n.output), None)
-    if start is None:
-        raise unknown(f"tensor {OUTPUT_TENSOR}", "is missing")
-    nodes = graph.node[start + 1:]
-    inits = {i.name: i for i in graph.initializer}
-    consumers: dict[str, list] = {}
-    for node in nodes:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-
-    def const(name: str) -> np.ndarray | None:
-        return numpy_helper.to_array(inits[name]) if name in inits else None
-
-    def next_op(node, op: str, with_const: bool = False):
-        """The one ``op`` node consuming ``node``'s output (with a constant second input if ``with_const``)."""
-        found = [n for n in consumers.get(node.output[0], []) if n.op_type == op
-                 and (not with_const or (len(n.input) > 1 and n.input[1] in inits))]
-        if len(found) != 1:
-            raise unknown(node.name, f"is not followed by one {op}")
-        return found[0]
-
-    pool = consumers.get(OUTPUT_TENSOR, [])
-    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in pool[0].attribute} if len(pool) == 1 else {}
-    if len(pool) != 1 or pool[0].op_type != "AveragePool" or list(attrs.get("kernel_shape", [])) != list(POOL) \
-            or list(attrs.get("strides", [])) != [3, POOL[1]] or any(attrs.get("pads", [])):
-        raise unknown(f"the node after {OUTPUT_TENSOR}", "is not a 3x2 average pool of stride (3, 2)")
-
-    out: dict[str, tuple[str, np.ndarray]] = {}
-    swish, convs = {}, [n for n in nodes if n.op_type == "Conv"]
-    for conv in convs:  # conv -> BatchNormalization -> x * sigmoid(x)
-        bn = next_op(conv, "BatchNormalization")
-        if len(conv.input) > 2 or any(name not in inits for name in bn.input[1:]):
-            raise unknown(conv.name, "is not a convolution without bias followed by a constant BatchNormalization")
-        gamma, beta, mean, var = (const(name) for name in bn.input[1:])
-        eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
-        scale = gamma / np.sqrt(var + eps)
-        sigmoid = next_op(bn, "Sigmoid")
-        mul = [n for n in consumers.get(bn.output[0], []) if n.op_type == "Mul" and sigmoid.output[0] in n.input]
-        if len(mul) != 1:
-            raise unknown(conv.name, "is not followed by a swish")
-        swish[conv.name] = mul[0].output[0]
-        weight = const(conv.input[1]) * scale.reshape(-1, 1, 1, 1)
-        out[conv.name] = (conv.name, weight, beta - mean * scale)  # keyed by node until the wiring is known
-    local = [c for c in convs if any(a.name == "group" and a.i > 1 for a in c.attribute)]
-    reduce = [c for c in convs if local and c is not local[0] and swish[c.name] == local[0].input[0]]
-    shortcut = [c for c in convs if reduce and c is not local[0] and c is not reduce[0]]
-    if len(convs) != 3 or len(local) != 1 or len(reduce) != 1 or len(shortcut) != 1 \
-            or not all(c.input[0] == pool[0].output[0] for c in reduce + shortcut):
-        raise unknown("the neck", f"has {len(convs)} convolutions, not pool -> 1x1 -> depthwise and pool -> 1x1")
-    adds = {frozenset(n.input) for n in nodes if n.op_type == "Add"}
-    if frozenset((swish[reduce[0].name], swish[local[0].name])) not in adds:
-        raise unknown(local[0].name, "is not added to its input")
-    if not any(swish[shortcut[0].name] in a for a in adds):
-        raise unknown(shortcut[0].name, "is not added back at the end")
-    for name, conv in (("shortcut", shortcut[0]), ("reduce", reduce[0]), ("local", local[0])):
-        node, weight, bias = out.pop(conv.name)
-        out[f"{name}.weight"], out[f"{name}.bias"] = (node, weight), (node, bias)
-
-    norms = []  # LayerNorm: (x - mean) / Sqrt(var + eps) * gamma + beta
-    for sqrt in (n for n in nodes if n.op_type == "Sqrt"):
-        eps_add = next((n for n in nodes if sqrt.input[0] in n.output and n.op_type == "Add"), None)
-        gamma = next_op(next_op(sqrt, "Div"), "Mul", with_const=True)
-        beta = next_op(gamma, "Add", with_const=True)
-        eps = const(eps_add.input[1]) if eps_add is not None and len(eps_add.input) > 1 else None
-        if eps is None or eps.size != 1:
-            raise unknown(sqrt.name, "is not a LayerNorm's square root of variance + epsilon")
-        norms.append((gamma.name, float(eps), const(gamma.input[1]), const(beta.input[1])))
-    linears = []  # MatMul by a constant, then Add a constant
-    for matmul in (n for n in nodes if n.op_type == "MatMul" and n.input[1] in inits):
-        add = next_op(matmul, "Add", with_const=True)
-        linears.append((matmul.name, const(matmul.input[1]).T, const(add.input[1])))
-    if len(norms) != len(GRAPH_ORDER["norm"]) or len(linears) != len(GRAPH_ORDER["linear"]):
-        raise unknown("the neck", f"has {len(norms)} LayerNorms and {len(linears)} linear layers, expected "
-                      f"{len(GRAPH_ORDER['norm'])} and {len(GRAPH_ORDER['linear'])}")
-    for name, (node, eps, gamma, beta) in zip(GRAPH_ORDER["norm"], norms):
-        expected = FINAL_NORM_EPS if name == "norm" else BLOCK_NORM_EPS
-        if not np.isclose(eps, expected, rtol=1e-3, atol=0):
-            raise unknown(node, f"is a LayerNorm of epsilon {eps:g}, expected {expected:g}")
-        out[f"{name}.weight"], out[f"{name}.bias"] = (node, gamma), (node, beta)
-    for name, (node, weight, bias) in zip(GRAPH_ORDER["linear"], linears):
-        out[f"{name}.weight"], out[f"{name}.bias"] = (node, weight), (node, bias)
-
-    head_dim = WIDTH // HEADS
-    splits = [(n.name, const(n.input[1])) for n in nodes if n.op_type == "Reshape" and n.input[1] in inits]
-    splits = [(node, [int(d) for d in shape[2:]]) for node, shape in splits if shape.size == 5]
-    if len(splits) != BLOCKS:
-        raise unknown("the attention", f"has {len(splits)} q, k, v reshapes, expected {BLOCKS}")
-    for node, split in splits:
-        if split != [3, HEADS, head_dim]:
-            raise unknown(node, f"splits q, k, v as {split}, expected [3, {HEADS}, {head_dim}]")
-    scales = [const(n.input[1]) for n in nodes if n.op_type == "Mul" and n.input[1] in inits
-              and const(n.input[1]).size == 1]
-    if len(scales) != BLOCKS or not np.allclose(scales, head_dim ** -0.5, rtol=1e-5):
-        raise unknown("the attention", f"is scaled by {[float(s) for s in scales]}, expected {head_dim ** -0.5:.7f}")
+    g = _Graph(path)
+    out = _conv_weights(g, _pool(g))
+    out.update(_norm_and_linear_weights(g))
+    _check_attention(g)
     return out
 
 

@@ -1,5 +1,5 @@
 """The scene around the plate: procedural walls, foliage and sky, the post, the plate's shadow, occluders, another
-sign above it, and one view of it all under its own viewpoint (scale, perspective, rotation, offset, crop)."""
+sign above it and other clutter (:mod:`.clutter`), and one view of it all under its own viewpoint (scale, perspective, rotation, offset, crop)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,9 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
 
-from ...fsns import APOSTROPHE as APOS
-from ...fsns import HYPHEN
-from ..synth_words import STREET_TYPES
 from .camera import TILE, _camera, _lut
-from .fonts import FONTS, _cap_height, load_font, pick_font
-from .names import _noun_phrase
+from .clutter import clutter_kind, other_sign, paste_other, paste_panel, traffic_panel
+from .fonts import FONTS, pick_font
 from .plate import _display, draw_plate, footer_text, plate_style, sign_lines
 
 
@@ -275,101 +272,12 @@ def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
         _pole(view, quad, scene.pole, rng)
     _paste_plate(view, scene, quad, rng)
     if scene.other is not None:
-        _paste_other(view, scene.other, quad, rng, scene.above)
+        paste_other(view, scene.other, quad, rng, scene.above)
     if scene.panel is not None:
-        _paste_panel(view, scene.panel, quad, rng)
+        paste_panel(view, scene.panel, quad, rng)
     _occlude(view, rng)
     _shade(view, rng)
     return _camera(view, rng), glyphs_in_view(scene.glyphs, [(x / TILE, y / TILE) for x, y in tile_quad])
-
-
-def _other_sign(rng: random.Random, width: float, scale: tuple[float, float] = (0.6, 0.9)) -> Image.Image:
-    """A second plate (shared vocabulary only: a street type and a common noun), at ``scale`` times ``width`` px."""
-    text = f"{rng.choice(list(STREET_TYPES))} {_noun_phrase(rng)}".replace(APOS, "'").replace(HYPHEN, "-")
-    lines = _display(sign_lines(text, rng), "'")
-    k = pick_font("".join(t for line in lines for t, _, _ in line), rng)
-    plate, _, _ = draw_plate(lines, k, plate_style(rng)._replace(header="", arms=False), rng)
-    w = width * rng.uniform(*scale)
-    return plate.resize((max(8, round(w)), max(4, round(w * plate.height / plate.width))), Image.Resampling.BOX)
-
-
-def _paste_other(view: Image.Image, other: Image.Image, quad: list[tuple[float, float]], rng: random.Random,
-                 above: bool = False):
-    """The other sign just above the main one, at least 25 % cut off by the top edge of the view; ``above`` (clutter):
-    at least 10 % cut off, so that its last line of text can show whole."""
-    f = view.width / TILE
-    w, h = max(4, round(other.width * f)), max(3, round(other.height * f))
-    y = min(quad[0][1], quad[1][1]) - h - rng.uniform(1, 4) * f
-    if above:
-        y = min(y, -rng.uniform(0.1, 0.5) * h)  # cut by the top edge even where the main plate sits low
-    elif y > -0.25 * h:  # it would show more than 75 % of its height: leave it out of this view
-        return
-    x = (quad[0][0] + quad[1][0]) / 2 - w / 2 + rng.uniform(-0.1, 0.1) * w
-    small = other.resize((w, h), Image.Resampling.BILINEAR)
-    view.paste(small, (round(x), round(y)), small)
-
-
-CLUTTER = ("above", "panel", "arrow")  # the kinds of clutter (clutter_kind), each with a test of its own
-PANELS = ("CÉDEZ LE PASSAGE", "SAUF RIVERAINS", "IMPASSE", "VOIE SANS ISSUE", "STOP", "ZONE 30", "SENS UNIQUE",
-          "PARKING", "ÉCOLE", "RALENTIR", "SORTIE DE VÉHICULES", "STATIONNEMENT INTERDIT", "PIÉTONS")
-
-
-def clutter_kind(clutter: random.Random) -> str:
-    """What is painted beside the name on a cluttered sign (issue 22 item 3): ``above``, another street plate above
-    it, large and mostly in view (sample 005); ``panel``, a traffic panel beside or below it (sample 002's CÉDEZ LE
-    PASSAGE); ``arrow``, a direction arrow at one end of the plate. None of it is ever part of the label."""
-    return clutter.choices(CLUTTER, weights=(4, 4, 2))[0]
-
-
-def traffic_panel(rng: random.Random, height: float) -> Image.Image:
-    """A traffic panel about ``height`` px high: black capitals on a white panel with a red (or black) border, one
-    or two lines, or a red disc with a white bar (no entry)."""
-    if rng.random() < 0.15:  # sens interdit
-        n = max(6, round(height))
-        img = Image.new("RGBA", (n, n), (0, 0, 0, 0))
-        d = ImageDraw.Draw(img)
-        d.ellipse((0, 0, n - 1, n - 1), fill=(200, 30, 35, 255))
-        d.rectangle((0.2 * n, 0.42 * n, 0.8 * n, 0.58 * n), fill=(245, 245, 245, 255))
-        return img
-    words = rng.choice(PANELS).split(" ")
-    cut = len(words) // 2 if len(words) > 1 and rng.random() < 0.6 else len(words)
-    lines = [" ".join(words[:cut]), " ".join(words[cut:])] if cut < len(words) else [" ".join(words)]
-    k = pick_font("".join(lines), rng)
-    size = 28
-    font = load_font(size, k)
-    cap = _cap_height(size, k)
-    pad = 0.6 * size
-    w = max(font.getlength(t) for t in lines) + 2 * pad
-    h = len(lines) * cap + (len(lines) - 1) * 0.5 * cap + 2 * pad
-    img = Image.new("RGBA", (round(w), round(h)), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
-    border = rng.choice(((200, 30, 35), (20, 20, 20)))
-    d.rounded_rectangle((0, 0, img.width - 1, img.height - 1), radius=0.2 * size, fill=border + (255,))
-    d.rounded_rectangle((0.18 * size, 0.18 * size, img.width - 1 - 0.18 * size, img.height - 1 - 0.18 * size),
-                        radius=0.15 * size, fill=(240, 240, 235, 255))
-    y = pad
-    for t in lines:
-        y += cap
-        d.text(((img.width - font.getlength(t)) / 2, y), t, font=font, fill=(20, 20, 22, 255), anchor="ls")
-        y += 0.5 * cap
-    scale = height / img.height
-    return img.resize((max(6, round(img.width * scale)), max(4, round(height))), Image.Resampling.BOX)
-
-
-def _paste_panel(view: Image.Image, panel: Image.Image, quad: list[tuple[float, float]], rng: random.Random):
-    """The traffic panel beside the plate (left or right) or below it, a little apart, maybe cut by the view's edge."""
-    f = view.width / TILE
-    w, h = max(4, round(panel.width * f)), max(3, round(panel.height * f))
-    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-    gap = rng.uniform(2, 8) * f
-    side = rng.choice(("left", "right", "below", "below"))
-    if side == "below":
-        x, y = (min(xs) + max(xs)) / 2 - w / 2 + rng.uniform(-0.2, 0.2) * w, max(ys) + gap
-    else:
-        x = min(xs) - gap - w if side == "left" else max(xs) + gap
-        y = (min(ys) + max(ys)) / 2 - h / 2 + rng.uniform(-0.3, 0.3) * h
-    small = panel.resize((w, h), Image.Resampling.BILINEAR)
-    view.paste(small, (round(x), round(y)), small)
 
 
 def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
@@ -399,9 +307,9 @@ def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
     pole = rng.choice(((120, 120, 118), (60, 62, 60), (40, 60, 45), (150, 150, 145))) if rng.random() < 0.3 else None
     tilt = rng.uniform(-30, 30) if rng.random() < 0.08 else rng.uniform(-5, 5)
     shadow = rng.randint(50, 140) if rng.random() < 0.6 else 0
-    other = _other_sign(rng, width) if rng.random() < 0.06 else None
+    other = other_sign(rng, width) if rng.random() < 0.06 else None
     if kind == "above":
-        other = _other_sign(clutter, width, (0.9, 1.4))
+        other = other_sign(clutter, width, (0.9, 1.4))
     panel = traffic_panel(clutter, target[1] * clutter.uniform(0.5, 1.1)) if kind == "panel" else None
     return Scene((plate, half), width, bank[rng.randrange(len(bank))].point(tint), pole, tilt, shadow,
                  cap * width / (plate_width * squeeze), other, np.asarray(glyphs, np.float64).reshape(-1, 4),
