@@ -75,7 +75,7 @@ class DataConfig:
     synth_small_names: float = 0.0   # share of generated training plates whose first name (Victor in Rue Victor
                                      # Hugo) is painted small, above the surname or before it (data/synth/plate.py)
     synth_clutter: float = 0.0       # share of generated training signs with what is not the name beside it: a
-                                     # second sign in the scene, an arrow on the plate (data/synth/scene.py)
+                                     # second sign in the scene, an arrow on the plate (data/synth/clutter.py)
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on

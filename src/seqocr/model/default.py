@@ -194,7 +194,6 @@ class DefaultOCR(Seq2SeqOCR):
             self.frozen = self.backbone.stages[:len(self.backbone.stages) - s.trainable_stages]
             for name in self.frozen:
                 getattr(self.backbone, name).requires_grad_(False)
-            self.neck = None
             if s.neck:
                 from .ppocr_neck import WIDTH, PPOCRNeck
 
@@ -228,12 +227,16 @@ class DefaultOCR(Seq2SeqOCR):
             if convs is not None:
                 convs.to(memory_format=self.memory_format)
 
+    def weights_file(self) -> str | None:
+        """The ONNX file the published weights come from: None for the installed rapidocr wheel's."""
+        return None if self.backbone_weights == "rapidocr" else self.backbone_weights
+
     def load_pretrained(self) -> str | None:
         if self.backbone is None or not self.backbone_weights:
             return None
         from .ppocr import load_onnx_weights
 
-        source = None if self.backbone_weights == "rapidocr" else self.backbone_weights
+        source = self.weights_file()
         path = load_onnx_weights(self.backbone, source)
         if self.neck is not None:
             from .ppocr_neck import load_onnx_neck_weights
@@ -248,7 +251,7 @@ class DefaultOCR(Seq2SeqOCR):
         from .ppocr import PPOCRBackbone, load_onnx_weights
 
         published = PPOCRBackbone()
-        load_onnx_weights(published, None if self.backbone_weights == "rapidocr" else self.backbone_weights)
+        load_onnx_weights(published, self.weights_file())
         trained = dict(self.backbone.named_parameters())
         return [(trained[name], w.detach()) for name, w in published.named_parameters() if trained[name].requires_grad]
 

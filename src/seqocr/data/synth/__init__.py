@@ -105,7 +105,7 @@ def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = 
     each character of ``text`` is in each view (:func:`label_glyphs`). With ``extras``, the plate carries a
     secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`); with
     ``small_first``, a first name is painted small (:func:`.plate.sign_lines`); with ``clutter``, something that
-    is not the name is beside it (:func:`.scene.clutter_kind`)."""
+    is not the name is beside it (:func:`.clutter.clutter_kind`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
     scene = _scene(text, rng, extras, small_first, clutter)
@@ -139,7 +139,7 @@ def synth_record(seed: int, index: int, split: str = "train", shares: Shares = P
     where views ``views_present..3`` are noise; a pure function of its arguments. ``shares`` says which share of
     the signs departs from the plain set and how (:class:`~seqocr.shares.Shares`): names drawn independently
     (:func:`independent_name`) or invented (:func:`invent_names`), a secondary line under the name
-    (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.scene.clutter_kind`);
+    (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.clutter.clutter_kind`);
     with every share 0 the set is what it always was."""
     return synth_glyphs(seed, index, split, shares)[:3]
 

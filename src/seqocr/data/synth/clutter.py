@@ -26,23 +26,31 @@ def other_sign(rng: random.Random, width: float, scale: tuple[float, float] = (0
     return plate.resize((max(8, round(w)), max(4, round(w * plate.height / plate.width))), Image.Resampling.BOX)
 
 
+def _size_in(view: Image.Image, img: Image.Image) -> tuple[int, int]:
+    """``img``'s size in ``view``, which may be drawn smaller than a tile."""
+    f = view.width / TILE
+    return max(4, round(img.width * f)), max(3, round(img.height * f))
+
+
+def _paste(view: Image.Image, img: Image.Image, size: tuple[int, int], x: float, y: float) -> None:
+    small = img.resize(size, Image.Resampling.BILINEAR)
+    view.paste(small, (round(x), round(y)), small)
+
+
 def paste_other(view: Image.Image, other: Image.Image, quad: list[tuple[float, float]], rng: random.Random,
                  above: bool = False):
     """The other sign just above the main one, at least 25 % cut off by the top edge of the view; ``above`` (clutter):
     at least 10 % cut off, so that its last line of text can show whole."""
-    f = view.width / TILE
-    w, h = max(4, round(other.width * f)), max(3, round(other.height * f))
-    y = min(quad[0][1], quad[1][1]) - h - rng.uniform(1, 4) * f
+    w, h = _size_in(view, other)
+    y = min(quad[0][1], quad[1][1]) - h - rng.uniform(1, 4) * view.width / TILE
     if above:
         y = min(y, -rng.uniform(0.1, 0.5) * h)  # cut by the top edge even where the main plate sits low
     elif y > -0.25 * h:  # it would show more than 75 % of its height: leave it out of this view
         return
-    x = (quad[0][0] + quad[1][0]) / 2 - w / 2 + rng.uniform(-0.1, 0.1) * w
-    small = other.resize((w, h), Image.Resampling.BILINEAR)
-    view.paste(small, (round(x), round(y)), small)
+    _paste(view, other, (w, h), (quad[0][0] + quad[1][0]) / 2 - w / 2 + rng.uniform(-0.1, 0.1) * w, y)
 
 
-CLUTTER = ("above", "panel", "arrow")  # the kinds of clutter (clutter_kind), each with a test of its own
+CLUTTER = ("above", "panel", "arrow")  # the kinds of clutter (clutter_kind)
 PANELS = ("CÉDEZ LE PASSAGE", "SAUF RIVERAINS", "IMPASSE", "VOIE SANS ISSUE", "STOP", "ZONE 30", "SENS UNIQUE",
           "PARKING", "ÉCOLE", "RALENTIR", "SORTIE DE VÉHICULES", "STATIONNEMENT INTERDIT", "PIÉTONS")
 
@@ -91,15 +99,13 @@ def traffic_panel(rng: random.Random, height: float) -> Image.Image:
 
 def paste_panel(view: Image.Image, panel: Image.Image, quad: list[tuple[float, float]], rng: random.Random):
     """The traffic panel beside the plate (left or right) or below it, a little apart, maybe cut by the view's edge."""
-    f = view.width / TILE
-    w, h = max(4, round(panel.width * f)), max(3, round(panel.height * f))
+    w, h = _size_in(view, panel)
     xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-    gap = rng.uniform(2, 8) * f
+    gap = rng.uniform(2, 8) * view.width / TILE
     side = rng.choice(("left", "right", "below", "below"))
     if side == "below":
         x, y = (min(xs) + max(xs)) / 2 - w / 2 + rng.uniform(-0.2, 0.2) * w, max(ys) + gap
     else:
         x = min(xs) - gap - w if side == "left" else max(xs) + gap
         y = (min(ys) + max(ys)) / 2 - h / 2 + rng.uniform(-0.3, 0.3) * h
-    small = panel.resize((w, h), Image.Resampling.BILINEAR)
-    view.paste(small, (round(x), round(y)), small)
+    _paste(view, panel, (w, h), x, y)

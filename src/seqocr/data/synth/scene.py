@@ -1,5 +1,6 @@
 """The scene around the plate: procedural walls, foliage and sky, the post, the plate's shadow, occluders, another
-sign above it and other clutter (:mod:`.clutter`), and one view of it all under its own viewpoint (scale, perspective, rotation, offset, crop)."""
+sign above it and other clutter (:mod:`.clutter`), and one view of it all under its own viewpoint (scale,
+perspective, rotation, offset, crop)."""
 
 from __future__ import annotations
 
