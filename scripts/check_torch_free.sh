@@ -11,6 +11,16 @@ if "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   echo "check_torch_free: torch is installed in $VENV; the check would prove nothing" >&2
   exit 1
 fi
+# The shipped model cuts each view to its text with PP-OCRv6's detector, whose ONNX file comes from the rapidocr
+# wheel (installed without its dependencies: only the file is needed). Without it, read names the wheel in one line.
+want='seqocr: error: model.crop: text needs the rapidocr wheel: pip install --no-deps "rapidocr==3.10.*"'
+status=0
+got=$("$VENV/bin/seqocr" read src/seqocr/resources/samples/sign-0000000.png 2>&1) || status=$?
+if [[ $status != 1 || "$got" != "$want" ]]; then
+  echo "check_torch_free: seqocr read without the rapidocr wheel exited $status and said: $got" >&2
+  exit 1
+fi
+"$VENV/bin/pip" install -q --no-deps "rapidocr==3.10.*"
 "$VENV/bin/seqocr" read --onnx src/seqocr/resources/model/seqocr-default.onnx --json \
     src/seqocr/resources/samples/sign-*.png
 # With no model named, the shipped ONNX model is used (no torch to read the safetensors one).
