@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .fsns import DECODER_STEPS
 from .shares import Shares
 
-CROPS = ("", "text")  # model.crop: how each view is cut before it is resized (seqocr.preprocess)
+CROPS = ("", "text", "lines")  # model.crop: how each view is cut before it is resized (seqocr.preprocess)
 
 
 @dataclass(slots=True)  # no attribute outside the fields: an architecture's key set as one would be lost
@@ -39,7 +39,8 @@ class ModelConfig:
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
     crop: str = ""                   # "" = each view read whole; "text" = each view cut to its text first
-                                     # (PP-OCRv6's detector, seqocr.textcrop), in training and in every reader
+                                     # (PP-OCRv6's detector, seqocr.textcrop), in training and in every reader;
+                                     # "lines" = each view rebuilt from its lines, 48 px each (seqocr.textlines)
     options: dict[str, Any] = field(default_factory=dict)  # the architecture's keys, as given (not a YAML key)
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # where each option was given
 
@@ -331,6 +332,9 @@ def validate(cfg: Config) -> None:
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"{key} must be in [0, 1), got {v}")
     if m.crop not in CROPS:
-        raise ConfigError(f"model.crop: unknown crop {m.crop!r}; choose from '' (the whole view), text")
+        raise ConfigError(f"model.crop: unknown crop {m.crop!r}; choose from '' (the whole view), text, lines")
+    if m.crop == "lines" and (m.view_height < 48 or m.view_height % 48):
+        raise ConfigError(f"model.crop: lines stacks 48-px lines: model.view_height must be a multiple of 48, "
+                          f"got {m.view_height}")
     if not 0.0 <= m.teacher_forcing <= 1.0:
         raise ConfigError(f"model.teacher_forcing must be in [0, 1], got {m.teacher_forcing}")

@@ -39,7 +39,8 @@ class ImageSpec:
     view_height: int = 64
     view_width: int = 64
     num_views: int = 4
-    crop: str = ""  # "" = each view whole; "text" = each view cut to its detected text first (seqocr.textcrop)
+    crop: str = ""  # "" = each view whole; "text" = each view cut to its detected text first (seqocr.textcrop);
+    #                 "lines" = each view rebuilt from its text lines, one per 48-px slot (seqocr.textlines)
 
     @classmethod
     def from_config(cls, model: ModelConfig) -> ImageSpec:
@@ -156,18 +157,38 @@ def to_array(views: list[Image.Image]) -> np.ndarray:
     return (x.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0).astype(np.float32)
 
 
-def view_crops(views: list[Image.Image], spec: ImageSpec) -> list[tuple[int, int, int, int]]:
+def view_crops(views: list[Image.Image], spec: ImageSpec) -> list:
     """What of each view the model reads, in that view's pixels (x0, y0, x1, y1): all of it, or with
-    ``spec.crop == "text"`` its text region grown to the view shape (:func:`seqocr.textcrop.text_boxes`)."""
+    ``spec.crop == "text"`` its text region grown to the view shape (:func:`seqocr.textcrop.text_boxes`); with
+    ``"lines"``, each view's layout of lines instead (:func:`seqocr.textlines.line_layouts`)."""
+    if spec.crop == "lines":
+        from .textlines import line_layouts  # ONNX Runtime and the detector, only when asked for
+
+        return line_layouts(views, (spec.view_width, spec.view_height))
     if spec.crop != "text":
         return [(0, 0, *v.size) for v in views]
-    from .textcrop import text_boxes  # ONNX Runtime and the detector, only when asked for
+    from .textcrop import text_boxes
 
     return text_boxes(views, spec.view_width / spec.view_height)
 
 
-def _cropped(view: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+def cut_region(view: Image.Image, box, spec: ImageSpec) -> Image.Image:
+    """``view`` cut to ``box``, or with ``spec.crop == "lines"`` composed from its layout ``box``."""
+    if spec.crop == "lines":
+        from .textlines import compose
+
+        return compose(view, box, (spec.view_width, spec.view_height))
     return view if box == (0, 0, *view.size) else view.crop(box)
+
+
+def crop_regions(views: list[Image.Image], crops: list, spec: ImageSpec) -> list[list[float]]:
+    """Each view's region the model read, [x0, y0, x1, y1] in fractions of the view (for a layout of lines, the box
+    around its lines)."""
+    def box(c):
+        if spec.crop != "lines":
+            return c
+        return (min(s[0] for s, _ in c), min(s[1] for s, _ in c), max(s[2] for s, _ in c), max(s[3] for s, _ in c))
+    return [[round(c / size, 4) for c, size in zip(box(c), (*v.size, *v.size))] for v, c in zip(views, crops)]
 
 
 def _tile(img: Image.Image, spec: ImageSpec) -> tuple[int, int]:
@@ -179,6 +200,11 @@ def _glyphs_in_crops(glyphs: np.ndarray, crops: list[tuple[int, int, int, int]],
                      present: int | None) -> np.ndarray:
     """Glyph boxes per tile (L, V, 4) -> per view read: those of each view's tile, moved into its crop."""
     sources = view_sources(spec.num_views, present)
+    if spec.crop == "lines":  # moved with the line each is in, into the composed views
+        from .textlines import layout_glyphs
+
+        size = (spec.view_width, spec.view_height)
+        return np.stack([layout_glyphs(glyphs[:, t], c, _tile(img, spec), size) for t, c in zip(sources, crops)], 1)
     if spec.crop != "text":  # whole views: the tile's own boxes
         return glyphs[:, sources]
     return crop_glyphs(glyphs, crops, _tile(img, spec), sources)
@@ -198,7 +224,7 @@ def prepare_views(views: list[Image.Image], spec: ImageSpec, crops: list[tuple[i
     """Views already cut (:func:`cut_views`) cropped (``spec.crop``, or ``crops`` already found) and resized as
     :func:`eval_transform` does, into one array; and the crop of each view, in its pixels."""
     size, crops = (spec.view_width, spec.view_height), crops or view_crops(views, spec)
-    return to_array([_cropped(v, c).resize(size, Image.Resampling.BILINEAR) for v, c in zip(views, crops)]), crops
+    return to_array([cut_region(v, c, spec).resize(size, Image.Resampling.BILINEAR) for v, c in zip(views, crops)]), crops
 
 
 def eval_batch(images: list[Image.Image], spec: ImageSpec) -> np.ndarray:
@@ -225,7 +251,7 @@ def tiles(img: Image.Image, spec: ImageSpec, present: int | None = None, glyphs:
     th, tw = tile_size(spec)
     views = [v.convert("RGB") for v in split_views(img, spec.num_views, present)]
     crops = view_crops(views, spec)
-    views = [_cropped(v, c) for v, c in zip(views, crops)]
+    views = [cut_region(v, c, spec) for v, c in zip(views, crops)]
     views = [v if v.size == (tw, th) else v.resize((tw, th), Image.Resampling.BILINEAR) for v in views]
     x = np.ascontiguousarray(np.concatenate([np.asarray(v) for v in views], axis=1).transpose(2, 0, 1))
     return x if glyphs is None else (x, _glyphs_in_crops(glyphs, crops, img, spec, present))
@@ -297,10 +323,16 @@ def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random, prese
     size = (spec.view_width, spec.view_height)
     views, crops = [], []
     whole = split_views(img, spec.num_views, present)
-    for v, box in zip(whole, view_crops(whole, spec)):
-        cut, (x0, y0, x1, y1) = _random_crop(_cropped(v, box), rng)
+    found = view_crops(whole, spec)
+    for v, box in zip(whole, found):
+        cut, (x0, y0, x1, y1) = _random_crop(cut_region(v, box, spec), rng)
         views.append(color_jitter(cut.resize(size, rng.choice(INTERPOLATIONS)), rng))
+        if spec.crop == "lines":  # in the composed view's pixels
+            box = (0, 0)
         crops.append((box[0] + x0, box[1] + y0, box[0] + x1, box[1] + y1))  # in the tile's pixels
     if glyphs is None:
         return to_array(views)
+    if spec.crop == "lines":  # into the composed views first, then their random crops
+        composed = _glyphs_in_crops(glyphs, found, img, spec, present)
+        return to_array(views), crop_glyphs(composed, crops, size, list(range(spec.num_views)))
     return to_array(views), crop_glyphs(glyphs, crops, _tile(img, spec), view_sources(spec.num_views, present))

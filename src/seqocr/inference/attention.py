@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ..preprocess import ImageSpec, split_views, view_crops
+from ..preprocess import ImageSpec, cut_region, split_views, view_crops
 from .postprocess import Reading
 
 # heat ramp from weak to strong (position, RGB): deep blue, magenta, orange, pale yellow
@@ -75,7 +75,7 @@ def views_of(image: Image.Image, spec: ImageSpec) -> list[Image.Image]:
     """The V views the model saw: a multi-view strip's tiles, or a single photo repeated (preprocess.split_views),
     each cut to the region the model read (``spec.crop``)."""
     views = split_views(image.convert("RGB"), spec.num_views)
-    return [v.crop(box) for v, box in zip(views, view_crops(views, spec))]
+    return [cut_region(v, box, spec) for v, box in zip(views, view_crops(views, spec))]
 
 
 def side_by_side(views: Sequence[Image.Image], px: int, gap: int = 0) -> Image.Image:

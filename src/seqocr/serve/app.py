@@ -20,7 +20,7 @@ from ..inference.attention import attention_payload
 from ..inference.beam import MAX_BEAM
 from ..inference.postprocess import Reading, check_min_confidence, reject_below
 from ..inference.reader import Reader
-from ..preprocess import ImageSpec, cut_views, prepare_views
+from ..preprocess import ImageSpec, crop_regions, cut_views, prepare_views
 from .batcher import Allocator, Batcher
 from .limits import (
     BadRequest,
@@ -238,8 +238,7 @@ def prepare(img: Image.Image, spec: ImageSpec, attention: bool) -> tuple[np.ndar
         return x, None
     layout = {"tiles": tiles, "sources": sources}
     if spec.crop:
-        layout["crops"] = [[round(c / size, 4) for c, size in zip(box, (*v.size, *v.size))]
-                           for v, box in zip(views, crops)]
+        layout["crops"] = crop_regions(views, crops, spec)
     return x, layout
 
 
