@@ -319,6 +319,29 @@ def test_clutter_puts_what_is_not_the_name_beside_it_and_never_in_the_label():
     assert parse_synth("synth:clutter=0.5", SynthDefaults(10, 1)).shares.clutter == 0.5
 
 
+def test_a_house_number_plate_stands_beside_the_sign_and_never_in_the_label():
+    """Issue 22 item 3: a share of the signs has a house-number plate of its own beside the name plate (in the
+    plate's colours or white on blue, maybe with bis or ter); the label and the name's glyph boxes stay."""
+    from seqocr.data.sources import SynthDefaults, parse_synth
+    from seqocr.data.synth import plate_style, synth_glyphs
+    from seqocr.data.synth.clutter import house_number
+    from seqocr.data.synth.scene import _scene
+
+    plate = house_number(random.Random(4), 30, plate_style(random.Random(0)))
+    assert plate.mode == "RGBA" and plate.height == 30 and plate.width >= 0.8 * plate.height
+    ink = np.asarray(plate)[..., :3].astype(int)
+    assert len(np.unique(ink.reshape(-1, 3), axis=0)) > 10  # a number drawn, not a bare rectangle
+    for k in range(20):
+        scene = _scene("Rue de la Gare", random.Random(k), numbers=random.Random(k + 1))
+        assert scene.panel is not None and scene.panel.height < 0.9 * scene.plates[0].height
+    plain_signs = [synth_glyphs(2, i, "test") for i in range(16)]
+    numbered = [synth_glyphs(2, i, "test", Shares(numbers=1.0)) for i in range(16)]
+    assert [p[1] for p in plain_signs] == [n[1] for n in numbered]
+    assert sum(not np.array_equal(np.asarray(p[0]), np.asarray(n[0])) for p, n in zip(plain_signs, numbered)) >= 14
+    assert all(n[3].shape == p[3].shape for p, n in zip(plain_signs, numbered))
+    assert parse_synth("synth:numbers=0.3", SynthDefaults(10, 1)).shares.numbers == 0.3
+
+
 def test_config_refuses_out_of_range_view_counts_and_shares():
     from seqocr.config import validate
     from seqocr.errors import ConfigError

@@ -77,6 +77,8 @@ class DataConfig:
                                      # Hugo) is painted small, above the surname or before it (data/synth/plate.py)
     synth_clutter: float = 0.0       # share of generated training signs with what is not the name beside it: a
                                      # second sign in the scene, an arrow on the plate (data/synth/clutter.py)
+    synth_numbers: float = 0.0       # share of generated training signs with a house-number plate of its own
+                                     # beside the name plate (clutter.house_number)
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on

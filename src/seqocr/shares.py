@@ -16,6 +16,7 @@ class Shares:
     extras: float = 0.0       # a secondary line under the name (house numbers, a subtitle, the district)
     small_names: float = 0.0  # a first name painted small, above or before the surname
     clutter: float = 0.0      # what is not the name beside it: a second sign in the scene, an arrow on the plate
+    numbers: float = 0.0      # a house-number plate of its own beside the name plate (never read)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 """What is not the name beside it in the scene (issue 22 item 3): another street plate above the sign, a traffic
-panel beside or below it, a direction arrow on the plate (drawn by :func:`.plate.draw_plate`); never in the label."""
+panel beside or below it, a direction arrow on the plate (drawn by :func:`.plate.draw_plate`), a house-number plate
+of its own; never in the label."""
 
 from __future__ import annotations
 
@@ -93,6 +94,30 @@ def traffic_panel(rng: random.Random, height: float) -> Image.Image:
         y += cap
         d.text(((img.width - font.getlength(t)) / 2, y), t, font=font, fill=(20, 20, 22, 255), anchor="ls")
         y += 0.5 * cap
+    scale = height / img.height
+    return img.resize((max(6, round(img.width * scale)), max(4, round(height))), Image.Resampling.BOX)
+
+
+def house_number(rng: random.Random, height: float, style) -> Image.Image:
+    """A house-number plate about ``height`` px high, in the street plate's colours (``style``: a
+    :class:`.plate.PlateStyle`) or the classic white on blue: a number, maybe with bis or ter, with a border."""
+    number = str(rng.choice((rng.randint(1, 9), rng.randint(10, 99), rng.randint(100, 250))))
+    if rng.random() < 0.15:
+        number += rng.choice((" bis", " ter", "B"))
+    ground, ink = (style.plate, style.ink) if rng.random() < 0.5 else ((25, 55, 140), (245, 245, 240))
+    size = 28
+    k = pick_font(number, rng)
+    font, cap = load_font(size, k), _cap_height(size, k)
+    pad = 0.55 * size
+    img = Image.new("RGBA", (round(max(font.getlength(number) + 2 * pad, cap + 2 * pad)), round(cap + 2 * pad)),
+                    (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    d.rounded_rectangle((0, 0, img.width - 1, img.height - 1), radius=0.15 * size, fill=tuple(ground) + (255,))
+    if rng.random() < 0.7:
+        d.rounded_rectangle((0.12 * size, 0.12 * size, img.width - 1 - 0.12 * size, img.height - 1 - 0.12 * size),
+                            radius=0.1 * size, outline=tuple(ink) + (255,), width=max(1, round(0.06 * size)))
+    d.text(((img.width - font.getlength(number)) / 2, pad + cap), number, font=font, fill=tuple(ink) + (255,),
+           anchor="ls")
     scale = height / img.height
     return img.resize((max(6, round(img.width * scale)), max(4, round(height))), Image.Resampling.BOX)
 

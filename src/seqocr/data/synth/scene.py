@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw
 
 from .camera import TILE, _camera, _lut
-from .clutter import clutter_kind, other_sign, paste_other, paste_panel, traffic_panel
+from .clutter import clutter_kind, house_number, other_sign, paste_other, paste_panel, traffic_panel
 from .fonts import FONTS, pick_font
 from .plate import _display, draw_plate, footer_text, plate_style, sign_lines
 
@@ -282,11 +282,13 @@ def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
 
 
 def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
-           small_first: random.Random | None = None, clutter: random.Random | None = None) -> Scene:
+           small_first: random.Random | None = None, clutter: random.Random | None = None,
+           numbers: random.Random | None = None) -> Scene:
     """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt). With ``extras`` (a
     generator of its own, so that ``rng``'s draws stay as they were), the plate also carries a secondary line under
     the name (:func:`footer_text`); with ``small_first`` (another) a first name is painted small; with ``clutter``
-    (another) something that is not the name is beside it (:func:`clutter_kind`)."""
+    (another) something that is not the name is beside it (:func:`clutter_kind`); with ``numbers`` (another) a
+    house-number plate is beside the plate, where no traffic panel is (:func:`house_number`)."""
     lines = _display(sign_lines(text, rng, small_first), rng.choice(("'", "\u2019")))
     style = plate_style(rng)
     if extras is not None:
@@ -312,6 +314,8 @@ def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
     if kind == "above":
         other = other_sign(clutter, width, (0.9, 1.4))
     panel = traffic_panel(clutter, target[1] * clutter.uniform(0.5, 1.1)) if kind == "panel" else None
+    if numbers is not None and panel is None:
+        panel = house_number(numbers, target[1] * numbers.uniform(0.35, 0.8), style)
     return Scene((plate, half), width, bank[rng.randrange(len(bank))].point(tint), pole, tilt, shadow,
                  cap * width / (plate_width * squeeze), other, np.asarray(glyphs, np.float64).reshape(-1, 4),
                  kind == "above", panel)
