@@ -19,6 +19,7 @@ from seqocr.textlines import (
     LINE_HEIGHT,
     PAD,
     bands,
+    components,
     compose,
     layout_glyphs,
     line_height,
@@ -42,6 +43,35 @@ def test_bands_are_runs_of_rows_with_text_and_the_closest_merge_first():
     assert merge_closest(bands(mask), 3) == [(2, 4), (6, 12), (18, 20)]  # the gap of 1 row goes first
     assert merge_closest(bands(mask), 1) == [(2, 20)]
     assert bands(np.zeros((5, 5), bool)) == []
+
+
+def flood_fill_boxes(mask):
+    """The 8-connected parts' boxes by a plain flood fill, to check the run-based labelling against."""
+    h, w = mask.shape
+    seen, out = np.zeros_like(mask), []
+    for y0, x0 in zip(*np.nonzero(mask)):
+        if seen[y0, x0]:
+            continue
+        seen[y0, x0], stack, box = True, [(y0, x0)], [x0, y0, x0 + 1, y0 + 1]
+        while stack:
+            y, x = stack.pop()
+            box = [min(box[0], x), min(box[1], y), max(box[2], x + 1), max(box[3], y + 1)]
+            for ny in range(max(0, y - 1), min(h, y + 2)):
+                for nx in range(max(0, x - 1), min(w, x + 2)):
+                    if mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+        out.append(tuple(int(v) for v in box))
+    return sorted(out)
+
+
+def test_the_connected_parts_are_those_a_flood_fill_finds():
+    rng = np.random.default_rng(0)
+    for density in (0.1, 0.3, 0.5):
+        for _ in range(4):
+            mask = rng.random((30, 40)) < density
+            assert sorted(components(mask)) == flood_fill_boxes(mask)
+    assert components(np.zeros((5, 5), bool)) == []
 
 
 def test_a_line_is_widened_by_its_height_and_a_speck_is_dropped():

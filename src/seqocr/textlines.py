@@ -43,16 +43,14 @@ def line_height(lines: int, view_height: int) -> int:
     return min(LINE_HEIGHT, view_height // max(lines, 1))
 
 
-def runs(row: np.ndarray) -> list[tuple[int, int]]:
-    """The runs of true pixels in one row: [(first, after the last)]."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
-
-
 def components(mask: np.ndarray) -> list[Box]:
-    """The bounding boxes (x0, y0, x1, y1, in pixels of the mask) of its 8-connected parts, found run by run."""
-    parent: list[int] = []
-    boxes: list[list[int]] = []
+    """The bounding boxes (x0, y0, x1, y1, in pixels of the mask) of its 8-connected parts, found run by run: the
+    runs of every row at once, then each joined to the runs it touches in the row above (union-find)."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), np.int8)
+    padded[:, 1:-1] = mask
+    ys, xs = np.nonzero(np.diff(padded, axis=1))
+    starts, ends, rows = xs[::2].tolist(), xs[1::2].tolist(), ys[::2].tolist()  # run i: row rows[i], [start, end)
+    parent = list(range(len(rows)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -60,22 +58,17 @@ def components(mask: np.ndarray) -> list[Box]:
             i = parent[i]
         return i
 
-    above: list[tuple[int, int, int]] = []
-    for y, row in enumerate(mask):
-        here = []
-        for a, b in runs(row):
-            i = len(parent)
-            parent.append(i)
-            boxes.append([a, y, b, y + 1])
-            for pa, pb, j in above:
-                if pa <= b and a <= pb:  # touching, diagonals included
-                    parent[root(j)] = root(i)
-            here.append((a, b, i))
-        above = here
+    first = 0  # the first run of the row above the current one
+    for i, y in enumerate(rows):
+        while rows[first] < y - 1:
+            first += 1
+        for j in range(first, i):
+            if rows[j] == y - 1 and starts[j] <= ends[i] and starts[i] <= ends[j]:  # touching, diagonals included
+                parent[root(j)] = root(i)
     merged: dict[int, list[int]] = {}
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
-        m = merged.setdefault(root(i), [x0, y0, x1, y1])
-        m[:] = min(m[0], x0), min(m[1], y0), max(m[2], x1), max(m[3], y1)
+    for i, y in enumerate(rows):
+        m = merged.setdefault(root(i), [starts[i], y, ends[i], y + 1])
+        m[:] = min(m[0], starts[i]), m[1], max(m[2], ends[i]), y + 1
     return [tuple(m) for m in merged.values()]
 
 
