@@ -145,3 +145,28 @@ def skip_or_fail(reason: str):
     if os.environ.get("CI", "").lower() not in ("", "0", "false"):
         pytest.fail(f"{reason} (CI is set: make test installs it)")
     pytest.skip(reason)
+
+
+def assert_crop_reads_alike(tmp_path, crop: str, view_height: int, view_width: int) -> None:
+    """A tiny model that reads with ``model.crop: crop`` reads three bundled samples alike in PyTorch and, exported,
+    in ONNX Runtime (the crop travels in the checkpoint and in the ONNX file's metadata)."""
+    import numpy as np
+
+    from seqocr.inference.export import export_onnx
+    from seqocr.inference.onnx_reader import OnnxReader
+    from seqocr.inference.predictor import Predictor
+
+    fsns = Charset.fsns()
+    cfg = Config()
+    cfg.model = tiny_model_config(max_len=12, view_height=view_height, view_width=view_width, crop=crop)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, len(fsns)).train()
+    model(torch.randn(2, 3, view_height, 4 * view_width), torch.randint(3, 50, (2, 12)))  # BatchNorm statistics
+    save_checkpoint(tmp_path / "m.pt", cfg=cfg, charset=fsns, model=model, step=1)
+    torch_reader = Predictor.from_checkpoint(tmp_path / "m.pt")
+    onnx_reader = OnnxReader(export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx"))
+    assert torch_reader.spec.crop == onnx_reader.spec.crop == crop
+    images = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]
+    got, want = onnx_reader.read(images), torch_reader.read(images)
+    assert [r.text for r in got] == [r.text for r in want]
+    np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], atol=1e-4)

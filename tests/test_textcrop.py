@@ -3,16 +3,13 @@ training (the glyph boxes follow), in the PyTorch and ONNX Runtime readers and i
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from seqocr.charset import Charset
-from seqocr.config import Config
 from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
 from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, split_views, train_transform, view_crops
 from seqocr.textcrop import MARGIN, grow
-from tests.helpers import SAMPLES, tiny_model_config
+from tests.helpers import SAMPLES, assert_crop_reads_alike
 
 pytest.importorskip("rapidocr", reason="the text detector ships in the rapidocr wheel (make venv installs it)")
 
@@ -82,27 +79,7 @@ def test_the_glyph_boxes_follow_the_crop_in_training_and_in_evaluation():
 
 
 def test_a_model_that_crops_reads_alike_in_pytorch_and_onnx_runtime(tmp_path):
-    from seqocr.inference.export import export_onnx
-    from seqocr.inference.onnx_reader import OnnxReader
-    from seqocr.inference.predictor import Predictor
-    from seqocr.model import build_model
-    from seqocr.train.checkpoint import save_checkpoint
-
-    fsns = Charset.fsns()
-    cfg = Config()
-    cfg.model = tiny_model_config(max_len=12, view_height=16, view_width=32, crop="text")
-    torch.manual_seed(0)
-    model = build_model(cfg.model, len(fsns)).train()
-    model(torch.randn(2, 3, 16, 128), torch.randint(3, 50, (2, 12)))  # BatchNorm statistics
-    save_checkpoint(tmp_path / "m.pt", cfg=cfg, charset=fsns, model=model, step=1)
-    torch_reader = Predictor.from_checkpoint(tmp_path / "m.pt")
-    assert torch_reader.spec.crop == "text"
-    onnx_reader = OnnxReader(export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx"))
-    assert onnx_reader.spec.crop == "text"
-    images = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]
-    got, want = onnx_reader.read(images), torch_reader.read(images)
-    assert [r.text for r in got] == [r.text for r in want]
-    np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], atol=1e-4)
+    assert_crop_reads_alike(tmp_path, "text", 16, 32)
 
 
 def test_the_service_says_which_region_of_each_tile_the_model_read():

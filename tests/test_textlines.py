@@ -5,11 +5,9 @@ import random
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from seqocr.charset import Charset
-from seqocr.config import Config, load_config
+from seqocr.config import load_config
 from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
 from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, split_views, train_transform, view_crops
@@ -28,7 +26,7 @@ from seqocr.textlines import (
     place,
     slots,
 )
-from tests.helpers import SAMPLES, tiny_model_config
+from tests.helpers import SAMPLES, assert_crop_reads_alike
 
 LINES = ImageSpec(144, 256, 4, crop="lines")
 WHOLE = ImageSpec(144, 256, 4)
@@ -165,26 +163,7 @@ def test_a_noise_view_is_read_whole_and_the_service_names_the_region_of_the_line
 
 
 def test_a_model_that_reads_lines_reads_alike_in_pytorch_and_onnx_runtime(tmp_path):
-    from seqocr.inference.export import export_onnx
-    from seqocr.inference.onnx_reader import OnnxReader
-    from seqocr.inference.predictor import Predictor
-    from seqocr.model import build_model
-    from seqocr.train.checkpoint import save_checkpoint
-
-    fsns = Charset.fsns()
-    cfg = Config()
-    cfg.model = tiny_model_config(max_len=12, view_height=48, view_width=32, crop="lines")
-    torch.manual_seed(0)
-    model = build_model(cfg.model, len(fsns)).train()
-    model(torch.randn(2, 3, 48, 128), torch.randint(3, 50, (2, 12)))  # BatchNorm statistics
-    save_checkpoint(tmp_path / "m.pt", cfg=cfg, charset=fsns, model=model, step=1)
-    torch_reader = Predictor.from_checkpoint(tmp_path / "m.pt")
-    onnx_reader = OnnxReader(export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx"))
-    assert torch_reader.spec.crop == onnx_reader.spec.crop == "lines"
-    images = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]
-    got, want = onnx_reader.read(images), torch_reader.read(images)
-    assert [r.text for r in got] == [r.text for r in want]
-    np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], atol=1e-4)
+    assert_crop_reads_alike(tmp_path, "lines", 48, 32)
 
 
 def test_lines_need_a_view_height_of_48_px_per_line():
