@@ -100,3 +100,12 @@ def test_an_unknown_crop_is_refused():
 
     with pytest.raises(ConfigError, match="model.crop: unknown crop 'plate'; choose from"):
         load_config(None, ["model.crop=plate"])
+
+
+def test_a_reader_runs_the_detector_on_its_own_threads_and_reads_the_same():
+    from seqocr.inference.onnx_reader import OnnxReader
+
+    assert OnnxReader(threads=2).detector_threads() == 2
+    assert OnnxReader().detector_threads() >= 1  # every core the process may use
+    images = [synth_glyphs(1, i, "test")[0] for i in range(2)]
+    np.testing.assert_allclose(eval_batch(images, TEXT, threads=2), eval_batch(images, TEXT), atol=1e-6)

@@ -157,19 +157,20 @@ def to_array(views: list[Image.Image]) -> np.ndarray:
     return (x.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0).astype(np.float32)
 
 
-def view_crops(views: list[Image.Image], spec: ImageSpec) -> list:
+def view_crops(views: list[Image.Image], spec: ImageSpec, threads: int = 1) -> list:
     """What of each view the model reads, in that view's pixels (x0, y0, x1, y1): all of it, or with
     ``spec.crop == "text"`` its text region grown to the view shape (:func:`seqocr.textcrop.text_boxes`); with
-    ``"lines"``, each view's layout of lines instead (:func:`seqocr.textlines.line_layouts`)."""
+    ``"lines"``, each view's layout of lines instead (:func:`seqocr.textlines.line_layouts`). The detector runs on
+    ``threads`` (1 in training's workers; a reader's own)."""
     if spec.crop == "lines":
         from .textlines import line_layouts  # ONNX Runtime and the detector, only when asked for
 
-        return line_layouts(views, (spec.view_width, spec.view_height))
+        return line_layouts(views, (spec.view_width, spec.view_height), threads)
     if spec.crop != "text":
         return [(0, 0, *v.size) for v in views]
     from .textcrop import text_boxes
 
-    return text_boxes(views, spec.view_width / spec.view_height)
+    return text_boxes(views, spec.view_width / spec.view_height, threads)
 
 
 def cut_region(view: Image.Image, box, spec: ImageSpec) -> Image.Image:
@@ -227,11 +228,11 @@ def prepare_views(views: list[Image.Image], spec: ImageSpec, crops: list[tuple[i
     return to_array([cut_region(v, c, spec).resize(size, Image.Resampling.BILINEAR) for v, c in zip(views, crops)]), crops
 
 
-def eval_batch(images: list[Image.Image], spec: ImageSpec) -> np.ndarray:
+def eval_batch(images: list[Image.Image], spec: ImageSpec, threads: int = 1) -> np.ndarray:
     """:func:`eval_transform` of each image, stacked (N, 3, H, V·W); the text detector (``spec.crop``) reads all
-    their views in one batch."""
+    their views in one batch, on ``threads``."""
     cut = [split_views(im, spec.num_views) for im in images]
-    crops = view_crops([v for views in cut for v in views], spec)
+    crops = view_crops([v for views in cut for v in views], spec, threads)
     v = spec.num_views
     return np.stack([prepare_views(views, spec, crops[k * v:(k + 1) * v])[0] for k, views in enumerate(cut)])
 

@@ -8,6 +8,7 @@ same code. A reader reads the images it is given: where they come from (files, d
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,5 +52,11 @@ class Reader:
         out: list[Reading] = []
         for i in range(0, len(images), batch_size):
             chunk = [as_image(im, i + k) for k, im in enumerate(images[i:i + batch_size])]
-            out += self.read_arrays(eval_batch(chunk, self.spec), attention=attention)
+            out += self.read_arrays(eval_batch(chunk, self.spec, self.detector_threads()), attention=attention)
         return out
+
+    def detector_threads(self) -> int:
+        """The threads the text detector (``model.crop``) runs on: the reader's own (``threads``), or every core."""
+        if getattr(self, "threads", 0):
+            return self.threads
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
