@@ -35,6 +35,7 @@ from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
 from seqocr.model.weights import SHIPPED, export_weights, load_model, read_any, read_checkpoint
 from seqocr.preprocess import ImageSpec
+from seqocr.textcrop import DET_SIDE
 from seqocr.train.evaluate import calibration_data, evaluate
 from seqocr.train.finetune import init_source
 
@@ -56,7 +57,7 @@ BACKBONE_NOTE = [
 ]
 DETECTOR_NOTE = [  # where the model reads each view's text region (model.crop: text, issue 22 route (b))
     "", "Before the backbone, each view is cut to its text by PP-OCRv6 det small (PaddleOCR, Apache-2.0), run",
-    "unchanged from the same `rapidocr` wheel (`rapidocr/models/PP-OCRv6_det_small.onnx`) at 128x128 by",
+    f"unchanged from the same `rapidocr` wheel (`rapidocr/models/PP-OCRv6_det_small.onnx`) at {DET_SIDE}x{DET_SIDE} by",
     "`seqocr.textcrop`; its weights are not copied into this file, and the reader needs that wheel installed.",
 ]
 
