@@ -36,7 +36,8 @@ test: venv
 # the model card. Each stage's config says why it is there (stage 7: 192-px views, the letters nearer the backbone's
 # 48-px lines; stage 8: independent names and secondary lines under the name, as on real plates; stage 9: each view
 # cut to its text by PP-OCRv6's detector and read at 128x256, the letters larger again at fewer pixels; stage 10:
-# small first names and clutter beside the name, a fifth of the signs each).
+# small first names and clutter beside the name, a fifth of the signs each; stage 11: the last 3 backbone stages
+# trainable under L2-SP, which keeps them near the published weights).
 model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2-glyph)
@@ -48,7 +49,8 @@ model: venv
 	$(call train_stage,shipped-stage8)
 	$(call train_stage,shipped-stage9)
 	$(call train_stage,shipped-stage10)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage10/last.pt --heldout 1000
+	$(call train_stage,shipped-stage11)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage11/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \

@@ -52,8 +52,9 @@ BACKBONE_NOTE = [
     "`seqocr.model.ppocr.load_onnx_weights` copies its initializers (up to tensor `p2o.pd_op.add.64.0`) into our",
     "PyTorch module at the start of training. Its stem and first stages stayed frozen; from stage 4 of the recipe on,",
     "its last stage was fine-tuned at a fiftieth of the new layers' learning rate (`model.trainable_stages: 1`,",
-    "`train.backbone_lr_scale: 0.02`). This model is a derivative work of those weights and is distributed under",
-    "Apache-2.0 with this notice.",
+    "`train.backbone_lr_scale: 0.02`), and from stage 11 on its last 3 stages at a tenth under an L2-SP penalty",
+    "towards the published weights (`model.trainable_stages: 3`, `train.backbone_lr_scale: 0.1`, `train.l2_sp:",
+    "0.01`). This model is a derivative work of those weights and is distributed under Apache-2.0 with this notice.",
 ]
 DETECTOR_NOTE = [  # where the model reads each view's text region (model.crop: text, issue 22 route (b))
     "", "Before the backbone, each view is cut to its text by PP-OCRv6 det small (PaddleOCR, Apache-2.0), run",
