@@ -463,11 +463,17 @@ def test_help_is_plain_text_without_rest_markup(command, capsys):
 @pytest.mark.parametrize("model", [["--onnx", str(SHIPPED_ONNX)], []], ids=["onnx", "pytorch"])
 def test_eval_names_each_sample_by_its_image_and_line(model, tmp_path, capsys):
     """The predictions file and the report say ``sign-0000002.png (…/labels.tsv:3)``, not only the line (issue 23)."""
-    labels = SAMPLES / "labels.tsv"
+    import shutil
+
+    labels = tmp_path / "signs" / "labels.tsv"  # the bundled samples, one labelled wrong: the report shows a reading
+    shutil.copytree(SAMPLES, labels.parent)
+    lines = (SAMPLES / "labels.tsv").read_text().splitlines()
+    lines[2] = "sign-0000002.png\tRue Fausse"
+    labels.write_text("\n".join(lines) + "\n")
     assert main(["eval", *model, "--data", str(labels), "--predictions", str(tmp_path / "p.tsv"), "--no-progress",
                  "--report", str(tmp_path / "report")]) == 0
     rows = [line.split("\t") for line in (tmp_path / "p.tsv").read_text().splitlines()[1:]]
     assert [r[0] for r in rows] == [f"sign-000000{k}.png ({labels}:{k + 1})" for k in range(6)]
     report = (tmp_path / "report" / "report.html").read_text()  # its worst readings, named the same way
     named = [f"sign-000000{k}.png ({labels}:{k + 1})" for k in range(6)]
-    assert sum(name in report for name in named) >= 1 and "labels.tsv:1 ·" not in report
+    assert named[2] in report and "labels.tsv:1 ·" not in report
