@@ -125,3 +125,26 @@ def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, capsys):
         assert (tmp_path / f"r{k}" / "report.html").is_file()
     assert [r["samples"] for r in results] == [6, 6, 6]
     assert results[0]["character_precision"] == results[1]["character_precision"] == results[2]["character_precision"]
+
+
+def test_export_can_read_fewer_views_and_verifies_against_pytorch_reading_as_many(tmp_path, fsns, capsys):
+    """`export --read-views K`: a graph that reads the K sharpest views (the speed route of issue 22), verified
+    against PyTorch reading the same K; it reads differently from the full graph; a K beyond the views, or a model
+    that cannot choose views, is one error line."""
+    from seqocr.inference.onnx_reader import OnnxReader
+
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    out = tmp_path / "three.onnx"
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(out), "--read-views", "3", "--verify",
+                 "--verify-n", "8"]) == 0
+    assert "verified: ONNX Runtime = PyTorch" in capsys.readouterr().out
+    full = export_onnx(ckpt, tmp_path / "full.onnx")
+    images = sign_images(VERIFY_SEED, 8)
+    three, four = OnnxReader(out).read(images), OnnxReader(full).read(images)
+    assert [r.confidence for r in three] != [r.confidence for r in four]
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "five.onnx"), "--read-views", "5"]) == 1
+    assert "read_views must be at most model.num_views" in capsys.readouterr().err
+    assert not (tmp_path / "five.onnx").exists()
+    ref = tiny_checkpoint(tmp_path, "reference", fsns)
+    assert main(["export", "--checkpoint", str(ref), "--out", str(tmp_path / "r.onnx"), "--read-views", "2"]) == 1
+    assert "model.read_views: the reference model reads every view" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import torch
 
 from ..charset import Charset
 from ..config import Config, validate
-from ..errors import DataError, one_line
+from ..errors import ConfigError, DataError, one_line
 from ..fsutil import atomic_write
 from ..preprocess import DEFAULT_MAX_PIXELS
 
@@ -114,14 +114,18 @@ def read_any(path: Path) -> dict[str, Any]:
 MAX_STEPS = 1024  # decoder steps a stored config may ask for (FSNS models use 38, the reference 64)
 
 
-def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
+def load_model(path: str | Path | None = None, read_views: int = 0
+               ) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
     """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
-    ``None`` loads the shipped model."""
+    ``None`` loads the shipped model. ``read_views`` > 0 makes it read that many of its views, the sharpest
+    (``model.read_views``, a reading choice: faster, the same weights)."""
     from . import build_model, check_config, num_classes_for
 
     path = Path(path) if path is not None else shipped_model()
     state = read_any(path)
     cfg = Config.from_dict(state["config"], where=str(path))
+    if read_views:
+        cfg.model.options["read_views"] = read_views
     validate(cfg)
     check_config(cfg)
     m = cfg.model
@@ -137,6 +141,9 @@ def load_model(path: str | Path | None = None) -> tuple[torch.nn.Module, Config,
         expected = build_model(m, num_classes).state_dict()  # allocation it asks for
     check_weights(path, state["model"], expected)
     model = build_model(m, num_classes)
+    if read_views and getattr(model, "read_views", None) != read_views:
+        raise ConfigError(f"model.read_views: the {m.name} model reads every view; only the default model reads "
+                          f"fewer")
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, charset, state
