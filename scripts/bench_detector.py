@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
+
+from bench_onnx import interleaved_rounds
 
 from seqocr import textcrop
 from seqocr.data.synth import synth_sample
@@ -29,17 +29,14 @@ def main() -> None:
     args = ap.parse_args()
     reader = OnnxReader(args.onnx, threads=2)
     images = [synth_sample(1, i, "test")[0] for i in range(32)]
-    settings = [(s, t) for s in args.sides for t in args.threads]
-    times: dict[tuple[int, int], list[float]] = {k: [] for k in settings}
-    for r in range(args.rounds + 1):  # the first round warms every setting up
-        for side, threads in settings:
+    def job(side: int, threads: int):
+        def run():
             textcrop.DET_SIDE = side
-            t0 = time.perf_counter()
             reader.read_arrays(eval_batch(images, reader.spec, threads))
-            if r:
-                times[(side, threads)].append(time.perf_counter() - t0)
-    print(json.dumps({f"side {s}, {t} thread(s)": round(len(images) / statistics.median(v), 1)
-                      for (s, t), v in times.items()}))
+        return run
+
+    jobs = {f"side {s}, {t} thread(s)": job(s, t) for s in args.sides for t in args.threads}
+    print(json.dumps(interleaved_rounds(jobs, dict.fromkeys(jobs, len(images)), args.rounds)))
 
 
 if __name__ == "__main__":

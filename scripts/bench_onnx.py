@@ -14,6 +14,7 @@ Usage: .venv/bin/python scripts/bench_onnx.py [--checkpoint C] [--n 500] [--roun
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import tempfile
@@ -33,19 +34,26 @@ from seqocr.inference.predictor import Predictor
 from seqocr.preprocess import eval_transform
 
 
+def interleaved_rounds(jobs: dict, counts: dict, rounds: int) -> dict[str, float]:
+    """Items/s of each job (a call that handles ``counts[name]`` items): a warm-up each, then ``rounds`` rounds in
+    which every job runs once in turn, so that machine noise hits them alike; the median."""
+    times: dict[str, list[float]] = {k: [] for k in jobs}
+    for job in jobs.values():
+        job()
+    for _ in range(rounds):
+        for name, job in jobs.items():
+            t0 = time.perf_counter()
+            job()
+            times[name].append(time.perf_counter() - t0)
+    return {k: round(counts[k] / statistics.median(v), 1) for k, v in times.items()}
+
+
 def timed_rounds(readers: dict, batch: np.ndarray | dict, rounds: int) -> dict[str, float]:
     """Images/s of each reader on ``batch`` (or on its own batch, ``batch[name]``, for models of different input
-    sizes): a warm-up, then ``rounds`` interleaved rounds, the median."""
+    sizes): :func:`interleaved_rounds`."""
     batches = batch if isinstance(batch, dict) else dict.fromkeys(readers, batch)
-    times: dict[str, list[float]] = {k: [] for k in readers}
-    for name, r in readers.items():
-        r.read_arrays(batches[name])  # warm-up
-    for _ in range(rounds):
-        for name, r in readers.items():
-            t0 = time.perf_counter()
-            r.read_arrays(batches[name])
-            times[name].append(time.perf_counter() - t0)
-    return {k: round(len(batches[k]) / statistics.median(v), 1) for k, v in times.items()}
+    jobs = {name: functools.partial(r.read_arrays, batches[name]) for name, r in readers.items()}
+    return interleaved_rounds(jobs, {k: len(b) for k, b in batches.items()}, rounds)
 
 
 def main() -> None:

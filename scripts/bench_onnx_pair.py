@@ -13,12 +13,11 @@ text`` the text detector): what a user of ``read`` or the service waits for, dec
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import statistics
-import time
 
 import numpy as np
-from bench_onnx import timed_rounds
+from bench_onnx import interleaved_rounds, timed_rounds
 
 from seqocr.data.synth import synth_sample
 from seqocr.inference.onnx_reader import OnnxReader
@@ -41,17 +40,10 @@ def main() -> None:
 
 
 def end_to_end_rounds(readers: dict, images: list, rounds: int) -> dict[str, float]:
-    """Signs/s of each reader reading ``images`` (PIL) in one batch, preprocessing included: a warm-up, then
-    ``rounds`` interleaved rounds, the median."""
-    times: dict[str, list[float]] = {k: [] for k in readers}
-    for r in readers.values():
-        r.read(images)
-    for _ in range(rounds):
-        for name, r in readers.items():
-            t0 = time.perf_counter()
-            r.read(images)
-            times[name].append(time.perf_counter() - t0)
-    return {k: round(len(images) / statistics.median(v), 1) for k, v in times.items()}
+    """Signs/s of each reader reading ``images`` (PIL) in one batch, preprocessing included
+    (:func:`bench_onnx.interleaved_rounds`)."""
+    jobs = {name: functools.partial(r.read, images) for name, r in readers.items()}
+    return interleaved_rounds(jobs, dict.fromkeys(readers, len(images)), rounds)
 
 
 if __name__ == "__main__":

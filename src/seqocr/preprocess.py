@@ -185,11 +185,11 @@ def cut_region(view: Image.Image, box, spec: ImageSpec) -> Image.Image:
 def crop_regions(views: list[Image.Image], crops: list, spec: ImageSpec) -> list[list[float]]:
     """Each view's region the model read, [x0, y0, x1, y1] in fractions of the view (for a layout of lines, the box
     around its lines)."""
-    def box(c):
-        if spec.crop != "lines":
-            return c
-        return (min(s[0] for s, _ in c), min(s[1] for s, _ in c), max(s[2] for s, _ in c), max(s[3] for s, _ in c))
-    return [[round(c / size, 4) for c, size in zip(box(c), (*v.size, *v.size))] for v, c in zip(views, crops)]
+    if spec.crop == "lines":
+        from .textlines import around
+
+        crops = [around(c) for c in crops]
+    return [[round(c / size, 4) for c, size in zip(box, (*v.size, *v.size))] for v, box in zip(views, crops)]
 
 
 def _tile(img: Image.Image, spec: ImageSpec) -> tuple[int, int]:

@@ -137,6 +137,13 @@ def line_layouts(views: list[Image.Image], size: tuple[int, int], threads: int =
     return [place(line_regions(maps[id(v)] > THRESHOLD, most), v.size, size) for v in views]
 
 
+def around(layout: Layout) -> Box:
+    """The box around the regions of a view that a layout reads, in that view's pixels."""
+    sources = [src for src, _ in layout]
+    return (min(s[0] for s in sources), min(s[1] for s in sources), max(s[2] for s in sources),
+            max(s[3] for s in sources))
+
+
 def compose(view: Image.Image, layout: Layout, size: tuple[int, int],
             resample: Image.Resampling = Image.Resampling.BILINEAR) -> Image.Image:
     """The composed view: each piece of ``view`` resized into its place on a grey canvas of ``size``."""

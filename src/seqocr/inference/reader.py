@@ -42,6 +42,7 @@ def as_image(item: ImageInput, index: int) -> Image.Image:
 class Reader:
     charset: Charset
     spec: ImageSpec
+    threads: int = 0  # CPU threads the reader runs on (0: the library's default)
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:  # pragma: no cover
         raise NotImplementedError
@@ -57,6 +58,6 @@ class Reader:
 
     def detector_threads(self) -> int:
         """The threads the text detector (``model.crop``) runs on: the reader's own (``threads``), or every core."""
-        if getattr(self, "threads", 0):
+        if self.threads:
             return self.threads
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
