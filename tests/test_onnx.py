@@ -148,3 +148,30 @@ def test_export_can_read_fewer_views_and_verifies_against_pytorch_reading_as_man
     ref = tiny_checkpoint(tmp_path, "reference", fsns)
     assert main(["export", "--checkpoint", str(ref), "--out", str(tmp_path / "r.onnx"), "--read-views", "2"]) == 1
     assert "model.read_views: the reference model reads every view" in capsys.readouterr().err
+
+
+def test_read_and_eval_read_fewer_views_of_a_checkpoint_and_an_onnx_model_keeps_its_own(tmp_path, fsns, capsys):
+    """`read/eval --read-views K` with a PyTorch checkpoint read as its `export --read-views K` graph does; an
+    exported graph reads the views it was exported with, so --read-views beside --onnx is one error line."""
+    from seqocr.inference.onnx_reader import OnnxReader
+
+    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
+    images = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]
+    assert main(["read", "--checkpoint", str(ckpt), "--read-views", "2", "--json", *images]) == 0
+    two = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    graph = OnnxReader(export_onnx(ckpt, tmp_path / "two.onnx", read_views=2)).read(images)
+    assert [r["text"] for r in two] == [r.text for r in graph]
+    for cli, exported in zip(two, graph):
+        assert cli["char_probs"] == pytest.approx(exported.char_probs, rel=1e-3, abs=1e-5)
+    assert main(["read", "--checkpoint", str(ckpt), "--json", *images]) == 0
+    four = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["char_probs"] for r in four] != [r["char_probs"] for r in two]
+    data = ["--data", f"{SAMPLES}/labels.tsv", "--json", "--no-progress", "--predictions", str(tmp_path / "p.tsv")]
+    assert main(["eval", *data, "--checkpoint", str(ckpt), "--read-views", "2"]) == 0
+    pytorch = json.loads(capsys.readouterr().out)
+    assert main(["eval", *data, "--onnx", str(tmp_path / "two.onnx")]) == 0
+    onnx = json.loads(capsys.readouterr().out)
+    assert pytorch["samples"] == onnx["samples"] == 6
+    assert pytorch["character_precision"] == pytest.approx(onnx["character_precision"])
+    assert main(["read", "--onnx", str(tmp_path / "two.onnx"), "--read-views", "3", images[0]]) == 1
+    assert "--read-views: " in capsys.readouterr().err

@@ -36,6 +36,10 @@ MIN_CONFIDENCE_HELP = "reject a reading whose confidence is below X, 0 to 1 (def
 BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 to {MAX_BEAM} (default 1: greedy)"
 
 
+READ_VIEWS_HELP = ("read only the K sharpest of the model's views: faster, the same weights (default: all; the shipped "
+                   "model reads 17.5 signs/s with 3 of 4 against 13.0, BENCHMARKS.md)")
+
+
 def _key_value(text: str) -> str:
     """An argparse type for ``--set``: a malformed override is a usage error, like any other bad argument."""
     key, sep, _ = text.partition("=")
@@ -80,7 +84,10 @@ def _predictor(args: argparse.Namespace):
     """The reader of read, serve and eval --onnx/--report: ONNX Runtime or PyTorch, on ``--threads`` where the
     command has it."""
     _torch_free_fallback(args)
-    threads = getattr(args, "threads", 0)
+    threads, read_views = getattr(args, "threads", 0), getattr(args, "read_views", 0)
+    if args.onnx and read_views:
+        raise ConfigError(f"--read-views: {args.onnx} reads the views it was exported to read; choose them with "
+                          "seqocr export --read-views K")
     if args.onnx:
         from ..inference.onnx_reader import OnnxReader
 
@@ -91,7 +98,8 @@ def _predictor(args: argparse.Namespace):
         import torch
 
         torch.set_num_threads(threads)
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device,
+                                     read_views=read_views)
 
 
 def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] = ()) -> Path:
@@ -114,6 +122,11 @@ READ_DEVICE_HELP = DEVICE_HELP + " (PyTorch; with --onnx, ONNX Runtime's CUDA pr
 def add_read_device(parser: argparse.ArgumentParser) -> None:
     """``--device`` of a reading command (eval, read, serve)."""
     parser.add_argument("--device", default="cpu", help=READ_DEVICE_HELP)
+
+
+def add_read_views(parser: argparse.ArgumentParser) -> None:
+    """``--read-views K`` of a reading command (eval, read) and of export."""
+    parser.add_argument("--read-views", type=POSITIVE, default=0, metavar="K", help=READ_VIEWS_HELP)
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:

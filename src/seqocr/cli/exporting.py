@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError, SeqocrError
-from .common import POSITIVE, _number, _output_file
+from .common import POSITIVE, _number, _output_file, add_read_views
 
 VERIFY_BEAM = 3  # export --beam --verify: the beam width the ONNX Runtime beam is checked at
 
@@ -59,9 +59,7 @@ def add(command) -> None:
                         "(read/eval/serve --onnx NAME.onnx --beam N)")
     x.add_argument("--int8", action="store_true",
                    help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")
-    x.add_argument("--read-views", type=POSITIVE, default=0, metavar="K",
-                   help="read only the K sharpest of the model's views: faster, the same weights (default: all; the "
-                        "shipped model reads 17.5 signs/s with 3 of 4 against 13.0, BENCHMARKS.md)")
+    add_read_views(x)
     x.add_argument("--verify-n", type=POSITIVE, default=64, help="signs to verify on")
     x.add_argument("--force", action="store_true", help="replace an existing --out file")
     x.add_argument("--tolerance", type=_number(float, 0.0), default=1e-3,

@@ -24,6 +24,7 @@ from .common import (
     _torch_free_fallback,
     add_no_progress,
     add_read_device,
+    add_read_views,
 )
 
 
@@ -79,7 +80,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    model, cfg, charset, _ = load_model(args.checkpoint)
+    model, cfg, charset, _ = load_model(args.checkpoint, args.read_views)
     spec = ImageSpec.from_config(cfg.model)
     reader = Predictor(model, charset, spec, args.bf16, args.beam, device)
     ds = build_dataset(args.data, charset, spec, cfg.model.max_len - 1, synth_split="test", seed=EVAL_SYNTH_SEED,
@@ -241,5 +242,6 @@ def add(command) -> None:
                         "probability, and where the model looked for each character (PyTorch reader)")
     r.set_defaults(func=_read)
     for parser in (e, r):
+        add_read_views(parser)
         add_read_device(parser)
         add_no_progress(parser)
