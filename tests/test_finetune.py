@@ -135,7 +135,11 @@ def test_init_from_shipped_is_the_packaged_model(tmp_path, monkeypatch):
     assert init_source("shipped") == weights.SHIPPED and weights.SHIPPED.is_file()
     cfg = load_config(CONFIGS / "finetune.yaml")
     assert cfg.train.init_from == "shipped"
-    assert adopt_model_config(cfg).model == load_model_config(weights.SHIPPED)
+    shipped = load_model_config(weights.SHIPPED)
+    assert shipped.get("temperature") != 1.0  # calibrated (scripts/ship_model.py)
+    assert adopt_model_config(cfg).model == shipped.replace(temperature=1.0)  # a run trains on the raw scores
+    given = load_config(CONFIGS / "finetune.yaml", ["model.temperature=0.5"])
+    assert adopt_model_config(given).model.get("temperature") == 0.5
     monkeypatch.setattr(weights, "SHIPPED", tmp_path / "none.safetensors")
     with pytest.raises(DataError, match="train.init_from: shipped: this install has no shipped model"):
         init_source("shipped")

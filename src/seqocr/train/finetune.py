@@ -40,7 +40,8 @@ def adopt_model_config(cfg: Config, state: dict[str, Any] | None = None) -> Conf
     """``cfg`` with the model section of the checkpoint ``train.init_from`` names (``state``: already read).
 
     A model key in ``cfg.given`` (the YAML file or ``--set``) that shapes the weights must equal the checkpoint's
-    (:class:`ConfigError` otherwise); a given training knob overrides the checkpoint's."""
+    (:class:`ConfigError` otherwise); a given training knob overrides the checkpoint's. The checkpoint's calibration
+    temperature is not taken: the run trains at 1 unless ``model.temperature`` is given."""
     path = init_source(cfg.train.init_from)
     state = state if state is not None else read_any(path)
     theirs = Config.from_dict(state["config"], where=str(path)).model
@@ -52,6 +53,8 @@ def adopt_model_config(cfg: Config, state: dict[str, Any] | None = None) -> Conf
             raise ConfigError(f"model.{key}: {mine!r} given, but train.init_from {path} has {there!r}; leave "
                               f"model.{key} out (a run from init_from takes that model's config)")
     knobs = {key: cfg.model.get(key) for key in given - set(fixed_keys(theirs))}  # training knobs, view size
+    if theirs.get("temperature", 1.0) != 1.0:  # a calibration of the weights as they were: training reads the
+        knobs.setdefault("temperature", 1.0)    # raw scores, and the trained model is calibrated anew (ship_model)
     model = theirs.replace(**knobs)
     model.sources.update({k: v for k, v in cfg.model.sources.items() if k in knobs})  # where each was given
     adopted = dataclasses.replace(cfg, model=model)
