@@ -37,7 +37,8 @@ test: venv
 # 48-px lines; stage 8: independent names and secondary lines under the name, as on real plates; stage 9: each view
 # cut to its text by PP-OCRv6's detector and read at 128x256, the letters larger again at fewer pixels; stage 10:
 # small first names and clutter beside the name, a fifth of the signs each; stage 11: the last 3 backbone stages
-# trainable under L2-SP, which keeps them near the published weights).
+# trainable under L2-SP, which keeps them near the published weights; stage 12: a house-number plate beside the name
+# plate on 15 % of the signs, never in the label).
 model: venv
 	$(call train_stage,shipped)
 	$(call train_stage,shipped-stage2-glyph)
@@ -50,7 +51,8 @@ model: venv
 	$(call train_stage,shipped-stage9)
 	$(call train_stage,shipped-stage10)
 	$(call train_stage,shipped-stage11)
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage11/last.pt --heldout 1000
+	$(call train_stage,shipped-stage12)
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage12/last.pt --heldout 1000
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \
