@@ -26,7 +26,9 @@ only its own request, before it reaches the batcher, so bad requests never slow 
 arriving after ``body_timeout_s`` gets a 408, and so does a request whose head (request line and headers) has not
 arrived in full ``header_timeout_s`` after its first byte or the connection's start (slowloris); a client with
 ``max_client_requests`` requests in flight gets a 429
-for the next. SIGTERM: the socket closes, requests in flight finish (for up to ``shutdown_grace_s``), exit 0.
+for the next. SIGTERM: the connections already queued are accepted, the socket closes (a later client is
+refused), requests in flight finish and each connection accepted is answered (for up to ``shutdown_grace_s``),
+exit 0.
 """
 
 from .app import WEB, WEB_FILES, bind, create_app, serve

@@ -28,6 +28,7 @@ from .limits import (
     Limits,
     client_key,
     decode_image,
+    draining_server,
     header_timeout_protocol,
     limited_request,
     parse_form,
@@ -285,4 +286,4 @@ def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict,
     host, port = sock.getsockname()[:2]
     print(f"seqocr serve: listening on http://{f'[{host}]' if ':' in host else host}:{port}", file=sys.stderr,
           flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    draining_server(config).run(sockets=[sock])
