@@ -29,10 +29,10 @@ from .limits import (
     client_key,
     decode_image,
     draining_server,
-    header_timeout_protocol,
     limited_request,
     parse_form,
     payload_images,
+    service_protocol,
     uploaded,
 )
 
@@ -272,7 +272,7 @@ def serve(reader: Reader, sock: socket.socket, limits: Limits, model_info: dict,
     import uvicorn
 
     config = uvicorn.Config(create_app(reader, limits, model_info, min_confidence, allocator), log_level="info",
-                            http=header_timeout_protocol(limits.header_timeout_s),
+                            http=service_protocol(limits.header_timeout_s),
                             timeout_graceful_shutdown=limits.shutdown_grace_s)
     if threading.current_thread() is threading.main_thread():
         # uvicorn answers SIGTERM by closing the socket and finishing the requests in flight (for up to the grace

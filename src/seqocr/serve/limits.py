@@ -156,40 +156,34 @@ class ClientLimit:
                 del self.in_flight[client]
 
 
+def _raw_reply(status: str, message: str) -> bytes:
+    """A whole HTTP answer with a JSON error body that closes the connection, written raw: h11 cannot answer a
+    request it has not parsed."""
+    body = json.dumps({"error": message}).encode()
+    return (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            f"content-length: {len(body)}\r\n\r\n").encode() + body
+
+
 def header_timeout_protocol(timeout_s: float) -> type:
     """uvicorn's h11 protocol with a deadline on each request's head, which uvicorn itself does not have: a
     connection that has not sent a whole request line and headers ``timeout_s`` after it opened (or after the first
     byte of a later request on it; an idle kept-alive connection is uvicorn's keep-alive timeout's) is answered 408
     and closed. Bytes trickled in do not move the deadline, so a client cannot hold a connection by sending a header
-    line every few seconds. On shutdown, a connection part-way through a request head is answered 503, and one
-    accepted that has sent nothing yet (its request on the way) is answered, then closed: uvicorn would close it
-    unanswered, and its client would see the connection drop after sending."""
+    line every few seconds."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-
-    def reply(status: str, message: str) -> bytes:  # written raw: h11 cannot answer a request it has not parsed
-        body = json.dumps({"error": message}).encode()
-        return (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\nconnection: close\r\n"
-                f"content-length: {len(body)}\r\n\r\n").encode() + body
-
-    too_slow = reply("408 Request Timeout", f"request header not received within {timeout_s:g} s")
-    closing = reply("503 Service Unavailable", "the service is shutting down")
+    too_slow = _raw_reply("408 Request Timeout", f"request header not received within {timeout_s:g} s")
 
     class HeaderDeadline(H11Protocol):
         header_timer: "asyncio.TimerHandle | None" = None
-        fresh = True  # nothing received on this connection yet
-        last_call = False  # shut down while fresh: the request on its way is answered, then the connection closes
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self.watch_header()
 
         def data_received(self, data: bytes) -> None:
-            self.fresh = False
             super().data_received(data)
-            if self.last_call and self.cycle is not None:
-                self.cycle.keep_alive = False
             self.watch_header()
 
         def connection_lost(self, exc: "Exception | None") -> None:
@@ -214,18 +208,37 @@ def header_timeout_protocol(timeout_s: float) -> type:
                 self.transport.write(too_slow)
                 self.transport.close()
 
+    return HeaderDeadline
+
+
+def service_protocol(header_timeout_s: float) -> type:
+    """The service's HTTP protocol: :func:`header_timeout_protocol`'s, which on shutdown also answers what uvicorn
+    would close unanswered. uvicorn closes every connection with no request in progress; here one part-way through
+    a request head gets a 503 first, and one accepted that has sent nothing yet (its client between connecting and
+    sending) is kept open for its request, answered, then closed: the header deadline bounds the wait."""
+    import h11
+
+    closing = _raw_reply("503 Service Unavailable", "the service is shutting down")
+
+    class AnswerAtShutdown(header_timeout_protocol(header_timeout_s)):
+        fresh = True  # nothing received on this connection yet
+        last_call = False  # shut down while fresh: the request on its way is answered, then the connection closes
+
+        def data_received(self, data: bytes) -> None:
+            self.fresh = False
+            super().data_received(data)
+            if self.last_call and self.cycle is not None:
+                self.cycle.keep_alive = False
+
         def shutdown(self) -> None:
-            """On SIGTERM uvicorn closes the connections with no request in progress; one in the middle of sending
-            a request head gets a 503 first rather than a silent close, and one that has sent nothing yet is kept
-            open for the request its client is sending."""
             if self.fresh and self.cycle is None and not self.transport.is_closing():
-                self.last_call = True  # the header deadline bounds the wait for its request
+                self.last_call = True
                 return
             if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0] and not self.transport.is_closing():
                 self.transport.write(closing)
             super().shutdown()
 
-    return HeaderDeadline
+    return AnswerAtShutdown
 
 
 ACCEPT_DRAIN_S = 0.1  # on SIGTERM, the event loop's time to accept the connections queued before the socket closes
@@ -235,7 +248,7 @@ def draining_server(config):
     """A uvicorn server that on SIGTERM first lets its event loop accept the connections the kernel has already
     queued (for :data:`ACCEPT_DRAIN_S`), then shuts down as uvicorn does: closing a listening socket resets the
     connections still queued on it, whose clients had connected and sent their requests. Each one accepted is
-    answered (:func:`header_timeout_protocol`); one that connects after the socket closed is refused."""
+    answered (:func:`service_protocol`); one that connects after the socket closed is refused."""
     import uvicorn
 
     class DrainingServer(uvicorn.Server):
