@@ -2,7 +2,7 @@
 PyTorch) inside the package, plus a model card.
 
 Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped/last.pt] [--heldout N]
-       [--real LABELS.tsv] [--calibration N]
+       [--real LABELS.tsv] [--calibration N] [--read-views K]
 
 It fits the confidence temperature on generated validation signs (``synth:split=test,n=N,seed=7``, not the
 held-out set, with the last stage's shares of independent names and secondary lines), exports the weights (config with that temperature, charset and training facts in the file's
@@ -152,9 +152,10 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
     return {"metrics": metrics, "rows": rows}
 
 
-def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
-    """Fit the temperature on ``n`` generated validation signs; a copy of the checkpoint whose config carries it."""
-    model, cfg, charset, _ = load_model(checkpoint)
+def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0) -> tuple[Path, dict]:
+    """Fit the temperature on ``n`` generated validation signs, read as the shipped file will read them (its
+    ``read_views`` sharpest views, or all); a copy of the checkpoint whose config carries both."""
+    model, cfg, charset, _ = load_model(checkpoint, read_views)
     shares = {k: v for k, v in asdict(cfg.data.shares()).items() if k != "invented"}  # held-out names: real ones
     source = CALIBRATION.format(n=n, shares=",".join(f"{k}={v}" for k, v in shares.items()))
     ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
@@ -167,6 +168,8 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path) -> tuple[Path, dict]:
     # from one: train.init_from shipped), so the fitted factor multiplies it
     t = round(model.temperature * t, 4)
     raw["config"]["model"]["temperature"] = t
+    if read_views:
+        raw["config"]["model"]["read_views"] = read_views
     out = out_dir / "calibrated.pt"
     torch.save(raw, out)
     return out, {"temperature": t, "set": source, "ece_before": round(before, 4),
@@ -241,11 +244,17 @@ def main() -> None:
     ap.add_argument("--heldout", type=int, default=1000)
     ap.add_argument("--calibration", type=int, default=500)
     ap.add_argument("--real", default="../shared/fsns-sample/labels.tsv")
+    ap.add_argument("--read-views", type=int, default=0,
+                    help="the shipped file reads this many of each sign's views, the sharpest (model.read_views; "
+                         "0: all); everything the card reports is measured reading so")
     args = ap.parse_args()
     checkpoint = Path(args.checkpoint)
     facts = training_facts(checkpoint)
+    if args.read_views:
+        facts["views_read"] = (f"the {args.read_views} sharpest of each sign's 4 (`model.read_views`; "
+                               "`seqocr read --read-views 4` reads all)")
     with tempfile.TemporaryDirectory() as tmp:
-        calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp))
+        calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp), args.read_views)
         export_weights(calibrated, SHIPPED, facts)
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"))
     facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
