@@ -36,8 +36,9 @@ MIN_CONFIDENCE_HELP = "reject a reading whose confidence is below X, 0 to 1 (def
 BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 to {MAX_BEAM} (default 1: greedy)"
 
 
-READ_VIEWS_HELP = ("read only the K sharpest of the model's views: faster, the same weights (default: all; the shipped "
-                   "model reads 17.5 signs/s with 3 of 4 against 13.0, BENCHMARKS.md)")
+READ_VIEWS_HELP = ("read only the K sharpest of the model's views: faster, the same weights (default: as many as the "
+                   "model says, all unless it says fewer; the shipped model reads the 3 sharpest of 4: 17.5 signs/s "
+                   "against 13.0 for all 4, BENCHMARKS.md)")
 
 
 def _key_value(text: str) -> str:
