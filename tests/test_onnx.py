@@ -143,7 +143,7 @@ def test_export_can_read_fewer_views_and_verifies_against_pytorch_reading_as_man
     three, four = OnnxReader(out).read(images), OnnxReader(full).read(images)
     assert [r.confidence for r in three] != [r.confidence for r in four]
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "five.onnx"), "--read-views", "5"]) == 1
-    assert "read_views 5: " in (err := capsys.readouterr().err) and "has 4 views to read" in err, err
+    assert "read_views must be at most model.num_views" in capsys.readouterr().err
     assert not (tmp_path / "five.onnx").exists()
     ref = tiny_checkpoint(tmp_path, "reference", fsns)
     assert main(["export", "--checkpoint", str(ref), "--out", str(tmp_path / "r.onnx"), "--read-views", "2"]) == 1

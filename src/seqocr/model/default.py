@@ -144,7 +144,8 @@ class DefaultOCR(Seq2SeqOCR):
                     {"model.trainable_stages": s.trainable_stages, "model.train_views": s.train_views,
                      "model.read_views": s.read_views})
         if max(s.train_views, s.read_views) > m.num_views:
-            raise ConfigError("model.train_views and model.read_views must be at most model.num_views")
+            raise ConfigError(f"model.train_views and model.read_views must be at most model.num_views ({m.num_views}; "
+                              f"train_views {s.train_views}, read_views {s.read_views})")
         if s.backbone not in cls.BACKBONES:
             raise ConfigError(f"model.backbone: unknown backbone {s.backbone!r}; choose from {', '.join(cls.BACKBONES)}")
         if s.trainable_stages > 6:

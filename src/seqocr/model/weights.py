@@ -125,8 +125,6 @@ def load_model(path: str | Path | None = None, read_views: int = 0
     state = read_any(path)
     cfg = Config.from_dict(state["config"], where=str(path))
     if read_views:
-        if read_views > cfg.model.num_views:
-            raise ConfigError(f"read_views {read_views}: {path.name} has {cfg.model.num_views} views to read")
         cfg.model.options["read_views"] = read_views
     validate(cfg)
     check_config(cfg)

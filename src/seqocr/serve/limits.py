@@ -221,17 +221,16 @@ def service_protocol(header_timeout_s: float) -> type:
     closing = _raw_reply("503 Service Unavailable", "the service is shutting down")
 
     class AnswerAtShutdown(header_timeout_protocol(header_timeout_s)):
-        fresh = True  # nothing received on this connection yet
-        last_call = False  # shut down while fresh: the request on its way is answered, then the connection closes
+        last_call = False  # shut down before anything came: the request on its way is answered, then it closes
 
         def data_received(self, data: bytes) -> None:
-            self.fresh = False
             super().data_received(data)
             if self.last_call and self.cycle is not None:
                 self.cycle.keep_alive = False
 
         def shutdown(self) -> None:
-            if self.fresh and self.cycle is None and not self.transport.is_closing():
+            # nothing received yet: no request parsed (a cycle) and no bytes of one waiting in h11's buffer
+            if self.cycle is None and not self.conn.trailing_data[0] and not self.transport.is_closing():
                 self.last_call = True
                 return
             if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0] and not self.transport.is_closing():
