@@ -91,6 +91,27 @@ def test_some_samples_end_with_noise_views():
     assert sum(p for _, _, p in records) > 3.7 * len(records)
 
 
+
+def test_a_share_of_signs_photographed_fewer_than_four_times_keeps_labels_and_the_rest():
+    """Issue 22 item 3: sample 005 has one real view and three noise tiles; the ``few_views`` share gives that
+    many signs 1, 2 or 3 real views (as many of each), the rest FSNS's noise filler, which the reader finds by its
+    look; the labels, and the signs outside the share, stay as they were."""
+    from seqocr.data.sources import SynthDefaults, parse_synth
+    from seqocr.preprocess import noise_free_views
+    from seqocr.shares import Shares
+
+    plain = [synth_record(3, i, "test") for i in range(40)]
+    few = [synth_record(3, i, "test", Shares(few_views=0.5)) for i in range(40)]
+    assert [p[1] for p in plain] == [f[1] for f in few]
+    moved = [i for i, (p, f) in enumerate(zip(plain, few)) if p[2] != f[2]]
+    assert 8 <= len(moved) <= 32 and all(few[i][2] < 4 for i in moved)
+    assert all(p[0].tobytes() == f[0].tobytes() for p, f in zip(plain, few) if p[2] == f[2])
+    every = [synth_record(3, i, "test", Shares(few_views=1.0)) for i in range(30)]
+    assert {present for _, _, present in every} == {1, 2, 3}
+    for img, _, present in every:
+        assert noise_free_views([img.crop((k * 150, 0, k * 150 + 150, 150)) for k in range(4)]) == present
+    assert parse_synth("synth:few_views=0.25", SynthDefaults(10, 1)).shares.few_views == 0.25
+
 # ---------------------------------------------------------------------------------------------- labels
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_labels_are_short_fsns_canonical_and_renderable(split):

@@ -17,6 +17,7 @@ class Shares:
     small_names: float = 0.0  # a first name painted small, above or before the surname
     clutter: float = 0.0      # what is not the name beside it: a second sign in the scene, an arrow on the plate
     numbers: float = 0.0      # a house-number plate of its own beside the name plate (never read)
+    few_views: float = 0.0    # photographed 1-3 times, not 4: the other tiles are FSNS's noise filler
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

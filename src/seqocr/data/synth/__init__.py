@@ -99,18 +99,21 @@ def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
 
 def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None,
                   small_first: random.Random | None = None, clutter: random.Random | None = None,
-                  numbers: random.Random | None = None) -> tuple[Image.Image, int, np.ndarray]:
+                  numbers: random.Random | None = None, few_views: random.Random | None = None
+                  ) -> tuple[Image.Image, int, np.ndarray]:
     """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
     views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
     each character of ``text`` is in each view (:func:`label_glyphs`). With ``extras``, the plate carries a
     secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`); with
     ``small_first``, a first name is painted small (:func:`.plate.sign_lines`); with ``clutter``, something that
     is not the name is beside it (:func:`.clutter.clutter_kind`); with ``numbers``, a house-number plate of its own
-    (:func:`.clutter.house_number`)."""
+    (:func:`.clutter.house_number`); with ``few_views``, 1, 2 or 3 real views, as many of each."""
     if not text.strip():
         raise DataError("cannot render an empty label")
     scene = _scene(text, rng, extras, small_first, clutter, numbers)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
+    if few_views is not None:
+        present = few_views.choice((1, 2, 3))
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
     views, painted = zip(*[_view(scene, rng) for _ in range(present)])
     for k, view in enumerate(_encode(list(views), rng)):
@@ -141,8 +144,8 @@ def synth_record(seed: int, index: int, split: str = "train", shares: Shares = P
     the signs departs from the plain set and how (:class:`~seqocr.shares.Shares`): names drawn independently
     (:func:`independent_name`) or invented (:func:`invent_names`), a secondary line under the name
     (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.clutter.clutter_kind`), a
-    house-number plate beside the sign (:func:`.clutter.house_number`);
-    with every share 0 the set is what it always was."""
+    house-number plate beside the sign (:func:`.clutter.house_number`), fewer than 4 real views; with every share 0
+    the set is what it always was."""
     return synth_glyphs(seed, index, split, shares)[:3]
 
 
@@ -169,7 +172,8 @@ def synth_glyphs(seed: int, index: int, split: str = "train", shares: Shares = P
     image, present, glyphs = render_glyphs(text, rng, _drawn(derived, 0xF007, shares.extras),
                                            _drawn(derived, 0x5A11, shares.small_names),
                                            _drawn(derived, 0xC1A7, shares.clutter),
-                                           _drawn(derived, 0x4E05, shares.numbers))
+                                           _drawn(derived, 0x4E05, shares.numbers),
+                                           _drawn(derived, 0xFE35, shares.few_views))
     return image, text, present, glyphs
 
 
