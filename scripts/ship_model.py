@@ -8,7 +8,8 @@ It fits the confidence temperature on generated validation signs (``synth:split=
 held-out set, with the last stage's shares of independent names and secondary lines), exports the weights (config with that temperature, charset and training facts in the file's
 metadata), then measures the figures the card reports with the exported file itself: annotation/character
 precision and calibration error on a fixed generated held-out set (street names never used in training),
-confidences on blank and noise images, and, where the labels file exists, the real FSNS samples (evaluation only).
+confidences on blank and noise images, and, where the labels file exists, the real FSNS samples (evaluation only),
+with a risk-coverage table of each set.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from PIL import Image
 from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
 from seqocr.data import build_dataset
 from seqocr.data.synth import VERIFY_SEED, sign_images
+from seqocr.inference.evaluate import kept_at
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
@@ -44,6 +46,7 @@ BUNDLED = SHIPPED.parent.parent / "samples" / "labels.tsv"  # the signs shipped 
 # trained (its shares of independent names, secondary lines, small first names and clutter: signs as varied as
 # real plates, issue 22 item 6)
 CALIBRATION = "synth:split=test,n={n},seed=7,{shares}"
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # the card's risk-coverage table: keep readings at least this confident
 BACKBONE_NOTE = [
     "## The pretrained backbone: license and provenance", "",
     "The convolutional backbone (2.66 M of the parameters) is PP-OCRv6 rec small's, by PaddlePaddle's PaddleOCR",
@@ -214,6 +217,8 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
     ]
     if real is not None:
         r = real["metrics"]
+        calib.insert(-1, f"Expected calibration error on the {int(r['samples'])} real FSNS samples: {r['ece']:.4f} "
+                         "(a measure, never fitted on; so few signs make it coarse).")
         lines.append(f"| real FSNS samples | {int(r['samples'])} | {r['annotation_precision']:.4f} | "
                      f"{r['character_precision']:.4f} | {r['cer']:.4f} |")
         lines += ["", "Real samples, one by one (never used for training or tuning):", "",
@@ -225,7 +230,7 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
               "|---|" + "---:|" * (len(ERROR_KINDS) + 1),
               *[f"| {name} | " + " | ".join(str(k) for k in counts.values()) + f" | {counts['exact'] + counts['case']} |"
                 for name, counts in ((n, error_kinds([(t, p) for _, t, p, _ in d["rows"]])) for n, d in kinds)]]
-    lines += calib
+    lines += calib + risk_coverage(kinds)
     lines += ["", "Metrics are the reference's (exact match; Σ2·LCS/Σ(|gt|+|pred|)), on raw strings (case- and",
               "accent-sensitive). Limits: trained only on generated signs; no real FSNS image was used.", "",
               *BACKBONE_NOTE, *(DETECTOR_NOTE if crop == "text" else [])]
@@ -236,6 +241,21 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
                   "98 % character precision, ≥ 6 of 8 real samples exact, ECE ≤ 0.05, a blank image's confidence",
                   "< 0.1); see BENCHMARKS.md, issue 11."]
     return "\n".join(lines) + "\n"
+
+
+def risk_coverage(kinds: list[tuple[str, dict]]) -> list[str]:
+    """The card's risk-coverage table: for each threshold, the share of readings at least that confident and
+    their exact match, on each set (issue 22 item 6)."""
+    points = {name: [kept_at(d["rows"], t) for t in THRESHOLDS] for name, d in kinds}
+
+    def cell(p: dict) -> str:
+        accuracy = "n/a" if p["kept_accuracy"] is None else f"{p['kept_accuracy']:.3f}"
+        return f"{p['coverage']:.3f} / {accuracy} ({p['kept']})"
+
+    return ["", ("Risk and coverage: keeping only the readings at least this confident, the share kept / their "
+                 "exact match (how many kept):"), "", "| min confidence | " + " | ".join(points) + " |",
+            "|---:|" + "---|" * len(points),
+            *[f"| {t} | " + " | ".join(cell(p[i]) for p in points.values()) + " |" for i, t in enumerate(THRESHOLDS)]]
 
 
 def main() -> None:

@@ -46,11 +46,18 @@ def score_with_rejection(metrics: dict[str, float], rows: list[Row], threshold: 
     (the share of readings kept) and ``kept_accuracy`` (exact match among the kept; None when none is kept). The
     unreadable count and the calibration error, which describe the model and not the threshold, are kept."""
     check_min_confidence(threshold)
-    kept = [r for r in rows if r[3] >= threshold]
     meter = RecognitionMeter()
     meter.update([r[1] for r in rows], [r[2] if r[3] >= threshold else "" for r in rows])
-    return {**metrics, **meter.compute(), "min_confidence": threshold, "rejected": len(rows) - len(kept),
-            "coverage": len(kept) / len(rows) if rows else 0.0,
+    kept = kept_at(rows, threshold)
+    return {**metrics, **meter.compute(), "min_confidence": threshold, "rejected": len(rows) - kept["kept"],
+            "coverage": kept["coverage"], "kept_accuracy": kept["kept_accuracy"]}
+
+
+def kept_at(rows: list[Row], threshold: float) -> dict:
+    """One point of the risk-coverage curve of ``rows``: how many readings have a confidence of at least
+    ``threshold`` (``kept``), their share (``coverage``) and their exact match (``kept_accuracy``, None for none)."""
+    kept = [r for r in rows if r[3] >= threshold]
+    return {"min_confidence": threshold, "kept": len(kept), "coverage": len(kept) / len(rows) if rows else 0.0,
             "kept_accuracy": sum(r[1] == r[2] for r in kept) / len(kept) if kept else None}
 
 
