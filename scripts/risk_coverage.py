@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from seqocr.calibration import kept_at
+
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -47,22 +49,16 @@ def read_predictions(path: Path) -> list[tuple[float, bool]]:
 
 
 def risk_coverage(rows: list[tuple[float, bool]], thresholds: list[float]) -> list[dict]:
-    """For each threshold: how many readings are kept, the share kept, and the exact match of the kept (None if
-    none is kept)."""
-    table = []
-    for t in thresholds:
-        kept = [correct for confidence, correct in rows if confidence >= t]
-        table.append({"threshold": t, "kept": len(kept), "coverage": len(kept) / len(rows),
-                      "accuracy": sum(kept) / len(kept) if kept else None})
-    return table
+    """For each threshold, one point of the curve (:func:`seqocr.calibration.kept_at`)."""
+    return [kept_at([c for c, _ in rows], [hit for _, hit in rows], t) for t in thresholds]
 
 
 def markdown(table: list[dict], total: int) -> str:
     lines = ["| min confidence | kept | coverage | exact match of the kept | risk |", "|---:|---:|---:|---:|---:|"]
     for row in table:
-        acc = row["accuracy"]
+        acc = row["kept_accuracy"]
         accuracy, risk = ("n/a", "n/a") if acc is None else (f"{acc:.4f}", f"{1 - acc:.4f}")
-        lines.append(f"| {row['threshold']:g} | {row['kept']}/{total} | {row['coverage']:.4f} | {accuracy} | {risk} |")
+        lines.append(f"| {row['min_confidence']:g} | {row['kept']}/{total} | {row['coverage']:.4f} | {accuracy} | {risk} |")
     return "\n".join(lines)
 
 

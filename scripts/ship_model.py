@@ -28,10 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
+from seqocr.calibration import expected_calibration_error, fit_temperature, kept_at, sequence_confidence
 from seqocr.data import build_dataset
 from seqocr.data.synth import VERIFY_SEED, sign_images
-from seqocr.inference.evaluate import kept_at
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
@@ -246,7 +245,8 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
 def risk_coverage(kinds: list[tuple[str, dict]]) -> list[str]:
     """The card's risk-coverage table: for each threshold, the share of readings at least that confident and
     their exact match, on each set (issue 22 item 6)."""
-    points = {name: [kept_at(d["rows"], t) for t in THRESHOLDS] for name, d in kinds}
+    points = {name: [kept_at([r[3] for r in d["rows"]], [r[1] == r[2] for r in d["rows"]], t) for t in THRESHOLDS]
+              for name, d in kinds}
 
     def cell(p: dict) -> str:
         accuracy = "n/a" if p["kept_accuracy"] is None else f"{p['kept_accuracy']:.3f}"

@@ -95,11 +95,10 @@ def test_the_model_applies_its_temperature_and_texts_do_not_change():
 
 def test_risk_coverage_points_by_hand():
     """Issue 22 item 6: the model card's risk-coverage table, one point per confidence threshold."""
-    from seqocr.inference.evaluate import kept_at
+    from seqocr.calibration import kept_at
 
-    rows = [("a", "Rue A", "Rue A", 0.95), ("b", "Rue B", "Rue 8", 0.6), ("c", "Rue C", "Rue C", 0.55),
-            ("d", "Rue D", "Rue O", 0.1)]
-    assert kept_at(rows, 0.0) == {"min_confidence": 0.0, "kept": 4, "coverage": 1.0, "kept_accuracy": 0.5}
-    assert kept_at(rows, 0.5) == {"min_confidence": 0.5, "kept": 3, "coverage": 0.75, "kept_accuracy": 2 / 3}
-    assert kept_at(rows, 0.9) == {"min_confidence": 0.9, "kept": 1, "coverage": 0.25, "kept_accuracy": 1.0}
-    assert kept_at(rows, 0.99)["kept_accuracy"] is None and kept_at([], 0.5)["coverage"] == 0.0
+    confidences, correct = [0.95, 0.6, 0.55, 0.1], [True, False, True, False]
+    assert kept_at(confidences, correct, 0.0) == {"min_confidence": 0.0, "kept": 4, "coverage": 1.0, "kept_accuracy": 0.5}
+    assert kept_at(confidences, correct, 0.5) == {"min_confidence": 0.5, "kept": 3, "coverage": 0.75, "kept_accuracy": 2 / 3}
+    assert kept_at(confidences, correct, 0.9) == {"min_confidence": 0.9, "kept": 1, "coverage": 0.25, "kept_accuracy": 1.0}
+    assert kept_at(confidences, correct, 0.99)["kept_accuracy"] is None and kept_at([], [], 0.5)["coverage"] == 0.0

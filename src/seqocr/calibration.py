@@ -36,6 +36,14 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
     return float(total / conf.size)
 
 
+def kept_at(confidences: Sequence[float], correct: Sequence[bool], threshold: float) -> dict:
+    """One point of the risk-coverage curve: how many readings have a confidence of at least ``threshold``
+    (``kept``), their share (``coverage``) and their exact match (``kept_accuracy``, None when none is kept)."""
+    kept = [hit for c, hit in zip(confidences, correct, strict=True) if c >= threshold]
+    return {"min_confidence": threshold, "kept": len(kept), "coverage": len(kept) / len(correct) if correct else 0.0,
+            "kept_accuracy": sum(kept) / len(kept) if kept else None}
+
+
 def sequence_confidence(log_probs: np.ndarray, ids: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """(N,) confidences at ``temperature`` from greedy log-probabilities (N, T, C) at temperature 1 and the greedy
     ids (N, T): the product over the steps up to and including the first end token."""

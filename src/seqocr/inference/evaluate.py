@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..calibration import expected_calibration_error
+from ..calibration import expected_calibration_error, kept_at
 from ..metrics import RecognitionMeter
 from ..preprocess import ImageSpec, eval_batch
 from .postprocess import Reading, check_min_confidence
@@ -48,17 +48,9 @@ def score_with_rejection(metrics: dict[str, float], rows: list[Row], threshold: 
     check_min_confidence(threshold)
     meter = RecognitionMeter()
     meter.update([r[1] for r in rows], [r[2] if r[3] >= threshold else "" for r in rows])
-    kept = kept_at(rows, threshold)
+    kept = kept_at([r[3] for r in rows], [r[1] == r[2] for r in rows], threshold)
     return {**metrics, **meter.compute(), "min_confidence": threshold, "rejected": len(rows) - kept["kept"],
             "coverage": kept["coverage"], "kept_accuracy": kept["kept_accuracy"]}
-
-
-def kept_at(rows: list[Row], threshold: float) -> dict:
-    """One point of the risk-coverage curve of ``rows``: how many readings have a confidence of at least
-    ``threshold`` (``kept``), their share (``coverage``) and their exact match (``kept_accuracy``, None for none)."""
-    kept = [r for r in rows if r[3] >= threshold]
-    return {"min_confidence": threshold, "kept": len(kept), "coverage": len(kept) / len(rows) if rows else 0.0,
-            "kept_accuracy": sum(r[1] == r[2] for r in kept) / len(kept) if kept else None}
 
 
 def rows_ece(rows: list[Row]) -> float:
