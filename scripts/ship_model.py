@@ -270,6 +270,8 @@ def main() -> None:
     args = ap.parse_args()
     checkpoint = Path(args.checkpoint)
     facts = training_facts(checkpoint)
+    if averaged := read_checkpoint(checkpoint).get("extra", {}).get("averaged_from"):
+        facts["weights"] = f"the mean of {', '.join(averaged)}, weight by weight (`scripts/average_checkpoints.py`)"
     if args.read_views:
         facts["views_read"] = (f"the {args.read_views} sharpest of each sign's 4 (`model.read_views`; "
                                "`seqocr read --read-views 4` reads all)")
