@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from seqocr.calibration import expected_calibration_error, fit_temperature, kept_at, sequence_confidence
+from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
 from seqocr.data import build_dataset
 from seqocr.data.synth import VERIFY_SEED, sign_images
+from seqocr.inference.evaluate import rows_kept_at
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
@@ -245,8 +246,7 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
 def risk_coverage(kinds: list[tuple[str, dict]]) -> list[str]:
     """The card's risk-coverage table: for each threshold, the share of readings at least that confident and
     their exact match, on each set (issue 22 item 6)."""
-    points = {name: [kept_at([r[3] for r in d["rows"]], [r[1] == r[2] for r in d["rows"]], t) for t in THRESHOLDS]
-              for name, d in kinds}
+    points = {name: [rows_kept_at(d["rows"], t) for t in THRESHOLDS] for name, d in kinds}
 
     def cell(p: dict) -> str:
         accuracy = "n/a" if p["kept_accuracy"] is None else f"{p['kept_accuracy']:.3f}"
@@ -270,7 +270,8 @@ def main() -> None:
     args = ap.parse_args()
     checkpoint = Path(args.checkpoint)
     facts = training_facts(checkpoint)
-    if averaged := read_checkpoint(checkpoint).get("extra", {}).get("averaged_from"):
+    state = read_checkpoint(checkpoint)
+    if averaged := state.get("extra", {}).get("averaged_from"):
         facts["weights"] = f"the mean of {', '.join(averaged)}, weight by weight (`scripts/average_checkpoints.py`)"
     if args.read_views:
         facts["views_read"] = (f"the {args.read_views} sharpest of each sign's 4 (`model.read_views`; "
@@ -286,7 +287,7 @@ def main() -> None:
         real = measure(SHIPPED, args.real)
     blank = blank_confidences(SHIPPED)
     bundled = measure(SHIPPED, str(BUNDLED))["metrics"]  # what tests/test_shipped_model.py checks the files against
-    crop = read_checkpoint(checkpoint)["config"]["model"].get("crop", "")
+    crop = state["config"]["model"].get("crop", "")
     CARD.write_text(card(facts, heldout, real, calibration, blank, bundled, crop), encoding="utf-8")
     summary = {"heldout": heldout["metrics"], "real": real["metrics"] if real else None, "calibration": calibration,
                "blank": blank, **facts}

@@ -91,7 +91,6 @@ def test_some_samples_end_with_noise_views():
     assert sum(p for _, _, p in records) > 3.7 * len(records)
 
 
-
 def test_a_share_of_signs_photographed_fewer_than_four_times_keeps_labels_and_the_rest():
     """Issue 22 item 3: sample 005 has one real view and three noise tiles; the ``few_views`` share gives that
     many signs 1, 2 or 3 real views (as many of each), the rest FSNS's noise filler, which the reader finds by its
@@ -111,6 +110,7 @@ def test_a_share_of_signs_photographed_fewer_than_four_times_keeps_labels_and_th
     for img, _, present in every:
         assert noise_free_views([img.crop((k * 150, 0, k * 150 + 150, 150)) for k in range(4)]) == present
     assert parse_synth("synth:few_views=0.25", SynthDefaults(10, 1)).shares.few_views == 0.25
+
 
 # ---------------------------------------------------------------------------------------------- labels
 @pytest.mark.parametrize("split", ["train", "test"])

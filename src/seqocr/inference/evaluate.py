@@ -48,7 +48,7 @@ def score_with_rejection(metrics: dict[str, float], rows: list[Row], threshold: 
     check_min_confidence(threshold)
     meter = RecognitionMeter()
     meter.update([r[1] for r in rows], [r[2] if r[3] >= threshold else "" for r in rows])
-    kept = kept_at([r[3] for r in rows], [r[1] == r[2] for r in rows], threshold)
+    kept = rows_kept_at(rows, threshold)
     return {**metrics, **meter.compute(), "min_confidence": threshold, "rejected": len(rows) - kept["kept"],
             "coverage": kept["coverage"], "kept_accuracy": kept["kept_accuracy"]}
 
@@ -56,6 +56,12 @@ def score_with_rejection(metrics: dict[str, float], rows: list[Row], threshold: 
 def rows_ece(rows: list[Row]) -> float:
     """Expected calibration error of rows ``(where, ground truth, prediction, confidence)`` against exact match."""
     return expected_calibration_error([r[3] for r in rows], [r[1] == r[2] for r in rows])
+
+
+def rows_kept_at(rows: list[Row], threshold: float) -> dict:
+    """One point of the risk-coverage curve of rows ``(where, ground truth, prediction, confidence)``
+    (:func:`~seqocr.calibration.kept_at`)."""
+    return kept_at([r[3] for r in rows], [r[1] == r[2] for r in rows], threshold)
 
 
 class Batch(NamedTuple):

@@ -111,7 +111,7 @@ def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = 
     if not text.strip():
         raise DataError("cannot render an empty label")
     scene = _scene(text, rng, extras, small_first, clutter, numbers)
-    present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]
+    present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]  # drawn in any case: the rest stays
     if few_views is not None:
         present = few_views.choice((1, 2, 3))
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
