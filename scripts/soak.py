@@ -7,10 +7,11 @@ Usage: .venv/bin/python scripts/soak.py [--minutes 10 | --seconds S] [--checkpoi
 1. Capacity: ``--clients`` closed-loop clients send good requests (one sign each) for ``--capacity-seconds``;
    capacity = answered requests per second.
 2. Soak: requests arrive at ``--load`` x capacity (open loop, Poisson, at most ``--outstanding`` in flight: past
-   that the generator waits, and says how often). ``--bad-share`` of them are bad (not an image, a cut PNG, bad
-   JSON, bad base64, a wrong content type, no images, too many, the wrong field, an upload that stalls past the
-   body timeout, a request head that stalls past the header timeout); ``--slow-share`` are good uploads trickled
-   over ``--slow-upload-s`` seconds. Every request opens its own connection. The server's resident memory and open file descriptors are sampled every 2 s.
+   that the generator waits, and says how often). ``--bad-share`` of them are bad, spread evenly and the first one
+   bad (not an image, a cut PNG, bad JSON, bad base64, a wrong content type, no images, too many, the wrong field,
+   an upload that stalls past the body timeout, a request head that stalls past the header timeout);
+   ``--slow-share`` are good uploads trickled over ``--slow-upload-s`` seconds. Every request opens its own
+   connection. The server's resident memory and open file descriptors are sampled every 2 s.
 3. Flood: a client on another loopback address (127.0.0.2) keeps ``--flood-clients`` requests in flight for
    ``--flood-seconds`` while the load goes on: past the service's per-client limit it gets 429s, and the
    ordinary clients must see no error.
@@ -29,7 +30,9 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import itertools
 import json
+import math
 import os
 import random
 import signal
@@ -39,6 +42,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,21 +198,35 @@ def capacity(url: str, clients: int, seconds: float) -> float:
     return done[0] / (time.monotonic() - t0)
 
 
+def arrival_kinds(bad_share: float, slow_share: float) -> Iterator[str]:
+    """The kind of each arrival in turn: ``bad_share`` of them bad (the first one, then each bad kind in turn),
+    ``slow_share`` slow uploads, the rest good. Spread evenly rather than drawn, so that even a few seconds of load
+    carry bad requests beside good ones (a draw at 0.2 sends three good ones and no bad one 1 time in 2)."""
+    bad = slow = 0
+    for n in itertools.count(1):
+        if bad < math.ceil(n * bad_share - 1e-9):
+            yield list(BAD)[bad % len(BAD)]
+            bad += 1
+        elif slow < math.floor(n * slow_share + 1e-9):
+            yield "slow"
+            slow += 1
+        else:
+            yield "good"
+
+
 def load(url: str, log: Log, t0: float, rate: float, seconds: float, args, rng: random.Random,
          stop: threading.Event | None = None) -> int:
     """Open-loop arrivals at ``rate`` per second for ``seconds`` (or until ``stop``); returns how often the
     generator had to wait because ``args.outstanding`` requests were already in flight."""
     waits, slots = 0, threading.Semaphore(args.outstanding)
-    kinds = list(BAD)
+    kinds = arrival_kinds(args.bad_share, args.slow_share)
     end = time.monotonic() + seconds
     with ThreadPoolExecutor(args.outstanding) as pool:
         next_at = time.monotonic()
         while time.monotonic() < end and not (stop and stop.is_set()):
             next_at += rng.expovariate(rate)
             time.sleep(max(0.0, next_at - time.monotonic()))
-            r = rng.random()
-            kind = rng.choice(kinds) if r < args.bad_share else "slow" if r < args.bad_share + args.slow_share \
-                else "good"
+            kind = next(kinds)
             if not slots.acquire(blocking=False):
                 waits += 1
                 slots.acquire()

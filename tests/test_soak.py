@@ -2,12 +2,14 @@
 (good, bad and slow requests, a flooding client, SIGTERM under load), with the same checks."""
 
 import contextlib
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 
+from scripts.soak import BAD, arrival_kinds
 from tests.helpers import ROOT, tiny_checkpoint
 
 
@@ -38,3 +40,13 @@ def test_a_short_soak_passes_every_check(tmp_path, fsns):
     assert flood.get("429", 0) > 0 or sum(flood.values()) <= summary["flood"]["client_limit"]  # too few to test
     assert term["exit_code"] == 0 and term["dropped"] == 0
     assert proc.returncode == 0
+
+
+def test_arrivals_carry_each_share_evenly_from_the_first():
+    kinds = list(itertools.islice(arrival_kinds(0.2, 0.05), 200))
+    assert kinds[0] in BAD and kinds[1] == "good"  # two arrivals are enough to check both answers
+    bad = [k for k in kinds if k in BAD]
+    assert len(bad) == 40 and kinds.count("slow") == 10 and kinds.count("good") == 150
+    assert set(bad) == set(BAD)  # every bad kind in turn
+    assert all(k in BAD for k in itertools.islice(arrival_kinds(1.0, 0.0), 5))
+    assert set(itertools.islice(arrival_kinds(0.0, 0.0), 5)) == {"good"}
