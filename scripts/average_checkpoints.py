@@ -1,7 +1,8 @@
 """Average the weights of checkpoints of one model (a uniform "model soup", Wortsman et al. 2022): runs that
 continue one another, such as two stages of the shipped model's recipe, often read better averaged than either
 alone. The output is the last checkpoint with its weights replaced by the mean (integer tensors, such as batch-norm
-counters, taken from the last; no optimizer state), so it loads, evaluates and ships like any checkpoint.
+counters, taken from the last; no optimizer state), so it loads, evaluates and ships like any checkpoint. Exported
+weights (``.safetensors``, the shipped model's file) average like checkpoints.
 
     python scripts/average_checkpoints.py A.pt B.pt [C.pt ...] --out OUT.pt
 """
@@ -16,12 +17,12 @@ import torch
 
 from seqocr.errors import DataError
 from seqocr.fsutil import atomic_write
-from seqocr.model.weights import read_checkpoint
+from seqocr.model.weights import read_any
 
 
 def average(paths: list[Path]) -> dict:
     """The last checkpoint of ``paths`` with the mean of their floating-point weights."""
-    states = [read_checkpoint(p) for p in paths]
+    states = [read_any(p) for p in paths]
     last = states[-1]["model"]
     for path, state in zip(paths, states):
         weights = state["model"]
@@ -40,7 +41,7 @@ def average(paths: list[Path]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="average_checkpoints.py", description=__doc__.splitlines()[0])
-    p.add_argument("checkpoints", nargs="+", type=Path, help="checkpoints of one model (two or more)")
+    p.add_argument("checkpoints", nargs="+", type=Path, help="checkpoints (.pt) or exported weights (.safetensors) of one model (two or more)")
     p.add_argument("--out", required=True, type=Path, help="where to write the averaged checkpoint")
     args = p.parse_args(argv)
     if len(args.checkpoints) < 2:

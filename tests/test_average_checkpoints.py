@@ -8,7 +8,7 @@ import torch
 from scripts.average_checkpoints import main
 from seqocr.config import Config
 from seqocr.model import build_model
-from seqocr.model.weights import load_model, read_checkpoint
+from seqocr.model.weights import export_weights, load_model, read_checkpoint
 from seqocr.train.checkpoint import save_checkpoint
 from tests.helpers import tiny_checkpoint, tiny_model_config
 
@@ -34,6 +34,11 @@ def test_the_average_is_the_mean_of_the_weights_and_loads(tmp_path, fsns, capsys
     assert avg["step"] == 9 and "optimizer" not in avg and avg["extra"]["averaged_from"] == [str(a), str(b)]
     load_model(out)  # loads like any checkpoint
     assert "the mean of 2 checkpoints" in capsys.readouterr().out
+    # exported weights (the shipped model's file) average like the checkpoint they came from
+    out2 = tmp_path / "avg2.pt"
+    assert main([str(export_weights(a, tmp_path / "a.safetensors")), str(b), "--out", str(out2)]) == 0
+    for k, v in read_checkpoint(out2)["model"].items():
+        torch.testing.assert_close(v, avg["model"][k])
 
 
 def test_checkpoints_of_different_models_are_one_clear_line(tmp_path, fsns, capsys):
