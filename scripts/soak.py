@@ -203,9 +203,10 @@ def arrival_kinds(bad_share: float, slow_share: float) -> Iterator[str]:
     ``slow_share`` slow uploads, the rest good. Spread evenly rather than drawn, so that even a few seconds of load
     carry bad requests beside good ones (a draw at 0.2 sends three good ones and no bad one 1 time in 2)."""
     bad = slow = 0
+    bad_kinds = itertools.cycle(BAD)
     for n in itertools.count(1):
         if bad < math.ceil(n * bad_share - 1e-9):
-            yield list(BAD)[bad % len(BAD)]
+            yield next(bad_kinds)
             bad += 1
         elif slow < math.floor(n * slow_share + 1e-9):
             yield "slow"
