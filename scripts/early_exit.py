@@ -11,24 +11,16 @@ reads views one by one, so a third view added to a 2-view reading costs one view
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
+
+from mcnemar import prediction_columns  # scripts/ is on the path when a script runs
 
 
 def readings(path: str) -> dict[str, tuple[bool, float]]:
     """``where`` -> (read right, confidence); one ``early_exit: error:`` line for a bad file."""
+    rows = prediction_columns(path, ("where", "ground_truth", "prediction", "confidence"), "early_exit")
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    except (OSError, UnicodeDecodeError) as e:
-        sys.exit(f"early_exit: error: {path}: cannot be read ({type(e).__name__})")
-    head = rows[0] if rows else []
-    if not {"where", "ground_truth", "prediction", "confidence"} <= set(head):
-        sys.exit(f"early_exit: error: {path}: expected where, ground_truth, prediction and confidence columns "
-                 f"(seqocr eval --predictions)")
-    w, g, p, c = (head.index(k) for k in ("where", "ground_truth", "prediction", "confidence"))
-    try:
-        return {r[w]: (r[g] == r[p], float(r[c])) for r in rows[1:] if len(r) > max(w, g, p, c)}
+        return {w: (g == p, float(c)) for w, g, p, c in rows}
     except ValueError:
         sys.exit(f"early_exit: error: {path}: a confidence is not a number")
 

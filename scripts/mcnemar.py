@@ -15,18 +15,24 @@ import math
 import sys
 
 
-def exact_matches(path: str) -> dict[str, bool]:
-    """``where`` -> whether the prediction equals the ground truth; one ``mcnemar: error:`` line for a bad file."""
+def prediction_columns(path: str, columns: tuple[str, ...], tool: str) -> list[list[str]]:
+    """The rows of a `seqocr eval --predictions` file, each cut to ``columns`` in that order; one ``TOOL: error:``
+    line and exit 1 for a file that cannot be read or lacks a column."""
     try:
         with open(path, encoding="utf-8", newline="") as f:
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     except (OSError, UnicodeDecodeError) as e:
-        sys.exit(f"mcnemar: error: {path}: cannot be read ({type(e).__name__})")
+        sys.exit(f"{tool}: error: {path}: cannot be read ({type(e).__name__})")
     head = rows[0] if rows else []
-    if not {"where", "ground_truth", "prediction"} <= set(head):
-        sys.exit(f"mcnemar: error: {path}: expected where, ground_truth and prediction columns (seqocr eval)")
-    w, g, p = head.index("where"), head.index("ground_truth"), head.index("prediction")
-    return {r[w]: r[g] == r[p] for r in rows[1:] if len(r) > max(w, g, p)}
+    if not set(columns) <= set(head):
+        sys.exit(f"{tool}: error: {path}: expected {', '.join(columns)} columns (seqocr eval --predictions)")
+    at = [head.index(c) for c in columns]
+    return [[r[i] for i in at] for r in rows[1:] if len(r) > max(at)]
+
+
+def exact_matches(path: str) -> dict[str, bool]:
+    """``where`` -> whether the prediction equals the ground truth; one ``mcnemar: error:`` line for a bad file."""
+    return {w: g == p for w, g, p in prediction_columns(path, ("where", "ground_truth", "prediction"), "mcnemar")}
 
 
 def mcnemar_p(only_a: int, only_b: int) -> float:
