@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n} signs paired: 2 views read {sum(two[s][0] for s in signs)} right, "
           f"3 views {sum(three[s][0] for s in signs)}")
     for t in args.thresholds:
-        again = [s for s in signs if two[s][1] < t]
-        right = sum(three[s][0] if two[s][1] < t else two[s][0] for s in signs)
+        again = {s for s in signs if two[s][1] < t}
+        right = sum((three if s in again else two)[s][0] for s in signs)
         print(f"threshold {t:.2f}: {right} right, {len(again)} read again ({len(again) / n:.1%}), "
               f"{2 + len(again) / n:.2f} views read per sign")
     return 0
