@@ -378,7 +378,7 @@ def test_onnx_export_reads_like_pytorch(tmp_path, fsns):
 
 def test_reading_fewer_views_reads_the_sharpest_with_their_own_embeddings(tmp_path, fsns):
     from seqocr.inference.export import export_onnx, verify_onnx
-    from seqocr.model.default import sharpest_views
+    from seqocr.model.views import sharpest_views
     from seqocr.train.checkpoint import save_checkpoint
 
     images = torch.zeros(2, 3, 16, 64)

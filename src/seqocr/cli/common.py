@@ -38,7 +38,9 @@ BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 
 
 READ_VIEWS_HELP = ("read only the K sharpest of the model's views: faster, the same weights (default: as many as the "
                    "model says, all unless it says fewer; the shipped model reads the 3 sharpest of 4: 17.5 signs/s "
-                   "against 13.0 for all 4, BENCHMARKS.md)")
+                   "against 13.0 for all 4, BENCHMARKS.md); alone, exactly K: the model's early exit off")
+REREAD_HELP = ("read a sign again with one view more when its reading is less confident than T, 0 to 1 (0: never; "
+               "default: as the model says; the shipped model reads 2 views, and 3 under 0.9)")
 
 
 def _key_value(text: str) -> str:
@@ -85,10 +87,11 @@ def _predictor(args: argparse.Namespace):
     """The reader of read, serve and eval --onnx/--report: ONNX Runtime or PyTorch, on ``--threads`` where the
     command has it."""
     _torch_free_fallback(args)
-    threads, read_views = getattr(args, "threads", 0), getattr(args, "read_views", 0)
-    if args.onnx and read_views:
-        raise ConfigError(f"--read-views: {args.onnx} reads the views it was exported to read; choose them with "
-                          "seqocr export --read-views K")
+    threads, views = getattr(args, "threads", 0), views_chosen(args)
+    if args.onnx and (views["read_views"] or views["reread_below"] is not None):
+        flag = "--read-views" if views["read_views"] else "--reread-below"
+        raise ConfigError(f"{flag}: {args.onnx} reads the views it was exported to read; choose them with "
+                          "seqocr export --read-views K --reread-below T")
     if args.onnx:
         from ..inference.onnx_reader import OnnxReader
 
@@ -99,8 +102,7 @@ def _predictor(args: argparse.Namespace):
         import torch
 
         torch.set_num_threads(threads)
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device,
-                                     read_views=read_views)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device, **views)
 
 
 def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] = ()) -> Path:
@@ -126,8 +128,15 @@ def add_read_device(parser: argparse.ArgumentParser) -> None:
 
 
 def add_read_views(parser: argparse.ArgumentParser) -> None:
-    """``--read-views K`` of a reading command (eval, read) and of export."""
+    """``--read-views K`` and ``--reread-below T`` of a reading command (eval, read) and of export."""
     parser.add_argument("--read-views", type=POSITIVE, default=0, metavar="K", help=READ_VIEWS_HELP)
+    parser.add_argument("--reread-below", type=CONFIDENCE, default=None,
+                        metavar="T", help=REREAD_HELP)
+
+
+def views_chosen(args: argparse.Namespace) -> dict:
+    """The views a reading command's ``--read-views`` and ``--reread-below`` ask for (load_model's keywords)."""
+    return {"read_views": getattr(args, "read_views", 0), "reread_below": getattr(args, "reread_below", None)}
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from .common import (
     add_no_progress,
     add_read_device,
     add_read_views,
+    views_chosen,
 )
 
 
@@ -80,7 +81,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    model, cfg, charset, _ = load_model(args.checkpoint, args.read_views)
+    model, cfg, charset, _ = load_model(args.checkpoint, **views_chosen(args))
     spec = ImageSpec.from_config(cfg.model)
     reader = Predictor(model, charset, spec, args.bf16, args.beam, device)
     ds = build_dataset(args.data, charset, spec, cfg.model.max_len - 1, synth_split="test", seed=EVAL_SYNTH_SEED,

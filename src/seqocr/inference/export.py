@@ -78,11 +78,12 @@ class Step(nn.Module):
 
 
 def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2, beam: bool = False,
-                read_views: int = 0) -> Path:
+                read_views: int = 0, reread_below: float | None = None) -> Path:
     """Export a checkpoint (``None``: the shipped model) to ``out``, written atomically; with ``beam`` also the
     encoder and step graphs of :func:`beam_paths`; ``read_views`` > 0: a graph that reads that many views, the
-    sharpest (the choice is inside the graph and in its metadata)."""
-    model, cfg, charset, state = load_model(checkpoint, read_views)
+    sharpest (the choice is inside the graph and in its metadata), ``reread_below`` its early exit
+    (:func:`~seqocr.model.weights.load_model`; inside the greedy graph too)."""
+    model, cfg, charset, state = load_model(checkpoint, read_views, reread_below)
     model = fold_batchnorm(model)
     meta = metadata(cfg, charset, int(state.get("step", 0)))
     images = torch.zeros(batch, *ImageSpec.from_config(cfg.model).shape)
@@ -192,7 +193,8 @@ def relative_gap(p: float, q: float) -> float:
 
 
 def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, images: list, batch: int = 16,
-                tolerance: float = 1e-3, beam: int = 1, read_views: int = 0) -> dict[str, float]:
+                tolerance: float = 1e-3, beam: int = 1, read_views: int = 0, reread_below: float | None = None
+                ) -> dict[str, float]:
     """Run ONNX Runtime and PyTorch on ``images`` (the caller's: the command line gives generated test-split signs,
     ``data.synth.sign_images``); raise on any text difference, or a gap above
     ``tolerance`` relative to the value in any emitted token's probability or in any reading's confidence (the
@@ -201,7 +203,7 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, images: li
     from .onnx_reader import OnnxReader
     from .predictor import Predictor
 
-    torch_reader = Predictor.from_checkpoint(checkpoint, beam=beam, read_views=read_views)
+    torch_reader = Predictor.from_checkpoint(checkpoint, beam=beam, read_views=read_views, reread_below=reread_below)
     ort_reader = OnnxReader(onnx_path, beam=beam)
     n = len(images)
     a, b = torch_reader.read(images, batch), ort_reader.read(images, batch)

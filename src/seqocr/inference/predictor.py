@@ -83,11 +83,13 @@ class Predictor(Reader):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False, beam: int = 1,
-                        device: str | torch.device = "cpu", read_views: int = 0) -> Predictor:
+                        device: str | torch.device = "cpu", read_views: int = 0, reread_below: float | None = None
+                        ) -> Predictor:
         """A checkpoint (``.pt``), exported weights (``.safetensors``), or the shipped model when ``None``; the
-        device is checked first. ``read_views`` > 0: read that many views, the sharpest (:func:`load_model`)."""
+        device is checked first. ``read_views`` > 0: read that many views, the sharpest; ``reread_below``: read
+        a sign less confident than that again with one view more (:func:`load_model`)."""
         device = pick_device(device)
-        model, cfg, charset, _ = load_model(path, read_views)
+        model, cfg, charset, _ = load_model(path, read_views, reread_below)
         return cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam, device)
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:

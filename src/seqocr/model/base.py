@@ -200,10 +200,13 @@ class Seq2SeqOCR(nn.Module):
     def greedy_steps(self, images: Tensor) -> Greedy:
         """Greedy ids (B, T) and probabilities (B, T), unmasked, every step's log-probabilities (B, C) and
         attention weights (B, S), and the encoding."""
-        encoding = self.encode_all(images)
+        return self.decode_steps(self.encode_all(images))
+
+    def decode_steps(self, encoding: Encoding) -> Greedy:
+        """:meth:`greedy_steps` from an encoding at hand."""
         memory = encoding.memory
         state = self.init_state(memory)
-        tokens = torch.full((images.shape[0],), GO, dtype=torch.long, device=images.device)
+        tokens = torch.full((memory.shape[0],), GO, dtype=torch.long, device=memory.device)
         ids, probs, steps, weights = [], [], [], []
         for _ in range(self.max_len):
             logp, state, attention = self.step(tokens, state, memory)

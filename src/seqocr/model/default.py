@@ -18,7 +18,8 @@ pooling is skipped: (4B, hidden, 8, 16) -> BiLSTM per row -> memory (B, 4·8·16
 With ``backbone: ppocrv6`` the CNN is PP-OCRv6 rec small's pretrained backbone (:mod:`.ppocr`), frozen or partly
 trainable, then a 1×1 projection with normalisation: views (4B, 3, 128, 128) -> (4B, 384, 8, 32) -> (4B, hidden,
 8, 32) -> BiLSTM per row -> memory (B, 4·8·32, hidden) with row and view embeddings. With ``train_views: k`` each
-training sample shows the model k of its views, drawn at random (view dropout); reading uses them all.
+training sample shows the model k of its views, drawn at random (view dropout); reading uses them all, or the
+sharpest ``read_views``, first fewer and one more for the unsure signs with ``reread_below`` (:mod:`.views`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from torch import Tensor, nn
 from ..config import Config, ModelConfig, check_signs
 from ..errors import ConfigError
 from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
+from .views import reread_greedy, sharpest_views
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -92,14 +94,6 @@ class AdditiveAttention(nn.Module):
         return torch.bmm(a.unsqueeze(1).to(memory.dtype), memory).squeeze(1), a     # (B, D), (B, S)
 
 
-def sharpest_views(views: Tensor, k: int) -> Tensor:
-    """(V, B, C, H, W) views -> (k, B) indices of each sample's ``k`` views with the largest mean absolute
-    difference between horizontal neighbours (focus and contrast: blurred, dim or washed-out views score low),
-    in view order."""
-    detail = (views[..., 1:] - views[..., :-1]).abs().mean((2, 3, 4))           # (V, B)
-    return detail.topk(k, dim=0).indices.sort(0).values
-
-
 @dataclass
 class DefaultSettings:
     """The default model's own keys of the ``model:`` section (beside the shared ones of ModelConfig)."""
@@ -115,6 +109,9 @@ class DefaultSettings:
     train_views: int = 0             # views per sample in training, drawn at random (view dropout); 0 = all
     read_views: int = 0              # views read per sample, the sharpest; 0 = all (a reading choice: fewer views
                                      # cost less, the weights are the same)
+    reread_below: float = 0.0        # greedy reading: a sign whose read_views-view reading is less confident than
+                                     # this is read again with one view more (the early exit, model/reread.py);
+                                     # 0 = never. Beam search and evaluation's loss read read_views + 1 views
     temperature: float = 1.0         # logits are divided by this (fitted after training so that confidences match
                                      # accuracy; seqocr.calibration)
     char_map: bool = False           # a 1x1 head classifying each feature cell's character, trained by
@@ -130,7 +127,7 @@ class DefaultOCR(Seq2SeqOCR):
                    "neck")
     glyph_losses = True
     Settings = DefaultSettings
-    reading_keys = ("temperature", "read_views")
+    reading_keys = ("temperature", "read_views", "reread_below")
     pretrained_needs = "model.backbone: ppocrv6, model.backbone_weights, model.trainable_stages >= 1"
     BACKBONES = ("vgg", "ppocrv6")
     VIEW_SIZE = ("view_height", "view_width")  # a ppocrv6 model may change them on init_from (finetune.resize_rows)
@@ -146,6 +143,11 @@ class DefaultOCR(Seq2SeqOCR):
         if max(s.train_views, s.read_views) > m.num_views:
             raise ConfigError(f"model.train_views and model.read_views must be at most model.num_views ({m.num_views}; "
                               f"train_views {s.train_views}, read_views {s.read_views})")
+        if not 0 <= s.reread_below <= 1:
+            raise ConfigError(f"model.reread_below must be from 0 (never read again) to 1, got {s.reread_below}")
+        if s.reread_below and not 0 < s.read_views < m.num_views:
+            raise ConfigError(f"model.reread_below reads a sign again with one view more: it needs model.read_views "
+                              f"from 1 to {m.num_views - 1} (got {s.read_views})")
         if s.backbone not in cls.BACKBONES:
             raise ConfigError(f"model.backbone: unknown backbone {s.backbone!r}; choose from {', '.join(cls.BACKBONES)}")
         if s.trainable_stages > 6:
@@ -185,7 +187,7 @@ class DefaultOCR(Seq2SeqOCR):
         self.num_views, self.max_len, self.num_classes = cfg.num_views, cfg.max_len, num_classes
         self.teacher_forcing = cfg.teacher_forcing
         d = cfg.hidden
-        self.train_views, self.read_views = s.train_views, s.read_views
+        self.train_views, self.read_views, self.reread_below = s.train_views, s.read_views, s.reread_below
         self.temperature = s.temperature  # confidence calibration (calibration.py): logits / T
         self.backbone, self.backbone_weights, self.neck = None, s.backbone_weights, None
         if s.backbone == "ppocrv6":
@@ -285,29 +287,52 @@ class DefaultOCR(Seq2SeqOCR):
 
     def encode_all(self, images: Tensor) -> Encoding:
         """(B, 3, H, V·W) -> memory (B, V'·R·W', hidden), views (and rows) one after the other; V' = V, or
-        ``train_views`` views drawn per sample in training, or the ``read_views`` sharpest in reading (which, in
-        the encoding's ``view_pick``)."""
+        ``train_views`` views drawn per sample in training, or in reading the sharpest ``read_views`` (one more
+        with ``reread_below``: the greedy reader's early exit reads fewer first, :meth:`greedy`) (which, in the
+        encoding's ``view_pick``)."""
         v, b = self.num_views, images.shape[0]
         views = split_views(images, v)                                          # (V·B, 3, H, W), view-major
-        view_emb = self.view_embedding.reshape(v, 1, -1).expand(v, b, -1)       # (V, B, d)
-        view_pick = None
-        keep = self.train_views if self.training else self.read_views
+        keep = self.train_views if self.training else self.read_views + (self.reread_below > 0)
+        pick = None
         if 0 < keep < v:
             if self.training:
                 pick = torch.rand(b, v, device=images.device).argsort(1)[:, :keep].t()  # (V', B)
             else:  # the views with the most detail: mean |difference| of horizontal neighbours
                 pick = sharpest_views(views.unflatten(0, (v, b)), keep)
-            view_pick, v = pick, keep
-            rows = pick * b + torch.arange(b, device=images.device)
-            views, view_emb = views[rows.reshape(-1)], view_emb.gather(0, pick.unsqueeze(-1).expand(-1, -1,
-                                                                                                    view_emb.shape[2]))
-        f, aux = self.features(views.contiguous(memory_format=self.memory_format))  # (V'·B, d, R, W')
+        return self.encode_views(views, b, pick)
+
+    def encode_views(self, views: Tensor, b: int, pick: Tensor | None = None, samples: Tensor | None = None
+                     ) -> Encoding:
+        """:meth:`encode_all` of the views of ``b`` samples (V·B, 3, H, W), view-major: those of ``pick`` (V', B')
+        (view indices) of the samples ``samples`` (B',) (all B when None), or every view of every sample. Each
+        view is encoded apart: the views meet only in the decoder's attention. (``b`` and the batch sizes are
+        sizes of tensors, never Python arithmetic on them, so that an ONNX trace keeps the batch dynamic.)"""
+        v, n = self.num_views, b
+        view_emb = self.view_embedding.reshape(v, 1, -1)                        # (V, 1, d)
+        if pick is not None:
+            if samples is None:
+                samples = torch.arange(b, device=views.device)
+            v, n, view_emb = pick.shape[0], samples.shape[0], view_emb[pick, 0]  # (V', B', d)
+            views = views[(pick * b + samples).reshape(-1)]                     # (V'·B', 3, H, W)
+        f, aux = self.features(views.contiguous(memory_format=self.memory_format))  # (V'·B', d, R, W')
         d, r, w = f.shape[1], f.shape[2], f.shape[3]
-        x = self.rnn(f.permute(0, 2, 3, 1).reshape(-1, w, d))[0]               # (V'·B·R, W', d): rows apart
-        x = x.reshape(v, b, r, w, d) + view_emb.reshape(v, b, 1, 1, d)
+        x = self.rnn(f.permute(0, 2, 3, 1).reshape(-1, w, d))[0]               # (V'·B'·R, W', d): rows apart
+        x = x.reshape(v, n, r, w, d) + view_emb.reshape(v, -1, 1, 1, d)
         if self.rows > 1:
             x = x + self.row_embedding.reshape(1, 1, r, 1, d)
-        return Encoding(x.transpose(0, 1).reshape(b, -1, d), view_pick, aux)
+        return Encoding(x.transpose(0, 1).reshape(n, -1, d), pick, aux)
+
+    @torch.no_grad()
+    def greedy(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        if not self.reread_below or self.training:
+            return super().greedy(images)
+        return reread_greedy(self, images)[:2]
+
+    @torch.no_grad()
+    def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if not self.reread_below or self.training:
+            return super().greedy_attention(images)
+        return reread_greedy(self, images, maps=True)
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
         h = torch.tanh(self.init_h(memory.mean(1)))

@@ -114,11 +114,13 @@ def read_any(path: Path) -> dict[str, Any]:
 MAX_STEPS = 1024  # decoder steps a stored config may ask for (FSNS models use 38, the reference 64)
 
 
-def load_model(path: str | Path | None = None, read_views: int = 0
+def load_model(path: str | Path | None = None, read_views: int = 0, reread_below: float | None = None
                ) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
     """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
     ``None`` loads the shipped model. ``read_views`` > 0 makes it read that many of its views, the sharpest
-    (``model.read_views``, a reading choice: faster, the same weights)."""
+    (``model.read_views``, a reading choice: faster, the same weights), and no more (its early exit off) unless
+    ``reread_below`` is given too: the confidence under which a sign is read again with one view more
+    (``model.reread_below``; 0: never)."""
     from . import build_model, check_config, num_classes_for
 
     path = Path(path) if path is not None else shipped_model()
@@ -126,6 +128,8 @@ def load_model(path: str | Path | None = None, read_views: int = 0
     cfg = Config.from_dict(state["config"], where=str(path))
     if read_views:
         cfg.model.options["read_views"] = read_views
+    if reread_below is not None or (read_views and "reread_below" in cfg.model.options):
+        cfg.model.options["reread_below"] = reread_below or 0.0
     validate(cfg)
     check_config(cfg)
     m = cfg.model

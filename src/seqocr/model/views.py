@@ -1,0 +1,73 @@
+"""Which views a sign is read from: the sharpest, and the greedy reader's early exit.
+
+A sign has 4 views of one plate; a model with ``read_views: k`` reads the ``k`` with the most detail. With
+``reread_below: t`` too, greedy reading exits early: every sign is read from its ``k`` sharpest views, and those
+whose reading is less confident than ``t`` are read again from their ``k + 1`` sharpest. The backbone and the
+BiLSTM encode each view apart (the views meet only in the decoder's attention), so the second reading encodes
+one view, the ``k + 1``-th, and reuses the ``k`` already encoded: the reading of ``read_views: k + 1`` for those
+signs (up to the order of float sums), at the cost of one view and a second decoding. On the shipped model (``k`` 2, ``t`` 0.9, chosen on
+generated calibration signs) about one sign in six is read again: 2.2 views a sign for the accuracy of 3
+(BENCHMARKS, issue 22 "early exit").
+
+Everything is tensor operations with no data-dependent Python branch while tracing, so the ONNX export holds
+the whole early exit in its one greedy graph (the signs read again are gathered, encoded, decoded and scattered
+back; the graph always reads one sign again, since ONNX Runtime cannot run the second part on an empty batch).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import Encoding, mask_after_eos, split_views
+
+
+def views_by_detail(views: Tensor) -> Tensor:
+    """(V, B, C, H, W) views -> (V, B) each sample's view indices, the most detailed first: the largest mean
+    absolute difference between horizontal neighbours (focus and contrast: blurred, dim or washed-out views
+    score low)."""
+    detail = (views[..., 1:] - views[..., :-1]).abs().mean((2, 3, 4))           # (V, B)
+    return detail.topk(views.shape[0], dim=0).indices
+
+
+def sharpest_views(views: Tensor, k: int) -> Tensor:
+    """(V, B, C, H, W) views -> (k, B) indices of each sample's ``k`` most detailed views, in view order; the
+    ``k`` sharpest are among the ``k + 1`` sharpest, which the early exit relies on."""
+    return views_by_detail(views)[:k].sort(0).values
+
+
+def reread_greedy(model, images: Tensor, maps: bool = False) -> tuple[Tensor, ...]:
+    """The early exit of a default model with ``read_views`` k and ``reread_below`` t: greedy ids (B, T) and
+    probabilities (B, T), masked after EOS as ``greedy``'s, and with ``maps`` the attention laid over the views
+    (B, T, V, R, W), zeros on the views a sign was not read from."""
+    v, b, k = model.num_views, images.shape[0], model.read_views
+    views = split_views(images, v)                                              # (V·B, 3, H, W), view-major
+    order = views_by_detail(views.unflatten(0, (v, b)))
+    first = order[:k].sort(0).values                                            # (k, B)
+    encoding = model.encode_views(views, b, first)
+    ids, probs, attention = _decode(model, encoding, maps)
+    unsure = (probs.prod(1) < model.reread_below).nonzero()[:, 0]              # (B',)
+    if not torch.jit.is_tracing():
+        if unsure.numel() == 0:
+            return (ids, probs, attention) if maps else (ids, probs)
+        todo = unsure
+    else:  # ONNX Runtime aborts on an empty batch: the graph reads one sign more (the first, again) and drops it
+        todo = torch.cat([unsure, unsure.new_zeros(1)])
+    extra = order[k:k + 1].index_select(1, todo)                                # (1, B'): the next sharpest
+    more = model.encode_views(views, b, extra, todo).memory                     # (B', L, d)
+    # the k views read first, then the new one: the decoder's attention and mean are blind to the order of the
+    # memory, the view embeddings say which view is which (and view_pick where each sits, for the maps)
+    memory = torch.cat([encoding.memory.index_select(0, todo), more], 1)        # (B', (k + 1)·L, d)
+    again = _decode(model, Encoding(memory, torch.cat([first.index_select(1, todo), extra]), {}), maps)
+    n = unsure.shape[0]
+    ids, probs = ids.index_put((unsure,), again[0][:n]), probs.index_put((unsure,), again[1][:n])
+    if maps:
+        return ids, probs, attention.index_put((unsure,), again[2][:n])
+    return ids, probs
+
+
+def _decode(model, encoding: Encoding, maps: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    greedy = model.decode_steps(encoding)
+    ids, probs = mask_after_eos(greedy.ids, greedy.probs)
+    laid = model.attention_map(torch.stack(greedy.attention, 1).float(), encoding.view_pick) if maps else None
+    return ids, probs, laid

@@ -1,0 +1,120 @@
+"""The greedy reader's early exit (model/views.py): read the k sharpest views, and the unsure signs again with k + 1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seqocr.charset import Charset
+from seqocr.cli import main
+from seqocr.config import Config
+from seqocr.errors import ConfigError
+from seqocr.model import build_model, check_config
+from seqocr.model.weights import load_model
+from seqocr.train.checkpoint import save_checkpoint
+from tests.helpers import tiny_model_config
+
+FSNS = Charset.fsns()
+
+
+def _models(threshold: float = 0.5):
+    """The same random weights reading 2 views, 3 views, and 2 then 3 under ``threshold``."""
+    torch.manual_seed(0)
+    two = build_model(tiny_model_config(read_views=2), len(FSNS)).eval()
+    three = build_model(tiny_model_config(read_views=3), len(FSNS)).eval()
+    early = build_model(tiny_model_config(read_views=2, reread_below=threshold), len(FSNS)).eval()
+    three.load_state_dict(two.state_dict())
+    early.load_state_dict(two.state_dict())
+    return two, three, early
+
+
+def _images(n: int = 8) -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.randn(n, 3, 16, 64) * torch.rand(n, 1, 1, 64)  # views of unequal detail
+
+
+def _split(two, images):
+    """A threshold that splits the batch: the median confidence of the 2-view readings, and who falls under it."""
+    confidence = two.greedy(images)[1].prod(1)
+    threshold = float(confidence.median())
+    return threshold, confidence < threshold
+
+
+def test_unsure_signs_are_read_again_with_one_view_more_and_the_rest_keep_their_reading():
+    two, three, early = _models()
+    images = _images()
+    early.reread_below, unsure = _split(two, images)
+    assert 0 < int(unsure.sum()) < len(images)
+    ids, probs = early.greedy(images)
+    (i2, p2), (i3, p3) = two.greedy(images), three.greedy(images)
+    assert torch.equal(ids[~unsure], i2[~unsure]) and torch.equal(probs[~unsure], p2[~unsure])
+    assert torch.equal(ids[unsure], i3[unsure])
+    assert torch.allclose(probs[unsure], p3[unsure], rtol=1e-5, atol=1e-7)  # the memory's order differs
+
+
+def test_the_early_exit_at_its_extremes_reads_like_k_and_like_k_plus_one_views():
+    two, three, early = _models(threshold=1.0)
+    images = _images()
+    assert torch.equal(early.greedy(images)[0], three.greedy(images)[0])      # everyone is unsure of something
+    early.reread_below = 1e-38
+    assert torch.equal(early.greedy(images)[0], two.greedy(images)[0])
+    assert early.encode(images).shape == three.encode(images).shape         # beam search reads k + 1 views
+
+
+def test_attention_maps_follow_the_views_each_sign_was_read_from():
+    two, three, early = _models()
+    images = _images()
+    early.reread_below, unsure = _split(two, images)
+    ids, probs, maps = early.greedy_attention(images)                      # (B, T, V, R, W)
+    assert torch.equal(ids, early.greedy(images)[0]) and torch.equal(probs, early.greedy(images)[1])
+    views_read = (maps.sum((1, 3, 4)) > 0).sum(1)                          # (B,)
+    assert views_read.tolist() == [3 if u else 2 for u in unsure.tolist()]
+    assert torch.allclose(maps.sum((2, 3, 4)), torch.ones(maps.shape[:2]), atol=1e-5)
+    assert torch.allclose(maps[unsure], three.greedy_attention(images)[2][unsure], atol=1e-5)
+
+
+def test_onnx_runtime_runs_the_early_exit_inside_the_greedy_graph(tmp_path):
+    import onnxruntime as ort
+
+    from seqocr.inference.export import export_onnx
+
+    two, _, early = _models()
+    images = _images()
+    threshold, unsure = _split(two, images)
+    cfg = Config()
+    cfg.model = tiny_model_config(read_views=2, reread_below=threshold)
+    save_checkpoint(tmp_path / "early.pt", cfg=cfg, charset=FSNS, model=early, step=1)
+    session = ort.InferenceSession(str(export_onnx(tmp_path / "early.pt", tmp_path / "early.onnx")))
+    early.reread_below = threshold
+    sure = (~unsure).nonzero()[:, 0].tolist()
+    for rows in (list(range(len(images))), sure, sure[:1], unsure.nonzero()[:, 0].tolist()):  # mixed, none, all
+        ids, probs = session.run(["ids", "probs"], {"images": images[rows].numpy()})
+        want_ids, want_probs = early.greedy(images[rows])
+        assert np.array_equal(ids, want_ids.numpy()), rows
+        np.testing.assert_allclose(probs, want_probs.numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_the_early_exit_needs_fewer_views_read_than_there_are(tmp_path, capsys):
+    for options, message in (({"reread_below": 0.9}, "needs model.read_views from 1 to 3"),
+                             ({"read_views": 4, "reread_below": 0.9}, "needs model.read_views from 1 to 3"),
+                             ({"read_views": 2, "reread_below": 1.5}, r"from 0 \(never read again\) to 1")):
+        cfg = Config()
+        cfg.model = tiny_model_config(**options)
+        with pytest.raises(ConfigError, match=message):
+            check_config(cfg)
+
+    two, _, early = _models(threshold=0.9)
+    cfg = Config()
+    cfg.model = tiny_model_config(read_views=2, reread_below=0.9)
+    save_checkpoint(tmp_path / "early.pt", cfg=cfg, charset=FSNS, model=early, step=1)
+    assert load_model(tmp_path / "early.pt")[0].reread_below == 0.9
+    exactly = load_model(tmp_path / "early.pt", read_views=3)[0]             # a view count alone: exactly that
+    assert (exactly.read_views, exactly.reread_below) == (3, 0.0)
+    assert load_model(tmp_path / "early.pt", read_views=3, reread_below=0.5)[0].reread_below == 0.5
+    with pytest.raises(SystemExit):
+        main(["read", "--checkpoint", str(tmp_path / "early.pt"), "--reread-below", "2", "x.png"])
+    assert "--reread-below: must be from 0.0 to 1.0, got 2" in capsys.readouterr().err
+    assert main(["read", "--checkpoint", str(tmp_path / "early.pt"), "--read-views", "4", "--reread-below", "0.5",
+                 "x.png"]) == 1
+    assert "model.reread_below reads a sign again with one view more" in capsys.readouterr().err
