@@ -2,7 +2,7 @@
 PyTorch) inside the package, plus a model card.
 
 Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped/last.pt] [--heldout N]
-       [--real LABELS.tsv] [--calibration N] [--read-views K]
+       [--real LABELS.tsv] [--calibration N] [--read-views K] [--reread-below T]
 
 It fits the confidence temperature on generated validation signs (``synth:split=test,n=N,seed=7``, not the
 held-out set, with the last stage's shares of independent names and secondary lines), exports the weights (config with that temperature, charset and training facts in the file's
@@ -155,10 +155,12 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
     return {"metrics": metrics, "rows": rows}
 
 
-def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0) -> tuple[Path, dict]:
+def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0, reread_below: float = 0.0
+              ) -> tuple[Path, dict]:
     """Fit the temperature on ``n`` generated validation signs, read as the shipped file will read them (its
-    ``read_views`` sharpest views, or all); a copy of the checkpoint whose config carries both."""
-    model, cfg, charset, _ = load_model(checkpoint, read_views)
+    ``read_views`` sharpest views, or all; with the early exit ``reread_below``, one view more: the readings
+    it falls back on); a copy of the checkpoint whose config carries them all."""
+    model, cfg, charset, _ = load_model(checkpoint, read_views, reread_below)
     shares = {k: v for k, v in asdict(cfg.data.shares()).items() if k != "invented"}  # held-out names: real ones
     source = CALIBRATION.format(n=n, shares=",".join(f"{k}={v}" for k, v in shares.items()))
     ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
@@ -173,6 +175,7 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0) -> t
     raw["config"]["model"]["temperature"] = t
     if read_views:
         raw["config"]["model"]["read_views"] = read_views
+        raw["config"]["model"]["reread_below"] = reread_below
     out = out_dir / "calibrated.pt"
     torch.save(raw, out)
     return out, {"temperature": t, "set": source, "ece_before": round(before, 4),
@@ -267,6 +270,9 @@ def main() -> None:
     ap.add_argument("--read-views", type=int, default=0,
                     help="the shipped file reads this many of each sign's views, the sharpest (model.read_views; "
                          "0: all); everything the card reports is measured reading so")
+    ap.add_argument("--reread-below", type=float, default=0.0,
+                    help="and reads a sign with one view more when that reading's confidence is under this "
+                         "(model.reread_below, the early exit; 0: never)")
     args = ap.parse_args()
     checkpoint = Path(args.checkpoint)
     facts = training_facts(checkpoint)
@@ -274,10 +280,13 @@ def main() -> None:
     if averaged := state.get("extra", {}).get("averaged_from"):
         facts["weights"] = f"the mean of {', '.join(averaged)}, weight by weight (`scripts/average_checkpoints.py`)"
     if args.read_views:
-        facts["views_read"] = (f"the {args.read_views} sharpest of each sign's 4 (`model.read_views`; "
-                               "`seqocr read --read-views 4` reads all)")
+        again = (f", and one more for a sign whose reading is less confident than {args.reread_below} "
+                 "(`model.reread_below`)" if args.reread_below else "")
+        facts["views_read"] = (f"the {args.read_views} sharpest of each sign's 4 (`model.read_views`){again}; "
+                               "`seqocr read --read-views 4` reads all")
     with tempfile.TemporaryDirectory() as tmp:
-        calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp), args.read_views)
+        calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp), args.read_views,
+                                            args.reread_below)
         export_weights(calibrated, SHIPPED, facts)
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"))
     facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))

@@ -104,7 +104,7 @@ def test_the_early_exit_needs_fewer_views_read_than_there_are(tmp_path, capsys):
         with pytest.raises(ConfigError, match=message):
             check_config(cfg)
 
-    two, _, early = _models(threshold=0.9)
+    early = _models(threshold=0.9)[2]
     cfg = Config()
     cfg.model = tiny_model_config(read_views=2, reread_below=0.9)
     save_checkpoint(tmp_path / "early.pt", cfg=cfg, charset=FSNS, model=early, step=1)
