@@ -65,7 +65,8 @@ model: venv
 	$(call train_stage,shipped-stage15)
 	$(PY) scripts/average_checkpoints.py runs/shipped-stage14/soup.pt runs/shipped-stage15/last.pt \
 	    --out runs/shipped-stage15/soup.pt
-	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage15/soup.pt --heldout 1000 --read-views 3
+	$(PY) scripts/ship_model.py --checkpoint runs/shipped-stage15/soup.pt --heldout 1000 --read-views 2 \
+	    --reread-below 0.9
 
 define train_stage
 	if [ -f runs/$(1)/last.pt ]; then $(PY) -m seqocr train --config configs/$(1).yaml --resume; \
