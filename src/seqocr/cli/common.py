@@ -37,8 +37,8 @@ BEAM, BEAM_HELP = _number(int, 1, MAX_BEAM), f"beam search with N hypotheses, 1 
 
 
 READ_VIEWS_HELP = ("read only the K sharpest of the model's views: faster, the same weights (default: as many as the "
-                   "model says, all unless it says fewer; the shipped model reads the 3 sharpest of 4: 17.5 signs/s "
-                   "against 13.0 for all 4, BENCHMARKS.md); alone, exactly K: the model's early exit off")
+                   "model says, all unless it says fewer; the shipped model reads the 2 sharpest of 4, and a 3rd when "
+                   "unsure: --reread-below); alone, exactly K views, the model's early exit off")
 REREAD_HELP = ("read a sign again with one view more when its reading is less confident than T, 0 to 1 (0: never; "
                "default: as the model says; the shipped model reads 2 views, and 3 under 0.9)")
 
