@@ -110,8 +110,8 @@ class DefaultSettings:
     read_views: int = 0              # views read per sample, the sharpest; 0 = all (a reading choice: fewer views
                                      # cost less, the weights are the same)
     reread_below: float = 0.0        # greedy reading: a sign whose read_views-view reading is less confident than
-                                     # this is read again with one view more (the early exit, model/reread.py);
-                                     # 0 = never. Beam search and evaluation's loss read read_views + 1 views
+                                     # this is read again with one view more (the early exit, model/views.py);
+                                     # 0 = never. Beam search and training's validation read read_views + 1 views
     temperature: float = 1.0         # logits are divided by this (fitted after training so that confidences match
                                      # accuracy; seqocr.calibration)
     char_map: bool = False           # a 1x1 head classifying each feature cell's character, trained by
