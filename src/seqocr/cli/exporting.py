@@ -23,7 +23,8 @@ def _export(args: argparse.Namespace) -> int:
     int8 = _output_file(out.with_name(f"{out.stem}.int8{out.suffix}"), args.force, (args.checkpoint,)) \
         if args.int8 else None
     graphs = [_output_file(p, args.force, (args.checkpoint,)) for p in beam_paths(out)] if args.beam else []
-    out = export_onnx(args.checkpoint, out, beam=args.beam, **views_chosen(args))
+    views = views_chosen(args)
+    out = export_onnx(args.checkpoint, out, beam=args.beam, **views)
     for path in (out, *graphs):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if int8 is not None:
@@ -32,8 +33,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.verify:
         try:
             images = sign_images(VERIFY_SEED, args.verify_n, "test")
-            checks = [verify_onnx(args.checkpoint, out, images, tolerance=args.tolerance, beam=beam,
-                                  **views_chosen(args))
+            checks = [verify_onnx(args.checkpoint, out, images, tolerance=args.tolerance, beam=beam, **views)
                       for beam in ((1, VERIFY_BEAM) if args.beam else (1,))]
         except SeqocrError as e:  # an export that failed its check is not left behind as if it were good
             for path in (out, int8, *graphs):

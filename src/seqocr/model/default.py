@@ -322,17 +322,18 @@ class DefaultOCR(Seq2SeqOCR):
             x = x + self.row_embedding.reshape(1, 1, r, 1, d)
         return Encoding(x.transpose(0, 1).reshape(n, -1, d), pick, aux)
 
+    @property
+    def exits_early(self) -> bool:
+        """Whether greedy reading takes the early exit (:func:`.views.reread_greedy`): set, and not training."""
+        return bool(self.reread_below) and not self.training
+
     @torch.no_grad()
     def greedy(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        if not self.reread_below or self.training:
-            return super().greedy(images)
-        return reread_greedy(self, images)[:2]
+        return reread_greedy(self, images)[:2] if self.exits_early else super().greedy(images)
 
     @torch.no_grad()
     def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        if not self.reread_below or self.training:
-            return super().greedy_attention(images)
-        return reread_greedy(self, images, maps=True)
+        return reread_greedy(self, images, maps=True) if self.exits_early else super().greedy_attention(images)
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:
         h = torch.tanh(self.init_h(memory.mean(1)))
