@@ -6,10 +6,10 @@
 #   bash scripts/gpu_bundle.sh [--out gpu-bundle] [--python-version 3.12]
 #
 # It writes OUT/wheels (manylinux x86-64 wheels of the missing libraries and what they need, and the rapidocr wheel
-# whose ONNX file holds the pretrained backbone's weights) and OUT/fonts (the generator's five font files, copied out
+# whose ONNX file holds the pretrained backbone's weights) and OUT/fonts (the generator's 17 font files, copied out
 # of their Debian packages). The fonts' licenses allow copying them with the software: DejaVu (Bitstream Vera
-# license, free), Roboto and Open Sans (Apache-2.0), Nimbus Sans from URW base35 (AGPL-3.0 with the font
-# exception); each package's copyright file goes into OUT/fonts beside the fonts.
+# license, free), Roboto and Open Sans (Apache-2.0), URW base35 (AGPL-3.0 with the font exception), Lato, Cantarell
+# and Liberation (SIL Open Font License 1.1); each package's copyright file goes into OUT/fonts beside the fonts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=gpu-bundle

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian font packages that the synthetic sign generator draws with (seqocr.data.synth.FONTS).
+# Install the Debian font packages that the synthetic sign generator draws with (seqocr.data.synth.FONTS: the plain
+# set's five and the `fonts` share's twelve).
 #
 # Idempotent: apt-get runs only when a font file is missing, and only for the packages of the missing files.
 # Needs root (or sudo) to install; CI and the dev machines run as root on Debian 12. The generator never falls back
@@ -15,6 +16,18 @@ FONTS=(
   "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf fonts-roboto-unhinted"
   "/usr/share/fonts/truetype/open-sans/OpenSans-CondBold.ttf fonts-open-sans"
   "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf fonts-urw-base35"
+  "/usr/share/fonts/truetype/lato/Lato-Heavy.ttf fonts-lato"
+  "/usr/share/fonts/opentype/urw-base35/URWGothic-Demi.otf fonts-urw-base35"
+  "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf fonts-urw-base35"
+  "/usr/share/fonts/opentype/urw-base35/C059-Bold.otf fonts-urw-base35"
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf fonts-dejavu-core"
+  "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf fonts-roboto-unhinted"
+  "/usr/share/fonts/truetype/open-sans/OpenSans-Semibold.ttf fonts-open-sans"
+  "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf fonts-urw-base35"
+  "/usr/share/fonts/opentype/cantarell/Cantarell-Bold.otf fonts-cantarell"
+  "/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf fonts-liberation2"
+  "/usr/share/fonts/opentype/urw-base35/P052-Bold.otf fonts-urw-base35"
+  "/usr/share/fonts/opentype/urw-base35/URWBookman-Demi.otf fonts-urw-base35"
 )
 
 missing_packages() {

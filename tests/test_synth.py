@@ -235,6 +235,47 @@ def test_missing_font_names_the_package_and_the_install_script(monkeypatch):
         synth_fonts.font_paths.cache_clear()
 
 
+def test_the_fonts_share_paints_a_share_of_signs_in_typefaces_of_their_split(monkeypatch):
+    """Issue 22: real plates carry many typefaces; the ``fonts`` share paints its signs in one of its split's own
+    (training and test typefaces disjoint, so that a test column measures an unseen typeface), leaving the labels,
+    the signs outside the share, and every other draw of a sign in it, as they were."""
+    from seqocr.data.sources import SynthDefaults, parse_synth
+    from seqocr.data.synth import scene
+    from seqocr.shares import Shares
+
+    picked: list[int] = []
+    real_pick = scene.pick_font
+    monkeypatch.setattr(scene, "pick_font", lambda *a: picked.append(real_pick(*a)) or picked[-1])
+
+    def fonts_of(split: str, share: float) -> tuple[list[str], list[int], list[bytes]]:
+        picked.clear()
+        records = [synth_record(5, i, split, Shares(fonts=share)) for i in range(30)]
+        return [r[1] for r in records], list(picked), [r[0].tobytes() for r in records]
+
+    train, test = synth_fonts.SHARE_FONTS["train"], synth_fonts.SHARE_FONTS["test"]
+    assert not set(train) & set(test) and not (set(train) | set(test)) & set(synth_fonts.PLAIN_FONTS)
+    assert all(FONTS[k].weight == 0 for k in (*train, *test))
+    texts, plain, images = fonts_of("test", 0.0)
+    assert set(plain) <= set(synth_fonts.PLAIN_FONTS)
+    texts_all, every, _ = fonts_of("test", 1.0)
+    assert texts_all == texts and set(every) <= set(test) and len(set(every)) >= 3
+    _, half, images_half = fonts_of("test", 0.5)
+    kept = [i for i, k in enumerate(half) if k in synth_fonts.PLAIN_FONTS]
+    assert 5 <= len(kept) <= 25 and all(half[i] == plain[i] and images_half[i] == images[i] for i in kept)
+    _, trained, _ = fonts_of("train", 1.0)
+    assert set(trained) <= set(train) and len(set(trained)) >= 4
+    assert parse_synth("synth:fonts=1", SynthDefaults(10, 1)).shares.fonts == 1.0
+
+
+def test_a_share_font_lacking_a_glyph_hands_over_to_the_plain_set(monkeypatch):
+    real = synth_fonts._cmap
+    share = {FONTS[k].path for k in synth_fonts.SHARE_FONTS["test"]}
+    monkeypatch.setattr(synth_fonts, "_cmap", lambda p: real(p) - {ord("É")} if p in share else real(p))
+    assert pick_font("RUE DE L'ÉGLISE", random.Random(1), synth_fonts.SHARE_FONTS["test"]) in synth_fonts.PLAIN_FONTS
+    assert pick_font("RUE DE LA GARE", random.Random(1), synth_fonts.SHARE_FONTS["test"]) in \
+        synth_fonts.SHARE_FONTS["test"]
+
+
 def test_install_script_lists_every_font():
     script = (ROOT / "scripts" / "install_fonts.sh").read_text()
     listed = set(re.findall(r'^\s*"(\S+) (\S+)"$', script, re.MULTILINE))

@@ -18,6 +18,8 @@ class Shares:
     clutter: float = 0.0      # what is not the name beside it: a second sign in the scene, an arrow on the plate
     numbers: float = 0.0      # a house-number plate of its own beside the name plate (never read)
     few_views: float = 0.0    # photographed 1-3 times, not 4: the other tiles are FSNS's noise filler
+    fonts: float = 0.0        # painted in a typeface of the split's own, not one of the plain set's five (a test
+                              # sign's typeface is never a training sign's: synth/fonts.py SHARE_FONTS)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

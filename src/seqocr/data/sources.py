@@ -8,7 +8,7 @@
 everywhere. A new kind is one class here and one entry in :data:`SOURCES`. Source names:
 
 * ``synth`` or ``synth:split=test,n=256,seed=1,invented=F,independent=F,extras=F,small_names=F,clutter=F,numbers=F,
-  few_views=F``: the generator (the shares: :class:`~seqocr.shares.Shares`);
+  few_views=F,fonts=F``: the generator (the shares: :class:`~seqocr.shares.Shares`);
 * a folder holding ``data.mdb``: an LMDB database in the field's layout;
 * another folder: FSNS TFRecord shards, streamed with no conversion;
 * a file: a labels file of ``path<TAB>text`` lines, paths relative to it.

@@ -30,7 +30,17 @@ from ...fsns import HYPHEN
 from ...fsns import MAX_LABEL as MAX_LEN
 from ...shares import PLAIN, Shares
 from .camera import TILE, VIEWS, _banks, _encode
-from .fonts import FONTS, SignFont, font_path, font_paths, load_font, missing_glyphs, pick_font
+from .fonts import (
+    FONTS,
+    PLAIN_FONTS,
+    SHARE_FONTS,
+    SignFont,
+    font_path,
+    font_paths,
+    load_font,
+    missing_glyphs,
+    pick_font,
+)
 from .names import _check_split, elide, independent_name, invent_names, invented_word, proper_names, street_name
 from .plate import PlateStyle, draw_plate, footer_text, plate_style, sign_lines
 from .scene import _scene, _view, textures
@@ -40,6 +50,8 @@ __all__ = [
     "FONTS",
     "HYPHEN",
     "MAX_LEN",
+    "PLAIN_FONTS",
+    "SHARE_FONTS",
     "TILE",
     "VIEWS",
     "PlateStyle",
@@ -99,18 +111,19 @@ def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
 
 def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None,
                   small_first: random.Random | None = None, clutter: random.Random | None = None,
-                  numbers: random.Random | None = None, few_views: random.Random | None = None
-                  ) -> tuple[Image.Image, int, np.ndarray]:
+                  numbers: random.Random | None = None, few_views: random.Random | None = None,
+                  fonts: tuple[int, ...] = PLAIN_FONTS) -> tuple[Image.Image, int, np.ndarray]:
     """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
     views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
     each character of ``text`` is in each view (:func:`label_glyphs`). With ``extras``, the plate carries a
     secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`); with
     ``small_first``, a first name is painted small (:func:`.plate.sign_lines`); with ``clutter``, something that
     is not the name is beside it (:func:`.clutter.clutter_kind`); with ``numbers``, a house-number plate of its own
-    (:func:`.clutter.house_number`); with ``few_views``, 1, 2 or 3 real views, as many of each."""
+    (:func:`.clutter.house_number`); with ``few_views``, 1, 2 or 3 real views, as many of each; the plate is painted in one of ``fonts``
+    (:func:`.fonts.pick_font`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
-    scene = _scene(text, rng, extras, small_first, clutter, numbers)
+    scene = _scene(text, rng, extras, small_first, clutter, numbers, fonts)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]  # drawn in any case: the rest stays
     if few_views is not None:
         present = few_views.choice((1, 2, 3))
@@ -144,7 +157,8 @@ def synth_record(seed: int, index: int, split: str = "train", shares: Shares = P
     the signs departs from the plain set and how (:class:`~seqocr.shares.Shares`): names drawn independently
     (:func:`independent_name`) or invented (:func:`invent_names`), a secondary line under the name
     (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.clutter.clutter_kind`), a
-    house-number plate beside the sign (:func:`.clutter.house_number`), fewer than 4 real views; with every share 0
+    house-number plate beside the sign (:func:`.clutter.house_number`), fewer than 4 real views, a typeface of the
+    split's own (:data:`.fonts.SHARE_FONTS`); with every share 0
     the set is what it always was."""
     return synth_glyphs(seed, index, split, shares)[:3]
 
@@ -173,7 +187,8 @@ def synth_glyphs(seed: int, index: int, split: str = "train", shares: Shares = P
                                            _drawn(derived, 0x5A11, shares.small_names),
                                            _drawn(derived, 0xC1A7, shares.clutter),
                                            _drawn(derived, 0x4E05, shares.numbers),
-                                           _drawn(derived, 0xFE35, shares.few_views))
+                                           _drawn(derived, 0xFE35, shares.few_views),
+                                           SHARE_FONTS[split] if _drawn(derived, 0xF047, shares.fonts) else PLAIN_FONTS)
     return image, text, present, glyphs
 
 

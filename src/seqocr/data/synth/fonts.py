@@ -25,7 +25,12 @@ class SignFont(NamedTuple):
     squeeze: tuple[float, float]  # horizontal scale range applied to the whole plate
 
 
-# The fixed font set (see scripts/install_fonts.sh). Order matters: a font lacking a glyph hands over to the next.
+# The fixed font set (see scripts/install_fonts.sh). The plain set's five come first, drawn by weight; order matters:
+# a font lacking a glyph hands over to the next of its pool. Then the typefaces of the ``fonts`` share (issue 22:
+# real plates are painted in many more typefaces than five): a training sign of the share is painted in one of
+# SHARE_FONTS["train"], a test-split one in one of SHARE_FONTS["test"], typefaces no training sign is painted in, so
+# that a test column of the share measures reading a typeface never seen. Weight 0: the plain set never draws them.
+WIDE = (0.72, 0.92)  # wide typefaces, squeezed toward the condensed ones real plates mostly carry
 FONTS = (
     SignFont("Nimbus Sans Narrow Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
              "fonts-urw-base35", 4, (0.9, 1.08)),
@@ -37,7 +42,31 @@ FONTS = (
              "fonts-open-sans", 2, (0.9, 1.08)),
     SignFont("Nimbus Sans Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
              "fonts-urw-base35", 2, (0.7, 0.88)),
+    # the share's training typefaces
+    SignFont("Lato Heavy", "/usr/share/fonts/truetype/lato/Lato-Heavy.ttf", "fonts-lato", 0, WIDE),
+    SignFont("URW Gothic Demi", "/usr/share/fonts/opentype/urw-base35/URWGothic-Demi.otf", "fonts-urw-base35", 0,
+             (0.68, 0.86)),
+    SignFont("Nimbus Roman Bold", "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf", "fonts-urw-base35",
+             0, WIDE),
+    SignFont("C059 Bold", "/usr/share/fonts/opentype/urw-base35/C059-Bold.otf", "fonts-urw-base35", 0, WIDE),
+    SignFont("DejaVu Sans Bold", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "fonts-dejavu-core", 0,
+             (0.68, 0.86)),
+    SignFont("Roboto Condensed", "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+             "fonts-roboto-unhinted", 0, (0.9, 1.08)),
+    SignFont("Open Sans Semibold", "/usr/share/fonts/truetype/open-sans/OpenSans-Semibold.ttf", "fonts-open-sans",
+             0, WIDE),
+    SignFont("Nimbus Sans Narrow", "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf",
+             "fonts-urw-base35", 0, (0.9, 1.08)),
+    # the share's test typefaces (test split only)
+    SignFont("Cantarell Bold", "/usr/share/fonts/opentype/cantarell/Cantarell-Bold.otf", "fonts-cantarell", 0, WIDE),
+    SignFont("Liberation Sans Bold", "/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf",
+             "fonts-liberation2", 0, WIDE),
+    SignFont("P052 Bold", "/usr/share/fonts/opentype/urw-base35/P052-Bold.otf", "fonts-urw-base35", 0, WIDE),
+    SignFont("URW Bookman Demi", "/usr/share/fonts/opentype/urw-base35/URWBookman-Demi.otf", "fonts-urw-base35", 0,
+             (0.68, 0.86)),
 )
+PLAIN_FONTS = tuple(range(5))  # what every sign outside the ``fonts`` share is painted in
+SHARE_FONTS = {"train": tuple(range(5, 13)), "test": tuple(range(13, 17))}  # the ``fonts`` share's, by split
 
 
 def _font_file(font: SignFont) -> Path:
@@ -85,14 +114,17 @@ def missing_glyphs(font: ImageFont.FreeTypeFont | str | Path, text: str) -> list
     return list(dict.fromkeys(c for c in text if not c.isspace() and ord(c) not in cmap))
 
 
-def pick_font(display: str, rng: random.Random) -> int:
-    """Index of the font for a sign showing ``display``: drawn by weight; if it lacks a glyph, the next font in
-    :data:`FONTS` order that has them all. :class:`DataError` if none can render it."""
-    first = rng.choices(range(len(FONTS)), weights=[f.weight for f in FONTS])[0]
+def pick_font(display: str, rng: random.Random, pool: tuple[int, ...] = PLAIN_FONTS) -> int:
+    """Index of the font for a sign showing ``display``, one of ``pool`` (indices into :data:`FONTS`): drawn by
+    weight (uniformly in a pool of weight-0 share fonts); if it lacks a glyph, the next font of the pool that has
+    them all, and where no share font has, the plain set's. :class:`DataError` if none can render it."""
+    first = rng.choices(range(len(pool)), weights=[FONTS[k].weight or 1 for k in pool])[0]
     paths = font_paths()
-    for k in [*range(first, len(FONTS)), *range(first)]:
-        if not missing_glyphs(paths[k], display):
-            return k
+    for i in [*range(first, len(pool)), *range(first)]:
+        if not missing_glyphs(paths[pool[i]], display):
+            return pool[i]
+    if pool != PLAIN_FONTS:
+        return pick_font(display, rng, PLAIN_FONTS)
     raise DataError(f"cannot render {display!r}: no sign font has a glyph for {missing_glyphs(paths[0], display)!r}")
 
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from .camera import TILE, _camera, _lut
 from .clutter import clutter_kind, house_number, other_sign, paste_other, paste_panel, traffic_panel
-from .fonts import FONTS, pick_font
+from .fonts import FONTS, PLAIN_FONTS, pick_font
 from .plate import _display, draw_plate, footer_text, plate_style, sign_lines
 
 
@@ -283,12 +283,13 @@ def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
 
 def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
            small_first: random.Random | None = None, clutter: random.Random | None = None,
-           numbers: random.Random | None = None) -> Scene:
+           numbers: random.Random | None = None, fonts: tuple[int, ...] = PLAIN_FONTS) -> Scene:
     """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt). With ``extras`` (a
     generator of its own, so that ``rng``'s draws stay as they were), the plate also carries a secondary line under
     the name (:func:`footer_text`); with ``small_first`` (another) a first name is painted small; with ``clutter``
     (another) something that is not the name is beside it (:func:`clutter_kind`); with ``numbers`` (another) a
-    house-number plate is beside the plate, where no traffic panel is (:func:`house_number`)."""
+    house-number plate is beside the plate, where no traffic panel is (:func:`house_number`); the plate is painted in
+    one of ``fonts``."""
     lines = _display(sign_lines(text, rng, small_first), rng.choice(("'", "\u2019")))
     style = plate_style(rng)
     if extras is not None:
@@ -296,7 +297,7 @@ def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
     kind = clutter_kind(clutter) if clutter is not None else ""
     if kind == "arrow":
         style = style._replace(arrow=clutter.choice(("left", "right")))
-    k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header + style.footer, rng)
+    k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header + style.footer, rng, fonts)
     plate, cap, glyphs = draw_plate(lines, k, style, rng)
     squeeze = rng.uniform(*FONTS[k].squeeze)
     legible = rng.uniform(8.5, 13.0) * plate.width * squeeze / cap  # plate width giving capitals that tall
