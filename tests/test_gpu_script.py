@@ -53,12 +53,13 @@ def test_gpu_train_script_continues_the_shipped_model_at_its_own_settings(tmp_pa
                        env={**os.environ, "PYTHON": sys.executable}, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["steps"] == 2 and summary["init_from"] == "shipped" and summary["lr"] == 2e-4
+    assert summary["steps"] == 2 and summary["init_from"] == "shipped" and summary["lr"] == 1.5e-4
     assert summary["view"] == [shipped["model"]["view_height"], shipped["model"]["view_width"]]
     trained = weights.read_any(out / "model.safetensors")["config"]
     for key in ("view_height", "view_width", "crop", "trainable_stages", "train_views", "backbone", "hidden"):
         assert trained["model"][key] == shipped["model"][key], key
-    assert trained["train"]["backbone_lr_scale"] == 0.02 and trained["train"]["attention_loss"] == 0.2
+    assert trained["train"]["backbone_lr_scale"] == 0.1 and trained["train"]["l2_sp"] == 0.01
+    assert trained["train"]["attention_loss"] == 0.2 and trained["data"]["synth_fonts"] == 0.3
 
 
 def test_gpu_train_script_takes_the_project_venv_when_python_is_not_given(tmp_path):
