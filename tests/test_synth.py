@@ -254,7 +254,7 @@ def test_the_fonts_share_paints_a_share_of_signs_in_typefaces_of_their_split(mon
 
     train, test = synth_fonts.SHARE_FONTS["train"], synth_fonts.SHARE_FONTS["test"]
     assert not set(train) & set(test) and not (set(train) | set(test)) & set(synth_fonts.PLAIN_FONTS)
-    assert all(FONTS[k].weight == 0 for k in (*train, *test))
+    assert {FONTS[k].pool for k in synth_fonts.PLAIN_FONTS} == {"plain"}
     texts, plain, images = fonts_of("test", 0.0)
     assert set(plain) <= set(synth_fonts.PLAIN_FONTS)
     texts_all, every, _ = fonts_of("test", 1.0)

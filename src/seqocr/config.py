@@ -82,7 +82,7 @@ class DataConfig:
     synth_few_views: float = 0.0     # share of generated training signs photographed 1, 2 or 3 times, not 4 (the
                                      # rest of the strip FSNS's noise filler; the plain set has 5 % of them)
     synth_fonts: float = 0.0         # share of generated training signs painted in one of 8 more typefaces (serif,
-                                     # geometric, wide, light) than the plain set's five condensed bold sans
+                                     # geometric, wide, regular weights) than the plain set's five condensed bold sans
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on

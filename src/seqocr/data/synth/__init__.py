@@ -119,8 +119,8 @@ def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = 
     secondary line under the name (house numbers, a subtitle, the district: :func:`footer_text`); with
     ``small_first``, a first name is painted small (:func:`.plate.sign_lines`); with ``clutter``, something that
     is not the name is beside it (:func:`.clutter.clutter_kind`); with ``numbers``, a house-number plate of its own
-    (:func:`.clutter.house_number`); with ``few_views``, 1, 2 or 3 real views, as many of each; the plate is painted in one of ``fonts``
-    (:func:`.fonts.pick_font`)."""
+    (:func:`.clutter.house_number`); with ``few_views``, 1, 2 or 3 real views, as many of each; the plate is
+    painted in one of ``fonts`` (:func:`.fonts.pick_font`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
     scene = _scene(text, rng, extras, small_first, clutter, numbers, fonts)

@@ -21,15 +21,16 @@ class SignFont(NamedTuple):
     name: str
     path: str
     package: str  # the Debian package that ships it
-    weight: float  # how often it is drawn
+    weight: float  # how often it is drawn, within its pool
     squeeze: tuple[float, float]  # horizontal scale range applied to the whole plate
+    pool: str = "plain"  # "plain" (every sign outside the ``fonts`` share), or the split whose share draws it
 
 
 # The fixed font set (see scripts/install_fonts.sh). The plain set's five come first, drawn by weight; order matters:
 # a font lacking a glyph hands over to the next of its pool. Then the typefaces of the ``fonts`` share (issue 22:
 # real plates are painted in many more typefaces than five): a training sign of the share is painted in one of
 # SHARE_FONTS["train"], a test-split one in one of SHARE_FONTS["test"], typefaces no training sign is painted in, so
-# that a test column of the share measures reading a typeface never seen. Weight 0: the plain set never draws them.
+# that a test column of the share measures reading a typeface never seen.
 WIDE = (0.72, 0.92)  # wide typefaces, squeezed toward the condensed ones real plates mostly carry
 FONTS = (
     SignFont("Nimbus Sans Narrow Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
@@ -43,30 +44,31 @@ FONTS = (
     SignFont("Nimbus Sans Bold", "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
              "fonts-urw-base35", 2, (0.7, 0.88)),
     # the share's training typefaces
-    SignFont("Lato Heavy", "/usr/share/fonts/truetype/lato/Lato-Heavy.ttf", "fonts-lato", 0, WIDE),
-    SignFont("URW Gothic Demi", "/usr/share/fonts/opentype/urw-base35/URWGothic-Demi.otf", "fonts-urw-base35", 0,
-             (0.68, 0.86)),
-    SignFont("Nimbus Roman Bold", "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf", "fonts-urw-base35",
-             0, WIDE),
-    SignFont("C059 Bold", "/usr/share/fonts/opentype/urw-base35/C059-Bold.otf", "fonts-urw-base35", 0, WIDE),
-    SignFont("DejaVu Sans Bold", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "fonts-dejavu-core", 0,
-             (0.68, 0.86)),
+    SignFont("Lato Heavy", "/usr/share/fonts/truetype/lato/Lato-Heavy.ttf", "fonts-lato", 1, WIDE, "train"),
+    SignFont("URW Gothic Demi", "/usr/share/fonts/opentype/urw-base35/URWGothic-Demi.otf",
+             "fonts-urw-base35", 1, (0.68, 0.86), "train"),
+    SignFont("Nimbus Roman Bold", "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf",
+             "fonts-urw-base35", 1, WIDE, "train"),
+    SignFont("C059 Bold", "/usr/share/fonts/opentype/urw-base35/C059-Bold.otf", "fonts-urw-base35", 1, WIDE, "train"),
+    SignFont("DejaVu Sans Bold", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "fonts-dejavu-core", 1,
+             (0.68, 0.86), "train"),
     SignFont("Roboto Condensed", "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
-             "fonts-roboto-unhinted", 0, (0.9, 1.08)),
+             "fonts-roboto-unhinted", 1, (0.9, 1.08), "train"),
     SignFont("Open Sans Semibold", "/usr/share/fonts/truetype/open-sans/OpenSans-Semibold.ttf", "fonts-open-sans",
-             0, WIDE),
+             1, WIDE, "train"),
     SignFont("Nimbus Sans Narrow", "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf",
-             "fonts-urw-base35", 0, (0.9, 1.08)),
+             "fonts-urw-base35", 1, (0.9, 1.08), "train"),
     # the share's test typefaces (test split only)
-    SignFont("Cantarell Bold", "/usr/share/fonts/opentype/cantarell/Cantarell-Bold.otf", "fonts-cantarell", 0, WIDE),
+    SignFont("Cantarell Bold", "/usr/share/fonts/opentype/cantarell/Cantarell-Bold.otf", "fonts-cantarell", 1, WIDE,
+             "test"),
     SignFont("Liberation Sans Bold", "/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf",
-             "fonts-liberation2", 0, WIDE),
-    SignFont("P052 Bold", "/usr/share/fonts/opentype/urw-base35/P052-Bold.otf", "fonts-urw-base35", 0, WIDE),
-    SignFont("URW Bookman Demi", "/usr/share/fonts/opentype/urw-base35/URWBookman-Demi.otf", "fonts-urw-base35", 0,
-             (0.68, 0.86)),
+             "fonts-liberation2", 1, WIDE, "test"),
+    SignFont("P052 Bold", "/usr/share/fonts/opentype/urw-base35/P052-Bold.otf", "fonts-urw-base35", 1, WIDE, "test"),
+    SignFont("URW Bookman Demi", "/usr/share/fonts/opentype/urw-base35/URWBookman-Demi.otf",
+             "fonts-urw-base35", 1, (0.68, 0.86), "test"),
 )
-PLAIN_FONTS = tuple(range(5))  # what every sign outside the ``fonts`` share is painted in
-SHARE_FONTS = {"train": tuple(range(5, 13)), "test": tuple(range(13, 17))}  # the ``fonts`` share's, by split
+PLAIN_FONTS = tuple(k for k, f in enumerate(FONTS) if f.pool == "plain")  # indices into FONTS
+SHARE_FONTS = {split: tuple(k for k, f in enumerate(FONTS) if f.pool == split) for split in ("train", "test")}
 
 
 def _font_file(font: SignFont) -> Path:
@@ -116,9 +118,9 @@ def missing_glyphs(font: ImageFont.FreeTypeFont | str | Path, text: str) -> list
 
 def pick_font(display: str, rng: random.Random, pool: tuple[int, ...] = PLAIN_FONTS) -> int:
     """Index of the font for a sign showing ``display``, one of ``pool`` (indices into :data:`FONTS`): drawn by
-    weight (uniformly in a pool of weight-0 share fonts); if it lacks a glyph, the next font of the pool that has
-    them all, and where no share font has, the plain set's. :class:`DataError` if none can render it."""
-    first = rng.choices(range(len(pool)), weights=[FONTS[k].weight or 1 for k in pool])[0]
+    weight; if it lacks a glyph, the next font of the pool that has them all, and where no share font has, the
+    plain set's. :class:`DataError` if none can render it."""
+    first = rng.choices(range(len(pool)), weights=[FONTS[k].weight for k in pool])[0]
     paths = font_paths()
     for i in [*range(first, len(pool)), *range(first)]:
         if not missing_glyphs(paths[pool[i]], display):
