@@ -191,3 +191,21 @@ def test_a_second_stage_starts_from_the_first_stages_weights_with_a_fresh_schedu
     other = tiny_config(tmp_path, model={"hidden": 24}, train={"init_from": str(first)}, data={"val": ""})
     with pytest.raises(SeqocrError, match="init_from: .*different model config"):
         Trainer(other, progress=False).init_from(first)
+
+
+def test_bf16_asked_for_on_a_cpu_without_bf16_kernels_trains_in_fp32_and_says_so(tmp_path, capsys, monkeypatch):
+    import seqocr.device
+
+    assert seqocr.device.bf16_pays(torch.device("cuda", 0))  # a GPU: as asked (only its type is looked at)
+    assert seqocr.device.bf16_pays(torch.device("cpu")) == torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    monkeypatch.setattr(seqocr.device, "bf16_pays", lambda device: False)  # an AVX2-only CPU, on any machine
+    assert seqocr.device.use_bf16(False, torch.device("cpu"), "x") is False
+    trainer = Trainer(tiny_config(tmp_path, train={"bf16": True, "steps": 1}, data={"val": ""}), progress=False)
+    trainer.fit()
+    said = capsys.readouterr()
+    assert trainer.bf16 is False and "train.bf16: this CPU has no bf16 arithmetic" in said.err
+    assert "1 steps from 0, fp32," in said.out  # the run's header names what it runs in
+    assert Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4), bf16=True).bf16 is False
+    assert "--bf16: this CPU has no bf16 arithmetic" in capsys.readouterr().err
+    monkeypatch.setattr(seqocr.device, "bf16_pays", lambda device: True)  # a CPU with AVX512 or AMX: as asked
+    assert Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4), bf16=True).bf16 is True

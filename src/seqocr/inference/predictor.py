@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..charset import Charset
-from ..device import pick_device, place, to_device
+from ..device import pick_device, place, to_device, use_bf16
 from ..errors import ConfigError
 from ..model.fuse import fold_batchnorm
 from ..model.weights import load_model
@@ -79,7 +79,7 @@ class Predictor(Reader):
                  device: str | torch.device = "cpu"):
         self.device = pick_device(device)
         self.model, self.charset, self.spec = place(fold_batchnorm(model), self.device), charset, spec
-        self.bf16, self.beam = bf16, check_beam(beam)  # beam 1: greedy
+        self.bf16, self.beam = use_bf16(bf16, self.device, "--bf16"), check_beam(beam)  # beam 1: greedy
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False, beam: int = 1,

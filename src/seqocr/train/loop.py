@@ -19,7 +19,7 @@ from ..charset import PAD, Charset
 from ..config import Config, is_synth
 from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
-from ..device import place, to_device
+from ..device import place, to_device, use_bf16
 from ..errors import ConfigError, DataError, SeqocrError
 from ..model import build_model, check_config, fixed_keys, model_values, num_classes_for, resume_keys
 from ..model.weights import read_any, unwrap
@@ -59,6 +59,7 @@ class Trainer:
         if c.train.threads:
             torch.set_num_threads(c.train.threads)
         self.dist = setup(c.train.device)
+        self.bf16 = use_bf16(c.train.bf16, self.dist.device, "train.bf16", say=self.dist.main)
         check_same_config(c.to_dict(), self.dist)
         torch.manual_seed(c.train.seed)  # same initial weights everywhere (DDP also broadcasts rank 0's)
         self.out = Path(c.train.out_dir)
@@ -229,7 +230,7 @@ class Trainer:
         if t.glyph_losses and glyphs is not None:
             aux_loss = lambda out: glyph_terms(t, unwrap(self.model).rows, out, glyphs, targets, self.last_aux)
         out, loss, finite = train_step(self.net, self.model.parameters(), self.optimizer, images, targets,
-                                       self.loss, t.bf16, t.grad_clip, aux_loss, self.l2_sp if self.anchors else None)
+                                       self.loss, self.bf16, t.grad_clip, aux_loss, self.l2_sp if self.anchors else None)
         if "feature_scale" in (out.encoding.aux or {}):  # a pretrained backbone's drift, for the log
             self.last_aux["feature_scale"] = out.encoding.aux["feature_scale"]
         correct, tokens = token_counts(out.logp.detach(), targets)
@@ -260,7 +261,7 @@ class Trainer:
             print(f"seqocr train: model {c.model.name} ({sum(p.numel() for p in self.model.parameters()):,} params)"
                   f", {d.world} process{'es' if d.world > 1 else ''} on {d.device.type}, batch {t.batch_size} "
                   f"per process = global batch {self.global_batch}, lr {t.lr} ({t.schedule}), {t.steps} steps "
-                  f"from {self.step}, {'bf16' if t.bf16 else 'fp32'}, {torch.get_num_threads()} threads "
+                  f"from {self.step}, {'bf16' if self.bf16 else 'fp32'}, {torch.get_num_threads()} threads "
                   f"-> {self.out}")
         writer = SummaryWriter(str(self.out / "tb")) if d.main else None
         bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not (self.progress and d.main),
@@ -336,7 +337,7 @@ class Trainer:
         from .evaluate import evaluate
 
         c = self.cfg  # the model read as any reader reads it: a copy in eval mode, its batch norms folded
-        reader = Predictor(unwrap(self.model), self.charset, self.spec, c.train.bf16, device=self.dist.device)
+        reader = Predictor(unwrap(self.model), self.charset, self.spec, self.bf16, device=self.dist.device)
         metrics, _ = evaluate(reader, val, c.model.max_len, c.train.batch_size, dist=self.dist)
         if writer:
             for k, v in metrics.items():
