@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import time
 import urllib.request
 
 from soak import capacity, good_request, send
+from spawn_serve import listening_url
 
 SERVER = """import sys, seqocr.serve as s
 v = sys.argv[1]
@@ -40,12 +40,11 @@ def start(variant: str) -> tuple[subprocess.Popen, str]:
     with tempfile.TemporaryFile() as err:  # the child keeps its own handle on it
         proc = subprocess.Popen([sys.executable, "-c", SERVER, variant], stdout=subprocess.DEVNULL, stderr=err)
         for _ in range(1200):
-            err.seek(0)
-            found = re.search(rb"listening on (http://[\d.:]+)", err.read())
-            if found:
+            url = listening_url(err)
+            if url:
                 try:
-                    urllib.request.urlopen(found.group(1).decode() + "/healthz", timeout=1)
-                    return proc, found.group(1).decode()
+                    urllib.request.urlopen(url + "/healthz", timeout=1)
+                    return proc, url
                 except OSError:
                     pass
             time.sleep(0.1)

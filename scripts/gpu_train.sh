@@ -96,18 +96,21 @@ summary = {"device": device, "steps": state["step"], "images": state["step"] * b
 print(json.dumps(summary))
 PYEOF
 
-# 4. throughput, MFU and a profile of the step, when asked
+# 4. throughput, MFU and a profile of the step, when asked: in bf16 where it pays (a GPU, a CPU with bf16 kernels),
+# else fp32 (an AVX2-only CPU emulates bf16: ~7x slower; seqocr.device.bf16_pays)
 if [ -n "$BENCH" ]; then
+  DTYPE=$("$PY" -c "from seqocr.device import bf16_pays, pick_device as d
+print('bf16' if bf16_pays(d('$DEVICE')) else 'fp32')")
   : > "$OUT/bench.jsonl"
   IFS=, read -r -a runs <<< "$BENCH"
   for run in "${runs[@]}"; do
     model=${run%%:*} batch=${run##*:}
-    "$PY" -m seqocr bench train --model "$model" --batch-size "$batch" --dtype bf16 --device "$DEVICE" --steps 10 \
+    "$PY" -m seqocr bench train --model "$model" --batch-size "$batch" --dtype "$DTYPE" --device "$DEVICE" --steps 10 \
         --warmup 3 --json >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err" \
       || echo "{\"model\": \"$model\", \"batch\": $batch, \"error\": \"failed: see bench.err (out of memory?)\"}" \
            >> "$OUT/bench.jsonl"
   done
-  "$PY" scripts/profile_step.py --config "$CONFIG" "${EXTRA[@]}" --device "$DEVICE" --batch "$PROFILE_BATCH" --bf16 \
-      --out "$OUT/profile.txt" > /dev/null
+  "$PY" scripts/profile_step.py --config "$CONFIG" "${EXTRA[@]}" --device "$DEVICE" --batch "$PROFILE_BATCH" \
+      $([ "$DTYPE" = bf16 ] && echo --bf16) --out "$OUT/profile.txt" > /dev/null
   cat "$OUT/bench.jsonl"
 fi

@@ -3,6 +3,7 @@ the service's end-to-end tests."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def spawn(args: list[str], startup_s: float = START_S) -> tuple[subprocess.Popen
                                 stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + startup_s
         while time.monotonic() < deadline and proc.poll() is None:
-            url = url or _listening_url(err)
+            url = url or listening_url(err)
             try:
                 if url is not None:
                     with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
@@ -43,8 +44,9 @@ def spawn(args: list[str], startup_s: float = START_S) -> tuple[subprocess.Popen
                            f"{err.read().decode(errors='replace')[-2000:]}")
 
 
-def _listening_url(err) -> str | None:
+def listening_url(err) -> str | None:
     """The address in the ``seqocr serve: listening on URL`` line of a server's stderr file, once it is there."""
-    err.seek(0)
-    found = re.search(rb"^seqocr serve: listening on (http://\S+)$", err.read(), re.MULTILINE)
+    # pread, not seek and read: the child writes through the same open file, so moving its offset here would
+    # make the child's next line overwrite the start of the file (seen on a slow machine: the line was lost).
+    found = re.search(rb"^seqocr serve: listening on (http://\S+)$", os.pread(err.fileno(), 1 << 20, 0), re.MULTILINE)
     return found[1].decode() if found else None

@@ -48,7 +48,9 @@ def test_backbone_matches_onnx_runtime(onnx_backbone, shape):
     with torch.no_grad():
         got = backbone(torch.from_numpy(x)).numpy()
     assert got.shape == expected.shape == (shape[0], 384, -(-shape[2] // 16), -(-shape[3] // 4))
-    assert np.abs(got - expected).max() <= 1e-4
+    # fp32 agreement at the features' scale (up to ~10): 2e-5 of it; kernels differ by CPU (1.2e-4 on an AVX2-only
+    # AMD box against < 1e-4 on AVX-512 Xeons), a wrong weight or layer is off by far more
+    assert np.abs(got - expected).max() <= 2e-5 * np.abs(expected).max()
 
 
 def test_loading_weights_from_another_graph_is_one_clear_error(tmp_path):
