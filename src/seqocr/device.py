@@ -65,8 +65,8 @@ def place(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def bf16_pays(device: torch.device) -> bool:
     """Whether bf16 autocast is worth asking for on ``device``: on a GPU, or on a CPU where oneDNN has bf16 kernels
-    (AVX512, AMX, Arm's BF16); on an AVX2-only CPU bf16 is emulated, and a training step of the shipped model took
-    ~10x as long as in fp32 (BENCHMARKS, issue 22, session 20)."""
+    (AVX512, AMX, Arm's BF16); on an AVX2-only CPU bf16 is emulated, and training the shipped model took 7-10x as
+    long as in fp32 (BENCHMARKS, issue 22, session 20)."""
     import torch
 
     return device.type != "cpu" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -78,6 +78,6 @@ def use_bf16(wanted: bool, device: torch.device, what: str, say: bool = True) ->
     if wanted and not bf16_pays(device):
         if say:
             print(f"{what}: this CPU has no bf16 arithmetic (oneDNN's bf16 kernels need AVX512, AMX or Arm BF16): "
-                  "running in fp32, about 10x faster here", file=sys.stderr)
+                  "running in fp32, several times faster here", file=sys.stderr)
         return False
     return wanted
