@@ -83,6 +83,8 @@ class DataConfig:
                                      # rest of the strip FSNS's noise filler; the plain set has 5 % of them)
     synth_fonts: float = 0.0         # share of generated training signs painted in one of 8 more typefaces (serif,
                                      # geometric, wide, regular weights) than the plain set's five condensed bold sans
+    synth_accents: float = 0.0       # share of generated training signs whose capitals are painted without their
+                                     # accents (or with another accent), the label keeping the map's form
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on

@@ -20,6 +20,8 @@ class Shares:
     few_views: float = 0.0    # photographed 1-3 times, not 4: the other tiles are FSNS's noise filler
     fonts: float = 0.0        # painted in a typeface of the split's own, not one of the plain set's five (a test
                               # sign's typeface is never a training sign's: synth/fonts.py SHARE_FONTS)
+    accents: float = 0.0      # capitals painted as many French plates paint them: without their accents, or (a
+                              # fifth of the share) with another accent than the map's; the label keeps the map's
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

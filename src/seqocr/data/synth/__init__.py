@@ -112,7 +112,8 @@ def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
 def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None,
                   small_first: random.Random | None = None, clutter: random.Random | None = None,
                   numbers: random.Random | None = None, few_views: random.Random | None = None,
-                  fonts: tuple[int, ...] = PLAIN_FONTS) -> tuple[Image.Image, int, np.ndarray]:
+                  fonts: tuple[int, ...] = PLAIN_FONTS, accents: random.Random | None = None
+                  ) -> tuple[Image.Image, int, np.ndarray]:
     """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
     views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
     each character of ``text`` is in each view (:func:`label_glyphs`). With ``extras``, the plate carries a
@@ -120,10 +121,11 @@ def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = 
     ``small_first``, a first name is painted small (:func:`.plate.sign_lines`); with ``clutter``, something that
     is not the name is beside it (:func:`.clutter.clutter_kind`); with ``numbers``, a house-number plate of its own
     (:func:`.clutter.house_number`); with ``few_views``, 1, 2 or 3 real views, as many of each; the plate is
-    painted in one of ``fonts`` (:func:`.fonts.pick_font`)."""
+    painted in one of ``fonts`` (:func:`.fonts.pick_font`); with ``accents``, its capitals lose their accents or
+    take others (:func:`.plate.paint_accents`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
-    scene = _scene(text, rng, extras, small_first, clutter, numbers, fonts)
+    scene = _scene(text, rng, extras, small_first, clutter, numbers, fonts, accents)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]  # drawn in any case: the rest stays
     if few_views is not None:
         present = few_views.choice((1, 2, 3))
@@ -158,7 +160,8 @@ def synth_record(seed: int, index: int, split: str = "train", shares: Shares = P
     (:func:`independent_name`) or invented (:func:`invent_names`), a secondary line under the name
     (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.clutter.clutter_kind`), a
     house-number plate beside the sign (:func:`.clutter.house_number`), fewer than 4 real views, a typeface of the
-    split's own (:data:`.fonts.SHARE_FONTS`); with every share 0
+    split's own (:data:`.fonts.SHARE_FONTS`), capitals painted without the map's accents (never on invented names,
+    whose accents nothing could tell); with every share 0
     the set is what it always was."""
     return synth_glyphs(seed, index, split, shares)[:3]
 
@@ -188,7 +191,8 @@ def synth_glyphs(seed: int, index: int, split: str = "train", shares: Shares = P
                                            _drawn(derived, 0xC1A7, shares.clutter),
                                            _drawn(derived, 0x4E05, shares.numbers),
                                            _drawn(derived, 0xFE35, shares.few_views),
-                                           SHARE_FONTS[split] if _drawn(derived, 0xF047, shares.fonts) else PLAIN_FONTS)
+                                           SHARE_FONTS[split] if _drawn(derived, 0xF047, shares.fonts) else PLAIN_FONTS,
+                                           None if names else _drawn(derived, 0xACC5, shares.accents))
     return image, text, present, glyphs
 
 

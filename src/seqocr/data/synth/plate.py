@@ -78,6 +78,43 @@ def sign_lines(text: str, rng: random.Random, small_first: random.Random | None 
     return lines + [_segments(rest, particles, small_caps)]
 
 
+_BARE = str.maketrans("ÀÂÄÉÈÊËÎÏÔÖÙÛÜŸ", "AAAEEEEIIOOUUUY")  # capitals without their accents (Ç and Œ apart)
+_OTHER = {"É": "È", "È": "É", "Ê": "É", "Ë": "É", "À": "Â", "Ô": "Ö", "Î": "Ï", "Û": "Ü", "Ï": "Î"}  # another accent
+_ADDED = {"E": "Ë", "I": "Ï"}  # a diaeresis the map name may not write (Noel, Raphael)
+
+
+def paint_accents(lines: list[list[Segment]], rng: random.Random) -> list[list[Segment]]:
+    """The capitals of ``lines`` as many French plates paint them, the label keeping the map's accents: mostly
+    without any accent (``EGLISE``, the cedilla dropped half the time), and a fifth of the time with one letter's
+    accent other than the map's: a grave for an acute (``LIBÈRATION``), or a diaeresis or an acute the map name
+    does not carry (``NOËL`` for Noel). Lowercase segments (small particles, first names painted as written) keep
+    theirs. Every character stays one character, so the glyph boxes still match the label."""
+    capitals = [(i, k) for i, line in enumerate(lines) for k, (t, _, _) in enumerate(line)
+                if any(c.isalpha() for c in t) and t == t.upper()]
+    if not capitals:
+        return lines
+    out = [list(line) for line in lines]
+    if rng.random() < 0.8:
+        cedilla = rng.random() < 0.5
+        for i, k in capitals:
+            t, scale, joined = out[i][k]
+            t = t.translate(_BARE)
+            out[i][k] = (t.replace("Ç", "C") if cedilla else t, scale, joined)
+        return out
+    letters = [(i, k, n, t) for i, k in capitals for t in [out[i][k][0]] for n in range(len(t))]
+    spots, swap = [(i, k, n) for i, k, n, t in letters if t[n] in _OTHER], _OTHER
+    if not spots:  # no accent to change: add one where a plate might (a diaeresis after a vowel, else an acute)
+        spots, swap = [(i, k, n) for i, k, n, t in letters if t[n] in "EI" and n and t[n - 1] in "AO"], _ADDED
+    if not spots:
+        spots = [(i, k, n) for i, k, n, t in letters if t[n] == "E" and n + 1 < len(t) and t[n + 1].isalpha()]
+        swap = {"E": "É"}
+    if spots:
+        i, k, n = rng.choice(spots)
+        t, scale, joined = out[i][k]
+        out[i][k] = (t[:n] + swap[t[n]] + t[n + 1:], scale, joined)
+    return out
+
+
 def _display(segments: list[list[Segment]], apostrophe: str) -> list[list[Segment]]:
     """Label characters as painted on signs: a plain apostrophe and ``-``."""
     return [[(t.replace(APOS, apostrophe).replace(HYPHEN, "-"), s, j) for t, s, j in line] for line in segments]

@@ -15,7 +15,7 @@ from PIL import Image, ImageChops, ImageDraw
 from .camera import TILE, _camera, _lut
 from .clutter import clutter_kind, house_number, other_sign, paste_other, paste_panel, traffic_panel
 from .fonts import FONTS, PLAIN_FONTS, pick_font
-from .plate import _display, draw_plate, footer_text, plate_style, sign_lines
+from .plate import _display, draw_plate, footer_text, paint_accents, plate_style, sign_lines
 
 
 def _smooth_noise(nrng: np.random.Generator, cells: int, size: int = 256) -> np.ndarray:
@@ -283,14 +283,19 @@ def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
 
 def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
            small_first: random.Random | None = None, clutter: random.Random | None = None,
-           numbers: random.Random | None = None, fonts: tuple[int, ...] = PLAIN_FONTS) -> Scene:
+           numbers: random.Random | None = None, fonts: tuple[int, ...] = PLAIN_FONTS,
+           accents: random.Random | None = None) -> Scene:
     """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt). With ``extras`` (a
     generator of its own, so that ``rng``'s draws stay as they were), the plate also carries a secondary line under
     the name (:func:`footer_text`); with ``small_first`` (another) a first name is painted small; with ``clutter``
     (another) something that is not the name is beside it (:func:`clutter_kind`); with ``numbers`` (another) a
     house-number plate is beside the plate, where no traffic panel is (:func:`house_number`); the plate is painted in
-    one of ``fonts``."""
-    lines = _display(sign_lines(text, rng, small_first), rng.choice(("'", "\u2019")))
+    one of ``fonts``; with ``accents`` (another) its capitals are painted as plates paint them, not as the map
+    writes them (:func:`paint_accents`)."""
+    lines = sign_lines(text, rng, small_first)
+    if accents is not None:
+        lines = paint_accents(lines, accents)
+    lines = _display(lines, rng.choice(("'", "\u2019")))
     style = plate_style(rng)
     if extras is not None:
         style = style._replace(footer=footer_text(text, extras))
