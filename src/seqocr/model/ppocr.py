@@ -66,11 +66,12 @@ class Block(nn.Module):
 
 
 class Downsample(nn.Module):
-    """Depthwise 3x3 of stride (2, 1), then 1x1 -> GELU -> 1x1 to the next stage's width."""
+    """Depthwise 3x3 of stride ``stride`` ((2, 1) in the recognizer, 2 in the detector), then 1x1 -> GELU -> 1x1 to
+    the next stage's width."""
 
-    def __init__(self, cin: int, cout: int):
+    def __init__(self, cin: int, cout: int, stride: int | tuple[int, int] = (2, 1)):
         super().__init__()
-        self.mixer = nn.Conv2d(cin, cin, 3, stride=(2, 1), padding=1, groups=cin)
+        self.mixer = nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin)
         self.ffn_in = nn.Conv2d(cin, cout, 1)
         self.ffn_out = nn.Conv2d(cout, cout, 1)
 
@@ -84,13 +85,16 @@ def pad_end(x: Tensor, value: float = 0.0) -> Tensor:
 
 
 class Stem(nn.Module):
-    def __init__(self):
+    """HGNetV2's stem, ``width`` channels wide (48 in the recognizer, 24 in the detector): 2 * width out, stride 4."""
+
+    def __init__(self, width: int = 48):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 48, 3, stride=2, padding=1)
-        self.conv2a = nn.Conv2d(48, 24, 2)
-        self.conv2b = nn.Conv2d(24, 48, 2)
-        self.conv3 = nn.Conv2d(96, 48, 3, stride=2, padding=1)
-        self.conv4 = nn.Conv2d(48, 96, 1)
+        w = width
+        self.conv1 = nn.Conv2d(3, w, 3, stride=2, padding=1)
+        self.conv2a = nn.Conv2d(w, w // 2, 2)
+        self.conv2b = nn.Conv2d(w // 2, w, 2)
+        self.conv3 = nn.Conv2d(2 * w, w, 3, stride=2, padding=1)
+        self.conv4 = nn.Conv2d(w, 2 * w, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.relu(self.conv1(x))
