@@ -6,7 +6,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import lmdb
@@ -15,7 +14,6 @@ import pytest
 import torch
 from PIL import Image
 
-from scripts.spawn_serve import START_S
 from seqocr.data import lmdb_store
 from seqocr.data.datasets import LmdbDataset
 from seqocr.data.items import sample_rng
@@ -170,24 +168,26 @@ def test_a_missing_image_file_in_a_labels_file_is_named(tmp_path):
 
 
 def test_a_killed_pack_leaves_no_out_and_a_rerun_succeeds(tmp_path):
+    """A pack killed (SIGKILL) after its first commit of CHUNK_SAMPLES samples: the samples are in the partial
+    folder, with no num-samples, and nothing at ``out``; a rerun clears it and succeeds. The child says when its
+    first chunk is committed (it is asked for the next sample) and then waits: no clock involved."""
     out = tmp_path / "db"
     partial = tmp_path / ".db.partial"
-    slow = ("import io, itertools, time\nfrom PIL import Image\nfrom seqocr.data.lmdb_store import pack_lmdb\n"
-            "b = io.BytesIO(); Image.new('RGB', (40, 10)).save(b, 'PNG')\n"
-            "def forever():\n    for i in itertools.count():\n        time.sleep(0.002)\n"
-            "        yield b.getvalue(), 'Rue', str(i)\n"
-            f"pack_lmdb({str(out)!r}, forever(), progress=False)\n")
-    proc = subprocess.Popen([sys.executable, "-c", slow])
+    child = ("import io, itertools, sys\nfrom PIL import Image\nfrom seqocr.data.lmdb_store import CHUNK_SAMPLES, "
+             "pack_lmdb\nb = io.BytesIO(); Image.new('RGB', (40, 10)).save(b, 'PNG')\n"
+             "def forever():\n    for i in itertools.count():\n        if i == CHUNK_SAMPLES:\n"
+             "            print('committed', flush=True); sys.stdin.read()  # the first chunk is in: wait\n"
+             "        yield b.getvalue(), 'Rue', str(i)\n"
+             f"pack_lmdb({str(out)!r}, forever(), progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + START_S
-        while not (partial / "data.mdb").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # a few hundred samples in
-        assert proc.poll() is None, "the packing process ended on its own"
+        assert proc.stdout.readline() == "committed\n", "the packing process ended before its first commit"
     finally:
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert partial.is_dir() and not out.exists()
+        proc.communicate()
+    assert not out.exists()
+    with lmdb.open(str(partial), readonly=True, lock=False) as env, env.begin() as txn:
+        assert txn.get(b"num-samples") is None and txn.stat()["entries"] == 2 * lmdb_store.CHUNK_SAMPLES
     summary = pack_lmdb(out, [(tiny_png(), "Rue", "x")], progress=False)
     assert summary.written == 1 and all_items(out)[b"num-samples"] == b"1" and not partial.exists()
 
@@ -241,6 +241,29 @@ def test_a_db_without_num_samples_is_an_error_naming_it(tmp_path, fsns):
         txn.put(b"label-000000001", b"Rue")
     with pytest.raises(DataError, match=f"^{root}: .*'num-samples'"):
         LmdbDataset(root, fsns, SPEC, max_chars=37)
+
+
+@pytest.mark.parametrize("claimed", [3, 2, 4])
+def test_num_samples_is_trusted_up_to_the_samples_stored_and_refused_one_past(tmp_path, fsns, claimed):
+    """The count guard at its edge: 3 samples stored (7 keys). A num-samples of 3 (exactly what is there) or 2
+    reads that many; 4, one past, would index a sample that is not there: refused, naming the keys."""
+    root = write_like_dtrb(tmp_path / "db", [(tiny_png((i, 0, 0)), f"Rue {i}") for i in range(3)])
+    with lmdb.open(str(root), map_size=1 << 26) as env, env.begin(write=True) as txn:
+        txn.put(b"num-samples", str(claimed).encode())
+    stored = lambda: [t for _, t, _ in lmdb_store.stored_lmdb(root, lmdb_store.SkipReport())]  # eval --onnx, pack
+    try:
+        if claimed > 3:
+            message = f"^{root}: 'num-samples' is 4, but the database holds only 7 keys \\(2 per sample\\)$"
+            with pytest.raises(DataError, match=message):
+                stored()
+            with pytest.raises(DataError, match=message):
+                LmdbDataset(root, fsns, SPEC, max_chars=37)
+            return
+        assert stored() == [f"Rue {i}" for i in range(claimed)]
+        ds = LmdbDataset(root, fsns, SPEC, max_chars=37)
+        assert [ds[k][1] for k in range(len(ds))] == [f"Rue {i}" for i in range(claimed)]
+    finally:
+        lmdb_store.close_env(root)
 
 
 def test_something_other_than_an_lmdb_is_an_error(tmp_path, fsns):
