@@ -3,6 +3,7 @@ repository's root (tests never depend on the working directory)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -170,3 +171,24 @@ def assert_crop_reads_alike(tmp_path, crop: str, view_height: int, view_width: i
     got, want = onnx_reader.read(images), torch_reader.read(images)
     assert [r.text for r in got] == [r.text for r in want]
     np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], atol=1e-4)
+
+
+@contextlib.contextmanager
+def in_process(app):
+    """``app`` served by uvicorn on a loopback port in a thread of this process: its base URL, then shut down."""
+    import threading
+
+    import uvicorn
+
+    from seqocr.serve import bind
+
+    sock = bind("127.0.0.1", 0)
+    sock.listen()  # connections queue from here, whether or not the server thread has started
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

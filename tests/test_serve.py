@@ -1,7 +1,6 @@
 """`seqocr serve` started for real on a loopback port, answering good and bad requests."""
 
 import base64
-import contextlib
 import io
 import re
 import time
@@ -13,7 +12,7 @@ import pytest
 from PIL import Image
 
 from scripts.spawn_serve import spawn
-from tests.helpers import SAMPLES, png_header, tiny_checkpoint
+from tests.helpers import SAMPLES, in_process, png_header, tiny_checkpoint
 
 SAMPLE_IMAGES = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]
 
@@ -419,27 +418,6 @@ def test_a_client_over_its_in_flight_limit_gets_429_at_once_without_timing(tmp_p
             reader.go.set()
             assert [f.result(timeout=120).status_code for f in [*held, another]] == [200, 200, 200]
             other.close()
-
-
-@contextlib.contextmanager
-def in_process(app):
-    """``app`` served by uvicorn on a loopback port in a thread of this process: its base URL, then shut down."""
-    import threading
-
-    import uvicorn
-
-    from seqocr.serve import bind
-
-    sock = bind("127.0.0.1", 0)
-    sock.listen()  # connections queue from here, whether or not the server thread has started
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def test_a_body_not_received_in_full_within_the_body_timeout_gets_408(tmp_path):
