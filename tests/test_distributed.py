@@ -1,10 +1,12 @@
 """torchrun on CPU (gloo): 2 processes of batch B take the same steps as 1 process of batch 2B, and a run
 killed with SIGKILL resumes to exactly where an uninterrupted run gets."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,28 +92,6 @@ def test_mismatched_configs_across_ranks_are_refused(labels, tmp_path):
 RANDOM = ["model.dropout=0.3", "model.teacher_forcing=0.5", "model.train_views=2"]
 
 
-def test_sigkill_and_resume_matches_an_uninterrupted_run(labels, tmp_path):
-    steps = 40  # long enough that the poll below sees a checkpoint well before the end, on a loaded machine too
-    full = tmp_path / "full"
-    run(train_args(labels, full, 4, steps, *RANDOM))
-    cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, *train_args(labels, cut, 4, steps, *RANDOM)], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # wait for a checkpoint past step 2, then kill without warning
-        ckpt = cut / "last.pt"
-        if ckpt.exists() and torch.load(ckpt, weights_only=True)["step"] >= 4:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = torch.load(cut / "last.pt", weights_only=True)["step"]
-    assert 4 <= killed_at < steps
-    run(train_args(labels, cut, 4, steps, *RANDOM) + ["--resume"])
-    a, b = weights(full / "last.pt"), weights(cut / "last.pt")
-    assert all(torch.equal(a[k], b[k]) for k in a)
-
-
 def worker_pids(parent: int) -> list[int]:
     """The processes torchrun started (its children that run seqocr), from /proc."""
     out = []
@@ -125,24 +105,112 @@ def worker_pids(parent: int) -> list[int]:
     return sorted(out)
 
 
+class StepLog:
+    """A run's ``log.jsonl`` made a named pipe before the run starts: rank 0 opens it to log each step (log_every 1)
+    and cannot go on until the test opens it to read, so the test learns each step as it is logged and the run
+    waits at the next one. Rank 0 saves its checkpoint after logging a step, so once step ``2k + 1`` is read the
+    last checkpoint is step ``2k`` (ckpt_every 2), exactly: no clock, no polling of files."""
+
+    def __init__(self, out: Path):
+        out.mkdir(parents=True)
+        self.path = out / "log.jsonl"
+        os.mkfifo(self.path)
+
+    def read_until(self, step: int, job: subprocess.Popen) -> None:
+        """Read the logged steps until ``step``; fails if ``job`` exits first."""
+        while True:
+            done, text = threading.Event(), []
+
+            def read_one():
+                with open(self.path, encoding="utf-8") as f:  # waits for rank 0 to open it for its next step
+                    text.append(f.read())
+                done.set()
+
+            threading.Thread(target=read_one, daemon=True).start()
+            while not done.wait(1.0):  # the event, with a check that the job is still there to set it
+                if job.poll() is not None:
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))  # releases the reader
+                    pytest.fail(f"the training job exited ({job.returncode}) before logging step {step}")
+            if any(json.loads(line)["step"] >= step for line in text[0].splitlines()):
+                return
+
+    def stop(self) -> None:
+        """Let rank 0 log freely from now on (a reader that stays), then give the path back to a plain file for a
+        resumed run."""
+        self.keep = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+
+    def remove(self) -> None:
+        if hasattr(self, "keep"):
+            os.close(self.keep)
+        self.path.unlink()
+
+
+def kill_job(job: subprocess.Popen) -> None:
+    """SIGKILL a training job without warning: its ranks (torchrun starts each in a session of its own) and then
+    the launcher; a single-process job is its own rank."""
+    for pid in worker_pids(job.pid):
+        os.kill(pid, signal.SIGKILL)
+    job.kill()
+    job.wait()
+
+
+def killed_and_resumed(labels, out: Path, steps: int, nproc: int) -> int:
+    """A run of ``steps`` killed (SIGKILL) once step 5 is logged, i.e. with its checkpoint at step 4, then resumed
+    to the end; returns the step it was killed at."""
+    log = StepLog(out)
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 else []
+    job = subprocess.Popen([sys.executable, *launcher, *train_args(labels, out, 4, steps, *RANDOM)], env=ENV,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        log.read_until(5, job)
+    finally:
+        kill_job(job)
+    log.remove()
+    killed_at = torch.load(out / "last.pt", weights_only=True)["step"]
+    run(train_args(labels, out, 4, steps, *RANDOM) + ["--resume"], nproc=nproc)
+    return killed_at
+
+
+def test_sigkill_and_resume_matches_an_uninterrupted_run(labels, tmp_path):
+    steps = 8
+    run(train_args(labels, tmp_path / "full", 4, steps, *RANDOM))
+    assert killed_and_resumed(labels, tmp_path / "cut", steps, 1) == 4
+    a, b = weights(tmp_path / "full" / "last.pt"), weights(tmp_path / "cut" / "last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_two_ranks_killed_and_resumed_match_an_uninterrupted_two_rank_run(labels, tmp_path):
+    """Dropout, teacher forcing and view dropout on, so each rank draws its own random numbers: both ranks killed
+    at once mid-run and resumed, each from its own saved state, end bit-identical to an uninterrupted 2-rank run
+    (a resume that gave every rank rank 0's state, or left them unrestored, differs)."""
+    steps = 8
+    run(train_args(labels, tmp_path / "full", 4, steps, *RANDOM), nproc=2)
+    assert killed_and_resumed(labels, tmp_path / "cut", steps, 2) == 4
+    a, b = weights(tmp_path / "full" / "last.pt"), weights(tmp_path / "cut" / "last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    saved = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["extra"]["rng"]
+    assert len(saved) == 2 and not torch.equal(saved[0]["cpu"], saved[1]["cpu"])  # two streams, not one
+
+
 def test_a_rank_that_dies_ends_the_job_and_leaves_a_good_checkpoint(labels, tmp_path):
     """SIGKILL one of two ranks mid-run: the job ends, non-zero, well within SEQOCR_DIST_TIMEOUT (60 s here),
     instead of the other rank hanging in a collective; the last checkpoint written still loads (issue 24)."""
     out = tmp_path / "dies"
+    log = StepLog(out)
     job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                             *train_args(labels, out, 4, 400)], env=ENV, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline and not ((out / "last.pt").exists() and len(worker_pids(job.pid)) == 2):
-            time.sleep(0.1)
+        log.read_until(3, job)  # both ranks took 3 steps together; the checkpoint of step 2 is written
         workers = worker_pids(job.pid)
         assert len(workers) == 2 and (out / "last.pt").exists(), "the job did not start both ranks"
         os.kill(workers[-1], signal.SIGKILL)
+        log.stop()  # rank 0 goes on to its next collective, which must fail
         started = time.time()
         _, err = job.communicate(timeout=120)
     finally:
         if job.poll() is None:
             job.kill()
+        log.remove()
     assert job.returncode != 0 and time.time() - started < 90, err[-2000:]
     assert torch.load(out / "last.pt", weights_only=True)["step"] >= 2
