@@ -121,7 +121,7 @@ class StepLog:
         while True:
             done, text = threading.Event(), []
 
-            def read_one():
+            def read_one(done=done, text=text):
                 with open(self.path, encoding="utf-8") as f:  # waits for rank 0 to open it for its next step
                     text.append(f.read())
                 done.set()

@@ -28,7 +28,8 @@ arrived in full ``header_timeout_s`` after its first byte or the connection's st
 ``max_client_requests`` requests in flight gets a 429
 for the next. SIGTERM: the connections already queued are accepted, the socket closes (a later client is
 refused), requests in flight finish and each connection accepted is answered (for up to ``shutdown_grace_s``),
-exit 0.
+exit 0; a request whose images are still waiting for or inside the model when the grace ends is answered 503
+(``{"error": "the service shut down before this request was read ..."}``).
 """
 
 from .app import WEB, WEB_FILES, bind, create_app, serve

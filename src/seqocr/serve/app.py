@@ -48,7 +48,7 @@ def attention_refusal(reader: Reader) -> "str | None":
     from ..inference.onnx_reader import OnnxReader
 
     if isinstance(reader, OnnxReader):
-        return "attention maps need the PyTorch model; this service runs an ONNX model"
+        return "attention maps need the PyTorch model; this service runs an ONNX model (seqocr serve --torch has them)"
     if getattr(reader, "beam", 1) > 1:
         return "attention maps come with greedy reading only; this service reads with a beam"
     return None
@@ -130,7 +130,8 @@ def add_page_routes(app, reader: Reader, model_info: dict) -> None:
 
     @app.get("/healthz")
     async def healthz() -> dict:
-        return {"status": "ok", **model_info, "attention": refusal is None, "max_beam": beams,
+        return {"status": "ok", "engine": getattr(reader, "engine", "torch"), **model_info,
+                "attention": refusal is None, "max_beam": beams,
                 "charset": charset_chars, **({"attention_refusal": refusal} if refusal else {})}
 
     @app.get("/", include_in_schema=False)
@@ -166,8 +167,12 @@ def add_read_route(app, reader: Reader, limits: Limits, batcher: Batcher, min_co
         prepared = await asyncio.to_thread(
             lambda: [prepare(decode_image(data, i, limits), reader.spec, attention) for i, data in enumerate(images)])
         arrays = [array for array, _ in prepared]
-        readings: list[Reading] = await asyncio.gather(
-            *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention, beam, client_key(request.scope))])
+        try:
+            readings: list[Reading] = await asyncio.gather(
+                *[asyncio.wrap_future(f) for f in batcher.submit(arrays, attention, beam, client_key(request.scope))])
+        except asyncio.CancelledError:  # uvicorn cancels what is still in flight when the shutdown grace ends
+            raise BadRequest(503, "the service shut down before this request was read (shutdown grace of "
+                                  f"{limits.shutdown_grace_s:g} s)") from None
         return {"results": [result(r, attention, layout)
                             for r, (_, layout) in zip(reject_below(readings, min_confidence), prepared)]}
 
