@@ -60,11 +60,15 @@ def with_metadata(source, out, **changes):
     return out
 
 
-def test_an_honest_onnx_file_reads(exported):
+def test_an_honest_onnx_file_reads_what_its_checkpoint_reads(exported):
     from seqocr.inference.onnx_reader import OnnxReader
+    from seqocr.inference.predictor import Predictor
 
-    reader = OnnxReader(exported)
-    assert reader.read([str(SAMPLES / "sign-0000000.png")])[0].text is not None
+    images = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]
+    got = OnnxReader(exported).read(images)
+    want = Predictor.from_checkpoint(exported.with_name("default.pt")).read(images)  # what it was exported from
+    assert [r.text for r in got] == [r.text for r in want]
+    assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want], abs=1e-4)
 
 
 @pytest.mark.parametrize("changes, message", [
