@@ -85,6 +85,16 @@ class DataConfig:
                                      # geometric, wide, regular weights) than the plain set's five condensed bold sans
     synth_accents: float = 0.0       # share of generated training signs whose capitals are painted without their
                                      # accents (or with another accent), the label keeping the map's form
+    synth_legibility: float = 0.0    # share of generated training signs at the legibility limit: every view far and
+                                     # blurred (capitals 5-7 px tall as the camera recorded them)
+    synth_sticker: float = 0.0       # share of generated training plates with a sticker or a smear of paint over
+                                     # part of one word (data/synth/cover.py), the label keeping the word
+    synth_one_view: float = 0.0      # share of generated training signs photographed once: one real view, the
+                                     # other three tiles FSNS's noise filler
+    synth_oblique: float = 0.0       # share of generated training signs seen at a sharp angle (50-68 degrees from
+                                     # facing the camera) in every view: narrowed letters, one edge taller
+    synth_person: float = 0.0        # share of generated training signs named after a person: street type, first
+                                     # name and surname (Rue Victor Hugo), drawn by a generator of their own
     val_size: int = 256              # held-out generated samples
     augment: bool = True             # the reference's per-view crop / interpolation / colour jitter
     augment_on: str = "workers"      # where it runs: "workers" (Pillow, per sample) or "device" (batched tensor ops on

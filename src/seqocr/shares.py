@@ -22,6 +22,13 @@ class Shares:
                               # sign's typeface is never a training sign's: synth/fonts.py SHARE_FONTS)
     accents: float = 0.0      # capitals painted as many French plates paint them: without their accents, or (a
                               # fifth of the share) with another accent than the map's; the label keeps the map's
+    legibility: float = 0.0   # at the legibility limit: every view far and blurred, its capitals 5-7 px tall as the
+                              # camera recorded them (synth/scene.py at_limit)
+    sticker: float = 0.0      # a sticker or a smear of paint over part of one word of the plate; the label keeps the
+                              # word (synth/cover.py)
+    one_view: float = 0.0     # photographed once: one real view, the other three tiles FSNS's noise filler
+    oblique: float = 0.0      # seen at a sharp angle (50-68 degrees) in every view, as a plate along the street is
+    person: float = 0.0       # the street is named after a person: type, first name and surname (Rue Victor Hugo)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -41,7 +41,16 @@ from .fonts import (
     missing_glyphs,
     pick_font,
 )
-from .names import _check_split, elide, independent_name, invent_names, invented_word, proper_names, street_name
+from .names import (
+    _check_split,
+    elide,
+    independent_name,
+    invent_names,
+    invented_word,
+    person_name,
+    proper_names,
+    street_name,
+)
 from .plate import PlateStyle, draw_plate, footer_text, plate_style, sign_lines
 from .scene import _scene, _view, textures
 
@@ -69,6 +78,7 @@ __all__ = [
     "missing_glyphs",
     "pick_font",
     "plate_style",
+    "person_name",
     "proper_names",
     "render_glyphs",
     "render_sign",
@@ -112,7 +122,9 @@ def label_glyphs(text: str, painted: list[np.ndarray]) -> np.ndarray:
 def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = None,
                   small_first: random.Random | None = None, clutter: random.Random | None = None,
                   numbers: random.Random | None = None, few_views: random.Random | None = None,
-                  fonts: tuple[int, ...] = PLAIN_FONTS, accents: random.Random | None = None
+                  fonts: tuple[int, ...] = PLAIN_FONTS, accents: random.Random | None = None,
+                  limit: random.Random | None = None, cover: random.Random | None = None,
+                  one_view: random.Random | None = None, oblique: random.Random | None = None
                   ) -> tuple[Image.Image, int, np.ndarray]:
     """A 600x150 RGB image of 4 views (150x150 each) of one sign reading ``text`` (shown uppercased), how many
     views are real (about 5 % of images end with 1-3 views of noise, as FSNS fills missing views), and where
@@ -122,15 +134,20 @@ def render_glyphs(text: str, rng: random.Random, extras: random.Random | None = 
     is not the name is beside it (:func:`.clutter.clutter_kind`); with ``numbers``, a house-number plate of its own
     (:func:`.clutter.house_number`); with ``few_views``, 1, 2 or 3 real views, as many of each; the plate is
     painted in one of ``fonts`` (:func:`.fonts.pick_font`); with ``accents``, its capitals lose their accents or
-    take others (:func:`.plate.paint_accents`)."""
+    take others (:func:`.plate.paint_accents`); with ``limit``, every view is at the legibility limit
+    (:func:`.scene.at_limit`); with ``cover``, a sticker or a smear hides a few letters of one word
+    (:func:`.cover.cover_word`); with ``one_view``, one real view and three of noise (``few_views`` aside); with
+    ``oblique``, the plate is seen at a sharp angle in every view (:func:`.scene._quad`)."""
     if not text.strip():
         raise DataError("cannot render an empty label")
-    scene = _scene(text, rng, extras, small_first, clutter, numbers, fonts, accents)
+    scene = _scene(text, rng, extras, small_first, clutter, numbers, fonts, accents, cover)
     present = VIEWS - rng.choices((0, 1, 2, 3), weights=(95, 3, 1, 1))[0]  # drawn in any case: the rest stays
     if few_views is not None:
         present = few_views.choice((1, 2, 3))
+    if one_view is not None:
+        present = 1
     canvas = np.empty((TILE, TILE * VIEWS, 3), np.uint8)
-    views, painted = zip(*[_view(scene, rng) for _ in range(present)])
+    views, painted = zip(*[_view(scene, rng, limit, oblique) for _ in range(present)])
     for k, view in enumerate(_encode(list(views), rng)):
         canvas[:, k * TILE:(k + 1) * TILE] = np.asarray(view)
     _noise_fill(canvas, present, rng)
@@ -161,7 +178,10 @@ def synth_record(seed: int, index: int, split: str = "train", shares: Shares = P
     (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.clutter.clutter_kind`), a
     house-number plate beside the sign (:func:`.clutter.house_number`), fewer than 4 real views, a typeface of the
     split's own (:data:`.fonts.SHARE_FONTS`), capitals painted without the map's accents (never on invented names,
-    whose accents nothing could tell); with every share 0
+    whose accents nothing could tell), and the hard phenomena of issue 36 item 5: every view at the legibility limit
+    (:func:`.scene.at_limit`), a sticker or a smear over a few letters (:func:`.cover.cover_word`), one real view
+    among three of noise, a plate seen at a sharp angle (:func:`.scene._quad`), a street named after a person
+    (:func:`person_name`); with every share 0
     the set is what it always was."""
     return synth_glyphs(seed, index, split, shares)[:3]
 
@@ -184,6 +204,8 @@ def synth_glyphs(seed: int, index: int, split: str = "train", shares: Shares = P
     text = street_name(rng, split)
     if grammar := _drawn(derived, 0x1D3A, shares.independent):
         text = independent_name(grammar, split)
+    if person := _drawn(derived, 0x9E50, shares.person):
+        text = person_name(person, split)
     if names := _drawn(derived, 0x5EED, shares.invented):
         text = invent_names(text, names)
     image, present, glyphs = render_glyphs(text, rng, _drawn(derived, 0xF007, shares.extras),
@@ -192,7 +214,11 @@ def synth_glyphs(seed: int, index: int, split: str = "train", shares: Shares = P
                                            _drawn(derived, 0x4E05, shares.numbers),
                                            _drawn(derived, 0xFE35, shares.few_views),
                                            SHARE_FONTS[split] if _drawn(derived, 0xF047, shares.fonts) else PLAIN_FONTS,
-                                           None if names else _drawn(derived, 0xACC5, shares.accents))
+                                           None if names else _drawn(derived, 0xACC5, shares.accents),
+                                           _drawn(derived, 0x1E61, shares.legibility),
+                                           _drawn(derived, 0x571C, shares.sticker),
+                                           _drawn(derived, 0x0E1F, shares.one_view),
+                                           _drawn(derived, 0x0B11, shares.oblique))
     return image, text, present, glyphs
 
 

@@ -182,3 +182,16 @@ def independent_name(rng: random.Random, split: str = "train") -> str:
         text = f"{rng.choice(_TYPES)} {phrase}"
         if len(text) <= MAX_LEN:
             return _label_form(text)
+
+
+def person_name(rng: random.Random, split: str = "train") -> str:
+    """A street named after a person: a street type (by its frequency), a first name and a surname of the split
+    (``Rue Victor Hugo``, ``Avenue Jean—Baptiste Dumas``), at most 37 characters; what the ``person`` share draws,
+    so that every sign of it carries a first name a plate may paint small above the surname (``small_names``)."""
+    _check_split(split)
+    v = VOCAB
+    while True:
+        text = f"{rng.choices(_TYPES, weights=_TYPE_WEIGHTS)[0]} {rng.choice(v['first'][split])} " \
+               f"{rng.choice(v['surname'][split])}"
+        if len(text) <= MAX_LEN:
+            return _label_form(text)

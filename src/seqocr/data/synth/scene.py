@@ -10,10 +10,11 @@ import random
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from .camera import TILE, _camera, _lut
+from .camera import TILE, _camera, _lut, _sensor
 from .clutter import clutter_kind, house_number, other_sign, paste_other, paste_panel, traffic_panel
+from .cover import cover_word
 from .fonts import FONTS, PLAIN_FONTS, pick_font
 from .plate import _display, draw_plate, footer_text, paint_accents, plate_style, sign_lines
 
@@ -146,13 +147,23 @@ def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, f
     return np.linalg.solve(np.array(a, float), np.array(src, float).reshape(8)).tolist()
 
 
-def _quad(scene: Scene, rng: random.Random) -> list[tuple[float, float]]:
-    """Where the plate's corners land in the tile: scale, aspect, yaw/pitch, rotation, offset, maybe cropped."""
+OBLIQUE_ANGLE = (50.0, 68.0)  # seen at a sharp angle: the plate turned this many degrees from facing the camera
+OBLIQUE_YAW = (0.12, 0.25)    # and its near edge this much taller than the middle, the far edge as much shorter
+
+
+def _quad(scene: Scene, rng: random.Random, oblique: random.Random | None = None) -> list[tuple[float, float]]:
+    """Where the plate's corners land in the tile: scale, aspect, yaw/pitch, rotation, offset, maybe cropped. With
+    ``oblique`` (a generator of its own: ``rng``'s draws stay as they were), the plate is seen at a sharp angle, as
+    a plate on a wall along the street is from the car: narrowed by the cosine of :data:`OBLIQUE_ANGLE`, its near
+    edge taller than its far edge (:data:`OBLIQUE_YAW`)."""
     pw, ph = scene.plates[0].size
     w = scene.width * rng.uniform(0.9, 1.1)
     h = min(w * ph / pw, 0.85 * TILE)
     w = h * pw / ph
     yaw, pitch = rng.uniform(-0.18, 0.18), rng.uniform(-0.06, 0.06)
+    if oblique is not None:
+        w *= math.cos(math.radians(oblique.uniform(*OBLIQUE_ANGLE)))
+        yaw = oblique.choice((-1, 1)) * oblique.uniform(*OBLIQUE_YAW)
     ang = math.radians(scene.tilt + rng.uniform(-4, 4))
     ca, sa = math.cos(ang), math.sin(ang)
     corners = [(-w / 2 * (1 + pitch), -h / 2 * (1 + yaw)), (w / 2 * (1 + pitch), -h / 2 * (1 - yaw)),
@@ -260,14 +271,39 @@ def glyphs_in_view(glyphs: np.ndarray, quad: list[tuple[float, float]]) -> np.nd
     return out.astype(np.float32)
 
 
-def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
+LIMIT_CAPS = (5.0, 7.0)   # at the legibility limit: capitals this tall (px) as the camera recorded them
+LIMIT_BLUR = (0.55, 0.9)  # and a defocus of this many of those pixels (a gaussian's radius)
+
+
+def at_limit(cap: float, limit: random.Random) -> tuple[int, float]:
+    """Where a view at the legibility limit (issue 36 item 5) of a plate whose capitals are ``cap`` px tall in the
+    tile is recorded: the size n of the view, so that they are 5-7 px tall as the camera recorded them
+    (:data:`LIMIT_CAPS`; the view is scaled up to TILE after JPEG, and the reader's text crop enlarges it again,
+    neither adding detail), and the radius in those pixels of the blur over it (:data:`LIMIT_BLUR`)."""
+    n = round(TILE * limit.uniform(*LIMIT_CAPS) / max(cap, 1.0))
+    return max(24, min(TILE, n)), limit.uniform(*LIMIT_BLUR)
+
+
+def _at_limit(view: Image.Image, cap: float, limit: random.Random) -> Image.Image:
+    """``view`` as the camera records it at the legibility limit (:func:`at_limit`): shrunk (never enlarged), its
+    sensor noise drawn again at that size, and blurred."""
+    n, blur = at_limit(cap, limit)  # the view is drawn at the panorama's resolution, which may already be lower
+    if n < view.width:
+        view = _sensor(view.resize((n, n), Image.Resampling.BOX), limit)
+    return view.filter(ImageFilter.GaussianBlur(blur))
+
+
+def _view(scene: Scene, rng: random.Random, limit: random.Random | None = None,
+          oblique: random.Random | None = None) -> tuple[Image.Image, np.ndarray]:
     """One view of the scene's sign, drawn at the panorama's resolution: n x n with n = TILE / (1 to 1.8); it is
     scaled up to TILE x TILE after JPEG (see :func:`_encode`), which gives the soft, blocky look of FSNS views.
-    Also where each painted character landed in it (:func:`glyphs_in_view`)."""
+    Also where each painted character landed in it (:func:`glyphs_in_view`). With ``limit`` (a generator of its
+    own: ``rng``'s draws stay as they were), the view is at the legibility limit (:func:`at_limit`), the same
+    view otherwise; with ``oblique`` (another), the plate is seen at a sharp angle (:func:`_quad`)."""
     coarsest = min(1.8, max(1.0, scene.cap / 5))  # keep capitals at least ~5 px tall before scaling up
     n = round(TILE / rng.uniform(1.0, coarsest)) if rng.random() < 0.6 else TILE
     view = _background(scene, n, rng)
-    tile_quad = _quad(scene, rng)
+    tile_quad = _quad(scene, rng, oblique)
     quad = [(x * n / TILE, y * n / TILE) for x, y in tile_quad]
     if scene.pole is not None:
         _pole(view, quad, scene.pole, rng)
@@ -278,20 +314,24 @@ def _view(scene: Scene, rng: random.Random) -> tuple[Image.Image, np.ndarray]:
         paste_panel(view, scene.panel, quad, rng)
     _occlude(view, rng)
     _shade(view, rng)
-    return _camera(view, rng), glyphs_in_view(scene.glyphs, [(x / TILE, y / TILE) for x, y in tile_quad])
+    view = _camera(view, rng)
+    if limit is not None:
+        view = _at_limit(view, scene.cap, limit)
+    return view, glyphs_in_view(scene.glyphs, [(x / TILE, y / TILE) for x, y in tile_quad])
 
 
 def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
            small_first: random.Random | None = None, clutter: random.Random | None = None,
            numbers: random.Random | None = None, fonts: tuple[int, ...] = PLAIN_FONTS,
-           accents: random.Random | None = None) -> Scene:
+           accents: random.Random | None = None, cover: random.Random | None = None) -> Scene:
     """Lay out and draw the plate, and pick what the views share (size, texture, post, tilt). With ``extras`` (a
     generator of its own, so that ``rng``'s draws stay as they were), the plate also carries a secondary line under
     the name (:func:`footer_text`); with ``small_first`` (another) a first name is painted small; with ``clutter``
     (another) something that is not the name is beside it (:func:`clutter_kind`); with ``numbers`` (another) a
     house-number plate is beside the plate, where no traffic panel is (:func:`house_number`); the plate is painted in
     one of ``fonts``; with ``accents`` (another) its capitals are painted as plates paint them, not as the map
-    writes them (:func:`paint_accents`)."""
+    writes them (:func:`paint_accents`); with ``cover`` (another) a sticker or a smear of paint hides a few letters
+    of one word (:func:`.cover.cover_word`)."""
     lines = sign_lines(text, rng, small_first)
     if accents is not None:
         lines = paint_accents(lines, accents)
@@ -304,6 +344,8 @@ def _scene(text: str, rng: random.Random, extras: random.Random | None = None,
         style = style._replace(arrow=clutter.choice(("left", "right")))
     k = pick_font("".join(t for line in lines for t, _, _ in line) + style.header + style.footer, rng, fonts)
     plate, cap, glyphs = draw_plate(lines, k, style, rng)
+    if cover is not None:
+        cover_word(plate, lines, glyphs, cover)
     squeeze = rng.uniform(*FONTS[k].squeeze)
     legible = rng.uniform(8.5, 13.0) * plate.width * squeeze / cap  # plate width giving capitals that tall
     width = min(max(rng.uniform(0.5, 0.85) * TILE, legible), 0.97 * TILE)
