@@ -27,6 +27,16 @@ LENGTH_PENALTY = 0.0  # measured on generated signs, see BENCHMARKS.md "Issue 13
 ATTENTION_NEEDS_GREEDY = "attention maps come from greedy reading; read them with --beam 1"
 
 
+class Prior(Protocol):
+    """What the search adds to the decoder's log-probabilities, from the tokens each row has written so far: a
+    language model's weighted log-probabilities, a gazetteer's constraint. ``max_gain``: the most it can add in
+    one step (the search stops only once no live hypothesis can overtake a finished one)."""
+    max_gain: float
+
+    def __call__(self, history: np.ndarray) -> np.ndarray:
+        """``history`` (B·K, t) each row's tokens so far -> (B·K, C) scores to add to the next token's."""
+
+
 class StepDecoder(Protocol):
     def step(self, tokens: np.ndarray, parents: np.ndarray | None) -> np.ndarray:
         """Reorder the rows' state by ``parents`` (B·K,) int64 (None: as they are), feed ``tokens`` (B·K,) int64,
@@ -48,9 +58,20 @@ def beam_paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def beam_search(decoder: StepDecoder, batch: int, beam: int, max_len: int,
-                length_penalty: float = LENGTH_PENALTY) -> tuple[np.ndarray, np.ndarray]:
+                length_penalty: float = LENGTH_PENALTY, prior: Prior | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each image's best hypothesis: token ids (B, T) int64 and their probabilities (B, T) float32, T = ``max_len``,
-    PAD with probability 1 after the first EOS, as the greedy decoder returns them (``decode_batch`` reads both)."""
+    PAD with probability 1 after the first EOS, as the greedy decoder returns them (``decode_batch`` reads both).
+    With a ``prior`` the hypotheses are ranked by the decoder's log-probabilities plus the prior's scores (shallow
+    fusion); the probabilities returned stay the decoder's own."""
+    ids, probs, _ = beam_hypotheses(decoder, batch, beam, max_len, length_penalty, prior)
+    return ids[:, 0], probs[:, 0]
+
+
+def beam_hypotheses(decoder: StepDecoder, batch: int, beam: int, max_len: int,
+                    length_penalty: float = LENGTH_PENALTY, prior: Prior | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every image's K hypotheses, best first: ids (B, K, T), the decoder's probabilities (B, K, T) and the
+    ranking scores (B, K) (-inf for a hypothesis that never was: a beam wider than the texts possible)."""
     k, rows = check_beam(beam), batch * beam
     group = np.repeat(np.arange(batch) * k, k)                   # (B·K,) each row's image's first row
     scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], batch)  # one live hypothesis per image at first
@@ -62,7 +83,8 @@ def beam_search(decoder: StepDecoder, batch: int, beam: int, max_len: int,
     for t in range(max_len):
         logp = decoder.step(tokens, parents)                     # (B·K, C)
         c = logp.shape[1]
-        total = scores[:, None] + np.where(done[:, None], _pad_only(c), logp.astype(np.float64))
+        fused = logp.astype(np.float64) if prior is None else logp + prior(ids[:, :t])  # rows' texts so far
+        total = scores[:, None] + np.where(done[:, None], _pad_only(c), fused)
         length = np.where(done, lengths, t + 1.0)[:, None]
         key = (total / length ** length_penalty).reshape(batch, k * c)
         best = np.argsort(-key, axis=1, kind="stable")[:, :k]   # (B, K) ties: the lower beam, then the lower id
@@ -74,10 +96,11 @@ def beam_search(decoder: StepDecoder, batch: int, beam: int, max_len: int,
         probs[:, t] = np.where(done, 1.0, np.exp(logp[parents, tokens]))
         lengths = np.where(done, lengths, t + 1.0)
         done = done | (tokens == EOS)
-        if _settled(scores, lengths, done, batch, k, max_len, length_penalty):
+        gain = 0.0 if prior is None else prior.max_gain * (max_len - t - 1)
+        if _settled(scores, lengths, done, batch, k, max_len, length_penalty, gain):
             break
-    first = np.arange(batch) * k                                 # rows are ranked: each image's best comes first
-    return ids[first], probs[first]
+    final = np.where(done, scores / np.maximum(lengths, 1.0) ** length_penalty, scores / float(max_len) ** length_penalty)
+    return ids.reshape(batch, k, -1), probs.reshape(batch, k, -1), final.reshape(batch, k)
 
 
 def _pad_only(classes: int) -> np.ndarray:
@@ -88,10 +111,11 @@ def _pad_only(classes: int) -> np.ndarray:
 
 
 def _settled(scores: np.ndarray, lengths: np.ndarray, done: np.ndarray, batch: int, k: int, max_len: int,
-             length_penalty: float) -> bool:
+             length_penalty: float, gain: float = 0.0) -> bool:
     """True when every image's best finished hypothesis ranks at least as high as any live one could ever rank: a
-    live sum only falls, and its divisor grows at most to ``max_len ** length_penalty``. With no length penalty
-    that is "each image's top hypothesis has finished", and stopping there changes no reading."""
+    live sum falls, or rises by at most ``gain`` more (a prior's bonus over the steps left), and its divisor grows
+    at most to ``max_len ** length_penalty``. With no length penalty and no gain that is "each image's top
+    hypothesis has finished", and stopping there changes no reading."""
     finished = np.where(done, scores / np.maximum(lengths, 1.0) ** length_penalty, -np.inf).reshape(batch, k)
-    ceiling = np.where(done, -np.inf, scores / float(max_len) ** length_penalty).reshape(batch, k)
+    ceiling = np.where(done, -np.inf, (scores + gain) / float(max_len) ** length_penalty).reshape(batch, k)
     return bool(np.all(finished.max(1) >= ceiling.max(1)))
