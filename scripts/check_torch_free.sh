@@ -38,7 +38,7 @@ assert reading.text and 0 < reading.confidence <= 1, reading
 try:
     from seqocr import Predictor  # noqa: F401
 except ImportError as e:
-    want = 'seqocr.Predictor needs torch, which is not installed: pip install "seqocr[torch]"'
+    want = 'seqocr.Predictor needs torch, which is not installed: pip install torch==2.13.0 --index-url'
     if not str(e).startswith(want) or e.__cause__ is not None or e.__suppress_context__ is not True:
         sys.exit(f"check_torch_free: seqocr.Predictor without torch raised: {e!r}")
 else:
@@ -46,7 +46,7 @@ else:
 print(f"check_torch_free: seqocr.OnnxReader() read {sample.name} as {reading.text!r}")
 PYEOF
 # A command that needs torch says which extra to install, in one line, and exits 1 (no traceback).
-want='seqocr: error: seqocr train needs torch, which is not installed: pip install "seqocr[torch]"'
+want='seqocr: error: seqocr train needs torch, which is not installed: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install "seqocr[torch]"'
 status=0
 got=$("$VENV/bin/seqocr" train --config configs/tiny.yaml 2>&1) || status=$?
 if [[ $status != 1 || "$got" != "$want" ]]; then

@@ -179,11 +179,11 @@ def test_exported_weights_read_like_the_checkpoint_and_serve_as_the_shipped_mode
     assert main(["read", "--checkpoint", str(weights), *images]) == 0
     assert capsys.readouterr().out == from_ckpt
     monkeypatch.setattr(ckpt, "SHIPPED", weights)
-    assert main(["read", *images]) == 0
+    assert main(["read", "--torch", *images]) == 0  # the shipped model with PyTorch: its .safetensors file
     assert capsys.readouterr().out == from_ckpt
     assert ckpt.read_weights(weights)["info"] == {"note": "test"}
     monkeypatch.setattr(ckpt, "SHIPPED", tmp_path / "none.safetensors")
-    assert main(["read", *images]) == 1
+    assert main(["read", "--torch", *images]) == 1
     assert "no --checkpoint given and this install has no shipped model" in one_error_line(capsys)
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     assert main(["read", "--checkpoint", str(tmp_path / "bad.safetensors"), *images]) == 1
@@ -251,12 +251,12 @@ def test_bench_reports_throughput_and_mfu_as_json(capsys):
 
 
 def test_without_torch_read_uses_the_shipped_onnx_model_and_refuses_a_checkpoint(monkeypatch, capsys):
-    import seqocr.cli.common
+    import seqocr.inference.engine
 
     sample = SAMPLE
     assert main(["read", "--json", "--onnx", str(SHIPPED_ONNX), sample]) == 0
     with_onnx = capsys.readouterr().out
-    monkeypatch.setattr(seqocr.cli.common, "_have_torch", lambda: False)
+    monkeypatch.setattr(seqocr.inference.engine, "installed", lambda module: module != "torch")
     monkeypatch.setattr("seqocr.inference.predictor.Predictor.from_checkpoint", None)  # any use of torch's reader fails
     assert main(["read", "--json", sample]) == 0
     assert capsys.readouterr().out == with_onnx and json.loads(with_onnx)["text"]
@@ -352,8 +352,10 @@ def run_without(modules: str, *args: str):
 def test_a_missing_extra_is_named_in_one_line(modules, args, extra, tmp_path):
     r = run_without(modules, *[a.format(tmp=tmp_path) for a in args])
     module = modules.split(",")[0]
+    from seqocr.install import install_hint
+
     assert r.returncode == 1 and r.stderr.splitlines() == [
-        f'seqocr: error: seqocr {args[0]} needs {module}, which is not installed: pip install "seqocr[{extra}]"']
+        f"seqocr: error: seqocr {args[0]} needs {module}, which is not installed: {install_hint(extra)}"]
 
 
 def test_pack_synth_needs_no_torch(tmp_path):

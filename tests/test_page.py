@@ -79,7 +79,7 @@ def test_page_reads_a_sign_draws_attention_and_shows_api_errors(chromium, server
         assert page.evaluate(f"{card}.querySelector('.overlay').dataset.char") == "1"
         assert page.evaluate(f"{card}.querySelector('.char.on') === {card}.querySelectorAll('.char')[1]")
 
-        for name, message in [(bad.name, "400: image 0: unreadable or truncated image"),
+        for name, message in [(bad.name, "400: bad.png: unreadable or truncated image"),  # the file, not "image 0"
                               (big.name, "413: request body")]:
             assert page.evaluate(f"{CARD.format(name)}.dataset.state") == "error"
             assert page.evaluate(f"{CARD.format(name)}.querySelector('.error').textContent").startswith(message)

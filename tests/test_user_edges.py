@@ -39,11 +39,41 @@ def samples_with_a_truncated_image(root: Path) -> Path:
     return folder / "labels.tsv"
 
 
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory) -> dict:
+    """One tiny training run that meets three of the edges at once: a warm-up (50 steps) longer than the run (4), a
+    labels file of two images, one unreadable and so drawn several times in each batch of 8, and a stderr that is
+    not a terminal. Its exit status, stdout, stderr and folder."""
+    import contextlib
+    import io
+
+    from tests.helpers import write_synth_folder
+
+    root = tmp_path_factory.mktemp("short")
+    labels = write_synth_folder(root / "d", 2)
+    (root / "d" / "img" / "1.png").write_bytes(b"not a png")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["train", *TINY, "--set", "train.steps=4", "--set", "train.batch_size=8", "--set",
+                       "train.warmup_steps=50", "--set", f"data.train={labels}", "--set", "data.max_skip_fraction=0.5",
+                       "--set", f"train.out_dir={root / 'run'}"])
+    return {"status": status, "out": out.getvalue(), "err": err.getvalue(), "run": root / "run"}
+
+
 # -- eval names each unreadable image and exits 1, as read does ----------------------------------------------------
 
-@pytest.mark.parametrize("model", [["--onnx", str(SHIPPED_ONNX)], ["--checkpoint", str(SHIPPED_WEIGHTS)]],
-                         ids=["onnxruntime", "torch"])
-def test_eval_names_each_unreadable_image_scores_the_rest_and_exits_1(model, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A tiny untrained PyTorch checkpoint: where the engine's code path matters, not what it reads."""
+    from seqocr.charset import Charset
+    from tests.helpers import tiny_checkpoint
+
+    return tiny_checkpoint(tmp_path_factory.mktemp("tiny"), "default", Charset.fsns())
+
+
+@pytest.mark.parametrize("engine", ["onnxruntime", "torch"])
+def test_eval_names_each_unreadable_image_scores_the_rest_and_exits_1(engine, tiny, tmp_path, capsys):
+    model = ["--onnx", str(SHIPPED_ONNX)] if engine == "onnxruntime" else ["--checkpoint", str(tiny)]
     labels = samples_with_a_truncated_image(tmp_path)
     status = main(["eval", *model, "--data", str(labels), "--predictions", str(tmp_path / "p.tsv"), "--json",
                    "--no-progress"])
@@ -58,7 +88,7 @@ def test_eval_names_each_unreadable_image_scores_the_rest_and_exits_1(model, tmp
 # -- install hints: the pinned CPU torch of the Makefile, and torch named first for export -------------------------
 
 def makefile_torch() -> str:
-    return re.search(r"^TORCH \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)[1]
+    return re.search(r"^TORCH \?= (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)[1]
 
 
 WITHOUT = "import sys; [sys.modules.__setitem__(m, None) for m in sys.argv[1].split(',')]; " \
@@ -86,8 +116,8 @@ def test_every_torch_hint_gives_the_pinned_cpu_build(tmp_path):
     assert r.returncode == 1 and pin in r.stderr
     r = run_without("torch", "read", "--checkpoint", str(SHIPPED_WEIGHTS), str(SAMPLE))
     assert r.returncode == 1 and pin in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
-    r = subprocess.run([sys.executable, "-c", "import sys; sys.modules['torch'] = None; import seqocr; "
-                        "seqocr.Predictor"], capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run([sys.executable, "-c", ("import sys; sys.modules['torch'] = None; import seqocr; "
+                        "seqocr.Predictor")], capture_output=True, text=True, timeout=120, check=False)
     assert pin in r.stderr
 
 
@@ -114,10 +144,11 @@ def test_read_show_on_an_unreadable_image_leaves_no_folder_and_claims_no_picture
 # -- a string path is one image ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("engine", ["onnxruntime", "torch"])
-def test_a_path_given_alone_reads_as_one_image(engine):
+def test_a_path_given_alone_reads_as_one_image(engine, tiny):
     from seqocr import Predictor
 
-    reader = Predictor.from_checkpoint(engine=engine)
+    reader = Predictor.from_checkpoint() if engine == "onnxruntime" else Predictor.from_checkpoint(tiny)
+    assert reader.engine == engine
     one = reader.read([SAMPLE])
     assert [r.text for r in reader.read(str(SAMPLE))] == [one[0].text]
     assert [r.text for r in reader.read(SAMPLE)] == [one[0].text]
@@ -138,22 +169,26 @@ def test_an_onnx_file_given_as_a_checkpoint_points_to_onnx(capsys):
 
 # -- no progress bar where stderr is not a terminal, in any command ----------------------------------------------------
 
-def test_no_command_writes_a_progress_bar_into_a_file(tmp_path):
+def test_no_command_writes_a_progress_bar_into_a_file(short_run, tmp_path, capsys):
+    """A real process whose stderr is a file (eval, the case reported), then every command in this process, whose
+    stderr pytest captures (or the fixture, for train): not a terminal either."""
+    assert short_run["status"] == 0 and "\r" not in short_run["err"] and "step/s" not in short_run["err"]
     from tests.helpers import small_samples, write_split
 
+    r = seqocr("eval", "--onnx", str(SHIPPED_ONNX), "--data", str(SAMPLES / "labels.tsv"), "--predictions",
+               str(tmp_path / "p.tsv"))
+    assert r.returncode == 0 and "\r" not in r.stderr and "image/s" not in r.stderr, r.stderr
     write_split(tmp_path / "fsns", "test", small_samples(4), shards=1)
     runs = {
-        "synth": seqocr("synth", "--n", "3", "--out", str(tmp_path / "s")),
-        "eval": seqocr("eval", "--onnx", str(SHIPPED_ONNX), "--data", str(SAMPLES / "labels.tsv"),
-                       "--predictions", str(tmp_path / "p.tsv")),
-        "pack": seqocr("pack", "--synth", "3", "--out", str(tmp_path / "db")),
-        "convert": seqocr("convert", "fsns", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--out",
-                          str(tmp_path / "png")),
-        "train": seqocr("train", *TINY, "--set", "train.steps=2", "--set", f"train.out_dir={tmp_path / 'run'}"),
+        "synth": ["synth", "--n", "2", "--out", str(tmp_path / "s")],
+        "pack": ["pack", "--synth", "2", "--out", str(tmp_path / "db")],
+        "convert": ["convert", "fsns", "--tfrecords", str(tmp_path / "fsns"), "--split", "test", "--out",
+                    str(tmp_path / "png")],
     }
-    for command, r in runs.items():
-        assert r.returncode == 0, (command, r.stderr)
-        assert "\r" not in r.stderr and "it/s" not in r.stderr, (command, r.stderr)
+    for command, args in runs.items():
+        assert main(args) == 0, command
+        err = capsys.readouterr().err
+        assert "\r" not in err and "it/s" not in err and "img/s" not in err, (command, err)
 
 
 # -- help texts say what the commands take -----------------------------------------------------------------------------
@@ -172,28 +207,20 @@ def test_eval_help_names_every_kind_of_data_source(capsys):
 
 # -- a warm-up longer than the run -------------------------------------------------------------------------------------
 
-def test_a_warm_up_longer_than_the_run_is_shortened_with_one_line(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["train", *TINY, "--set", "train.steps=4", "--set", "train.warmup_steps=50", "--set",
-                 f"train.out_dir={out}", "--no-progress"]) == 0
-    said = [line for line in capsys.readouterr().out.splitlines() if "warm" in line]
-    assert len(said) == 1 and "train.warmup_steps 50" in said[0], said
-    rates = [json.loads(line)["lr"] for line in (out / "log.jsonl").read_text().splitlines()]
+def test_a_warm_up_longer_than_the_run_is_shortened_with_one_line(short_run):
+    assert short_run["status"] == 0, short_run["err"]
+    said = [line for line in short_run["out"].splitlines() if "warming up" in line]
+    assert len(said) == 1 and said[0].startswith("train.warmup_steps 50 is not shorter than train.steps 4"), said
+    rates = [json.loads(line)["lr"] for line in (short_run["run"] / "log.jsonl").read_text().splitlines()]
     assert max(rates) == pytest.approx(0.002)  # configs/tiny.yaml's lr is reached
 
 
 # -- each bad sample reported once -------------------------------------------------------------------------------------
 
-def test_a_bad_sample_is_reported_once_however_often_it_is_drawn(tmp_path, capsys):
-    from tests.helpers import write_synth_folder
-
-    labels = write_synth_folder(tmp_path / "d", 2)
-    (tmp_path / "d" / "img" / "1.png").write_bytes(b"not a png")
-    assert main(["train", *TINY, "--set", "train.steps=2", "--set", "train.batch_size=8", "--set",
-                 f"data.train={labels}", "--set", "data.max_skip_fraction=0.5", "--set",
-                 f"train.out_dir={tmp_path / 'run'}", "--no-progress"]) == 0
-    reports = [line for line in capsys.readouterr().out.splitlines() if "1.png" in line]
-    assert len(reports) == 1, reports
+def test_a_bad_sample_is_reported_once_however_often_it_is_drawn(short_run):
+    assert short_run["status"] == 0, short_run["err"]
+    reports = [line for line in short_run["out"].splitlines() if "1.png" in line]
+    assert len(reports) == 1 and "unreadable or truncated image" in reports[0], reports
 
 
 # -- a bad flag value is one line --------------------------------------------------------------------------------------
@@ -215,7 +242,7 @@ def test_a_bad_flag_value_is_one_line_without_the_usage_block(args, message, cap
 # -- the fast reader by default ----------------------------------------------------------------------------------------
 
 def test_read_uses_onnx_runtime_by_default_and_reads_the_same_texts_as_torch(capsys):
-    images = [str(p) for p in sorted(SAMPLES.glob("sign-*.png"))]
+    images = [str(p) for p in sorted(SAMPLES.glob("sign-*.png"))[:3]]
     assert main(["read", "--json", *images]) == 0
     default = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert main(["read", "--json", "--torch", *images]) == 0
@@ -225,23 +252,32 @@ def test_read_uses_onnx_runtime_by_default_and_reads_the_same_texts_as_torch(cap
     assert all(abs(a["confidence"] - b["confidence"]) < 1e-3 for a, b in zip(default, torch))
 
 
-def test_python_default_reader_is_onnx_runtime_with_the_same_texts():
+def test_python_default_reader_is_onnx_runtime_unless_torch_is_asked_for(tiny):
+    """The texts are the same either way (tests/test_shipped_model.py reads the bundled signs with both files; the
+    test above does through the command line); here, which engine each choice gets."""
     from seqocr import Predictor
     from seqocr.inference.onnx_reader import OnnxReader
 
-    images = sorted(SAMPLES.glob("sign-*.png"))
-    fast, slow = Predictor.from_checkpoint(), Predictor.from_checkpoint(engine="torch")
-    assert isinstance(fast, OnnxReader) and fast.engine == "onnxruntime" and slow.engine == "torch"
-    assert [r.text for r in fast.read(images)] == [r.text for r in slow.read(images)]
-    for asks_torch in ({"bf16": True}, {"read_views": 4}, {"path": SHIPPED_WEIGHTS}):  # what ONNX cannot do alike
-        assert Predictor.from_checkpoint(**asks_torch).engine == "torch", asks_torch
+    assert isinstance(Predictor.from_checkpoint(), OnnxReader) and Predictor.from_checkpoint().engine == "onnxruntime"
+    assert Predictor.from_checkpoint(tiny).engine == "torch"  # a checkpoint
+    assert Predictor.from_checkpoint(engine="torch").engine == "torch"
+    from seqocr.errors import ConfigError
+    from seqocr.inference.engine import choose
+
+    for asks_torch in ({"bf16": True}, {"read_views": 4}, {"reread_below": 0.5}, {"attention": True}):
+        assert choose(None, **asks_torch) == "torch", asks_torch  # what ONNX Runtime cannot read alike
+
+    with pytest.raises(ConfigError, match="needs engine='torch'"):
+        Predictor.from_checkpoint(engine="onnxruntime", read_views=4)
+    with pytest.raises(ConfigError, match="attention maps come from the PyTorch reader"):
+        Predictor.from_checkpoint().read([SAMPLE], attention=True)
 
 
-def test_eval_json_names_its_engine(tmp_path, capsys):
+def test_eval_json_names_its_engine(tiny, tmp_path, capsys):
     args = ["eval", "--data", str(SAMPLES / "labels.tsv"), "--predictions", str(tmp_path / "p.tsv"), "--json"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["engine"] == "onnxruntime"
-    assert main([*args, "--torch"]) == 0
+    assert main([*args, "--checkpoint", str(tiny)]) == 0
     assert json.loads(capsys.readouterr().out)["engine"] == "torch"
 
 

@@ -5,12 +5,13 @@ model), ``from seqocr import Predictor`` the PyTorch one (:class:`seqocr.inferen
 imported on first use, so ``import seqocr`` needs neither torch nor onnxruntime.
 """
 
+from .install import install_hint
 from .version import __version__
 
 __all__ = ["OnnxReader", "Predictor", "__version__"]
 
-TORCH_MISSING = ('seqocr.Predictor needs torch, which is not installed: pip install "seqocr[torch]" (or read '
-                 'without torch: seqocr.OnnxReader())')
+TORCH_MISSING = (f"seqocr.Predictor needs torch, which is not installed: {install_hint('torch')} (or read without "
+                 "torch: seqocr.OnnxReader())")
 
 
 def __getattr__(name: str):

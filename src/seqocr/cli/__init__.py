@@ -15,14 +15,16 @@ import warnings
 from PIL import Image
 
 from ..errors import SeqocrError
+from ..install import EXTRAS, install_hint
 from . import data, exporting, reading, serving, training
 
-# The pyproject extra that provides each optional top-level module (the `onnx` package comes with torch's extra,
-# for export; `seqocr[onnx]` is ONNX Runtime alone; `seqocr[data]` the generator's and the data formats' libraries).
-EXTRAS = {"torch": "torch", "tensorboard": "torch", "safetensors": "torch", "onnx": "torch",
-          "onnxruntime": "onnx", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve",
-          "multipart": "serve", "python_multipart": "serve", "faker": "data", "fontTools": "data", "lmdb": "data",
-          "google": "data", "google_crc32c": "data"}
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error in one line, naming the command and where its usage is (``seqocr read --help``): argparse's
+    own prints the whole usage block first, which buries the line that says what is wrong."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -49,7 +51,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="seqocr", description=__doc__.splitlines()[0].replace("``", ""),
+    p = _Parser(prog="seqocr", description=__doc__.splitlines()[0].replace("``", ""),
                                 formatter_class=_HelpFormatter)
     p.add_argument("--version", action="version", version=f"seqocr {_version()}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -68,7 +70,7 @@ def _missing_extra(command: str, e: ModuleNotFoundError) -> str | None:
     module = (e.name or "").split(".")[0]
     if module not in EXTRAS:
         return None
-    return f'seqocr {command} needs {module}, which is not installed: pip install "seqocr[{EXTRAS[module]}]"'
+    return f"seqocr {command} needs {module}, which is not installed: {install_hint(EXTRAS[module])}"
 
 
 def _quiet_stdout() -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
 from ..device import DEVICE_HELP  # torch-free
 from ..errors import ConfigError
 from ..inference.beam import MAX_BEAM
+from ..install import install_hint
 
 
 def _number(kind: type, low: float, high: float | None = None):
@@ -51,48 +51,60 @@ def _key_value(text: str) -> str:
     return text
 
 
-def _have_torch() -> bool:
-    return importlib.util.find_spec("torch") is not None
+def _engine(args: argparse.Namespace, attention: bool = False) -> str:
+    """The engine a reading command reads with (:mod:`seqocr.inference.engine`): ``--onnx`` MODEL's ONNX Runtime,
+    a ``--checkpoint``'s PyTorch, ``--torch``; with none of them, the shipped model with ONNX Runtime where it is
+    installed and reads what was asked alike (``attention``: maps for ``read --show`` and ``eval --report``)."""
+    from ..inference.engine import ONNXRUNTIME, TORCH, choose, installed
 
-
-def _torch_free_fallback(args: argparse.Namespace) -> None:
-    """Where torch is not installed (``pip install ".[onnx]"``), read, eval and serve use the shipped ONNX model
-    when given no model; a PyTorch checkpoint cannot be read there."""
+    torch_asked = getattr(args, "torch", False)
     if args.onnx and args.checkpoint:
         raise ConfigError("--onnx and --checkpoint name two models; give one")
-    if args.onnx or _have_torch():
-        return
-    if args.checkpoint:
-        raise ConfigError(f"{args.checkpoint}: reading a PyTorch checkpoint needs torch (pip install \".[torch]\"); "
-                          "without torch, pass --onnx MODEL")
-    from ..inference.onnx_reader import SHIPPED_ONNX
-
-    args.onnx = str(SHIPPED_ONNX)
+    if args.onnx and torch_asked:
+        raise ConfigError("--onnx reads with ONNX Runtime, --torch with PyTorch; give one")
+    if args.onnx:
+        return ONNXRUNTIME
+    engine = choose(args.checkpoint, TORCH if torch_asked else "auto", attention=attention,
+                    bf16=getattr(args, "bf16", False), device=args.device, beam=args.beam, **views_chosen(args))
+    if engine == TORCH and not installed("torch"):
+        what = (f"{args.checkpoint}: reading a PyTorch checkpoint" if args.checkpoint
+                else "--torch: reading with PyTorch")
+        raise ConfigError(f"{what} needs torch ({install_hint('torch')}); without torch, read with ONNX Runtime "
+                          "(no --torch, or --onnx MODEL)")
+    return engine
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _folder(path: str, option: str) -> Path:
-    """An output folder named by ``option``, created (with its parents) unless a file is in the way."""
+def show_progress(args: argparse.Namespace) -> bool:
+    """A progress bar only on a terminal: redirected into a file or a pipe, its carriage returns are noise."""
+    return not getattr(args, "no_progress", False) and sys.stderr.isatty()
+
+
+def planned_folder(path: str, option: str) -> Path:
+    """An output folder named by ``option``, checked (no file in the way) but not created: the command creates it
+    when it writes into it, so a command that fails first leaves no empty folder behind."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{option} {folder}: exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _predictor(args: argparse.Namespace):
-    """The reader of read, serve and eval --onnx/--report: ONNX Runtime or PyTorch, on ``--threads`` where the
+def _predictor(args: argparse.Namespace, attention: bool = False):
+    """The reader of read, serve and eval: ONNX Runtime or PyTorch (:func:`_engine`), on ``--threads`` where the
     command has it."""
-    _torch_free_fallback(args)
+    from ..inference.engine import ONNXRUNTIME
+
+    engine = _engine(args, attention)
     threads, views = getattr(args, "threads", 0), views_chosen(args)
-    if args.onnx and (views["read_views"] or views["reread_below"] is not None):
+    if engine == ONNXRUNTIME and (views["read_views"] or views["reread_below"] is not None):
         flag = "--read-views" if views["read_views"] else "--reread-below"
-        raise ConfigError(f"{flag}: {args.onnx} reads the views it was exported to read; choose them with "
-                          "seqocr export --read-views K --reread-below T")
-    if args.onnx:
+        raise ConfigError(f"{flag}: {args.onnx or 'the shipped .onnx model'} reads the views it was exported to "
+                          "read; choose them with seqocr export --read-views K --reread-below T (or read with "
+                          "PyTorch)")
+    if engine == ONNXRUNTIME:
         from ..inference.onnx_reader import OnnxReader
 
         return OnnxReader(args.onnx, threads=threads, beam=args.beam, device=args.device)
@@ -102,12 +114,14 @@ def _predictor(args: argparse.Namespace):
         import torch
 
         torch.set_num_threads(threads)
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device, **views)
+    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device,
+                                     engine="torch", **views)
 
 
-def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] = ()) -> Path:
+def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] = (), make_folder: bool = True
+                 ) -> Path:
     """A file the command will write: never one of its ``inputs`` or a directory; an existing file only with
-    ``--force``. Its folder is created."""
+    ``--force``. Its folder is created, unless ``make_folder`` is False (the command creates it when it writes)."""
     out = Path(path)
     if out.is_dir():
         raise ConfigError(f"{out}: is a directory; name the file to write")
@@ -115,7 +129,8 @@ def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] =
         raise ConfigError(f"{out}: is an input of this command; choose another output")
     if out.exists() and not force:
         raise ConfigError(f"{out}: exists; pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        out.parent.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -140,4 +155,14 @@ def views_chosen(args: argparse.Namespace) -> dict:
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (there is none either when stderr is not a terminal)")
+
+
+TORCH_HELP = ("read with PyTorch (default: the shipped model with ONNX Runtime where it is installed, the same "
+              "texts about 4x as fast; a --checkpoint, --show, --bf16 or --read-views read with PyTorch)")
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """``--torch`` of a reading command (eval, read, serve)."""
+    parser.add_argument("--torch", action="store_true", help=TORCH_HELP)

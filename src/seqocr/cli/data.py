@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import SeqocrError
-from .common import POSITIVE, add_no_progress
+from .common import POSITIVE, add_no_progress, show_progress
 
 
 def _pack_source(args: argparse.Namespace):
@@ -34,7 +34,7 @@ def _pack(args: argparse.Namespace) -> int:
     charset = Charset.load(args.charset)
     source = _pack_source(args)
     summary = pack_lmdb(Path(args.out), stored(source, charset, args.skip_bad, warn=print), total=source.raw_count(),
-                        progress=not args.no_progress, skip_bad=args.skip_bad, charset=charset,
+                        progress=show_progress(args), skip_bad=args.skip_bad, charset=charset,
                         max_chars=args.max_chars)
     print(summary.summary())
     return 0
@@ -45,7 +45,7 @@ def _convert(args: argparse.Namespace) -> int:
     from ..data.convert import convert_fsns
 
     summary = convert_fsns(Path(args.tfrecords), args.split, Path(args.out), Charset.load(args.charset),
-                           skip_bad=args.skip_bad, progress=not args.no_progress)
+                           skip_bad=args.skip_bad, progress=show_progress(args))
     print(summary.summary() if hasattr(summary, "summary") else summary)
     return 0
 
@@ -53,7 +53,7 @@ def _convert(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from ..data.synth_writer import write_synth
 
-    write_synth(Path(args.out), args.n, args.seed, args.split, progress=not args.no_progress)
+    write_synth(Path(args.out), args.n, args.seed, args.split, progress=show_progress(args))
     return 0
 
 

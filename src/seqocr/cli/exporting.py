@@ -15,6 +15,8 @@ def _export(args: argparse.Namespace) -> int:
     folder = Path(args.out).parent
     if not folder.is_dir():  # a mistyped path is not a reason to create folders
         raise ConfigError(f"{args.out}: the folder {folder} does not exist; create it first")
+    import torch  # noqa: F401 - export needs torch first: on a torch-free install main names it (not the data extra)
+
     from ..data.synth import CALIBRATION_SEED, VERIFY_SEED, sign_images
     from ..inference.beam import beam_paths
     from ..inference.export import export_onnx, quantize_int8, verify_onnx

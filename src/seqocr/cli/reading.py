@@ -17,19 +17,20 @@ from .common import (
     CONFIDENCE,
     MIN_CONFIDENCE_HELP,
     POSITIVE,
-    _folder,
+    _engine,
     _output_file,
     _predictor,
     _stderr,
-    _torch_free_fallback,
+    add_engine,
     add_no_progress,
     add_read_device,
     add_read_views,
-    views_chosen,
+    planned_folder,
+    show_progress,
 )
 
 
-def _report(args: argparse.Namespace, metrics: dict, rows: list) -> dict:
+def _report(args: argparse.Namespace, metrics: dict, rows: list, engine: str) -> dict:
     """Prints the metrics and writes the predictions; returns the metrics as printed (with --min-confidence's)."""
     from ..inference.postprocess import write_predictions
     from ..metrics import format_metrics
@@ -37,20 +38,20 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list) -> dict:
     bad = int(metrics.get("unreadable", 0))
     if not metrics["samples"]:
         raise DataError(f"{args.data}: no sample could be read" + (f" ({bad} unreadable images)" if bad else ""))
-    if bad:
-        print(f"{args.data}: {bad} unreadable images skipped (not scored)", file=sys.stderr)
     out = Path(args.predictions)
+    out.parent.mkdir(parents=True, exist_ok=True)  # only now: an evaluation that failed leaves no folder behind
     write_predictions(out, rows)  # every reading as read, whatever --min-confidence: a threshold can be chosen later
     if args.min_confidence:
         from ..inference.evaluate import score_with_rejection
 
         metrics = score_with_rejection(metrics, rows, args.min_confidence)
     if args.json:  # counts summed across torchrun ranks come back as floats
-        print(json.dumps({**metrics, "samples": int(metrics["samples"])}))
+        print(json.dumps({**metrics, "samples": int(metrics["samples"]), "engine": engine}))
     else:
         print(format_metrics(metrics))
         if args.min_confidence:
             print(_rejection_line(metrics))
+        print(f"{'engine':<25}{engine}")
         print(f"predictions: {out}")
     return metrics
 
@@ -62,60 +63,61 @@ def _rejection_line(m: dict) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    # checked before the evaluation; a predictions file is a report, replaced by the next run
-    args.predictions = str(_output_file(args.predictions or "predictions.tsv", force=True, inputs=(args.data,)))
-    _torch_free_fallback(args)
-    if args.report or args.onnx:
-        return _eval_with_reader(args)
-    import torch
+    """The evaluation through a reader (ONNX Runtime or PyTorch: the one evaluation, :mod:`seqocr.inference.evaluate`);
+    with --report the images of the worst readings are kept (with their attention maps from the PyTorch reader) for
+    DIR/report.html. Each unreadable image is named as it is met and the others scored; the status is then 1, as
+    ``read``'s: metrics that leave images out are not a clean result."""
+    from tqdm import tqdm
 
-    from ..data import EVAL_SYNTH_SEED, build_dataset
-    from ..device import pick_device
-    from ..inference.predictor import Predictor
-    from ..model.weights import load_model
-    from ..preprocess import ImageSpec
-    from ..train.distributed import Dist
-    from ..train.evaluate import evaluate
-    from ..train.loop import EVAL_STREAM
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    model, cfg, charset, _ = load_model(args.checkpoint, **views_chosen(args))
-    spec = ImageSpec.from_config(cfg.model)
-    reader = Predictor(model, charset, spec, args.bf16, args.beam, device)
-    ds = build_dataset(args.data, charset, spec, cfg.model.max_len - 1, synth_split="test", seed=EVAL_SYNTH_SEED,
-                       max_skip_fraction=cfg.data.max_skip_fraction, stream=EVAL_STREAM)
-    if getattr(ds, "report", None) is not None and ds.report.skipped:
-        print(f"{args.data}: {ds.report.summary()}", file=sys.stderr)
-    metrics, rows = evaluate(reader, ds, cfg.model.max_len, args.batch_size, progress=not args.no_progress,
-                             dist=Dist(device=device))
-    _report(args, metrics, rows)
-    return 0
-
-
-def _eval_with_reader(args: argparse.Namespace) -> int:
-    """``eval --onnx`` and ``eval --report DIR``: the evaluation through a reader; with --report the images of the
-    worst readings are kept (with their attention maps from the PyTorch model) for DIR/report.html."""
     from ..data import iter_labelled
+    from ..inference.engine import TORCH
     from ..inference.evaluate import evaluate_reader
 
-    folder = worst = None
-    if args.report:
-        from ..inference.report import WorstReadings, write_report
-
-        folder, worst = _folder(args.report, "--report"), WorstReadings()
-    reader = _predictor(args)
-    max_len = int(reader.metadata.get("max_len", DECODER_STEPS)) if args.onnx else reader.model.max_len
-    samples = iter_labelled(args.data, reader.charset, max_len - 1, warn=_stderr)  # stdout may be --json
-    metrics, rows = evaluate_reader(reader, samples, args.batch_size,
-                                    attention=worst is not None and not args.onnx and args.beam == 1, on_read=worst)
-    shown = _report(args, metrics, rows)
+    # checked before the evaluation, created after it; a predictions file is a report, replaced by the next run
+    args.predictions = str(_output_file(args.predictions or "predictions.tsv", force=True, inputs=(args.data,),
+                                        make_folder=False))
+    folder = planned_folder(args.report, "--report") if args.report else None
+    reader = _predictor(args, attention=folder is not None and args.beam == 1)
+    worst = None
     if folder is not None:
+        from ..inference.report import WorstReadings
+
+        worst = WorstReadings()
+    max_len = reader.model.max_len if reader.engine == TORCH else int(reader.metadata.get("max_len", DECODER_STEPS))
+    unreadable: list[str] = []
+    with tqdm(desc="eval", unit="image", disable=not show_progress(args), leave=False, file=sys.stderr) as bar:
+        def say(message: str) -> None:  # stdout may be --json
+            tqdm.write(message, file=sys.stderr)
+
+        samples = _named_unreadable(iter_labelled(args.data, reader.charset, max_len - 1, warn=say), unreadable,
+                                    say, bar)
+        metrics, rows = evaluate_reader(reader, samples, args.batch_size, on_read=worst,
+                                        attention=worst is not None and reader.engine == TORCH and args.beam == 1)
+    shown = _report(args, metrics, rows, reader.engine)
+    if folder is not None:
+        from ..inference.report import write_report
+
+        folder.mkdir(parents=True, exist_ok=True)
         path = write_report(folder, shown, rows, worst, reader.spec, args.data,
-                            args.onnx or args.checkpoint or "shipped")
+                            f"{args.onnx or args.checkpoint or 'shipped'} ({reader.engine})")
         print(f"report: {path}", file=sys.stderr if args.json else sys.stdout)
+    if unreadable:
+        many = len(unreadable) > 1
+        print(f"seqocr: error: {args.data}: {len(unreadable)} unreadable image{'s' if many else ''} (named above) "
+              f"{'were' if many else 'was'} not scored", file=sys.stderr)
+        return 1
     return 0
+
+
+def _named_unreadable(samples, unreadable: list[str], say, bar):
+    """``samples`` (``(image, text, where)``; ``image`` None: unreadable, ``text`` the reason, which names the file)
+    passed on, each unreadable one named through ``say`` as it is met and kept in ``unreadable``."""
+    for image, text, where in samples:
+        if image is None:
+            unreadable.append(where)
+            say(f"seqocr: error: {text}")
+        bar.update(1)
+        yield image, text, where
 
 
 PROGRESS_OVER = 50  # images: a longer job shows a progress bar on stderr (when stderr is a terminal)
@@ -154,9 +156,9 @@ def _read(args: argparse.Namespace) -> int:
     if not paths:
         return status
     folder = _show_folder(args)
-    predictor = _predictor(args)
-    pictures = _picture_names(paths, folder)
-    show = len(paths) > PROGRESS_OVER and sys.stderr.isatty() and not args.no_progress
+    predictor = _predictor(args, attention=folder is not None)
+    pictures, drawn = _picture_names(paths, folder), 0
+    show = len(paths) > PROGRESS_OVER and show_progress(args)
     with tqdm(total=len(paths), unit="image", disable=not show, leave=False, file=sys.stderr) as bar:
         for start in range(0, len(paths), args.batch_size):  # read and printed batch by batch: memory stays flat
             images = []
@@ -169,26 +171,31 @@ def _read(args: argparse.Namespace) -> int:
             readings = reject_below(predictor.read([im for _, im in images], args.batch_size,
                                                    attention=folder is not None), args.min_confidence)
             for (k, image), r in zip(images, readings):
-                print(json.dumps({"image": paths[k], **r.as_dict()}, ensure_ascii=False) if args.json
-                      else f"{paths[k]}\t{r.text}\t{r.confidence:.4f}")
+                print(json.dumps({"image": paths[k], **r.as_dict(), "engine": predictor.engine}, ensure_ascii=False)
+                      if args.json else f"{paths[k]}\t{r.text}\t{r.confidence:.4f}")
                 if folder is not None:
+                    folder.mkdir(parents=True, exist_ok=True)  # with the first picture: none, no folder
                     _save_picture(image, r, predictor.spec, paths[k], pictures[k])
+                    drawn += 1
             bar.update(min(args.batch_size, len(paths) - start))
-    if folder is not None:
-        _stderr(f"seqocr: attention pictures in {folder}/ (NAME.attention.png)")
+    if drawn:
+        print(f"seqocr: {drawn} attention picture{'s' if drawn > 1 else ''} in {folder}/ (NAME.attention.png)",
+              file=sys.stderr)
     return status
 
 
 def _show_folder(args: argparse.Namespace) -> Path | None:
-    """``read --show DIR``: the folder, created, once it is known that the reader can give attention maps."""
+    """``read --show DIR``: the folder, checked once it is known that the reader gives attention maps; created when
+    the first picture is drawn."""
     if not args.show:
         return None
-    asked_onnx = args.onnx
-    _torch_free_fallback(args)
-    if args.onnx:  # the exported graph has no attention output (inference/onnx_reader.py)
+    from ..inference.engine import ONNXRUNTIME
+    from ..install import install_hint
+
+    if _engine(args, attention=True) == ONNXRUNTIME:  # the exported graph has no attention output
         raise ConfigError("--show draws attention maps, which only the PyTorch reader gives: " +
-                          ("drop --onnx" if asked_onnx else 'pip install "seqocr[torch]"'))
-    return _folder(args.show, "--show")
+                          ("drop --onnx" if args.onnx else f"install torch ({install_hint('torch')})"))
+    return planned_folder(args.show, "--show")
 
 
 def _picture_names(paths: list[str], folder: Path | None) -> list[Path]:
@@ -205,12 +212,15 @@ def _save_picture(image, reading, spec, title: str, out: Path) -> None:
 
 def add(command) -> None:
     """Register the command(s) of this module; ``command(name, help)`` makes a subparser."""
-    e = command("eval", "evaluate a checkpoint on a dataset")
+    e = command("eval", "evaluate a model on labelled data")
     e.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
-    e.add_argument("--data", required=True, help="a labels file (path<TAB>text) or synth:split=test,n=N,seed=K")
+    e.add_argument("--data", required=True, metavar="SOURCE",
+                   help="any data source: a labels file (path<TAB>text), an LMDB folder, a folder of FSNS TFRecord "
+                        "shards, or synth:split=test,n=N,seed=K (generated signs); unreadable images are named, the "
+                        "others scored, and the exit status is 1")
     e.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     e.add_argument("--predictions", help="predictions file (default: ./predictions.tsv)")
-    e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    e.add_argument("--json", action="store_true", help="print the metrics as one JSON object (with the engine)")
     e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime instead")
     e.add_argument("--threads", type=AT_LEAST_ZERO, default=0, help="CPU threads (0: the library's default)")
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
@@ -219,8 +229,8 @@ def add(command) -> None:
                    "; scored as empty, and the coverage and exact match of the kept are reported")
     e.add_argument("--report", metavar="DIR",
                    help="also write DIR/report.html: metrics, a confidence-vs-accuracy plot, wrong readings by kind, "
-                        "character confusions, the worst readings with their images and attention (labels file or "
-                        "synth:... data)")
+                        "character confusions, the worst readings with their images and attention (attention: "
+                        "PyTorch, which --report reads with unless --onnx)")
     e.set_defaults(func=_eval)
 
     r = command("read", "read the text of images")
@@ -230,7 +240,7 @@ def add(command) -> None:
     r.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     r.add_argument("--onnx", help="read with an exported ONNX model and ONNX Runtime (no torch needed)")
     r.add_argument("--json", action="store_true",
-                   help='one {"image", "text", "confidence", "char_probs", "rejected"} object per line')
+                   help='one {"image", "text", "confidence", "char_probs", "rejected", "engine"} object per line')
     r.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")
     r.add_argument("--beam", type=BEAM, default=1, metavar="N", help=BEAM_HELP)
@@ -243,6 +253,7 @@ def add(command) -> None:
                         "probability, and where the model looked for each character (PyTorch reader)")
     r.set_defaults(func=_read)
     for parser in (e, r):
+        add_engine(parser)
         add_read_views(parser)
         add_read_device(parser)
         add_no_progress(parser)

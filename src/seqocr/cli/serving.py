@@ -14,6 +14,7 @@ from .common import (
     POSITIVE,
     _number,
     _predictor,
+    add_engine,
     add_read_device,
 )
 
@@ -32,9 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
                     header_timeout_s=args.header_timeout, shutdown_grace_s=args.grace)
     with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
         reader = _predictor(args)
-        info = {"model": args.onnx or args.checkpoint or "shipped",
-                "runtime": "onnxruntime" if args.onnx else "torch", "min_confidence": args.min_confidence,
-                "beam": args.beam}
+        info = {"model": args.onnx or args.checkpoint or "shipped", "engine": reader.engine,
+                "runtime": reader.engine, "min_confidence": args.min_confidence, "beam": args.beam}
         serve(reader, sock, limits, info, args.min_confidence, allocator)
     return 0
 
@@ -45,7 +45,8 @@ def add(command) -> None:
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     v.add_argument("--port", type=_number(int, 0, 65535), default=8000, help="port to listen on (0: any free one)")
     v.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
-    v.add_argument("--onnx", help="serve an exported ONNX model with ONNX Runtime (no torch needed)")
+    v.add_argument("--onnx", help="serve an exported ONNX model with ONNX Runtime (no torch needed; the page then "
+                   "shows readings without attention maps, which --torch gives)")
     v.add_argument("--bf16", action="store_true", help="bf16 autocast (PyTorch)")
     v.add_argument("--beam", type=BEAM, default=1, metavar="N",
                    help=BEAM_HELP + "; a request may ask for another with ?beam=K")
@@ -65,3 +66,4 @@ def add(command) -> None:
                    help=MIN_CONFIDENCE_HELP + ': its "text" is "", "rejected" true')
     v.set_defaults(func=_serve)
     add_read_device(v)
+    add_engine(v)

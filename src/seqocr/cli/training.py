@@ -7,7 +7,7 @@ import json
 
 from ..device import DEVICE_HELP
 from ..model import MODELS
-from .common import AT_LEAST_ZERO, POSITIVE, _key_value, add_no_progress
+from .common import AT_LEAST_ZERO, POSITIVE, _key_value, add_no_progress, show_progress
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def _train(args: argparse.Namespace) -> int:
     from ..train.loop import train
 
     cfg = load_config(args.config, [*(args.set or []), *([f"train.device={args.device}"] if args.device else [])])
-    train(cfg, resume=args.resume, progress=not args.no_progress)
+    train(cfg, resume=args.resume, progress=show_progress(args))
     return 0
 
 

@@ -21,7 +21,8 @@ from .reader import Reader
 
 SHIPPED_ONNX = Path(__file__).parent.parent / "resources" / "model" / "seqocr-default.onnx"  # the shipped model
 ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the ONNX model outputs ids and "
-                         "probabilities); read without --onnx")
+                         "probabilities); read with PyTorch: seqocr read --torch, or in Python "
+                         "Predictor.from_checkpoint(engine='torch')")
 
 
 # what the beam graphs must share with the greedy one: the same model, decoded and preprocessed alike
@@ -44,6 +45,8 @@ def providers(device: str) -> list:
 class OnnxReader(Reader):
     """An exported model as a :class:`~.reader.Reader`, with ONNX Runtime on ``device`` (``cpu``, ``cuda``,
     ``cuda:N``); ``path`` None reads with the shipped model (``seqocr.OnnxReader().read(["sign.png"])``)."""
+
+    engine = "onnxruntime"  # what reads, as --json and /healthz name it
 
     def __init__(self, path: str | Path | None = None, threads: int = 0, beam: int = 1, device: str = "cpu"):
         path = SHIPPED_ONNX if path is None else path

@@ -47,9 +47,13 @@ class Reader:
     def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:  # pragma: no cover
         raise NotImplementedError
 
-    def read(self, images: Sequence[ImageInput], batch_size: int = 32, attention: bool = False) -> list[Reading]:
+    def read(self, images: Sequence[ImageInput] | ImageInput, batch_size: int = 32, attention: bool = False
+             ) -> list[Reading]:
         """Paths, PIL images or numpy arrays (H, W, 3) uint8 RGB -> one reading each, in order; with
-        ``attention``, each reading's ``attention`` holds where the model looked for each character (PyTorch only)."""
+        ``attention``, each reading's ``attention`` holds where the model looked for each character (PyTorch only).
+        One path or image given alone (``read("sign.png")``) is read as a list of one."""
+        if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, np.ndarray) and images.ndim == 3):
+            images = [images]  # a str is a sequence too: of its characters, each taken for a path
         out: list[Reading] = []
         for i in range(0, len(images), batch_size):
             chunk = [as_image(im, i + k) for k, im in enumerate(images[i:i + batch_size])]

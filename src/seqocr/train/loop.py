@@ -59,6 +59,7 @@ class Trainer:
         if c.train.threads:
             torch.set_num_threads(c.train.threads)
         self.dist = setup(c.train.device)
+        fit_warmup(c.train, say=self.dist.main)
         self.bf16 = use_bf16(c.train.bf16, self.dist.device, "train.bf16", say=self.dist.main)
         check_same_config(c.to_dict(), self.dist)
         torch.manual_seed(c.train.seed)  # same initial weights everywhere (DDP also broadcasts rank 0's)
@@ -320,8 +321,9 @@ class Trainer:
     def _count_bad(self, batch: dict, size: int | None, seen: int) -> None:
         """Report each unreadable sample once; stop when they pass ``max_skip_fraction`` of the dataset (of the
         samples seen so far, at least 1/fraction of them, for a stream of unknown size)."""
-        new = [(where, msg) for where, msg in batch["bad"] if where not in self.bad]
-        for where, msg in new:
+        # a dict: a small dataset's bad sample can be drawn several times in one batch, and is reported once
+        new = {where: msg for where, msg in batch["bad"] if where not in self.bad}
+        for where, msg in new.items():
             self.bad.add(where)
             tqdm_write(f"skipped: {msg}")
         fraction = self.cfg.data.max_skip_fraction
@@ -350,6 +352,18 @@ def log_line(path: Path, record: dict) -> None:
     """Append one JSON line to the run's plain-text log (``log.jsonl``: step, loss, images/s, ...)."""
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
+
+
+def fit_warmup(t, say: bool = True) -> None:
+    """A warm-up as long as the run or longer never reaches the learning rate (a fine-tune of 60 steps with 200 of
+    warm-up ended at 9e-5 of 3e-4, silently): shortened to a tenth of the run, in one line."""
+    if t.schedule == "constant" or t.warmup_steps < t.steps:
+        return
+    short = t.steps // 10
+    if say:
+        print(f"train.warmup_steps {t.warmup_steps} is not shorter than train.steps {t.steps}: warming up over "
+              f"{short} steps instead (a tenth of the run), so that the run reaches train.lr {t.lr}")
+    t.warmup_steps = short
 
 
 def tqdm_write(msg: str) -> None:

@@ -219,7 +219,9 @@ async function readOne(file) {
   } catch (e) {
     return fail(card, `the service did not answer (${e.message})`);
   }
-  if (!response.ok) return fail(card, `${response.status}: ${body.error || response.statusText}`);
+  // each file goes alone, so the service's "image 0" is this file: the page names it as the user knows it
+  const error = (body.error || response.statusText).replace(/^image 0\b/, file.name);
+  if (!response.ok) return fail(card, `${response.status}: ${error}`);
   const result = body.results[0];
   showReading(card, img, result);
   await Labels.attach(card, { id: Labels.idOf(file), name: file.name, blob: file, read: result.text,
