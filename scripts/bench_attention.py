@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    predictor = Predictor.from_checkpoint(None)
+    predictor = Predictor.from_checkpoint(None, engine="torch")  # PyTorch's reader (its attention, its model)
     paths = sorted(SAMPLES.glob("*.png"))
     images = [load_image(paths[i % len(paths)]) for i in range(args.batch)]
     plain = cpu_seconds(lambda: predictor.read(images, args.batch), args.repeats)

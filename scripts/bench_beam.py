@@ -108,7 +108,7 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(2)
     beams = [int(b) for b in args.beams.split(",")]
-    predictor = Predictor.from_checkpoint(None)
+    predictor = Predictor.from_checkpoint(None, engine="torch")  # PyTorch's reader (its attention, its model)
     result: dict = {"n": args.n, "batch_size": args.batch_size, "length_penalty": beam_module.LENGTH_PENALTY,
                     "threads": torch.get_num_threads(), "torch": torch.__version__}
     if args.tune:
