@@ -26,6 +26,7 @@ def test_predictor_without_torch_is_one_import_error_line_naming_the_extra():
             "except ImportError as e:\n    print(repr(str(e)), e.__suppress_context__, e.__cause__)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == (repr('seqocr.Predictor needs torch, which is not installed: pip install '
+                                     'torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install '
                                      '"seqocr[torch]" (or read without torch: seqocr.OnnxReader())') + " True None")
 
 
