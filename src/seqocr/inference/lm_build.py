@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..charset import EOS, GO, PAD, Charset
+from ..errors import ConfigError
 from .lm import NgramLM, Order
 
 MAX_ORDER = 8  # 8 tokens of 8 bits fill a 64-bit key
@@ -24,7 +25,8 @@ MAX_ORDER = 8  # 8 tokens of 8 bits fill a 64-bit key
 def pack(texts: Iterable[str], charset: Charset, order: int) -> np.ndarray:
     """Every n-gram of every text (``order - 1`` GO tokens before it, EOS after it) as a packed key (N,) uint64."""
     if not 2 <= order <= MAX_ORDER or len(charset) > 256:
-        raise ValueError(f"an n-gram model needs an order from 2 to {MAX_ORDER} and at most 256 tokens")
+        raise ConfigError(f"a language model needs an order from 2 to {MAX_ORDER} and a charset of at most 256 "
+                          f"tokens (order {order}, {len(charset)} tokens)")
     pad = [GO] * (order - 1)
     stream, ends = [], []
     for text in texts:

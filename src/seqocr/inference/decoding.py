@@ -1,0 +1,85 @@
+"""How a reader turns an encoding into token ids, torch-free: greedy or beam search, a language model fused into
+the beam (:class:`~.lm.LanguagePrior`), a gazetteer (:class:`~.lexicon.Lexicon`) with its fallback to free reading,
+and the early exit of a model that reads fewer views first. The PyTorch and ONNX Runtime readers differ only in
+how they encode images and step the decoder; both hand those over to :func:`search` and :func:`read_with_exit`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .beam import LENGTH_PENALTY, StepDecoder, beam_hypotheses, check_beam
+from .lexicon import FALLBACK_MARGIN, Lexicon
+from .lm import LanguagePrior, NgramLM
+
+
+@dataclass(frozen=True)
+class Search:
+    """A reading's search: the beam width, the language model fused into it (with its weight and per-character
+    bonus) and the gazetteer, if any."""
+    beam: int = 1
+    lm: NgramLM | None = None
+    lm_weight: float = 0.0
+    lm_bonus: float = 0.0
+    lexicon: Lexicon | None = None
+
+    def __post_init__(self):
+        check_beam(self.beam)
+
+    @property
+    def prior(self) -> LanguagePrior | None:
+        return None if self.lm is None or not self.lm_weight else LanguagePrior(self.lm, self.lm_weight,
+                                                                                  self.lm_bonus)
+
+
+class Found:
+    """Token ids (B, T), the decoder's probabilities (B, T), and per image whether the gazetteer's name was taken
+    (None without a gazetteer)."""
+
+    def __init__(self, ids: np.ndarray, probs: np.ndarray, lexicon: np.ndarray | None = None):
+        self.ids, self.probs, self.lexicon = ids, probs, lexicon
+
+    def confidence(self) -> np.ndarray:
+        return np.prod(self.probs.astype(np.float64), axis=1)
+
+    def replace(self, rows: np.ndarray, other: Found) -> Found:
+        """These readings with ``rows`` taken from ``other`` (read again)."""
+        ids, probs = self.ids.copy(), self.probs.copy()
+        ids[rows], probs[rows] = other.ids, other.probs
+        lexicon = None
+        if self.lexicon is not None:
+            lexicon = self.lexicon.copy()
+            lexicon[rows] = other.lexicon
+        return Found(ids, probs, lexicon)
+
+
+def search(decoder: Callable[[], StepDecoder], batch: int, max_len: int, how: Search) -> Found:
+    """The beam search ``how`` asks for over the images that ``decoder()`` steps (a fresh decoder of the same
+    encoding each call: the gazetteer searches twice). With a gazetteer, its best name is taken where its
+    decoder log-probability is at most :data:`~.lexicon.FALLBACK_MARGIN` below the free reading's."""
+    ids, probs, _ = beam_hypotheses(decoder(), batch, how.beam, max_len, LENGTH_PENALTY, how.prior)
+    free = Found(ids[:, 0], probs[:, 0])
+    if how.lexicon is None:
+        return free
+    ids, probs, scores = beam_hypotheses(decoder(), batch, how.beam, max_len, LENGTH_PENALTY, how.lexicon)
+    named = Found(ids[:, 0], probs[:, 0])
+    with np.errstate(divide="ignore"):
+        fits = np.isfinite(scores[:, 0]) & (np.log(named.confidence()) >= np.log(free.confidence()) - FALLBACK_MARGIN)
+    return Found(np.where(fits[:, None], named.ids, free.ids), np.where(fits[:, None], named.probs, free.probs),
+                 fits)
+
+
+def read_with_exit(first: Callable[[], Callable[[], StepDecoder]], more: Callable[[np.ndarray], Callable[[], StepDecoder]],
+                   batch: int, max_len: int, how: Search, reread_below: float) -> Found:
+    """:func:`search` over ``first()`` (the images encoded from their fewer, sharpest views), then again over
+    ``more(rows)`` (those images' encodings with one view more) for the rows less confident than
+    ``reread_below``: the greedy reader's early exit (``model/views.py``), for any search."""
+    found = search(first(), batch, max_len, how)
+    if not reread_below:
+        return found
+    unsure = np.flatnonzero(found.confidence() < reread_below)
+    if not len(unsure):
+        return found
+    return found.replace(unsure, search(more(unsure), len(unsure), max_len, how))
