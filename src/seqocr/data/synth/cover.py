@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFilter
 Segment = tuple[str, float, bool]
 
 COVERED = (0.6, 1.6)  # how many letters of the word a cover hides, drawn uniformly and rounded (at most the word)
+COVER_PART = (0.3, 0.8)  # the share of those letters' width it covers, from one side (the rest of them shows)
 STICKERS = ((238, 238, 230), (245, 242, 225), (250, 212, 45), (215, 45, 40), (245, 130, 30), (70, 150, 210),
             (35, 35, 38), (70, 160, 80))  # white and cream (most stickers), yellow, red, orange, blue, black, green
 PAINTS = ((22, 22, 24), (40, 40, 45), (115, 28, 30), (170, 170, 176), (85, 66, 48), (30, 60, 40))  # tags and dirt
@@ -60,7 +61,7 @@ def _sticker(box: tuple[float, ...], rng: random.Random) -> tuple[Image.Image, f
     h = max(3.0, y1 - y0)
     angle = rng.uniform(-9, 9)
     tilt = abs(math.sin(math.radians(angle)))
-    sw = x1 - x0 + 2 * rng.uniform(0.08, 0.25) * h + tilt * h
+    sw = x1 - x0 + 2 * rng.uniform(0.0, 0.12) * h + tilt * h
     sh = h * (1 + 2 * rng.uniform(0.15, 0.35)) + tilt * (x1 - x0)
     colour = rng.choices(STICKERS, weights=(5, 2, 2, 2, 1, 1, 1, 1))[0]
     colour = tuple(max(0, min(255, c + rng.randint(-12, 12))) for c in colour)
@@ -92,7 +93,7 @@ def _smear(size: tuple[int, int], box: tuple[float, ...], rng: random.Random) ->
     mask = Image.new("L", size, 0)
     d = ImageDraw.Draw(mask)
     steps = max(3, round((x1 - x0) / (0.4 * h)) + 2)
-    a, b = x0 - rng.uniform(0.1, 0.35) * h, x1 + rng.uniform(0.1, 0.35) * h
+    a, b = x0 + rng.uniform(0.0, 0.2) * h, x1 - rng.uniform(0.0, 0.2) * h
     cy, r = (y0 + y1) / 2, h * rng.uniform(0.62, 0.8)
     for s in range(steps):
         x = a + (b - a) * s / (steps - 1)
@@ -107,11 +108,14 @@ def _smear(size: tuple[int, int], box: tuple[float, ...], rng: random.Random) ->
 
 def cover_word(plate: Image.Image, lines: list[list[Segment]], glyphs: list[tuple[float, float, float, float]],
                rng: random.Random) -> list[int]:
-    """Hide a run of one word's letters of ``plate`` (RGBA, drawn by :func:`.plate.draw_plate` from ``lines``, its
-    painted characters' boxes ``glyphs``), in place: under a sticker two times in three, else under a smear of
-    paint. Nothing is drawn off the plate. Returns the indices of the hidden characters."""
+    """Hide a letter or two of one word of ``plate`` (RGBA, drawn by :func:`.plate.draw_plate` from ``lines``, its
+    painted characters' boxes ``glyphs``), in place, wholly or from one side (:data:`COVER_PART`): under a sticker
+    two times in three, else under a smear of paint. Nothing is drawn off the plate. Returns the indices of the
+    characters under it."""
     run = covered_run(lines, rng)
-    box = _run_box(glyphs, run, plate.size)
+    x0, y0, x1, y1 = _run_box(glyphs, run, plate.size)
+    cut = (x1 - x0) * (1 - rng.uniform(*COVER_PART))
+    box = (x0 + cut, y0, x1, y1) if rng.random() < 0.5 else (x0, y0, x1 - cut, y1)
     alpha = plate.getchannel("A")
     layer = Image.new("RGBA", plate.size, (0, 0, 0, 0))
     if rng.random() < 2 / 3:

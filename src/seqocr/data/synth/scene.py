@@ -147,8 +147,8 @@ def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, f
     return np.linalg.solve(np.array(a, float), np.array(src, float).reshape(8)).tolist()
 
 
-OBLIQUE_ANGLE = (50.0, 68.0)  # seen at a sharp angle: the plate turned this many degrees from facing the camera
-OBLIQUE_YAW = (0.12, 0.25)    # and its near edge this much taller than the middle, the far edge as much shorter
+OBLIQUE_ANGLE = (35.0, 55.0)  # seen at a sharp angle: the plate turned this many degrees from facing the camera
+OBLIQUE_YAW = (0.08, 0.18)    # and its near edge this much taller than the middle, the far edge as much shorter
 
 
 def _quad(scene: Scene, rng: random.Random, oblique: random.Random | None = None) -> list[tuple[float, float]]:
