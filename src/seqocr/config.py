@@ -91,7 +91,7 @@ class DataConfig:
                                      # part of one word (data/synth/cover.py), the label keeping the word
     synth_one_view: float = 0.0      # share of generated training signs photographed once: one real view, the
                                      # other three tiles FSNS's noise filler
-    synth_oblique: float = 0.0       # share of generated training signs seen at a sharp angle (50-68 degrees from
+    synth_oblique: float = 0.0       # share of generated training signs seen at a sharp angle (35-55 degrees from
                                      # facing the camera) in every view: narrowed letters, one edge taller
     synth_person: float = 0.0        # share of generated training signs named after a person: street type, first
                                      # name and surname (Rue Victor Hugo), drawn by a generator of their own

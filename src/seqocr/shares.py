@@ -27,7 +27,7 @@ class Shares:
     sticker: float = 0.0      # a sticker or a smear of paint over part of one word of the plate; the label keeps the
                               # word (synth/cover.py)
     one_view: float = 0.0     # photographed once: one real view, the other three tiles FSNS's noise filler
-    oblique: float = 0.0      # seen at a sharp angle (50-68 degrees) in every view, as a plate along the street is
+    oblique: float = 0.0      # seen at a sharp angle (35-55 degrees) in every view, as a plate along the street is
     person: float = 0.0       # the street is named after a person: type, first name and surname (Rue Victor Hugo)
 
     @classmethod
