@@ -34,8 +34,9 @@ def assert_figures_are_the_files(printed: dict, rows: list[dict]) -> None:
     truths, readings = [r["ground_truth"] for r in rows], [r["prediction"] for r in rows]
     want = compute_metrics(truths, readings)
     swapped = compute_metrics(readings, truths)
-    # the data can tell the two orders apart, so the comparison below can fail
-    assert want["cer"] != swapped["cer"] and want["aocr_char_accuracy"] != swapped["aocr_char_accuracy"]
+    # the data can tell the two orders apart (CER's denominator is the truth's length), so the comparison below can
+    # fail; an untrained model's readings share no character with the truths, so the other figures may not
+    assert want["cer"] != swapped["cer"]
     assert printed["samples"] == len(rows) == want["samples"]
     for key, value in want.items():
         assert printed[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key

@@ -57,9 +57,12 @@ def test_cli_export_read_and_eval_with_onnx(tmp_path, fsns, capsys):
     assert "verified" in capsys.readouterr().out
     images = [f"{SAMPLES}/sign-000000{i}.png" for i in range(3)]
     assert main(["read", "--checkpoint", str(ckpt), "--json", *images]) == 0
-    torch_rows = capsys.readouterr().out
+    torch_rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert main(["read", "--onnx", str(onnx_path), "--json", *images]) == 0
-    assert capsys.readouterr().out == torch_rows
+    onnx_rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.pop("engine") for r in torch_rows] == ["torch"] * 3  # the same readings, each naming its engine
+    assert [r.pop("engine") for r in onnx_rows] == ["onnxruntime"] * 3
+    assert onnx_rows == torch_rows
     assert main(["eval", "--onnx", str(onnx_path), "--data", f"{SAMPLES}/labels.tsv", "--json",
                  "--predictions", str(tmp_path / "p.tsv")]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == 6

@@ -18,7 +18,7 @@ SAMPLE = min((ROOT / "src" / "seqocr" / "resources" / "samples").glob("sign-*.pn
 
 @pytest.fixture(scope="module")
 def shipped():
-    reader = Predictor.from_checkpoint()
+    reader = Predictor.from_checkpoint(engine="torch")  # attention maps come from the PyTorch reader
     reading = reader.read([SAMPLE], attention=True)[0]
     views, rows, cols = reading.attention.shape[1:]
     # the model as trained (the reader's has its first BatchNorm folded into the convolution before it)

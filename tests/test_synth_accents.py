@@ -6,8 +6,6 @@ from __future__ import annotations
 import random
 import unicodedata
 
-import numpy as np
-
 from seqocr.data.synth import synth_glyphs
 from seqocr.data.synth.plate import paint_accents
 from seqocr.shares import Shares

@@ -44,7 +44,7 @@ def test_a_hard_share_leaves_the_signs_outside_it_as_they_were(name):
         zero = [synth_glyphs(4, i, "test", Shares(**{**vars(base), name: 0.0})) for i in range(12)]
         half = [synth_glyphs(4, i, "test", Shares(**{**vars(base), name: 0.5})) for i in range(12)]
         same = lambda a, b: a[0].tobytes() == b[0].tobytes() and a[1:3] == b[1:3] and \
-            np.array_equal(a[3], b[3], equal_nan=True)  # noqa: E731
+            np.array_equal(a[3], b[3], equal_nan=True)
         assert all(same(p, z) for p, z in zip(plain, zero))
         kept = [same(p, h) for p, h in zip(plain, half)]
         assert 2 <= sum(kept) <= 10  # about half moved, and the rest not at all
@@ -57,7 +57,7 @@ def test_a_hard_phenomenon_keeps_the_label_and_its_glyph_boxes(name):
     them (NaN only for spaces, or out of frame), none for the noise tiles."""
     for i in range(6):
         plain = synth_glyphs(2, i, "train")
-        img, text, present, glyphs = synth_glyphs(2, i, "train", Shares(**{name: 1.0}))
+        _, text, present, glyphs = synth_glyphs(2, i, "train", Shares(**{name: 1.0}))
         assert text == plain[1]
         drawn = [j for j, ch in enumerate(text) if not ch.isspace()]
         assert np.isnan(glyphs[[j for j, ch in enumerate(text) if ch.isspace()]]).all()
@@ -95,7 +95,7 @@ def test_an_oblique_plate_is_narrowed_and_its_near_edge_taller():
     for seed in range(30):
         plain = synth_scene._quad(scene, random.Random(seed))
         seen = synth_scene._quad(scene, random.Random(seed), random.Random(seed))
-        width = lambda q: (math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2  # noqa: E731
+        width = lambda q: (math.dist(q[0], q[1]) + math.dist(q[3], q[2])) / 2
         assert lo - 0.12 < width(seen) / width(plain) < hi + 0.12
         left, right = math.dist(seen[0], seen[3]), math.dist(seen[1], seen[2])
         ratios.append(max(left, right) / min(left, right))
@@ -111,7 +111,7 @@ def test_word_glyphs_group_the_painted_characters_by_label_word():
         lines = _display(sign_lines(text, rng, random.Random(i)), "'")
         words = synth_cover.word_glyphs(lines)
         assert [len(w) for w in words] == [len(w) for w in text.split()], (text, lines)
-        assert sum(words, []) == list(range(sum(len(w) for w in text.split())))
+        assert [j for w in words for j in w] == list(range(sum(len(w) for w in text.split())))
     assert synth_cover.word_glyphs([[("RUE", 1.0, False)], [("d'", 0.68, False), ("ORBEY", 1.0, True)]]) == \
         [[0, 1, 2], [3, 4, 5, 6, 7, 8, 9]]
 

@@ -159,8 +159,9 @@ def add_no_progress(parser: argparse.ArgumentParser) -> None:
                         help="no progress bar (there is none either when stderr is not a terminal)")
 
 
-TORCH_HELP = ("read with PyTorch (default: the shipped model with ONNX Runtime where it is installed, the same "
-              "texts about 4x as fast; a --checkpoint, --show, --bf16 or --read-views read with PyTorch)")
+TORCH_HELP = ("read the shipped model with PyTorch (default: with ONNX Runtime where it is installed, the same "
+              "texts about 4x as fast; what only PyTorch gives, a --checkpoint, attention maps, --bf16, --read-views, "
+              "reads with PyTorch anyway)")
 
 
 def add_engine(parser: argparse.ArgumentParser) -> None:

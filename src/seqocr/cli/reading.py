@@ -221,7 +221,7 @@ def add(command) -> None:
     e.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     e.add_argument("--predictions", help="predictions file (default: ./predictions.tsv)")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object (with the engine)")
-    e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime instead")
+    e.add_argument("--onnx", help="evaluate an exported ONNX model with ONNX Runtime (no torch needed)")
     e.add_argument("--threads", type=AT_LEAST_ZERO, default=0, help="CPU threads (0: the library's default)")
     e.add_argument("--bf16", action="store_true", help="bf16 autocast")
     e.add_argument("--beam", type=BEAM, default=1, metavar="N", help=BEAM_HELP)
