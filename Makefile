@@ -17,7 +17,7 @@ fonts:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[torch,data,dev]"
+	$(PY) -m pip install -q -e ".[torch,data,lm,dev]"
 	# The pretrained backbone's weights (PP-OCRv6 rec small, Apache-2.0) come from the rapidocr wheel's ONNX file;
 	# only the file is needed, not rapidocr's own dependencies (OpenCV and more).
 	$(PY) -m pip install -q --no-deps "rapidocr==3.10.*"

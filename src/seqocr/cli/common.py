@@ -64,8 +64,11 @@ def _engine(args: argparse.Namespace, attention: bool = False) -> str:
         raise ConfigError("--onnx reads with ONNX Runtime, --torch with PyTorch; give one")
     if args.onnx:
         return ONNXRUNTIME
+    if attention and guided(args):
+        raise ConfigError("attention maps come with plain greedy reading; read without --lm and --lexicon")
+    beam = args.beam if args.beam > 1 or not guided(args) else 2  # guided reading needs the beam graphs
     engine = choose(args.checkpoint, TORCH if torch_asked else "auto", attention=attention,
-                    bf16=getattr(args, "bf16", False), device=args.device, beam=args.beam, **views_chosen(args))
+                    bf16=getattr(args, "bf16", False), device=args.device, beam=beam, **views_chosen(args))
     if engine == TORCH and not installed("torch"):
         what = (f"{args.checkpoint}: reading a PyTorch checkpoint" if args.checkpoint
                 else "--torch: reading with PyTorch")
@@ -107,15 +110,19 @@ def _predictor(args: argparse.Namespace, attention: bool = False):
     if engine == ONNXRUNTIME:
         from ..inference.onnx_reader import OnnxReader
 
-        return OnnxReader(args.onnx, threads=threads, beam=args.beam, device=args.device)
-    from ..inference.predictor import Predictor
+        reader = OnnxReader(args.onnx, threads=threads, beam=args.beam, device=args.device)
+    else:
+        from ..inference.predictor import Predictor
 
-    if threads:
-        import torch
+        if threads:
+            import torch
 
-        torch.set_num_threads(threads)
-    return Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device,
-                                     engine="torch", **views)
+            torch.set_num_threads(threads)
+        reader = Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device,
+                                           engine="torch", **views)
+    if guided(args):
+        reader.guide(args.lm, args.lexicon, args.lm_weight, args.lm_bonus)
+    return reader
 
 
 def _output_file(path: str | Path, force: bool, inputs: tuple[str | None, ...] = (), make_folder: bool = True
@@ -152,6 +159,26 @@ def add_read_views(parser: argparse.ArgumentParser) -> None:
 def views_chosen(args: argparse.Namespace) -> dict:
     """The views a reading command's ``--read-views`` and ``--reread-below`` ask for (load_model's keywords)."""
     return {"read_views": getattr(args, "read_views", 0), "reread_below": getattr(args, "reread_below", None)}
+
+
+def add_guide(parser: argparse.ArgumentParser) -> None:
+    """The language model and gazetteer options of read, eval and serve (:meth:`seqocr.inference.reader.Reader.guide`)."""
+    from ..inference.decoding import LM_BEAM, LM_BONUS, LM_WEIGHT
+
+    g = parser.add_argument_group("language model and gazetteer")
+    g.add_argument("--lm", metavar="FILE", help="fuse this language model of street names (seqocr lm) into a beam "
+                   f"search (of --beam, default {LM_BEAM} with it)")
+    g.add_argument("--lm-weight", type=_number(float, 0.0), default=LM_WEIGHT, metavar="W",
+                   help=f"its weight against the image (default {LM_WEIGHT})")
+    g.add_argument("--lm-bonus", type=_number(float, -10.0, 10.0), default=LM_BONUS, metavar="B",
+                   help=f"added per character with it, so that fusion does not favour short texts (default {LM_BONUS})")
+    g.add_argument("--lexicon", metavar="FILE",
+                   help="a gazetteer: one street name a line (UTF-8); a name is read where it fits the image, the text "
+                        'as painted where none does ("lexicon": true or false in --json)')
+
+
+def guided(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "lm", None) or getattr(args, "lexicon", None))
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from .common import (
     _predictor,
     _stderr,
     add_engine,
+    add_guide,
     add_no_progress,
     add_read_device,
     add_read_views,
@@ -257,3 +258,4 @@ def add(command) -> None:
         add_read_views(parser)
         add_read_device(parser)
         add_no_progress(parser)
+        add_guide(parser)

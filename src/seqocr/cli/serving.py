@@ -15,6 +15,7 @@ from .common import (
     _number,
     _predictor,
     add_engine,
+    add_guide,
     add_read_device,
 )
 
@@ -67,3 +68,4 @@ def add(command) -> None:
     v.set_defaults(func=_serve)
     add_read_device(v)
     add_engine(v)
+    add_guide(v)

@@ -6,13 +6,20 @@ how they encode images and step the decoder; both hand those over to :func:`sear
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from ..charset import Charset
+from ..errors import ConfigError
 from .beam import LENGTH_PENALTY, StepDecoder, beam_hypotheses, check_beam
 from .lexicon import FALLBACK_MARGIN, Lexicon
 from .lm import LanguagePrior, NgramLM
+from .postprocess import Reading, decode_batch
+
+LM_BEAM = 8  # the beam a language model or a gazetteer reads with when none is asked for: fusion needs hypotheses
+LM_WEIGHT, LM_BONUS = 0.4, 1.0  # shallow fusion's defaults (BENCHMARKS, "the language model")
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,27 @@ class Search:
 
     def __post_init__(self):
         check_beam(self.beam)
+        if self.lm_weight < 0:
+            raise ConfigError(f"the language model's weight must be 0 or more, got {self.lm_weight}")
+
+    @classmethod
+    def load(cls, charset: Charset, beam: int = 0, lm: str | Path | None = None, lm_weight: float = LM_WEIGHT,
+             lm_bonus: float = LM_BONUS, lexicon: str | Path | None = None) -> Search:
+        """The search a reader of ``charset`` reads with: the language model file ``lm`` fused at ``lm_weight``
+        and ``lm_bonus``, the gazetteer file ``lexicon`` (one name a line); ``beam`` 0 means :data:`LM_BEAM` with
+        either, else greedy. A missing or foreign file is a :class:`~seqocr.errors.DataError` naming it."""
+        model = NgramLM.load(lm) if lm else None
+        if model is not None:
+            model.check_charset(charset, str(lm))
+        names = Lexicon.from_file(lexicon, charset) if lexicon else None
+        if not beam:
+            beam = LM_BEAM if model is not None or names is not None else 1
+        return cls(beam, model, lm_weight if model is not None else 0.0, lm_bonus, names)
+
+    @property
+    def guided(self) -> bool:
+        """Whether a language model or a gazetteer guides the search (else it is the plain beam or greedy)."""
+        return self.prior is not None or self.lexicon is not None
 
     @property
     def prior(self) -> LanguagePrior | None:
@@ -53,6 +81,14 @@ class Found:
             lexicon = self.lexicon.copy()
             lexicon[rows] = other.lexicon
         return Found(ids, probs, lexicon)
+
+
+def readings(found: Found, charset: Charset) -> list[Reading]:
+    """The readings of ``found``, each saying whether its text is a gazetteer's name (with a gazetteer)."""
+    out = decode_batch(found.ids, found.probs, charset)
+    if found.lexicon is None:
+        return out
+    return [replace(r, lexicon=bool(taken)) for r, taken in zip(out, found.lexicon)]
 
 
 def search(decoder: Callable[[], StepDecoder], batch: int, max_len: int, how: Search) -> Found:

@@ -15,6 +15,7 @@ import numpy as np
 from ..device import cuda_index
 from ..errors import ConfigError, DataError, SeqocrError
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_paths, beam_search, check_beam
+from .decoding import Search, readings, search
 from .onnx_check import read_metadata
 from .postprocess import Reading, decode_batch
 from .reader import Reader
@@ -101,6 +102,8 @@ class OnnxReader(Reader):
         beam = check_beam(self.beam if beam is None else beam)
         if attention:  # the exported greedy graph outputs ids and probs only (export.py)
             raise ConfigError(ATTENTION_NEEDS_TORCH if beam == 1 else ATTENTION_NEEDS_GREEDY)
+        if self.search is not None and self.search.guided:
+            return self._guided(batch.astype(np.float32), beam)
         if beam > 1:
             encoder, step = self._beam_graphs()
             steps = OrtSteps(encoder, step, batch.astype(np.float32), beam)
@@ -110,15 +113,31 @@ class OnnxReader(Reader):
         return decode_batch(ids, probs, self.charset)
 
 
+    def _guided(self, batch: np.ndarray, beam: int) -> list[Reading]:
+        """Beam search guided by the reader's language model or gazetteer (:mod:`.decoding`); the encoder graph
+        reads the views that the greedy graph reads when it is unsure (no early exit between graphs)."""
+        encoder, step = self._beam_graphs()
+        memory, *state = encoder.run(None, {"images": batch})
+        how = self.search
+        how = Search(beam, how.lm, how.lm_weight, how.lm_bonus, how.lexicon)
+        found = search(lambda: OrtSteps(encoder, step, None, beam, (memory, state)), len(batch),
+                       int(self.metadata["max_len"]), how)
+        return readings(found, self.charset)
+
+
 class OrtSteps:
     """The exported encoder and step graphs as a :class:`~.beam.StepDecoder` (the ONNX Runtime twin of
     :class:`~.predictor.TorchSteps`): images encoded once, memory and state repeated ``beam`` times per image."""
 
-    def __init__(self, encoder, step, images: np.ndarray, beam: int):
+    def __init__(self, encoder, step, images: np.ndarray | None, beam: int,
+                 encoding: tuple[np.ndarray, list[np.ndarray]] | None = None):
         layout = json.loads(encoder.get_modelmeta().custom_metadata_map["state"])
         self.static, self.session = set(layout["static"]), step
-        memory, *state = encoder.run(None, {"images": images})
-        rows = np.repeat(np.arange(len(images)), beam)
+        if encoding is None:
+            memory, *state = encoder.run(None, {"images": images})
+        else:  # the images' encoding at hand (memory, state)
+            memory, state = encoding
+        rows = np.repeat(np.arange(len(memory)), beam)
         self.memory, self.state = memory[rows], [s[rows] for s in state]  # (B·K, S, D), each (B·K, ...)
 
     def step(self, tokens: np.ndarray, parents: np.ndarray | None) -> np.ndarray:

@@ -22,10 +22,13 @@ class Reading:
     # where the model looked for each character of ``text``: (len(char_probs), V, R, W) weights over V views, R rows,
     # W columns of its memory (each character's sum to 1), when the caller asked for them (PyTorch readers only)
     attention: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # read with a gazetteer: whether ``text`` is one of its names (False: none fitted, read freely); else None
+    lexicon: bool | None = None
 
     def as_dict(self) -> dict:
-        return {"text": self.text, "confidence": round(self.confidence, 6),
-                "char_probs": [round(p, 6) for p in self.char_probs], "rejected": self.rejected}
+        out = {"text": self.text, "confidence": round(self.confidence, 6),
+               "char_probs": [round(p, 6) for p in self.char_probs], "rejected": self.rejected}
+        return out if self.lexicon is None else {**out, "lexicon": self.lexicon}
 
 
 def check_min_confidence(threshold: float) -> float:

@@ -10,10 +10,13 @@ import torch
 from ..charset import Charset
 from ..device import pick_device, place, to_device, use_bf16
 from ..errors import ConfigError
+from ..model.base import split_views
 from ..model.fuse import fold_batchnorm
+from ..model.views import views_by_detail
 from ..model.weights import load_model
 from ..preprocess import ImageSpec
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_beam
+from .decoding import Search, read_with_exit, readings
 from .postprocess import Reading, decode_batch
 from .reader import Reader
 
@@ -38,9 +41,9 @@ class TorchSteps:
     """A model's decoder as a :class:`~.beam.StepDecoder`: the images encoded once, memory and state repeated for
     ``beam`` hypotheses per image (rows ``b·K .. b·K+K-1``), the state reordered by the search's parents."""
 
-    def __init__(self, model, images: torch.Tensor, beam: int, memory: torch.Tensor | None = None):
+    def __init__(self, model, images: torch.Tensor | None, beam: int, memory: torch.Tensor | None = None):
         memory = model.encode(images) if memory is None else memory  # or an encoding of ``images`` at hand
-        rows = torch.arange(images.shape[0], device=images.device).repeat_interleave(beam)
+        rows = torch.arange(memory.shape[0], device=memory.device).repeat_interleave(beam)
         self.model, self.memory = model, memory.index_select(0, rows)               # (B·K, S, D)
         self.state = tuple(s.index_select(0, rows) for s in model.init_state(memory))
 
@@ -62,9 +65,41 @@ def beam_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, be
     return decode_batch(ids, probs, charset)
 
 
+def guided_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, how: Search, bf16: bool = False
+                ) -> list[Reading]:
+    """Beam search guided by a language model or a gazetteer (:mod:`.decoding`) over preprocessed images, with
+    the greedy reader's early exit where the model takes it: every sign read from its ``read_views`` sharpest
+    views, those less confident than ``reread_below`` again with the next sharpest view added."""
+    with torch.no_grad(), torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        if not getattr(model, "exits_early", False):
+            memory = model.encode(images)
+            found = read_with_exit(lambda: lambda: TorchSteps(model, None, how.beam, memory), None,
+                                   images.shape[0], model.max_len, how, 0.0)
+            return readings(found, charset)
+        v, b, k = model.num_views, images.shape[0], model.read_views
+        views = split_views(images, v)                                              # (V·B, 3, H, W)
+        order = views_by_detail(views.unflatten(0, (v, b)))                         # (V, B), sharpest first
+        memory = model.encode_views(views, b, order[:k].sort(0).values).memory
+
+        def more(rows: np.ndarray):
+            todo = torch.from_numpy(rows).to(images.device)
+            extra = model.encode_views(views, b, order[k:k + 1].index_select(1, todo), todo).memory
+            return lambda: TorchSteps(model, None, how.beam, torch.cat([memory.index_select(0, todo), extra], 1))
+
+        found = read_with_exit(lambda: lambda: TorchSteps(model, None, how.beam, memory), more, b, model.max_len,
+                               how, model.reread_below)
+    return readings(found, charset)
+
+
 def model_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, bf16: bool = False, beam: int = 1,
-               attention: bool = False) -> list[Reading]:
-    """Greedy reading (``beam`` 1, with attention maps if asked) or beam search."""
+               attention: bool = False, how: Search | None = None) -> list[Reading]:
+    """Greedy reading (``beam`` 1, with attention maps if asked) or beam search; guided by ``how``'s language
+    model or gazetteer where it has one (at ``beam``)."""
+    if how is not None and how.guided:
+        if attention:
+            raise ConfigError(ATTENTION_NEEDS_GREEDY)
+        return guided_read(model, images, charset, Search(beam, how.lm, how.lm_weight, how.lm_bonus, how.lexicon),
+                           bf16)
     if check_beam(beam) == 1:
         return (attention_read if attention else greedy_read)(model, images, charset, bf16)
     if attention:
@@ -113,4 +148,4 @@ class Predictor(Reader):
         """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked (greedy only);
         ``beam`` overrides the reader's beam width for this batch."""
         return model_read(self.model, to_device(torch.from_numpy(batch), self.device), self.charset, self.bf16,
-                          self.beam if beam is None else beam, attention)
+                          self.beam if beam is None else beam, attention, self.search)

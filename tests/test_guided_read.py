@@ -1,0 +1,106 @@
+"""Reading guided by a language model or a gazetteer through the readers users call: the PyTorch and ONNX Runtime
+readers agree, the early exit of a model that reads fewer views first is kept, `read`, `eval` and the Python API
+take --lm / --lexicon, and a bad file is one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from seqocr.cli import main
+from seqocr.inference.lm_build import build
+from seqocr.inference.predictor import Predictor
+from seqocr.preprocess import eval_batch, load_image
+from tests.helpers import SAMPLES, tiny_checkpoint
+
+NAMES = ["Rue de la Gare", "Rue du Nord", "Avenue de Dinan", "Place du Commandant Turenne", "Impasse Jacquet",
+         "Rue Victor Hugo", "Boulevard Voltaire", "Allée des Tilleuls"]
+IMAGES = [str(p) for p in sorted(SAMPLES.glob("sign-*.png"))]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, fsns_module):
+    """A tiny checkpoint, its ONNX export with the beam graphs, a small language model and a gazetteer."""
+    root = tmp_path_factory.mktemp("guided")
+    ckpt = tiny_checkpoint(root, "default", fsns_module)
+    onnx = root / "m.onnx"
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(onnx), "--beam"]) == 0
+    lm = build(NAMES * 3, fsns_module, order=3, min_count=1).save(root / "names.lm.npz")
+    lexicon = root / "streets.txt"
+    lexicon.write_text("\n".join(NAMES) + "\n", encoding="utf-8")
+    return {"ckpt": ckpt, "onnx": onnx, "lm": lm, "lexicon": lexicon}
+
+
+@pytest.fixture(scope="module")
+def fsns_module():
+    from seqocr.charset import Charset
+
+    return Charset.fsns()
+
+
+def read_json(args: list[str], capsys) -> list[dict]:
+    assert main(["read", "--json", *args, *IMAGES]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_pytorch_and_onnx_runtime_read_alike_with_the_language_model_and_the_gazetteer(files, capsys):
+    """The same search over the same model: the same texts, confidences and gazetteer flags from both engines;
+    a reading flagged as the gazetteer's is one of its names."""
+    guide = ["--lm", str(files["lm"]), "--lm-weight", "0.5", "--lexicon", str(files["lexicon"])]
+    torch_rows = read_json(["--checkpoint", str(files["ckpt"]), *guide], capsys)
+    onnx_rows = read_json(["--onnx", str(files["onnx"]), *guide], capsys)
+    assert [r["text"] for r in onnx_rows] == [r["text"] for r in torch_rows]
+    assert [r["lexicon"] for r in onnx_rows] == [r["lexicon"] for r in torch_rows]
+    np.testing.assert_allclose([r["confidence"] for r in onnx_rows], [r["confidence"] for r in torch_rows],
+                               rtol=1e-3, atol=1e-6)
+    assert all(r["text"] in NAMES for r in torch_rows if r["lexicon"])
+    plain = read_json(["--checkpoint", str(files["ckpt"])], capsys)
+    assert all("lexicon" not in r for r in plain)  # said only where a gazetteer was asked for
+
+
+def test_a_gazetteer_name_fits_or_the_text_is_read_as_without_it(files, fsns_module):
+    """Every reading is a name of the gazetteer (flagged) or the reading of the beam without it (not flagged)."""
+    reader = Predictor.from_checkpoint(files["ckpt"], engine="torch")
+    named = reader.guide(lexicon=files["lexicon"]).read(IMAGES)
+    free_beam = [r.text for r in Predictor.from_checkpoint(files["ckpt"], engine="torch", beam=8).read(IMAGES)]
+    assert reader.beam == 8 and len(named) == len(IMAGES)
+    for r, text in zip(named, free_beam):
+        assert (r.lexicon and r.text in NAMES) or (r.lexicon is False and r.text == text)
+
+
+def test_the_early_exit_is_kept_and_reading_again_adds_the_next_sharpest_view(files, fsns_module):
+    """With ``reread_below`` 1 every sign is read again with one view more: the guided reading then equals the
+    guided reading of ``read_views`` + 1 views without the early exit (views are encoded apart, and the decoder
+    is blind to their order), so the extra view is the next sharpest and the memories line up."""
+    images = eval_batch([load_image(p) for p in IMAGES], Predictor.from_checkpoint(files["ckpt"], engine="torch").spec)
+    again = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2, reread_below=1.0)
+    three = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=3)
+    a = again.guide(lm=files["lm"]).read_arrays(images)
+    b = three.guide(lm=files["lm"]).read_arrays(images)
+    assert [r.text for r in a] == [r.text for r in b]
+    np.testing.assert_allclose([r.confidence for r in a], [r.confidence for r in b], rtol=1e-4, atol=1e-7)
+    once = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2)
+    first = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2, reread_below=1e-30)
+    assert [r.text for r in first.guide(lm=files["lm"]).read_arrays(images)] == \
+        [r.text for r in once.guide(lm=files["lm"]).read_arrays(images)]  # none unsure: the first reading stands
+
+
+def test_eval_takes_the_language_model_and_bad_files_are_one_line(files, tmp_path, capsys):
+    preds = tmp_path / "p.tsv"
+    assert main(["eval", "--checkpoint", str(files["ckpt"]), "--data", str(SAMPLES / "labels.tsv"), "--json",
+                 "--lm", str(files["lm"]), "--lexicon", str(files["lexicon"]), "--predictions", str(preds)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["samples"] == 6
+    missing, latin1 = tmp_path / "none.npz", tmp_path / "latin1.txt"
+    latin1.write_bytes("Allée\n".encode("latin-1"))
+    for args, message in ((["--lm", str(missing)], f"{missing}: language model not found"),
+                          (["--lexicon", str(latin1)], f"{latin1}: the lexicon is not UTF-8 text"),
+                          (["--lm", str(files["lexicon"])], str(files["lexicon"]))):
+        assert main(["read", "--checkpoint", str(files["ckpt"]), *args, IMAGES[0]]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert main(["read", "--checkpoint", str(files["ckpt"]), "--lm", str(files["lm"]), "--show",
+                 str(tmp_path / "shows"), IMAGES[0]]) == 1
+    assert "attention maps come with plain greedy reading" in capsys.readouterr().err
+    assert not (tmp_path / "shows").exists()
