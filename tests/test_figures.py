@@ -12,15 +12,17 @@ import argparse
 import ast
 import json
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "src" / "seqocr" / "resources" / "model"
+NUM = r"(\d+(?:\.\d+)?)"  # a number, captured (a claim's pattern writes NUM for it)
 PAGES = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
 
 
@@ -69,8 +71,8 @@ def constant(module: str, name: str):
 def benchmarks_section(heading: str) -> str:
     """The text of the BENCHMARKS.md section under the heading that contains ``heading`` (up to the next one)."""
     text = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
-    start = next(m.end() for m in re.finditer(r"^#+ .*$", text, re.M) if heading in m.group())
-    end = re.compile(r"^#+ ", re.M).search(text, start)
+    start = next(m.end() for m in re.finditer(r"^#+ .*$", text, re.MULTILINE) if heading in m.group())
+    end = re.compile(r"^#+ ", re.MULTILINE).search(text, start)
     return flat(text[start:end.start() if end else len(text)])
 
 
@@ -82,19 +84,20 @@ def card() -> dict:
     text = (MODEL / "MODEL_CARD.md").read_text(encoding="utf-8")
 
     def measured(name: str) -> dict:
-        row = re.search(rf"^\| {re.escape(name)} \| (\d+) \| (\d+(?:\.\d+)?) \| (\d+(?:\.\d+)?) \| (\d+(?:\.\d+)?) \|$", text, re.M)
+        row = re.search(rf"^\| {re.escape(name)} \| (\d+) \| {NUM} \| {NUM} \| {NUM} \|$", text, re.MULTILINE)
         return {"samples": int(row[1]), "exact": row[2], "chars": row[3], "cer": row[4]}
 
     readings = [{"image": m[1], "label": m[2], "read": m[3], "confidence": m[4]}
-                for m in re.finditer(r"^\| (\d+\.png) \| (.+?) \| (.+?) \| (\d+(?:\.\d+)?) \|$", text, re.M)]
+                for m in re.finditer(r"^\| (\d+\.png) \| (.+?) \| (.+?) \| (\d+(?:\.\d+)?) \|$", text, re.MULTILINE)]
     blank = re.search(r"Confidence on images without a sign: (.*)", text)[1]
-    params = re.search(r"^\| parameters \| ([\d,]+), of which the pretrained backbone's ([\d,]+) \|$", text, re.M)
+    params = re.search(r"^\| parameters \| ([\d,]+), of which the pretrained backbone's ([\d,]+) \|$", text,
+                       re.MULTILINE)
     return {"heldout": measured("generated held-out"), "real": measured("real FSNS samples"), "readings": readings,
             "ece_heldout": re.search(r"error on the generated held-out set: (\d+(?:\.\d+)?)", text)[1],
             "ece_real": re.search(r"error on the \d+ real FSNS samples: (\d+(?:\.\d+)?)", text)[1],
-            "temperature": re.search(r"^Temperature (\d+(?:\.\d+)?) fitted", text, re.M)[1],
+            "temperature": re.search(r"^Temperature (\d+(?:\.\d+)?) fitted", text, re.MULTILINE)[1],
             "blank": [float(x) for x in re.findall(r"\d+(?:\.\d+)?", blank)],
-            "hours": re.search(r"^\| wall hours \| (\d+(?:\.\d+)?)", text, re.M)[1],
+            "hours": re.search(r"^\| wall hours \| (\d+(?:\.\d+)?)", text, re.MULTILINE)[1],
             "threads": re.search(r"(\d+) training threads", text)[1],
             "parameters": int(params[1].replace(",", "")), "backbone": int(params[2].replace(",", ""))}
 
@@ -133,7 +136,8 @@ def generated_column(name: str) -> tuple[str, str]:
     """A generated column as the shipped file read it: BENCHMARKS.md, issue 22 session 19, the column
     "stage 16 shipped file" (session 20 reproduced it exactly)."""
     table = benchmarks_section("A typeface share (`data.synth_fonts`), its A/B and stage 16")
-    row = re.search(rf"\| (?:\*\*)?{re.escape(name)}(?:\*\*)?(?: `[^`]*`)? \((\d+)\) \|" + r"([^|]*\|){3} \*\*(\d+)\*\* \|",
+    row = re.search(rf"\| (?:\*\*)?{re.escape(name)}(?:\*\*)?(?: `[^`]*`)? \((\d+)\) \|"
+                    r"([^|]*\|){3} \*\*(\d+)\*\* \|",
                     table)
     return row[3], row[1]
 
@@ -168,6 +172,50 @@ def plain(x: float) -> str:
     return format(x, "g")
 
 
+def beam(width: int) -> tuple[str, ...]:
+    """ONNX Runtime's greedy and beam readings of the same signs (benchmarks/beam.json, scripts/bench_beam.py)."""
+    runs = json_file("beam.json")["generated"]
+    greedy, wide = runs["onnxruntime beam 1"], runs[f"onnxruntime beam {width}"]
+    gain = (Decimal(str(wide["annotation_precision"])) - Decimal(str(greedy["annotation_precision"]))) * 100
+    return (str(width), rounded(gain, 1), rounded(greedy["annotation_precision"], 3),
+            rounded(wide["annotation_precision"], 3), rounded(wide["images_per_s"] / greedy["images_per_s"], 2))
+
+
+def soak() -> tuple[str, ...]:
+    """The 10-minute soak of the service (benchmarks/soak.json, scripts/soak.py)."""
+    run = json_file("soak.json")
+    return (str(run["soak"]["good_not_200"]), f"{run['soak']['good']:,}", str(round(run["soak_s"] / 60)),
+            rounded(run["rate_rps"], 1), rounded(run["soak"]["p99_ms"], 0))
+
+
+def generator_pace() -> tuple[str, ...]:
+    """Generated signs per core (benchmarks/augment.jsonl, scripts/bench_augment.py)."""
+    run = json.loads((ROOT / "benchmarks" / "augment.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    per_core = run["signs_per_s_per_core"]
+    return str(per_core["device_worker"]), str(run["view"]), str(per_core["workers"])
+
+
+def attention_kb() -> tuple[str]:
+    """One character's attention map as the API sends it: V·R·W bytes in base64, for the memory the same page
+    states (tests/test_readme.py ties that to the model)."""
+    memory = re.search(r"\(the shipped model: (\d+) views × (\d+) rows × (\d+) columns", page("docs/service.md"))
+    views, rows, columns = map(int, memory.groups())
+    return (rounded(4 * -(-views * rows * columns // 3) / 1000, 1),)
+
+
+def plain_set_views() -> tuple[str, str]:
+    """The share of plain generated signs with fewer than 4 real views, and with 1 (the generator's weights)."""
+    source = (ROOT / "src" / "seqocr" / "data" / "synth" / "__init__.py").read_text(encoding="utf-8")
+    weights = [int(x) for x in re.search(r"choices\(\(0, 1, 2, 3\), weights=\((\d+), (\d+), (\d+), (\d+)\)\)",
+                                         source).groups()]
+    return f"{round(100 * sum(weights[1:]) / sum(weights))} %", f"{round(100 * weights[3] / sum(weights))} %"
+
+
+def finetune() -> tuple[str, str, str]:
+    train = config("finetune")["train"]
+    return f"{train['lr']:.0e}".replace("e-04", "e-4"), str(train["warmup_steps"]), f"{train['steps']:,}"
+
+
 # --- the claims --------------------------------------------------------------------------------------------------
 
 class Claim(NamedTuple):
@@ -187,8 +235,9 @@ SPEED = "read-speed.json"
 CLAIMS = [
     # what the shipped model reads: the model card
     Claim("the README's table: seqocr", ("README.md",),
-          r"\| \*\*seqocr\*\*, shipped model, ONNX Runtime \(`seqocr read`\) \| \*\*(\d+(?:\.\d+)? %)\*\* of ([\d,]+), (\d+(?:\.\d+)?) "
-          r"\| \*\*(\d+ of \d+)\*\*, (\d+(?:\.\d+)?) \| \*\*(\d+(?:\.\d+)?)\*\* \| \*\*(\d+(?:\.\d+)?)\*\* \|",
+          r"\| \*\*seqocr\*\*, shipped model, ONNX Runtime \(`seqocr read`\) "
+          r"\| \*\*(\d+(?:\.\d+)? %)\*\* of ([\d,]+), NUM "
+          r"\| \*\*(\d+ of \d+)\*\*, NUM \| \*\*NUM\*\* \| \*\*NUM\*\* \|",
           lambda: (percent(card()["heldout"]["exact"]), f"{card()['heldout']['samples']:,}",
                    rounded(card()["heldout"]["chars"], 3), n_of(card()["real"]["exact"], card()["real"]["samples"]),
                    rounded(card()["real"]["chars"], 3), rounded(json_file(SPEED)["signs_per_s"]["default"], 1),
@@ -196,13 +245,14 @@ CLAIMS = [
                              benchmarks_section("Where issue 22 closes"))[1])),
     Claim("the README's table: PyTorch", ("README.md",),
           r"\| seqocr, the same model in PyTorch \(`seqocr read --torch`\) \| (the same texts) \| the same texts "
-          r"\| (\d+(?:\.\d+)?) \|",
+          r"\| NUM \|",
           lambda: ("the same texts" if json_file(SPEED)["same_texts"] else "other texts",
                    rounded(json_file(SPEED)["signs_per_s"]["torch"], 1))),
     *[Claim(f"the README's table: {system}", ("README.md",),
-            rf"\| {label} (\d+(?:\.\d+)?) \({extra}\) \| (\d+(?:\.\d+)? %) of (\d+), (\d+(?:\.\d+)?) \| (\d+ of \d+), (\d+(?:\.\d+)?) \| – "
-            r"\| (\d+(?:\.\d+)?) \|",
-            lambda system=system: (peer_version(system), percent(peers(system, "heldout")["metrics"]["annotation_precision"]),
+            rf"\| {label} NUM \({extra}\) \| (\d+(?:\.\d+)? %) of (\d+), NUM \| (\d+ of \d+), NUM \| – "
+            r"\| NUM \|",
+            lambda system=system: (peer_version(system),
+                                   percent(peers(system, "heldout")["metrics"]["annotation_precision"]),
                                    str(int(peers(system, "heldout")["metrics"]["samples"])),
                                    rounded(peers(system, "heldout")["metrics"]["character_precision"], 3),
                                    n_of(str(peers(system, "fsns-sample")["metrics"]["annotation_precision"]),
@@ -211,33 +261,33 @@ CLAIMS = [
                                    speed(peers(system, "heldout")["images_per_s"])))
       for system, label, extra in (("tesseract", "Tesseract", "fra"), ("rapidocr", "RapidOCR", "PP-OCRv6"))],
     Claim("the wrong real reading", ("README.md", "docs/models.md"),
-          r"sample (\d+)[:,] \"(\w+)\" for \"(\w+)\",? at confidence (\d+(?:\.\d+)?)",
+          r"sample (\d+)[:,] \"(\w+)\" for \"(\w+)\",? at confidence NUM",
           lambda: (Path(wrong_reading()["image"]).stem, *first_difference(wrong_reading()["label"],
                                                                              wrong_reading()["read"]),
                    rounded(wrong_reading()["confidence"], 2))),
     Claim("calibration error, the README", ("README.md",),
-          r"the expected calibration error is (\d+(?:\.\d+)?) on the generated held-out signs and (\d+(?:\.\d+)?) on the real samples",
+          r"the expected calibration error is NUM on the generated held-out signs and NUM on the real samples",
           lambda: (rounded(card()["ece_heldout"], 3), rounded(card()["ece_real"], 3))),
     Claim("calibration error, the docs", ("docs/models.md", "docs/metrics.md"),
-          r"ECE (\d+(?:\.\d+)?) on the generated held-out signs,? (?:and )?(\d+(?:\.\d+)?) on the (\d+) real samples",
+          r"ECE NUM on the generated held-out signs,? (?:and )?NUM on the (\d+) real samples",
           lambda: (rounded(card()["ece_heldout"], 3), rounded(card()["ece_real"], 3), str(card()["real"]["samples"]))),
     Claim("temperature", ("docs/models.md", "docs/metrics.md"), r"temperature (\d\.\d+)",
           lambda: (card()["temperature"],)),
     Claim("what the shipped model reads, in docs/models.md", ("docs/models.md",),
-          r"\(the card\): (\d+(?:\.\d+)? %) of ([\d,]+) unseen generated signs exactly \(character precision (\d+(?:\.\d+)?)\), "
-          r"and (\d+) of the (\d+) real FSNS samples \(character precision (\d+(?:\.\d+)?)\), after (\d+(?:\.\d+)?) hours of "
+          r"\(the card\): (\d+(?:\.\d+)? %) of ([\d,]+) unseen generated signs exactly \(character precision NUM\), "
+          r"and (\d+) of the (\d+) real FSNS samples \(character precision NUM\), after NUM hours of "
           r"training on (\d+) CPU cores",
           lambda: (percent(card()["heldout"]["exact"]), f"{card()['heldout']['samples']:,}",
                    rounded(card()["heldout"]["chars"], 3), str(round(Decimal(card()["real"]["exact"]) *
                                                                    card()["real"]["samples"])),
                    str(card()["real"]["samples"]), rounded(card()["real"]["chars"], 3), rounded(card()["hours"], 1),
                    card()["threads"])),
-    Claim("a blank image's confidence", ("docs/models.md",), r"a blank image scores under (\d+(?:\.\d+)?)",
+    Claim("a blank image's confidence", ("docs/models.md",), r"a blank image scores under NUM",
           lambda: lambda groups: max(card()["blank"]) < float(groups[0])),
     Claim("confidences of the real readings", ("docs/reading.md",),
-          r"generated held-out signs \(ECE (\d+(?:\.\d+)?) there\); on the (\d+) real FSNS samples its (\d+) correct "
-          r"readings score (\d+(?:\.\d+)?) to (\d+(?:\.\d+)?) and its one wrong reading scores (\d+(?:\.\d+)?) \(sample (\d+), \"(\w+)\" "
-          r"for \"(\w+)\"; ECE (\d+(?:\.\d+)?) there",
+          r"generated held-out signs \(ECE NUM there\); on the (\d+) real FSNS samples its (\d+) correct "
+          r"readings score NUM to NUM and its one wrong reading scores NUM \(sample (\d+), \"(\w+)\" "
+          r"for \"(\w+)\"; ECE NUM there",
           lambda: (rounded(card()["ece_heldout"], 3), str(len(card()["readings"])),
                    str(sum(r["label"] == r["read"] for r in card()["readings"])),
                    rounded(min(Decimal(r["confidence"]) for r in card()["readings"] if r["label"] == r["read"]), 2),
@@ -246,14 +296,14 @@ CLAIMS = [
                    *first_difference(wrong_reading()["label"], wrong_reading()["read"]),
                    rounded(card()["ece_real"], 3))),
     Claim("the threshold that sets the wrong real reading aside", ("docs/reading.md",),
-          r"so `--min-confidence (\d+(?:\.\d+)?)` would set the wrong one aside and keep every right one",
+          r"so `--min-confidence NUM` would set the wrong one aside and keep every right one",
           lambda: lambda groups: (float(wrong_reading()["confidence"]) < float(groups[0]) <=
                                   min(float(r["confidence"]) for r in card()["readings"] if r["label"] == r["read"]))),
     Claim("the shipped model's parameters", ("docs/models.md",),
           r"a memory of \d+ views × \d+ rows × \d+ columns; ([\d,]+) parameters",
           lambda: (f"{card()['parameters']:,}",)),
     Claim("the shipped model's views", ("docs/models.md", "docs/reading.md"),
-          r"less confident than (\d+(?:\.\d+)?) \(`model\.read_views: (\d+)`, `model\.reread_below: (\d+(?:\.\d+)?)`",
+          r"less confident than NUM \(`model\.read_views: (\d+)`, `model\.reread_below: NUM`",
           lambda: (plain(shipped_config()["model"]["reread_below"]), str(shipped_config()["model"]["read_views"]),
                    plain(shipped_config()["model"]["reread_below"]))),
     *[Claim(f"the generated column {key}", ("docs/models.md",), rf"`{key}=1` \| (\d+) of (\d+) \|",
@@ -262,34 +312,26 @@ CLAIMS = [
     Claim("the README's speed note", ("README.md",),
           r"\*\*Whole process\*\* means (\d+) generated signs read by one `seqocr read` command: .*? These are medians "
           r"of (\d+) runs, interleaved, on a (\d+)-core (AMD EPYC) .*?\(benchmarks/read-speed\.json\), "
-          r"(\d{4}-\d\d-\d\d)\)\. `seqocr read` with no options took (\d+(?:\.\d+)?) s, `--onnx` (\d+(?:\.\d+)?) s and "
-          r"`--torch` (\d+(?:\.\d+)?) s",
+          r"(\d{4}-\d\d-\d\d)\)\. `seqocr read` with no options took NUM s, `--onnx` NUM s and "
+          r"`--torch` NUM s",
           lambda: (str(json_file(SPEED)["images"]), str(json_file(SPEED)["repeats"]),
                    str(json_file(SPEED)["machine"]["cores"]), json_file(SPEED)["machine"]["cpu"],
                    json_file(SPEED)["date"],
                    *(rounded(json_file(SPEED)["median_s"][k], 1) for k in ("default", "onnx", "torch")))),
     Claim("ONNX Runtime against PyTorch", ("docs/commands.md",),
-          r"the same texts as PyTorch, (\d+(?:\.\d+)?)x as fast for a whole `seqocr read` of (\d+) signs",
+          r"the same texts as PyTorch, NUMx as fast for a whole `seqocr read` of (\d+) signs",
           lambda: (rounded(json_file(SPEED)["torch_over_onnx"], 1), str(json_file(SPEED)["images"]))),
     # studies measured once: their JSON under benchmarks/, or their record in BENCHMARKS.md
     Claim("beam search", ("docs/reading.md",),
-          r"beam (\d) read (\d+(?:\.\d+)?) points more generated signs exactly \((\d+(?:\.\d+)?) -> (\d+(?:\.\d+)?)\) at (\d+(?:\.\d+)?)x greedy's "
+          r"beam (\d) read NUM points more generated signs exactly \(NUM -> NUM\) at NUMx greedy's "
           r"speed in ONNX Runtime",
-          lambda: (lambda g, b: ("3", rounded((Decimal(str(b["annotation_precision"])) -
-                                               Decimal(str(g["annotation_precision"]))) * 100, 1),
-                                 rounded(g["annotation_precision"], 3), rounded(b["annotation_precision"], 3),
-                                 rounded(b["images_per_s"] / g["images_per_s"], 2)))(
-              json_file("beam.json")["generated"]["onnxruntime beam 1"],
-              json_file("beam.json")["generated"]["onnxruntime beam 3"])),
+          lambda: beam(3)),
     Claim("the soak", ("docs/service.md",),
-          r"(\d+) of ([\d,]+) good requests failed in (\d+) minutes at (\d+(?:\.\d+)?) requests/s, p99 (\d+) ms",
-          lambda: (lambda s: (str(s["soak"]["good_not_200"]), f"{s['soak']['good']:,}", str(round(s["soak_s"] / 60)),
-                              rounded(s["rate_rps"], 1), rounded(s["soak"]["p99_ms"], 0)))(json_file("soak.json"))),
+          r"(\d+) of ([\d,]+) good requests failed in (\d+) minutes at NUM requests/s, p99 (\d+) ms",
+          soak),
     Claim("the generator's pace", ("docs/training.md",),
-          r"at (\d+(?:\.\d+)?) signs/s per core at (\d+)x\d+ views \((\d+(?:\.\d+)?) with the augmentation in the workers",
-          lambda: (lambda a: (str(a["signs_per_s_per_core"]["device_worker"]), str(a["view"]),
-                              str(a["signs_per_s_per_core"]["workers"])))(
-              json.loads((ROOT / "benchmarks" / "augment.jsonl").read_text().splitlines()[-1]))),
+          r"at NUM signs/s per core at (\d+)x\d+ views \(NUM with the augmentation in the workers",
+          generator_pace),
     Claim("beam graphs' sizes", ("docs/deployment.md",),
           r"\((\d+(?:\.\d+)? MB) for the shipped model; the step graph is (\d+(?:\.\d+)? MB)\)",
           lambda: lambda groups: all(g in benchmarks_section("Issue 13 item 7: beam search") for g in groups)),
@@ -299,10 +341,8 @@ CLAIMS = [
           lambda: lambda groups: f"about {groups[0]} taller at {groups[1]} the pixels" in
           benchmarks_section("route (b), how much a crop")),
     # the attention maps' size, from the memory the same page states (tests/test_readme.py ties that to the model)
-    Claim("the attention maps' size", ("docs/service.md",), r"about (\d+(?:\.\d+)?) kB of base64 a character",
-          lambda: (lambda v, r, c: (rounded(4 * -(-v * r * c // 3) / 1000, 1),))(
-              *map(int, re.search(r"\(the shipped model: (\d+) views × (\d+) rows × (\d+) columns",
-                                  page("docs/service.md")).groups()))),
+    Claim("the attention maps' size", ("docs/service.md",), r"about NUM kB of base64 a character",
+          attention_kb),
     # the architectures, as their configs build them
     Claim("the architectures' parameters", ("docs/models.md",),
           r"\| parameters \| ([\d,]+) \| ([\d,]+) \(([\d,]+) trained\) \| ([\d,]+) \|",
@@ -317,7 +357,7 @@ CLAIMS = [
           lambda: (f"{config('reference')['model']['vocab_size']:,}",)),
     Claim("invented names", ("docs/models.md",), r"; (\d+ %) of generated names invented",
           lambda: (whole_percent(config("default")["data"]["synth_invented"]),)),
-    Claim("the backbone's learning rate", ("docs/models.md",), r"`train\.backbone_lr_scale` \((\d+(?:\.\d+)?)\) times",
+    Claim("the backbone's learning rate", ("docs/models.md",), r"`train\.backbone_lr_scale` \(NUM\) times",
           lambda: (plain(__import__("seqocr.config", fromlist=["TrainConfig"]).TrainConfig.backbone_lr_scale),)),
     Claim("the typeface share", ("docs/models.md",), r"trained on with (\d+ %) of the signs painted in",
           lambda: (whole_percent(config("shipped-stage16")["data"]["synth_fonts"]),)),
@@ -331,18 +371,15 @@ CLAIMS = [
           lambda: (whole_percent(__import__("seqocr.config", fromlist=["DataConfig"]).DataConfig.max_skip_fraction),)),
     Claim("fewer real views in the plain set", ("docs/data.md",),
           r"the plain set has (\d+ %) of such signs, (\d+ %) with a single view",
-          lambda: (lambda w: (f"{round(100 * sum(w[1:]) / sum(w))} %", f"{round(100 * w[3] / sum(w))} %"))(
-              tuple(int(x) for x in re.search(r"choices\(\(0, 1, 2, 3\), weights=\((\d+), (\d+), (\d+), (\d+)\)\)",
-                                              (ROOT / "src/seqocr/data/synth/__init__.py").read_text()).groups()))),
+          plain_set_views),
     Claim("the fine-tune", ("docs/training.md",),
           r"learning rate ([\de.-]+), (\d+) warm-up steps then cosine decay over ([\d,]+) steps",
-          lambda: (lambda t: (f"{t['lr']:.0e}".replace("e-04", "e-4"), str(t["warmup_steps"]), f"{t['steps']:,}"))(
-              config("finetune")["train"])),
+          finetune),
 ]
 
 
 def matches(claim: Claim):
-    pattern = re.compile(claim.pattern)
+    pattern = re.compile(claim.pattern.replace("NUM", NUM))
     return [(name, m) for name in claim.pages for m in pattern.finditer(page(name))]
 
 
@@ -397,7 +434,8 @@ def test_every_option_of_every_command_is_in_the_command_reference():
     from seqocr.cli import build_parser
 
     text = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
-    sections = {m[1]: m[2] for m in re.finditer(r"^## seqocr ([\w, ]+)\n(.*?)(?=^## |\Z)", text, re.M | re.S)}
+    heading = re.compile(r"^## seqocr ([\w, ]+)\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    sections = {m[1]: m[2] for m in heading.finditer(text)}
     missing = []
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     for command, parser in commands.items():
