@@ -456,3 +456,8 @@ def test_the_docs_links_lead_somewhere():
             if not target.startswith("http") and not ((ROOT / name).parent / target).exists():
                 broken.append(f"{name}: {target}")
     assert not broken, broken
+
+
+def test_the_readme_stays_short():
+    """Issue 40's goal: a README you can scan, the rest in docs/."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 250
