@@ -29,12 +29,15 @@ import torch
 from PIL import Image
 
 from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
+from seqocr.charset import Charset
+from seqocr.config import Config
 from seqocr.data import build_dataset
 from seqocr.data.synth import VERIFY_SEED, sign_images
 from seqocr.inference.evaluate import rows_kept_at
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
+from seqocr.model import build_model, num_classes_for
 from seqocr.model.weights import SHIPPED, export_weights, load_model, read_any, read_checkpoint
 from seqocr.preprocess import ImageSpec
 from seqocr.textcrop import DET_SIDE
@@ -49,7 +52,7 @@ CALIBRATION = "synth:split=test,n={n},seed=7,{shares}"
 THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)  # the card's risk-coverage table: keep readings at least this confident
 BACKBONE_NOTE = [
     "## The pretrained backbone: license and provenance", "",
-    "The convolutional backbone (2.66 M of the parameters) is PP-OCRv6 rec small's, by PaddlePaddle's PaddleOCR",
+    "The backbone (most of the parameters, counted above) is PP-OCRv6 rec small's, by PaddlePaddle's PaddleOCR",
     "(Apache-2.0), as exported to ONNX and shipped inside the `rapidocr` 3.10 wheel (RapidAI, Apache-2.0;",
     "`rapidocr/models/PP-OCRv6_rec_small.onnx`, whose `MODEL_LICENSES.md` records the Apache-2.0 terms).",
     "`seqocr.model.ppocr.load_onnx_weights` copies its initializers (up to tensor `p2o.pd_op.add.64.0`) into our",
@@ -144,6 +147,20 @@ def training_facts(checkpoint: Path) -> dict:
             "data": "seqocr's realistic generator only (split train; seeds and the share of invented names per "
                     "stage in the configs)",
             "stages": {"steps": steps, "batch": batch, "hours": [round(h, 2) for h in hours], "configs": configs}}
+
+
+def parameters(weights: Path) -> str:
+    """The model's parameters as trained (the reader's has its first BatchNorm folded into the convolution before
+    it), and the pretrained backbone's share: the one place the README's and docs' counts come from
+    (tests/test_readme.py checks this against the model, tests/test_figures.py the docs against this)."""
+    info = read_any(weights)
+    cfg = Config.from_dict(info["config"])
+    classes = num_classes_for(cfg.model, len(Charset.from_dict(info["charset"])))
+    model = build_model(cfg.model.replace(backbone_weights=""), classes)
+    total = sum(p.numel() for p in model.parameters())
+    backbone = getattr(model, "backbone", None)
+    share = sum(p.numel() for p in backbone.parameters()) if backbone is not None else 0
+    return f"{total:,}" + (f", of which the pretrained backbone's {share:,}" if share else "")
 
 
 def measure(weights: Path, source: str, n: int = 0) -> dict:
@@ -290,6 +307,7 @@ def main() -> None:
         export_weights(calibrated, SHIPPED, facts)
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"))
     facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
+    facts["parameters"] = parameters(SHIPPED)
     heldout = measure(SHIPPED, f"synth:split=test,n={args.heldout},seed=1", args.heldout)
     real = None
     if Path(args.real).is_file():

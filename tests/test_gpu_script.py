@@ -44,8 +44,9 @@ def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_pat
 
 
 def test_gpu_train_script_continues_the_shipped_model_at_its_own_settings(tmp_path):
-    """The README's command, defaults and all: the run continues the shipped model at its view size and trainable
-    stages with the continuing recipe (configs/continue.yaml), not stage 1's 128-px views and lr 1e-3 (issue 23)."""
+    """The command docs/training.md gives, defaults and all: the run continues the shipped model at its view size and
+    trainable stages with the continuing recipe (configs/continue.yaml), not stage 1's 128-px views and lr 1e-3
+    (issue 23)."""
     from seqocr.model import weights
 
     shipped = weights.read_any(weights.SHIPPED)["config"]

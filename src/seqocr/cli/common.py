@@ -187,8 +187,8 @@ def add_no_progress(parser: argparse.ArgumentParser) -> None:
 
 
 TORCH_HELP = ("read the shipped model with PyTorch (default: with ONNX Runtime where it is installed, the same "
-              "texts about 4x as fast; what only PyTorch gives, a --checkpoint, attention maps, --bf16, --read-views, "
-              "reads with PyTorch anyway)")
+              "texts several times as fast; what only PyTorch gives, a --checkpoint, attention maps, --bf16, "
+              "--read-views, reads with PyTorch anyway)")
 
 
 def add_engine(parser: argparse.ArgumentParser) -> None:

@@ -123,7 +123,7 @@ class Predictor(Reader):
                         device: str | torch.device = "cpu", read_views: int = 0, reread_below: float | None = None,
                         engine: str = "auto") -> Reader:
         """A reader of a checkpoint (``.pt``) or exported weights (``.safetensors``), with PyTorch; or of the
-        shipped model when ``path`` is None, with ONNX Runtime where it is installed (the same texts, about 4x as
+        shipped model when ``path`` is None, with ONNX Runtime where it is installed (the same texts, several times as
         fast: :mod:`.engine`) unless an option needs PyTorch (``bf16``, ``read_views``, ``reread_below``, a CUDA
         ``device``) or ``engine="torch"`` asks for it. Attention maps (``read(..., attention=True)``) come from
         the PyTorch reader only. ``read_views`` > 0: read that many views, the sharpest; ``reread_below``: read a

@@ -1,6 +1,6 @@
 """seqocr's own model: the reference's plan with its weaknesses fixed, sized for a 2-core CPU.
 
-What changes against the reference (:mod:`seqocr.model.reference`; README, "The two models") and why:
+What changes against the reference (:mod:`seqocr.model.reference`; docs/models.md, "The two architectures") and why:
 
 * Views are folded into the batch through one small BN-VGG (4× fewer, far cheaper convs on smaller views) and
   concatenated along *time*, not channels, with a learned view embedding: the decoder can then attend to the

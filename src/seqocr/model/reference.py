@@ -1,5 +1,5 @@
 """The reference: MindSpore model-zoo CRNN-Seq2Seq-OCR, layer for layer (its source: research/cv/CRNN_Seq2Seq_OCR in
-the MindSpore model zoo; README, "The two models").
+the MindSpore model zoo; docs/models.md, "The two architectures").
 
 Faithful details kept on purpose, weaknesses included:
 

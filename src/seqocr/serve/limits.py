@@ -132,7 +132,7 @@ class ClientLimit:
     """ASGI middleware: at most ``limit`` requests in flight per client address (0: no limit); one more is answered
     429 at once, before its body is read, so one client flooding the service takes at most that share of the
     batcher's queue and the others are still served. Behind a reverse proxy every request comes from the proxy's
-    address: turn this off there (``--max-client-requests 0``) and limit clients in the proxy (README)."""
+    address: turn this off there (``--max-client-requests 0``) and limit clients in the proxy (docs/service.md)."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit, self.in_flight = app, limit, Counter()
