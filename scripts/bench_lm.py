@@ -8,7 +8,8 @@ over the same encodings (issue 36; BENCHMARKS.md "the language model").
 Each column's signs are encoded once with the model's reading views (the ``read_views`` sharpest, and one more for
 the early exit) and the encodings kept (``--cache``: on disk, reused by a later run with the same model); each
 setting then only decodes, with :func:`seqocr.inference.decoding.read_with_exit` as the readers do. A setting is
-``beam=K,lm=WEIGHT,bonus=B`` (``lm=0``: no language model), optionally ``lexicon=NAME``: a ``--lexicon`` file, or
+``beam=K,lm=WEIGHT,bonus=B,gate=G`` (``lm=0``: no language model; ``gate``: guided search only under that
+greedy confidence, 1 by default: every sign), optionally ``lexicon=NAME``: a ``--lexicon`` file, or
 ``with`` / ``without``: a gazetteer of ``--gazetteer`` names made for each column, its truths with names one letter
 from them and other generated street names, or the same without the truths (a user whose list lacks the sign). Prints one line a setting
 and column (exact, character precision, ECE of the confidence); ``--predictions DIR`` writes each as a
@@ -110,15 +111,16 @@ def parse_setting(text: str, lm: NgramLM | None, lexicons: dict) -> Search:
     opts = dict(kv.split("=") for kv in text.split(","))
     weight = float(opts.get("lm", 0))
     return Search(beam=int(opts.get("beam", 1)), lm=lm if weight else None, lm_weight=weight,
-                  lm_bonus=float(opts.get("bonus", 0)), lexicon=lexicons.get(opts.get("lexicon")))
+                  lm_bonus=float(opts.get("bonus", 0)), lexicon=lexicons.get(opts.get("lexicon")),
+                  gate=float(opts.get("gate", 1)))
 
 
 def run(model, charset, how: Search, first, more, batch: int = 32):
     out = []
     for i in range(0, len(first), batch):
         f, m = first[i:i + batch].float(), more[i:i + batch].float()
-        found = read_with_exit(lambda f=f: lambda: MemorySteps(model, f, how.beam),
-                               lambda rows, m=m: lambda: MemorySteps(model, m[torch.from_numpy(rows)], how.beam),
+        found = read_with_exit(lambda k, f=f: MemorySteps(model, f, k),
+                               lambda rows, k, m=m: MemorySteps(model, m[torch.from_numpy(rows)], k),
                                len(f), model.max_len, how, model.reread_below)
         readings = decode_batch(found.ids, found.probs, charset)
         used = found.lexicon if found.lexicon is not None else [None] * len(readings)

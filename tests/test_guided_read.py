@@ -11,6 +11,7 @@ import pytest
 
 from seqocr.cli import main
 from seqocr.inference.lm_build import build
+from seqocr.inference.onnx_reader import OnnxReader
 from seqocr.inference.predictor import Predictor
 from seqocr.preprocess import eval_batch, load_image
 from tests.helpers import SAMPLES, tiny_checkpoint
@@ -77,14 +78,29 @@ def test_the_early_exit_is_kept_and_reading_again_adds_the_next_sharpest_view(fi
     images = eval_batch([load_image(p) for p in IMAGES], Predictor.from_checkpoint(files["ckpt"], engine="torch").spec)
     again = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2, reread_below=1.0)
     three = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=3)
-    a = again.guide(lm=files["lm"]).read_arrays(images)
-    b = three.guide(lm=files["lm"]).read_arrays(images)
+    a = again.guide(lm=files["lm"], gate=1.0).read_arrays(images)
+    b = three.guide(lm=files["lm"], gate=1.0).read_arrays(images)
     assert [r.text for r in a] == [r.text for r in b]
     np.testing.assert_allclose([r.confidence for r in a], [r.confidence for r in b], rtol=1e-4, atol=1e-7)
     once = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2)
     first = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2, reread_below=1e-30)
-    assert [r.text for r in first.guide(lm=files["lm"]).read_arrays(images)] == \
-        [r.text for r in once.guide(lm=files["lm"]).read_arrays(images)]  # none unsure: the first reading stands
+    assert [r.text for r in first.guide(lm=files["lm"], gate=1.0).read_arrays(images)] == \
+        [r.text for r in once.guide(lm=files["lm"], gate=1.0).read_arrays(images)]  # none unsure: the first stands
+
+
+def test_the_gate_keeps_confident_greedy_readings_and_searches_the_others(files):
+    """A gate of 0 keeps every greedy reading as it is (the gazetteer flag says whether it is a name); under a gate
+    above every confidence each sign is searched as without a gate; both engines alike."""
+    for reader in (Predictor.from_checkpoint(files["ckpt"], engine="torch"),
+                   OnnxReader(files["onnx"])):
+        greedy = reader.read(IMAGES)
+        kept = reader.guide(lm=files["lm"], lexicon=files["lexicon"], gate=0.0).read(IMAGES)
+        assert [r.text for r in kept] == [r.text for r in greedy]
+        np.testing.assert_allclose([r.confidence for r in kept], [r.confidence for r in greedy], rtol=1e-5)
+        assert [r.lexicon for r in kept] == [r.text in NAMES for r in greedy]
+        under = reader.guide(lm=files["lm"], gate=0.5).read(IMAGES)  # an untrained model is never that sure
+        every = reader.guide(lm=files["lm"], gate=1.0).read(IMAGES)
+        assert [r.text for r in under] == [r.text for r in every] != [r.text for r in greedy]
 
 
 def test_eval_takes_the_language_model_and_bad_files_are_one_line(files, tmp_path, capsys):

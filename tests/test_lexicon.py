@@ -33,7 +33,7 @@ class TableDecoder:
 def eye(*positions: list[tuple[str, float]]):
     """A fresh decoder per call, seeing at each position these characters with these probabilities, then EOS."""
     table = [{FSNS.encode(c)[0]: p for c, p in pos} for pos in positions] + [{EOS: 1.0}]
-    return lambda: TableDecoder(table)
+    return lambda beam: TableDecoder(table)
 
 
 def sure(text: str) -> list[list[tuple[str, float]]]:

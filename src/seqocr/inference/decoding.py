@@ -20,6 +20,9 @@ from .postprocess import Reading, decode_batch
 
 LM_BEAM = 8  # the beam a language model or a gazetteer reads with when none is asked for: fusion needs hypotheses
 LM_WEIGHT, LM_BONUS = 0.4, 1.0  # shallow fusion's defaults (BENCHMARKS, "the language model")
+# A guided search costs the beam's width in decoder steps: only signs whose greedy reading is less confident than
+# this are searched again with the language model or the gazetteer (BENCHMARKS, "the language model").
+GATE = 0.99
 
 
 @dataclass(frozen=True)
@@ -31,15 +34,18 @@ class Search:
     lm_weight: float = 0.0
     lm_bonus: float = 0.0
     lexicon: Lexicon | None = None
+    gate: float = GATE  # guided search only where greedy reading is less confident than this (1: every sign)
 
     def __post_init__(self):
         check_beam(self.beam)
         if self.lm_weight < 0:
             raise ConfigError(f"the language model's weight must be 0 or more, got {self.lm_weight}")
+        if not 0 <= self.gate <= 1:
+            raise ConfigError(f"the guided search's gate is a confidence, from 0 to 1, got {self.gate}")
 
     @classmethod
     def load(cls, charset: Charset, beam: int = 0, lm: str | Path | None = None, lm_weight: float = LM_WEIGHT,
-             lm_bonus: float = LM_BONUS, lexicon: str | Path | None = None) -> Search:
+             lm_bonus: float = LM_BONUS, lexicon: str | Path | None = None, gate: float = GATE) -> Search:
         """The search a reader of ``charset`` reads with: the language model file ``lm`` fused at ``lm_weight``
         and ``lm_bonus``, the gazetteer file ``lexicon`` (one name a line); ``beam`` 0 means :data:`LM_BEAM` with
         either, else greedy. A missing or foreign file is a :class:`~seqocr.errors.DataError` naming it."""
@@ -49,7 +55,7 @@ class Search:
         names = Lexicon.from_file(lexicon, charset) if lexicon else None
         if not beam:
             beam = LM_BEAM if model is not None or names is not None else 1
-        return cls(beam, model, lm_weight if model is not None else 0.0, lm_bonus, names)
+        return cls(beam, model, lm_weight if model is not None else 0.0, lm_bonus, names, gate)
 
     @property
     def guided(self) -> bool:
@@ -91,15 +97,15 @@ def readings(found: Found, charset: Charset) -> list[Reading]:
     return [replace(r, lexicon=bool(taken)) for r, taken in zip(out, found.lexicon)]
 
 
-def search(decoder: Callable[[], StepDecoder], batch: int, max_len: int, how: Search) -> Found:
-    """The beam search ``how`` asks for over the images that ``decoder()`` steps (a fresh decoder of the same
-    encoding each call: the gazetteer searches twice). With a gazetteer, its best name is taken where its
+def search(decoder: Callable[[int], StepDecoder], batch: int, max_len: int, how: Search) -> Found:
+    """The beam search ``how`` asks for over the images that ``decoder(K)`` steps (a fresh decoder of the same
+    encoding, its rows repeated for K hypotheses, each call: the gazetteer searches twice). With a gazetteer, its best name is taken where its
     decoder log-probability is at most :data:`~.lexicon.FALLBACK_MARGIN` below the free reading's."""
-    ids, probs, _ = beam_hypotheses(decoder(), batch, how.beam, max_len, LENGTH_PENALTY, how.prior)
+    ids, probs, _ = beam_hypotheses(decoder(how.beam), batch, how.beam, max_len, LENGTH_PENALTY, how.prior)
     free = Found(ids[:, 0], probs[:, 0])
     if how.lexicon is None:
         return free
-    ids, probs, scores = beam_hypotheses(decoder(), batch, how.beam, max_len, LENGTH_PENALTY, how.lexicon)
+    ids, probs, scores = beam_hypotheses(decoder(how.beam), batch, how.beam, max_len, LENGTH_PENALTY, how.lexicon)
     named = Found(ids[:, 0], probs[:, 0])
     with np.errstate(divide="ignore"):
         fits = np.isfinite(scores[:, 0]) & (np.log(named.confidence()) >= np.log(free.confidence()) - FALLBACK_MARGIN)
@@ -107,15 +113,30 @@ def search(decoder: Callable[[], StepDecoder], batch: int, max_len: int, how: Se
                  fits)
 
 
-def read_with_exit(first: Callable[[], Callable[[], StepDecoder]], more: Callable[[np.ndarray], Callable[[], StepDecoder]],
+def read_with_exit(first: Callable[[int], StepDecoder], more: Callable[[np.ndarray, int], StepDecoder],
                    batch: int, max_len: int, how: Search, reread_below: float) -> Found:
-    """:func:`search` over ``first()`` (the images encoded from their fewer, sharpest views), then again over
-    ``more(rows)`` (those images' encodings with one view more) for the rows less confident than
-    ``reread_below``: the greedy reader's early exit (``model/views.py``), for any search."""
-    found = search(first(), batch, max_len, how)
+    """:func:`search` over ``first`` (the images encoded from their fewer, sharpest views), then again over
+    ``more(rows, K)`` (those images' encodings with one view more, or the same encodings for a model that reads
+    every view) for the rows less confident than ``reread_below``: the greedy reader's early exit
+    (``model/views.py``), for any search. A guided search with a gate reads greedily first and searches again,
+    guided, only the rows less confident than the gate or ``reread_below``: :func:`gated`."""
+    if how.guided and how.gate < 1:
+        found = search(first, batch, max_len, Search())
+        return gated(found, lambda rows: search(lambda k: more(rows, k), len(rows), max_len, how), how, reread_below)
+    found = search(first, batch, max_len, how)
     if not reread_below:
         return found
     unsure = np.flatnonzero(found.confidence() < reread_below)
     if not len(unsure):
         return found
-    return found.replace(unsure, search(more(unsure), len(unsure), max_len, how))
+    return found.replace(unsure, search(lambda k: more(unsure, k), len(unsure), max_len, how))
+
+
+def gated(greedy: Found, again: Callable[[np.ndarray], Found], how: Search, reread_below: float = 0.0) -> Found:
+    """Greedy readings ``greedy`` with the rows less confident than ``how.gate`` (or ``reread_below``) replaced by
+    ``again(rows)``, their guided search; with a gazetteer, a greedy reading kept is flagged as its name where the
+    gazetteer holds it."""
+    if how.lexicon is not None:
+        greedy = Found(greedy.ids, greedy.probs, np.array([how.lexicon.holds(row) for row in greedy.ids], bool))
+    unsure = np.flatnonzero(greedy.confidence() < max(how.gate, reread_below))
+    return greedy.replace(unsure, again(unsure)) if len(unsure) else greedy

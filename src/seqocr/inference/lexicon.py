@@ -43,6 +43,11 @@ class Lexicon:
                     follow.append(set())
         self._allowed = [np.fromiter(sorted(f), dtype=np.int64) for f in follow]
 
+    def holds(self, ids: np.ndarray) -> bool:
+        """Whether token ids (a reading: characters, then EOS, then anything) spell one of the names."""
+        ends = np.flatnonzero(np.asarray(ids) == EOS)
+        return bool(len(ends)) and tuple(int(t) for t in ids[:ends[0] + 1]) in self._node
+
     @classmethod
     def from_file(cls, path: str | Path, charset: Charset) -> Lexicon:
         """One name a line, UTF-8; blank lines and surrounding spaces ignored. A missing file, one that is not

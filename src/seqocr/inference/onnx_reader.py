@@ -8,6 +8,7 @@ search (``beam`` > 1) also reads the encoder and step graphs that ``seqocr expor
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from ..device import cuda_index
 from ..errors import ConfigError, DataError, SeqocrError
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_paths, beam_search, check_beam
-from .decoding import Search, readings, search
+from .decoding import Found, gated, readings, search
 from .onnx_check import read_metadata
 from .postprocess import Reading, decode_batch
 from .reader import Reader
@@ -117,12 +118,17 @@ class OnnxReader(Reader):
         """Beam search guided by the reader's language model or gazetteer (:mod:`.decoding`); the encoder graph
         reads the views that the greedy graph reads when it is unsure (no early exit between graphs)."""
         encoder, step = self._beam_graphs()
-        memory, *state = encoder.run(None, {"images": batch})
-        how = self.search
-        how = Search(beam, how.lm, how.lm_weight, how.lm_bonus, how.lexicon)
-        found = search(lambda: OrtSteps(encoder, step, None, beam, (memory, state)), len(batch),
-                       int(self.metadata["max_len"]), how)
-        return readings(found, self.charset)
+        how = replace(self.search, beam=beam)
+        max_len = int(self.metadata["max_len"])
+
+        def again(rows: np.ndarray) -> Found:
+            memory, *state = encoder.run(None, {"images": batch[rows]})
+            return search(lambda k: OrtSteps(encoder, step, None, k, (memory, state)), len(rows), max_len, how)
+
+        if how.gate >= 1:
+            return readings(again(np.arange(len(batch))), self.charset)
+        greedy = Found(*self.session.run(["ids", "probs"], {"images": batch}))  # its early exit inside
+        return readings(gated(greedy, again, how), self.charset)
 
 
 class OrtSteps:

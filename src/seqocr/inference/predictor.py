@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,8 @@ def guided_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, 
     with torch.no_grad(), torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
         if not getattr(model, "exits_early", False):
             memory = model.encode(images)
-            found = read_with_exit(lambda: lambda: TorchSteps(model, None, how.beam, memory), None,
+            found = read_with_exit(lambda k: TorchSteps(model, None, k, memory),
+                                   lambda rows, k: TorchSteps(model, None, k, memory[torch.from_numpy(rows)]),
                                    images.shape[0], model.max_len, how, 0.0)
             return readings(found, charset)
         v, b, k = model.num_views, images.shape[0], model.read_views
@@ -81,13 +83,13 @@ def guided_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, 
         order = views_by_detail(views.unflatten(0, (v, b)))                         # (V, B), sharpest first
         memory = model.encode_views(views, b, order[:k].sort(0).values).memory
 
-        def more(rows: np.ndarray):
+        def more(rows: np.ndarray, beam: int) -> TorchSteps:
             todo = torch.from_numpy(rows).to(images.device)
             extra = model.encode_views(views, b, order[k:k + 1].index_select(1, todo), todo).memory
-            return lambda: TorchSteps(model, None, how.beam, torch.cat([memory.index_select(0, todo), extra], 1))
+            return TorchSteps(model, None, beam, torch.cat([memory.index_select(0, todo), extra], 1))
 
-        found = read_with_exit(lambda: lambda: TorchSteps(model, None, how.beam, memory), more, b, model.max_len,
-                               how, model.reread_below)
+        found = read_with_exit(lambda beam: TorchSteps(model, None, beam, memory), more, b, model.max_len, how,
+                               model.reread_below)
     return readings(found, charset)
 
 
@@ -98,8 +100,7 @@ def model_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, b
     if how is not None and how.guided:
         if attention:
             raise ConfigError(ATTENTION_NEEDS_GREEDY)
-        return guided_read(model, images, charset, Search(beam, how.lm, how.lm_weight, how.lm_bonus, how.lexicon),
-                           bf16)
+        return guided_read(model, images, charset, replace(how, beam=beam), bf16)
     if check_beam(beam) == 1:
         return (attention_read if attention else greedy_read)(model, images, charset, bf16)
     if attention:

@@ -18,7 +18,7 @@ from PIL import Image
 from ..charset import Charset
 from ..errors import DataError
 from ..preprocess import ImageSpec, eval_batch, load_image
-from .decoding import LM_BONUS, LM_WEIGHT, Search
+from .decoding import GATE, LM_BONUS, LM_WEIGHT, Search
 from .postprocess import Reading
 
 ImageInput = str | Path | Image.Image | np.ndarray
@@ -48,13 +48,14 @@ class Reader:
     search: Search | None = None  # a language model or a gazetteer guiding the beam search (:meth:`guide`)
 
     def guide(self, lm: str | Path | None = None, lexicon: str | Path | None = None, lm_weight: float = LM_WEIGHT,
-              lm_bonus: float = LM_BONUS, beam: int = 0) -> Reader:
+              lm_bonus: float = LM_BONUS, beam: int = 0, gate: float = GATE) -> Reader:
         """Read with the language model file ``lm`` fused into the beam search (at ``lm_weight``, ``lm_bonus``)
         and/or the gazetteer file ``lexicon`` (one street name a line: a name is read where it fits the image,
         the text as painted where none does; :attr:`Reading.lexicon` says which), at ``beam`` hypotheses
-        (0: :data:`~.decoding.LM_BEAM`). Neither: the reader's plain reading. Returns the reader."""
+        (0: :data:`~.decoding.LM_BEAM`), for the signs whose greedy reading is less confident than ``gate`` (the
+        others keep it; 1: every sign). Neither file: the reader's plain reading. Returns the reader."""
         self.search = Search.load(self.charset, beam or self.beam if self.beam > 1 else beam, lm, lm_weight,
-                                  lm_bonus, lexicon)
+                                  lm_bonus, lexicon, gate)
         if self.search.guided:
             self.beam = self.search.beam
         return self
