@@ -154,3 +154,13 @@ def test_a_bad_base_is_one_line(tmp_path, files, message):
     with pytest.raises(ConfigError, match=message) as e:
         load_config(tmp_path / "a.yaml")
     assert "\n" not in str(e.value)
+
+
+def test_recipe_stages_and_experiments_are_short_overlays():
+    """Each stage of the shipped recipe and each experiment names the config it extends and lists only what it
+    changes, so that what a stage changes can be read in a few lines."""
+    files = [*CONFIGS.glob("shipped*.yaml"), *(CONFIGS / "experiments").glob("*.yaml")]
+    assert len(files) >= 16
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "\nbase: " in text and len(text.splitlines()) <= 25, path.name
