@@ -140,8 +140,8 @@ def test_a_config_extends_its_base(tmp_path):
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"}, r"b.yaml: base a.yaml makes a cycle \(.*a.yaml -> "
-                                                              r".*b.yaml -> .*a.yaml\)"),
+    ({"a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"},
+     r"b.yaml: base a.yaml makes a cycle \(.*a.yaml -> .*b.yaml -> .*a.yaml\)"),
     ({"a.yaml": "base: a.yaml\n"}, "a.yaml: base a.yaml makes a cycle"),
     ({"a.yaml": "base: none.yaml\n"}, r"a.yaml: base none.yaml not found \(.*none.yaml\)"),
     ({"a.yaml": "base: .\n"}, r"a.yaml: base . not found"),

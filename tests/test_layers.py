@@ -80,14 +80,36 @@ def test_the_checker_sees_relative_and_function_level_imports(tmp_path):
         SRC = saved
 
 
+ROOT = SRC.parents[1]
+TOOLS = ("scripts", "benchmarks")  # the commands beside the package: production steps, then measurements
+
+
 def test_no_file_over_400_lines_and_no_function_over_60():
-    """Issue 25's size rule for src/: a file a newcomer can read through, functions that fit on a screen."""
+    """The size rule for src/, scripts/ and benchmarks/: a file a newcomer can read through, functions that fit on
+    a screen."""
     long_files, long_functions = [], []
-    for path in sorted(SRC.rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
+    for path in sorted([*SRC.rglob("*.py"), *(p for tool in TOOLS for p in (ROOT / tool).glob("*.py"))]):
+        text, name = path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
         if len(text.splitlines()) > 400:
-            long_files.append(f"{module_name(path)}: {len(text.splitlines())} lines")
+            long_files.append(f"{name}: {len(text.splitlines())} lines")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
-                long_functions.append(f"{module_name(path)}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+                long_functions.append(f"{name}:{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert long_files == [] and long_functions == []
+
+
+def test_the_tools_use_the_package_as_a_user_would():
+    """scripts/ and benchmarks/ import no private name of seqocr and edit no sys.path (each runs as
+    ``python -m scripts.NAME`` or ``python -m benchmarks.NAME`` from the repository, or as a file beside its
+    siblings); scripts/ holds at most 15 files, the measurements living in benchmarks/ with their index."""
+    found = []
+    for path in sorted(p for tool in TOOLS for p in (ROOT / tool).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("seqocr"):
+                found += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+                found.append(f"{path.name}:{node.lineno}: sys.path")
+    assert found == []
+    assert len([p for p in (ROOT / "scripts").iterdir() if p.name != "__pycache__"]) <= 15
+    index = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert [p.name for p in (ROOT / "benchmarks").glob("*.py") if f"benchmarks.{p.stem}`" not in index] == []
