@@ -66,6 +66,50 @@ def test_no_module_imports_a_layer_above_its_own():
     assert wrong == []
 
 
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import one another, directly or round a circle (Tarjan's strongly connected
+    components of more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = stack[stack.index(v):]
+            del stack[stack.index(v):]
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_import_circle():
+    """No module of src/seqocr imports itself round a circle, function-level imports included: each concept has
+    one home below the ones that use it."""
+    modules = {module_name(p): p for p in SRC.rglob("*.py")}
+
+    def home(target: str) -> str:  # "seqocr.data.sources.LabelsSource" -> "seqocr.data.sources"
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target
+
+    graph = {m: {home(t) for t in imports(p)} - {m, ""} for m, p in modules.items()}
+    assert import_cycles(graph) == []
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
 def test_the_checker_sees_relative_and_function_level_imports(tmp_path):
     """The reader itself: a relative import inside a function is found and resolved."""
     global SRC
