@@ -162,9 +162,10 @@ def architectures() -> dict[str, tuple[int, int]]:
 
 
 def config(name: str) -> dict:
-    import yaml
+    """A config as a run reads it: its bases merged in (``base:``), every key filled."""
+    from seqocr.config import load_config
 
-    return yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text(encoding="utf-8"))
+    return load_config(ROOT / "configs" / f"{name}.yaml").to_dict()
 
 
 def plain(x: float) -> str:
