@@ -85,7 +85,7 @@ REAL ?= ../shared/fsns-sample/labels.tsv  # real FSNS samples, used by `make pee
 peers: venv
 	bash scripts/install_peers.sh $(VENV)
 	test -f data/heldout/labels.tsv || $(PY) -m seqocr synth --n 200 --split test --seed 1 --out data/heldout
-	$(PY) scripts/bench_peers.py --labels data/heldout/labels.tsv \
+	$(PY) -m benchmarks.bench_peers --labels data/heldout/labels.tsv \
 	    $(if $(wildcard $(REAL)),--labels $(REAL)) --json benchmarks/peers.json
 
 # Every fuzz target for FUZZ_SECONDS each from the committed seed corpus (tests/fuzz/corpus), coverage-guided with
@@ -93,12 +93,12 @@ peers: venv
 FUZZ_SECONDS ?= 60
 fuzz: venv
 	-$(PY) -m pip install -q "atheris>=2.3"
-	$(PY) scripts/fuzz.py --seconds $(FUZZ_SECONDS)
+	$(PY) -m scripts.fuzz --seconds $(FUZZ_SECONDS)
 
 # The service under load for SOAK_MINUTES at its measured capacity, bad requests, slow uploads, a flood, SIGTERM.
 SOAK_MINUTES ?= 10
 soak: venv
-	$(PY) scripts/soak.py --minutes $(SOAK_MINUTES) --json benchmarks/soak.json
+	$(PY) -m benchmarks.soak --minutes $(SOAK_MINUTES) --json benchmarks/soak.json
 
 # Mutation score of the core modules (issue 24): each mutated against the tests that cover it (mutmut, from PyPI);
 # about 10 minutes on 2 cores (BENCHMARKS.md); the surviving mutants' diffs land in build/mutation-survivors/. Not part of `make test`.

@@ -35,5 +35,5 @@ $SEQOCR eval --data "synth:split=test,n=200,seed=1" --predictions demo/predictio
 
 echo
 echo "Choose a confidence threshold (read/eval/serve --min-confidence X) from the risk-coverage table:"
-echo "  .venv/bin/python scripts/risk_coverage.py --predictions demo/predictions.tsv"
+echo "  .venv/bin/python -m benchmarks.risk_coverage --predictions demo/predictions.tsv"
 echo "Train your own: .venv/bin/seqocr train --config configs/tiny.yaml   (or configs/default.yaml, configs/shipped.yaml)"

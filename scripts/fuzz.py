@@ -1,6 +1,6 @@
 """Run the fuzz targets of ``tests/fuzz/targets.py`` from the committed seed corpus, each for a bounded time.
 
-Usage: .venv/bin/python scripts/fuzz.py [TARGET ...] [--seconds 60] [--engine auto|atheris|mutate] [--out fuzz-out]
+Usage: .venv/bin/python -m scripts.fuzz [TARGET ...] [--seconds 60] [--engine auto|atheris|mutate] [--out fuzz-out]
 
 Every target runs in its own process. With atheris installed (``pip install atheris``; ``auto`` picks it) the
 run is coverage-guided by libFuzzer over seqocr, Pillow, PyYAML, python-multipart and Starlette; otherwise a
@@ -240,8 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.target:
         return child(args)
-    sys.path.insert(0, str(ROOT))
-    from tests.fuzz.targets import TARGETS
+    from tests.fuzz.targets import TARGETS  # the repository root is on the path: python -m scripts.fuzz
 
     unknown = sorted(set(args.targets) - set(TARGETS))
     if unknown:

@@ -19,7 +19,7 @@
 # 4. with --bench (e.g. default:32,default:1024,reference:32,reference:128): DIR/bench.jsonl, the training step's
 #    images/s and MFU against the device's measured bf16 peak for each model and batch (`seqocr bench train`; a
 #    batch that does not fit is a line with "error"), and DIR/profile.txt, where the step's time goes
-#    (scripts/profile_step.py: torch.profiler over 5 steps of --config at --profile-batch, default 256).
+#    (benchmarks/profile_step.py: torch.profiler over 5 steps of --config at --profile-batch, default 256).
 #
 # With `--device cpu --minutes 1` the same script runs on a laptop (tests/test_gpu_script.py runs a short dry run).
 # Uses $PYTHON, else the project's .venv/bin/python when there is one (make venv), else python3.
@@ -110,7 +110,7 @@ print('bf16' if bf16_pays(d('$DEVICE')) else 'fp32')")
       || echo "{\"model\": \"$model\", \"batch\": $batch, \"error\": \"failed: see bench.err (out of memory?)\"}" \
            >> "$OUT/bench.jsonl"
   done
-  "$PY" scripts/profile_step.py --config "$CONFIG" "${EXTRA[@]}" --device "$DEVICE" --batch "$PROFILE_BATCH" \
+  "$PY" -m benchmarks.profile_step --config "$CONFIG" "${EXTRA[@]}" --device "$DEVICE" --batch "$PROFILE_BATCH" \
       $([ "$DTYPE" = bf16 ] && echo --bf16) --out "$OUT/profile.txt" > /dev/null
   cat "$OUT/bench.jsonl"
 fi

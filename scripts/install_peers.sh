@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the two peer OCR systems that scripts/bench_peers.py compares seqocr with.
+# Install the two peer OCR systems that benchmarks/bench_peers.py compares seqocr with.
 #
 #   * Tesseract: Debian's `tesseract-ocr` (5.3 on Debian 12) with its French data `tesseract-ocr-fra`
 #     (the English `tesseract-ocr-eng` and script data `tesseract-ocr-osd` come with tesseract-ocr). It is called

@@ -1,7 +1,7 @@
 """The README's screenshots of the service's page and of an evaluation report, taken in headless Chromium
 (scripts/headless.py) with the shipped model: docs/img/page.png and docs/img/report.png, small palette PNGs.
 
-    .venv/bin/python scripts/screenshots.py [--images ../shared/fsns-sample] [--out docs/img]
+    .venv/bin/python -m scripts.screenshots [--images ../shared/fsns-sample] [--out docs/img]
 
 The real FSNS signs of ../shared/fsns-sample are shown when present (looked at, never trained on), else the
 bundled generated samples.
@@ -18,7 +18,6 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.headless import Browser
 from scripts.spawn_serve import spawn
 

@@ -1,4 +1,4 @@
-"""Starting ``seqocr serve`` in a child process on a free loopback port, for load tests (``bench_serve.py``) and
+"""Starting ``seqocr serve`` in a child process on a free loopback port, for the soak (``benchmarks/soak.py``), the screenshots and
 the service's end-to-end tests."""
 
 from __future__ import annotations

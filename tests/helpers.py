@@ -17,6 +17,9 @@ from PIL import Image
 
 from seqocr.charset import Charset
 from seqocr.config import Config, ModelConfig
+from seqocr.data.labels import SkipReport
+from seqocr.data.lmdb_store import SampleSource
+from seqocr.data.sources import LabelsSource, SynthDefaults, SynthSource
 from seqocr.data.synth import street_name, synth_sample
 from seqocr.data.tfrecord import write_fsns
 from seqocr.model import build_model
@@ -192,3 +195,17 @@ def in_process(app):
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def samples_from_labels(labels_path: str | Path) -> SampleSource:
+    """The images of a labels file as stored, for :func:`pack_lmdb`, which checks the labels. The file itself is
+    read now (a missing file or a line without a tab raises at once); a missing image yields empty bytes."""
+    source = LabelsSource(str(labels_path))
+    return SampleSource(source.raw_count(), lambda: source.raw(None, SkipReport()))
+
+
+def samples_from_synth(n: int, seed: int = 0, split: str = "train") -> SampleSource:
+    """Generated signs, PNG-encoded, for :func:`pack_lmdb`; sample ``i`` is ``synth_sample(seed, i, split)``, its
+    ``where`` the same as :class:`SynthDataset`'s."""
+    source = SynthSource("synth", SynthDefaults(n, seed, split))
+    return SampleSource(n, lambda: source.raw(None, SkipReport()))

@@ -105,3 +105,62 @@ def test_only_the_generator_is_a_generated_source():
         validate(cfg)
     cfg.data.train = "synth"
     validate(cfg)
+
+
+def test_every_shipped_config_loads():
+    """Every YAML file under configs/ reads, its bases with it; one that starts a model passes its architecture's
+    checks (one from train.init_from takes the model config of its weights first, so it is checked then)."""
+    from seqocr.model import check_config
+
+    files = sorted(CONFIGS.rglob("*.yaml"))
+    assert len(files) >= 10
+    for path in files:
+        cfg = load_config(path)
+        if not cfg.train.init_from:
+            check_config(cfg)
+
+
+def test_a_config_extends_its_base(tmp_path):
+    """``base:`` names the file a config extends, relative to its own folder; sections merge key by key, the later
+    file winning, and every key of the chain counts as given (train.init_from checks them against the weights)."""
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "root.yaml").write_text("model:\n  hidden: 64\n  dropout: 0.2\ntrain:\n  steps: 10\n  betas: [0.5, 0.9]\n")
+    (tmp_path / "recipes" / "mid.yaml").write_text("base: ../root.yaml\ntrain:\n  steps: 20\n")
+    (tmp_path / "recipes" / "leaf.yaml").write_text("base: mid.yaml\nmodel:\n  dropout: 0.3\n  rows: 2\n")
+    cfg = load_config(tmp_path / "recipes" / "leaf.yaml", ["train.seed=5"])
+    assert (cfg.model.hidden, cfg.model.dropout, cfg.model.options["rows"]) == (64, 0.3, 2)
+    assert (cfg.train.steps, cfg.train.betas, cfg.train.seed) == (20, [0.5, 0.9], 5)
+    assert cfg.given == {"model.hidden", "model.dropout", "model.rows", "train.steps", "train.betas", "train.seed"}
+    (tmp_path / "bad.yaml").write_text("base: root.yaml\ntrain:\n  stepz: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key 'train.stepz'"):
+        load_config(tmp_path / "bad.yaml")
+    (tmp_path / "root.yaml").write_text("train:\n  lr: many\n")  # an error in the base names the base
+    with pytest.raises(ConfigError, match=r"root.yaml: train.lr must be float"):
+        load_config(tmp_path / "recipes" / "leaf.yaml")
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"},
+     r"b.yaml: base a.yaml makes a cycle \(.*a.yaml -> .*b.yaml -> .*a.yaml\)"),
+    ({"a.yaml": "base: a.yaml\n"}, "a.yaml: base a.yaml makes a cycle"),
+    ({"a.yaml": "base: none.yaml\n"}, r"a.yaml: base none.yaml not found \(.*none.yaml\)"),
+    ({"a.yaml": "base: .\n"}, r"a.yaml: base . not found"),
+    ({"a.yaml": "base: [b.yaml]\n"}, r"a.yaml: base must name a config file, got \['b.yaml'\]"),
+    ({"a.yaml": "base: b.yaml\n", "b.yaml": "- 1\n"}, "b.yaml: expected a mapping of sections, got list"),
+])
+def test_a_bad_base_is_one_line(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=message) as e:
+        load_config(tmp_path / "a.yaml")
+    assert "\n" not in str(e.value)
+
+
+def test_recipe_stages_and_experiments_are_short_overlays():
+    """Each stage of the shipped recipe and each experiment names the config it extends and lists only what it
+    changes, so that what a stage changes can be read in a few lines."""
+    files = [*CONFIGS.glob("shipped*.yaml"), *(CONFIGS / "experiments").glob("*.yaml")]
+    assert len(files) >= 16
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "\nbase: " in text and len(text.splitlines()) <= 25, path.name

@@ -162,9 +162,10 @@ def architectures() -> dict[str, tuple[int, int]]:
 
 
 def config(name: str) -> dict:
-    import yaml
+    """A config as a run reads it: its bases merged in (``base:``), every key filled."""
+    from seqocr.config import load_config
 
-    return yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text(encoding="utf-8"))
+    return load_config(ROOT / "configs" / f"{name}.yaml").to_dict()
 
 
 def plain(x: float) -> str:
@@ -173,7 +174,7 @@ def plain(x: float) -> str:
 
 
 def beam(width: int) -> tuple[str, ...]:
-    """ONNX Runtime's greedy and beam readings of the same signs (benchmarks/beam.json, scripts/bench_beam.py)."""
+    """ONNX Runtime's greedy and beam readings of the same signs (benchmarks/beam.json; the script: 7bb0e95)."""
     runs = json_file("beam.json")["generated"]
     greedy, wide = runs["onnxruntime beam 1"], runs[f"onnxruntime beam {width}"]
     gain = (Decimal(str(wide["annotation_precision"])) - Decimal(str(greedy["annotation_precision"]))) * 100
@@ -182,14 +183,14 @@ def beam(width: int) -> tuple[str, ...]:
 
 
 def soak() -> tuple[str, ...]:
-    """The 10-minute soak of the service (benchmarks/soak.json, scripts/soak.py)."""
+    """The 10-minute soak of the service (benchmarks/soak.json, benchmarks/soak.py)."""
     run = json_file("soak.json")
     return (str(run["soak"]["good_not_200"]), f"{run['soak']['good']:,}", str(round(run["soak_s"] / 60)),
             rounded(run["rate_rps"], 1), rounded(run["soak"]["p99_ms"], 0))
 
 
 def generator_pace() -> tuple[str, ...]:
-    """Generated signs per core (benchmarks/augment.jsonl, scripts/bench_augment.py)."""
+    """Generated signs per core (benchmarks/augment.jsonl)."""
     run = json.loads((ROOT / "benchmarks" / "augment.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     per_core = run["signs_per_s_per_core"]
     return str(per_core["device_worker"]), str(run["view"]), str(per_core["workers"])
@@ -308,7 +309,7 @@ CLAIMS = [
                    plain(shipped_config()["model"]["reread_below"]))),
     *[Claim(f"the generated column {key}", ("docs/models.md",), rf"`{key}=1` \| (\d+) of (\d+) \|",
             lambda name=name: generated_column(name)) for key, name in COLUMNS.items()],
-    # how fast: benchmarks/read-speed.json (scripts/bench_read_engines.py)
+    # how fast: benchmarks/read-speed.json (benchmarks/bench_read_engines.py)
     Claim("the README's speed note", ("README.md",),
           r"\*\*Whole process\*\* means (\d+) generated signs read by one `seqocr read` command: .*? These are medians "
           r"of (\d+) runs, interleaved, on a (\d+)-core (AMD EPYC) .*?\(benchmarks/read-speed\.json\), "

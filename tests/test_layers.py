@@ -66,6 +66,50 @@ def test_no_module_imports_a_layer_above_its_own():
     assert wrong == []
 
 
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import one another, directly or round a circle (Tarjan's strongly connected
+    components of more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = stack[stack.index(v):]
+            del stack[stack.index(v):]
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_import_circle():
+    """No module of src/seqocr imports itself round a circle, function-level imports included: each concept has
+    one home below the ones that use it."""
+    modules = {module_name(p): p for p in SRC.rglob("*.py")}
+
+    def home(target: str) -> str:  # "seqocr.data.sources.LabelsSource" -> "seqocr.data.sources"
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target
+
+    graph = {m: {home(t) for t in imports(p)} - {m, ""} for m, p in modules.items()}
+    assert import_cycles(graph) == []
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
 def test_the_checker_sees_relative_and_function_level_imports(tmp_path):
     """The reader itself: a relative import inside a function is found and resolved."""
     global SRC
@@ -80,14 +124,36 @@ def test_the_checker_sees_relative_and_function_level_imports(tmp_path):
         SRC = saved
 
 
+ROOT = SRC.parents[1]
+TOOLS = ("scripts", "benchmarks")  # the commands beside the package: production steps, then measurements
+
+
 def test_no_file_over_400_lines_and_no_function_over_60():
-    """Issue 25's size rule for src/: a file a newcomer can read through, functions that fit on a screen."""
+    """The size rule for src/, scripts/ and benchmarks/: a file a newcomer can read through, functions that fit on
+    a screen."""
     long_files, long_functions = [], []
-    for path in sorted(SRC.rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
+    for path in sorted([*SRC.rglob("*.py"), *(p for tool in TOOLS for p in (ROOT / tool).glob("*.py"))]):
+        text, name = path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
         if len(text.splitlines()) > 400:
-            long_files.append(f"{module_name(path)}: {len(text.splitlines())} lines")
+            long_files.append(f"{name}: {len(text.splitlines())} lines")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
-                long_functions.append(f"{module_name(path)}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+                long_functions.append(f"{name}:{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert long_files == [] and long_functions == []
+
+
+def test_the_tools_use_the_package_as_a_user_would():
+    """scripts/ and benchmarks/ import no private name of seqocr and edit no sys.path (each runs as
+    ``python -m scripts.NAME`` or ``python -m benchmarks.NAME`` from the repository, or as a file beside its
+    siblings); scripts/ holds at most 15 files, the measurements living in benchmarks/ with their index."""
+    found = []
+    for path in sorted(p for tool in TOOLS for p in (ROOT / tool).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("seqocr"):
+                found += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+                found.append(f"{path.name}:{node.lineno}: sys.path")
+    assert found == []
+    assert len([p for p in (ROOT / "scripts").iterdir() if p.name != "__pycache__"]) <= 15
+    index = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert [p.name for p in (ROOT / "benchmarks").glob("*.py") if f"benchmarks.{p.stem}`" not in index] == []

@@ -17,11 +17,11 @@ from PIL import Image
 from seqocr.data import lmdb_store
 from seqocr.data.datasets import LmdbDataset
 from seqocr.data.items import sample_rng
-from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels, samples_from_synth
+from seqocr.data.lmdb_store import pack_lmdb
 from seqocr.data.synth import synth_sample
 from seqocr.errors import DataError
 from seqocr.preprocess import ImageSpec, eval_transform, load_image, train_transform
-from tests.helpers import write_synth_folder
+from tests.helpers import ROOT, samples_from_labels, samples_from_synth, write_synth_folder
 
 SPEC = ImageSpec(16, 16, 4)
 
@@ -195,8 +195,9 @@ def test_a_killed_pack_leaves_no_out_and_a_rerun_succeeds(tmp_path):
 @pytest.mark.skipif(not hasattr(lmdb.Environment, "lib_version"), reason="py-lmdb < 3 has only LMDB 0.9")
 def test_pack_writes_lmdb_0_9s_format_even_where_py_lmdb_defaults_to_1_0(tmp_path):
     """py-lmdb >= 3 can write LMDB 1.0's format, which the py-lmdb 1.x of DTRB/PARSeq setups cannot open."""
-    code = f"from seqocr.data.lmdb_store import *; pack_lmdb({str(tmp_path / 'db')!r}, samples_from_synth(1), " \
-           "progress=False)"
+    sample = ROOT / "src" / "seqocr" / "resources" / "samples" / "sign-0000000.png"
+    code = f"from pathlib import Path; from seqocr.data.lmdb_store import pack_lmdb; pack_lmdb({str(tmp_path / 'db')!r}, " \
+           f"[(Path({str(sample)!r}).read_bytes(), 'Rue', 'x')], progress=False)"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "LMDB_DEFAULT_LIB_VERSION": "1"})
     with lmdb.open(str(tmp_path / "db"), readonly=True, lock=False) as env:
         assert env.lib_version()[0] == 0

@@ -11,7 +11,7 @@ from seqocr.cli import main
 from seqocr.data.synth import VERIFY_SEED, sign_images
 from seqocr.errors import SeqocrError
 from seqocr.inference.export import export_onnx, verify_onnx
-from tests.helpers import SAMPLES, tiny_checkpoint
+from tests.helpers import SAMPLES, samples_from_labels, tiny_checkpoint
 
 
 @pytest.mark.parametrize("name", ["default", "reference"])
@@ -107,7 +107,7 @@ def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, capsys):
     """One source registry (data.find_source) and torch-free readers for each kind: eval --onnx and eval --report read a
     labels file, an LMDB folder and a folder of FSNS TFRecords alike (issue 25: only the first two once)."""
     from seqocr.data import find_source
-    from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
+    from seqocr.data.lmdb_store import pack_lmdb
     from seqocr.data.tfrecord import write_fsns
 
     labels = SAMPLES / "labels.tsv"

@@ -1,4 +1,4 @@
-"""scripts/peers.py: peer OCR output -> FSNS labels, Tesseract TSV parsing and the choice among views.
+"""benchmarks/peers.py: peer OCR output -> FSNS labels, Tesseract TSV parsing and the choice among views.
 
 Pure functions only: neither Tesseract nor RapidOCR is needed."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.peers import ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
+from benchmarks.peers import ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
 from seqocr.charset import Charset
 
 CASES = [

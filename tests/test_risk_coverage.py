@@ -1,8 +1,8 @@
-"""scripts/risk_coverage.py on a predictions file written as `seqocr eval` writes it."""
+"""benchmarks/risk_coverage.py on a predictions file written as `seqocr eval` writes it."""
 
 import pytest
 
-from scripts.risk_coverage import main
+from benchmarks.risk_coverage import main
 from seqocr.inference.postprocess import write_predictions
 
 ROWS = [  # where, ground truth, prediction, confidence: 3 of 5 right, the right ones the more confident

@@ -1,4 +1,4 @@
-"""A few seconds of scripts/soak.py against a tiny model: the same harness as the 10-minute soak in BENCHMARKS.md
+"""A few seconds of benchmarks/soak.py against a tiny model: the same harness as the 10-minute soak in BENCHMARKS.md
 (good, bad and slow requests, a flooding client, SIGTERM under load), with the same checks."""
 
 import contextlib
@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 
-from scripts.soak import BAD, arrival_kinds
+from benchmarks.soak import BAD, arrival_kinds
 from tests.helpers import ROOT, tiny_checkpoint
 
 
@@ -19,11 +19,11 @@ def test_a_short_soak_passes_every_check(tmp_path, fsns):
     # A session of its own: however the test ends (a timeout, a failure, ^C), the soak and the server it started
     # are killed together; killing the soak alone would leave its server running.
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "soak.py"), "--checkpoint", str(ckpt), "--seconds", "3",
+        [sys.executable, "-m", "benchmarks.soak", "--checkpoint", str(ckpt), "--seconds", "3",
          "--capacity-seconds", "1", "--clients", "2", "--flood-seconds", "4", "--flood-clients", "24",
          "--grace", "10", "--body-timeout", "4", "--header-timeout", "2", "--slow-upload-s", "1",
          "--json", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=ROOT)
     try:
         _, stderr = proc.communicate(timeout=300)
     finally:

@@ -12,12 +12,12 @@ from seqocr.cli import main
 from seqocr.data import build_dataset, iter_labelled
 from seqocr.data import sources as sources_module
 from seqocr.data.labels import SkipReport
-from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
+from seqocr.data.lmdb_store import pack_lmdb
 from seqocr.data.sources import SOURCES, Source, find_source, parse_synth, stored
 from seqocr.errors import DataError
 from seqocr.preprocess import ImageSpec
 from seqocr.shares import Shares
-from tests.helpers import SAMPLES, small_samples
+from tests.helpers import SAMPLES, samples_from_labels, small_samples
 
 SPEC = ImageSpec(16, 16, 4)
 

@@ -9,10 +9,10 @@ from seqocr.charset import Charset
 from seqocr.data import build_dataset
 from seqocr.data.convert import convert_fsns
 from seqocr.data.datasets import Collate
-from seqocr.data.lmdb_store import pack_lmdb, samples_from_labels
+from seqocr.data.lmdb_store import pack_lmdb
 from seqocr.data.stream import batches_done_by_worker
 from seqocr.preprocess import ImageSpec
-from tests.helpers import small_samples, synth_samples, write_split
+from tests.helpers import samples_from_labels, small_samples, synth_samples, write_split
 
 SPEC = ImageSpec(16, 16, 4)
 

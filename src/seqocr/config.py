@@ -1,6 +1,7 @@
 """Experiment configuration: typed dataclasses read from YAML, with ``--set key=value`` overrides.
 
 Unknown keys and values of the wrong type are :class:`ConfigError`s that name the key, never silently ignored.
+A file may extend another (``base: other.yaml``) and list only what it changes (:func:`config_chain`).
 """
 
 from __future__ import annotations
@@ -239,22 +240,53 @@ def apply_dict(cfg: Config, d: dict[str, Any], where: str) -> None:
             _set(cfg, f"{section}.{key}", value, where)
 
 
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """One config file's mapping of sections (``base`` included), each reading error a one-line ConfigError."""
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(d).__name__}")
+    return d
+
+
+def config_chain(path: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The files a config is read from, the root first: each names the one it extends with ``base:`` (a path
+    relative to its own folder) and holds only what it changes. A missing base or a cycle is a ConfigError."""
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    path = Path(path)
+    while True:
+        d = dict(_read_yaml(path))
+        chain.insert(0, (path, d))
+        base = d.pop("base", None)
+        if base is None:
+            return chain
+        if not isinstance(base, str) or not base:
+            raise ConfigError(f"{path}: base must name a config file, got {base!r}")
+        nxt = path.parent / base
+        seen = [p.resolve() for p, _ in chain]
+        if nxt.resolve() in seen:
+            loop = " -> ".join(str(p) for p, _ in reversed(chain))
+            raise ConfigError(f"{path}: base {base} makes a cycle ({loop} -> {nxt})")
+        if not nxt.is_file():  # not found, or a folder or device that is no config
+            raise ConfigError(f"{path}: base {base} not found ({nxt})")
+        path = nxt
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
-    """Read a YAML config (``None`` = all defaults) and apply ``key=value`` overrides (YAML-typed values)."""
+    """Read a YAML config (``None`` = all defaults), the files it extends first (``base:``, :func:`config_chain`),
+    and apply ``key=value`` overrides (YAML-typed values). Each key given is set where it was given, so an error
+    names the file that holds it; a later file's key replaces an earlier one's."""
     cfg, given = Config(), set()
-    if path is not None:
-        path = Path(path)
-        try:
-            d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-        except RecursionError:
-            raise ConfigError(f"{path}: YAML nested too deeply") from None
-        apply_dict(cfg, d, str(path))
+    for file, d in config_chain(path) if path is not None else ():
+        apply_dict(cfg, d, str(file))
         given |= {f"{section}.{key}" for section, values in d.items() for key in values}
     for item in overrides:
         key, sep, raw = item.partition("=")

@@ -65,8 +65,8 @@ def place(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def bf16_pays(device: torch.device) -> bool:
     """Whether bf16 autocast is worth asking for on ``device``: on a GPU, or on a CPU where oneDNN has bf16 kernels
-    (AVX512, AMX, Arm's BF16); on an AVX2-only CPU bf16 is emulated, and training the shipped model took 7-10x as
-    long as in fp32 (BENCHMARKS, issue 22, session 20)."""
+    (AVX512, AMX, Arm's BF16); on an AVX2-only CPU bf16 is emulated, and training takes several times as long as
+    in fp32 (BENCHMARKS.md)."""
     import torch
 
     return device.type != "cpu" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -1,10 +1,10 @@
-"""Read the plate, not the wall (issue 22 item 1, route (b)): each view cropped to its text before it is resized.
+"""Read the plate, not the wall: each view cropped to its text before it is resized.
 
 PP-OCRv6's recognizer, whose backbone the shipped model reuses, was trained on text lines 48 px high; a whole
 150-px FSNS view resized to the model's view size leaves its letters at a third of that. With ``model.crop: text``
 each view is first cut down to the region PP-OCRv6's own text detector (``PP-OCRv6_det_small.onnx``, Apache-2.0, in
 the rapidocr wheel beside the recognizer) finds text in, widened by a margin and grown to the view's aspect ratio,
-so the same pixels carry letters about 1.5x taller (BENCHMARKS, issue 22 "route (b)"). The crop needs the image
+so the same pixels carry larger letters (measured in BENCHMARKS.md, "route (b)"). The crop needs the image
 alone: training, the PyTorch reader, the ONNX Runtime reader and the service all call :func:`text_boxes` through
 :mod:`seqocr.preprocess`.
 

@@ -1,4 +1,4 @@
-"""Every line at the backbone's own scale (issue 22 items 1 and 2): each view recomposed from its text lines.
+"""Every line at the backbone's own scale: each view recomposed from its text lines.
 
 PP-OCRv6's recognizer, whose backbone the shipped model reuses, reads one text line resized to 48 px high. A crop to
 the text region (:mod:`seqocr.textcrop`) enlarges the letters, but the lines of a plate keep their ratios: a first

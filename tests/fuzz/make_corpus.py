@@ -2,7 +2,7 @@
 with seqocr's own writers, plus a few hand-made awkward cases the mutations could not easily reach (a valid
 checksum over a huge declared length, an image header declaring 100,000 x 100,000 pixels, ...).
 
-Usage: .venv/bin/python tests/fuzz/make_corpus.py   (rewrites the corpus; the result is committed)
+Usage: .venv/bin/python -m tests.fuzz.make_corpus   (rewrites the corpus; the result is committed)
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import base64
 import io
 import json
 import struct
-import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 CORPUS = Path(__file__).parent / "corpus"
 
 from seqocr.charset import Charset

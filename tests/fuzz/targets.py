@@ -159,16 +159,17 @@ def labels(data: bytes) -> None:
     training's dataset and its items, ``pack``'s source and the torch-free evaluation."""
     from seqocr.data import iter_labelled
     from seqocr.data.datasets import LabelsDataset
-    from seqocr.data.lmdb_store import samples_from_labels
+    from seqocr.data.labels import SkipReport
+    from seqocr.data.sources import LabelsSource
 
     path = _labels_folder() / "labels.tsv"
     path.write_bytes(data)
     ds = expect(LabelsDataset, str(path), charset(), SPEC, MAX_CHARS, max_skip_fraction=1.0)
     for i in range(len(ds) if ds is not None else 0):
         ds[i]
-    source = expect(samples_from_labels, path)
-    if source is not None:
-        expect(lambda: list(source))
+    source = expect(LabelsSource, str(path))  # as pack reads it: the count first, then each image as stored
+    if source is not None and expect(source.raw_count) is not None:
+        expect(lambda: list(source.raw(None, SkipReport())))
     expect(lambda: list(iter_labelled(str(path), charset(), MAX_CHARS, max_skip_fraction=1.0, warn=lambda _: None)))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .common import POSITIVE
 
-ORDER, NAMES, MIN_COUNT = 6, 1_500_000, 2  # the shipped model's (BENCHMARKS, issue 36 "the language model")
+ORDER, NAMES, MIN_COUNT = 6, 1_500_000, 2  # the shipped model's, chosen on generated signs (BENCHMARKS.md)
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -20,10 +20,9 @@ from ..errors import ConfigError, DataError
 from ..fsns import MAX_LABEL
 from ..preprocess import ImageSpec, load_image
 from ..shares import PLAIN, Shares
-from .items import Key, item_augmentation, make_item
+from .items import Key, item_augmentation, make_item, synth_where
 from .labels import SkipReport, read_labels
 from .lmdb_store import close_env, image_key, label_key, opened_here, read_num_samples, shared_env, stored_label_problem
-from .sources import synth_where
 
 if TYPE_CHECKING:
     import lmdb

@@ -21,6 +21,11 @@ Key = tuple[int, int]
 Item = tuple  # (image | None, text | reason, where) or (image, text, where, glyph boxes)
 
 
+def synth_where(split: str, seed: int, i: int) -> str:
+    """How generated sign ``i`` is named in messages and predictions: ``synth:SPLIT:SEED:I``."""
+    return f"synth:{split}:{seed}:{i}"
+
+
 def sample_rng(seed: int, position: int) -> random.Random:
     return random.Random(zlib.crc32(f"{seed}:{position}".encode()))
 

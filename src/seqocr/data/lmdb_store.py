@@ -66,27 +66,6 @@ class SampleSource:
         return self.make()
 
 
-def samples_from_labels(labels_path: str | Path) -> SampleSource:
-    """The images of a labels file as stored (:class:`~.sources.LabelsSource`): labels are checked by
-    :func:`pack_lmdb`, not here. The file itself is read now (a missing file or a line without a tab raises at
-    once); a missing image yields empty bytes."""
-    from .sources import LabelsSource
-
-    source = LabelsSource(str(labels_path))
-    return SampleSource(source.raw_count(), lambda: source.raw(None, SkipReport()))
-
-
-def samples_from_synth(n: int, seed: int = 0, split: str = "train") -> SampleSource:
-    """Generated signs, PNG-encoded (:class:`~.sources.SynthSource`); sample ``i`` is ``synth_sample(seed, i,
-    split)``, its ``where`` the same as :class:`SynthDataset`'s."""
-    from .sources import SynthDefaults, SynthSource
-
-    if n <= 0:
-        raise DataError(f"--n must be positive, got {n}")
-    source = SynthSource("synth", SynthDefaults(n, seed, split))
-    return SampleSource(n, lambda: source.raw(None, SkipReport()))
-
-
 # -- writing -------------------------------------------------------------------------------------------------
 @dataclass
 class PackSummary:

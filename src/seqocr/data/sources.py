@@ -28,6 +28,7 @@ from ..config import is_synth
 from ..errors import DataError
 from ..preprocess import ImageSpec, load_image
 from ..shares import PLAIN, Shares
+from .items import synth_where
 from .labels import SkipReport
 
 log = logging.getLogger(__name__)
@@ -256,11 +257,6 @@ def stored(source: Source, charset: Charset, skip_bad: bool = False, warn: Calla
         raise DataError(f"{report.examples[0]} (--skip-bad skips such records)")
     if report.skipped and warn is not None:
         warn(f"{source.name}: {report.summary()}")
-
-
-def synth_where(split: str, seed: int, i: int) -> str:
-    """How generated sign ``i`` is named in messages and predictions: ``synth:SPLIT:SEED:I``."""
-    return f"synth:{split}:{seed}:{i}"
 
 
 def parse_synth(name: str, defaults: SynthDefaults) -> SynthDefaults:

@@ -10,7 +10,7 @@ confidence), for ``seqocr eval --report`` (:mod:`.report`). Python, rapidfuzz an
 * :func:`reliability`: accuracy against confidence in bins, for the calibration plot.
 * :func:`badness`: the order of "worst first".
 * :func:`name_part_errors`: whether a reading got the street type (its first word) and the particles wrong, whatever
-  else it got wrong (issue 22: on real signs the model swaps them for likelier ones).
+  else it got wrong (on real signs a model swaps them for likelier ones).
 """
 
 from __future__ import annotations

@@ -192,8 +192,7 @@ def show_names(inputs: Sequence[str], folder: Path) -> list[Path]:
 def attention_payload(maps: np.ndarray) -> dict:
     """A reading's maps (N, V, R, W) for JSON, small: each map scaled to its own peak, rounded to bytes 0..255,
     flattened row-major (views, then rows, then columns) and base64-encoded, one string per character. The
-    service sends this with ``attention=1``: 1.4 kB per character for the shipped model's 4 x 8 x 32 cells, where
-    a JSON list of the same integers takes 3.1 kB (scripts/bench_attention.py)."""
+    service sends this with ``attention=1``: about half the size of a JSON list of the same integers."""
     maps = np.asarray(maps, dtype=np.float32)
     shape = list(maps.shape[1:]) if maps.ndim == 4 else []
     scaled = np.rint(normalise(maps) * 255).astype(np.uint8).reshape(len(maps), int(np.prod(shape)))

@@ -2,7 +2,7 @@
 
 The shipped model comes as two files of the same weights: ``seqocr-default.onnx`` for ONNX Runtime and
 ``seqocr-default.safetensors`` for PyTorch. ONNX Runtime reads the same texts several times as fast on a CPU and
-needs no torch (BENCHMARKS.md, issue 40), so a reader given no model reads with it wherever onnxruntime is
+needs no torch (BENCHMARKS.md), so a reader given no model reads with it wherever onnxruntime is
 installed, unless what was asked for only the PyTorch reader gives (:func:`torch_only`). A checkpoint (``.pt``)
 or weights file (``.safetensors``) always reads with PyTorch; ``engine="torch"`` (``--torch``) asks for PyTorch
 by name.

@@ -16,15 +16,15 @@ from .limits import Limits
 class Allocator:
     """glibc's malloc, kept from holding on to memory under a long load (Linux with glibc; elsewhere nothing).
 
-    Without this a service's resident memory crept up for its whole 10-minute soak (+13 %, BENCHMARKS.md issue 15):
+    Without this a service's resident memory crept up for the whole of a long soak (BENCHMARKS.md, the soak):
     each thread that decodes images gets its own malloc arena (up to 8 per core), whose freed pages glibc keeps.
     ``settle`` (before any thread starts) caps the arenas at 2; ``trim``
     hands the arenas' free pages back: the batcher calls it after a batch when no other is waiting, and once more
     when it has been idle for ``trim_every_s``, so memory goes back after a burst too (at most every
     ``trim_every_s``, and only after work)."""
 
-    # glibc's mallopt parameter (malloc.h). A fixed M_MMAP_THRESHOLD (-3) was tried as well: it cost a third of the
-    # service's capacity (9.2 -> 5.8 requests/s: every large buffer a fresh mmap). BENCHMARKS.md, issue 15, session 7.
+    # glibc's mallopt parameter (malloc.h). A fixed M_MMAP_THRESHOLD (-3) was tried as well: it cost much of the
+    # service's capacity, every large buffer then a fresh mmap (BENCHMARKS.md, the allocator).
     M_ARENA_MAX = -8
 
     def __init__(self, trim_every_s: float = 10.0, clock=time.monotonic):

@@ -16,7 +16,7 @@ The random draws are seeded from the run's seed, the rank and the step (:func:`s
 what an uninterrupted one would have: the continuous ones on the device, the discrete ones (interpolations, the
 order of the colour ops) on the host, so that nothing waits for the GPU. Glyph boxes follow the crops as in
 :func:`seqocr.preprocess.crop_glyphs`. On a GPU this takes the augmentation's share of a sign's CPU time off the
-workers (BENCHMARKS.md, issue 12); on the CPU it only moves that work into the training process.
+workers (BENCHMARKS.md); on the CPU it only moves that work into the training process.
 """
 
 from __future__ import annotations

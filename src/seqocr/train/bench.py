@@ -26,7 +26,8 @@ def _config(model: str, config: str | None, overrides: list[str]) -> Config:
     return check_config(load_config(config or f"configs/{model}.yaml", overrides))
 
 
-def _inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def random_inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of random images in the model's input range and random label ids, for timing a step."""
     m = cfg.model
     images = torch.rand(batch, *ImageSpec.from_config(m).shape) * 2 - 1
     lengths = torch.randint(8, 25, (batch,))
@@ -76,7 +77,7 @@ def model_flops(cfg: Config, train: bool, batch: int = 4) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     model = build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(train)
-    images, targets = _inputs(cfg, batch, model.num_classes)
+    images, targets = random_inputs(cfg, batch, model.num_classes)
     with FlopCounterMode(display=False) as counter:
         if train:
             sequence_loss(cfg.train.loss, model(images, targets).logp, targets).backward()
@@ -92,7 +93,7 @@ def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int
     torch.manual_seed(0)
     model = place(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), device)
     opt = adam(model.parameters(), cfg.train)
-    images, targets = _inputs(cfg, batch, model.num_classes)
+    images, targets = random_inputs(cfg, batch, model.num_classes)
     images, targets = to_device(images, device), targets.to(device)
     return _median_rate(timed_step(cfg, model, opt, images, targets, bf16), batch, steps, warmup, device)
 
@@ -113,7 +114,7 @@ def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int 
     """Images/s of greedy decoding at ``batch`` as the reader runs it (eval mode, BN folded, no grad)."""
     torch.manual_seed(0)
     model = place(fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES))), device)
-    images = to_device(_inputs(cfg, batch, model.num_classes)[0], device)
+    images = to_device(random_inputs(cfg, batch, model.num_classes)[0], device)
 
     def step() -> None:
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

@@ -1,7 +1,7 @@
 """Reading with and without the language model and the gazetteer, on generated columns: every search setting
 over the same encodings (issue 36; BENCHMARKS.md "the language model").
 
-    python scripts/bench_lm.py --lm LM.npz --column heldout=synth:split=test,n=500,seed=1 [--column NAME=SOURCE ...]
+    python -m benchmarks.bench_lm --lm LM.npz --column heldout=synth:split=test,n=500,seed=1 [--column NAME=SOURCE ...]
         --setting greedy=beam=1 --setting lm=beam=8,lm=0.3,bonus=1.0 [--lexicon NAME=FILE] [--checkpoint CKPT]
         [--cache build/lm-cache] [--predictions build/lm-pred] [--json out.json]
 
@@ -13,7 +13,7 @@ greedy confidence, 1 by default: every sign), optionally ``lexicon=NAME``: a ``-
 ``with`` / ``without``: a gazetteer of ``--gazetteer`` names made for each column, its truths with names one letter
 from them and other generated street names, or the same without the truths (a user whose list lacks the sign). Prints one line a setting
 and column (exact, character precision, ECE of the confidence); ``--predictions DIR`` writes each as a
-``seqocr eval --predictions`` file, for ``scripts/mcnemar.py``.
+``seqocr eval --predictions`` file, for ``benchmarks/mcnemar.py``.
 """
 
 from __future__ import annotations

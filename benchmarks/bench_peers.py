@@ -44,9 +44,9 @@ Protocol (the same images for every system; labels files of ``path<TAB>text`` li
    Ground truths are put in the charset's canonical forms (``'`` -> ``‘``) first.
 
 Usage:
-    .venv/bin/python scripts/bench_peers.py --labels data/heldout/labels.tsv \\
+    .venv/bin/python -m benchmarks.bench_peers --labels data/heldout/labels.tsv \\
         --labels ../shared/fsns-sample/labels.tsv [--checkpoint runs/default/last.pt] [--json OUT] [--limit N]
-    .venv/bin/python scripts/bench_peers.py --sweep --labels GENERATED/labels.tsv --limit 24   # tuning table
+    .venv/bin/python -m benchmarks.bench_peers --sweep --labels GENERATED/labels.tsv --limit 24   # tuning table
 
 Without ``--checkpoint`` the model shipped in the package is used (an error if this install has none).
 """
@@ -68,9 +68,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peers import PICK_RULES, ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
 from PIL import Image
 
+from benchmarks.peers import PICK_RULES, ViewRead, merge_lines, parse_tesseract_tsv, pick_view, to_fsns_label
 from seqocr.charset import Charset
 from seqocr.data.labels import read_labels
 from seqocr.errors import DataError
@@ -322,6 +322,30 @@ def sweep(labels: list[Path], limit: int | None, charset: Charset, threads: int 
 
 
 # ---------------------------------------------------------------------------------------------- main
+def read_set(lab: Path, paths: list[Path], gts: list[str], runners: list) -> dict:
+    """One labels file read by every system: metrics, time and every prediction."""
+    entry = {"name": lab.parent.name or str(lab), "labels": str(lab), "images": len(paths), "systems": {}}
+    for r in runners:
+        results, secs = timed(lambda r=r, paths=paths: r.read(paths))
+        preds = [x.label for x in results]
+        entry["systems"][r.name] = {
+            "metrics": score(gts, preds), "seconds": secs, "images_per_s": len(paths) / secs, "config": r.config,
+            "predictions": [{"image": str(p), "ground_truth": g, "prediction": x.label, "view": x.view,
+                             "raw": [v.text for v in x.reads]} for p, g, x in zip(paths, gts, results)]}
+        print(f"bench_peers: {entry['name']}: {r.name}: {len(paths)} images in {secs:.2f} s", file=sys.stderr)
+    return entry
+
+
+def runner(name: str, args: argparse.Namespace):
+    """The system ``name`` set up from the command line's options."""
+    if name == "seqocr":
+        return SeqocrSystem(args.checkpoint, args.batch_size)
+    if name == "tesseract":
+        return TesseractSystem(args.tess_scale, args.tess_psm, args.tess_min_conf, jobs=args.threads,
+                               chunk=args.tess_chunk, pick=args.pick, gray=not args.tess_color)
+    return RapidOCRSystem(args.threads, args.pick)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -340,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tess-chunk", type=int, default=1024, help="view files per Tesseract process (1024)")
     ap.add_argument("--sweep", action="store_true", help="tune peers' settings (GENERATED images only)")
     args = ap.parse_args(argv)
-
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
@@ -355,32 +378,10 @@ def main(argv: list[str] | None = None) -> int:
 
             torch.set_num_threads(args.threads)
         data = [(lab, *load_set(lab, args.limit, charset)) for lab in args.labels]
-        runners = []
-        for name in systems:
-            if name == "seqocr":
-                runners.append(SeqocrSystem(args.checkpoint, args.batch_size))
-            elif name == "tesseract":
-                runners.append(TesseractSystem(args.tess_scale, args.tess_psm, args.tess_min_conf,
-                                               jobs=args.threads, chunk=args.tess_chunk, pick=args.pick,
-                                               gray=not args.tess_color))
-            else:
-                runners.append(RapidOCRSystem(args.threads, args.pick))
+        runners = [runner(name, args) for name in systems]
         for r in runners:
             r.warm_up(data[0][1])
-        sets = []
-        for lab, paths, gts in data:
-            entry = {"name": lab.parent.name or str(lab), "labels": str(lab), "images": len(paths), "systems": {}}
-            for r in runners:
-                results, secs = timed(lambda r=r, paths=paths: r.read(paths))
-                preds = [x.label for x in results]
-                entry["systems"][r.name] = {
-                    "metrics": score(gts, preds), "seconds": secs, "images_per_s": len(paths) / secs,
-                    "config": r.config,
-                    "predictions": [{"image": str(p), "ground_truth": g, "prediction": x.label, "view": x.view,
-                                     "raw": [v.text for v in x.reads]} for p, g, x in zip(paths, gts, results)]}
-                print(f"bench_peers: {entry['name']}: {r.name}: {len(paths)} images in {secs:.2f} s",
-                      file=sys.stderr)
-            sets.append(entry)
+        sets = [read_set(lab, paths, gts, runners) for lab, paths, gts in data]
     except DataError as e:
         print(f"bench_peers: error: {e}", file=sys.stderr)
         return 1

@@ -1,7 +1,7 @@
 """``seqocr read`` with each engine on the same images, whole process (start, imports, model load, reading,
 printing), side by side: the runs of each command interleaved, ``--repeats`` times, medians reported (issue 40).
 
-Usage: .venv/bin/python scripts/bench_read_engines.py --images data/bench100 [--repeats 5]
+Usage: .venv/bin/python -m benchmarks.bench_read_engines --images data/bench100 [--repeats 5]
        [--json benchmarks/read-speed.json]
 
 The three commands: ``seqocr read`` as a user types it (the default engine: ONNX Runtime where it is installed),

@@ -1,7 +1,7 @@
 """Soak test of `seqocr serve` on loopback: minutes at the measured capacity with bad requests and slow uploads
 mixed in, a flooding client, then SIGTERM in the middle of the load.
 
-Usage: .venv/bin/python scripts/soak.py [--minutes 10 | --seconds S] [--checkpoint C | --onnx M] [--load 1.0]
+Usage: .venv/bin/python -m benchmarks.soak [--minutes 10 | --seconds S] [--checkpoint C | --onnx M] [--load 1.0]
        [--bad-share 0.2] [--slow-share 0.05] [--capacity-seconds 30] [--json benchmarks/soak.json]
 
 1. Capacity: ``--clients`` closed-loop clients send good requests (one sign each) for ``--capacity-seconds``;
@@ -28,140 +28,26 @@ no 429 for the flood, a dropped request at SIGTERM, a slow or non-zero exit.
 from __future__ import annotations
 
 import argparse
-import base64
-import http.client
 import itertools
 import json
 import math
 import os
 import random
 import signal
-import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from benchmarks.soak_requests import BAD, Log, Outcome, good_request, send, timed
+from scripts.spawn_serve import START_S, spawn
 
-sys.path.insert(0, str(Path(__file__).parent))
-from spawn_serve import START_S, spawn
-
-SAMPLES = sorted((Path(__file__).parents[1] / "src/seqocr/resources/samples").glob("sign-*.png"))
-PNG = SAMPLES[0].read_bytes() if SAMPLES else b""
 CLIENT_LIMIT = 16  # the server's --max-client-requests in the soak
-
-
-@dataclass
-class Outcome:
-    kind: str  # "good", "slow" or a bad kind
-    t: float  # when it was sent, seconds from the start of the soak
-    seconds: float
-    status: int  # HTTP status, or 0 when there was no answer
-    error: str = ""  # "refused" (could not connect) or the exception's name when the answer never came
-
-
-@dataclass
-class Log:
-    outcomes: list[Outcome] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, o: Outcome) -> None:
-        with self.lock:
-            self.outcomes.append(o)
-
-
-# -- requests ---------------------------------------------------------------------------------------------------
-def multipart(parts: list[tuple[str, bytes]], boundary: str = "soakBoundary7") -> tuple[str, bytes]:
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="x.png"\r\n'
-                    f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n" for name, data in parts)
-    return f"multipart/form-data; boundary={boundary}", body + f"--{boundary}--\r\n".encode()
-
-
-def good_request(rng: random.Random) -> tuple[str, bytes]:
-    png = rng.choice(SAMPLES).read_bytes()
-    if rng.random() < 0.5:
-        return multipart([("images", png)])
-    return "application/json", json.dumps({"images": [base64.b64encode(png).decode()]}).encode()
-
-
-BAD = {
-    "not-an-image": lambda: multipart([("images", b"not an image at all")]),
-    "cut-png": lambda: multipart([("images", PNG[: len(PNG) // 2])]),
-    "bad-json": lambda: ("application/json", b'{"images": [}'),
-    "bad-base64": lambda: ("application/json", b'{"images": ["iVBORw0K$$$"]}'),
-    "wrong-type": lambda: ("text/plain", b"hello"),
-    "no-images": lambda: ("application/json", b'{"images": []}'),
-    "too-many": lambda: multipart([("images", b"x")] * 65),
-    "wrong-field": lambda: multipart([("image", PNG)]),
-    "stalled": lambda: multipart([("images", PNG)]),  # sent half, then nothing: the server's body timeout answers
-    "stalled-head": lambda: ("", b""),  # a request line and one header, then nothing: the header timeout answers
-}
-
-
-def send_half_head(url: str) -> int:
-    """A request line and one header on a new connection, then nothing; the HTTP status the server answers with."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=300) as sock:
-        sock.sendall(b"POST /v1/read HTTP/1.1\r\nHost: seqocr\r\n")
-        head = sock.makefile("rb").readline()  # b"HTTP/1.1 408 Request Timeout\r\n"
-    if not head.startswith(b"HTTP/1.1 "):
-        raise ConnectionError(f"no HTTP answer: {head[:40]!r}")
-    return int(head.split()[1])
-
-
-def send(url: str, content_type: str, body: bytes, source: str | None = None, timeout: float = 300.0) -> int:
-    """POST /v1/read on a new connection; the HTTP status (exceptions for no answer)."""
-    transport = httpx.HTTPTransport(local_address=source) if source else None
-    with httpx.Client(transport=transport, timeout=timeout) as client:
-        return client.post(f"{url}/v1/read", content=body, headers={"content-type": content_type}).status_code
-
-
-def send_slowly(url: str, content_type: str, body: bytes, seconds: float, stall_after: float | None = None) -> int:
-    """POST /v1/read with the body trickled in 10 pieces over ``seconds`` (or, with ``stall_after``, only that share
-    of it, then nothing until the server answers)."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=300)
-    try:
-        conn.putrequest("POST", "/v1/read")
-        conn.putheader("Content-Type", content_type)
-        conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders()
-        end = len(body) if stall_after is None else int(len(body) * stall_after)
-        for k in range(10):
-            conn.send(body[k * end // 10:(k + 1) * end // 10])
-            time.sleep(seconds / 10)
-        return conn.getresponse().status
-    finally:
-        conn.close()
-
-
-def one(url: str, kind: str, rng: random.Random, slow_s: float) -> int:
-    if kind == "good":
-        return send(url, *good_request(rng))
-    if kind == "slow":
-        return send_slowly(url, *good_request(rng), seconds=slow_s)
-    if kind == "stalled-head":
-        return send_half_head(url)
-    if kind == "stalled":
-        return send_slowly(url, *BAD[kind](), seconds=0.5, stall_after=0.5)
-    return send(url, *BAD[kind]())
-
-
-def timed(log: Log, t0: float, url: str, kind: str, seed: int, slow_s: float) -> None:
-    start = time.perf_counter()
-    try:
-        status, error = one(url, kind, random.Random(seed), slow_s), ""
-    except (httpx.ConnectError, ConnectionRefusedError):  # httpx's, http.client's (slow uploads)
-        status, error = 0, "refused"
-    except Exception as e:  # noqa: BLE001 - any other failure is an answer that never came: recorded, judged later
-        status, error = 0, type(e).__name__
-    log.add(Outcome(kind, start - t0, time.perf_counter() - start, status, error))
 
 
 # -- the server process -----------------------------------------------------------------------------------------
@@ -293,7 +179,7 @@ def judge(outcomes: list[Outcome]) -> dict:
             "slow_p50_ms": percentile([o.seconds for o in slow], 0.5)}
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, help="soak length in seconds (instead of --minutes)")
@@ -320,7 +206,65 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--startup-s", type=float, default=START_S, help="time the server may take to start")
     ap.add_argument("--json")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def flood_phase(url: str, t0: float, rate: float, args: argparse.Namespace) -> tuple[dict, dict]:
+    """A flood from another address while the ordinary load goes on: the flood's statuses, the load's outcomes."""
+    flood_log, stop = Log(), threading.Event()
+    ordinary = threading.Thread(target=load, args=(url, flood_log, t0, rate, 1e9, args, random.Random(7), stop))
+    ordinary.start()
+    flooded = flood(url, args.flood_clients, args.flood_seconds)
+    stop.set()
+    ordinary.join()
+    return flooded, judge(flood_log.outcomes)
+
+
+def sigterm_phase(proc: subprocess.Popen, url: str, rate: float, args: argparse.Namespace) -> dict:
+    """SIGTERM while the load goes on: what became of the requests in flight then or sent after, and the exit."""
+    term_log, stop = Log(), threading.Event()
+    t_term = time.perf_counter()
+    loader = threading.Thread(target=load, args=(url, term_log, t_term, rate, 1e9, args, random.Random(9), stop))
+    loader.start()
+    time.sleep(min(3.0, max(1.0, 3 / rate)))
+    sent_at = time.perf_counter() - t_term
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=args.grace + 15)
+    except Exception:  # noqa: BLE001 - did not exit in time: killed, and the check below fails
+        proc.kill()
+        code = proc.wait()
+    exit_s = time.perf_counter() - t_term - sent_at
+    time.sleep(1.0)
+    stop.set()
+    loader.join()
+    around = [o for o in term_log.outcomes if o.t + o.seconds >= sent_at]  # in flight at SIGTERM, or sent after
+    return {"requests_in_flight_or_after": len(around),
+            "answered": sum(o.status > 0 for o in around), "refused": sum(o.error == "refused" for o in around),
+            "dropped": sum(o.status == 0 and o.error != "refused" for o in around),
+            "dropped_errors": sorted({o.error for o in around if o.status == 0 and o.error != "refused"}),
+            "bad_answers": sum(o.status > 0 and o.kind in ("good", "slow") and o.status != 200 for o in around),
+            "exit_code": code, "exit_s": round(exit_s, 2), "grace_s": args.grace}
+
+
+def failures(summary: dict, args: argparse.Namespace) -> list[str]:
+    """The checks the soak fails, by name."""
+    soak, flood_ = summary["soak"], summary["flood"]
+    during_flood, flooded, term, fds = flood_["ordinary_during_flood"], flood_["statuses"], summary["sigterm"], \
+        summary["fds"]
+    return [name for name, bad in [
+        ("good requests not 200", soak["good_not_200"] + soak["slow_not_200"] + during_flood["good_not_200"]),
+        ("bad requests not 4xx", soak["bad_not_4xx"] + during_flood["bad_not_4xx"]),
+        ("memory grew", (summary["rss_mb"]["growth"] or 0) > args.max_growth),
+        ("descriptors leaked", fds["idle_after"] > fds["idle_before"] + 2),  # under load: the connections in flight
+        # fewer flood requests than the limit in all (a starved server, a short flood) cannot test it: not a failure
+        ("flood never limited", "429" not in flooded and sum(flooded.values()) > CLIENT_LIMIT),
+        ("requests dropped at SIGTERM", term["dropped"] + term["bad_answers"]),
+        ("exit not 0 within the grace period", term["exit_code"] != 0 or term["exit_s"] > args.grace + 5)] if bad]
+
+
+def main() -> int:
+    args = parse_args()
     soak_s = args.seconds if args.seconds is not None else 60 * args.minutes
     model = ["--onnx", args.onnx] if args.onnx else (["--checkpoint", args.checkpoint] if args.checkpoint else [])
     proc, url = spawn([*model, "--max-client-requests", str(CLIENT_LIMIT), "--body-timeout", str(args.body_timeout),
@@ -339,45 +283,13 @@ def main() -> int:
         stop_sampling.set()
         time.sleep(1.0)
         fds_after = sample(proc.pid)[1]  # idle again: a leak shows here, not in the samples under load
-
-        # flood from another address while the ordinary load goes on
-        flood_log, stop = Log(), threading.Event()
-        ordinary = threading.Thread(target=load, args=(url, flood_log, t0, rate, 1e9, args, random.Random(7), stop))
-        ordinary.start()
-        flooded = flood(url, args.flood_clients, args.flood_seconds)
-        stop.set()
-        ordinary.join()
-        during_flood = judge(flood_log.outcomes)
-
-        # SIGTERM while the load goes on
-        term_log, stop = Log(), threading.Event()
-        t_term = time.perf_counter()
-        loader = threading.Thread(target=load, args=(url, term_log, t_term, rate, 1e9, args, random.Random(9), stop))
-        loader.start()
-        time.sleep(min(3.0, max(1.0, 3 / rate)))
-        sent_at = time.perf_counter() - t_term
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=args.grace + 15)
-        except Exception:  # noqa: BLE001 - did not exit in time: killed, and the check below fails
-            proc.kill()
-            code = proc.wait()
-        exit_s = time.perf_counter() - t_term - sent_at
-        time.sleep(1.0)
-        stop.set()
-        loader.join()
+        flooded, during_flood = flood_phase(url, t0, rate, args)
+        term = sigterm_phase(proc, url, rate, args)
     finally:
         stop_sampling.set()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    around = [o for o in term_log.outcomes if o.t + o.seconds >= sent_at]  # in flight at SIGTERM, or sent after
-    term = {"requests_in_flight_or_after": len(around),
-            "answered": sum(o.status > 0 for o in around), "refused": sum(o.error == "refused" for o in around),
-            "dropped": sum(o.status == 0 and o.error != "refused" for o in around),
-            "dropped_errors": sorted({o.error for o in around if o.status == 0 and o.error != "refused"}),
-            "bad_answers": sum(o.status > 0 and o.kind in ("good", "slow") and o.status != 200 for o in around),
-            "exit_code": code, "exit_s": round(exit_s, 2), "grace_s": args.grace}
     summary = {
         "soak_s": soak_s, "capacity_rps": round(cap, 2), "load": args.load, "rate_rps": round(rate, 2),
         "generator_waits": waits, "soak": soak,
@@ -389,16 +301,7 @@ def main() -> int:
         "samples": len(samples), "flood": {"clients": args.flood_clients, "client_limit": CLIENT_LIMIT,
                                            "statuses": flooded, "ordinary_during_flood": during_flood},
         "sigterm": term}
-    failed = [name for name, bad in [
-        ("good requests not 200", soak["good_not_200"] + soak["slow_not_200"] + during_flood["good_not_200"]),
-        ("bad requests not 4xx", soak["bad_not_4xx"] + during_flood["bad_not_4xx"]),
-        ("memory grew", (summary["rss_mb"]["growth"] or 0) > args.max_growth),
-        ("descriptors leaked", fds_after > fds_before + 2),  # under load they count the connections in flight
-        # fewer flood requests than the limit in all (a starved server, a short flood) cannot test it: not a failure
-        ("flood never limited", "429" not in flooded and sum(flooded.values()) > CLIENT_LIMIT),
-        ("requests dropped at SIGTERM", term["dropped"] + term["bad_answers"]),
-        ("exit not 0 within the grace period", code != 0 or exit_s > args.grace + 5)] if bad]
-    summary["failed"] = failed
+    summary["failed"] = failed = failures(summary, args)
     text = json.dumps(summary, indent=1)
     print(text)
     if args.json:

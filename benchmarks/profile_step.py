@@ -1,6 +1,6 @@
 """Where a training step's time goes: torch.profiler over a few optimizer steps of a model, as a table.
 
-Usage: python scripts/profile_step.py [--config configs/shipped.yaml] [--device cuda] [--batch 32] [--steps 5]
+Usage: python -m benchmarks.profile_step [--config configs/shipped.yaml] [--device cuda] [--batch 32] [--steps 5]
        [--bf16] [--out profile.txt] [--set KEY=VALUE ...]
 
 The step is the training loop's own (:func:`seqocr.train.bench.timed_step`: forward, loss, backward, clipping, fused
@@ -21,7 +21,7 @@ from seqocr.config import load_config
 from seqocr.device import pick_device, place, to_device
 from seqocr.fsns import NUM_CLASSES
 from seqocr.model import build_model, num_classes_for
-from seqocr.train.bench import _inputs, timed_step
+from seqocr.train.bench import random_inputs, timed_step
 from seqocr.train.step import adam
 
 
@@ -32,7 +32,7 @@ def profile_table(config: str, overrides: list[str], device: str, batch: int, st
     torch.manual_seed(0)
     model = place(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), where)
     opt = adam(model.parameters(), cfg.train)
-    images, targets = _inputs(cfg, batch, model.num_classes)
+    images, targets = random_inputs(cfg, batch, model.num_classes)
     step = timed_step(cfg, model, opt, to_device(images, where), targets.to(where), bf16)
     cuda = where.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)

@@ -2,7 +2,7 @@
 predictions files: the share of readings whose first word differs from the truth's (case and accents aside), and
 the share whose particles (de, du, de la, des, d', l' ...) differ, whatever else is wrong.
 
-    python scripts/name_parts.py predictions.tsv [more.tsv ...] [--json]
+    python -m benchmarks.name_parts predictions.tsv [more.tsv ...] [--json]
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from seqocr.inference.analysis import name_part_rates
 

@@ -1,7 +1,7 @@
 """Two models' readings of the same signs, paired: how many each read right that the other did not, and the exact
 two-sided McNemar test of that difference (a binomial test on the discordant pairs).
 
-    python scripts/mcnemar.py A_PREDICTIONS.tsv B_PREDICTIONS.tsv
+    python -m benchmarks.mcnemar A_PREDICTIONS.tsv B_PREDICTIONS.tsv
 
 The files are `seqocr eval --predictions` outputs (``where``, ``ground_truth``, ``prediction`` columns); signs are
 paired by ``where``. Prints one line.

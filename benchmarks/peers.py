@@ -1,6 +1,6 @@
 """Turning peer OCR systems' raw reads of a sign into FSNS labels, and choosing among a sign's four views.
 
-Pure Python (no numpy, no torch, no OCR engine): ``scripts/bench_peers.py`` runs Tesseract and RapidOCR and uses
+Pure Python (no numpy, no torch, no OCR engine): ``benchmarks/bench_peers.py`` runs Tesseract and RapidOCR and uses
 these functions to score them against FSNS labels on the same footing as seqocr.
 
 A peer reads a street sign the way it is painted: usually UPPERCASE, on several lines, with ASCII ``'`` and ``-``.
@@ -8,7 +8,7 @@ FSNS labels are title case with French particles in lowercase and the charset's 
 (``Rue de l‘Hôtel de Ville``, ``Rue Saint—Martin``). :func:`to_fsns_label` maps the first onto the second.
 
 A peer sees each of the four 150×150 views of an FSNS image separately (:class:`ViewRead` per view) and
-:func:`pick_view` keeps one read per image; see the docstring of ``scripts/bench_peers.py`` for the protocol.
+:func:`pick_view` keeps one read per image; see the docstring of ``benchmarks/bench_peers.py`` for the protocol.
 """
 
 from __future__ import annotations

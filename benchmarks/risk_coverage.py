@@ -2,7 +2,7 @@
 readings kept (coverage) and the exact-match accuracy of the kept ones, as a markdown table. It shows what
 ``--min-confidence X`` buys: keep fewer readings, get more of the kept ones right.
 
-    python scripts/risk_coverage.py --predictions predictions.tsv [--thresholds 0.5,0.9]
+    python -m benchmarks.risk_coverage --predictions predictions.tsv [--thresholds 0.5,0.9]
 
 The predictions file is tab-separated with a header naming at least ``confidence`` and ``correct`` (1 for an
 exact match), as ``seqocr eval`` writes it; a reading is kept when its confidence is at least the threshold.
