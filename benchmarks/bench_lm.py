@@ -30,7 +30,7 @@ import torch
 
 from seqocr.calibration import expected_calibration_error
 from seqocr.data import iter_labelled
-from seqocr.inference.decoding import Search, read_with_exit
+from seqocr.inference.decoding import Search, gated, read_with_exit, search
 from seqocr.inference.lexicon import Lexicon
 from seqocr.inference.lm import NgramLM
 from seqocr.inference.postprocess import decode_batch, write_predictions
@@ -115,16 +115,32 @@ def parse_setting(text: str, lm: NgramLM | None, lexicons: dict) -> Search:
                   gate=float(opts.get("gate", 1)))
 
 
-def run(model, charset, how: Search, first, more, batch: int = 32):
+def run(model, charset, how: Search, first, more, batch: int = 32, greedy: list | None = None):
+    """Each sign's (text, confidence, gazetteer flag) read with ``how`` as :func:`read_with_exit` reads; a gated
+    search starts from ``greedy`` (each batch's greedy :class:`Found`, the same for every gated setting) where
+    given, the reading it would make first."""
     out = []
-    for i in range(0, len(first), batch):
+    for n, i in enumerate(range(0, len(first), batch)):
         f, m = first[i:i + batch].float(), more[i:i + batch].float()
-        found = read_with_exit(lambda k, f=f: MemorySteps(model, f, k),
-                               lambda rows, k, m=m: MemorySteps(model, m[torch.from_numpy(rows)], k),
-                               len(f), model.max_len, how, model.reread_below)
+        again = lambda rows, k, m=m: MemorySteps(model, m[torch.from_numpy(rows)], k)
+        if greedy is not None and how.guided and how.gate < 1:
+            found = gated(greedy[n], lambda rows, again=again: search(lambda k: again(rows, k), len(rows),
+                                                                     model.max_len, how), how, model.reread_below)
+        else:
+            found = read_with_exit(lambda k, f=f: MemorySteps(model, f, k), again, len(f), model.max_len, how,
+                                   model.reread_below)
         readings = decode_batch(found.ids, found.probs, charset)
         used = found.lexicon if found.lexicon is not None else [None] * len(readings)
         out += [(r.text, r.confidence, u) for r, u in zip(readings, used)]
+    return out
+
+
+def first_greedy(model, first, batch: int = 32) -> list:
+    """The greedy reading of each batch's first encodings, as a gated search makes it (:func:`search`, beam 1)."""
+    out = []
+    for i in range(0, len(first), batch):
+        f = first[i:i + batch].float()
+        out.append(search(lambda k, f=f: MemorySteps(model, f, k), len(f), model.max_len, Search()))
     return out
 
 
@@ -153,9 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         cname, source = col.split("=", 1)
         truths, where, first, more = column(model, spec, charset, source, args.cache, tag)
         own = gazetteers(truths, args.gazetteer, charset) if any("lexicon=with" in s for s in args.setting) else {}
+        greedy = first_greedy(model, first)
         for setting in args.setting:
             sname, text = setting.split("=", 1)
-            got = run(model, charset, parse_setting(text, lm, {**lexicons, **own}), first, more)
+            got = run(model, charset, parse_setting(text, lm, {**lexicons, **own}), first, more, greedy=greedy)
             m = compute_metrics(truths, [g[0] for g in got])
             ece = expected_calibration_error([g[1] for g in got], [g[0] == t for g, t in zip(got, truths)])
             taken = [g[2] for g in got if g[2] is not None]

@@ -23,7 +23,7 @@ import numpy as np
 from ..charset import EOS, GO, PAD
 
 MAX_BEAM = 32        # widest beam the command line and the service accept: memory grows with it (K copies per image)
-LENGTH_PENALTY = 0.0  # measured on generated signs, see BENCHMARKS.md "Issue 13 item 7"
+LENGTH_PENALTY = 0.0  # no length normalisation: on generated signs it read no better (BENCHMARKS.md, beam search)
 ATTENTION_NEEDS_GREEDY = "attention maps come from greedy reading; read them with --beam 1"
 
 

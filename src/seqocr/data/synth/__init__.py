@@ -178,7 +178,7 @@ def synth_record(seed: int, index: int, split: str = "train", shares: Shares = P
     (:func:`footer_text`), a first name painted small, clutter beside the name (:func:`.clutter.clutter_kind`), a
     house-number plate beside the sign (:func:`.clutter.house_number`), fewer than 4 real views, a typeface of the
     split's own (:data:`.fonts.SHARE_FONTS`), capitals painted without the map's accents (never on invented names,
-    whose accents nothing could tell), and the hard phenomena of issue 36 item 5: every view at the legibility limit
+    whose accents nothing could tell), and the hard phenomena of real signs: every view at the legibility limit
     (:func:`.scene.at_limit`), a sticker or a smear over a few letters (:func:`.cover.cover_word`), one real view
     among three of noise, a plate seen at a sharp angle (:func:`.scene._quad`), a street named after a person
     (:func:`person_name`); with every share 0

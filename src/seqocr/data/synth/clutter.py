@@ -1,4 +1,4 @@
-"""What is not the name beside it in the scene (issue 22 item 3): another street plate above the sign, a traffic
+"""What is not the name beside it in the scene: another street plate above the sign, a traffic
 panel beside or below it, a direction arrow on the plate (drawn by :func:`.plate.draw_plate`), a house-number plate
 of its own; never in the label."""
 
@@ -57,7 +57,7 @@ PANELS = ("CÉDEZ LE PASSAGE", "SAUF RIVERAINS", "IMPASSE", "VOIE SANS ISSUE", "
 
 
 def clutter_kind(clutter: random.Random) -> str:
-    """What is painted beside the name on a cluttered sign (issue 22 item 3): ``above``, another street plate above
+    """What is painted beside the name on a cluttered sign: ``above``, another street plate above
     it, large and mostly in view (sample 005); ``panel``, a traffic panel beside or below it (sample 002's CÉDEZ LE
     PASSAGE); ``arrow``, a direction arrow at one end of the plate. None of it is ever part of the label."""
     return clutter.choices(CLUTTER, weights=(4, 4, 2))[0]

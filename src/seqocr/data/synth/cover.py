@@ -1,4 +1,4 @@
-"""What hides part of a plate's text (issue 36 item 5): a sticker pasted over a few letters of one word, or a smear
+"""What hides part of a plate's text: a sticker pasted over a few letters of one word, or a smear
 of paint (a tag, a streak of dirt or tar) across them. The plate still paints every character of the label, so the
 glyph boxes stay where the letters are, under the cover, and the label keeps the word: only knowledge of street
 names can restore what is hidden. Drawn on the plate itself, so every view of the sign shows it."""

@@ -27,8 +27,8 @@ class SignFont(NamedTuple):
 
 
 # The fixed font set (see scripts/install_fonts.sh). The plain set's five come first, drawn by weight; order matters:
-# a font lacking a glyph hands over to the next of its pool. Then the typefaces of the ``fonts`` share (issue 22:
-# real plates are painted in many more typefaces than five): a training sign of the share is painted in one of
+# a font lacking a glyph hands over to the next of its pool. Then the typefaces of the ``fonts`` share (real
+# plates are painted in many more typefaces than five): a training sign of the share is painted in one of
 # SHARE_FONTS["train"], a test-split one in one of SHARE_FONTS["test"], typefaces no training sign is painted in, so
 # that a test column of the share measures reading a typeface never seen.
 WIDE = (0.72, 0.92)  # wide typefaces, squeezed toward the condensed ones real plates mostly carry

@@ -160,7 +160,7 @@ def independent_name(rng: random.Random, split: str = "train") -> str:
     type from every street type (not by its frequency), the particle from :data:`PARTICLES` whatever the name's
     gender or number, the name from surnames, first names with a surname, common nouns, towns and regions. Many
     are not grammatical French (``Cour des Moulin``, ``Venelle du Lunel``): nothing but the letters tells the type
-    or the particle, so a model trained on them must read those too (issue 22 item 4: on real signs the model swapped
+    or the particle, so a model trained on them must read those too (on real signs a model trained on grammatical names swapped
     ``Route`` for ``Cour``, ``de`` for ``du``). Elision is kept (``d‘Orbey``, ``de l‘Étang``)."""
     _check_split(split)
     v = VOCAB

@@ -54,7 +54,7 @@ def sign_lines(text: str, rng: random.Random, small_first: random.Random | None 
     """Split a label into 1-3 display lines: the street type, maybe a line of small particles, then the name
     (cut in two when long). Particles are painted small lowercase, on their own line or inline, or uppercase.
     With ``small_first`` (a generator of its own: ``rng``'s draws stay as they were) a first name is painted
-    small as written, on its own line above the surname or before it (sample 007's "Victor"; issue 22 item 3)."""
+    small as written, on its own line above the surname or before it (as real plates paint a first name)."""
     words = text.split()
     particles = rng.choices(("line", "lower", "upper"), weights=(3, 4, 3))[0]
     small_caps = rng.random() < 0.15
@@ -165,7 +165,7 @@ PROFESSIONS = ("PEINTRE", "ÉCRIVAIN", "POÈTE", "RÉSISTANT", "MÉDECIN", "HOMM
 
 
 def footer_text(text: str, rng: random.Random) -> str:
-    """A secondary line painted under the name, as real French plates carry (issue 22 item 3); never part of the
+    """A secondary line painted under the name, as real French plates carry; never part of the
     label: house numbers (``N° 2 À N° 40``, ``DU N° 1 AU N° 25``), under a person's name their profession and
     years (``PEINTRE (1840-1926)``), or the arrondissement (``15E ARR.``)."""
     words = text.split()[1:]

@@ -276,7 +276,7 @@ LIMIT_BLUR = (0.55, 0.9)  # and a defocus of this many of those pixels (a gaussi
 
 
 def at_limit(cap: float, limit: random.Random) -> tuple[int, float]:
-    """Where a view at the legibility limit (issue 36 item 5) of a plate whose capitals are ``cap`` px tall in the
+    """Where a view at the legibility limit of a plate whose capitals are ``cap`` px tall in the
     tile is recorded: the size n of the view, so that they are 5-7 px tall as the camera recorded them
     (:data:`LIMIT_CAPS`; the view is scaled up to TILE after JPEG, and the reader's text crop enlarges it again,
     neither adding detail), and the radius in those pixels of the blur over it (:data:`LIMIT_BLUR`)."""
