@@ -1,16 +1,21 @@
 """ONNX export of a model's greedy reader, and its verification against PyTorch with ONNX Runtime.
 
-The exported graph: ``images`` float32 (N, 3, H, V·W) in [-1, 1] -> ``ids`` int64 (N, T) and ``probs`` float32
-(N, T), the greedy decoder unrolled for its fixed T steps (no data-dependent loop exit), batch axis dynamic,
-BatchNorm folded. The file's metadata holds everything a reader needs besides the image: the charset (JSON)
-and the preprocessing (view size, number of views, scaling), so ``OnnxReader(path)`` alone reads images.
+The exported graph reads a sign from its pixels: ``pixels`` uint8 (N, H, W, 3), the images as decoded (RGB, any
+height and width, one size per batch) -> ``ids`` int64 (N, T), ``probs`` float32 (N, T) and ``regions`` float32
+(N, V, 4), the region of the image each view read (x0, y0, x1, y1 in its pixels). Inside: the views cut, the text
+found by the model's own detector and cropped, resized and scaled (:mod:`seqocr.model.pixels`), the sharpest views
+picked, the greedy decoder unrolled for its fixed T steps (no data-dependent loop exit), the early exit; batch,
+height and width dynamic, BatchNorm folded. The file's metadata holds the charset (JSON) and the preprocessing,
+so the file alone reads images with ONNX Runtime, numpy and an image decoder (examples/read_onnx.py). A model
+with ``model.crop: lines`` exports the older graph: ``images`` float32 (N, 3, H, V·W) in [-1, 1], preprocessed
+by the reader (seqocr.preprocess).
 
 With ``beam`` two more graphs are written beside it for ONNX Runtime's beam search (``OnnxReader(path, beam=K)``,
-driven from numpy by :mod:`.beam`), with the same metadata: ``NAME.encoder.onnx``, ``images`` -> ``memory`` and
-the decoder's initial ``state.0``, ``state.1``, ...; and ``NAME.step.onnx``, one decoder step, ``tokens`` int64
-(N,), every ``state.i`` and ``memory`` -> ``logp`` float32 (N, C) and ``next.i`` for each state entry that changes
-from step to step (the model's ``static_state``, e.g. the attention keys, go in only). The encoder repeats the
-greedy graph's weights: beam search is opt-in at export.
+driven from numpy by :mod:`.beam`), with the same metadata: ``NAME.encoder.onnx``, ``pixels`` (or ``images``) ->
+``memory`` and the decoder's initial ``state.0``, ``state.1``, ...; and ``NAME.step.onnx``, one decoder step,
+``tokens`` int64 (N,), every ``state.i`` and ``memory`` -> ``logp`` float32 (N, C) and ``next.i`` for each state
+entry that changes from step to step (the model's ``static_state``, e.g. the attention keys, go in only). The
+encoder repeats the greedy graph's weights: beam search is opt-in at export.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from torch import nn
 from ..errors import SeqocrError
 from ..fsutil import atomic_write
 from ..model.fuse import fold_batchnorm
+from ..model.pixels import PixelReader, pixel_front
 from ..model.weights import load_model
 from ..preprocess import ImageSpec
 from ..version import __version__
@@ -44,22 +50,32 @@ class GreedyReader(nn.Module):
         return self.model.greedy(images)
 
 
-def metadata(cfg, charset, step: int) -> dict[str, str]:
+def metadata(cfg, charset, step: int, pixels: bool = False) -> dict[str, str]:
     m = cfg.model
+    preprocess = ImageSpec.from_config(m).to_dict()
+    if pixels:  # the graph cuts, crops, resizes and scales the views itself: a reader only decodes the image
+        preprocess["input"] = PIXELS_INPUT
     return {"seqocr_version": __version__, "model": m.name, "step": str(step), "max_len": str(m.max_len),
             "vocab_size": str(m.vocab_size),
             "charset": json.dumps(charset.to_dict(), ensure_ascii=False),
-            "preprocess": json.dumps(ImageSpec.from_config(m).to_dict())}
+            "preprocess": json.dumps(preprocess)}
+
+
+PIXELS_INPUT = "pixels: uint8 (N, H, W, 3) RGB, the images as decoded, of one size per batch"
+EXAMPLE_SIGN = (150, 600)  # (height, width) of the example traced: an FSNS strip (the graph takes any size)
 
 
 class Encoder(nn.Module):
-    """images -> (memory, *state): the encoder and the decoder's initial state, for beam search."""
+    """images (or with ``front`` the pixels) -> (memory, *state): the encoder and the decoder's initial state, for
+    beam search."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, front: nn.Module | None = None):
         super().__init__()
-        self.model = model
+        self.model, self.front = model, front
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.front is not None:
+            images = self.front(images)[0]
         memory = self.model.encode(images)
         return memory, *self.model.init_state(memory)
 
@@ -85,23 +101,30 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2, 
     (:func:`~seqocr.model.weights.load_model`; inside the greedy graph too)."""
     model, cfg, charset, state = load_model(checkpoint, read_views, reread_below)
     model = fold_batchnorm(model)
-    meta = metadata(cfg, charset, int(state.get("step", 0)))
-    images = torch.zeros(batch, *ImageSpec.from_config(cfg.model).shape)
-    _export(GreedyReader(model), (images,), out, meta, ["images"], ["ids", "probs"])
+    spec = ImageSpec.from_config(cfg.model)
+    front = pixel_front(model, spec.view_height, spec.view_width, spec.num_views, spec.crop)
+    meta = metadata(cfg, charset, int(state.get("step", 0)), pixels=front is not None)
+    if front is None:  # model.crop: lines: its layout of lines is found outside the graph
+        images, name = torch.zeros(batch, *spec.shape), "images"
+        _export(GreedyReader(model), (images,), out, meta, [name], ["ids", "probs"])
+    else:
+        images, name = torch.zeros(batch, *EXAMPLE_SIGN, 3, dtype=torch.uint8), "pixels"
+        _export(PixelReader(model, front), (images,), out, meta, [name], ["ids", "probs", "regions"])
     if beam:
-        _export_beam(model, images, out, meta)
+        _export_beam(Encoder(model, front), images, name, out, meta)
     return Path(out)
 
 
-def _export_beam(model: nn.Module, images: torch.Tensor, out: str | Path, meta: dict[str, str]) -> None:
+def _export_beam(encoder: Encoder, images: torch.Tensor, name: str, out: str | Path, meta: dict[str, str]) -> None:
+    model = encoder.model
     with torch.no_grad():
-        memory, *state = Encoder(model).eval()(images)
+        memory, *state = encoder.eval()(images)
     n = len(state)
     names = [f"state.{k}" for k in range(n)]
     changing = [f"next.{k}" for k in range(n) if k not in model.static_state]
     meta = {**meta, "state": json.dumps({"count": n, "static": list(model.static_state)})}
-    encoder, step = beam_paths(out)
-    _export(Encoder(model), (images,), encoder, {**meta, "graph": "encoder"}, ["images"], ["memory", *names])
+    encoder_path, step = beam_paths(out)
+    _export(encoder, (images,), encoder_path, {**meta, "graph": "encoder"}, [name], ["memory", *names])
     tokens = torch.full((images.shape[0],), 3, dtype=torch.long)
     _export(Step(model), (tokens, *state, memory), step, {**meta, "graph": "step"},
             ["tokens", *names, "memory"], ["logp", *changing])
@@ -109,11 +132,13 @@ def _export_beam(model: nn.Module, images: torch.Tensor, out: str | Path, meta: 
 
 def _export(module: nn.Module, example: tuple, out: str | Path, meta: dict[str, str], inputs: list[str],
             outputs: list[str]) -> None:
-    """Trace ``module`` to ONNX at ``out`` (atomically), axis 0 of every input and output dynamic, ``meta`` in the
-    file's metadata."""
+    """Trace ``module`` to ONNX at ``out`` (atomically), axis 0 of every input and output dynamic (and the height
+    and width of a ``pixels`` input), ``meta`` in the file's metadata."""
     import onnx
 
     axes = {name: {0: "batch"} for name in inputs + outputs}
+    if "pixels" in axes:
+        axes["pixels"] = {0: "batch", 1: "height", 2: "width"}
     with atomic_write(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         # the LSTM batch-size warning does not apply: no initial state is an input, and verify_onnx runs
         # other batch sizes than the example's
@@ -145,6 +170,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> 
     generated training-split signs, never the held-out split), so the CNN, most of the work, runs on int8 kernels (VNNI/AMX). The recurrent decoder stays
     float: quantizing its small matrix multiplies costs more than it saves. The metadata is carried over, so the
     quantized file reads images on its own too."""
+    import numpy as np
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -154,6 +180,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> 
     source = onnx.load(str(onnx_path))
     meta = {p.key: p.value for p in source.metadata_props}
     spec = ImageSpec.from_dict(json.loads(meta["preprocess"]))
+    pixels = "input" in json.loads(meta["preprocess"])
 
     class Signs(CalibrationDataReader):
         def __init__(self) -> None:
@@ -164,6 +191,8 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> 
                 return None
             chunk = calibration[self.next_index:self.next_index + 16]
             self.next_index += 16
+            if pixels:  # generated signs: one size
+                return {"pixels": np.stack([np.asarray(im.convert("RGB"), dtype=np.uint8) for im in chunk])}
             return {"images": eval_batch(chunk, spec)}
 
     out = Path(out)
@@ -220,4 +249,5 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, images: li
     return result
 
 
-__all__ = ["Encoder", "GreedyReader", "Step", "beam_paths", "export_onnx", "quantize_int8", "verify_onnx"]
+__all__ = ["Encoder", "GreedyReader", "PixelReader", "Step", "beam_paths", "export_onnx", "quantize_int8",
+           "verify_onnx"]

@@ -31,12 +31,10 @@ def read_metadata(path: Path, session, meta: dict[str, str]) -> tuple[Charset, I
         raise DataError(f"{path}: damaged metadata ({type(e).__name__}: {one_line(e, 120)})") from None
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
-    images = inputs.get("images")
-    if images is None or len(images) != 4:
-        raise DataError(f"{path}: the graph has no 4-D 'images' input (found {sorted(inputs)})")
-    if [d for d in images[1:] if isinstance(d, int)] != list(spec.shape):
-        raise DataError(f"{path}: metadata says images of {spec.shape} ({spec.num_views} views of "
-                        f"{spec.view_height}x{spec.view_width}), the graph takes {tuple(images[1:])}")
+    if "pixels" in inputs:
+        check_pixels(path, inputs["pixels"], outputs, json.loads(meta["preprocess"]), spec)
+    else:
+        check_images(path, inputs, spec)
     for name in ("ids", "probs"):
         shape = outputs.get(name)
         if shape is None:
@@ -51,6 +49,27 @@ def read_metadata(path: Path, session, meta: dict[str, str]) -> tuple[Charset, I
         raise DataError(f"{path}: metadata has a charset of {len(charset)} tokens, the graph's output layer "
                         f"{classes} classes")
     return charset, spec
+
+
+def check_images(path: Path, inputs: dict, spec: ImageSpec) -> None:
+    """A graph of preprocessed images: its 'images' input (N, 3, H, V·W) agrees with the metadata's view size."""
+    images = inputs.get("images")
+    if images is None or len(images) != 4:
+        raise DataError(f"{path}: the graph has no 4-D 'images' or 'pixels' input (found {sorted(inputs)})")
+    if [d for d in images[1:] if isinstance(d, int)] != list(spec.shape):
+        raise DataError(f"{path}: metadata says images of {spec.shape} ({spec.num_views} views of "
+                        f"{spec.view_height}x{spec.view_width}), the graph takes {tuple(images[1:])}")
+
+
+def check_pixels(path: Path, pixels: list, outputs: dict, preprocess: dict, spec: ImageSpec) -> None:
+    """A graph that reads pixels: its 'pixels' input is (N, H, W, 3), the metadata says so, and its 'regions'
+    output has one region per view of the metadata's."""
+    if len(pixels) != 4 or pixels[3] != 3 or "input" not in preprocess:
+        raise DataError(f"{path}: the graph takes 'pixels' of shape {tuple(pixels)} and its metadata says "
+                        f"{preprocess.get('input', 'no pixels input')}; expected (N, H, W, 3) and a pixels input")
+    regions = outputs.get("regions")
+    if regions is not None and len(regions) == 3 and isinstance(regions[1], int) and regions[1] != spec.num_views:
+        raise DataError(f"{path}: metadata says {spec.num_views} views, the graph's regions have {regions[1]}")
 
 
 def output_classes(path: Path) -> int | None:

@@ -58,6 +58,7 @@ class OnnxReader(Reader):
         if "charset" not in meta or "preprocess" not in meta:
             raise DataError(f"{path}: an ONNX model without seqocr metadata (charset, preprocess)")
         self.charset, self.spec = read_metadata(self.path, self.session, meta)  # checked against the graph
+        self.reads_pixels = any(i.name == "pixels" for i in self.session.get_inputs())  # else preprocessed images
         self.metadata = meta
         self.beam_sessions = None  # (encoder, step), loaded on the first beam search
         if self.beam > 1:
@@ -99,7 +100,17 @@ class OnnxReader(Reader):
             self.beam_sessions = sessions
         return self.beam_sessions
 
+    def read_pixels(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
+        """Images of one size (N, H, W, 3) uint8 RGB -> readings: the graph does the rest (export.py); each reading
+        says the region of the image each view read (greedy reading; beam search's encoder graph has no regions)."""
+        beam = check_beam(self.beam if beam is None else beam)
+        if beam > 1 or attention:
+            return self.read_arrays(batch, attention, beam)
+        ids, probs, regions = self.session.run(["ids", "probs", "regions"], {"pixels": batch})
+        return decode_batch(ids, probs, self.charset, regions=regions)
+
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
+        """Preprocessed images (N, 3, H, V·W), or the pixels (N, H, W, 3) uint8 of a graph that reads pixels."""
         beam = check_beam(self.beam if beam is None else beam)
         if attention:  # the exported greedy graph outputs ids and probs only (export.py)
             raise ConfigError(ATTENTION_NEEDS_TORCH if beam == 1 else ATTENTION_NEEDS_GREEDY)
@@ -107,8 +118,10 @@ class OnnxReader(Reader):
             return self._guided(batch.astype(np.float32), beam)
         if beam > 1:
             encoder, step = self._beam_graphs()
-            steps = OrtSteps(encoder, step, batch.astype(np.float32), beam)
+            steps = OrtSteps(encoder, step, batch if self.reads_pixels else batch.astype(np.float32), beam)
             ids, probs = beam_search(steps, len(batch), beam, int(self.metadata["max_len"]), LENGTH_PENALTY)
+        elif self.reads_pixels:
+            ids, probs = self.session.run(["ids", "probs"], {"pixels": batch})
         else:
             ids, probs = self.session.run(["ids", "probs"], {"images": batch.astype(np.float32)})
         return decode_batch(ids, probs, self.charset)
@@ -140,7 +153,7 @@ class OrtSteps:
         layout = json.loads(encoder.get_modelmeta().custom_metadata_map["state"])
         self.static, self.session = set(layout["static"]), step
         if encoding is None:
-            memory, *state = encoder.run(None, {"images": images})
+            memory, *state = encoder.run(None, {encoder.get_inputs()[0].name: images})  # pixels, or images
         else:  # the images' encoding at hand (memory, state)
             memory, state = encoding
         rows = np.repeat(np.arange(len(memory)), beam)

@@ -24,6 +24,9 @@ class Reading:
     attention: np.ndarray | None = field(default=None, compare=False, repr=False)
     # read with a gazetteer: whether ``text`` is one of its names (False: none fitted, read freely); else None
     lexicon: bool | None = None
+    # the region of the image each of the V views read, (V, 4) x0, y0, x1, y1 in the image's pixels, where the
+    # model cut the views itself (a reader of pixels)
+    regions: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         out = {"text": self.text, "confidence": round(self.confidence, 6),
@@ -47,18 +50,19 @@ def reject_below(readings: Sequence[Reading], threshold: float) -> list[Reading]
             for r in readings]
 
 
-def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset, attention: np.ndarray | None = None
-                 ) -> list[Reading]:
+def decode_batch(ids: np.ndarray, probs: np.ndarray, charset: Charset, attention: np.ndarray | None = None,
+                 regions: np.ndarray | None = None) -> list[Reading]:
     """ids, probs: (B, T) from a model's greedy decoder (positions after EOS already PAD with probability 1);
     ``attention`` (B, T, V, R, W), each step's weights laid over the views, gives every reading the maps of the
-    steps that wrote its characters."""
+    steps that wrote its characters; ``regions`` (B, V, 4), the region of the image each view read."""
     out = []
     for b, (row, prow) in enumerate(zip(np.asarray(ids), np.asarray(probs, dtype=np.float64))):
         end = int(np.argmax(row == EOS)) + 1 if (row == EOS).any() else len(row)
         text = charset.decode(row[:end])
         keep = [k for k in range(end) if 0 <= row[k] - charset.offset < len(charset.chars)]
         maps = None if attention is None else np.asarray(attention[b, keep], dtype=np.float32)
-        out.append(Reading(text, float(np.prod(prow[:end])), [float(prow[k]) for k in keep], attention=maps))
+        out.append(Reading(text, float(np.prod(prow[:end])), [float(prow[k]) for k in keep], attention=maps,
+                           regions=None if regions is None else np.asarray(regions[b], dtype=np.float32)))
     return out
 
 

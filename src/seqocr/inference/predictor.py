@@ -13,13 +13,14 @@ from ..device import pick_device, place, to_device, use_bf16
 from ..errors import ConfigError
 from ..model.base import split_views
 from ..model.fuse import fold_batchnorm
+from ..model.pixels import pixel_front
 from ..model.views import views_by_detail
 from ..model.weights import load_model
 from ..preprocess import ImageSpec
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_beam
 from .decoding import Search, read_with_exit, readings
 from .postprocess import Reading, decode_batch
-from .reader import Reader
+from .reader import Reader, with_regions
 
 
 def greedy_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, bf16: bool = False
@@ -117,6 +118,9 @@ class Predictor(Reader):
                  device: str | torch.device = "cpu"):
         self.device = pick_device(device)
         self.model, self.charset, self.spec = place(fold_batchnorm(model), self.device), charset, spec
+        self.front = None if spec is None else pixel_front(self.model, spec.view_height, spec.view_width,
+                                                           spec.num_views, spec.crop)
+        self.reads_pixels = self.front is not None
         self.bf16, self.beam = use_bf16(bf16, self.device, "--bf16"), check_beam(beam)  # beam 1: greedy
 
     @classmethod
@@ -145,8 +149,17 @@ class Predictor(Reader):
         model, cfg, charset, _ = load_model(path, read_views, reread_below)
         return cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam, device)
 
+    def read_pixels(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
+        """Images of one size (N, H, W, 3) uint8 RGB -> readings: the model cuts, crops and resizes the views
+        itself (:class:`~seqocr.model.pixels.PixelFront`, in float32 whatever ``bf16``), then reads them as
+        :meth:`read_arrays` does; each reading says the region of the image each view read."""
+        with torch.no_grad():
+            images, regions = self.front(to_device(torch.from_numpy(np.ascontiguousarray(batch)), self.device))
+        return with_regions(self.read_arrays(images, attention, beam), regions.cpu().numpy())
+
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
         """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked (greedy only);
         ``beam`` overrides the reader's beam width for this batch."""
-        return model_read(self.model, to_device(torch.from_numpy(batch), self.device), self.charset, self.bf16,
-                          self.beam if beam is None else beam, attention, self.search)
+        images = batch if isinstance(batch, torch.Tensor) else to_device(torch.from_numpy(batch), self.device)
+        return model_read(self.model, images, self.charset, self.bf16, self.beam if beam is None else beam, attention,
+                          self.search)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,11 @@ def as_image(item: ImageInput, index: int) -> Image.Image:
     raise DataError(f"image {index}: expected a path, a PIL image or a numpy array, got {type(item).__name__}")
 
 
+def with_regions(readings: list[Reading], regions: np.ndarray) -> list[Reading]:
+    """``readings`` each with its image's regions (N, V, 4): where its views were cut (:attr:`Reading.regions`)."""
+    return [replace(r, regions=np.asarray(g, dtype=np.float32)) for r, g in zip(readings, regions)]
+
+
 class Reader:
     charset: Charset
     spec: ImageSpec
@@ -59,8 +65,13 @@ class Reader:
         if self.search.guided:
             self.beam = self.search.beam
         return self
+    reads_pixels: bool = False  # the model takes the image's pixels and cuts, crops and resizes them itself
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:  # pragma: no cover
+        raise NotImplementedError
+
+    def read_pixels(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:  # pragma: no cover
+        """Images of one size (N, H, W, 3) uint8 RGB -> readings, each with the regions its views read."""
         raise NotImplementedError
 
     def read(self, images: Sequence[ImageInput] | ImageInput, batch_size: int = 32, attention: bool = False
@@ -73,11 +84,27 @@ class Reader:
         out: list[Reading] = []
         for i in range(0, len(images), batch_size):
             chunk = [as_image(im, i + k) for k, im in enumerate(images[i:i + batch_size])]
-            out += self.read_arrays(eval_batch(chunk, self.spec, self.detector_threads()), attention=attention)
+            out += self.read_images(chunk, attention=attention)
         return out
 
+    def read_images(self, images: list[Image.Image], attention: bool = False) -> list[Reading]:
+        """Decoded RGB images -> one reading each, in order: their pixels to the model, those of one size in one
+        batch (a model that crops itself: :attr:`reads_pixels`), or else preprocessed here (``eval_batch``)."""
+        if not self.reads_pixels:
+            return self.read_arrays(eval_batch(images, self.spec, self.detector_threads()), attention=attention)
+        out: list[Reading | None] = [None] * len(images)
+        sizes: dict[tuple[int, int], list[int]] = {}
+        for k, im in enumerate(images):
+            sizes.setdefault(im.size, []).append(k)
+        for members in sizes.values():
+            batch = np.stack([np.asarray(images[k], dtype=np.uint8) for k in members])
+            for k, reading in zip(members, self.read_pixels(batch, attention=attention)):
+                out[k] = reading
+        return out  # type: ignore[return-value]
+
     def detector_threads(self) -> int:
-        """The threads the text detector (``model.crop``) runs on: the reader's own (``threads``), or every core."""
+        """The threads the text detector runs on where images are preprocessed outside the model (``model.crop:
+        lines``, or an ONNX file from before the crop was in the graph): the reader's own, or every core."""
         if self.threads:
             return self.threads
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -62,7 +62,14 @@ def num_classes_for(cfg: ModelConfig, charset_size: int) -> int:
 
 
 def build_model(cfg: ModelConfig, num_classes: int) -> Seq2SeqOCR:
-    return architecture(cfg.name)(cfg, num_classes)
+    """The architecture ``cfg.name`` names; with ``model.crop: text`` it holds PP-OCRv6's text detector too, frozen
+    (``detector``: its weights travel in the model's files, and :mod:`.pixels` runs it to crop each view)."""
+    model = architecture(cfg.name)(cfg, num_classes)
+    if cfg.crop == "text":
+        from .ppocr_det import PPOCRDetector
+
+        model.detector = PPOCRDetector().requires_grad_(False)
+    return model
 
 
 def parameter_count(model) -> int:

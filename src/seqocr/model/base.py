@@ -110,7 +110,17 @@ class Seq2SeqOCR(nn.Module):
     def load_pretrained(self) -> str | None:
         """A fresh run starts here: the published weights its config names loaded into the model; what was loaded,
         in words, or None."""
-        return None
+        return self.load_detector()
+
+    def load_detector(self) -> str | None:
+        """The text detector's published weights (PP-OCRv6 det small, from the rapidocr wheel) into ``detector``,
+        for a model that crops its views to their text (``model.crop: text``); what was loaded, or None."""
+        detector = getattr(self, "detector", None)
+        if detector is None:
+            return None
+        from .ppocr_det import load_onnx_detector_weights
+
+        return f"text detector: PP-OCRv6 det small weights from {load_onnx_detector_weights(detector)}"
 
     def pretrained_anchors(self) -> list[tuple[nn.Parameter, Tensor]]:
         """Each trainable parameter that started from published weights, with those weights (whatever checkpoint

@@ -235,18 +235,20 @@ class DefaultOCR(Seq2SeqOCR):
         return None if self.backbone_weights == "rapidocr" else self.backbone_weights
 
     def load_pretrained(self) -> str | None:
+        detector = self.load_detector()
         if self.backbone is None or not self.backbone_weights:
-            return None
+            return detector
         from .ppocr import load_onnx_weights
 
         source = self.weights_file()
         path = load_onnx_weights(self.backbone, source)
+        what = f"backbone: PP-OCRv6 rec small weights from {path}"
         if self.neck is not None:
             from .ppocr_neck import load_onnx_neck_weights
 
             load_onnx_neck_weights(self.neck, source)
-            return f"backbone and neck: PP-OCRv6 rec small weights from {path}"
-        return f"backbone: PP-OCRv6 rec small weights from {path}"
+            what = f"backbone and neck: PP-OCRv6 rec small weights from {path}"
+        return "; ".join(w for w in (what, detector) if w)
 
     def pretrained_anchors(self) -> list[tuple[nn.Parameter, Tensor]]:
         if self.backbone is None or not self.backbone_weights:

@@ -178,7 +178,7 @@ def onnx_detector_convs(path: str | Path) -> list[tuple[str, np.ndarray, np.ndar
 def load_onnx_detector_weights(detector: PPOCRDetector, path: str | Path | None = None) -> Path:
     """Copy the pretrained weights from PP-OCRv6 det small's ONNX file (the installed rapidocr wheel's by default)
     into ``detector``, convolution by convolution, checking every shape and bias. Returns the file used."""
-    path = Path(path) if path else wheel_file(DETECTOR, "the text detector's weights")
+    path = Path(path) if path else wheel_file(DETECTOR, "the text detector")
     found, mine = onnx_detector_convs(path), detector.convs()
     if len(found) != len(mine):
         raise DataError(f"{path}: {len(found)} convolutions, the detector has {len(mine)}; not the PP-OCRv6 det "

@@ -51,7 +51,24 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [k for k in ("config", "charset", "model") if not isinstance(state.get(k), dict)]
     if missing:
         raise DataError(f"{path}: a seqocr checkpoint without {', '.join(missing)}")
-    return state
+    return with_detector(state, path)
+
+
+def with_detector(state: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``state`` with the text detector's weights added where its model crops its views to their text
+    (``model.crop: text``) and the file holds none: a file written before the detector was part of the model,
+    when it ran from the rapidocr wheel's ONNX file; its weights are read from that file now (unchanged, frozen)."""
+    model = state["config"].get("model") if isinstance(state["config"], dict) else None
+    if not isinstance(model, dict) or model.get("crop") != "text" or any(k.startswith("detector.") for k in state["model"]):
+        return state
+    from .ppocr_det import PPOCRDetector, load_onnx_detector_weights
+
+    detector = PPOCRDetector()
+    try:
+        load_onnx_detector_weights(detector)
+    except DataError as e:
+        raise DataError(f"{path}: written before the text detector was part of the model; {e}") from None
+    return {**state, "model": {**state["model"], **{f"detector.{k}": v for k, v in detector.state_dict().items()}}}
 
 
 SHIPPED = Path(__file__).parent.parent / "resources" / "model" / "seqocr-default.safetensors"
@@ -99,7 +116,7 @@ def read_weights(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: damaged seqocr metadata ({type(e).__name__}: {one_line(e, 120)})") from None
     if not isinstance(state["config"], dict) or not isinstance(state["charset"], dict):
         raise DataError(f"{path}: damaged seqocr metadata (config and charset must be JSON objects)")
-    return state
+    return with_detector(state, path)
 
 
 def read_any(path: Path) -> dict[str, Any]:
