@@ -3,6 +3,7 @@ PyTorch) inside the package, plus a model card.
 
 Usage: .venv/bin/python scripts/ship_model.py [--checkpoint runs/shipped/last.pt] [--heldout N]
        [--real LABELS.tsv] [--calibration N] [--read-views K] [--reread-below T]
+       .venv/bin/python scripts/ship_model.py --repackage   (the shipped files again from the shipped weights)
 
 It fits the confidence temperature on generated validation signs (``synth:split=test,n=N,seed=7``, not the
 held-out set, with the last stage's shares of independent names and secondary lines), exports the weights (config with that temperature, charset and training facts in the file's
@@ -38,7 +39,7 @@ from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
 from seqocr.model import build_model, num_classes_for
-from seqocr.model.weights import SHIPPED, export_weights, load_model, read_any, read_checkpoint
+from seqocr.model.weights import SHIPPED, export_weights, load_model, read_any, read_checkpoint, write_weights
 from seqocr.preprocess import ImageSpec
 from seqocr.textcrop import DET_SIDE
 from seqocr.train.evaluate import calibration_data, evaluate
@@ -63,10 +64,12 @@ BACKBONE_NOTE = [
     "0.01`). This model is a derivative work of those weights and is distributed under Apache-2.0 with this notice.",
 ]
 DETECTOR_NOTE = [  # where the model reads each view's text region (model.crop: text, issue 22 route (b))
-    "", "Before the backbone, each view is cut to its text by PP-OCRv6 det small (PaddleOCR, Apache-2.0), run",
-    f"unchanged from the same `rapidocr` wheel (`rapidocr/models/PP-OCRv6_det_small.onnx`) at {DET_SIDE}x{DET_SIDE} by",
-    "`seqocr.textcrop`; its weights are not copied into this file, and the reader needs that wheel installed.",
+    "", "Before the backbone, each view is cut to its text by PP-OCRv6 det small (PaddleOCR, Apache-2.0; the same",
+    "`rapidocr` wheel's `rapidocr/models/PP-OCRv6_det_small.onnx`), its weights copied unchanged into this file and",
+    f"frozen (`detector.*`, `seqocr.model.ppocr_det`), run at {DET_SIDE}x{DET_SIDE} inside the model's forward and its ONNX",
+    "graph with the crop (`seqocr.model.pixels`): reading needs neither that wheel nor a second session.",
 ]
+OLD_DETECTOR_NOTE = "Before the backbone, each view is cut to its text by PP-OCRv6 det small"  # the card's paragraph
 
 CARD = SHIPPED.with_name("MODEL_CARD.md")
 
@@ -151,13 +154,14 @@ def training_facts(checkpoint: Path) -> dict:
 
 def parameters(weights: Path) -> str:
     """The model's parameters as trained (the reader's has its first BatchNorm folded into the convolution before
-    it), and the pretrained backbone's share: the one place the README's and docs' counts come from
+    it), the text detector's left out (the card's note counts it), and the pretrained backbone's share: the one place
+    the README's and docs' counts come from
     (tests/test_readme.py checks this against the model, tests/test_figures.py the docs against this)."""
     info = read_any(weights)
     cfg = Config.from_dict(info["config"])
     classes = num_classes_for(cfg.model, len(Charset.from_dict(info["charset"])))
     model = build_model(cfg.model.replace(backbone_weights=""), classes)
-    total = sum(p.numel() for p in model.parameters())
+    total = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("detector."))  # the recognizer's
     backbone = getattr(model, "backbone", None)
     share = sum(p.numel() for p in backbone.parameters()) if backbone is not None else 0
     return f"{total:,}" + (f", of which the pretrained backbone's {share:,}" if share else "")
@@ -278,6 +282,24 @@ def risk_coverage(kinds: list[tuple[str, dict]]) -> list[str]:
             *[f"| {t} | " + " | ".join(cell(p[i]) for p in points.values()) + " |" for i, t in enumerate(THRESHOLDS)]]
 
 
+def repackage() -> dict:
+    """The shipped files again from the shipped weights, nothing trained or measured again: the weights file
+    rewritten with the text detector's weights inside it (a file written before the detector was part of the model
+    gets them from the rapidocr wheel, unchanged: ``weights.with_detector``), the .onnx exported again from it (the
+    graph from pixels) and verified against PyTorch, and the card's paragraph on the detector brought up to date."""
+    state = read_any(SHIPPED)
+    write_weights(state, SHIPPED, state.get("info", {}))
+    onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"))
+    verified = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
+    text = CARD.read_text(encoding="utf-8")
+    if OLD_DETECTOR_NOTE in text:
+        start = text.index(OLD_DETECTOR_NOTE)
+        end = text.find("\n\n", start)
+        text = text[:start] + "\n".join(DETECTOR_NOTE[1:]) + (text[end:] if end >= 0 else "\n")
+        CARD.write_text(text, encoding="utf-8")
+    return verified
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default="runs/shipped/last.pt")
@@ -290,7 +312,16 @@ def main() -> None:
     ap.add_argument("--reread-below", type=float, default=0.0,
                     help="and reads a sign with one view more when that reading's confidence is under this "
                          "(model.reread_below, the early exit; 0: never)")
+    ap.add_argument("--repackage", action="store_true",
+                    help="only write the shipped files again from the shipped weights (the detector's weights inside "
+                         "them, the .onnx exported from pixels and verified, the card's detector note), no training "
+                         "run needed")
     args = ap.parse_args()
+    if args.repackage:
+        verified = repackage()
+        print(json.dumps({"onnx_verified": verified}))
+        print(f"wrote {SHIPPED} ({SHIPPED.stat().st_size / 1e6:.1f} MB), {SHIPPED.with_suffix('.onnx')} and {CARD}")
+        return
     checkpoint = Path(args.checkpoint)
     facts = training_facts(checkpoint)
     state = read_checkpoint(checkpoint)

@@ -107,7 +107,7 @@ def test_read_show_errors_are_one_line(tmp_path, capsys):
     afile = tmp_path / "file"
     afile.write_text("x")
     for args, message in [
-        (["--show", str(tmp_path / "out"), "--onnx", "model.onnx"], "only the PyTorch reader gives: drop --onnx"),
+        (["--show", str(tmp_path / "out"), "--onnx", "model.onnx"], "model.onnx: ONNX model not found"),
         (["--show", str(afile)], "exists and is not a folder"),
     ]:
         assert main(["read", *args, IMAGES[0]]) == 1

@@ -102,10 +102,11 @@ def test_the_beam_graphs_are_the_models_and_carry_its_metadata(exported, tmp_pat
     ckpt, onnx_path = exported
     encoder = beam_paths(onnx_path)[0]
     reader = OnnxReader(onnx_path)
-    x = np.random.default_rng(0).normal(size=(3, 3, 16, 64)).astype(np.float32)  # a request's beam on a greedy file
-    got, want = reader.read_arrays(x, beam=2), Predictor.from_checkpoint(ckpt).read_arrays(x, beam=2)
+    x = np.random.default_rng(0).integers(0, 256, (3, 16, 64, 3), dtype=np.uint8)  # a request's beam on a greedy file
+    got, want = reader.read_pixels(x, beam=2), Predictor.from_checkpoint(ckpt).read_pixels(x, beam=2)
     assert reader.beam_ready and [r.text for r in got] == [r.text for r in want]
     np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], rtol=1e-3, atol=0)
+    np.testing.assert_array_equal([r.regions for r in got], [r.regions for r in want])  # the encoder graph's regions
     lonely = tmp_path / "lonely.onnx"
     shutil.copy(onnx_path, lonely)
     with pytest.raises(DataError, match="lonely.encoder.onnx and lonely.step.onnx beside it; .*export --beam"):

@@ -382,3 +382,18 @@ def test_the_default_hue_jitter_moves_at_most_a_fifth_of_the_circle():
         h = color_jitter(red, random.Random(s), brightness=0, contrast=0, saturation=0).convert("HSV").getpixel((0, 0))[0]
         moved.append(min(h, 256 - h))
     assert 40 < max(moved) <= 52
+
+
+def test_the_pages_layout_comes_from_the_regions_a_model_that_cuts_its_views_read():
+    from seqocr.preprocess import region_layout
+
+    # an FSNS strip of 600x150: 4 tiles of 150; views 2 and 3 read tiles 0 and 1 again (noise filler replaced)
+    regions = [[10, 20, 130, 80], [160, 0, 290, 150], [0, 0, 150, 150], [160, 0, 290, 150]]
+    assert region_layout(regions, (600, 150), 4) == {
+        "tiles": 4, "sources": [0, 1, 0, 1],
+        "crops": [[0.0667, 0.1333, 0.8667, 0.5333], [0.0667, 0.0, 0.9333, 1.0], [0.0, 0.0, 1.0, 1.0],
+                  [0.0667, 0.0, 0.9333, 1.0]]}
+    assert region_layout([[0, 0, 150, 150], [150, 0, 300, 150], [300, 0, 450, 150], [450, 0, 600, 150]],
+                         (600, 150), 4) == {"tiles": 4, "sources": [0, 1, 2, 3]}  # whole views: no crops
+    photo = region_layout([[40, 30, 200, 110]] * 4, (320, 240), 4)  # one tile, read in every view
+    assert photo == {"tiles": 1, "sources": [0] * 4, "crops": [[0.125, 0.125, 0.625, 0.4583]] * 4}

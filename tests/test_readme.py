@@ -26,12 +26,14 @@ def shipped():
     # the model as trained (the reader's has its first BatchNorm folded into the convolution before it)
     cfg = Config.from_dict(weights.read_any(weights.SHIPPED)["config"])
     trained = build_model(cfg.model.replace(backbone_weights=""), 136)
-    params = sum(p.numel() for p in trained.parameters())
+    # the recognizer's parameters; the text detector's (frozen, in the same file) are counted apart
+    params = sum(p.numel() for n, p in trained.named_parameters() if not n.startswith("detector."))
+    detector = sum(p.numel() for n, p in trained.named_parameters() if n.startswith("detector."))
     backbone = sum(p.numel() for p in trained.backbone.parameters())
     pages = {name: " ".join((ROOT / name).read_text(encoding="utf-8").split())
              for name in ("README.md", "docs/models.md", "docs/service.md", CARD)}
     return {"size": (reader.spec.view_height, reader.spec.view_width), "memory": (views, rows, cols),
-            "params": params, "backbone": backbone, **pages}
+            "params": params, "backbone": backbone, "detector": detector, **pages}
 
 
 def test_the_readme_gives_the_shipped_models_view_size(shipped):
@@ -50,6 +52,8 @@ def test_the_docs_give_the_shipped_models_attention_shape_and_parameters(shipped
                        shipped["docs/models.md"])
     assert memory and tuple(int(x) for x in memory.groups()[:3]) == (v, r, c)
     assert int(memory[4].replace(",", "")) == shipped["params"]
+    detector = f"and its text detector's {shipped['detector']:,} (frozen)"  # in the same files, counted apart
+    assert shipped["detector"] and detector in shipped["docs/models.md"]
 
 
 def test_the_model_card_gives_the_shipped_models_parameters(shipped):

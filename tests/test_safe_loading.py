@@ -74,8 +74,10 @@ def test_an_honest_onnx_file_reads_what_its_checkpoint_reads(exported):
 @pytest.mark.parametrize("changes, message", [
     ({"charset": {"name": "abc", "chars": list("abc"), "aliases": {}}},
      "metadata has a charset of 6 tokens, the graph's output layer 136 classes"),
-    ({"preprocess": {"view_height": 32, "view_width": 16, "num_views": 4}},
-     "metadata says images of (3, 32, 64) (4 views of 32x16), the graph takes (3, 16, 64)"),
+    ({"preprocess": {"view_height": 32, "view_width": 16, "num_views": 4}},  # the graph reads pixels (export.py)
+     "metadata says the graph takes preprocessed images of (3, 32, 64), the graph takes the images' pixels"),
+    ({"preprocess": {"view_height": 16, "view_width": 16, "num_views": 3, "input": "pixels"}},
+     "metadata says 3 views, the graph's regions have 4"),
     ({"max_len": "12"}, "metadata says 12 decoder steps, the graph's ids has 38"),
     ({"charset": "{not json"}, "damaged metadata (JSONDecodeError"),
 ])

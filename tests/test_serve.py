@@ -296,17 +296,17 @@ def test_the_batcher_takes_the_clients_in_turn(tmp_path):
             super().__init__(*a, **kw)
             self.batches, self.go, self.entered = [], threading.Event(), threading.Event()
 
-        def read_arrays(self, batch, **options):
+        def read_pixels(self, batch, **options):  # the model cuts its views itself: the batcher hands it pixels
             self.entered.set()
             self.go.wait(30)  # the first batch holds the batcher until both clients have queued
             self.batches.append([int(x[0, 0, 0]) for x in batch])
-            return super().read_arrays(batch, **options)
+            return super().read_pixels(batch, **options)
 
     ckpt = tiny_checkpoint(tmp_path, "default", Charset.fsns())
     plain = Predictor.from_checkpoint(ckpt)
     reader = Recording(plain.model, plain.charset, plain.spec)
     batcher = Batcher(reader, Limits(max_batch=4, max_wait_ms=50))
-    image = lambda tag: np.full(reader.spec.shape, tag, np.float32)
+    image = lambda tag: np.full((16, 64, 3), tag, np.uint8)  # a 4-view strip, as Reader.prepare gives it
     a = batcher.submit([image(i) for i in range(10)], client="a")
     assert reader.entered.wait(30)  # the first batch (a's first 4) is taken and waits in read_arrays
     b = batcher.submit([image(100), image(101)], client="b")

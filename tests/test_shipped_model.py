@@ -45,7 +45,12 @@ def test_the_card_parser_prefers_the_bundled_samples_and_refuses_a_card_without_
         stated_exact_share("# a card without figures\n")
 
 
-def test_the_shipped_model_reads_the_samples_alike_in_both_formats_and_as_well_as_its_card_says():
+def test_the_shipped_model_reads_the_samples_alike_in_both_formats_and_as_well_as_its_card_says(monkeypatch):
+    """... with nothing from the rapidocr wheel: its text detector is inside both files (the import of rapidocr,
+    or a look for its files, fails here), and both cut the same regions of each image."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rapidocr", None)
     labels = [line.split("\t") for line in (SAMPLES / "labels.tsv").read_text(encoding="utf-8").splitlines() if line]
     images = [str(SAMPLES / name) for name, _ in labels]
     torch_readings = Predictor.from_checkpoint(MODEL / "seqocr-default.safetensors").read(images)
@@ -56,5 +61,23 @@ def test_the_shipped_model_reads_the_samples_alike_in_both_formats_and_as_well_a
     for a, b in zip(torch_readings, onnx_readings):
         assert b.confidence == pytest.approx(a.confidence, rel=1e-3)
         assert b.char_probs == pytest.approx(a.char_probs, rel=1e-3)
+        assert a.regions is not None and abs(b.regions - a.regions).max() <= 1  # pixels of the image
     exact = sum(read == text for read, (_, text) in zip(from_weights, labels)) / len(labels)
     assert exact >= stated_exact_share((MODEL / "MODEL_CARD.md").read_text(encoding="utf-8")) - 5e-5  # 4 decimals
+
+
+def test_the_shipped_onnx_file_reads_alone_with_onnxruntime_numpy_and_pillow():
+    """examples/read_onnx.py imports nothing from seqocr (seqocr cannot be imported in its process here) and reads
+    the samples as the ONNX Runtime reader does: the file is all a deployment needs."""
+    import subprocess
+    import sys
+
+    images = sorted(str(p) for p in SAMPLES.glob("sign-*.png"))
+    script = ("import sys, runpy; sys.modules['seqocr'] = None; sys.argv = sys.argv[1:]; "
+              "runpy.run_path(sys.argv[0], run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "examples" / "read_onnx.py"),
+                           str(MODEL / "seqocr-default.onnx"), *images], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    want = [f"{p}\t{r.text}" for p, r in zip(images, OnnxReader(MODEL / "seqocr-default.onnx").read(images))]
+    assert proc.stdout.splitlines() == want

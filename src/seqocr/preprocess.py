@@ -192,6 +192,27 @@ def crop_regions(views: list[Image.Image], crops: list, spec: ImageSpec) -> list
     return [[round(c / size, 4) for c, size in zip(box, (*v.size, *v.size))] for v, box in zip(views, crops)]
 
 
+def region_layout(regions: np.ndarray, size: tuple[int, int], num_views: int) -> dict:
+    """The layout of :func:`crop_regions`' callers (the page: ``tiles``, the tile of each view, each view's region
+    in fractions of its tile) from the regions a model that cuts its views itself read, (V, 4) x0, y0, x1, y1 in
+    the pixels of an image of ``size`` (w, h): tiles cut as :func:`cut_views` cuts them, each region in the tile it
+    starts in; no ``crops`` where every view is a whole tile."""
+    w, h = size
+    count = num_views if num_views > 1 and abs(w / h - num_views) < 0.5 else 1
+    edges = [round(k * (w / count)) for k in range(count + 1)]
+    sources, crops = [], []
+    for x0, y0, x1, y1 in np.asarray(regions, dtype=np.float64).tolist():
+        t = max(k for k in range(count) if edges[k] <= x0 + 0.5)
+        left, width = edges[t], edges[t + 1] - edges[t]
+        sources.append(t)
+        crops.append([round((x0 - left) / width, 4), round(y0 / h, 4), round((x1 - left) / width, 4),
+                      round(y1 / h, 4)])
+    layout = {"tiles": count, "sources": sources}
+    if any(c != [0.0, 0.0, 1.0, 1.0] for c in crops):  # whole tiles need no crops (the page's default)
+        layout["crops"] = crops
+    return layout
+
+
 def _tile(img: Image.Image, spec: ImageSpec) -> tuple[int, int]:
     """(width, height) of one tile of a strip: what glyph boxes are fractions of."""
     return round(img.width / spec.num_views), img.height

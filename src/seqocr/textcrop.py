@@ -5,8 +5,10 @@ PP-OCRv6's recognizer, whose backbone the shipped model reuses, was trained on t
 each view is first cut down to the region PP-OCRv6's own text detector (``PP-OCRv6_det_small.onnx``, Apache-2.0, in
 the rapidocr wheel beside the recognizer) finds text in, widened by a margin and grown to the view's aspect ratio,
 so the same pixels carry larger letters (measured in BENCHMARKS.md, "route (b)"). The crop needs the image
-alone: training, the PyTorch reader, the ONNX Runtime reader and the service all call :func:`text_boxes` through
-:mod:`seqocr.preprocess`.
+alone. Here it runs outside the model, with the wheel's ONNX file, for training's data workers (through
+:mod:`seqocr.preprocess`) and for an ONNX file exported before the crop was in the graph; the readers of a model
+crop with the same rule inside it, as tensor operations, with the detector's weights in the model's files
+(:mod:`seqocr.model.pixels`; the boxes are the same, tests/test_pixels.py).
 
 The detector reads every view of an image in one batch, each resized to :data:`DET_SIDE` square, prepared as
 rapidocr's ``DetPreProcess`` does (BGR, x / 255, mean 0.5, std 0.5); its box is the union of the pixels whose

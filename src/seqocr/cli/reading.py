@@ -158,6 +158,11 @@ def _read(args: argparse.Namespace) -> int:
         return status
     folder = _show_folder(args)
     predictor = _predictor(args, attention=folder is not None)
+    from ..inference.engine import TORCH
+
+    maps = folder is not None and predictor.engine == TORCH  # attention maps: PyTorch only
+    if folder is not None and not maps:
+        _check_show(predictor)
     pictures, drawn = _picture_names(paths, folder), 0
     show = len(paths) > PROGRESS_OVER and show_progress(args)
     with tqdm(total=len(paths), unit="image", disable=not show, leave=False, file=sys.stderr) as bar:
@@ -169,8 +174,8 @@ def _read(args: argparse.Namespace) -> int:
                 except DataError as e:
                     bar.write(f"seqocr: error: {e}", file=sys.stderr)
                     status = 1
-            readings = reject_below(predictor.read([im for _, im in images], args.batch_size,
-                                                   attention=folder is not None), args.min_confidence)
+            readings = reject_below(predictor.read([im for _, im in images], args.batch_size, attention=maps),
+                                    args.min_confidence)
             for (k, image), r in zip(images, readings):
                 print(json.dumps({"image": paths[k], **r.as_dict(), "engine": predictor.engine}, ensure_ascii=False)
                       if args.json else f"{paths[k]}\t{r.text}\t{r.confidence:.4f}")
@@ -180,23 +185,34 @@ def _read(args: argparse.Namespace) -> int:
                     drawn += 1
             bar.update(min(args.batch_size, len(paths) - start))
     if drawn:
-        print(f"seqocr: {drawn} attention picture{'s' if drawn > 1 else ''} in {folder}/ (NAME.attention.png)",
+        what = "attention picture" if maps else "picture of where the model read"
+        print(f"seqocr: {drawn} {what}{'s' if drawn > 1 else ''} in {folder}/ (NAME.attention.png)",
               file=sys.stderr)
     return status
 
 
 def _show_folder(args: argparse.Namespace) -> Path | None:
-    """``read --show DIR``: the folder, checked once it is known that the reader gives attention maps; created when
-    the first picture is drawn."""
+    """``read --show DIR``: the folder, checked once it is known that the reader draws something (attention maps,
+    or the regions an ONNX graph that cuts the views itself outputs: :func:`_check_show`); created when the first
+    picture is drawn."""
     if not args.show:
         return None
     from ..inference.engine import ONNXRUNTIME
     from ..install import install_hint
 
-    if _engine(args, attention=True) == ONNXRUNTIME:  # the exported graph has no attention output
-        raise ConfigError("--show draws attention maps, which only the PyTorch reader gives: " +
-                          ("drop --onnx" if args.onnx else f"install torch ({install_hint('torch')})"))
+    if not args.onnx and _engine(args, attention=True) == ONNXRUNTIME:  # the exported graph has no attention output
+        raise ConfigError("--show draws attention maps, which only the PyTorch reader gives: "
+                          f"install torch ({install_hint('torch')})")
     return planned_folder(args.show, "--show")
+
+
+def _check_show(predictor) -> None:
+    """``read --show`` with ``--onnx``: the graph must say where it read (its regions: a graph that reads pixels),
+    since it has no attention maps to draw."""
+    if not getattr(predictor, "reads_pixels", False):
+        raise ConfigError("--show draws attention maps, which only the PyTorch reader gives, or the regions a "
+                          "graph that reads pixels outputs; this ONNX model has neither: drop --onnx, or export it "
+                          "again (seqocr export)")
 
 
 def _picture_names(paths: list[str], folder: Path | None) -> list[Path]:
@@ -250,8 +266,9 @@ def add(command) -> None:
     r.add_argument("--min-confidence", type=CONFIDENCE, default=0.0, metavar="X",
                    help=MIN_CONFIDENCE_HELP + ": its text is left empty")
     r.add_argument("--show", metavar="DIR",
-                   help="also draw DIR/NAME.attention.png for each image: its views, the text with each character's "
-                        "probability, and where the model looked for each character (PyTorch reader)")
+                   help="also draw DIR/NAME.attention.png for each image: where on it each view was read, the views, "
+                        "the text with each character's probability, and where the model looked for each character "
+                        "(attention: PyTorch reader; with --onnx, a graph that reads pixels draws its regions)")
     r.set_defaults(func=_read)
     for parser in (e, r):
         add_engine(parser)

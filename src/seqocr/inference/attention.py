@@ -8,7 +8,9 @@ over its view with bilinear smoothing. Every map is shown relative to its own pe
 peaked it is.
 
 Used by ``seqocr read --show`` (:func:`render_reading`), ``seqocr eval --report`` (:func:`attention_strip`) and
-the service (:func:`attention_payload`, drawn by the page in the browser).
+the service (:func:`attention_payload`, drawn by the page in the browser). Where the model cuts its views itself
+(:mod:`seqocr.model.pixels`), the views drawn are the regions its reading gives, and the whole image is drawn with
+those regions outlined (:func:`image_with_regions`).
 """
 
 from __future__ import annotations
@@ -71,11 +73,37 @@ def overlay(view: Image.Image, w: np.ndarray) -> Image.Image:
     return Image.composite(heat, base, Image.fromarray((np.sqrt(w) * 230).astype(np.uint8), "L"))
 
 
-def views_of(image: Image.Image, spec: ImageSpec) -> list[Image.Image]:
-    """The V views the model saw: a multi-view strip's tiles, or a single photo repeated (preprocess.split_views),
-    each cut to the region the model read (``spec.crop``)."""
-    views = split_views(image.convert("RGB"), spec.num_views)
+def views_of(image: Image.Image, spec: ImageSpec, regions: np.ndarray | None = None) -> list[Image.Image]:
+    """The V views the model saw: the ``regions`` of the image it read where it cut its views itself (a reading's
+    :attr:`~.postprocess.Reading.regions`, (V, 4) in the image's pixels); else a multi-view strip's tiles, or a
+    single photo repeated (preprocess.split_views), each cut to the region the model read (``spec.crop``)."""
+    image = image.convert("RGB")
+    if regions is not None:
+        return [image.crop(tuple(int(round(c)) for c in box)) for box in np.asarray(regions).tolist()]
+    views = split_views(image, spec.num_views)
     return [cut_region(v, box, spec) for v, box in zip(views, view_crops(views, spec))]
+
+
+REGION_COLOURS = ((230, 60, 60), (40, 150, 230), (60, 180, 80), (240, 170, 20))  # view 1, 2, 3, 4 (then again)
+
+
+def image_with_regions(image: Image.Image, regions: np.ndarray, width: int) -> Image.Image:
+    """The whole image, ``width`` pixels wide, with the region each view read outlined (view 1 red, 2 blue, 3 green,
+    4 amber; a region read by several views, as a photo's, in the first one's colour) and numbered."""
+    scale = width / image.width
+    out = image.convert("RGB").resize((width, max(1, round(image.height * scale))), Image.Resampling.BILINEAR)
+    draw, small = ImageDraw.Draw(out), font(12)
+    seen: dict[tuple, int] = {}
+    for v, box in enumerate(np.asarray(regions, dtype=np.float64).tolist()):
+        key = tuple(round(c) for c in box)
+        if key in seen:
+            continue
+        seen[key] = v
+        x0, y0, x1, y1 = (round(c * scale) for c in box)
+        colour = REGION_COLOURS[v % len(REGION_COLOURS)]
+        draw.rectangle((x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)), outline=colour, width=2)
+        draw.text((x0 + 4, y0 + 2), str(v + 1), font=small, fill=colour)
+    return out
 
 
 def side_by_side(views: Sequence[Image.Image], px: int, gap: int = 0) -> Image.Image:
@@ -83,6 +111,14 @@ def side_by_side(views: Sequence[Image.Image], px: int, gap: int = 0) -> Image.I
     out = Image.new("RGB", (len(views) * (px + gap) - gap, px), BACKGROUND)
     for v, view in enumerate(views):
         out.paste(view.resize((px, px), Image.Resampling.BILINEAR), (v * (px + gap), 0))
+    return out
+
+
+def stacked(top: Image.Image, bottom: Image.Image, gap: int = 6) -> Image.Image:
+    """``top`` above ``bottom``, ``gap`` pixels apart, on the background."""
+    out = Image.new("RGB", (max(top.width, bottom.width), top.height + gap + bottom.height), BACKGROUND)
+    out.paste(top, (0, 0))
+    out.paste(bottom, (0, top.height + gap))
     return out
 
 
@@ -112,7 +148,7 @@ def attention_strip(image: Image.Image, reading: Reading, spec: ImageSpec, view_
     them), ``columns`` to a row; None when the reading has no attention or no characters."""
     if reading.attention is None or not len(reading.attention):
         return None
-    views, maps = views_of(image, spec), normalise(reading.attention)
+    views, maps = views_of(image, spec, reading.regions), normalise(reading.attention)
     small = font(max(10, view_px // 3))
     width = len(views) * view_px + len(views) - 1
     cell_w, cell_h = width + 8, view_px + view_px // 3 + 10
@@ -145,22 +181,28 @@ def text_cells(draw: ImageDraw.ImageDraw, reading: Reading, xy: tuple[int, int],
 
 def render_reading(image: Image.Image, reading: Reading, spec: ImageSpec, title: str = "", view_px: int = 150
                    ) -> Image.Image:
-    """``read --show``'s picture of one reading: the views as the model saw them, the text with each character's
+    """``read --show``'s picture of one reading: where the model cut its views on the whole image (a model that
+    cuts them itself: the reading's regions), the views as the model saw them, the text with each character's
     probability, then one panel per character with its attention over the views."""
-    views = views_of(image, spec)
+    views = views_of(image, spec, reading.regions)
     width = max(len(views) * (view_px + 4), 600)
+    whole = None if reading.regions is None else image_with_regions(image, reading.regions, width)
     strip = attention_strip(image, reading, spec)
     head = font(15)
     lines = [title] if title else []
     status = "rejected (below --min-confidence)" if reading.rejected else f"{len(reading.text)} characters"
     lines.append(f"confidence {reading.confidence:.3f}, {status}")
-    tall = 120 + 22 * len(lines) + view_px + 50 * len(reading.text) + (strip.height if strip else 0)  # cropped below
+    tall = (120 + 22 * len(lines) + view_px + 50 * len(reading.text) + (strip.height if strip else 0)
+            + (whole.height + 10 if whole else 0))  # cropped below
     canvas = Image.new("RGB", (max(width, strip.width if strip else 0) + 20, tall), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     y = 10
     for line in lines:
         draw.text((10, y), line, font=head, fill=MUTED)
         y += 22
+    if whole is not None:
+        canvas.paste(whole, (10, y))
+        y += whole.height + 10
     canvas.paste(side_by_side(views, view_px, gap=4), (10, y))
     y += view_px + 10
     y += text_cells(draw, reading, (10, y), canvas.width - 20) + 10

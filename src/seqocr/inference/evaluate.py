@@ -11,7 +11,6 @@ import numpy as np
 
 from ..calibration import expected_calibration_error, kept_at
 from ..metrics import RecognitionMeter
-from ..preprocess import ImageSpec, eval_batch
 from .postprocess import Reading, check_min_confidence
 from .reader import Reader, as_image
 
@@ -65,10 +64,11 @@ def rows_kept_at(rows: list[Row], threshold: float) -> dict:
 
 
 class Batch(NamedTuple):
-    """Preprocessed images (N, 3, H, V·W) with their labels and names; ``unreadable`` samples met since the last
-    batch (not scored, counted); ``items``, when a caller wants them for ``on_read``: ``(image, text, where)``."""
+    """Images as the reader takes them (:meth:`~.reader.Reader.prepare`: preprocessed (N, 3, H, V·W), or each
+    image's pixels) with their labels and names; ``unreadable`` samples met since the last batch (not scored,
+    counted); ``items``, when a caller wants them for ``on_read``: ``(image, text, where)``."""
 
-    images: np.ndarray | None
+    images: np.ndarray | list[np.ndarray] | None
     texts: list[str]
     wheres: list[str]
     unreadable: int = 0
@@ -77,10 +77,11 @@ class Batch(NamedTuple):
 
 def evaluate(reader: Reader, batches: Iterable[Batch], combine: Callable[[list[float]], list[float]] = list,
              attention: bool = False, on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
-    """The one evaluation: every batch read by ``reader.read_arrays`` (any reader: the PyTorch
+    """The one evaluation: every batch read by ``reader.read_prepared`` (any reader: the PyTorch
     :class:`~.predictor.Predictor`, the trainer's model wrapped as one, ONNX Runtime's), then scored
     (:func:`score`). The batches come from a DataLoader of preprocessed samples (:mod:`seqocr.train.evaluate`,
-    decoding in worker processes) or from labelled images preprocessed here (:func:`image_batches`, torch-free).
+    decoding in worker processes) or from labelled images prepared here (:func:`image_batches`, torch-free: their
+    pixels, for a model that crops its views itself).
     ``on_read`` sees each batch's items and readings (with their attention maps if asked), e.g. to keep the worst
     for ``eval --report``."""
     return score(_read(reader, batches, attention, on_read), combine)
@@ -88,14 +89,15 @@ def evaluate(reader: Reader, batches: Iterable[Batch], combine: Callable[[list[f
 
 def _read(reader: Reader, batches: Iterable[Batch], attention: bool, on_read: OnRead | None) -> Iterator[ScoredBatch]:
     for b in batches:
-        readings = reader.read_arrays(b.images, attention=attention) if b.texts else []
+        readings = reader.read_prepared(b.images, attention=attention) if b.texts else []
         if on_read is not None and b.texts:
             on_read(b.items, readings)
         yield b.texts, b.wheres, readings, b.unreadable
 
 
-def image_batches(samples, spec: ImageSpec, batch_size: int = 32) -> Iterator[Batch]:
-    """``(image, text, where)`` items (``image`` None: unreadable) in batches, preprocessed in this process."""
+def image_batches(samples, reader: Reader, batch_size: int = 32) -> Iterator[Batch]:
+    """``(image, text, where)`` items (``image`` None: unreadable) in batches, prepared for ``reader`` in this
+    process."""
     chunk, bad = [], 0
     for image, text, where in samples:
         if image is None:
@@ -103,18 +105,18 @@ def image_batches(samples, spec: ImageSpec, batch_size: int = 32) -> Iterator[Ba
             continue
         chunk.append((image, text, where))
         if len(chunk) == batch_size:
-            yield _batch(chunk, spec, bad)
+            yield _batch(chunk, reader, bad)
             chunk, bad = [], 0
     if chunk or bad:
-        yield _batch(chunk, spec, bad)
+        yield _batch(chunk, reader, bad)
 
 
-def _batch(chunk: list, spec: ImageSpec, bad: int) -> Batch:
-    images = eval_batch([as_image(im, k) for k, (im, _, _) in enumerate(chunk)], spec) if chunk else None
+def _batch(chunk: list, reader: Reader, bad: int) -> Batch:
+    images = reader.prepare([as_image(im, k) for k, (im, _, _) in enumerate(chunk)]) if chunk else None
     return Batch(images, [t for _, t, _ in chunk], [w for _, _, w in chunk], bad, chunk)
 
 
 def evaluate_reader(reader: Reader, samples, batch_size: int = 32, attention: bool = False,
                     on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
-    """:func:`evaluate` over ``(image, text, where)`` items (``image`` None: unreadable), preprocessed here."""
-    return evaluate(reader, image_batches(samples, reader.spec, batch_size), attention=attention, on_read=on_read)
+    """:func:`evaluate` over ``(image, text, where)`` items (``image`` None: unreadable), prepared here."""
+    return evaluate(reader, image_batches(samples, reader, batch_size), attention=attention, on_read=on_read)

@@ -12,7 +12,7 @@ by the reader (seqocr.preprocess).
 
 With ``beam`` two more graphs are written beside it for ONNX Runtime's beam search (``OnnxReader(path, beam=K)``,
 driven from numpy by :mod:`.beam`), with the same metadata: ``NAME.encoder.onnx``, ``pixels`` (or ``images``) ->
-``memory`` and the decoder's initial ``state.0``, ``state.1``, ...; and ``NAME.step.onnx``, one decoder step,
+``memory`` and the decoder's initial ``state.0``, ``state.1``, ... (and from pixels the ``regions``); and ``NAME.step.onnx``, one decoder step,
 ``tokens`` int64 (N,), every ``state.i`` and ``memory`` -> ``logp`` float32 (N, C) and ``next.i`` for each state
 entry that changes from step to step (the model's ``static_state``, e.g. the attention keys, go in only). The
 encoder repeats the greedy graph's weights: beam search is opt-in at export.
@@ -24,6 +24,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -66,18 +67,20 @@ EXAMPLE_SIGN = (150, 600)  # (height, width) of the example traced: an FSNS stri
 
 
 class Encoder(nn.Module):
-    """images (or with ``front`` the pixels) -> (memory, *state): the encoder and the decoder's initial state, for
-    beam search."""
+    """images -> (memory, *state): the encoder and the decoder's initial state, for beam search; with ``front``
+    the pixels -> (memory, *state, regions), the views cut and cropped as the greedy graph cuts them."""
 
     def __init__(self, model: nn.Module, front: nn.Module | None = None):
         super().__init__()
         self.model, self.front = model, front
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        regions = ()
         if self.front is not None:
-            images = self.front(images)[0]
+            images, boxes = self.front(images)
+            regions = (boxes,)
         memory = self.model.encode(images)
-        return memory, *self.model.init_state(memory)
+        return memory, *self.model.init_state(memory), *regions
 
 
 class Step(nn.Module):
@@ -119,12 +122,15 @@ def _export_beam(encoder: Encoder, images: torch.Tensor, name: str, out: str | P
     model = encoder.model
     with torch.no_grad():
         memory, *state = encoder.eval()(images)
+    regions = []
+    if encoder.front is not None:
+        state, regions = state[:-1], ["regions"]
     n = len(state)
     names = [f"state.{k}" for k in range(n)]
     changing = [f"next.{k}" for k in range(n) if k not in model.static_state]
     meta = {**meta, "state": json.dumps({"count": n, "static": list(model.static_state)})}
     encoder_path, step = beam_paths(out)
-    _export(encoder, (images,), encoder_path, {**meta, "graph": "encoder"}, [name], ["memory", *names])
+    _export(encoder, (images,), encoder_path, {**meta, "graph": "encoder"}, [name], ["memory", *names, *regions])
     tokens = torch.full((images.shape[0],), 3, dtype=torch.long)
     _export(Step(model), (tokens, *state, memory), step, {**meta, "graph": "step"},
             ["tokens", *names, "memory"], ["logp", *changing])
@@ -170,7 +176,6 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> 
     generated training-split signs, never the held-out split), so the CNN, most of the work, runs on int8 kernels (VNNI/AMX). The recurrent decoder stays
     float: quantizing its small matrix multiplies costs more than it saves. The metadata is carried over, so the
     quantized file reads images on its own too."""
-    import numpy as np
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -246,7 +251,18 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, images: li
         raise SeqocrError(f"{onnx_path}: ONNX Runtime disagrees with PyTorch{how} on {texts_differ} of {n} texts, "
                           f"largest relative gap {gap:.2e} in a probability and {conf_gap:.2e} in a confidence "
                           f"(tolerance {tolerance:.0e})")
+    if any(x.regions is not None for x in a + b):  # both cut the views themselves: the same regions
+        if any(x.regions is None or y.regions is None for x, y in zip(a, b)):
+            raise SeqocrError(f"{onnx_path}: one reader cuts the views to their text itself, the other does not")
+        region_gap = max(float(np.abs(x.regions - y.regions).max()) for x, y in zip(a, b))
+        result["max_region_gap_px"] = region_gap
+        if region_gap > REGION_TOLERANCE_PX:
+            raise SeqocrError(f"{onnx_path}: ONNX Runtime cuts a view {region_gap:g} pixels away from PyTorch's cut "
+                              f"(tolerance {REGION_TOLERANCE_PX} pixel)")
     return result
+
+
+REGION_TOLERANCE_PX = 1  # a crop box is rounded to whole pixels: a map value at the threshold may move it by one
 
 
 __all__ = ["Encoder", "GreedyReader", "PixelReader", "Step", "beam_paths", "export_onnx", "quantize_int8",

@@ -64,11 +64,15 @@ def check_images(path: Path, inputs: dict, spec: ImageSpec) -> None:
 def check_pixels(path: Path, pixels: list, outputs: dict, preprocess: dict, spec: ImageSpec) -> None:
     """A graph that reads pixels: its 'pixels' input is (N, H, W, 3), the metadata says so, and its 'regions'
     output has one region per view of the metadata's."""
-    if len(pixels) != 4 or pixels[3] != 3 or "input" not in preprocess:
-        raise DataError(f"{path}: the graph takes 'pixels' of shape {tuple(pixels)} and its metadata says "
-                        f"{preprocess.get('input', 'no pixels input')}; expected (N, H, W, 3) and a pixels input")
+    if len(pixels) != 4 or pixels[3] != 3:
+        raise DataError(f"{path}: the graph's 'pixels' input is {tuple(pixels)}, not (N, H, W, 3)")
+    if "input" not in preprocess:
+        raise DataError(f"{path}: metadata says the graph takes preprocessed images of {spec.shape}, the graph "
+                        f"takes the images' pixels {tuple(pixels)}")
     regions = outputs.get("regions")
-    if regions is not None and len(regions) == 3 and isinstance(regions[1], int) and regions[1] != spec.num_views:
+    if regions is None or len(regions) != 3:
+        raise DataError(f"{path}: the graph reads pixels and has no 'regions' output (N, V, 4)")
+    if isinstance(regions[1], int) and regions[1] != spec.num_views:
         raise DataError(f"{path}: metadata says {spec.num_views} views, the graph's regions have {regions[1]}")
 
 

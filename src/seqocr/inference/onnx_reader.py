@@ -19,7 +19,7 @@ from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_paths, beam_searc
 from .decoding import Found, gated, readings, search
 from .onnx_check import read_metadata
 from .postprocess import Reading, decode_batch
-from .reader import Reader
+from .reader import Reader, with_regions
 
 SHIPPED_ONNX = Path(__file__).parent.parent / "resources" / "model" / "seqocr-default.onnx"  # the shipped model
 ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the ONNX model outputs ids and "
@@ -101,62 +101,78 @@ class OnnxReader(Reader):
         return self.beam_sessions
 
     def read_pixels(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
-        """Images of one size (N, H, W, 3) uint8 RGB -> readings: the graph does the rest (export.py); each reading
-        says the region of the image each view read (greedy reading; beam search's encoder graph has no regions)."""
-        beam = check_beam(self.beam if beam is None else beam)
-        if beam > 1 or attention:
-            return self.read_arrays(batch, attention, beam)
-        ids, probs, regions = self.session.run(["ids", "probs", "regions"], {"pixels": batch})
-        return decode_batch(ids, probs, self.charset, regions=regions)
+        """Images of one size (N, H, W, 3) uint8 RGB -> readings: the graph does the rest (export.py), and says the
+        region of the image each view read (greedy reading and beam search alike: the encoder graph's ``regions``)."""
+        if not self.reads_pixels:
+            raise ConfigError(f"{self.path}: this graph takes preprocessed images (exported before the crop was in "
+                              "the graph); read it with read() or read_arrays()")
+        return self._run({"pixels": np.ascontiguousarray(batch, dtype=np.uint8)}, attention, beam)
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
-        """Preprocessed images (N, 3, H, V·W), or the pixels (N, H, W, 3) uint8 of a graph that reads pixels."""
+        """Preprocessed images (N, 3, H, V·W), for a graph exported before the crop was in it (``images`` input)."""
+        if self.reads_pixels:
+            raise ConfigError(f"{self.path}: this graph reads the images' pixels and crops them itself; read it with "
+                              "read() or read_pixels() (N, H, W, 3) uint8")
+        return self._run({"images": np.asarray(batch, dtype=np.float32)}, attention, beam)
+
+    def _run(self, feed: dict[str, np.ndarray], attention: bool, beam: int | None) -> list[Reading]:
         beam = check_beam(self.beam if beam is None else beam)
         if attention:  # the exported greedy graph outputs ids and probs only (export.py)
             raise ConfigError(ATTENTION_NEEDS_TORCH if beam == 1 else ATTENTION_NEEDS_GREEDY)
         if self.search is not None and self.search.guided:
-            return self._guided(batch.astype(np.float32), beam)
+            return self._guided(feed, beam)
         if beam > 1:
             encoder, step = self._beam_graphs()
-            steps = OrtSteps(encoder, step, batch if self.reads_pixels else batch.astype(np.float32), beam)
-            ids, probs = beam_search(steps, len(batch), beam, int(self.metadata["max_len"]), LENGTH_PENALTY)
-        elif self.reads_pixels:
-            ids, probs = self.session.run(["ids", "probs"], {"pixels": batch})
-        else:
-            ids, probs = self.session.run(["ids", "probs"], {"images": batch.astype(np.float32)})
-        return decode_batch(ids, probs, self.charset)
+            steps = OrtSteps(encoder, step, feed, beam)
+            ids, probs = beam_search(steps, steps.count, beam, int(self.metadata["max_len"]), LENGTH_PENALTY)
+            return decode_batch(ids, probs, self.charset, regions=steps.regions)
+        names = ["ids", "probs", "regions"] if self.reads_pixels else ["ids", "probs"]
+        ids, probs, *regions = self.session.run(names, feed)
+        return decode_batch(ids, probs, self.charset, regions=regions[0] if regions else None)
 
-
-    def _guided(self, batch: np.ndarray, beam: int) -> list[Reading]:
+    def _guided(self, feed: dict[str, np.ndarray], beam: int) -> list[Reading]:
         """Beam search guided by the reader's language model or gazetteer (:mod:`.decoding`); the encoder graph
         reads the views that the greedy graph reads when it is unsure (no early exit between graphs)."""
         encoder, step = self._beam_graphs()
         how = replace(self.search, beam=beam)
         max_len = int(self.metadata["max_len"])
+        (name, batch), = feed.items()  # pixels or images
 
         def again(rows: np.ndarray) -> Found:
-            memory, *state = encoder.run(None, {"images": batch[rows]})
+            memory, state, _ = encode(encoder, {name: batch[rows]})
             return search(lambda k: OrtSteps(encoder, step, None, k, (memory, state)), len(rows), max_len, how)
 
         if how.gate >= 1:
             return readings(again(np.arange(len(batch))), self.charset)
-        greedy = Found(*self.session.run(["ids", "probs"], {"images": batch}))  # its early exit inside
-        return readings(gated(greedy, again, how), self.charset)
+        names = ["ids", "probs", "regions"] if self.reads_pixels else ["ids", "probs"]
+        ids, probs, *regions = self.session.run(names, feed)  # its early exit inside
+        out = readings(gated(Found(ids, probs), again, how), self.charset)
+        return with_regions(out, regions[0]) if regions else out
+
+
+def encode(encoder, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
+    """The encoder graph's memory, the decoder's initial state and, from pixels, each view's region (N, V, 4)."""
+    layout = json.loads(encoder.get_modelmeta().custom_metadata_map["state"])
+    outputs = dict(zip([o.name for o in encoder.get_outputs()], encoder.run(None, feed)))
+    return outputs["memory"], [outputs[f"state.{k}"] for k in range(layout["count"])], outputs.get("regions")
 
 
 class OrtSteps:
     """The exported encoder and step graphs as a :class:`~.beam.StepDecoder` (the ONNX Runtime twin of
-    :class:`~.predictor.TorchSteps`): images encoded once, memory and state repeated ``beam`` times per image."""
+    :class:`~.predictor.TorchSteps`): images (or their pixels) encoded once, memory and state repeated ``beam``
+    times per image; ``regions``, where the encoder graph cut the views itself, each view's region (N, V, 4)."""
 
-    def __init__(self, encoder, step, images: np.ndarray | None, beam: int,
+    def __init__(self, encoder, step, feed: dict[str, np.ndarray] | None, beam: int,
                  encoding: tuple[np.ndarray, list[np.ndarray]] | None = None):
         layout = json.loads(encoder.get_modelmeta().custom_metadata_map["state"])
         self.static, self.session = set(layout["static"]), step
-        if encoding is None:
-            memory, *state = encoder.run(None, {encoder.get_inputs()[0].name: images})  # pixels, or images
+        self.regions = None  # (N, V, 4) where the encoder graph reads pixels
+        if encoding is None:  # feed: {"pixels": ...} or {"images": ...}
+            memory, state, self.regions = encode(encoder, feed)
         else:  # the images' encoding at hand (memory, state)
             memory, state = encoding
-        rows = np.repeat(np.arange(len(memory)), beam)
+        self.count = len(memory)
+        rows = np.repeat(np.arange(self.count), beam)
         self.memory, self.state = memory[rows], [s[rows] for s in state]  # (B·K, S, D), each (B·K, ...)
 
     def step(self, tokens: np.ndarray, parents: np.ndarray | None) -> np.ndarray:

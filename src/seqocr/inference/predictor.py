@@ -155,7 +155,7 @@ class Predictor(Reader):
         :meth:`read_arrays` does; each reading says the region of the image each view read."""
         with torch.no_grad():
             images, regions = self.front(to_device(torch.from_numpy(np.ascontiguousarray(batch)), self.device))
-        return with_regions(self.read_arrays(images, attention, beam), regions.cpu().numpy())
+        return with_regions(self.read_arrays(images, attention=attention, beam=beam), regions.cpu().numpy())
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
         """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked (greedy only);

@@ -1,9 +1,11 @@
 """What every reader shares, torch-free: images in, :class:`~seqocr.inference.postprocess.Reading`s out, in batches.
 
-A reader supplies ``read_arrays(batch)`` for preprocessed images (N, 3, H, V·W); the PyTorch
-:class:`~seqocr.inference.predictor.Predictor` and the ONNX Runtime
-:class:`~seqocr.inference.onnx_reader.OnnxReader` differ only there, so both preprocess and decode with the very
-same code. A reader reads the images it is given: where they come from (files, datasets) is its caller's choice.
+A reader supplies ``read_pixels(batch)`` for images of one size (N, H, W, 3) uint8, where its model cuts, crops and
+resizes the views itself (:mod:`seqocr.model.pixels`, and the ONNX graph exported from it), and ``read_arrays(batch)``
+for images preprocessed outside the model (N, 3, H, V·W): a model with ``model.crop: lines``, an ONNX file exported
+before the crop was in the graph, a DataLoader's batches. The PyTorch :class:`~seqocr.inference.predictor.Predictor`
+and the ONNX Runtime :class:`~seqocr.inference.onnx_reader.OnnxReader` differ only there, so both prepare and decode
+with the very same code. A reader reads the images it is given: where they come from is its caller's choice.
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ class Reader:
         return self
     reads_pixels: bool = False  # the model takes the image's pixels and cuts, crops and resizes them itself
 
-    def read_arrays(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:  # pragma: no cover
+    def read_arrays(self, batch: np.ndarray, attention: bool = False, **options) -> list[Reading]:  # pragma: no cover
+        """Preprocessed images (N, 3, H, V·W) float32 in [-1, 1] -> readings."""
         raise NotImplementedError
 
-    def read_pixels(self, batch: np.ndarray, attention: bool = False) -> list[Reading]:  # pragma: no cover
+    def read_pixels(self, batch: np.ndarray, attention: bool = False, **options) -> list[Reading]:  # pragma: no cover
         """Images of one size (N, H, W, 3) uint8 RGB -> readings, each with the regions its views read."""
         raise NotImplementedError
 
@@ -88,17 +91,32 @@ class Reader:
         return out
 
     def read_images(self, images: list[Image.Image], attention: bool = False) -> list[Reading]:
-        """Decoded RGB images -> one reading each, in order: their pixels to the model, those of one size in one
-        batch (a model that crops itself: :attr:`reads_pixels`), or else preprocessed here (``eval_batch``)."""
-        if not self.reads_pixels:
-            return self.read_arrays(eval_batch(images, self.spec, self.detector_threads()), attention=attention)
-        out: list[Reading | None] = [None] * len(images)
-        sizes: dict[tuple[int, int], list[int]] = {}
-        for k, im in enumerate(images):
-            sizes.setdefault(im.size, []).append(k)
+        """Decoded RGB images -> one reading each, in order (:meth:`prepare`, then :meth:`read_prepared`)."""
+        return self.read_prepared(self.prepare(images), attention=attention)
+
+    def prepare(self, images: list[Image.Image]) -> np.ndarray | list[np.ndarray]:
+        """Decoded RGB images as this reader's model takes them: their pixels, (H, W, 3) uint8 each, where the
+        model cuts, crops and resizes them itself (:attr:`reads_pixels`); else preprocessed here into one batch
+        (N, 3, H, V·W) float32 (``eval_batch``: the text detector, if any, reads all their views at once)."""
+        if self.reads_pixels:
+            return [np.asarray(im.convert("RGB"), dtype=np.uint8) for im in images]
+        return eval_batch(images, self.spec, self.detector_threads())
+
+    def read_prepared(self, batch: np.ndarray | list[np.ndarray], attention: bool = False, **options
+                      ) -> list[Reading]:
+        """What :meth:`prepare` gives (or a list of its rows, as the service queues them) -> one reading each, in
+        order. Pixels are read in one batch per image size; preprocessed images (N, 3, H, V·W), e.g. a
+        DataLoader's, in one batch (:meth:`read_arrays`). ``options``: the reader's own (``beam``)."""
+        if isinstance(batch, np.ndarray) or not self.reads_pixels:
+            return self.read_arrays(np.stack(batch) if isinstance(batch, list) else batch, attention=attention,
+                                    **options)
+        out: list[Reading | None] = [None] * len(batch)
+        sizes: dict[tuple[int, ...], list[int]] = {}
+        for k, pixels in enumerate(batch):
+            sizes.setdefault(pixels.shape, []).append(k)
         for members in sizes.values():
-            batch = np.stack([np.asarray(images[k], dtype=np.uint8) for k in members])
-            for k, reading in zip(members, self.read_pixels(batch, attention=attention)):
+            readings = self.read_pixels(np.stack([batch[k] for k in members]), attention=attention, **options)
+            for k, reading in zip(members, readings):
                 out[k] = reading
         return out  # type: ignore[return-value]
 

@@ -23,7 +23,7 @@ from PIL import Image
 from ..fsutil import atomic_write
 from ..preprocess import ImageSpec
 from .analysis import KIND_NAMES, Bin, badness, confusions, kinds_with_examples, reading_kind, reliability
-from .attention import attention_strip, side_by_side, views_of
+from .attention import attention_strip, image_with_regions, side_by_side, stacked, views_of
 from .postprocess import Reading
 
 WORST = 50  # wrong readings shown with their images
@@ -156,7 +156,9 @@ def worst_section(worst: WorstReadings, spec: ImageSpec) -> str:
     out = []
     for k, (image, text, where, r) in enumerate(items, 1):
         truth, reading = marked(text, r.text)
-        views = side_by_side(views_of(image, spec), 150)
+        views = side_by_side(views_of(image, spec, r.regions), 150)
+        if r.regions is not None:  # the model cut its views itself: where, on the whole image, above them
+            views = stacked(image_with_regions(image, r.regions, views.width), views)
         strip = attention_strip(image, r, spec, view_px=40, columns=5)
         strip_html = (f"<img class='strip' alt='attention of each character' src='{embed(strip)}'>" if strip
                       else "<p class='muted'>no attention maps (ONNX model, or no characters)</p>")

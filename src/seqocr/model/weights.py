@@ -84,9 +84,13 @@ def shipped_model() -> Path:
 def export_weights(checkpoint: str | Path, out: str | Path, info: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint's weights as safetensors (no pickle), with the config, the charset and ``info`` (training
     facts for the model card) as JSON strings in the file's metadata: the file alone rebuilds the model."""
+    return write_weights(read_checkpoint(checkpoint), out, info)
+
+
+def write_weights(state: dict[str, Any], out: str | Path, info: dict[str, Any] | None = None) -> Path:
+    """:func:`export_weights` of a state already read (:func:`read_any`'s shape)."""
     from safetensors.torch import save_file
 
-    state = read_checkpoint(checkpoint)
     meta = {"format": "seqocr", "format_version": str(FORMAT_VERSION), "config": json.dumps(state["config"]),
             "charset": json.dumps(state["charset"], ensure_ascii=False), "step": str(state["step"]),
             "info": json.dumps(info or {}, ensure_ascii=False)}

@@ -20,7 +20,7 @@ from ..inference.attention import attention_payload
 from ..inference.beam import MAX_BEAM
 from ..inference.postprocess import Reading, check_min_confidence, reject_below
 from ..inference.reader import Reader
-from ..preprocess import ImageSpec, crop_regions, cut_views, prepare_views
+from ..preprocess import crop_regions, cut_views, prepare_views, region_layout
 from .batcher import Allocator, Batcher
 from .limits import (
     BadRequest,
@@ -165,7 +165,7 @@ def add_read_route(app, reader: Reader, limits: Limits, batcher: Batcher, min_co
             raise BadRequest(400, "attention maps come with greedy reading only; ask for beam=1 or no beam")
         images = await request_images(request, limits)
         prepared = await asyncio.to_thread(
-            lambda: [prepare(decode_image(data, i, limits), reader.spec, attention) for i, data in enumerate(images)])
+            lambda: [prepare(decode_image(data, i, limits), reader, attention) for i, data in enumerate(images)])
         arrays = [array for array, _ in prepared]
         try:
             readings: list[Reading] = await asyncio.gather(
@@ -233,11 +233,16 @@ def labelled_zip(names: list[str], images: list[bytes], texts: list[str], charse
         raise BadRequest(400, str(e)) from None
 
 
-def prepare(img: Image.Image, spec: ImageSpec, attention: bool) -> tuple[np.ndarray, dict | None]:
-    """An uploaded image as the model reads it and, when its attention is asked for, which of the upload's tiles
-    each view the model read came from: ``{"tiles": T, "sources": [tile of view 0, ...]}`` (preprocess.cut_views:
-    an FSNS strip of 2 real views and 2 noise tiles reads tiles 0, 1, 0, 1); a model that reads each view's text
-    region (``model.crop: text``) adds ``"crops"``: each view's region, [x0, y0, x1, y1] in fractions of its tile."""
+def prepare(img: Image.Image, reader: Reader, attention: bool) -> tuple[np.ndarray, "dict | tuple | None"]:
+    """An uploaded image as the model reads it (:meth:`~seqocr.inference.reader.Reader.prepare`: its pixels, for
+    a model that cuts its views itself) and, when its attention is asked for, which of the upload's tiles each view
+    the model read came from: ``{"tiles": T, "sources": [tile of view 0, ...]}`` (an FSNS strip of 2 real views
+    and 2 noise tiles reads tiles 0, 1, 0, 1); a model that reads each view's text region (``model.crop``) adds
+    ``"crops"``: each view's region, [x0, y0, x1, y1] in fractions of its tile. Where the model cuts the views
+    itself the layout comes from the regions of its reading (:func:`result`): here only the image's size."""
+    spec = reader.spec
+    if reader.reads_pixels:
+        return reader.prepare([img])[0], (img.size if attention else None)
     views, tiles, sources = cut_views(img, spec.num_views)  # cut once: the array and the layout come from it
     x, crops = prepare_views(views, spec)
     if not attention:
@@ -248,11 +253,13 @@ def prepare(img: Image.Image, spec: ImageSpec, attention: bool) -> tuple[np.ndar
     return x, layout
 
 
-def result(reading: Reading, attention: bool, layout: dict | None = None) -> dict:
+def result(reading: Reading, attention: bool, layout: "dict | tuple | None" = None) -> dict:
     """One reading as JSON: with ``attention``, its maps and the uploaded tile of each view too (null for a
-    rejected reading, which has no text)."""
+    rejected reading, which has no text); ``layout`` an image's size where the reading's regions give it."""
     if not attention:
         return reading.as_dict()
+    if isinstance(layout, tuple) and reading.regions is not None:
+        layout = region_layout(reading.regions, layout, len(reading.regions))
     maps = None if reading.attention is None else {**attention_payload(reading.attention), "views": layout}
     return {**reading.as_dict(), "attention": maps}
 

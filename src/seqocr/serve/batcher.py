@@ -54,7 +54,7 @@ class Allocator:
 
 
 class Batcher:
-    """One worker thread that reads preprocessed images in batches of up to ``max_batch``, taking them from the
+    """One worker thread that reads prepared images (:meth:`~seqocr.inference.reader.Reader.prepare`) in batches of up to ``max_batch``, taking them from the
     clients in turn (fair queuing): a client that queued many images delays another's by at most one image per
     batch, however long its own queue."""
 
@@ -111,7 +111,7 @@ class Batcher:
         attention = any(a for _, a, _, _ in batch)  # one pass for all; the maps are dropped where not asked
         options = {"attention": attention} if beam is None else {"attention": attention, "beam": beam}
         try:
-            readings = self.reader.read_arrays(np.stack([x for x, _, _, _ in batch]), **options)
+            readings = self.reader.read_prepared([x for x, _, _, _ in batch], **options)  # pixels: by size
         except Exception as e:  # noqa: BLE001 - handed to every waiting request, never kills the thread
             for *_, f in batch:
                 f.set_exception(e)
