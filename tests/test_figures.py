@@ -79,6 +79,15 @@ def benchmarks_section(heading: str) -> str:
 # --- the sources -------------------------------------------------------------------------------------------------
 
 @cache
+def shipped_detector() -> int:
+    """The parameters of the text detector inside the shipped model's file."""
+    from seqocr.model import weights
+
+    return sum(v.numel() for k, v in weights.read_any(weights.SHIPPED)["model"].items() if k.startswith("detector.")
+               and not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+
+
+@cache
 def card() -> dict:
     """The model card's figures, as scripts/ship_model.py writes them."""
     text = (MODEL / "MODEL_CARD.md").read_text(encoding="utf-8")
@@ -303,6 +312,8 @@ CLAIMS = [
     Claim("the shipped model's parameters", ("docs/models.md",),
           r"a memory of \d+ views × \d+ rows × \d+ columns; ([\d,]+) parameters",
           lambda: (f"{card()['parameters']:,}",)),
+    Claim("the shipped detector's parameters", ("docs/models.md",), r"its text detector's ([\d,]+) \(frozen\)",
+          lambda: (f"{shipped_detector():,}",)),
     Claim("the shipped model's views", ("docs/models.md", "docs/reading.md"),
           r"less confident than NUM \(`model\.read_views: (\d+)`, `model\.reread_below: NUM`",
           lambda: (plain(shipped_config()["model"]["reread_below"]), str(shipped_config()["model"]["read_views"]),
@@ -334,8 +345,8 @@ CLAIMS = [
           r"at NUM signs/s per core at (\d+)x\d+ views \(NUM with the augmentation in the workers",
           generator_pace),
     Claim("beam graphs' sizes", ("docs/deployment.md",),
-          r"\((\d+(?:\.\d+)? MB) for the shipped model; the step graph is (\d+(?:\.\d+)? MB)\)",
-          lambda: lambda groups: all(g in benchmarks_section("Issue 13 item 7: beam search") for g in groups)),
+          r"\((\d+(?:\.\d+)? MB) for the shipped model, its detector included; the step graph is (\d+(?:\.\d+)? MB)\)",
+          lambda: lambda groups: all(g in benchmarks_section("Issue 37: one graph from pixels") for g in groups)),
     Claim("bf16 emulated", ("docs/training.md",), r"took (\d+(?:\.\d+)?x) as long as in fp32",
           lambda: lambda groups: f"({groups[0]})" in benchmarks_section("bf16 autocast on a CPU without bf16")),
     Claim("the crop's letters", ("docs/models.md",), r"about (\d+(?:\.\d+)?x) taller at (\d+(?:\.\d+)?x) the pixels",

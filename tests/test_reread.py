@@ -80,7 +80,6 @@ def test_onnx_runtime_runs_the_early_exit_inside_the_greedy_graph(tmp_path):
     import onnxruntime as ort
 
     from seqocr.inference.export import export_onnx
-
     from seqocr.model.pixels import pixel_front
 
     two, _, early = _models()

@@ -79,7 +79,7 @@ def views_of(image: Image.Image, spec: ImageSpec, regions: np.ndarray | None = N
     single photo repeated (preprocess.split_views), each cut to the region the model read (``spec.crop``)."""
     image = image.convert("RGB")
     if regions is not None:
-        return [image.crop(tuple(int(round(c)) for c in box)) for box in np.asarray(regions).tolist()]
+        return [image.crop(tuple(round(c) for c in box)) for box in np.asarray(regions).tolist()]
     views = split_views(image, spec.num_views)
     return [cut_region(v, box, spec) for v, box in zip(views, view_crops(views, spec))]
 
