@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             taken = [g[2] for g in got if g[2] is not None]
             row = {"column": cname, "setting": sname, "n": len(truths), "exact": sum(g[0] == t for g, t in
                    zip(got, truths)), "char_precision": m["character_precision"], "ece": ece,
-                   "lexicon_taken": sum(taken) if taken else None}
+                   "lexicon_taken": int(sum(taken)) if taken else None}
             results.append(row)
             print(json.dumps(row), flush=True)
             if args.predictions:
