@@ -17,6 +17,13 @@ TEXT = ImageSpec(32, 64, 4, crop="text")   # views twice as wide as high, as the
 WHOLE = ImageSpec(32, 64, 4)
 
 
+def preprocessing(spec):
+    """A reader of preprocessed images (not of pixels) with preprocessing ``spec``, as the service's prepare sees it."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(spec=spec, reads_pixels=False)
+
+
 def test_a_box_is_widened_grown_to_the_view_shape_and_kept_inside_the_view():
     # with its margins the text spans x 42-108, y 48-87 (66 x 39): grown to 78 x 39 about its centre (75, 67.5)
     assert grow((0.4, 0.4, 0.6, 0.5), (150, 150), 2.0) == (36, 48, 114, 87)
@@ -86,13 +93,13 @@ def test_the_service_says_which_region_of_each_tile_the_model_read():
     from seqocr.serve.app import prepare
 
     strip = Image.open(SAMPLES / "sign-0000001.png").convert("RGB")
-    x, layout = prepare(strip, TEXT, attention=True)
+    x, layout = prepare(strip, preprocessing(TEXT), attention=True)
     assert x.shape == TEXT.shape and layout["tiles"] == 4 and len(layout["crops"]) == 4
     views = split_views(strip, 4)
     for (x0, y0, x1, y1), box, view in zip(layout["crops"], view_crops(views, TEXT), views):
         assert (x0, y0, x1, y1) == pytest.approx([box[0] / view.width, box[1] / view.height,
                                                    box[2] / view.width, box[3] / view.height], abs=1e-4)
-    assert "crops" not in prepare(strip, WHOLE, attention=True)[1]
+    assert "crops" not in prepare(strip, preprocessing(WHOLE), attention=True)[1]
 
 
 def test_an_unknown_crop_is_refused():

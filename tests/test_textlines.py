@@ -32,6 +32,13 @@ LINES = ImageSpec(144, 256, 4, crop="lines")
 WHOLE = ImageSpec(144, 256, 4)
 
 
+def preprocessing(spec):
+    """A reader of preprocessed images (not of pixels) with preprocessing ``spec``, as the service's prepare sees it."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(spec=spec, reads_pixels=False)
+
+
 def test_bands_are_runs_of_rows_with_text_and_the_closest_merge_first():
     mask = np.zeros((20, 14), bool)
     mask[2:4, 1:3] = mask[6:9, 4:9] = mask[10:12, 0:2] = mask[18:20, 5:7] = True
@@ -155,7 +162,7 @@ def test_a_noise_view_is_read_whole_and_the_service_names_the_region_of_the_line
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (TILE, TILE, 3), dtype=np.uint8))
     assert view_crops([noise], LINES) == [(((0, 0, TILE, TILE), (0, 0, 256, 144)),)]
     strip = Image.open(SAMPLES / "sign-0000001.png").convert("RGB")
-    x, layout = prepare(strip, LINES, attention=True)
+    x, layout = prepare(strip, preprocessing(LINES), attention=True)
     assert x.shape == LINES.shape and len(layout["crops"]) == 4
     for (x0, y0, x1, y1), pieces, view in zip(layout["crops"], view_crops(split_views(strip, 4), LINES),
                                               split_views(strip, 4)):

@@ -25,6 +25,7 @@ import numpy as np
 
 from seqocr.charset import Charset
 from seqocr.errors import SeqocrError
+from seqocr.inference.reader import Reader
 from seqocr.preprocess import DEFAULT_MAX_PIXELS, ImageSpec, eval_transform, load_image, train_transform
 
 SPEC = ImageSpec(16, 16, 4)  # small views: the targets test decoding and framing, not resizing speed
@@ -235,7 +236,7 @@ def safetensors(data: bytes) -> None:
 
 
 # -- HTTP -------------------------------------------------------------------------------------------------------
-class StubReader:
+class StubReader(Reader):
     """A reader that reads nothing: one fixed reading per image, so the http target exercises only the API."""
 
     spec = SPEC

@@ -19,7 +19,7 @@ from .lm import LanguagePrior, NgramLM
 from .postprocess import Reading, decode_batch
 
 LM_BEAM = 8  # the beam a language model or a gazetteer reads with when none is asked for: fusion needs hypotheses
-LM_WEIGHT, LM_BONUS = 0.4, 1.0  # shallow fusion's defaults (BENCHMARKS, "the language model")
+LM_WEIGHT, LM_BONUS = 0.3, 1.0  # shallow fusion's defaults, chosen on generated signs (BENCHMARKS, "the language model")
 # A guided search costs the beam's width in decoder steps: only signs whose greedy reading is less confident than
 # this are searched again with the language model or the gazetteer (BENCHMARKS, "the language model").
 GATE = 0.99
