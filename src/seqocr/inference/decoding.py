@@ -134,9 +134,12 @@ def read_with_exit(first: Callable[[int], StepDecoder], more: Callable[[np.ndarr
 
 def gated(greedy: Found, again: Callable[[np.ndarray], Found], how: Search, reread_below: float = 0.0) -> Found:
     """Greedy readings ``greedy`` with the rows less confident than ``how.gate`` (or ``reread_below``) replaced by
-    ``again(rows)``, their guided search; with a gazetteer, a greedy reading kept is flagged as its name where the
-    gazetteer holds it."""
+    ``again(rows)``, their guided search; with a gazetteer, every reading it does not hold is searched again too
+    (a confident reading of what is painted, ``EGLISE``, may still be a name the map writes ``Église``), and a
+    greedy reading kept is flagged as its name."""
+    unsure = greedy.confidence() < max(how.gate, reread_below)
     if how.lexicon is not None:
-        greedy = Found(greedy.ids, greedy.probs, np.array([how.lexicon.holds(row) for row in greedy.ids], bool))
-    unsure = np.flatnonzero(greedy.confidence() < max(how.gate, reread_below))
+        held = np.array([how.lexicon.holds(row) for row in greedy.ids], bool)
+        greedy, unsure = Found(greedy.ids, greedy.probs, held), unsure | ~held
+    unsure = np.flatnonzero(unsure)
     return greedy.replace(unsure, again(unsure)) if len(unsure) else greedy
