@@ -118,7 +118,7 @@ class DefaultSettings:
                                      # train.char_map_loss and unused in reading (CA-FCN's character map)
     neck: str = ""                   # ppocrv6: "" (the backbone's 384 channels) or "ppocrv6": PP-OCRv6 rec's own
                                      # neck after it, frozen (model/ppocr_neck.py), every window of 3 feature rows
-                                     # read as one line: 120 channels at stride 4 x 8 (issue 22 item 2)
+                                     # read as one line: 120 channels at stride 4 x 8
 
 
 class DefaultOCR(Seq2SeqOCR):
@@ -225,7 +225,7 @@ class DefaultOCR(Seq2SeqOCR):
         nn.init.normal_(self.view_embedding, 0.0, 0.02)
         if self.rows > 1:
             nn.init.normal_(self.row_embedding, 0.0, 0.02)
-        self.memory_format = torch.channels_last  # oneDNN's fast layout on CPU (scripts/bench_ablation.py)
+        self.memory_format = torch.channels_last  # oneDNN's fast layout on CPU (BENCHMARKS, the ablation)
         for convs in (self.cnn, self.backbone):
             if convs is not None:
                 convs.to(memory_format=self.memory_format)

@@ -101,7 +101,7 @@ class ReferenceOCR(Seq2SeqOCR):
         self.out = nn.Linear(h, num_classes)
         self._init_weights()
         # a memory layout, not a change of the model: oneDNN's convolutions are ~1.27x faster channels-last
-        # (training step, fp32; scripts/bench_ablation.py)
+        # (training step, fp32; BENCHMARKS, the ablation)
         self.memory_format = torch.channels_last
         self.cnn.to(memory_format=self.memory_format)
 

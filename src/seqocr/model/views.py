@@ -7,7 +7,7 @@ BiLSTM encode each view apart (the views meet only in the decoder's attention), 
 one view, the ``k + 1``-th, and reuses the ``k`` already encoded: the reading of ``read_views: k + 1`` for those
 signs (up to the order of float sums), at the cost of one view and a second decoding. On the shipped model (``k`` 2, ``t`` 0.9, chosen on
 generated calibration signs) about one sign in six is read again: 2.2 views a sign for the accuracy of 3
-(BENCHMARKS, issue 22 "early exit").
+(BENCHMARKS, "early exit").
 
 Everything is tensor operations with no data-dependent Python branch while tracing, so the ONNX export holds
 the whole early exit in its one greedy graph (the signs read again are gathered, encoded, decoded and scattered
