@@ -14,7 +14,7 @@ close enough to a rounding tie to come out one level off (tests/test_resample.py
 
 Each pass is one batched matrix product by a dense weight matrix (MatMul in ONNX), several times the multiply-adds
 of Pillow's sparse loop but in one kernel call; gathering the taps (GatherElements, then a weighted sum) ran about
-2x slower in ONNX Runtime (BENCHMARKS, issue 37). No data-dependent Python branch: a trace keeps the batch, the
+2x slower in ONNX Runtime (BENCHMARKS, "one graph from pixels"). No data-dependent Python branch: a trace keeps the batch, the
 image size and the regions dynamic.
 """
 
