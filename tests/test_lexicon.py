@@ -96,3 +96,14 @@ def test_a_bad_lexicon_file_is_one_clear_error(tmp_path, content, message):
         path.write_bytes(content)
     with pytest.raises(DataError, match=rf"^{path}: .*{message}".replace("(", r"\(").replace(")", r"\)")):
         Lexicon.from_file(path, FSNS)
+
+
+def test_a_name_the_plate_paints_without_its_accents_is_the_lists():
+    """Plates paint capitals without the accents a map writes: a clear reading that is one of the gazetteer's names
+    but for accents and case is taken as that name, however unlikely the eye finds the accented letter; a name
+    that differs by a letter is not."""
+    lexicon = Lexicon(["Rue de l'Église", "Rue de la Gare"], FSNS)
+    label = lambda text: FSNS.decode(FSNS.encode(text))
+    assert read(eye(*sure("Rue de l'Eglise")), lexicon) == (label("Rue de l'Église"), True)
+    assert read(eye(*sure("Rue de l'Eclise")), lexicon) == (label("Rue de l'Eclise"), False)
+    assert lexicon.painted(np.array([*FSNS.encode("Rue de l'Église"), EOS])) == label("rue de l'eglise")

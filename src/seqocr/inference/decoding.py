@@ -99,8 +99,10 @@ def readings(found: Found, charset: Charset) -> list[Reading]:
 
 def search(decoder: Callable[[int], StepDecoder], batch: int, max_len: int, how: Search) -> Found:
     """The beam search ``how`` asks for over the images that ``decoder(K)`` steps (a fresh decoder of the same
-    encoding, its rows repeated for K hypotheses, each call: the gazetteer searches twice). With a gazetteer, its best name is taken where its
-    decoder log-probability is at most :data:`~.lexicon.FALLBACK_MARGIN` below the free reading's."""
+    encoding, its rows repeated for K hypotheses, each call: the gazetteer searches twice). With a gazetteer, its
+    best name is taken where its decoder log-probability is at most :data:`~.lexicon.FALLBACK_MARGIN` below the
+    free reading's, or where it is the free reading but for accents and case (plates paint capitals without the
+    accents a map writes: ``EGLISE`` read freely is the list's ``Église``)."""
     ids, probs, _ = beam_hypotheses(decoder(how.beam), batch, how.beam, max_len, LENGTH_PENALTY, how.prior)
     free = Found(ids[:, 0], probs[:, 0])
     if how.lexicon is None:
@@ -108,7 +110,9 @@ def search(decoder: Callable[[int], StepDecoder], batch: int, max_len: int, how:
     ids, probs, scores = beam_hypotheses(decoder(how.beam), batch, how.beam, max_len, LENGTH_PENALTY, how.lexicon)
     named = Found(ids[:, 0], probs[:, 0])
     with np.errstate(divide="ignore"):
-        fits = np.isfinite(scores[:, 0]) & (np.log(named.confidence()) >= np.log(free.confidence()) - FALLBACK_MARGIN)
+        near = np.log(named.confidence()) >= np.log(free.confidence()) - FALLBACK_MARGIN
+    painted = np.array([how.lexicon.painted(a) == how.lexicon.painted(b) for a, b in zip(named.ids, free.ids)], bool)
+    fits = np.isfinite(scores[:, 0]) & (near | painted)
     return Found(np.where(fits[:, None], named.ids, free.ids), np.where(fits[:, None], named.probs, free.probs),
                  fits)
 

@@ -4,6 +4,7 @@ continue one of its names) and the rule that falls back to free reading when non
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,11 @@ class Lexicon:
                     self._node[ids[:t + 1]] = len(follow)
                     follow.append(set())
         self._allowed = [np.fromiter(sorted(f), dtype=np.int64) for f in follow]
+
+    def painted(self, ids: np.ndarray) -> str:
+        """A reading's text (token ids, up to EOS) as a plate may paint it: without accents, case folded."""
+        text = self.charset.decode(ids)
+        return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
 
     def holds(self, ids: np.ndarray) -> bool:
         """Whether token ids (a reading: characters, then EOS, then anything) spell one of the names."""
