@@ -122,3 +122,47 @@ def test_eval_takes_the_language_model_and_bad_files_are_one_line(files, tmp_pat
                  str(tmp_path / "shows"), IMAGES[0]]) == 1
     assert "attention maps come with plain greedy reading" in capsys.readouterr().err
     assert not (tmp_path / "shows").exists()
+
+
+def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_not_to(files, tmp_path, capsys):
+    """``NAME.lm.npz`` beside ``NAME.onnx`` (or a checkpoint) is read with by default, as the shipped model's is:
+    the same readings as ``--lm`` that file, named in --json; ``--no-lm`` / ``lm=False`` read without it;
+    ``read --show`` reads greedily for its attention maps; without the beam graphs it is one clear line."""
+    import shutil
+
+    from seqocr.inference.beam import beam_paths
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    onnx, ckpt = folder / "m.onnx", folder / "m.pt"
+    for source, target in zip((files["onnx"], *beam_paths(files["onnx"]), files["ckpt"]),
+                              (onnx, *beam_paths(onnx), ckpt)):
+        shutil.copy(source, target)
+    shutil.copy(files["lm"], folder / "m.lm.npz")
+    asked = [r.text for r in OnnxReader(files["onnx"]).guide(lm=files["lm"]).read(IMAGES)]
+    plain = [r.text for r in OnnxReader(files["onnx"]).read(IMAGES)]
+    assert asked != plain  # an untrained model is unsure of every sign: the language model moves some readings
+    beside = OnnxReader(onnx)
+    assert beside.lm_name == "m.lm.npz" and [r.text for r in beside.read(IMAGES)] == asked
+    without = OnnxReader(onnx, lm=False)
+    assert without.lm_name is None and [r.text for r in without.read(IMAGES)] == plain
+    torch_reader = Predictor.from_checkpoint(ckpt)
+    assert torch_reader.lm_name == "m.lm.npz" and [r.text for r in torch_reader.read(IMAGES)] == asked
+    assert [r.text for r in Predictor.from_checkpoint(ckpt, lm=False).read(IMAGES)] == plain
+
+    rows = read_json(["--onnx", str(onnx)], capsys)
+    assert [r["text"] for r in rows] == asked and {r["lm"] for r in rows} == {"m.lm.npz"}
+    rows = read_json(["--onnx", str(onnx), "--no-lm"], capsys)
+    assert [r["text"] for r in rows] == plain and {r["lm"] for r in rows} == {None}
+    assert main(["read", "--checkpoint", str(ckpt), "--show", str(tmp_path / "shows"), IMAGES[0]]) == 0
+    assert capsys.readouterr().out.split("\t")[1] == plain[0] and (tmp_path / "shows").is_dir()
+    assert main(["read", "--onnx", str(onnx), "--no-lm", "--lm", str(files["lm"]), IMAGES[0]]) == 1
+    assert "--no-lm" in capsys.readouterr().err
+
+    beam_paths(onnx)[0].unlink()
+    with pytest.raises(Exception, match="m.encoder.onnx.*--no-lm"):
+        OnnxReader(onnx)
+    assert [r.text for r in OnnxReader(onnx, lm=False).read(IMAGES)] == plain
+    assert main(["read", "--onnx", str(onnx), IMAGES[0]]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "m.encoder.onnx" in err and len(err.splitlines()) == 1 and "Traceback" not in err, err

@@ -100,6 +100,8 @@ def _predictor(args: argparse.Namespace, attention: bool = False):
     command has it."""
     from ..inference.engine import ONNXRUNTIME
 
+    if getattr(args, "lm", None) and getattr(args, "no_lm", False):
+        raise ConfigError("--lm FILE reads with a language model, --no-lm without one; give one")
     engine = _engine(args, attention)
     threads, views = getattr(args, "threads", 0), views_chosen(args)
     if engine == ONNXRUNTIME and (views["read_views"] or views["reread_below"] is not None):
@@ -110,7 +112,7 @@ def _predictor(args: argparse.Namespace, attention: bool = False):
     if engine == ONNXRUNTIME:
         from ..inference.onnx_reader import OnnxReader
 
-        reader = OnnxReader(args.onnx, threads=threads, beam=args.beam, device=args.device)
+        reader = OnnxReader(args.onnx, threads=threads, beam=args.beam, device=args.device, lm=False)
     else:
         from ..inference.predictor import Predictor
 
@@ -119,9 +121,12 @@ def _predictor(args: argparse.Namespace, attention: bool = False):
 
             torch.set_num_threads(threads)
         reader = Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device,
-                                           engine="torch", **views)
-    if guided(args):
-        reader.guide(args.lm, args.lexicon, args.lm_weight, args.lm_bonus)
+                                           engine="torch", lm=False, **views)
+    # the language model beside the model's file guides the reading unless --no-lm, or attention maps are asked
+    # for (they come from greedy reading: read --show, eval --report)
+    lm = args.lm or (None if getattr(args, "no_lm", False) or attention else reader.lm_file)
+    if lm or guided(args):
+        reader.guide(lm, args.lexicon, args.lm_weight, args.lm_bonus)
     return reader
 
 
@@ -168,6 +173,9 @@ def add_guide(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("language model and gazetteer")
     g.add_argument("--lm", metavar="FILE", help="fuse this language model of street names (seqocr lm) into a beam "
                    f"search (of --beam, default {LM_BEAM} with it)")
+    g.add_argument("--no-lm", action="store_true",
+                   help="read without the language model that ships beside the model (seqocr-default.lm.npz beside "
+                        "the shipped model; NAME.lm.npz beside NAME.onnx or NAME.safetensors)")
     g.add_argument("--lm-weight", type=_number(float, 0.0), default=LM_WEIGHT, metavar="W",
                    help=f"its weight against the image (default {LM_WEIGHT})")
     g.add_argument("--lm-bonus", type=_number(float, -10.0, 10.0), default=LM_BONUS, metavar="B",

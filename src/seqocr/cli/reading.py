@@ -31,7 +31,7 @@ from .common import (
 )
 
 
-def _report(args: argparse.Namespace, metrics: dict, rows: list, engine: str) -> dict:
+def _report(args: argparse.Namespace, metrics: dict, rows: list, engine: str, lm: str | None = None) -> dict:
     """Prints the metrics and writes the predictions; returns the metrics as printed (with --min-confidence's)."""
     from ..inference.postprocess import write_predictions
     from ..metrics import format_metrics
@@ -47,12 +47,13 @@ def _report(args: argparse.Namespace, metrics: dict, rows: list, engine: str) ->
 
         metrics = score_with_rejection(metrics, rows, args.min_confidence)
     if args.json:  # counts summed across torchrun ranks come back as floats
-        print(json.dumps({**metrics, "samples": int(metrics["samples"]), "engine": engine}))
+        print(json.dumps({**metrics, "samples": int(metrics["samples"]), "engine": engine, "lm": lm}))
     else:
         print(format_metrics(metrics))
         if args.min_confidence:
             print(_rejection_line(metrics))
         print(f"{'engine':<25}{engine}")
+        print(f"{'language model':<25}{lm or 'none'}")
         print(f"predictions: {out}")
     return metrics
 
@@ -94,7 +95,7 @@ def _eval(args: argparse.Namespace) -> int:
                                     say, bar)
         metrics, rows = evaluate_reader(reader, samples, args.batch_size, on_read=worst,
                                         attention=worst is not None and reader.engine == TORCH and args.beam == 1)
-    shown = _report(args, metrics, rows, reader.engine)
+    shown = _report(args, metrics, rows, reader.engine, reader.lm_name)
     if folder is not None:
         from ..inference.report import write_report
 
@@ -177,7 +178,8 @@ def _read(args: argparse.Namespace) -> int:
             readings = reject_below(predictor.read([im for _, im in images], args.batch_size, attention=maps),
                                     args.min_confidence)
             for (k, image), r in zip(images, readings):
-                print(json.dumps({"image": paths[k], **r.as_dict(), "engine": predictor.engine}, ensure_ascii=False)
+                print(json.dumps({"image": paths[k], **r.as_dict(), "engine": predictor.engine,
+                                  "lm": predictor.lm_name}, ensure_ascii=False)
                       if args.json else f"{paths[k]}\t{r.text}\t{r.confidence:.4f}")
                 if folder is not None:
                     folder.mkdir(parents=True, exist_ok=True)  # with the first picture: none, no folder
@@ -257,7 +259,7 @@ def add(command) -> None:
     r.add_argument("--checkpoint", help="a .pt checkpoint or .safetensors weights (default: the shipped model)")
     r.add_argument("--onnx", help="read with an exported ONNX model and ONNX Runtime (no torch needed)")
     r.add_argument("--json", action="store_true",
-                   help='one {"image", "text", "confidence", "char_probs", "rejected", "engine"} object per line')
+                   help='one {"image", "text", "confidence", "char_probs", "rejected", "engine", "lm"} object per line')
     r.add_argument("--batch-size", type=POSITIVE, default=32, help="images read together")
     r.add_argument("--bf16", action="store_true", help="bf16 autocast")
     r.add_argument("--beam", type=BEAM, default=1, metavar="N", help=BEAM_HELP)

@@ -35,7 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
     with bind(args.host, args.port) as sock:  # a port in use is refused before the model loads
         reader = _predictor(args)
         info = {"model": args.onnx or args.checkpoint or "shipped", "engine": reader.engine,
-                "runtime": reader.engine, "min_confidence": args.min_confidence, "beam": args.beam}
+                "runtime": reader.engine, "min_confidence": args.min_confidence, "beam": reader.beam,
+                "lm": reader.lm_name}
         serve(reader, sock, limits, info, args.min_confidence, allocator)
     return 0
 

@@ -46,11 +46,14 @@ def providers(device: str) -> list:
 
 class OnnxReader(Reader):
     """An exported model as a :class:`~.reader.Reader`, with ONNX Runtime on ``device`` (``cpu``, ``cuda``,
-    ``cuda:N``); ``path`` None reads with the shipped model (``seqocr.OnnxReader().read(["sign.png"])``)."""
+    ``cuda:N``); ``path`` None reads with the shipped model (``seqocr.OnnxReader().read(["sign.png"])``). A language
+    model beside the file (``NAME.lm.npz``, as the shipped model has) guides its reading unless ``lm`` is False; it
+    reads with the beam graphs beside the file too (``seqocr export --beam``)."""
 
     engine = "onnxruntime"  # what reads, as --json and /healthz name it
 
-    def __init__(self, path: str | Path | None = None, threads: int = 0, beam: int = 1, device: str = "cpu"):
+    def __init__(self, path: str | Path | None = None, threads: int = 0, beam: int = 1, device: str = "cpu",
+                 lm: bool = True):
         path = SHIPPED_ONNX if path is None else path
         self.path, self.threads, self.beam, self.device = Path(path), threads, check_beam(beam), device
         self.session = self._session(self.path)
@@ -61,6 +64,7 @@ class OnnxReader(Reader):
         self.reads_pixels = any(i.name == "pixels" for i in self.session.get_inputs())  # else preprocessed images
         self.metadata = meta
         self.beam_sessions = None  # (encoder, step), loaded on the first beam search
+        self.guide_beside(self.path, lm)
         if self.beam > 1:
             self._beam_graphs()
 
@@ -90,8 +94,11 @@ class OnnxReader(Reader):
         if self.beam_sessions is None:
             names = beam_paths(self.path)
             if not all(p.is_file() for p in names):
-                raise DataError(f"{self.path}: beam search with ONNX Runtime needs {names[0].name} and "
-                                f"{names[1].name} beside it; write them with seqocr export --beam")
+                guided = self.search is not None and self.search.guided
+                hint = f" (or read without {self.lm_file.name}: --no-lm, lm=False)" if guided and self.lm_file else ""
+                raise DataError(f"{self.path}: {'guided reading' if guided else 'beam search'} with ONNX Runtime needs "
+                                f"{names[0].name} and {names[1].name} beside it; write them with seqocr export "
+                                f"--beam{hint}")
             sessions = tuple(self._session(p) for p in names)
             for p, s in zip(names, sessions):
                 meta = s.get_modelmeta().custom_metadata_map

@@ -15,12 +15,15 @@ from ..model.base import split_views
 from ..model.fuse import fold_batchnorm
 from ..model.pixels import pixel_front
 from ..model.views import views_by_detail
-from ..model.weights import load_model
+from ..model.weights import load_model, shipped_model
 from ..preprocess import ImageSpec
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_beam
 from .decoding import Search, read_with_exit, readings
 from .postprocess import Reading, decode_batch
 from .reader import Reader, with_regions
+
+ATTENTION_WITH_LM = ("attention maps come from greedy reading, without a language model or a gazetteer: read them "
+                     "with --no-lm (in Python: lm=False)")
 
 
 def greedy_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, bf16: bool = False
@@ -100,7 +103,7 @@ def model_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, b
     model or gazetteer where it has one (at ``beam``)."""
     if how is not None and how.guided:
         if attention:
-            raise ConfigError(ATTENTION_NEEDS_GREEDY)
+            raise ConfigError(ATTENTION_WITH_LM)
         return guided_read(model, images, charset, replace(how, beam=beam), bf16)
     if check_beam(beam) == 1:
         return (attention_read if attention else greedy_read)(model, images, charset, bf16)
@@ -126,13 +129,14 @@ class Predictor(Reader):
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False, beam: int = 1,
                         device: str | torch.device = "cpu", read_views: int = 0, reread_below: float | None = None,
-                        engine: str = "auto") -> Reader:
+                        engine: str = "auto", lm: bool = True) -> Reader:
         """A reader of a checkpoint (``.pt``) or exported weights (``.safetensors``), with PyTorch; or of the
         shipped model when ``path`` is None, with ONNX Runtime where it is installed (the same texts, several times as
         fast: :mod:`.engine`) unless an option needs PyTorch (``bf16``, ``read_views``, ``reread_below``, a CUDA
         ``device``) or ``engine="torch"`` asks for it. Attention maps (``read(..., attention=True)``) come from
         the PyTorch reader only. ``read_views`` > 0: read that many views, the sharpest; ``reread_below``: read a
-        sign less confident than that again with one view more (:func:`load_model`)."""
+        sign less confident than that again with one view more (:func:`load_model`). A language model beside the
+        weights (``NAME.lm.npz``, as the shipped model has) guides the reading unless ``lm`` is False."""
         from .engine import ONNXRUNTIME, choose, torch_only
 
         chosen = choose(path, engine, bf16=bf16, read_views=read_views, reread_below=reread_below,
@@ -144,10 +148,12 @@ class Predictor(Reader):
                                   f"{'a checkpoint' if path is not None else why} needs engine='torch'")
             from .onnx_reader import OnnxReader
 
-            return OnnxReader(None, beam=beam, device=str(device))
+            return OnnxReader(None, beam=beam, device=str(device), lm=lm)
         device = pick_device(device)
         model, cfg, charset, _ = load_model(path, read_views, reread_below)
-        return cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam, device)
+        reader = cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam, device)
+        reader.guide_beside(shipped_model() if path is None else path, lm)
+        return reader
 
     def read_pixels(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
         """Images of one size (N, H, W, 3) uint8 RGB -> readings: the model cuts, crops and resizes the views

@@ -43,6 +43,15 @@ def as_image(item: ImageInput, index: int) -> Image.Image:
     raise DataError(f"image {index}: expected a path, a PIL image or a numpy array, got {type(item).__name__}")
 
 
+def lm_beside(model_path: str | Path) -> Path | None:
+    """The language model that ships beside a model's file, ``NAME.lm.npz`` for ``NAME.onnx`` or
+    ``NAME.safetensors`` (``seqocr lm``; the shipped model has one), or None: a reader of that file reads with it
+    unless told not to (``lm=False``, ``--no-lm``)."""
+    path = Path(model_path)
+    lm = path.with_name(f"{path.stem}.lm.npz")
+    return lm if lm.is_file() else None
+
+
 def with_regions(readings: list[Reading], regions: np.ndarray) -> list[Reading]:
     """``readings`` each with its image's regions (N, V, 4): where its views were cut (:attr:`Reading.regions`)."""
     return [replace(r, regions=np.asarray(g, dtype=np.float32)) for r, g in zip(readings, regions)]
@@ -54,6 +63,9 @@ class Reader:
     threads: int = 0  # CPU threads the reader runs on (0: the library's default)
     beam: int = 1
     search: Search | None = None  # a language model or a gazetteer guiding the beam search (:meth:`guide`)
+    lm_file: Path | None = None  # the language model beside the model's file (:func:`lm_beside`)
+    lm_name: str | None = None  # the file name of the language model the reader reads with, if any
+    reads_pixels: bool = False  # the model takes the image's pixels and cuts, crops and resizes them itself
 
     def guide(self, lm: str | Path | None = None, lexicon: str | Path | None = None, lm_weight: float = LM_WEIGHT,
               lm_bonus: float = LM_BONUS, beam: int = 0, gate: float = GATE) -> Reader:
@@ -64,10 +76,17 @@ class Reader:
         others keep it; 1: every sign). Neither file: the reader's plain reading. Returns the reader."""
         self.search = Search.load(self.charset, beam or self.beam if self.beam > 1 else beam, lm, lm_weight,
                                   lm_bonus, lexicon, gate)
+        self.lm_name = Path(lm).name if lm and self.search.prior is not None else None
         if self.search.guided:
             self.beam = self.search.beam
         return self
-    reads_pixels: bool = False  # the model takes the image's pixels and cuts, crops and resizes them itself
+
+    def guide_beside(self, model_path: str | Path, lm: bool) -> None:
+        """Note the language model beside ``model_path`` (:func:`lm_beside`) and, with ``lm``, read with it at its
+        default weight, bonus, beam and gate."""
+        self.lm_file = lm_beside(model_path)
+        if lm and self.lm_file is not None:
+            self.guide(self.lm_file)
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, **options) -> list[Reading]:  # pragma: no cover
         """Preprocessed images (N, 3, H, V·W) float32 in [-1, 1] -> readings."""

@@ -49,6 +49,10 @@ def attention_refusal(reader: Reader) -> "str | None":
 
     if isinstance(reader, OnnxReader):
         return "attention maps need the PyTorch model; this service runs an ONNX model (seqocr serve --torch has them)"
+    search = getattr(reader, "search", None)
+    if search is not None and search.guided:
+        return ("attention maps come with greedy reading only; this service reads with a language model or a "
+                "gazetteer (seqocr serve --torch --no-lm has them)")
     if getattr(reader, "beam", 1) > 1:
         return "attention maps come with greedy reading only; this service reads with a beam"
     return None
