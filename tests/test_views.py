@@ -38,3 +38,24 @@ def test_each_sign_of_a_batch_is_ranked_by_its_own_views():
     views = torch.cat([first, second], 1)                                     # (4, 2, 3, 8, 16)
     assert views_by_detail(views).t().tolist() == [[1, 3, 2, 0], [0, 2, 3, 1]]
     assert sharpest_views(views, 1).t().tolist() == [[1], [0]]
+
+
+def test_equal_views_rank_in_view_order_in_pytorch_and_onnx_runtime(tmp_path):
+    """A sign seen twice has its two real views repeated where the noise tiles were: equal views rank in view order
+    (lower index first) in both engines, so PyTorch and ONNX Runtime pick the same ones."""
+    import onnxruntime as ort
+
+    views = striped(columns=[0.3, 0.3, 0.1, 0.3], rows=[0.0] * 4, batch=2)
+    views[:, 1] = striped(columns=[0.2, 0.2, 0.2, 0.2], rows=[0.0] * 4)[:, 0]
+    expected = [[0, 1, 3, 2], [0, 1, 2, 3]]
+    assert views_by_detail(views).t().tolist() == expected
+    path = tmp_path / "views.onnx"
+
+    class Rank(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return views_by_detail(x)
+
+    torch.onnx.export(Rank(), (views,), str(path), dynamo=False, opset_version=17, input_names=["views"],
+                      output_names=["order"], dynamic_axes={"views": {1: "batch"}})
+    order = ort.InferenceSession(str(path)).run(None, {"views": views.numpy()})[0]
+    assert order.T.tolist() == expected

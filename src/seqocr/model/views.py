@@ -22,12 +22,18 @@ from torch import Tensor
 from .base import Encoding, mask_after_eos, split_views
 
 
+TIE_BREAK = 1e-6  # per view index, subtracted from its detail (mean |difference| of neighbours, from 0 to 2)
+
+
 def views_by_detail(views: Tensor) -> Tensor:
     """(V, B, C, H, W) views -> (V, B) each sample's view indices, the most detailed first: the largest mean
     absolute difference between horizontal neighbours (focus and contrast: blurred, dim or washed-out views
-    score low)."""
+    score low). Equal views (a sign seen fewer than 4 times has its real views repeated in the noise tiles' places)
+    rank in view order: PyTorch's topk leaves ties in no set order, ONNX Runtime's puts the lower index first, so
+    each view's score is lowered by a millionth of its index, far below any difference between two photographs."""
     detail = (views[..., 1:] - views[..., :-1]).abs().mean((2, 3, 4))           # (V, B)
-    return detail.topk(views.shape[0], dim=0).indices
+    rank = torch.arange(views.shape[0], device=views.device, dtype=detail.dtype).unsqueeze(1)   # (V, 1)
+    return (detail - TIE_BREAK * rank).topk(views.shape[0], dim=0).indices
 
 
 def sharpest_views(views: Tensor, k: int) -> Tensor:
