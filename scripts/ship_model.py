@@ -197,7 +197,7 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0, rere
     t = fit_temperature(logp, ids, hits)
     before = expected_calibration_error(sequence_confidence(logp, ids), hits)
     after = expected_calibration_error(sequence_confidence(logp, ids, t), hits)
-    raw = read_checkpoint(checkpoint)
+    raw = read_any(Path(checkpoint))
     # the log-probabilities were taken at the model's own temperature (1, or a shipped model's when a stage started
     # from one: train.init_from shipped), so the fitted factor multiplies it
     t = round(model.temperature * t, 4)
@@ -349,6 +349,9 @@ def main() -> None:
     ap.add_argument("--lm", help="ship this language model (seqocr lm) beside the weights, as "
                     f"{LM_SHIPPED.name}, with the beam graphs it reads with; the card is measured reading with it")
     ap.add_argument("--no-lm", action="store_true", help="ship no language model (remove the one shipped)")
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="the shipped weights as they are, their temperature fitted again, every figure of the card "
+                         "measured again (with --lm: reading with it), no training run needed")
     ap.add_argument("--repackage", action="store_true",
                     help="only write the shipped files again from the shipped weights (the detector's weights inside "
                          "them, the .onnx exported from pixels and verified, the card's detector note), no training "
@@ -364,9 +367,10 @@ def main() -> None:
         print(json.dumps({"onnx_verified": verified}))
         print(f"wrote {SHIPPED} ({SHIPPED.stat().st_size / 1e6:.1f} MB), {SHIPPED.with_suffix('.onnx')} and {CARD}")
         return
-    checkpoint = Path(args.checkpoint)
-    facts = training_facts(checkpoint)
-    state = read_checkpoint(checkpoint)
+    checkpoint = SHIPPED if args.recalibrate else Path(args.checkpoint)
+    state = read_any(checkpoint)
+    facts = state.get("info", {}) if args.recalibrate else training_facts(checkpoint)
+    facts.pop("onnx_verified", None)
     if averaged := state.get("extra", {}).get("averaged_from"):
         facts["weights"] = f"the mean of {', '.join(averaged)}, weight by weight (`scripts/average_checkpoints.py`)"
     if args.read_views:
