@@ -21,7 +21,6 @@ from torch import Tensor
 
 from .base import Encoding, mask_after_eos, split_views
 
-
 TIE_BREAK = 1e-6  # per view index, subtracted from its detail (mean |difference| of neighbours, from 0 to 2)
 
 
