@@ -41,7 +41,15 @@ from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
 from seqocr.model import build_model, num_classes_for
-from seqocr.model.weights import SHIPPED, export_weights, load_model, read_any, read_checkpoint, write_weights
+from seqocr.model.weights import (
+    FORMAT_VERSION,
+    SHIPPED,
+    export_weights,
+    load_model,
+    read_any,
+    read_checkpoint,
+    write_weights,
+)
 from seqocr.preprocess import ImageSpec
 from seqocr.textcrop import DET_SIDE
 from seqocr.train.evaluate import calibration_data, evaluate
@@ -197,7 +205,7 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0, rere
     t = fit_temperature(logp, ids, hits)
     before = expected_calibration_error(sequence_confidence(logp, ids), hits)
     after = expected_calibration_error(sequence_confidence(logp, ids, t), hits)
-    raw = read_any(Path(checkpoint))
+    raw = {**read_any(Path(checkpoint)), "format_version": FORMAT_VERSION}  # a .safetensors file's too (--recalibrate)
     # the log-probabilities were taken at the model's own temperature (1, or a shipped model's when a stage started
     # from one: train.init_from shipped), so the fitted factor multiplies it
     t = round(model.temperature * t, 4)
@@ -381,6 +389,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp), args.read_views,
                                             args.reread_below)
+        print(json.dumps({"calibration": calibration}), flush=True)
         export_weights(calibrated, SHIPPED, facts)
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"), beam=LM_SHIPPED.is_file())
     facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
