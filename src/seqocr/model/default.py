@@ -34,8 +34,8 @@ from torch import Tensor, nn
 
 from ..config import Config, ModelConfig, check_signs
 from ..errors import ConfigError
-from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
-from .views import reread_greedy, sharpest_views
+from .base import Encoding, SearchMemory, Seq2SeqOCR, gru_cell, split_views
+from .views import reread_greedy, reread_memory, sharpest_views
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -157,6 +157,15 @@ class DefaultOCR(Seq2SeqOCR):
         if s.neck and not (s.backbone == "ppocrv6" and s.backbone_weights):
             raise ConfigError("model.neck: ppocrv6 needs model.backbone: ppocrv6 and model.backbone_weights (the "
                               "neck is PP-OCRv6's own, read from the same file)")
+
+    @classmethod
+    def with_reading(cls, m: ModelConfig, reading) -> ModelConfig:
+        """A view count alone (``read_views``) reads exactly that many views: the early exit the model had is off
+        unless ``reread_below`` is given too."""
+        m = super().with_reading(m, reading)
+        if "read_views" in reading and "reread_below" not in reading and "reread_below" in m.options:
+            m = m.replace(reread_below=0.0)
+        return m
 
     @classmethod
     def check_shape(cls, m: ModelConfig) -> DefaultSettings:
@@ -328,6 +337,11 @@ class DefaultOCR(Seq2SeqOCR):
     def exits_early(self) -> bool:
         """Whether greedy reading takes the early exit (:func:`.views.reread_greedy`): set, and not training."""
         return bool(self.reread_below) and not self.training
+
+    def search_memory(self, images: Tensor) -> SearchMemory:
+        """With the early exit, the memory of each sign's ``read_views`` sharpest views, and for the unsure ones
+        (under ``reread_below``) of one view more (:func:`.views.reread_memory`), as greedy reading reads them."""
+        return reread_memory(self, images) if self.exits_early else super().search_memory(images)
 
     @torch.no_grad()
     def greedy(self, images: Tensor) -> tuple[Tensor, Tensor]:
