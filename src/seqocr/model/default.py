@@ -301,7 +301,7 @@ class DefaultOCR(Seq2SeqOCR):
         pick = None
         if 0 < keep < v:
             if self.training:
-                pick = torch.rand(b, v, device=images.device).argsort(1)[:, :keep].t()  # (V', B)
+                pick = torch.rand(b, v, device=views.device).argsort(1)[:, :keep].t()  # (V', B)
             else:  # the views with the most detail: mean |difference| of horizontal neighbours
                 pick = sharpest_views(views.unflatten(0, (v, b)), keep)
         return self.encode_views(views, b, pick)

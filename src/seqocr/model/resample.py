@@ -14,8 +14,9 @@ close enough to a rounding tie to come out one level off (tests/test_resample.py
 
 Each pass is one batched matrix product by a dense weight matrix (MatMul in ONNX), several times the multiply-adds
 of Pillow's sparse loop but in one kernel call; gathering the taps (GatherElements, then a weighted sum) ran about
-2x slower in ONNX Runtime (BENCHMARKS, "one graph from pixels"). No data-dependent Python branch: a trace keeps the batch, the
-image size and the regions dynamic.
+2x slower in ONNX Runtime (BENCHMARKS, "one graph from pixels"). The dense matrices themselves are built from each
+output pixel's few taps, worked out in float64 and added into zeros (:func:`weights`). No data-dependent Python
+branch: a trace keeps the batch, the image size and the regions dynamic.
 """
 
 from __future__ import annotations
