@@ -45,8 +45,13 @@ def reread_greedy(model, images: Tensor, maps: bool = False) -> tuple[Tensor, ..
     """The early exit of a default model with ``read_views`` k and ``reread_below`` t: greedy ids (B, T) and
     probabilities (B, T), masked after EOS as ``greedy``'s, and with ``maps`` the attention laid over the views
     (B, T, V, R, W), zeros on the views a sign was not read from."""
-    v, b, k = model.num_views, images.shape[0], model.read_views
-    views = split_views(images, v)                                              # (V·B, 3, H, W), view-major
+    return reread_greedy_views(model, split_views(images, model.num_views), images.shape[0], maps)
+
+
+def reread_greedy_views(model, views: Tensor, b: int, maps: bool = False) -> tuple[Tensor, ...]:
+    """:func:`reread_greedy` of ``b`` signs' views already apart (V·B, 3, H, W), view-major (``b`` a size taken
+    from a tensor, so that a trace keeps the batch dynamic)."""
+    v, k = model.num_views, model.read_views
     order = views_by_detail(views.unflatten(0, (v, b)))
     first = order[:k].sort(0).values                                            # (k, B)
     encoding = model.encode_views(views, b, first)
