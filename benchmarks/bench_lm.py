@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model, cfg, charset, state = load_model(args.checkpoint, 2, 0.9)
+    model, cfg, charset, state = load_model(args.checkpoint, {"read_views": 2, "reread_below": 0.9})
     model.eval()
     spec = ImageSpec.from_config(cfg.model)
     lm = NgramLM.load(args.lm) if args.lm else None

@@ -196,7 +196,8 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0, rere
     """Fit the temperature on ``n`` generated validation signs, read as the shipped file will read them (its
     ``read_views`` sharpest views, or all; with the early exit ``reread_below``, one view more: the readings
     it falls back on); a copy of the checkpoint whose config carries them all."""
-    model, cfg, charset, _ = load_model(checkpoint, read_views, reread_below)
+    model, cfg, charset, _ = load_model(checkpoint, {"reread_below": reread_below,
+                                                     **({"read_views": read_views} if read_views else {})})
     shares = {k: v for k, v in asdict(cfg.data.shares()).items() if k != "invented"}  # held-out names: real ones
     shares = {k: max(v, HARD_SHARES.get(k, 0.0)) for k, v in shares.items()}
     source = CALIBRATION.format(n=n, shares=",".join(f"{k}={v}" for k, v in shares.items()))

@@ -62,8 +62,10 @@ def test_a_registered_architecture_trains_exports_and_reads_everywhere(toy, tmp_
         check_config(cfg)
     cfg.model.options["own_cnn_only"] = False  # the toy's own key: its check reads it
     check_config(cfg)
-    cfg.model.name = "default"  # which the default model does not know
-    with pytest.raises(ConfigError, match="unknown config key 'model.own_cnn_only'; model default has"):
+    cfg.model.name = "default"  # the toy's own key: another architecture's, which the default model sets aside
+    check_config(cfg)
+    cfg.model.options["own_cnn_onl"] = False  # a key that no registered architecture reads
+    with pytest.raises(ConfigError, match="unknown config key 'model.own_cnn_onl'; model default has"):
         check_config(cfg)
 
 

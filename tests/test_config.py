@@ -63,8 +63,8 @@ def test_each_architecture_checks_its_own_settings(config, override, message):
 def test_an_architectures_own_keys_live_beside_its_code_and_round_trip():
     """The shared section holds what every model reads; the default model's keys are its DefaultSettings, read
     from the same flat YAML section, written back flat, defaults filled in only where the architecture reads."""
+    from seqocr.model import model_values
     from seqocr.model.default import DefaultOCR, DefaultSettings
-    from seqocr.model.reference import ReferenceOCR
 
     cfg = load_config(str(CONFIGS / "default.yaml"), ["model.read_views=2"])
     settings = DefaultOCR.settings(cfg.model)
@@ -74,10 +74,13 @@ def test_an_architectures_own_keys_live_beside_its_code_and_round_trip():
     assert cfg.to_dict()["model"]["backbone"] == "ppocrv6" and "options" not in cfg.to_dict()["model"]
     with pytest.raises(AttributeError):  # a key set as an attribute would be lost: refused
         cfg.model.backbone = "vgg"
-    # a reference config written when every model's section held the default model's keys still loads
+    # a reference config written when every model's section held the default model's keys still loads: the
+    # registry sets aside the keys that only another architecture reads
     old = Config.from_dict({"model": {"name": "reference", "view_height": 128, "view_width": 128, "max_len": 64,
                                       "channels": [32, 64, 128, 192], "embed_dim": 128, "backbone": "vgg"}})
-    assert ReferenceOCR.values(old.model)["max_len"] == 64 and "embed_dim" not in ReferenceOCR.values(old.model)
+    assert model_values(old.model)["max_len"] == 64 and "embed_dim" not in model_values(old.model)
+    with pytest.raises(ConfigError, match="unknown config key 'model.embed_dims'; model reference has"):
+        model_values(old.model.replace(embed_dims=128))  # a key no registered architecture reads
 
 
 def test_bad_config_files(tmp_path):

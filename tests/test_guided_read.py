@@ -76,14 +76,15 @@ def test_the_early_exit_is_kept_and_reading_again_adds_the_next_sharpest_view(fi
     guided reading of ``read_views`` + 1 views without the early exit (views are encoded apart, and the decoder
     is blind to their order), so the extra view is the next sharpest and the memories line up."""
     images = eval_batch([load_image(p) for p in IMAGES], Predictor.from_checkpoint(files["ckpt"], engine="torch").spec)
-    again = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2, reread_below=1.0)
-    three = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=3)
+    again = Predictor.from_checkpoint(files["ckpt"], engine="torch", reading={"read_views": 2, "reread_below": 1.0})
+    three = Predictor.from_checkpoint(files["ckpt"], engine="torch", reading={"read_views": 3})
     a = again.guide(lm=files["lm"], gate=1.0).read_arrays(images)
     b = three.guide(lm=files["lm"], gate=1.0).read_arrays(images)
     assert [r.text for r in a] == [r.text for r in b]
     np.testing.assert_allclose([r.confidence for r in a], [r.confidence for r in b], rtol=1e-4, atol=1e-7)
-    once = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2)
-    first = Predictor.from_checkpoint(files["ckpt"], engine="torch", read_views=2, reread_below=1e-300)
+    once = Predictor.from_checkpoint(files["ckpt"], engine="torch", reading={"read_views": 2})
+    first = Predictor.from_checkpoint(files["ckpt"], engine="torch",
+                                           reading={"read_views": 2, "reread_below": 1e-300})
     assert [r.text for r in first.guide(lm=files["lm"], gate=1.0).read_arrays(images)] == \
         [r.text for r in once.guide(lm=files["lm"], gate=1.0).read_arrays(images)]  # none unsure: the first stands
 

@@ -119,9 +119,9 @@ def test_the_early_exit_needs_fewer_views_read_than_there_are(tmp_path, capsys):
     cfg.model = tiny_model_config(read_views=2, reread_below=0.9)
     save_checkpoint(tmp_path / "early.pt", cfg=cfg, charset=FSNS, model=early, step=1)
     assert load_model(tmp_path / "early.pt")[0].reread_below == 0.9
-    exactly = load_model(tmp_path / "early.pt", read_views=3)[0]             # a view count alone: exactly that
+    exactly = load_model(tmp_path / "early.pt", {"read_views": 3})[0]         # a view count alone: exactly that
     assert (exactly.read_views, exactly.reread_below) == (3, 0.0)
-    assert load_model(tmp_path / "early.pt", read_views=3, reread_below=0.5)[0].reread_below == 0.5
+    assert load_model(tmp_path / "early.pt", {"read_views": 3, "reread_below": 0.5})[0].reread_below == 0.5
     with pytest.raises(SystemExit):
         main(["read", "--checkpoint", str(tmp_path / "early.pt"), "--reread-below", "2", "x.png"])
     assert "--reread-below: must be from 0.0 to 1.0, got 2" in capsys.readouterr().err

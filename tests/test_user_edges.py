@@ -264,11 +264,12 @@ def test_python_default_reader_is_onnx_runtime_unless_torch_is_asked_for(tiny):
     from seqocr.errors import ConfigError
     from seqocr.inference.engine import choose
 
-    for asks_torch in ({"bf16": True}, {"read_views": 4}, {"reread_below": 0.5}, {"attention": True}):
+    for asks_torch in ({"bf16": True}, {"reading": {"read_views": 4}}, {"reading": {"reread_below": 0.5}},
+                       {"attention": True}):
         assert choose(None, **asks_torch) == "torch", asks_torch  # what ONNX Runtime cannot read alike
 
     with pytest.raises(ConfigError, match="needs engine='torch'"):
-        Predictor.from_checkpoint(engine="onnxruntime", read_views=4)
+        Predictor.from_checkpoint(engine="onnxruntime", reading={"read_views": 4})
     with pytest.raises(ConfigError, match="attention maps come from the PyTorch reader"):
         Predictor.from_checkpoint().read([SAMPLE], attention=True)
 

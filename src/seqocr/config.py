@@ -1,6 +1,7 @@
 """Experiment configuration: typed dataclasses read from YAML, with ``--set key=value`` overrides.
 
-Unknown keys and values of the wrong type are :class:`ConfigError`s that name the key, never silently ignored.
+Unknown keys and values of the wrong type are :class:`ConfigError`s that name the key, never silently ignored (a
+``model`` key of another registered architecture is not unknown: the one named sets it aside, seqocr.model.own_keys).
 A file may extend another (``base: other.yaml``) and list only what it changes (:func:`config_chain`).
 """
 
@@ -317,16 +318,14 @@ def check_numbers(section: str, values: Any) -> None:
                 raise ConfigError(f"{key} is out of range: {v}")
 
 
-def parse_options(settings: type, m: ModelConfig, ignored: frozenset[str] = frozenset()) -> Any:
+def parse_options(settings: type, m: ModelConfig) -> Any:
     """An architecture's own settings (``settings``: a dataclass of them with their defaults) from the options
     of ``m``, each checked like a shared key; an option it lacks is a :class:`ConfigError` naming where it was
-    given, unless it is one of the ``ignored`` keys."""
+    given (:func:`seqocr.model.own_keys` has taken out those of the other architectures first)."""
     out, names = settings(), {f.name for f in dataclasses.fields(settings)}
     for key, value in m.options.items():
         where = m.sources.get(key, "config")
         if key not in names:
-            if key in ignored:
-                continue
             raise ConfigError(f"{where}: unknown config key 'model.{key}'; model {m.name} has "
                               f"{', '.join(sorted(SHARED_MODEL_KEYS | names))}")
         setattr(out, key, _coerce(value, _type_of(out, key), f"model.{key}", where))

@@ -68,7 +68,7 @@ def _engine(args: argparse.Namespace, attention: bool = False) -> str:
         raise ConfigError("attention maps come with plain greedy reading; read without --lm and --lexicon")
     beam = args.beam if args.beam > 1 or not guided(args) else 2  # guided reading needs the beam graphs
     engine = choose(args.checkpoint, TORCH if torch_asked else "auto", attention=attention,
-                    bf16=getattr(args, "bf16", False), device=args.device, beam=beam, **views_chosen(args))
+                    bf16=getattr(args, "bf16", False), device=args.device, beam=beam, reading=reading_chosen(args))
     if engine == TORCH and not installed("torch"):
         what = (f"{args.checkpoint}: reading a PyTorch checkpoint" if args.checkpoint
                 else "--torch: reading with PyTorch")
@@ -103,12 +103,11 @@ def _predictor(args: argparse.Namespace, attention: bool = False):
     if getattr(args, "lm", None) and getattr(args, "no_lm", False):
         raise ConfigError("--lm FILE reads with a language model, --no-lm without one; give one")
     engine = _engine(args, attention)
-    threads, views = getattr(args, "threads", 0), views_chosen(args)
-    if engine == ONNXRUNTIME and (views["read_views"] or views["reread_below"] is not None):
-        flag = "--read-views" if views["read_views"] else "--reread-below"
-        raise ConfigError(f"{flag}: {args.onnx or 'the shipped .onnx model'} reads the views it was exported to "
-                          "read; choose them with seqocr export --read-views K --reread-below T (or read with "
-                          "PyTorch)")
+    threads, reading = getattr(args, "threads", 0), reading_chosen(args)
+    if engine == ONNXRUNTIME and reading:
+        flags = ", ".join(flag for flag, key in READING_FLAGS if key in reading)
+        raise ConfigError(f"{flags}: {args.onnx or 'the shipped .onnx model'} reads as it was exported to read; "
+                          f"choose with seqocr export {flags} (or read with PyTorch)")
     if engine == ONNXRUNTIME:
         from ..inference.onnx_reader import OnnxReader
 
@@ -121,7 +120,7 @@ def _predictor(args: argparse.Namespace, attention: bool = False):
 
             torch.set_num_threads(threads)
         reader = Predictor.from_checkpoint(args.checkpoint, bf16=args.bf16, beam=args.beam, device=args.device,
-                                           engine="torch", lm=False, **views)
+                                           engine="torch", lm=False, reading=reading)
     # the language model beside the model's file guides the reading unless --no-lm, or attention maps are asked
     # for (they come from greedy reading: read --show, eval --report)
     lm = args.lm or (None if getattr(args, "no_lm", False) or attention else reader.lm_file)
@@ -154,16 +153,21 @@ def add_read_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help=READ_DEVICE_HELP)
 
 
-def add_read_views(parser: argparse.ArgumentParser) -> None:
+# the reading options a command line can set (--flag, the model's reading option): each reaches the model through
+# its reading hook as given (seqocr.model.with_reading), which refuses one the model does not have
+READING_FLAGS = (("--read-views", "read_views"), ("--reread-below", "reread_below"))
+
+
+def add_reading(parser: argparse.ArgumentParser) -> None:
     """``--read-views K`` and ``--reread-below T`` of a reading command (eval, read) and of export."""
-    parser.add_argument("--read-views", type=POSITIVE, default=0, metavar="K", help=READ_VIEWS_HELP)
+    parser.add_argument("--read-views", type=POSITIVE, default=None, metavar="K", help=READ_VIEWS_HELP)
     parser.add_argument("--reread-below", type=CONFIDENCE, default=None,
                         metavar="T", help=REREAD_HELP)
 
 
-def views_chosen(args: argparse.Namespace) -> dict:
-    """The views a reading command's ``--read-views`` and ``--reread-below`` ask for (load_model's keywords)."""
-    return {"read_views": getattr(args, "read_views", 0), "reread_below": getattr(args, "reread_below", None)}
+def reading_chosen(args: argparse.Namespace) -> dict:
+    """The reading options a command was given, name -> value (load_model's ``reading``; none: {})."""
+    return {key: value for flag, key in READING_FLAGS if (value := getattr(args, key, None)) is not None}
 
 
 def add_guide(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError, SeqocrError
-from .common import POSITIVE, _number, _output_file, add_read_views, views_chosen
+from .common import POSITIVE, _number, _output_file, add_reading, reading_chosen
 
 VERIFY_BEAM = 3  # export --beam --verify: the beam width the ONNX Runtime beam is checked at
 
@@ -25,8 +25,8 @@ def _export(args: argparse.Namespace) -> int:
     int8 = _output_file(out.with_name(f"{out.stem}.int8{out.suffix}"), args.force, (args.checkpoint,)) \
         if args.int8 else None
     graphs = [_output_file(p, args.force, (args.checkpoint,)) for p in beam_paths(out)] if args.beam else []
-    views = views_chosen(args)
-    out = export_onnx(args.checkpoint, out, beam=args.beam, **views)
+    reading = reading_chosen(args)
+    out = export_onnx(args.checkpoint, out, beam=args.beam, reading=reading)
     for path in (out, *graphs):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if int8 is not None:
@@ -35,7 +35,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.verify:
         try:
             images = sign_images(VERIFY_SEED, args.verify_n, "test")
-            checks = [verify_onnx(args.checkpoint, out, images, tolerance=args.tolerance, beam=beam, **views)
+            checks = [verify_onnx(args.checkpoint, out, images, tolerance=args.tolerance, beam=beam,
+                                  reading=reading)
                       for beam in ((1, VERIFY_BEAM) if args.beam else (1,))]
         except SeqocrError as e:  # an export that failed its check is not left behind as if it were good
             for path in (out, int8, *graphs):
@@ -61,7 +62,7 @@ def add(command) -> None:
                         "(read/eval/serve --onnx NAME.onnx --beam N)")
     x.add_argument("--int8", action="store_true",
                    help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")
-    add_read_views(x)
+    add_reading(x)
     x.add_argument("--verify-n", type=POSITIVE, default=64, help="signs to verify on")
     x.add_argument("--force", action="store_true", help="replace an existing --out file")
     x.add_argument("--tolerance", type=_number(float, 0.0), default=1e-3,

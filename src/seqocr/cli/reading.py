@@ -25,7 +25,7 @@ from .common import (
     add_guide,
     add_no_progress,
     add_read_device,
-    add_read_views,
+    add_reading,
     planned_folder,
     show_progress,
 )
@@ -274,7 +274,7 @@ def add(command) -> None:
     r.set_defaults(func=_read)
     for parser in (e, r):
         add_engine(parser)
-        add_read_views(parser)
+        add_reading(parser)
         add_read_device(parser)
         add_no_progress(parser)
         add_guide(parser)

@@ -118,30 +118,31 @@ def search(decoder: Callable[[int], StepDecoder], batch: int, max_len: int, how:
 
 
 def read_with_exit(first: Callable[[int], StepDecoder], more: Callable[[np.ndarray, int], StepDecoder],
-                   batch: int, max_len: int, how: Search, reread_below: float) -> Found:
+                   batch: int, max_len: int, how: Search, again_below: float) -> Found:
     """:func:`search` over ``first`` (the images encoded from their fewer, sharpest views), then again over
     ``more(rows, K)`` (those images' encodings with one view more, or the same encodings for a model that reads
-    every view) for the rows less confident than ``reread_below``: the greedy reader's early exit
-    (``model/views.py``), for any search. A guided search with a gate reads greedily first and searches again,
-    guided, only the rows less confident than the gate or ``reread_below``: :func:`gated`."""
+    every view) for the rows less confident than ``again_below``: the greedy reader's early exit where the model
+    has one (:meth:`~seqocr.model.base.Seq2SeqOCR.search_memory`), for any search. A guided search with a gate
+    reads greedily first and searches again, guided, only the rows less confident than the gate or
+    ``again_below``: :func:`gated`."""
     if how.guided and how.gate < 1:
         found = search(first, batch, max_len, Search())
-        return gated(found, lambda rows: search(lambda k: more(rows, k), len(rows), max_len, how), how, reread_below)
+        return gated(found, lambda rows: search(lambda k: more(rows, k), len(rows), max_len, how), how, again_below)
     found = search(first, batch, max_len, how)
-    if not reread_below:
+    if not again_below:
         return found
-    unsure = np.flatnonzero(found.confidence() < reread_below)
+    unsure = np.flatnonzero(found.confidence() < again_below)
     if not len(unsure):
         return found
     return found.replace(unsure, search(lambda k: more(unsure, k), len(unsure), max_len, how))
 
 
-def gated(greedy: Found, again: Callable[[np.ndarray], Found], how: Search, reread_below: float = 0.0) -> Found:
-    """Greedy readings ``greedy`` with the rows less confident than ``how.gate`` (or ``reread_below``) replaced by
+def gated(greedy: Found, again: Callable[[np.ndarray], Found], how: Search, again_below: float = 0.0) -> Found:
+    """Greedy readings ``greedy`` with the rows less confident than ``how.gate`` (or ``again_below``) replaced by
     ``again(rows)``, their guided search; with a gazetteer, every reading it does not hold is searched again too
     (a confident reading of what is painted, ``EGLISE``, may still be a name the map writes ``Église``), and a
     greedy reading kept is flagged as its name."""
-    unsure = greedy.confidence() < max(how.gate, reread_below)
+    unsure = greedy.confidence() < max(how.gate, again_below)
     if how.lexicon is not None:
         held = np.array([how.lexicon.holds(row) for row in greedy.ids], bool)
         greedy, unsure = Found(greedy.ids, greedy.probs, held), unsure | ~held

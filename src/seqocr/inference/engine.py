@@ -11,7 +11,9 @@ by name.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..device import cuda_index
 from ..errors import ConfigError
@@ -30,18 +32,19 @@ def installed(module: str) -> bool:
         return False
 
 
-def torch_only(attention: bool = False, bf16: bool = False, read_views: int = 0, reread_below: float | None = None,
+def torch_only(attention: bool = False, bf16: bool = False, reading: Mapping[str, Any] | None = None,
                device: str = "cpu", beam: int = 1) -> str | None:
     """What of these options only the PyTorch reader gives with the shipped model, or None if ONNX Runtime reads
-    them alike: attention maps (the exported graph outputs ids and probabilities), bf16 autocast, another choice of
-    views (the .onnx file reads the views it was exported to read), a CUDA device (ONNX Runtime's CUDA provider
-    comes with another package, onnxruntime-gpu) and a beam (the shipped .onnx file has no beam graphs)."""
+    them alike: attention maps (the exported graph outputs ids and probabilities), bf16 autocast, any reading
+    option of the model (``reading``: the .onnx file reads as it was exported to read), a CUDA device (ONNX
+    Runtime's CUDA provider comes with another package, onnxruntime-gpu) and a beam (the shipped .onnx file has no
+    beam graphs)."""
     if attention:
         return "attention maps"
     if bf16:
         return "bf16"
-    if read_views or reread_below is not None:
-        return "a choice of views (--read-views, --reread-below)"
+    if reading:
+        return f"a reading option ({', '.join(reading)})"
     if cuda_index(str(device)) is not None:
         return "a CUDA device"
     if beam > 1 and not all(p.is_file() for p in beam_paths(SHIPPED_ONNX)):

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -97,12 +99,12 @@ class Step(nn.Module):
 
 
 def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2, beam: bool = False,
-                read_views: int = 0, reread_below: float | None = None) -> Path:
+                reading: Mapping[str, Any] | None = None) -> Path:
     """Export a checkpoint (``None``: the shipped model) to ``out``, written atomically; with ``beam`` also the
-    encoder and step graphs of :func:`beam_paths`; ``read_views`` > 0: a graph that reads that many views, the
-    sharpest (the choice is inside the graph and in its metadata), ``reread_below`` its early exit
-    (:func:`~seqocr.model.weights.load_model`; inside the greedy graph too)."""
-    model, cfg, charset, state = load_model(checkpoint, read_views, reread_below)
+    encoder and step graphs of :func:`beam_paths`; ``reading``: the model's reading options, name -> value
+    (:func:`~seqocr.model.weights.load_model`: the default model's choice of views and its early exit), which
+    the graphs then read with (the choice is inside them and in their metadata's config)."""
+    model, cfg, charset, state = load_model(checkpoint, reading)
     model = fold_batchnorm(model)
     spec = ImageSpec.from_config(cfg.model)
     front = pixel_front(model, spec.view_height, spec.view_width, spec.num_views, spec.crop)
@@ -227,17 +229,18 @@ def relative_gap(p: float, q: float) -> float:
 
 
 def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, images: list, batch: int = 16,
-                tolerance: float = 1e-3, beam: int = 1, read_views: int = 0, reread_below: float | None = None
+                tolerance: float = 1e-3, beam: int = 1, reading: Mapping[str, Any] | None = None
                 ) -> dict[str, float]:
     """Run ONNX Runtime and PyTorch on ``images`` (the caller's: the command line gives generated test-split signs,
     ``data.synth.sign_images``); raise on any text difference, or a gap above
     ``tolerance`` relative to the value in any emitted token's probability or in any reading's confidence (the
     temperature included: a graph that lost it changes every confidence and no text). ``beam`` > 1: both read with
-    that beam, ONNX Runtime with the graphs of ``export_onnx(..., beam=True)``."""
+    that beam, ONNX Runtime with the graphs of ``export_onnx(..., beam=True)``; PyTorch reads with ``reading``,
+    the options the graph was exported with."""
     from .onnx_reader import OnnxReader
     from .predictor import Predictor
 
-    torch_reader = Predictor.from_checkpoint(checkpoint, beam=beam, read_views=read_views, reread_below=reread_below)
+    torch_reader = Predictor.from_checkpoint(checkpoint, beam=beam, reading=reading)
     ort_reader = OnnxReader(onnx_path, beam=beam)
     n = len(images)
     a, b = torch_reader.read(images, batch), ort_reader.read(images, batch)

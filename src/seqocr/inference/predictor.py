@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,10 +13,8 @@ import torch
 from ..charset import Charset
 from ..device import pick_device, place, to_device, use_bf16
 from ..errors import ConfigError
-from ..model.base import split_views
 from ..model.fuse import fold_batchnorm
 from ..model.pixels import pixel_front
-from ..model.views import views_by_detail
 from ..model.weights import load_model, shipped_model
 from ..preprocess import ImageSpec
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_beam
@@ -73,27 +73,16 @@ def beam_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, be
 def guided_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, how: Search, bf16: bool = False
                 ) -> list[Reading]:
     """Beam search guided by a language model or a gazetteer (:mod:`.decoding`) over preprocessed images, with
-    the greedy reader's early exit where the model takes it: every sign read from its ``read_views`` sharpest
-    views, those less confident than ``reread_below`` again with the next sharpest view added."""
+    the greedy reader's early exit where the model takes it (:meth:`~seqocr.model.base.Seq2SeqOCR.search_memory`:
+    the signs less confident than its threshold searched again from their second memory, with more views)."""
     with torch.no_grad(), torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
-        if not getattr(model, "exits_early", False):
-            memory = model.encode(images)
-            found = read_with_exit(lambda k: TorchSteps(model, None, k, memory),
-                                   lambda rows, k: TorchSteps(model, None, k, memory[torch.from_numpy(rows)]),
-                                   images.shape[0], model.max_len, how, 0.0)
-            return readings(found, charset)
-        v, b, k = model.num_views, images.shape[0], model.read_views
-        views = split_views(images, v)                                              # (V·B, 3, H, W)
-        order = views_by_detail(views.unflatten(0, (v, b)))                         # (V, B), sharpest first
-        memory = model.encode_views(views, b, order[:k].sort(0).values).memory
-
-        def more(rows: np.ndarray, beam: int) -> TorchSteps:
-            todo = torch.from_numpy(rows).to(images.device)
-            extra = model.encode_views(views, b, order[k:k + 1].index_select(1, todo), todo).memory
-            return TorchSteps(model, None, beam, torch.cat([memory.index_select(0, todo), extra], 1))
-
-        found = read_with_exit(lambda beam: TorchSteps(model, None, beam, memory), more, b, model.max_len, how,
-                               model.reread_below)
+        start = model.search_memory(images)
+        memory = start.memory
+        more = start.more or (lambda rows: memory.index_select(0, rows))
+        found = read_with_exit(lambda beam: TorchSteps(model, None, beam, memory),
+                               lambda rows, beam: TorchSteps(model, None, beam,
+                                                             more(torch.from_numpy(rows).to(memory.device))),
+                               images.shape[0], model.max_len, how, start.again_below)
     return readings(found, charset)
 
 
@@ -128,29 +117,27 @@ class Predictor(Reader):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, bf16: bool = False, beam: int = 1,
-                        device: str | torch.device = "cpu", read_views: int = 0, reread_below: float | None = None,
+                        device: str | torch.device = "cpu", reading: Mapping[str, Any] | None = None,
                         engine: str = "auto", lm: bool = True) -> Reader:
         """A reader of a checkpoint (``.pt``) or exported weights (``.safetensors``), with PyTorch; or of the
         shipped model when ``path`` is None, with ONNX Runtime where it is installed (the same texts, several times as
-        fast: :mod:`.engine`) unless an option needs PyTorch (``bf16``, ``read_views``, ``reread_below``, a CUDA
-        ``device``) or ``engine="torch"`` asks for it. Attention maps (``read(..., attention=True)``) come from
-        the PyTorch reader only. ``read_views`` > 0: read that many views, the sharpest; ``reread_below``: read a
-        sign less confident than that again with one view more (:func:`load_model`). A language model beside the
+        fast: :mod:`.engine`) unless an option needs PyTorch (``bf16``, a reading option, a CUDA ``device``) or
+        ``engine="torch"`` asks for it. Attention maps (``read(..., attention=True)``) come from the PyTorch reader
+        only. ``reading``: the model's reading options, name -> value, its architecture's to check (:func:`load_model`;
+        the default model's choose which of its views it reads). A language model beside the
         weights (``NAME.lm.npz``, as the shipped model has) guides the reading unless ``lm`` is False."""
         from .engine import ONNXRUNTIME, choose, torch_only
 
-        chosen = choose(path, engine, bf16=bf16, read_views=read_views, reread_below=reread_below,
-                        device=str(device), beam=beam)
+        chosen = choose(path, engine, bf16=bf16, reading=reading, device=str(device), beam=beam)
         if chosen == ONNXRUNTIME:
-            if path is not None or (why := torch_only(bf16=bf16, read_views=read_views, reread_below=reread_below,
-                                                       device=str(device), beam=beam)):
+            if path is not None or (why := torch_only(bf16=bf16, reading=reading, device=str(device), beam=beam)):
                 raise ConfigError(f"engine='onnxruntime' reads the shipped .onnx model as exported; "
                                   f"{'a checkpoint' if path is not None else why} needs engine='torch'")
             from .onnx_reader import OnnxReader
 
             return OnnxReader(None, beam=beam, device=str(device), lm=lm)
         device = pick_device(device)
-        model, cfg, charset, _ = load_model(path, read_views, reread_below)
+        model, cfg, charset, _ = load_model(path, reading)
         reader = cls(model, charset, ImageSpec.from_config(cfg.model), bf16, beam, device)
         reader.guide_beside(shipped_model() if path is None else path, lm)
         return reader

@@ -19,6 +19,7 @@ fixed unrolled graph.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import torch
@@ -40,6 +41,14 @@ class Encoding(NamedTuple):
     memory: Tensor                  # (B, S, hidden): what the decoder attends to
     view_pick: Tensor | None = None  # (V', B): the views read (view dropout, read_views); None: all of them
     aux: dict | None = None         # training-only outputs a loss or the log uses: feature_scale, char_logits
+
+
+class SearchMemory(NamedTuple):
+    """What a search over a batch starts from (:meth:`Seq2SeqOCR.search_memory`): every image's memory, and the
+    images to read again from a second encoding of them (more views) when their first reading is unsure."""
+    memory: Tensor                                # (B, S, hidden)
+    more: Callable[[Tensor], Tensor] | None = None  # rows (B',) -> their second memory (B', S', hidden); None: none
+    again_below: float = 0.0                      # the confidence under which a row is read again from ``more``
 
 
 class Output(NamedTuple):
@@ -72,18 +81,29 @@ class Seq2SeqOCR(nn.Module):
     weight_keys: tuple[str, ...] = ("name", "view_height", "view_width", "num_views", "max_len", "vocab_size",
                                     "hidden")
     glyph_losses: bool = False
-    # its own keys of the model section, beside its code: a dataclass of them with their defaults; the keys that
-    # only change how a trained model reads (--resume may change them); and keys it ignores (older configs carry
-    # them: every model's config once held every architecture's keys)
+    # its own keys of the model section, beside its code: a dataclass of them with their defaults (the registry
+    # hands it only these and the shared ones: seqocr.model.own_keys); and its reading options, the keys that only
+    # change how a trained model reads (a reader may set them: with_reading; --resume may change them)
     Settings: type = NoSettings
     reading_keys: tuple[str, ...] = ()
-    ignored_keys: frozenset[str] = frozenset()
     pretrained_needs: str = "it starts from no published weights"  # what pretrained_stages_in asks of a config
 
     @classmethod
     def settings(cls, m: ModelConfig) -> Any:
         """Its own settings from ``m``'s options, checked (:func:`seqocr.config.parse_options`)."""
-        return parse_options(cls.Settings, m, cls.ignored_keys)
+        return parse_options(cls.Settings, m)
+
+    @classmethod
+    def with_reading(cls, m: ModelConfig, reading: Mapping[str, Any]) -> ModelConfig:
+        """``m`` with the reading options ``reading`` (name -> value: what a reader, export or the command line was
+        asked for, passed through unread) set: each must be one of its :attr:`reading_keys`, else a
+        :class:`~seqocr.errors.ConfigError` naming it. The values are checked with the rest of the config
+        (:meth:`check_config`)."""
+        for key in reading:
+            if key not in cls.reading_keys:
+                raise ConfigError(f"model.{key}: not a reading option of the {m.name} model (its reading options: "
+                                  f"{', '.join(cls.reading_keys) or 'none'})")
+        return m.replace(**reading)
 
     @classmethod
     def values(cls, m: ModelConfig) -> dict[str, Any]:
@@ -143,6 +163,11 @@ class Seq2SeqOCR(nn.Module):
     def encode(self, images: Tensor) -> Tensor:
         """The memory alone (B, S, hidden): what the exported graphs and the beam search read."""
         return self.encode_all(images).memory
+
+    def search_memory(self, images: Tensor) -> SearchMemory:
+        """What a guided search over ``images`` starts from: their memory, and none to read again (a model whose
+        greedy reading reads the unsure images again, from more of their views, says so here)."""
+        return SearchMemory(self.encode(images))
 
     def init_state(self, memory: Tensor) -> tuple[Tensor, ...]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -34,8 +34,8 @@ from torch import Tensor, nn
 
 from ..config import Config, ModelConfig, check_signs
 from ..errors import ConfigError
-from .base import Encoding, Seq2SeqOCR, gru_cell, split_views
-from .views import reread_greedy, sharpest_views
+from .base import Encoding, SearchMemory, Seq2SeqOCR, gru_cell, mask_after_eos, split_views
+from .views import reread_greedy, reread_greedy_views, reread_memory, sharpest_views
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -157,6 +157,15 @@ class DefaultOCR(Seq2SeqOCR):
         if s.neck and not (s.backbone == "ppocrv6" and s.backbone_weights):
             raise ConfigError("model.neck: ppocrv6 needs model.backbone: ppocrv6 and model.backbone_weights (the "
                               "neck is PP-OCRv6's own, read from the same file)")
+
+    @classmethod
+    def with_reading(cls, m: ModelConfig, reading) -> ModelConfig:
+        """A view count alone (``read_views``) reads exactly that many views: the early exit the model had is off
+        unless ``reread_below`` is given too."""
+        m = super().with_reading(m, reading)
+        if "read_views" in reading and "reread_below" not in reading and "reread_below" in m.options:
+            m = m.replace(reread_below=0.0)
+        return m
 
     @classmethod
     def check_shape(cls, m: ModelConfig) -> DefaultSettings:
@@ -292,13 +301,16 @@ class DefaultOCR(Seq2SeqOCR):
         ``train_views`` views drawn per sample in training, or in reading the sharpest ``read_views`` (one more
         with ``reread_below``: the greedy reader's early exit reads fewer first, :meth:`greedy`) (which, in the
         encoding's ``view_pick``)."""
-        v, b = self.num_views, images.shape[0]
-        views = split_views(images, v)                                          # (V·B, 3, H, W), view-major
+        return self.encode_all_views(split_views(images, self.num_views), images.shape[0])
+
+    def encode_all_views(self, views: Tensor, b: int) -> Encoding:
+        """:meth:`encode_all` of ``b`` samples' views already apart (V·B, 3, H, W), view-major."""
+        v = self.num_views
         keep = self.train_views if self.training else self.read_views + (self.reread_below > 0)
         pick = None
         if 0 < keep < v:
             if self.training:
-                pick = torch.rand(b, v, device=images.device).argsort(1)[:, :keep].t()  # (V', B)
+                pick = torch.rand(b, v, device=views.device).argsort(1)[:, :keep].t()  # (V', B)
             else:  # the views with the most detail: mean |difference| of horizontal neighbours
                 pick = sharpest_views(views.unflatten(0, (v, b)), keep)
         return self.encode_views(views, b, pick)
@@ -329,9 +341,24 @@ class DefaultOCR(Seq2SeqOCR):
         """Whether greedy reading takes the early exit (:func:`.views.reread_greedy`): set, and not training."""
         return bool(self.reread_below) and not self.training
 
+    def search_memory(self, images: Tensor) -> SearchMemory:
+        """With the early exit, the memory of each sign's ``read_views`` sharpest views, and for the unsure ones
+        (under ``reread_below``) of one view more (:func:`.views.reread_memory`), as greedy reading reads them."""
+        return reread_memory(self, images) if self.exits_early else super().search_memory(images)
+
     @torch.no_grad()
     def greedy(self, images: Tensor) -> tuple[Tensor, Tensor]:
         return reread_greedy(self, images)[:2] if self.exits_early else super().greedy(images)
+
+    @torch.no_grad()
+    def greedy_views(self, views: Tensor, b: int) -> tuple[Tensor, Tensor]:
+        """:meth:`greedy` of ``b`` signs' views already apart (V·B, 3, H, W), view-major, as
+        :meth:`~.pixels.PixelFront.views` gives them: the same reading, without laying the views side by side
+        only to cut them apart again (a copy there and back in an ONNX graph)."""
+        if self.exits_early:
+            return reread_greedy_views(self, views, b)[:2]
+        greedy = self.decode_steps(self.encode_all_views(views, b))
+        return mask_after_eos(greedy.ids, greedy.probs)
 
     @torch.no_grad()
     def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -30,6 +30,7 @@ THRESHOLD = 0.3           # rapidocr's DB threshold: a pixel of text
 MIN_SIDE = 0.04           # a box under 4 % of the view in either side is a sliver, not a plate
 MARGIN = (0.12, 0.08)     # widening on each side, as a share of the view (x, y): line ends are the likeliest cut
 NOISE_ROUGHNESS = 60.0    # mean |difference| of horizontal neighbours above which a tile is FSNS's noise filler
+NOISE_ROW_STEP = 4        # the roughness is measured on every 4th row
 
 
 def tile_edges(size: Tensor, num_views: int) -> Tensor:
@@ -41,13 +42,20 @@ def tile_edges(size: Tensor, num_views: int) -> Tensor:
     return torch.round(torch.arange(count + 1, device=size.device).double() * (w / count.double()))
 
 
-def cut_tiles(images: Tensor, edges: Tensor) -> Tensor:
-    """(N, C, H, W) float32 -> (N, T, C, H, TW) the tiles between ``edges``, each padded on the right (by repeating
-    the image's last column) to the widest tile's width TW."""
+def cut_tiles(pixels: Tensor, edges: Tensor) -> Tensor:
+    """(N, H, W, C) uint8 -> (N, T, C, H, TW) float32 the tiles between ``edges``, each padded on the right (by
+    repeating the image's last column) to the widest tile's width TW. The columns are gathered from the pixels as
+    they come, a pixel's C bytes at a time (one Gather), then laid out channels first and made float: gathering
+    single float32 values from an (N, C, H, W) copy cost ONNX Runtime about three times as much."""
     widths = (edges[1:] - edges[:-1]).long()                                   # (T,)
-    columns = edges[:-1].long().unsqueeze(1) + torch.arange(widths.max(), device=images.device)   # (T, TW)
-    columns = columns.clamp(max=torch._shape_as_tensor(images)[3] - 1)
-    return images[:, :, :, columns].permute(0, 3, 1, 2, 4)                     # a 2-D index: one Gather
+    columns = edges[:-1].long().unsqueeze(1) + torch.arange(widths.max(), device=pixels.device)   # (T, TW)
+    columns = columns.clamp(max=torch._shape_as_tensor(pixels)[2] - 1)
+    tiles = pixels[:, :, columns].transpose(1, 2)                               # (N, H, T, TW, C) -> (N, T, H, TW, C)
+    n, t, h, tw, c = tiles.shape  # traced from the input: dynamic in a graph
+    # then the channels apart, as the last two axes of (N·T, H·TW, C) swapped: two of ONNX Runtime's fast paths
+    # (the reshape between them keeps its optimizer from making them one 5-D permutation of single bytes, which
+    # cost 3x the Gather)
+    return tiles.reshape(n * t, h * tw, c).transpose(1, 2).reshape(n, t, c, h, tw).float()   # (N, T, C, H, TW)
 
 
 def tile_sources(tiles: Tensor, widths: Tensor, num_views: int) -> Tensor:
@@ -55,10 +63,17 @@ def tile_sources(tiles: Tensor, widths: Tensor, num_views: int) -> Tensor:
     only the first ``k`` tiles hold a real view and the others are FSNS's noise filler (uniform noise: mean
     |difference| of horizontal neighbours about 85, photographs under about 30); every view of a single-view image
     from its one tile. ``tiles`` (N, T, C, H, TW) 8-bit values, ``widths`` (T,) each tile's own width. (Sizes are
-    taken from tensors, never from Python ints, so that a trace keeps the number of tiles dynamic.)"""
-    steps = (tiles[..., 1:] - tiles[..., :-1]).abs().sum((2, 3))               # (N, T, TW - 1) per column
+    taken from tensors, never from Python ints, so that a trace keeps the number of tiles dynamic.)
+
+    The roughness is measured on every :data:`NOISE_ROW_STEP`-th row only (a quarter of the work): still about
+    17,000 differences in a 150-px tile's 38 rows and 3 channels, which put noise at 85 give or take 0.5, far
+    above :data:`NOISE_ROUGHNESS`, and a photograph's every 4th row is no rougher than its others (generated signs:
+    under 40 on the rows read; tests/test_pixels.py). :func:`seqocr.preprocess.noise_free_views`, which reads
+    every row, could only disagree on a tile whose roughness lies near the threshold, which neither kind does."""
+    rows = tiles[..., ::NOISE_ROW_STEP, :]                                      # (N, T, C, ceil(H / step), TW)
+    steps = (rows[..., 1:] - rows[..., :-1]).abs().sum((2, 3))                  # (N, T, TW - 1) per column
     inside = torch.arange(steps.shape[-1], device=tiles.device) < (widths - 1).unsqueeze(1)   # (T, TW - 1)
-    count = (widths - 1).clamp(min=1).double() * torch._shape_as_tensor(tiles)[2:4].prod().double()
+    count = (widths - 1).clamp(min=1).double() * torch._shape_as_tensor(rows)[2:4].prod().double()
     rough = (steps * inside).sum(2).double() / count                           # (N, T)
     noisy = rough > NOISE_ROUGHNESS
     index = torch.ones_like(widths).long().cumsum(0) - 1                       # (T,): 0 .. T - 1
@@ -125,32 +140,40 @@ class PixelFront(nn.Module):
         self.view_size, self.num_views, self.detector = (view_width, view_height), num_views, detector
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
-        images = pixels.permute(0, 3, 1, 2).float()                             # (N, 3, H, W)
-        shape = torch._shape_as_tensor(images)
-        edges = tile_edges(shape[2:], self.num_views)                           # (T + 1,)
-        tiles = cut_tiles(images, edges)                                        # (N, T, 3, H, TW)
+        views, boxes = self.views(pixels)                                       # (V·N, 3, vh, vw), (N, V, 4)
+        v, n, (vw, vh) = self.num_views, pixels.shape[0], self.view_size  # n from the input: the batch stays dynamic
+        x = views.reshape(v, n, 3, vh, vw).permute(1, 2, 3, 0, 4).reshape(n, 3, vh, v * vw)   # (N, 3, vh, V·vw)
+        return x, boxes
+
+    def views(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`forward`'s views apart, view-major (V·N, 3, view_height, view_width), as the model cuts its input
+        (:func:`~.base.split_views`), and the regions (N, V, 4)."""
+        shape = torch._shape_as_tensor(pixels)                                  # (N, H, W, 3)
+        edges = tile_edges(shape[1:3], self.num_views)                          # (T + 1,)
+        tiles = cut_tiles(pixels, edges)                                        # (N, T, 3, H, TW)
         widths = edges[1:] - edges[:-1]                                         # (T,)
-        size = torch.stack([widths, shape[2].double().expand_as(widths)], 1)    # (T, 2) (w, h)
-        size = size.unsqueeze(0).expand(pixels.shape[0], -1, -1).reshape(-1, 2)   # (N·T, 2)
+        size = torch.stack([widths, shape[1].double().expand_as(widths)], 1)    # (T, 2) (w, h)
         flat = tiles.flatten(0, 1)                                              # (N·T, 3, H, TW)
-        regions = whole(size) if self.detector is None else self.find_text(flat, size)
+        regions = self.find_text(tiles, size) if self.detector is not None else None
+        size = size.unsqueeze(0).expand(pixels.shape[0], -1, -1).reshape(-1, 2)   # (N·T, 2)
+        regions = whole(size) if regions is None else regions
         views = resize_regions(flat, regions, self.view_size)                   # (N·T, 3, vh, vw)
         sources = tile_sources(tiles, widths, self.num_views)                   # (N, V)
         first = torch.arange(pixels.shape[0], device=pixels.device).unsqueeze(1) * widths.shape[0]
-        pick = (sources + first).reshape(-1)                                    # rows of the N·T tiles
-        n, vw = pixels.shape[0], self.view_size[0]  # sizes from the input: a trace keeps the batch dynamic
-        views = views.index_select(0, pick).reshape(n, self.num_views, 3, -1, vw)   # (N, V, 3, vh, vw)
-        x = views.permute(0, 2, 3, 1, 4).reshape(n, 3, -1, self.num_views * vw) * (2.0 / 255.0) - 1.0  # (N,3,vh,V·vw)
+        pick = sources + first                                                  # (N, V): rows of the N·T tiles
+        views = views.index_select(0, pick.t().reshape(-1)) * (2.0 / 255.0) - 1.0   # (V·N, 3, vh, vw)
         shift = torch.stack([edges[:-1], torch.zeros_like(widths)] * 2, 1)      # (T, 4): tile -> image pixels
         shift = shift.unsqueeze(0).expand(pixels.shape[0], -1, -1).reshape(-1, 4)
-        boxes = (regions + shift).index_select(0, pick).reshape(n, self.num_views, 4)
-        return x, boxes.float()
+        boxes = (regions + shift).index_select(0, pick.reshape(-1)).reshape(pixels.shape[0], self.num_views, 4)
+        return views, boxes.float()
 
     def find_text(self, tiles: Tensor, size: Tensor) -> Tensor:
-        """Each tile's text region (N·T, 4) float64, in its pixels (:func:`text_regions`)."""
+        """Each tile's text region (N·T, 4) float64, in its pixels (:func:`text_regions`), from ``tiles`` (N, T, 3,
+        H, TW) of sizes ``size`` (T, 2): every image's tile ``t`` is resized whole, with the same weights."""
         small = resize_regions(tiles, whole(size), (DET_SIDE, DET_SIDE), exact=True, height_first=False)
-        x = (small.flip(1) / 255.0 - 0.5) / 0.5                                 # RGB -> BGR, as rapidocr feeds it
+        x = (small.flatten(0, 1).flip(1) / 255.0 - 0.5) / 0.5                   # RGB -> BGR, as rapidocr feeds it
         probability = self.detector(x)[:, 0]                                    # (N·T, S, S)
+        size = size.unsqueeze(0).expand(tiles.shape[0], -1, -1).reshape(-1, 2)  # (N·T, 2)
         return text_regions(probability, size, self.view_size[0] / self.view_size[1])
 
 
@@ -174,6 +197,10 @@ class PixelReader(nn.Module):
         self.model, self.front = model, front
 
     def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if hasattr(self.model, "greedy_views"):  # the views as the front cuts them, not side by side and back
+            views, regions = self.front.views(pixels)
+            ids, probs = self.model.greedy_views(views, pixels.shape[0])
+            return ids, probs, regions
         images, regions = self.front(pixels)
         ids, probs = self.model.greedy(images)
         return ids, probs, regions

@@ -72,10 +72,7 @@ class BidirectionalLSTM(nn.Module):
 
 
 class ReferenceOCR(Seq2SeqOCR):
-    # it reads only the shared keys; a config written when every model's section held the default model's keys
-    # (before each architecture owned its settings) still loads
-    ignored_keys = frozenset({"channels", "attention_dim", "embed_dim", "norm", "rows", "backbone", "backbone_weights",
-                              "trainable_stages", "train_views", "read_views", "temperature", "char_map"})
+    # it reads only the shared keys (a config that carries another architecture's: seqocr.model.own_keys)
 
     @classmethod
     def check_config(cls, cfg: Config) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Encoding, mask_after_eos, split_views
+from .base import Encoding, SearchMemory, mask_after_eos, split_views
 
 TIE_BREAK = 1e-6  # per view index, subtracted from its detail (mean |difference| of neighbours, from 0 to 2)
 
@@ -45,8 +45,13 @@ def reread_greedy(model, images: Tensor, maps: bool = False) -> tuple[Tensor, ..
     """The early exit of a default model with ``read_views`` k and ``reread_below`` t: greedy ids (B, T) and
     probabilities (B, T), masked after EOS as ``greedy``'s, and with ``maps`` the attention laid over the views
     (B, T, V, R, W), zeros on the views a sign was not read from."""
-    v, b, k = model.num_views, images.shape[0], model.read_views
-    views = split_views(images, v)                                              # (V·B, 3, H, W), view-major
+    return reread_greedy_views(model, split_views(images, model.num_views), images.shape[0], maps)
+
+
+def reread_greedy_views(model, views: Tensor, b: int, maps: bool = False) -> tuple[Tensor, ...]:
+    """:func:`reread_greedy` of ``b`` signs' views already apart (V·B, 3, H, W), view-major (``b`` a size taken
+    from a tensor, so that a trace keeps the batch dynamic)."""
+    v, k = model.num_views, model.read_views
     order = views_by_detail(views.unflatten(0, (v, b)))
     first = order[:k].sort(0).values                                            # (k, B)
     encoding = model.encode_views(views, b, first)
@@ -69,6 +74,21 @@ def reread_greedy(model, images: Tensor, maps: bool = False) -> tuple[Tensor, ..
     if maps:
         return ids, probs, attention.index_put((unsure,), again[2][:n])
     return ids, probs
+
+
+def reread_memory(model, images: Tensor) -> SearchMemory:
+    """What a search over ``images`` starts from with the early exit: each sign's memory from its ``read_views``
+    sharpest views, and for the rows read again the memory of those views and the next sharpest one."""
+    v, b, k = model.num_views, images.shape[0], model.read_views
+    views = split_views(images, v)                                              # (V·B, 3, H, W)
+    order = views_by_detail(views.unflatten(0, (v, b)))                         # (V, B), sharpest first
+    memory = model.encode_views(views, b, order[:k].sort(0).values).memory
+
+    def more(rows: Tensor) -> Tensor:
+        extra = model.encode_views(views, b, order[k:k + 1].index_select(1, rows), rows).memory
+        return torch.cat([memory.index_select(0, rows), extra], 1)
+
+    return SearchMemory(memory, more, model.reread_below)
 
 
 def _decode(model, encoding: Encoding, maps: bool) -> tuple[Tensor, Tensor, Tensor | None]:

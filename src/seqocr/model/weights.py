@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 
 from ..charset import Charset
 from ..config import Config, validate
-from ..errors import ConfigError, DataError, one_line
+from ..errors import DataError, one_line
 from ..fsutil import atomic_write
 from ..preprocess import DEFAULT_MAX_PIXELS
 
@@ -135,22 +136,18 @@ def read_any(path: Path) -> dict[str, Any]:
 MAX_STEPS = 1024  # decoder steps a stored config may ask for (FSNS models use 38, the reference 64)
 
 
-def load_model(path: str | Path | None = None, read_views: int = 0, reread_below: float | None = None
+def load_model(path: str | Path | None = None, reading: Mapping[str, Any] | None = None
                ) -> tuple[torch.nn.Module, Config, Charset, dict[str, Any]]:
     """Rebuild the model in eval mode from a checkpoint (``.pt``) or exported weights (``.safetensors``) alone;
-    ``None`` loads the shipped model. ``read_views`` > 0 makes it read that many of its views, the sharpest
-    (``model.read_views``, a reading choice: faster, the same weights), and no more (its early exit off) unless
-    ``reread_below`` is given too: the confidence under which a sign is read again with one view more
-    (``model.reread_below``; 0: never)."""
-    from . import build_model, check_config, num_classes_for
+    ``None`` loads the shipped model. ``reading``: reading options (name -> value, e.g. the default model's
+    ``{"read_views": 3}``), the same weights read another way; each is its architecture's to check
+    (:func:`seqocr.model.with_reading`), and the returned config carries them."""
+    from . import build_model, check_config, num_classes_for, with_reading
 
     path = Path(path) if path is not None else shipped_model()
     state = read_any(path)
     cfg = Config.from_dict(state["config"], where=str(path))
-    if read_views:
-        cfg.model.options["read_views"] = read_views
-    if reread_below is not None or (read_views and "reread_below" in cfg.model.options):
-        cfg.model.options["reread_below"] = reread_below or 0.0
+    cfg.model = with_reading(cfg.model, reading)
     validate(cfg)
     check_config(cfg)
     m = cfg.model
@@ -166,9 +163,6 @@ def load_model(path: str | Path | None = None, read_views: int = 0, reread_below
         expected = build_model(m, num_classes).state_dict()  # allocation it asks for
     check_weights(path, state["model"], expected)
     model = build_model(m, num_classes)
-    if read_views and getattr(model, "read_views", None) != read_views:
-        raise ConfigError(f"model.read_views: the {m.name} model reads every view; only the default model reads "
-                          f"fewer")
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, charset, state
