@@ -36,6 +36,7 @@ from seqocr.config import Config
 from seqocr.data import build_dataset
 from seqocr.data.synth import VERIFY_SEED, sign_images
 from seqocr.inference.beam import beam_paths
+from seqocr.inference.decoding import lm_card
 from seqocr.inference.evaluate import rows_kept_at
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
@@ -229,32 +230,6 @@ def blank_confidences(weights: Path) -> dict[str, float]:
     return {k: round(r.confidence, 4) for k, r in zip(images, readings)}
 
 
-def lm_note() -> list[str]:
-    """The card's section on the language model shipped beside the weights: what it is, how it reads, where its
-    words come from and under which licences."""
-    from seqocr.inference.decoding import GATE, LM_BEAM, LM_BONUS, LM_WEIGHT
-    from seqocr.inference.lm import NgramLM
-
-    lm = NgramLM.load(LM_SHIPPED)
-    words = lm.meta.get("words", {})
-    return [
-        "", "## The language model beside it", "",
-        (f"`{LM_SHIPPED.name}` ({LM_SHIPPED.stat().st_size / 1e6:.1f} MB): a character {lm.order}-gram of French "
-         f"street names (interpolated Kneser-Ney; `seqocr lm`), counted from {lm.meta.get('names', 0):,} street names "
-         f"that the generator's grammar made of {sum(words.values()):,} words (seed {lm.meta.get('seed', 0)}, "
-         f"n-grams seen fewer than {lm.meta.get('min_count', 1)} times dropped). No FSNS label and no list of whole "
-         "street names went into it."),
-        (f"Every reading of this model uses it: a sign whose greedy reading is less confident than {GATE} is "
-         f"searched again by a beam of {LM_BEAM} (the encoder and step graphs beside the `.onnx`) with the language "
-         f"model fused at weight {LM_WEIGHT} and {LM_BONUS} per character; `--no-lm` (`lm=False` in Python) reads "
-         "without it. The figures above are measured reading with it."),
-        "", "Its word lists and their licences:", "",
-        *[f"- {name}: {what}" for name, what in lm.meta.get("sources", {}).items()],
-        "", "The file is a derivative of those lists and is distributed under CC-BY-SA 4.0 (wordfreq's data's",
-        "licence), with the attributions above.",
-    ]
-
-
 def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank: dict, bundled: dict,
          crop: str = "") -> str:
     h = heldout["metrics"]
@@ -300,7 +275,7 @@ def card(facts: dict, heldout: dict, real: dict | None, calibration: dict, blank
     lines += calib + risk_coverage(kinds)
     lines += ["", "Metrics are the reference's (exact match; Σ2·LCS/Σ(|gt|+|pred|)), on raw strings (case- and",
               "accent-sensitive). Limits: trained only on generated signs; no real FSNS image was used.", "",
-              *BACKBONE_NOTE, *(DETECTOR_NOTE if crop == "text" else []), *(lm_note() if LM_SHIPPED.is_file() else [])]
+              *BACKBONE_NOTE, *(DETECTOR_NOTE if crop == "text" else []), *(lm_card(LM_SHIPPED) if LM_SHIPPED.is_file() else [])]
     exact_real = sum(t == p for _, t, p, _ in real["rows"]) if real else 0
     if (h["annotation_precision"] < 0.9 or h["character_precision"] < 0.98 or exact_real < 6 or h["ece"] > 0.05
             or max(blank.values()) >= 0.1):

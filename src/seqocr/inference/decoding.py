@@ -148,3 +148,25 @@ def gated(greedy: Found, again: Callable[[np.ndarray], Found], how: Search, agai
         greedy, unsure = Found(greedy.ids, greedy.probs, held), unsure | ~held
     unsure = np.flatnonzero(unsure)
     return greedy.replace(unsure, again(unsure)) if len(unsure) else greedy
+
+
+def lm_card(path: Path) -> list[str]:
+    """A model card's section (Markdown lines) on the language model file ``path`` shipped beside the weights:
+    what it is, how the readers use it, and where its words come from under which licences (its metadata)."""
+    lm = NgramLM.load(path)
+    meta, words = lm.meta, lm.meta.get("words", {})
+    return [
+        "", "## The language model beside it", "",
+        (f"`{path.name}` ({path.stat().st_size / 1e6:.1f} MB): a character {lm.order}-gram of French street names "
+         f"(interpolated Kneser-Ney; `seqocr lm`), counted from {meta.get('names', 0):,} street names that the "
+         f"generator's grammar made of {sum(words.values()):,} words (seed {meta.get('seed', 0)}, n-grams seen fewer "
+         f"than {meta.get('min_count', 1)} times dropped). No FSNS label and no list of whole street names went into it."),
+        (f"Every reading of this model uses it: a sign whose greedy reading is less confident than {GATE} is "
+         f"searched again by a beam of {LM_BEAM} (the encoder and step graphs beside the `.onnx`) with the language "
+         f"model fused at weight {LM_WEIGHT} and {LM_BONUS} per character; `--no-lm` (`lm=False` in Python) reads "
+         "without it. The figures above are measured reading with it."),
+        "", "Its word lists and their licences:", "",
+        *[f"- {name}: {what}" for name, what in meta.get("sources", {}).items()],
+        "", "The file is a derivative of those lists and is distributed under CC-BY-SA 4.0 (wordfreq's data's",
+        "licence), with the attributions above.",
+    ]
