@@ -318,6 +318,16 @@ def repackage() -> dict:
     return verified
 
 
+def place_lm(lm: str | None, none: bool) -> None:
+    """The language model file ``lm`` shipped beside the weights, or with ``none`` no language model (and no beam
+    graphs) shipped; neither: as it is."""
+    if lm:
+        shutil.copyfile(lm, LM_SHIPPED)
+    elif none:
+        for path in (LM_SHIPPED, *beam_paths(SHIPPED.with_suffix(".onnx"))):
+            path.unlink(missing_ok=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default="runs/shipped/last.pt")
@@ -341,11 +351,7 @@ def main() -> None:
                          "them, the .onnx exported from pixels and verified, the card's detector note), no training "
                          "run needed")
     args = ap.parse_args()
-    if args.lm:
-        shutil.copyfile(args.lm, LM_SHIPPED)
-    elif args.no_lm:
-        for path in (LM_SHIPPED, *beam_paths(SHIPPED.with_suffix(".onnx"))):
-            path.unlink(missing_ok=True)
+    place_lm(args.lm, args.no_lm)
     if args.repackage:
         verified = repackage()
         print(json.dumps({"onnx_verified": verified}))

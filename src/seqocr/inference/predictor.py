@@ -152,7 +152,10 @@ class Predictor(Reader):
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
         """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked (greedy only);
-        ``beam`` overrides the reader's beam width for this batch."""
+        ``beam`` overrides the reader's beam width for this batch. Attention maps come from greedy reading: asked
+        for them, a reader guided only by the language model beside its model's file reads greedily."""
         images = batch if isinstance(batch, torch.Tensor) else to_device(torch.from_numpy(batch), self.device)
-        return model_read(self.model, images, self.charset, self.bf16, self.beam if beam is None else beam, attention,
-                          self.search)
+        search, beam = self.search, self.beam if beam is None else beam
+        if attention and self.lm_by_default:
+            search, beam = None, 1
+        return model_read(self.model, images, self.charset, self.bf16, beam, attention, search)

@@ -65,6 +65,7 @@ class Reader:
     search: Search | None = None  # a language model or a gazetteer guiding the beam search (:meth:`guide`)
     lm_file: Path | None = None  # the language model beside the model's file (:func:`lm_beside`)
     lm_name: str | None = None  # the file name of the language model the reader reads with, if any
+    lm_by_default: bool = False  # its search is the language model beside the model's file, no other (guide_beside)
     reads_pixels: bool = False  # the model takes the image's pixels and cuts, crops and resizes them itself
 
     def guide(self, lm: str | Path | None = None, lexicon: str | Path | None = None, lm_weight: float = LM_WEIGHT,
@@ -77,6 +78,7 @@ class Reader:
         self.search = Search.load(self.charset, beam or self.beam if self.beam > 1 else beam, lm, lm_weight,
                                   lm_bonus, lexicon, gate)
         self.lm_name = Path(lm).name if lm and self.search.prior is not None else None
+        self.lm_by_default = False
         if self.search.guided:
             self.beam = self.search.beam
         return self
@@ -87,6 +89,7 @@ class Reader:
         self.lm_file = lm_beside(model_path)
         if lm and self.lm_file is not None:
             self.guide(self.lm_file)
+            self.lm_by_default = True
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, **options) -> list[Reading]:  # pragma: no cover
         """Preprocessed images (N, 3, H, V·W) float32 in [-1, 1] -> readings."""
