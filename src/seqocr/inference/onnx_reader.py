@@ -125,7 +125,7 @@ class OnnxReader(Reader):
     def _run(self, feed: dict[str, np.ndarray], attention: bool, beam: int | None) -> list[Reading]:
         beam = check_beam(self.beam if beam is None else beam)
         if attention:  # the exported greedy graph outputs ids and probs only (export.py)
-            raise ConfigError(ATTENTION_NEEDS_TORCH if beam == 1 else ATTENTION_NEEDS_GREEDY)
+            raise ConfigError(ATTENTION_NEEDS_TORCH if beam == 1 or self.lm_by_default else ATTENTION_NEEDS_GREEDY)
         if self.search is not None and self.search.guided:
             return self._guided(feed, beam)
         if beam > 1:
