@@ -74,7 +74,10 @@ MODULES = {
                          functions=("*Trainer*resume*", "*Trainer*save*", "*loop.x_train__*")),
     "inference/export": Module(("tests/test_onnx.py",)),
     "inference/onnx_reader": Module(("tests/test_onnx.py", "tests/test_safe_loading.py")),
-    # issue 36's language model: add "inference/lm" (and "inference/lexicon") with their test files once they land
+    # the language model, the gazetteer and the guided search over them (issue 36)
+    "inference/lm": Module(("tests/test_lm.py",)),
+    "inference/lexicon": Module(("tests/test_lexicon.py",)),
+    "inference/decoding": Module(("tests/test_lexicon.py", "tests/test_guided_read.py")),
 }
 COPIED = ("src", "tests", "scripts", "configs")
 CONFIG = """[tool.pytest.ini_options]
