@@ -84,7 +84,6 @@ DETECTOR_NOTE = [  # where the model reads each view's text region (model.crop: 
     f"frozen (`detector.*`, `seqocr.model.ppocr_det`), run at {DET_SIDE}x{DET_SIDE} inside the model's forward and its ONNX",
     "graph with the crop (`seqocr.model.pixels`): reading needs neither that wheel nor a second session.",
 ]
-OLD_DETECTOR_NOTE = "Before the backbone, each view is cut to its text by PP-OCRv6 det small"  # the card's paragraph
 
 CARD = SHIPPED.with_name("MODEL_CARD.md")
 
@@ -304,28 +303,33 @@ def repackage() -> dict:
     """The shipped files again from the shipped weights, nothing trained or measured again: the weights file
     rewritten with the text detector's weights inside it (a file written before the detector was part of the model
     gets them from the rapidocr wheel, unchanged: ``weights.with_detector``), the .onnx exported again from it (the
-    graph from pixels) and verified against PyTorch, and the card's paragraph on the detector brought up to date."""
+    graph from pixels, with the beam graphs where a language model ships) and verified against PyTorch."""
     state = read_any(SHIPPED)
     write_weights(state, SHIPPED, state.get("info", {}))
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"), beam=LM_SHIPPED.is_file())
-    verified = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
-    text = CARD.read_text(encoding="utf-8")
-    if OLD_DETECTOR_NOTE in text:
-        start = text.index(OLD_DETECTOR_NOTE)
-        end = text.find("\n\n", start)
-        text = text[:start] + "\n".join(DETECTOR_NOTE[1:]) + (text[end:] if end >= 0 else "\n")
-        CARD.write_text(text, encoding="utf-8")
-    return verified
+    return verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
 
 
 def place_lm(lm: str | None, none: bool) -> None:
-    """The language model file ``lm`` shipped beside the weights, or with ``none`` no language model (and no beam
-    graphs) shipped; neither: as it is."""
+    """Ship the language model file ``lm`` beside the weights, or with ``none`` none (nor beam graphs)."""
     if lm:
         shutil.copyfile(lm, LM_SHIPPED)
     elif none:
         for path in (LM_SHIPPED, *beam_paths(SHIPPED.with_suffix(".onnx"))):
             path.unlink(missing_ok=True)
+
+
+def ship_weights(args, checkpoint: Path, state: dict, facts: dict) -> dict:
+    """The weights written as shipped, their temperature fitted (or kept: ``--keep-temperature``); the fit's figures."""
+    if args.keep_temperature:
+        write_weights(state, SHIPPED, facts)
+        return json.loads(args.keep_temperature)
+    with tempfile.TemporaryDirectory() as tmp:
+        calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp), args.read_views,
+                                            args.reread_below)
+        print(json.dumps({"calibration": calibration}), flush=True)
+        export_weights(calibrated, SHIPPED, facts)
+    return calibration
 
 
 def main() -> None:
@@ -346,9 +350,12 @@ def main() -> None:
     ap.add_argument("--recalibrate", action="store_true",
                     help="the shipped weights as they are, their temperature fitted again, every figure of the card "
                          "measured again (with --lm: reading with it), no training run needed")
+    ap.add_argument("--keep-temperature", metavar="JSON",
+                    help="with --recalibrate: keep the weights' temperature, fitted earlier as this JSON says "
+                         '({"temperature", "set", "ece_before", "ece_after"}), and only measure again')
     ap.add_argument("--repackage", action="store_true",
                     help="only write the shipped files again from the shipped weights (the detector's weights inside "
-                         "them, the .onnx exported from pixels and verified, the card's detector note), no training "
+                         "them, the .onnx exported from pixels and verified), no training "
                          "run needed")
     args = ap.parse_args()
     place_lm(args.lm, args.no_lm)
@@ -368,11 +375,7 @@ def main() -> None:
                  "(`model.reread_below`)" if args.reread_below else "")
         facts["views_read"] = (f"the {args.read_views} sharpest of each sign's 4 (`model.read_views`){again}; "
                                "`seqocr read --read-views 4` reads all")
-    with tempfile.TemporaryDirectory() as tmp:
-        calibrated, calibration = calibrate(checkpoint, args.calibration, Path(tmp), args.read_views,
-                                            args.reread_below)
-        print(json.dumps({"calibration": calibration}), flush=True)
-        export_weights(calibrated, SHIPPED, facts)
+    calibration = ship_weights(args, checkpoint, state, facts)
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"), beam=LM_SHIPPED.is_file())
     facts["onnx_verified"] = verify_onnx(SHIPPED, onnx_path, sign_images(VERIFY_SEED, 32, "test"))
     facts["parameters"] = parameters(SHIPPED)
