@@ -37,6 +37,7 @@ class Search:
     lm_bonus: float = 0.0
     lexicon: Lexicon | None = None
     gate: float = GATE  # guided search only where greedy reading is less confident than this (1: every sign)
+    lm_path: Path | None = None  # the file the language model was read from
 
     def __post_init__(self):
         check_beam(self.beam)
@@ -57,7 +58,8 @@ class Search:
         names = Lexicon.from_file(lexicon, charset) if lexicon else None
         if not beam:
             beam = LM_BEAM if model is not None or names is not None else 1
-        return cls(beam, model, lm_weight if model is not None else 0.0, lm_bonus, names, gate)
+        return cls(beam, model, lm_weight if model is not None else 0.0, lm_bonus, names, gate,
+                   Path(lm) if model is not None else None)
 
     @property
     def guided(self) -> bool:

@@ -64,9 +64,11 @@ class OnnxReader(Reader):
         self.reads_pixels = any(i.name == "pixels" for i in self.session.get_inputs())  # else preprocessed images
         self.metadata = meta
         self.beam_sessions = None  # (encoder, step), loaded on the first beam search
-        self.guide_beside(self.path, lm)
-        if self.beam > 1:
+        if self.beam > 1:  # a beam asked for: its graphs loaded and checked now
             self._beam_graphs()
+        self.guide_beside(self.path, lm)
+        if self.search is not None and not self.beam_ready:  # the language model beside: its graphs on first search
+            self._missing_graphs()
 
     def _session(self, path: Path):
         try:
@@ -94,11 +96,7 @@ class OnnxReader(Reader):
         if self.beam_sessions is None:
             names = beam_paths(self.path)
             if not all(p.is_file() for p in names):
-                guided = self.search is not None and self.search.guided
-                hint = f" (or read without {self.lm_file.name}: --no-lm, lm=False)" if guided and self.lm_file else ""
-                raise DataError(f"{self.path}: {'guided reading' if guided else 'beam search'} with ONNX Runtime needs "
-                                f"{names[0].name} and {names[1].name} beside it; write them with seqocr export "
-                                f"--beam{hint}")
+                self._missing_graphs()
             sessions = tuple(self._session(p) for p in names)
             for p, s in zip(names, sessions):
                 meta = s.get_modelmeta().custom_metadata_map
@@ -106,6 +104,13 @@ class OnnxReader(Reader):
                     raise DataError(f"{p}: not the beam graph of {self.path.name} (another model or export)")
             self.beam_sessions = sessions
         return self.beam_sessions
+
+    def _missing_graphs(self) -> None:
+        names = beam_paths(self.path)
+        guided = self.search is not None and self.search.guided
+        hint = f" (or read without {self.lm_file.name}: --no-lm, lm=False)" if guided and self.lm_file else ""
+        raise DataError(f"{self.path}: {'guided reading' if guided else 'beam search'} with ONNX Runtime needs "
+                        f"{names[0].name} and {names[1].name} beside it; write them with seqocr export --beam{hint}")
 
     def read_pixels(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
         """Images of one size (N, H, W, 3) uint8 RGB -> readings: the graph does the rest (export.py), and says the

@@ -64,8 +64,6 @@ class Reader:
     beam: int = 1
     search: Search | None = None  # a language model or a gazetteer guiding the beam search (:meth:`guide`)
     lm_file: Path | None = None  # the language model beside the model's file (:func:`lm_beside`)
-    lm_name: str | None = None  # the file name of the language model the reader reads with, if any
-    lm_by_default: bool = False  # its search is the language model beside the model's file, no other (guide_beside)
     reads_pixels: bool = False  # the model takes the image's pixels and cuts, crops and resizes them itself
 
     def guide(self, lm: str | Path | None = None, lexicon: str | Path | None = None, lm_weight: float = LM_WEIGHT,
@@ -77,11 +75,22 @@ class Reader:
         others keep it; 1: every sign). Neither file: the reader's plain reading. Returns the reader."""
         self.search = Search.load(self.charset, beam or self.beam if self.beam > 1 else beam, lm, lm_weight,
                                   lm_bonus, lexicon, gate)
-        self.lm_name = Path(lm).name if lm and self.search.prior is not None else None
-        self.lm_by_default = False
         if self.search.guided:
             self.beam = self.search.beam
         return self
+
+    @property
+    def lm_name(self) -> str | None:
+        """The file name of the language model the reader reads with, if any."""
+        search = self.search
+        return search.lm_path.name if search is not None and search.prior is not None and search.lm_path else None
+
+    @property
+    def lm_by_default(self) -> bool:
+        """Whether the reader's search is the language model beside its model's file and nothing else."""
+        search = self.search
+        return (search is not None and search.lexicon is None and self.lm_file is not None
+                and search.lm_path == self.lm_file)
 
     def guide_beside(self, model_path: str | Path, lm: bool) -> None:
         """Note the language model beside ``model_path`` (:func:`lm_beside`) and, with ``lm``, read with it at its
@@ -89,7 +98,6 @@ class Reader:
         self.lm_file = lm_beside(model_path)
         if lm and self.lm_file is not None:
             self.guide(self.lm_file)
-            self.lm_by_default = True
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, **options) -> list[Reading]:  # pragma: no cover
         """Preprocessed images (N, 3, H, V·W) float32 in [-1, 1] -> readings."""
