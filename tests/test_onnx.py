@@ -1,6 +1,7 @@
 """ONNX export -> ONNX Runtime parity for both models, and the torch-free reader."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -83,6 +84,29 @@ def test_the_onnx_reader_never_imports_torch(tmp_path, fsns):
     lines = proc.stdout.strip().splitlines()
     assert json.loads(lines[0])["image"].endswith("sign-0000000.png")
     assert json.loads(lines[-1])["samples"] == 4
+
+
+def test_a_reader_opened_again_on_an_unchanged_file_shares_its_session_and_a_rewritten_file_is_opened_afresh(
+        tmp_path, fsns, monkeypatch):
+    import shutil
+
+    from seqocr.inference import onnx_reader
+    from seqocr.inference.onnx_reader import OnnxReader
+
+    onnx_path = export_onnx(tiny_checkpoint(tmp_path, "default", fsns), tmp_path / "m.onnx")
+    first = OnnxReader(onnx_path)
+    assert OnnxReader(onnx_path).session is first.session
+    assert OnnxReader(onnx_path, threads=1).session is not first.session  # other threads: a session of its own
+    stat = onnx_path.stat()
+    os.utime(onnx_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))  # as if rewritten, with the same size
+    again = OnnxReader(onnx_path)
+    assert again.session is not first.session and OnnxReader(onnx_path).session is again.session
+    monkeypatch.setattr(onnx_reader, "KEPT_SESSIONS", 2)
+    opened = [OnnxReader(shutil.copy(onnx_path, tmp_path / f"copy{k}.onnx")).session
+              for k in range(3)]  # one more than are kept: the least recently used closed
+    assert len(onnx_reader._sessions) == 2
+    assert OnnxReader(tmp_path / "copy1.onnx").session is opened[1]
+    assert OnnxReader(tmp_path / "copy0.onnx").session is not opened[0]
 
 
 def test_int8_quantized_model_keeps_its_metadata_and_reads(tmp_path, fsns, capsys):

@@ -8,6 +8,8 @@ search (``beam`` > 1) also reads the encoder and step graphs that ``seqocr expor
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +31,13 @@ ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the 
 
 # what the beam graphs must share with the greedy one: the same model, decoded and preprocessed alike
 SAME_MODEL = ("model", "step", "max_len", "charset", "preprocess")
+# ONNX Runtime sessions kept open in a process, the most recently used (the shipped model's three graphs and a few
+# more): a reader opened again on an unchanged file, with the same threads and device, shares the session already
+# built (building one optimises the graph: seconds for the shipped model); ONNX Runtime runs a session from
+# several threads at once.
+KEPT_SESSIONS = 6
+_sessions: OrderedDict[tuple, object] = OrderedDict()
+_sessions_lock = threading.Lock()
 
 
 def providers(device: str) -> list:
@@ -78,13 +87,24 @@ class OnnxReader(Reader):
         if not path.is_file():
             raise DataError(f"{path}: ONNX model not found")
         chosen = providers(self.device)
+        stat = path.stat()  # the file as it is now: one rewritten in place is opened afresh
+        key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, self.threads, self.device)
+        with _sessions_lock:
+            if key in _sessions:
+                _sessions.move_to_end(key)
+                return _sessions[key]
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
-            return ort.InferenceSession(str(path), options, providers=chosen)
+            session = ort.InferenceSession(str(path), options, providers=chosen)
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad files
             raise DataError(f"{path}: not a readable ONNX model ({type(e).__name__})") from None
+        with _sessions_lock:
+            _sessions[key] = session
+            while len(_sessions) > KEPT_SESSIONS:
+                _sessions.popitem(last=False)
+        return session
 
     @property
     def beam_ready(self) -> bool:
