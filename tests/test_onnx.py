@@ -15,10 +15,24 @@ from seqocr.inference.export import export_onnx, verify_onnx
 from tests.helpers import SAMPLES, samples_from_labels, tiny_checkpoint
 
 
+@pytest.fixture(scope="module")
+def reference_export(tmp_path_factory):
+    """A tiny reference model's checkpoint and its ONNX graphs, greedy and beam (its export is slow: the 64 greedy
+    steps are unrolled)."""
+    from seqocr.charset import Charset
+
+    tmp = tmp_path_factory.mktemp("reference")
+    ckpt = tiny_checkpoint(tmp, "reference", Charset.fsns())
+    return ckpt, export_onnx(ckpt, tmp / "reference.onnx", beam=True)
+
+
 @pytest.mark.parametrize("name", ["default", "reference"])
-def test_export_then_verify(tmp_path, fsns, name):
-    ckpt = tiny_checkpoint(tmp_path, name, fsns)
-    out = export_onnx(ckpt, tmp_path / f"{name}.onnx")
+def test_export_then_verify(tmp_path, fsns, name, request):
+    if name == "reference":
+        ckpt, out = request.getfixturevalue("reference_export")
+    else:
+        ckpt = tiny_checkpoint(tmp_path, name, fsns)
+        out = export_onnx(ckpt, tmp_path / f"{name}.onnx")
     result = verify_onnx(ckpt, out, sign_images(VERIFY_SEED, 6 if name == "reference" else 20), batch=4)
     assert result["texts_differ"] == 0 and result["max_char_prob_gap"] <= 1e-3
     import onnx
@@ -26,6 +40,18 @@ def test_export_then_verify(tmp_path, fsns, name):
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert json.loads(meta["charset"])["chars"] == fsns.chars and meta["step"] == "7"
     assert json.loads(meta["preprocess"])["view_height"] == (16 if name == "default" else 128)
+
+
+def test_the_reference_models_beam_graphs_read_what_pytorch_reads(reference_export):
+    """The reference model's decoder state has no per-image entry that a beam reorders, and its step returns all
+    of it."""
+    from seqocr.inference.onnx_reader import OnnxReader
+    from seqocr.inference.predictor import Predictor
+
+    ckpt, out = reference_export
+    image = [str(SAMPLES / "sign-0000000.png")]
+    got, want = OnnxReader(out, beam=2).read(image)[0], Predictor.from_checkpoint(ckpt, beam=2).read(image)[0]
+    assert got.text == want.text and got.confidence == pytest.approx(want.confidence, rel=1e-3)
 
 
 def test_verify_fails_on_confidences_alone(tmp_path, fsns):
