@@ -3,7 +3,7 @@
 #
 #   bash scripts/gpu_train.sh --out DIR [--minutes M] [--device cuda|cpu] [--init-from CKPT] [--config C]
 #                             [--bundle gpu-bundle] [--set KEY=VALUE ...] [--bench MODEL:BATCH,...]
-#                             [--profile-batch N]
+#                             [--bench-steps N] [--profile-batch N]
 #
 # 1. installs what is missing from the carried bundle (scripts/gpu_bundle.sh made it here): the wheels with pip
 #    --no-index, the fonts through SEQOCR_FONT_DIR; seqocr itself without dependencies when it is not importable;
@@ -18,14 +18,15 @@
 #    view size trained at, the learning rate and where the run started);
 # 4. with --bench (e.g. default:32,default:1024,reference:32,reference:128): DIR/bench.jsonl, the training step's
 #    images/s and MFU against the device's measured bf16 peak for each model and batch (`seqocr bench train`; a
-#    batch that does not fit is a line with "error"), and DIR/profile.txt, where the step's time goes
+#    batch that does not fit is a line with "error"; --bench-steps timed steps each, default 10, after up to 3
+#    warm-up steps), and DIR/profile.txt, where the step's time goes
 #    (benchmarks/profile_step.py: torch.profiler over 5 steps of --config at --profile-batch, default 256).
 #
 # With `--device cpu --minutes 1` the same script runs on a laptop (tests/test_gpu_script.py runs a short dry run).
 # Uses $PYTHON, else the project's .venv/bin/python when there is one (make venv), else python3.
 set -euo pipefail
 if [ -n "${PYTHON:-}" ]; then PY=$PYTHON; elif [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
-OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/continue.yaml BUNDLE=gpu-bundle BENCH="" PROFILE_BATCH=256
+OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/continue.yaml BUNDLE=gpu-bundle BENCH="" BENCH_STEPS=10 PROFILE_BATCH=256
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     --bundle) BUNDLE="$2"; shift 2 ;;
     --set) EXTRA+=(--set "$2"); shift 2 ;;
     --bench) BENCH="$2"; shift 2 ;;
+    --bench-steps) BENCH_STEPS="$2"; shift 2 ;;
     --profile-batch) PROFILE_BATCH="$2"; shift 2 ;;
     *) echo "gpu_train: unknown option $1" >&2; exit 2 ;;
   esac
@@ -105,8 +107,8 @@ print('bf16' if bf16_pays(d('$DEVICE')) else 'fp32')")
   IFS=, read -r -a runs <<< "$BENCH"
   for run in "${runs[@]}"; do
     model=${run%%:*} batch=${run##*:}
-    "$PY" -m seqocr bench train --model "$model" --batch-size "$batch" --dtype "$DTYPE" --device "$DEVICE" --steps 10 \
-        --warmup 3 --json >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err" \
+    "$PY" -m seqocr bench train --model "$model" --batch-size "$batch" --dtype "$DTYPE" --device "$DEVICE" --steps "$BENCH_STEPS" \
+        --warmup $(( BENCH_STEPS < 3 ? BENCH_STEPS : 3 )) --json >> "$OUT/bench.jsonl" 2>> "$OUT/bench.err" \
       || echo "{\"model\": \"$model\", \"batch\": $batch, \"error\": \"failed: see bench.err (out of memory?)\"}" \
            >> "$OUT/bench.jsonl"
   done

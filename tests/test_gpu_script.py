@@ -22,7 +22,7 @@ def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_pat
     out = tmp_path / "gpu"
     r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "1",
                         "--config", str(ROOT / "configs" / "tiny.yaml"), "--set", "train.steps=3", "--set", "data.val=",
-                        "--set", "train.log_every=1", "--bench", "default:2,default:0", "--profile-batch", "2"],
+                        "--set", "train.log_every=1", "--bench", "default:2,default:0", "--bench-steps", "1", "--profile-batch", "2"],
                        cwd=ROOT, capture_output=True, text=True, timeout=240,
                        env={**os.environ, "PYTHON": sys.executable}, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
