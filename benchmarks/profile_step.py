@@ -18,7 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from seqocr.config import load_config
-from seqocr.device import pick_device, place, to_device
+from seqocr.device import pick_device, place_model, to_device
 from seqocr.fsns import NUM_CLASSES
 from seqocr.model import build_model, num_classes_for
 from seqocr.train.bench import random_inputs, timed_step
@@ -30,7 +30,7 @@ def profile_table(config: str, overrides: list[str], device: str, batch: int, st
     cfg = load_config(config, overrides)
     where = pick_device(device)
     torch.manual_seed(0)
-    model = place(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), where)
+    model = place_model(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), where)
     opt = adam(model.parameters(), cfg.train)
     images, targets = random_inputs(cfg, batch, model.num_classes)
     step = timed_step(cfg, model, opt, to_device(images, where), targets.to(where), bf16)

@@ -53,7 +53,7 @@ from seqocr.model.weights import (
 )
 from seqocr.preprocess import ImageSpec
 from seqocr.textcrop import DET_SIDE
-from seqocr.train.evaluate import calibration_data, evaluate
+from seqocr.train.evaluate import calibration_data, evaluate_dataset
 from seqocr.train.finetune import init_source
 
 BUNDLED = SHIPPED.parent.parent / "samples" / "labels.tsv"  # the signs shipped in the package, read in the tests
@@ -187,7 +187,7 @@ def measure(weights: Path, source: str, n: int = 0) -> dict:
     ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1, synth_n=n,
                        synth_split="test", seed=1)
     reader = Predictor.from_checkpoint(weights, engine="torch")
-    metrics, rows = evaluate(reader, ds, cfg.model.max_len, batch_size=32)
+    metrics, rows = evaluate_dataset(reader, ds, cfg.model.max_len, batch_size=32)
     return {"metrics": metrics, "rows": rows}
 
 

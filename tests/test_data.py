@@ -9,7 +9,7 @@ from PIL import Image
 from seqocr.charset import EOS, PAD
 from seqocr.data.datasets import Collate, StreamSampler, encode_targets
 from seqocr.errors import DataError
-from seqocr.preprocess import ImageSpec, _random_crop, eval_transform, load_image, split_views, train_transform
+from seqocr.preprocess import ImageSpec, _random_crop, eval_transform, load_image, train_transform, view_images
 
 
 def strip(w=600, h=150):
@@ -20,11 +20,11 @@ def strip(w=600, h=150):
 
 
 def test_a_four_view_strip_is_split_and_another_image_is_repeated():
-    views = split_views(strip(), 4)
+    views = view_images(strip(), 4)
     assert [v.size for v in views] == [(150, 150)] * 4
     assert [v.getpixel((75, 75)) for v in views] == [(0, 255, 30), (60, 195, 30), (120, 135, 30), (180, 75, 30)]
     photo = Image.new("RGB", (300, 100), (9, 9, 9))
-    assert split_views(photo, 4) == [photo] * 4
+    assert view_images(photo, 4) == [photo] * 4
 
 
 def test_eval_transform_layout_and_range():
@@ -106,5 +106,5 @@ def test_fsns_missing_views_are_filled_with_the_real_ones():
 
     assert fsns_views(600, 600) == 4 and fsns_views(600, 450) == 3 and fsns_views(600, 150) == 1
     assert fsns_views(0, 0) is None
-    views = split_views(strip(), 4, present=3)
+    views = view_images(strip(), 4, present=3)
     assert [v.getpixel((75, 75)) for v in views] == [(0, 255, 30), (60, 195, 30), (120, 135, 30), (0, 255, 30)]

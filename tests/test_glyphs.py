@@ -130,15 +130,15 @@ def test_the_glyph_losses_need_their_head_and_generated_data(tmp_path):
 
 
 def test_trailing_noise_tiles_are_found_by_their_look_and_replaced_by_the_real_views():
-    from seqocr.preprocess import noise_free_views, split_views
+    from seqocr.preprocess import noise_free_views, view_images
 
     image, _, _present = next(r for r in (synth_record(0, i) for i in range(300)) if r[2] == 2)
-    tiles = split_views(image, 4, present=4)
+    tiles = view_images(image, 4, present=4)
     assert noise_free_views(tiles) == 2
-    views = split_views(image, 4)
+    views = view_images(image, 4)
     assert [np.array_equal(np.asarray(views[i]), np.asarray(tiles[i % 2])) for i in range(4)] == [True] * 4
     whole = next(r for r in (synth_record(0, i) for i in range(50)) if r[2] == 4)[0]
-    assert noise_free_views(split_views(whole, 4, present=4)) is None
+    assert noise_free_views(view_images(whole, 4, present=4)) is None
 
 
 def test_the_character_map_loss_alone_gets_the_glyph_boxes(tmp_path):

@@ -27,7 +27,7 @@ from seqocr.model.pixels import (
 )
 from seqocr.model.ppocr_det import PPOCRDetector, load_onnx_detector_weights
 from seqocr.model.resample import resize_regions, weights
-from seqocr.preprocess import ImageSpec, eval_batch, split_views, view_crops
+from seqocr.preprocess import ImageSpec, eval_batch, view_crops, view_images
 from tests.helpers import skip_or_fail
 
 SPEC = ImageSpec(128, 256, 4, crop="text")  # the shipped model's views
@@ -54,7 +54,7 @@ def todays_regions(images: list[Image.Image]) -> np.ndarray:
     """Each view's crop by today's code, in the image's pixels (x moved by the tile's left edge)."""
     out = []
     for im in images:
-        views = split_views(im, 4)
+        views = view_images(im, 4)
         tile = im.width / 4 if len(set(map(id, views))) > 1 else 0
         sources = [round(k * tile) for k in range(4)]
         lefts = [next(s for s, v in zip(sources, views) if v.tobytes() == view.tobytes()) for view in views]
@@ -136,7 +136,7 @@ def test_noise_tiles_are_read_as_the_real_views_and_a_photo_in_every_view(front)
 @pytest.mark.parametrize("width, height", [(600, 150), (601, 150), (598, 151), (1200, 300), (500, 150), (300, 300)])
 def test_tiles_are_todays_for_any_size(width, height):
     edges = tile_edges(torch.tensor([height, width]), 4).tolist()
-    tiles = split_views(Image.new("RGB", (width, height)), 4)
+    tiles = view_images(Image.new("RGB", (width, height)), 4)
     if len(set(map(id, tiles))) == 1:  # not a strip: the whole image, repeated
         assert edges == [0, width]
     else:

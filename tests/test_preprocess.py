@@ -26,11 +26,11 @@ from seqocr.preprocess import (
     load_image,
     noise_free_views,
     prepare_views,
-    split_views,
     tile_size,
     tiles,
     to_array,
     train_transform,
+    view_images,
     view_sources,
 )
 
@@ -118,7 +118,7 @@ def test_a_strip_is_cut_into_its_tiles_and_real_views_repeat_over_missing_ones()
     assert [v.size for v in views] == [(5, 5)] * 4
     views, cut, sources = cut_views(strip(), 4, present=3)
     assert reds(views) == [40, 80, 120, 40] and sources == [0, 1, 2, 0]
-    assert reds(split_views(strip(), 4, present=2)) == [40, 80, 40, 80]
+    assert reds(view_images(strip(), 4, present=2)) == [40, 80, 40, 80]
 
 
 def test_noise_tiles_are_found_when_present_is_not_given():
@@ -145,7 +145,7 @@ def test_an_image_is_a_strip_only_near_num_views_times_as_wide_as_high(size, num
 
 def test_tiles_of_an_uneven_strip_are_cut_at_rounded_edges():
     img = Image.new("RGB", (602, 150))
-    assert [v.size[0] for v in split_views(img, 4)] == [150, 151, 151, 150]  # edges 0, 150, 301, 452, 602 (half to even)
+    assert [v.size[0] for v in view_images(img, 4)] == [150, 151, 151, 150]  # edges 0, 150, 301, 452, 602 (half to even)
 
 
 @pytest.mark.parametrize("width, orig, want", [(600, 600, 4), (600, 300, 2), (600, 450, 3), (600, 1200, 4),
@@ -171,10 +171,10 @@ def test_pixels_scale_to_minus_one_one_views_side_by_side_channels_first():
 def test_evaluation_resizes_every_view_bilinearly():
     spec = ImageSpec(3, 4, 4)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 80, 3), np.uint8))
-    want = to_array([v.resize((4, 3), Image.Resampling.BILINEAR) for v in split_views(img, 4)])
+    want = to_array([v.resize((4, 3), Image.Resampling.BILINEAR) for v in view_images(img, 4)])
     np.testing.assert_array_equal(eval_transform(img, spec), want)
     np.testing.assert_array_equal(eval_batch([img, img], spec), np.stack([want, want]))
-    x, crops = prepare_views(split_views(img, 4), spec)
+    x, crops = prepare_views(view_images(img, 4), spec)
     np.testing.assert_array_equal(x, want)
     assert crops == [(0, 0, 20, 20)] * 4  # no crop asked for: every view whole
     assert eval_transform(img, spec, present=1).shape == (3, 3, 16)
@@ -193,7 +193,7 @@ def test_tiles_are_uint8_views_at_tile_size_untouched_when_already_there():
     assert t.dtype == np.uint8 and t.shape == (3, 5, 10) and t.flags["C_CONTIGUOUS"]
     np.testing.assert_array_equal(t, np.asarray(img).transpose(2, 0, 1))
     small = img.resize((8, 4))
-    want = np.concatenate([np.asarray(v.resize((5, 5), Image.Resampling.BILINEAR)) for v in split_views(small, 2)],
+    want = np.concatenate([np.asarray(v.resize((5, 5), Image.Resampling.BILINEAR)) for v in view_images(small, 2)],
                           axis=1).transpose(2, 0, 1)
     np.testing.assert_array_equal(tiles(small, spec), want)
     np.testing.assert_array_equal(tiles(img, spec, present=1)[:, :, 5:], t[:, :, :5])

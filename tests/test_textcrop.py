@@ -7,7 +7,7 @@ from PIL import Image
 
 from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
-from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, split_views, train_transform, view_crops
+from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, train_transform, view_crops, view_images
 from seqocr.textcrop import MARGIN, grow
 from tests.helpers import SAMPLES, assert_crop_reads_alike
 
@@ -95,7 +95,7 @@ def test_the_service_says_which_region_of_each_tile_the_model_read():
     strip = Image.open(SAMPLES / "sign-0000001.png").convert("RGB")
     x, layout = prepare(strip, preprocessing(TEXT), attention=True)
     assert x.shape == TEXT.shape and layout["tiles"] == 4 and len(layout["crops"]) == 4
-    views = split_views(strip, 4)
+    views = view_images(strip, 4)
     for (x0, y0, x1, y1), box, view in zip(layout["crops"], view_crops(views, TEXT), views):
         assert (x0, y0, x1, y1) == pytest.approx([box[0] / view.width, box[1] / view.height,
                                                    box[2] / view.width, box[3] / view.height], abs=1e-4)

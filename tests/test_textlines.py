@@ -10,7 +10,7 @@ from PIL import Image
 from seqocr.config import load_config
 from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
-from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, split_views, train_transform, view_crops
+from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, train_transform, view_crops, view_images
 from seqocr.shares import Shares
 from seqocr.textlines import (
     GREY,
@@ -21,9 +21,9 @@ from seqocr.textlines import (
     compose,
     layout_glyphs,
     line_height,
+    line_layout,
     line_regions,
     merge_closest,
-    place,
     slots,
 )
 from tests.helpers import SAMPLES, assert_crop_reads_alike
@@ -91,15 +91,15 @@ def test_a_line_is_widened_by_its_height_and_a_speck_is_dropped():
 
 def test_each_line_gets_a_slot_of_48_px_left_aligned_at_its_aspect_and_squeezed_only_when_too_wide():
     assert slots(144) == 3 and slots(96) == 2
-    layout = place([(0.1, 0.2, 0.5, 0.3), (0.0, 0.5, 1.0, 0.55)], (200, 100), (256, 144))
+    layout = line_layout([(0.1, 0.2, 0.5, 0.3), (0.0, 0.5, 1.0, 0.55)], (200, 100), (256, 144))
     (src0, dst0), (src1, dst1) = layout
     assert src0 == (20, 20, 100, 30) and dst0 == (0, 0, 256, LINE_HEIGHT)  # 80 x 10 px would be 384 wide: squeezed
     assert src1 == (0, 50, 200, 55) and dst1 == (0, LINE_HEIGHT, 256, 2 * LINE_HEIGHT)
-    short = place([(0.4, 0.4, 0.5, 0.6)], (100, 100), (256, 144))  # 10 x 20 px: 24 px wide at 48 high
+    short = line_layout([(0.4, 0.4, 0.5, 0.6)], (100, 100), (256, 144))  # 10 x 20 px: 24 px wide at 48 high
     assert short == (((40, 40, 50, 60), (0, 0, 24, 48)),)
-    assert place([], (150, 150), (256, 144)) == (((0, 0, 150, 150), (0, 0, 256, 144)),)  # nothing found: whole
+    assert line_layout([], (150, 150), (256, 144)) == (((0, 0, 150, 150), (0, 0, 256, 144)),)  # nothing found: whole
     assert line_height(4, 144) == 36 and line_height(6, 144) == 24 and line_height(2, 144) == LINE_HEIGHT
-    four = place([(0.1, 0.1 * k, 0.9, 0.1 * k + 0.05) for k in range(4)], (100, 100), (256, 144))
+    four = line_layout([(0.1, 0.1 * k, 0.9, 0.1 * k + 0.05) for k in range(4)], (100, 100), (256, 144))
     assert [dst for _, dst in four] == [(0, 36 * k, 256, 36 * (k + 1)) for k in range(4)]  # 4 lines share 144 px
 
 
@@ -164,8 +164,8 @@ def test_a_noise_view_is_read_whole_and_the_service_names_the_region_of_the_line
     strip = Image.open(SAMPLES / "sign-0000001.png").convert("RGB")
     x, layout = prepare(strip, preprocessing(LINES), attention=True)
     assert x.shape == LINES.shape and len(layout["crops"]) == 4
-    for (x0, y0, x1, y1), pieces, view in zip(layout["crops"], view_crops(split_views(strip, 4), LINES),
-                                              split_views(strip, 4)):
+    for (x0, y0, x1, y1), pieces, view in zip(layout["crops"], view_crops(view_images(strip, 4), LINES),
+                                              view_images(strip, 4)):
         assert x0 == pytest.approx(min(s[0] for s, _ in pieces) / view.width, abs=1e-4)
         assert y1 == pytest.approx(max(s[3] for s, _ in pieces) / view.height, abs=1e-4)
 

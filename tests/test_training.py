@@ -12,7 +12,7 @@ from seqocr.inference.predictor import Predictor
 from seqocr.model.weights import load_model
 from seqocr.preprocess import ImageSpec
 from seqocr.train.checkpoint import save_checkpoint
-from seqocr.train.evaluate import evaluate
+from seqocr.train.evaluate import evaluate_dataset
 from seqocr.train.loop import Trainer
 from seqocr.train.losses import masked_token_loss, reference_loss
 from seqocr.train.step import lr_at
@@ -105,7 +105,7 @@ def test_evaluation_covers_every_sample(tmp_path):
     trainer = Trainer(cfg, progress=False)
     ds = build_dataset(str(labels), trainer.charset, ImageSpec(16, 16, 4), 37)
     reader = Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4))
-    metrics, rows = evaluate(reader, ds, cfg.model.max_len, batch_size=2)
+    metrics, rows = evaluate_dataset(reader, ds, cfg.model.max_len, batch_size=2)
     assert metrics["samples"] == 5 and len(rows) == 5  # 2 + 2 + 1: the last partial batch counts
 
 

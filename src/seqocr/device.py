@@ -55,7 +55,7 @@ def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return images.pin_memory().to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
 
-def place(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+def place_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``model`` on ``device``; on a GPU its convolution weights channels-last (see :func:`to_device`)."""
     import torch
 

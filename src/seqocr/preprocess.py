@@ -139,7 +139,7 @@ def cut_views(img: Image.Image, num_views: int, present: int | None = None
     return [img] * num_views, 1, [0] * num_views
 
 
-def split_views(img: Image.Image, num_views: int, present: int | None = None) -> list[Image.Image]:
+def view_images(img: Image.Image, num_views: int, present: int | None = None) -> list[Image.Image]:
     """The views the model reads from ``img`` (:func:`cut_views`)."""
     return cut_views(img, num_views, present)[0]
 
@@ -236,7 +236,7 @@ def eval_transform(img: Image.Image, spec: ImageSpec, present: int | None = None
                    glyphs: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The reference's evaluation resize (bilinear, no random crop), view by view, after ``spec.crop``. With
     ``glyphs`` (L, V, 4 per tile, as :func:`train_transform`), also the boxes in the views read."""
-    views = split_views(img, spec.num_views, present)
+    views = view_images(img, spec.num_views, present)
     x, crops = prepare_views(views, spec)
     return x if glyphs is None else (x, _glyphs_in_crops(glyphs, crops, img, spec, present))
 
@@ -252,7 +252,7 @@ def prepare_views(views: list[Image.Image], spec: ImageSpec, crops: list[tuple[i
 def eval_batch(images: list[Image.Image], spec: ImageSpec, threads: int = 1) -> np.ndarray:
     """:func:`eval_transform` of each image, stacked (N, 3, H, V·W); the text detector (``spec.crop``) reads all
     their views in one batch, on ``threads``."""
-    cut = [split_views(im, spec.num_views) for im in images]
+    cut = [view_images(im, spec.num_views) for im in images]
     crops = view_crops([v for views in cut for v in views], spec, threads)
     v = spec.num_views
     return np.stack([prepare_views(views, spec, crops[k * v:(k + 1) * v])[0] for k, views in enumerate(cut)])
@@ -271,7 +271,7 @@ def tiles(img: Image.Image, spec: ImageSpec, present: int | None = None, glyphs:
     when the training augmentation runs on the device (``data.augment_on: device``, :mod:`seqocr.train.augment`).
     With ``glyphs`` (L, V, 4 per tile), also the boxes in those tiles."""
     th, tw = tile_size(spec)
-    views = [v.convert("RGB") for v in split_views(img, spec.num_views, present)]
+    views = [v.convert("RGB") for v in view_images(img, spec.num_views, present)]
     crops = view_crops(views, spec)
     views = [cut_region(v, c, spec) for v, c in zip(views, crops)]
     views = [v if v.size == (tw, th) else v.resize((tw, th), Image.Resampling.BILINEAR) for v in views]
@@ -297,7 +297,7 @@ def _random_crop(view: Image.Image, rng: random.Random) -> tuple[Image.Image, tu
 
 
 def view_sources(num_views: int, present: int | None) -> list[int]:
-    """Which tile each view comes from (:func:`split_views` repeats the real ones over noise tiles)."""
+    """Which tile each view comes from (:func:`view_images` repeats the real ones over noise tiles)."""
     if present is not None and 0 < present < num_views:
         return [i % present for i in range(num_views)]
     return list(range(num_views))
@@ -344,7 +344,7 @@ def train_transform(img: Image.Image, spec: ImageSpec, rng: random.Random, prese
     character's box per tile (L, V, 4), also those boxes in the augmented views (:func:`crop_glyphs`)."""
     size = (spec.view_width, spec.view_height)
     views, crops = [], []
-    whole = split_views(img, spec.num_views, present)
+    whole = view_images(img, spec.num_views, present)
     found = view_crops(whole, spec)
     for v, box in zip(whole, found):
         cut, (x0, y0, x1, y1) = _random_crop(cut_region(v, box, spec), rng)

@@ -116,7 +116,7 @@ def line_regions(mask: np.ndarray, most: int) -> list[tuple[float, float, float,
     return out
 
 
-def place(regions: list[tuple[float, float, float, float]], view: tuple[int, int], size: tuple[int, int]) -> Layout:
+def line_layout(regions: list[tuple[float, float, float, float]], view: tuple[int, int], size: tuple[int, int]) -> Layout:
     """Each region (fractions of a view of ``view`` = (w, h) px) in its slot of a composed view of ``size`` =
     (W, H) px: :func:`line_height` px high, as wide as its aspect asks up to W, left-aligned."""
     (w, h), (cw, ch) = view, size
@@ -134,7 +134,7 @@ def line_layouts(views: list[Image.Image], size: tuple[int, int], threads: int =
     distinct = list({id(v): v for v in views}.values())
     maps = dict(zip(map(id, distinct), probability_maps(distinct, threads)))
     most = size[1] // MIN_LINE
-    return [place(line_regions(maps[id(v)] > THRESHOLD, most), v.size, size) for v in views]
+    return [line_layout(line_regions(maps[id(v)] > THRESHOLD, most), v.size, size) for v in views]
 
 
 def around(layout: Layout) -> Box:

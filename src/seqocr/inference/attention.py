@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ..preprocess import ImageSpec, cut_region, split_views, view_crops
+from ..preprocess import ImageSpec, cut_region, view_crops, view_images
 from .postprocess import Reading
 
 # heat ramp from weak to strong (position, RGB): deep blue, magenta, orange, pale yellow
@@ -76,11 +76,11 @@ def overlay(view: Image.Image, w: np.ndarray) -> Image.Image:
 def views_of(image: Image.Image, spec: ImageSpec, regions: np.ndarray | None = None) -> list[Image.Image]:
     """The V views the model saw: the ``regions`` of the image it read where it cut its views itself (a reading's
     :attr:`~.postprocess.Reading.regions`, (V, 4) in the image's pixels); else a multi-view strip's tiles, or a
-    single photo repeated (preprocess.split_views), each cut to the region the model read (``spec.crop``)."""
+    single photo repeated (preprocess.view_images), each cut to the region the model read (``spec.crop``)."""
     image = image.convert("RGB")
     if regions is not None:
         return [image.crop(tuple(round(c) for c in box)) for box in np.asarray(regions).tolist()]
-    views = split_views(image, spec.num_views)
+    views = view_images(image, spec.num_views)
     return [cut_region(v, box, spec) for v, box in zip(views, view_crops(views, spec))]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..charset import Charset
-from ..device import pick_device, place, to_device, use_bf16
+from ..device import pick_device, place_model, to_device, use_bf16
 from ..errors import ConfigError
 from ..model.fuse import fold_batchnorm
 from ..model.pixels import pixel_front
@@ -109,7 +109,7 @@ class Predictor(Reader):
     def __init__(self, model: torch.nn.Module, charset, spec: ImageSpec, bf16: bool = False, beam: int = 1,
                  device: str | torch.device = "cpu"):
         self.device = pick_device(device)
-        self.model, self.charset, self.spec = place(fold_batchnorm(model), self.device), charset, spec
+        self.model, self.charset, self.spec = place_model(fold_batchnorm(model), self.device), charset, spec
         self.front = None if spec is None else pixel_front(self.model, spec.view_height, spec.view_width,
                                                            spec.num_views, spec.crop)
         self.reads_pixels = self.front is not None

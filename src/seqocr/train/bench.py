@@ -12,7 +12,7 @@ import time
 import torch
 
 from ..config import Config, load_config
-from ..device import pick_device, place, to_device
+from ..device import pick_device, place_model, to_device
 from ..fsns import NUM_CLASSES
 from ..model import build_model, check_config, num_classes_for
 from ..model.fuse import fold_batchnorm
@@ -91,7 +91,7 @@ def bench_train(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int
                 ) -> float:
     """Images/s of one optimizer step (forward, loss, backward, clip, Adam) at ``batch``."""
     torch.manual_seed(0)
-    model = place(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), device)
+    model = place_model(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), device)
     opt = adam(model.parameters(), cfg.train)
     images, targets = random_inputs(cfg, batch, model.num_classes)
     images, targets = to_device(images, device), targets.to(device)
@@ -113,7 +113,7 @@ def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int 
                ) -> float:
     """Images/s of greedy decoding at ``batch`` as the reader runs it (eval mode, BN folded, no grad)."""
     torch.manual_seed(0)
-    model = place(fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES))), device)
+    model = place_model(fold_batchnorm(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES))), device)
     images = to_device(random_inputs(cfg, batch, model.num_classes)[0], device)
 
     def step() -> None:

@@ -33,7 +33,7 @@ def loader_batches(loader: DataLoader) -> Iterator[Batch]:
         yield Batch(images, batch["texts"], batch["wheres"], len(batch["bad"]))
 
 
-def evaluate(reader: Reader, dataset, steps: int, batch_size: int = 32, workers: int = 0, progress: bool = False,
+def evaluate_dataset(reader: Reader, dataset, steps: int, batch_size: int = 32, workers: int = 0, progress: bool = False,
              dist: Dist | None = None) -> tuple[dict[str, float], list[Row]]:
     """Metrics over ``dataset`` read by ``reader`` (a :class:`~seqocr.inference.predictor.Predictor`: ``seqocr eval``'s
     model, or the trainer's), and rows ``(where, ground truth, prediction, confidence)``; bad images counted. The

@@ -19,7 +19,7 @@ from ..charset import PAD, Charset
 from ..config import Config, is_synth
 from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
-from ..device import place, to_device, use_bf16
+from ..device import place_model, to_device, use_bf16
 from ..errors import ConfigError, DataError, SeqocrError
 from ..model import build_model, check_config, fixed_keys, model_values, num_classes_for, resume_keys
 from ..model.weights import read_any, unwrap
@@ -69,7 +69,7 @@ class Trainer:
         # the training augmentation: none, in the DataLoader workers (True), or on the device ("device")
         self.augment_here: bool | str = "device" if c.data.augment and c.data.augment_on == "device" else c.data.augment
         self.max_chars = c.model.max_len - 1
-        self.model = place(build_model(c.model, num_classes_for(c.model, len(self.charset))), self.dist.device)
+        self.model = place_model(build_model(c.model, num_classes_for(c.model, len(self.charset))), self.dist.device)
         self.optimizer = adam(param_groups(self.model, c.train.backbone_lr_scale), c.train)
         self.net = self.model
         if self.dist.world > 1:
@@ -336,11 +336,11 @@ class Trainer:
     def _validate(self, val, writer) -> dict[str, float]:
         from ..inference.predictor import Predictor
         from ..metrics import format_metrics
-        from .evaluate import evaluate
+        from .evaluate import evaluate_dataset
 
         c = self.cfg  # the model read as any reader reads it: a copy in eval mode, its batch norms folded
         reader = Predictor(unwrap(self.model), self.charset, self.spec, self.bf16, device=self.dist.device)
-        metrics, _ = evaluate(reader, val, c.model.max_len, c.train.batch_size, dist=self.dist)
+        metrics, _ = evaluate_dataset(reader, val, c.model.max_len, c.train.batch_size, dist=self.dist)
         if writer:
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, self.step)
