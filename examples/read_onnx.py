@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+ort.set_default_logger_severity(3)  # errors only (not the note that an input with a default stays an input)
 session = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
 chars = json.loads(session.get_modelmeta().custom_metadata_map["charset"])["chars"]
 for path in sys.argv[2:]:

@@ -35,7 +35,7 @@ from seqocr.charset import Charset
 from seqocr.config import Config
 from seqocr.data import build_dataset
 from seqocr.data.synth import VERIFY_SEED, sign_images
-from seqocr.inference.beam import beam_paths
+from seqocr.inference.beam import step_path
 from seqocr.inference.decoding import lm_card
 from seqocr.inference.evaluate import rows_kept_at
 from seqocr.inference.export import export_onnx, verify_onnx
@@ -303,7 +303,7 @@ def repackage() -> dict:
     """The shipped files again from the shipped weights, nothing trained or measured again: the weights file
     rewritten with the text detector's weights inside it (a file written before the detector was part of the model
     gets them from the rapidocr wheel, unchanged: ``weights.with_detector``), the .onnx exported again from it (the
-    graph from pixels, with the beam graphs where a language model ships) and verified against PyTorch."""
+    graph from pixels, with its step graph where a language model ships) and verified against PyTorch."""
     state = read_any(SHIPPED)
     write_weights(state, SHIPPED, state.get("info", {}))
     onnx_path = export_onnx(SHIPPED, SHIPPED.with_suffix(".onnx"), beam=LM_SHIPPED.is_file())
@@ -311,11 +311,11 @@ def repackage() -> dict:
 
 
 def place_lm(lm: str | None, none: bool) -> None:
-    """Ship the language model file ``lm`` beside the weights, or with ``none`` none (nor beam graphs)."""
+    """Ship the language model file ``lm`` beside the weights, or with ``none`` none (nor the step graph)."""
     if lm:
         shutil.copyfile(lm, LM_SHIPPED)
     elif none:
-        for path in (LM_SHIPPED, *beam_paths(SHIPPED.with_suffix(".onnx"))):
+        for path in (LM_SHIPPED, step_path(SHIPPED.with_suffix(".onnx"))):
             path.unlink(missing_ok=True)
 
 
@@ -345,7 +345,7 @@ def main() -> None:
                     help="and reads a sign with one view more when that reading's confidence is under this "
                          "(model.reread_below, the early exit; 0: never)")
     ap.add_argument("--lm", help="ship this language model (seqocr lm) beside the weights, as "
-                    f"{LM_SHIPPED.name}, with the beam graphs it reads with; the card is measured reading with it")
+                    f"{LM_SHIPPED.name}, with the step graph it reads with; the card is measured reading with it")
     ap.add_argument("--no-lm", action="store_true", help="ship no language model (remove the one shipped)")
     ap.add_argument("--recalibrate", action="store_true",
                     help="the shipped weights as they are, their temperature fitted again, every figure of the card "

@@ -13,7 +13,7 @@ import torch
 from seqocr.charset import EOS
 from seqocr.cli import main
 from seqocr.errors import ConfigError, DataError
-from seqocr.inference.beam import MAX_BEAM, beam_paths, beam_search
+from seqocr.inference.beam import MAX_BEAM, beam_search, step_path
 from seqocr.inference.export import export_onnx
 from seqocr.inference.onnx_reader import OnnxReader
 from seqocr.inference.predictor import Predictor, beam_read, greedy_read
@@ -98,27 +98,34 @@ def test_onnx_runtime_beam_reads_what_pytorch_reads(exported, beam):
                                rtol=1e-3, atol=0)
 
 
-def test_the_beam_graphs_are_the_models_and_carry_its_metadata(exported, tmp_path, fsns_module):
+def test_the_step_graph_is_the_models_and_the_search_starts_from_the_greedy_graphs_memory(exported, tmp_path):
+    import onnx
+
     ckpt, onnx_path = exported
-    encoder = beam_paths(onnx_path)[0]
     reader = OnnxReader(onnx_path)
     x = np.random.default_rng(0).integers(0, 256, (3, 16, 64, 3), dtype=np.uint8)  # a request's beam on a greedy file
     got, want = reader.read_pixels(x, beam=2), Predictor.from_checkpoint(ckpt).read_pixels(x, beam=2)
     assert reader.beam_ready and [r.text for r in got] == [r.text for r in want]
     np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], rtol=1e-3, atol=0)
-    np.testing.assert_array_equal([r.regions for r in got], [r.regions for r in want])  # the encoder graph's regions
+    np.testing.assert_array_equal([r.regions for r in got], [r.regions for r in want])  # the greedy graph's regions
     lonely = tmp_path / "lonely.onnx"
     shutil.copy(onnx_path, lonely)
-    with pytest.raises(DataError, match="lonely.encoder.onnx and lonely.step.onnx beside it; .*export --beam"):
+    with pytest.raises(DataError, match="lonely.step.onnx beside it; write it with seqocr export --beam"):
         OnnxReader(lonely, beam=2)
     assert not OnnxReader(lonely).beam_ready
-    import onnx
-
-    step = onnx.load(str(beam_paths(onnx_path)[1]))  # the step graph of another model (its metadata says so)
+    step = onnx.load(str(step_path(onnx_path)))  # the step graph of another model (its metadata says so)
     next(p for p in step.metadata_props if p.key == "model").value = "reference"
-    onnx.save(step, str(beam_paths(lonely)[1]))
-    shutil.copy(encoder, beam_paths(lonely)[0])
-    with pytest.raises(DataError, match="lonely.step.onnx: not the beam graph of lonely.onnx"):
+    onnx.save(step, str(step_path(lonely)))
+    with pytest.raises(DataError, match="lonely.step.onnx: not the step graph of lonely.onnx"):
+        OnnxReader(lonely, beam=2)
+    older = onnx.load(str(onnx_path))  # a greedy graph exported before it gave a search's memory
+    kept = [o for o in older.graph.output if o.name in ("ids", "probs", "regions")]
+    del older.graph.output[:]
+    older.graph.output.extend(kept)
+    onnx.save(older, str(lonely))
+    shutil.copy(step_path(onnx_path), step_path(lonely))
+    assert [r.text for r in OnnxReader(lonely).read_pixels(x)] == [r.text for r in reader.read_pixels(x)]
+    with pytest.raises(DataError, match="lonely.onnx: beam search .*exported before it gave it; export it again"):
         OnnxReader(lonely, beam=2)
 
 
@@ -153,7 +160,7 @@ def test_cli_beam_read_eval_and_export(exported, tmp_path, capsys):
                        check=False)
     assert r.returncode == 0 and r.stderr == ""
     text = r.stdout
-    assert all(p.is_file() for p in beam_paths(out)) and "x.step.onnx" in text and "with a beam of 3" in text
+    assert step_path(out).is_file() and not out.with_name("x.encoder.onnx").exists() and "x.step.onnx" in text and "with a beam of 3" in text
 
 
 @pytest.mark.parametrize("value", ["0", "-2", str(MAX_BEAM + 1), "two", "1.5"])

@@ -23,7 +23,7 @@ IMAGES = [str(p) for p in sorted(SAMPLES.glob("sign-*.png"))]
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, fsns_module):
-    """A tiny checkpoint, its ONNX export with the beam graphs, a small language model and a gazetteer."""
+    """A tiny checkpoint, its ONNX export with its step graph, a small language model and a gazetteer."""
     root = tmp_path_factory.mktemp("guided")
     ckpt = tiny_checkpoint(root, "default", fsns_module)
     onnx = root / "m.onnx"
@@ -128,16 +128,16 @@ def test_eval_takes_the_language_model_and_bad_files_are_one_line(files, tmp_pat
 def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_not_to(files, tmp_path, capsys):
     """``NAME.lm.npz`` beside ``NAME.onnx`` (or a checkpoint) is read with by default, as the shipped model's is:
     the same readings as ``--lm`` that file, named in --json; ``--no-lm`` / ``lm=False`` read without it;
-    ``read --show`` reads greedily for its attention maps; without the beam graphs it is one clear line."""
+    ``read --show`` reads greedily for its attention maps; without the step graph it is one clear line."""
     import shutil
 
-    from seqocr.inference.beam import beam_paths
+    from seqocr.inference.beam import step_path
 
     folder = tmp_path / "model"
     folder.mkdir()
     onnx, ckpt = folder / "m.onnx", folder / "m.pt"
-    for source, target in zip((files["onnx"], *beam_paths(files["onnx"]), files["ckpt"]),
-                              (onnx, *beam_paths(onnx), ckpt)):
+    for source, target in zip((files["onnx"], step_path(files["onnx"]), files["ckpt"]),
+                              (onnx, step_path(onnx), ckpt)):
         shutil.copy(source, target)
     shutil.copy(files["lm"], folder / "m.lm.npz")
     asked = [r.text for r in OnnxReader(files["onnx"]).guide(lm=files["lm"]).read(IMAGES)]
@@ -160,10 +160,10 @@ def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_n
     assert main(["read", "--onnx", str(onnx), "--no-lm", "--lm", str(files["lm"]), IMAGES[0]]) == 1
     assert "--no-lm" in capsys.readouterr().err
 
-    beam_paths(onnx)[0].unlink()
-    with pytest.raises(Exception, match="m.encoder.onnx.*--no-lm"):
+    step_path(onnx).unlink()
+    with pytest.raises(Exception, match="m.step.onnx.*--no-lm"):
         OnnxReader(onnx)
     assert [r.text for r in OnnxReader(onnx, lm=False).read(IMAGES)] == plain
     assert main(["read", "--onnx", str(onnx), IMAGES[0]]) == 1
     err = capsys.readouterr().err.strip()
-    assert "m.encoder.onnx" in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "m.step.onnx" in err and len(err.splitlines()) == 1 and "Traceback" not in err, err

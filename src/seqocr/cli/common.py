@@ -66,7 +66,7 @@ def _engine(args: argparse.Namespace, attention: bool = False) -> str:
         return ONNXRUNTIME
     if attention and guided(args):
         raise ConfigError("attention maps come with plain greedy reading; read without --lm and --lexicon")
-    beam = args.beam if args.beam > 1 or not guided(args) else 2  # guided reading needs the beam graphs
+    beam = args.beam if args.beam > 1 or not guided(args) else 2  # guided reading needs the step graph
     engine = choose(args.checkpoint, TORCH if torch_asked else "auto", attention=attention,
                     bf16=getattr(args, "bf16", False), device=args.device, beam=beam, reading=reading_chosen(args))
     if engine == TORCH and not installed("torch"):

@@ -18,13 +18,13 @@ def _export(args: argparse.Namespace) -> int:
     import torch  # noqa: F401 - export needs torch first: on a torch-free install main names it (not the data extra)
 
     from ..data.synth import CALIBRATION_SEED, VERIFY_SEED, sign_images
-    from ..inference.beam import beam_paths
+    from ..inference.beam import step_path
     from ..inference.export import export_onnx, quantize_int8, verify_onnx
 
     out = _output_file(args.out, args.force, (args.checkpoint,))
     int8 = _output_file(out.with_name(f"{out.stem}.int8{out.suffix}"), args.force, (args.checkpoint,)) \
         if args.int8 else None
-    graphs = [_output_file(p, args.force, (args.checkpoint,)) for p in beam_paths(out)] if args.beam else []
+    graphs = [_output_file(step_path(out), args.force, (args.checkpoint,))] if args.beam else []
     reading = reading_chosen(args)
     out = export_onnx(args.checkpoint, out, beam=args.beam, reading=reading)
     for path in (out, *graphs):
@@ -58,7 +58,7 @@ def add(command) -> None:
     x.add_argument("--out", required=True, help="model.onnx, in an existing folder")
     x.add_argument("--verify", action="store_true", help="check ONNX Runtime against PyTorch on generated signs")
     x.add_argument("--beam", action="store_true",
-                   help="also write NAME.encoder.onnx and NAME.step.onnx, which beam search with ONNX Runtime reads "
+                   help="also write NAME.step.onnx, the decoder's step, which beam search with ONNX Runtime reads "
                         "(read/eval/serve --onnx NAME.onnx --beam N)")
     x.add_argument("--int8", action="store_true",
                    help="also write NAME.int8.onnx: convolutions in int8, calibrated on generated signs")

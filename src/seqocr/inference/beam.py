@@ -50,11 +50,11 @@ def check_beam(beam: int) -> int:
     return int(beam)
 
 
-def beam_paths(path: str | Path) -> tuple[Path, Path]:
-    """The encoder and step graphs that ONNX Runtime's beam search reads beside ``NAME.onnx`` (written by
-    ``seqocr export --beam``): ``NAME.encoder.onnx`` and ``NAME.step.onnx``."""
+def step_path(path: str | Path) -> Path:
+    """The decoder's step graph that ONNX Runtime's beam search reads beside ``NAME.onnx`` (written by
+    ``seqocr export --beam``): ``NAME.step.onnx``."""
     path = Path(path)
-    return path.with_name(f"{path.stem}.encoder{path.suffix}"), path.with_name(f"{path.stem}.step{path.suffix}")
+    return path.with_name(f"{path.stem}.step{path.suffix}")
 
 
 def beam_search(decoder: StepDecoder, batch: int, beam: int, max_len: int,

@@ -166,7 +166,7 @@ def lm_card(path: Path) -> list[str]:
          f"generator's grammar made of {sum(words.values()):,} words (seed {meta.get('seed', 0)}, n-grams seen fewer "
          f"than {meta.get('min_count', 1)} times dropped). No FSNS label and no list of whole street names went into it."),
         (f"Every reading of this model uses it: a sign whose greedy reading is less confident than {GATE} is "
-         f"searched again by a beam of {LM_BEAM} (the encoder and step graphs beside the `.onnx`) with the language "
+         f"searched again by a beam of {LM_BEAM} (the step graph beside the `.onnx`) with the language "
          f"model fused at weight {LM_WEIGHT} and {LM_BONUS} per character; `--no-lm` (`lm=False` in Python) reads "
          "without it. The figures above are measured reading with it."),
         "", "Its word lists and their licences:", "",

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..device import cuda_index
 from ..errors import ConfigError
-from .beam import beam_paths
+from .beam import step_path
 from .onnx_reader import SHIPPED_ONNX
 
 ONNXRUNTIME, TORCH = "onnxruntime", "torch"
@@ -37,8 +37,8 @@ def torch_only(attention: bool = False, bf16: bool = False, reading: Mapping[str
     """What of these options only the PyTorch reader gives with the shipped model, or None if ONNX Runtime reads
     them alike: attention maps (the exported graph outputs ids and probabilities), bf16 autocast, any reading
     option of the model (``reading``: the .onnx file reads as it was exported to read), a CUDA device (ONNX
-    Runtime's CUDA provider comes with another package, onnxruntime-gpu) and a beam (the shipped .onnx file has no
-    beam graphs)."""
+    Runtime's CUDA provider comes with another package, onnxruntime-gpu) and a beam where the shipped .onnx file
+    has no step graph beside it."""
     if attention:
         return "attention maps"
     if bf16:
@@ -47,7 +47,7 @@ def torch_only(attention: bool = False, bf16: bool = False, reading: Mapping[str
         return f"a reading option ({', '.join(reading)})"
     if cuda_index(str(device)) is not None:
         return "a CUDA device"
-    if beam > 1 and not all(p.is_file() for p in beam_paths(SHIPPED_ONNX)):
+    if beam > 1 and not step_path(SHIPPED_ONNX).is_file():
         return "beam search"
     return None
 

@@ -10,12 +10,15 @@ so the file alone reads images with ONNX Runtime, numpy and an image decoder (ex
 with ``model.crop: lines`` exports the older graph: ``images`` float32 (N, 3, H, V·W) in [-1, 1], preprocessed
 by the reader (seqocr.preprocess).
 
-With ``beam`` two more graphs are written beside it for ONNX Runtime's beam search (``OnnxReader(path, beam=K)``,
-driven from numpy by :mod:`.beam`), with the same metadata: ``NAME.encoder.onnx``, ``pixels`` (or ``images``) ->
-``memory`` and the decoder's initial ``state.0``, ``state.1``, ... (and from pixels the ``regions``); and ``NAME.step.onnx``, one decoder step,
+The greedy graph also outputs what a beam search starts from, so that a search needs no second encoding:
+``rows`` int64 (N',), the images whose ``memory`` float32 (N', S, d) and decoder's initial state ``state.0``,
+``state.1``, ... follow. A model with the early exit gives them for the signs it read again from one view more
+and, through the optional input ``memory_below`` (a float32 scalar, 0 unless fed), for those whose first reading
+is less confident than it (a reader feeds its search's gate, or 2 for every sign); any other model for every
+image. With ``beam`` the decoder's step is written beside it for ONNX Runtime's beam search
+(``OnnxReader(path, beam=K)``, driven from numpy by :mod:`.beam`), with the same metadata: ``NAME.step.onnx``,
 ``tokens`` int64 (N,), every ``state.i`` and ``memory`` -> ``logp`` float32 (N, C) and ``next.i`` for each state
-entry that changes from step to step (the model's ``static_state``, e.g. the attention keys, go in only). The
-encoder repeats the greedy graph's weights: beam search is opt-in at export.
+entry that changes from step to step (the model's ``static_state``, e.g. the attention keys, go in only).
 """
 
 from __future__ import annotations
@@ -37,20 +40,22 @@ from ..model.pixels import PixelReader, pixel_front
 from ..model.weights import load_model
 from ..preprocess import ImageSpec
 from ..version import __version__
-from .beam import beam_paths
+from .beam import step_path
 
 OPSET = 17
 
 
 class GreedyReader(nn.Module):
-    """images -> (ids, probs): the model's greedy path as a plain forward, for tracing."""
+    """images [, memory_below] -> (ids, probs, rows, memory, *state): the model's greedy path and the memory a
+    search starts from (:meth:`~seqocr.model.base.Seq2SeqOCR.greedy_memory`) as a plain forward, for tracing."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.greedy(images)
+    def forward(self, images: torch.Tensor, *memory_below: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        found = self.model.greedy_memory(images, *memory_below)
+        return found.ids, found.probs, found.rows, found.memory, *self.model.init_state(found.memory)
 
 
 def metadata(cfg, charset, step: int, pixels: bool = False) -> dict[str, str]:
@@ -66,23 +71,6 @@ def metadata(cfg, charset, step: int, pixels: bool = False) -> dict[str, str]:
 
 PIXELS_INPUT = "pixels: uint8 (N, H, W, 3) RGB, the images as decoded, of one size per batch"
 EXAMPLE_SIGN = (150, 600)  # (height, width) of the example traced: an FSNS strip (the graph takes any size)
-
-
-class Encoder(nn.Module):
-    """images -> (memory, *state): the encoder and the decoder's initial state, for beam search; with ``front``
-    the pixels -> (memory, *state, regions), the views cut and cropped as the greedy graph cuts them."""
-
-    def __init__(self, model: nn.Module, front: nn.Module | None = None):
-        super().__init__()
-        self.model, self.front = model, front
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        regions = ()
-        if self.front is not None:
-            images, boxes = self.front(images)
-            regions = (boxes,)
-        memory = self.model.encode(images)
-        return memory, *self.model.init_state(memory), *regions
 
 
 class Step(nn.Module):
@@ -101,7 +89,7 @@ class Step(nn.Module):
 def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2, beam: bool = False,
                 reading: Mapping[str, Any] | None = None) -> Path:
     """Export a checkpoint (``None``: the shipped model) to ``out``, written atomically; with ``beam`` also the
-    encoder and step graphs of :func:`beam_paths`; ``reading``: the model's reading options, name -> value
+    step graph of :func:`~.beam.step_path`; ``reading``: the model's reading options, name -> value
     (:func:`~seqocr.model.weights.load_model`: the default model's choice of views and its early exit), which
     the graphs then read with (the choice is inside them and in their metadata's config)."""
     model, cfg, charset, state = load_model(checkpoint, reading)
@@ -110,43 +98,40 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2, 
     front = pixel_front(model, spec.view_height, spec.view_width, spec.num_views, spec.crop)
     meta = metadata(cfg, charset, int(state.get("step", 0)), pixels=front is not None)
     if front is None:  # model.crop: lines: its layout of lines is found outside the graph
-        images, name = torch.zeros(batch, *spec.shape), "images"
-        _export(GreedyReader(model), (images,), out, meta, [name], ["ids", "probs"])
+        reader, images, name, regions = GreedyReader(model), torch.zeros(batch, *spec.shape), "images", []
     else:
-        images, name = torch.zeros(batch, *EXAMPLE_SIGN, 3, dtype=torch.uint8), "pixels"
-        _export(PixelReader(model, front), (images,), out, meta, [name], ["ids", "probs", "regions"])
+        images, name, regions = torch.zeros(batch, *EXAMPLE_SIGN, 3, dtype=torch.uint8), "pixels", ["regions"]
+        reader = PixelReader(model, front)
+    below = [torch.tensor(0.0)] if getattr(model, "exits_early", False) else []  # an input with its default
+    with torch.no_grad():  # every image's memory and state, as the step graph's example
+        memory, *state = reader.eval()(images, *[torch.tensor(2.0)] * len(below))[len(regions) + 3:]
+    n = len(state)
+    names = [f"state.{k}" for k in range(n)]
+    meta = {**meta, "state": json.dumps({"count": n, "static": list(model.static_state)})}
+    _export(reader, (images, *below), out, meta, [name, *["memory_below"] * len(below)],
+            ["ids", "probs", *regions, "rows", "memory", *names], defaults={"memory_below": 0.0} if below else {})
     if beam:
-        _export_beam(Encoder(model, front), images, name, out, meta)
+        tokens = torch.full((images.shape[0],), 3, dtype=torch.long)
+        changing = [f"next.{k}" for k in range(n) if k not in model.static_state]
+        _export(Step(model), (tokens, *state, memory), step_path(out), {**meta, "graph": "step"},
+                ["tokens", *names, "memory"], ["logp", *changing])
     return Path(out)
 
 
-def _export_beam(encoder: Encoder, images: torch.Tensor, name: str, out: str | Path, meta: dict[str, str]) -> None:
-    model = encoder.model
-    with torch.no_grad():
-        memory, *state = encoder.eval()(images)
-    regions = []
-    if encoder.front is not None:
-        state, regions = state[:-1], ["regions"]
-    n = len(state)
-    names = [f"state.{k}" for k in range(n)]
-    changing = [f"next.{k}" for k in range(n) if k not in model.static_state]
-    meta = {**meta, "state": json.dumps({"count": n, "static": list(model.static_state)})}
-    encoder_path, step = beam_paths(out)
-    _export(encoder, (images,), encoder_path, {**meta, "graph": "encoder"}, [name], ["memory", *names, *regions])
-    tokens = torch.full((images.shape[0],), 3, dtype=torch.long)
-    _export(Step(model), (tokens, *state, memory), step, {**meta, "graph": "step"},
-            ["tokens", *names, "memory"], ["logp", *changing])
-
-
 def _export(module: nn.Module, example: tuple, out: str | Path, meta: dict[str, str], inputs: list[str],
-            outputs: list[str]) -> None:
+            outputs: list[str], defaults: Mapping[str, float] = {}) -> None:
     """Trace ``module`` to ONNX at ``out`` (atomically), axis 0 of every input and output dynamic (and the height
-    and width of a ``pixels`` input), ``meta`` in the file's metadata."""
+    and width of a ``pixels`` input; a search's ``rows`` count apart from the batch), ``meta`` in the file's
+    metadata; ``defaults``: scalar inputs that a caller may leave out (float32, their value when not fed)."""
     import onnx
+    from onnx import numpy_helper
 
-    axes = {name: {0: "batch"} for name in inputs + outputs}
+    axes = {name: {0: "batch"} for name in inputs + outputs if name not in defaults}
     if "pixels" in axes:
         axes["pixels"] = {0: "batch", 1: "height", 2: "width"}
+    for name in ("rows", "memory", *[o for o in outputs if o.startswith("state.")]):
+        if name in axes and "rows" in outputs:
+            axes[name] = {0: "rows"}
     with atomic_write(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         # the LSTM batch-size warning does not apply: no initial state is an input, and verify_onnx runs
         # other batch sizes than the example's
@@ -166,6 +151,8 @@ def _export(module: nn.Module, example: tuple, out: str | Path, meta: dict[str, 
         torch.onnx.export(module.eval(), example, str(tmp), dynamo=False, opset_version=OPSET,
                           input_names=inputs, output_names=outputs, dynamic_axes=axes)
         proto = onnx.load(str(tmp))
+        for name, value in defaults.items():  # an initializer of an input's name is its default (ONNX IR >= 4)
+            proto.graph.initializer.append(numpy_helper.from_array(np.array(value, np.float32), name))
         for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(proto)
@@ -268,5 +255,5 @@ def verify_onnx(checkpoint: str | Path | None, onnx_path: str | Path, images: li
 REGION_TOLERANCE_PX = 1  # a crop box is rounded to whole pixels: a map value at the threshold may move it by one
 
 
-__all__ = ["Encoder", "GreedyReader", "PixelReader", "Step", "beam_paths", "export_onnx", "quantize_int8",
+__all__ = ["GreedyReader", "PixelReader", "Step", "export_onnx", "quantize_int8",
            "verify_onnx"]

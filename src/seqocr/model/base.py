@@ -51,6 +51,15 @@ class SearchMemory(NamedTuple):
     again_below: float = 0.0                      # the confidence under which a row is read again from ``more``
 
 
+class GreedyMemory(NamedTuple):
+    """A greedy reading (masked after EOS) and the memory a search over some of its images starts from: what the
+    exported greedy graph outputs, so that beam search needs no second encoding (:meth:`Seq2SeqOCR.greedy_memory`)."""
+    ids: Tensor                 # (B, T)
+    probs: Tensor               # (B, T)
+    rows: Tensor                # (B',) the images whose memory follows, ascending
+    memory: Tensor              # (B', S, hidden)
+
+
 class Output(NamedTuple):
     """The training forward's results."""
     logp: Tensor                # (B, T, C) log-probabilities
@@ -222,6 +231,15 @@ class Seq2SeqOCR(nn.Module):
         """
         greedy = self.greedy_steps(images)
         return mask_after_eos(greedy.ids, greedy.probs)
+
+    @torch.no_grad()
+    def greedy_memory(self, images: Tensor, memory_below: Tensor | None = None) -> GreedyMemory:
+        """:meth:`greedy`, and the memory a search over the images starts from: every image's (a model whose greedy
+        reading reads unsure images again from more views gives it for those under ``memory_below``, a scalar
+        tensor, and those it read again: their memory from more views, as :meth:`search_memory` gives it)."""
+        greedy = self.greedy_steps(images)
+        ids, probs = mask_after_eos(greedy.ids, greedy.probs)
+        return GreedyMemory(ids, probs, torch.arange(images.shape[0], device=images.device), greedy.encoding.memory)
 
     @torch.no_grad()
     def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -189,18 +189,22 @@ def pixel_front(model: nn.Module, view_height: int, view_width: int, num_views: 
 
 
 class PixelReader(nn.Module):
-    """pixels (N, H, W, 3) uint8 -> (ids (N, T), probs (N, T), regions (N, V, 4)): the whole greedy reading of a
-    sign from its pixels, for tracing into one ONNX graph (:mod:`seqocr.inference.export`)."""
+    """pixels (N, H, W, 3) uint8 [, memory_below] -> (ids (N, T), probs (N, T), regions (N, V, 4), rows (N',),
+    memory (N', S, d), the decoder's initial state for those rows): the whole greedy reading of a sign from its
+    pixels, and the memory a search starts from (:meth:`~.base.Seq2SeqOCR.greedy_memory`), for tracing into one
+    ONNX graph (:mod:`seqocr.inference.export`)."""
 
     def __init__(self, model: nn.Module, front: PixelFront):
         super().__init__()
         self.model, self.front = model, front
 
-    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        if hasattr(self.model, "greedy_views"):  # the views as the front cuts them, not side by side and back
+    def forward(self, pixels: Tensor, *memory_below: Tensor) -> tuple[Tensor, ...]:
+        if hasattr(self.model, "greedy_views_memory"):  # the views as the front cuts them, not side by side and back
             views, regions = self.front.views(pixels)
-            ids, probs = self.model.greedy_views(views, pixels.shape[0])
-            return ids, probs, regions
-        images, regions = self.front(pixels)
-        ids, probs = self.model.greedy(images)
-        return ids, probs, regions
+            found = self.model.greedy_views_memory(views, pixels.shape[0], *memory_below)
+        else:
+            images, regions = self.front(pixels)
+            found = self.model.greedy_memory(images, *memory_below)
+        return found.ids, found.probs, regions, found.rows, found.memory, *self.model.init_state(found.memory)
+
+

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Encoding, SearchMemory, mask_after_eos, split_views
+from .base import Encoding, GreedyMemory, SearchMemory, mask_after_eos, split_views
 
 TIE_BREAK = 1e-6  # per view index, subtracted from its detail (mean |difference| of neighbours, from 0 to 2)
 
@@ -51,29 +51,55 @@ def reread_greedy(model, images: Tensor, maps: bool = False) -> tuple[Tensor, ..
 def reread_greedy_views(model, views: Tensor, b: int, maps: bool = False) -> tuple[Tensor, ...]:
     """:func:`reread_greedy` of ``b`` signs' views already apart (V·B, 3, H, W), view-major (``b`` a size taken
     from a tensor, so that a trace keeps the batch dynamic)."""
+    ids, probs, attention, _, _ = _reread(model, views, b, maps)
+    return (ids, probs, attention) if maps else (ids, probs)
+
+
+def reread_greedy_memory(model, views: Tensor, b: int, memory_below: Tensor) -> GreedyMemory:
+    """:func:`reread_greedy_views`, and the memory a search starts from for the signs less confident than
+    ``memory_below`` or ``reread_below`` after their first reading: their memory from one view more, as the
+    early exit reads them again (a scalar tensor, an input of the exported greedy graph: a reader searching the
+    signs under its gate asks for theirs; 0 gives those read again only). Only the signs under ``reread_below``
+    are read again: the greedy readings do not depend on ``memory_below`` (but for float rounding: those signs are
+    decoded again in one batch with the others)."""
+    ids, probs, _, rows, memory = _reread(model, views, b, False, memory_below)
+    return GreedyMemory(ids, probs, rows, memory)
+
+
+def _reread(model, views: Tensor, b: int, maps: bool, memory_below: Tensor | None = None
+            ) -> tuple[Tensor, Tensor, Tensor | None, Tensor, Tensor]:
+    """The early exit's ids, probs and maps, the rows whose memory of ``read_views`` + 1 views was computed (those
+    read again, and those under ``memory_below``), and that memory."""
     v, k = model.num_views, model.read_views
     order = views_by_detail(views.unflatten(0, (v, b)))
     first = order[:k].sort(0).values                                            # (k, B)
     encoding = model.encode_views(views, b, first)
     ids, probs, attention = _decode(model, encoding, maps)
-    unsure = (probs.prod(1) < model.reread_below).nonzero()[:, 0]              # (B',)
+    confidence = probs.prod(1)
+    unsure = confidence < model.reread_below                                    # (B,) the signs read again
+    wanted = (unsure if memory_below is None else unsure | (confidence < memory_below)).nonzero()[:, 0]  # (B',)
     if not torch.jit.is_tracing():
-        if unsure.numel() == 0:
-            return (ids, probs, attention) if maps else (ids, probs)
-        todo = unsure
+        if wanted.numel() == 0:
+            _, length, d = encoding.memory.shape
+            return ids, probs, attention, wanted, encoding.memory.new_zeros(0, length // k * (k + 1), d)
+        todo = wanted
     else:  # ONNX Runtime aborts on an empty batch: the graph reads one sign more (the first, again) and drops it
-        todo = torch.cat([unsure, unsure.new_zeros(1)])
+        todo = torch.cat([wanted, wanted.new_zeros(1)])
     extra = order[k:k + 1].index_select(1, todo)                                # (1, B'): the next sharpest
     more = model.encode_views(views, b, extra, todo).memory                     # (B', L, d)
     # the k views read first, then the new one: the decoder's attention and mean are blind to the order of the
     # memory, the view embeddings say which view is which (and view_pick where each sits, for the maps)
     memory = torch.cat([encoding.memory.index_select(0, todo), more], 1)        # (B', (k + 1)·L, d)
     again = _decode(model, Encoding(memory, torch.cat([first.index_select(1, todo), extra]), {}), maps)
-    n = unsure.shape[0]
-    ids, probs = ids.index_put((unsure,), again[0][:n]), probs.index_put((unsure,), again[1][:n])
-    if maps:
-        return ids, probs, attention.index_put((unsure,), again[2][:n])
-    return ids, probs
+    n = wanted.shape[0]
+    redo = unsure.index_select(0, wanted)                                       # (n,) which of them are read again
+
+    def update(old: Tensor, new: Tensor) -> Tensor:
+        keep = redo.reshape(-1, *[1] * (old.dim() - 1))
+        return old.index_put((wanted,), torch.where(keep, new[:n], old.index_select(0, wanted)))
+
+    ids, probs = update(ids, again[0]), update(probs, again[1])
+    return ids, probs, update(attention, again[2]) if maps else None, wanted, memory[:n]
 
 
 def reread_memory(model, images: Tensor) -> SearchMemory:

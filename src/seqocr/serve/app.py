@@ -60,7 +60,7 @@ def attention_refusal(reader: Reader) -> "str | None":
 
 def beam_limit(reader: Reader) -> int:
     """The widest beam ``reader`` can read with: :data:`~seqocr.inference.beam.MAX_BEAM`, or 1 for an ONNX model
-    without its beam graphs (exported without ``--beam``)."""
+    without its step graph (exported without ``--beam``)."""
     return MAX_BEAM if getattr(reader, "beam_ready", True) else 1
 
 
@@ -69,7 +69,7 @@ def wants_beam(value: "str | None", limit: int) -> "int | None":
     if value is None:
         return None
     if not (value.isascii() and value.isdigit() and len(value) <= 3 and 1 <= int(value) <= limit):
-        hint = " (this service's ONNX model has no beam graphs: seqocr export --beam)" if limit == 1 else ""
+        hint = " (this service's ONNX model has no step graph: seqocr export --beam)" if limit == 1 else ""
         raise BadRequest(400, f"beam must be an integer from 1 to {limit}, got {value[:20]!r}{hint}")
     return int(value)
 
