@@ -71,3 +71,72 @@ def test_a_tall_box_grown_to_a_wide_shape_is_held_by_the_view():
     """A narrow, tall region asks for a crop four times its height wide: wider than the view, so the crop is the
     view's width and, to keep the text, the text's own height."""
     assert grow((0.45, 0.1, 0.55, 0.9), (150, 150), 4.0) == (0, 3, 150, 147)
+
+
+def test_the_found_box_is_the_union_of_the_true_pixels_to_the_pixel():
+    import numpy as np
+
+    from seqocr.textcrop import mask_box
+
+    mask = np.zeros((10, 20), bool)
+    mask[2:5, 3:8] = True                                   # rows 2-4, columns 3-7
+    mask[7, 12] = True                                      # and one pixel further down and right: the union
+    assert mask_box(mask) == (3 / 20, 2 / 10, 13 / 20, 8 / 10)
+    assert mask_box(mask[:5, :8]) == (3 / 8, 2 / 5, 8 / 8, 5 / 5)   # text to the right and bottom edges
+    assert mask_box(np.zeros((4, 4), bool)) is None
+
+
+def fake_maps(monkeypatch, *maps):
+    """The detector's probability maps replaced by ``maps`` (one per distinct view): the box rule on its own."""
+    import numpy as np
+
+    from seqocr import textcrop
+
+    asked = []
+
+    def probability_maps(views, threads=1):
+        asked.append(threads)
+        return np.stack(maps[:len(views)])
+
+    monkeypatch.setattr(textcrop, "probability_maps", probability_maps)
+    return asked
+
+
+def band(x0: int, y0: int, x1: int, y1: int, value: float = 0.9):
+    import numpy as np
+
+    m = np.zeros((100, 100))
+    m[y0:y1, x0:x1] = value
+    return m
+
+
+@pytest.mark.parametrize("found", [band(50, 0, 52, 100),     # a sliver 2 % wide, whole height, mid-view
+                                   band(0, 50, 100, 52),     # a sliver 2 % high, whole width
+                                   band(20, 20, 80, 60, value=0.3)])   # at the threshold, not over it
+def test_a_sliver_or_a_map_at_the_threshold_reads_the_view_whole(found, monkeypatch):
+    from PIL import Image
+
+    from seqocr.textcrop import text_boxes
+
+    asked = fake_maps(monkeypatch, found)
+    assert text_boxes([Image.new("RGB", (150, 150))], 2.0, threads=3) == [(0, 0, 150, 150)]
+    assert asked == [3]  # the caller's threads reach the detector
+
+
+def test_a_box_over_the_threshold_and_over_the_sliver_size_is_grown_and_the_detector_runs_on_one_thread(
+        monkeypatch):
+    from PIL import Image
+
+    from seqocr.textcrop import text_boxes
+
+    asked = fake_maps(monkeypatch, band(40, 40, 60, 50))     # (0.4, 0.4, 0.6, 0.5), as the worked example
+    view = Image.new("RGB", (150, 150))
+    assert text_boxes([view, view], 2.0) == [grow((0.4, 0.4, 0.6, 0.5), (150, 150), 2.0)] * 2  # detected once
+    assert asked == [1]
+
+
+def test_a_view_too_small_to_hold_a_box_is_read_whole():
+    # boxes of a 1-pixel view that round to no width or no height (left == right, top == bottom) give the view
+    assert grow((0.3, 0.3, 0.3, 0.3), (1, 1), 0.1) == (0, 0, 1, 1)    # rounded to (0, 0, 0, 1): no width
+    assert grow((0.3, 0.3, 0.3, 0.3), (1, 1), 4.0) == (0, 0, 1, 1)    # rounded to (0, 0, 1, 0): no height
+    assert grow((0.65, 0.1, 0.65, 0.1), (1, 1), 0.1) == (0, 0, 1, 1)  # rounded to (1, 0, 1, 1): no width

@@ -116,3 +116,19 @@ def test_a_reader_runs_the_detector_on_its_own_threads_and_reads_the_same():
     assert OnnxReader().detector_threads() >= 1  # every core the process may use
     images = [synth_glyphs(1, i, "test")[0] for i in range(2)]
     np.testing.assert_allclose(eval_batch(images, TEXT, threads=2), eval_batch(images, TEXT), atol=1e-6)
+
+
+def test_the_detector_reads_views_prepared_as_rapidocr_prepares_them_whatever_their_mode():
+    """Each view resized to DET_SIDE square with Pillow's bilinear filter, its channels as BGR, scaled x / 255 then
+    by mean 0.5 and std 0.5: rapidocr's DetPreProcess, written out here as the spec; a grey or RGBA view is read as
+    its RGB conversion."""
+    from seqocr.textcrop import DET_SIDE, _session, probability_maps
+
+    view = Image.open(SAMPLES / "sign-0000000.png").convert("RGB").crop((0, 0, 150, 150))
+    rgb = np.asarray(view.resize((DET_SIDE, DET_SIDE), Image.Resampling.BILINEAR), np.float32)
+    x = ((rgb[..., ::-1] / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
+    want = _session(1).run(None, {"x": np.ascontiguousarray(x, np.float32)})[0][:, 0]
+    np.testing.assert_allclose(probability_maps([view]), want, atol=1e-6)
+    grey, rgba = view.convert("L"), view.convert("RGBA")
+    np.testing.assert_allclose(probability_maps([grey, rgba]), probability_maps([grey.convert("RGB"), view]),
+                               atol=1e-6)
