@@ -76,10 +76,9 @@ def test_attention_maps_follow_the_views_each_sign_was_read_from():
     assert torch.allclose(maps[unsure], three.greedy_attention(images)[2][unsure], atol=1e-5)
 
 
-def test_onnx_runtime_runs_the_early_exit_inside_the_greedy_graph(tmp_path):
-    import onnxruntime as ort
-
-    from seqocr.inference.export import export_onnx
+def _early_exit_checkpoint(tmp_path):
+    """Pixels of 8 signs, the images a model reads from them, which of them fall under a threshold that splits
+    them, and the model reading 2 views then 3 under it, saved as tmp_path/early.pt."""
     from seqocr.model.pixels import pixel_front
 
     two, _, early = _models()
@@ -94,8 +93,17 @@ def test_onnx_runtime_runs_the_early_exit_inside_the_greedy_graph(tmp_path):
     cfg = Config()
     cfg.model = tiny_model_config(read_views=2, reread_below=threshold)
     save_checkpoint(tmp_path / "early.pt", cfg=cfg, charset=FSNS, model=early, step=1)
-    session = ort.InferenceSession(str(export_onnx(tmp_path / "early.pt", tmp_path / "early.onnx")))
     early.reread_below = threshold
+    return pixels, images, unsure, early
+
+
+def test_onnx_runtime_runs_the_early_exit_inside_the_greedy_graph(tmp_path):
+    import onnxruntime as ort
+
+    from seqocr.inference.export import export_onnx
+
+    pixels, images, unsure, early = _early_exit_checkpoint(tmp_path)
+    session = ort.InferenceSession(str(export_onnx(tmp_path / "early.pt", tmp_path / "early.onnx")))
     sure = (~unsure).nonzero()[:, 0].tolist()
     assert sure and len(sure) < len(images)
     for rows in (list(range(len(images))), sure, sure[:1], unsure.nonzero()[:, 0].tolist()):  # mixed, none, all
@@ -128,3 +136,35 @@ def test_the_early_exit_needs_fewer_views_read_than_there_are(tmp_path, capsys):
     assert main(["read", "--checkpoint", str(tmp_path / "early.pt"), "--read-views", "4", "--reread-below", "0.5",
                  "x.png"]) == 1
     assert "model.reread_below reads a sign again with one view more" in capsys.readouterr().err
+
+
+def test_the_onnx_runtime_greedy_graph_gives_a_search_the_memory_pytorch_searches_from(tmp_path):
+    """The exported greedy graph's ``rows`` and ``memory``: the signs it read again, with their memory of one view
+    more, and with ``memory_below`` fed every sign under it too (the reading itself unchanged); beam search with
+    ONNX Runtime from that memory reads what PyTorch's reads."""
+    import onnxruntime as ort
+
+    from seqocr.inference.export import export_onnx
+    from seqocr.inference.onnx_reader import OnnxReader
+    from seqocr.inference.predictor import Predictor
+
+    pixels, images, unsure, early = _early_exit_checkpoint(tmp_path)
+    onnx_path = export_onnx(tmp_path / "early.pt", tmp_path / "early.onnx", beam=True)
+    session = ort.InferenceSession(str(onnx_path))
+    search = early.search_memory(images)
+
+    def more(rows):
+        return search.more(rows).detach().numpy()
+
+    x = pixels.numpy()
+    plain = session.run(["ids", "probs", "rows", "memory"], {"pixels": x})
+    assert plain[2].tolist() == unsure.nonzero()[:, 0].tolist() and 0 < len(plain[2]) < len(x)
+    np.testing.assert_allclose(plain[3], more(torch.from_numpy(plain[2])), atol=1e-5)
+    every = session.run(["ids", "probs", "rows", "memory"], {"pixels": x, "memory_below": np.array(2, np.float32)})
+    assert every[2].tolist() == list(range(len(x))) and np.array_equal(every[0], plain[0])
+    np.testing.assert_allclose(every[1], plain[1], rtol=1e-5)
+    np.testing.assert_allclose(every[3], more(torch.arange(len(x))), atol=1e-5)
+    got = OnnxReader(onnx_path, beam=3).read_pixels(x)
+    want = Predictor.from_checkpoint(tmp_path / "early.pt", beam=3).read_pixels(x)
+    assert [r.text for r in got] == [r.text for r in want]
+    np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], rtol=1e-3)
