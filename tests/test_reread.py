@@ -55,6 +55,28 @@ def test_unsure_signs_are_read_again_with_one_view_more_and_the_rest_keep_their_
     assert torch.allclose(probs[unsure], p3[unsure], rtol=1e-5, atol=1e-7)  # the memory's order differs
 
 
+def test_a_search_starts_from_the_memory_greedy_reading_read_each_sign_from():
+    """The search memory of a model with the early exit: every sign's from its k sharpest views (the 2-view
+    model's), and for the rows read again their k + 1 sharpest (the 3-view model's, the views in another order);
+    greedy_memory gives the same for the signs it read again, or for those under ``memory_below``."""
+    from seqocr.model.base import Encoding
+
+    two, three, early = _models()
+    images = _images()
+    early.reread_below, unsure = _split(two, images)
+    with torch.no_grad():
+        start = early.search_memory(images)
+        assert torch.equal(start.memory, two.encode(images)) and start.again_below == early.reread_below
+        rows = torch.tensor([0, 3, 5])
+        again = early.decode_steps(Encoding(start.more(rows)))
+        assert torch.equal(again.ids, three.greedy_steps(images[rows]).ids)
+        for below, wanted in ((torch.tensor(0.0), unsure), (torch.tensor(2.0), torch.ones_like(unsure))):
+            found = early.greedy_memory(images, below)
+            assert found.rows.tolist() == wanted.nonzero()[:, 0].tolist()
+            assert torch.allclose(found.memory, start.more(found.rows), atol=1e-6)
+            assert torch.equal(found.ids, early.greedy(images)[0])
+
+
 def test_the_early_exit_at_its_extremes_reads_like_k_and_like_k_plus_one_views():
     two, three, early = _models(threshold=1.0)
     images = _images()
