@@ -295,3 +295,109 @@ def test_workers_open_their_own_env_and_read_what_one_process_reads(packed, fsns
         assert copy[keys[1]][1] == other[1][1] == single[1][1]
     finally:
         lmdb_store.close_env(packed)
+
+
+def raw_db(root: Path, items: dict[bytes, bytes]) -> Path:
+    """A database holding exactly ``items`` (keys as stored)."""
+    with lmdb.open(str(root), map_size=1 << 22) as env, env.begin(write=True) as txn:
+        for k, v in items.items():
+            txn.put(k, v)
+    return root
+
+
+def test_a_stored_label_missing_or_not_utf8_is_skipped_by_reason_naming_it_and_the_rest_read(tmp_path):
+    root = raw_db(tmp_path / "db", {b"num-samples": b"3", b"image-000000001": b"one", b"label-000000001": b"Rue",
+                                    b"image-000000002": b"two", b"image-000000003": b"", b"label-000000003": b"\xff",
+                                    b"label-000000002x": b"padding so that the count guard passes"})
+    report = lmdb_store.SkipReport(total=2)
+    try:
+        got = list(lmdb_store.stored_lmdb(root, report))
+    finally:
+        lmdb_store.close_env(root)
+    assert got == [(b"one", "Rue", f"{root}:1")]
+    assert report.total == 5 and report.reasons == {"missing label": 1, "label not UTF-8": 1}
+    assert report.examples == [f"{root}:2: missing label", f"{root}:3: label not UTF-8"]
+
+
+def test_a_stored_image_missing_is_read_as_no_bytes(tmp_path):
+    root = raw_db(tmp_path / "db", {b"num-samples": b"1", b"label-000000001": b"Rue", b"x": b"", b"y": b""})
+    assert list(lmdb_store.stored_lmdb(root, lmdb_store.SkipReport())) == [(b"", "Rue", f"{root}:1")]
+
+
+@pytest.mark.parametrize("raw, message", [(b"", "'num-samples' is b'', not a decimal count"),
+                                          (b"\xff" * 40, "'num-samples' is b'" + "\\\\xff" * 32 + "', not a decimal"),
+                                          (b"0", r"no samples \('num-samples' is 0\)$"),
+                                          (b"-1", r"no samples \('num-samples' is -1\)$")])
+def test_a_num_samples_that_is_not_a_positive_count_is_one_line_naming_it(tmp_path, raw, message):
+    root = raw_db(tmp_path / "db", {b"num-samples": raw, b"image-000000001": b"x", b"label-000000001": b"Rue"})
+    with pytest.raises(DataError, match=f"^{root}: {message}"):
+        list(lmdb_store.stored_lmdb(root, lmdb_store.SkipReport()))
+
+
+def test_one_sample_is_a_database(tmp_path):
+    root = raw_db(tmp_path / "db", {b"num-samples": b"1", b"image-000000001": b"x", b"label-000000001": b"Rue"})
+    assert [t for _, t, _ in lmdb_store.stored_lmdb(root, lmdb_store.SkipReport())] == ["Rue"]
+
+
+def test_the_missing_num_samples_message_says_the_layout(tmp_path):
+    root = raw_db(tmp_path / "db", {b"image-000000001": b"x"})
+    with pytest.raises(DataError) as e:
+        list(lmdb_store.stored_lmdb(root, lmdb_store.SkipReport()))
+    assert str(e.value).endswith("(expected keys num-samples, image-%09d, label-%09d)")
+
+
+def test_a_folder_without_data_mdb_or_with_a_damaged_one_is_one_line(tmp_path):
+    (tmp_path / "lock-only").mkdir()
+    (tmp_path / "lock-only" / "lock.mdb").write_bytes(b"")
+    with pytest.raises(DataError, match=r"lock-only: not an LMDB database \(expected a folder holding data.mdb\)$"):
+        lmdb_store.open_lmdb(tmp_path / "lock-only")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "data.mdb").write_bytes(b"\0junk" * 2000)
+    with pytest.raises(DataError) as e:
+        lmdb_store.open_lmdb(tmp_path / "junk")
+    # LMDB's own reason, without the path it repeats
+    assert str(e.value) == f"{tmp_path / 'junk'}: not an LMDB database (MDB_INVALID: File is not an LMDB file)"
+
+
+def test_pack_shows_its_progress_with_the_total_and_counts_the_image_bytes(tmp_path, capsys):
+    samples = [(tiny_png((i, 0, 0)), "Rue", f"s{i}") for i in range(3)]
+    summary = pack_lmdb(tmp_path / "db", samples)
+    bar = capsys.readouterr().err
+    assert "pack" in bar and "3/3" in bar and "img" in bar
+    assert summary.image_bytes == sum(len(s[0]) for s in samples) and summary.written == 3
+    pack_lmdb(tmp_path / "quiet", iter(samples), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_pack_commits_every_chunk_and_each_sample_alone_past_the_byte_budget(tmp_path, monkeypatch):
+    commits = []
+    put = lmdb_store._put_chunk
+    monkeypatch.setattr(lmdb_store, "_put_chunk", lambda env, items: (commits.append(len(items)), put(env, items)))
+    samples = [(tiny_png((i, 0, 0)), "Rue", f"s{i}") for i in range(5)]
+    monkeypatch.setattr(lmdb_store, "CHUNK_SAMPLES", 2)   # 2 samples (4 keys) a commit
+    pack_lmdb(tmp_path / "a", samples, progress=False)
+    assert commits == [4, 4, 2, 1]                          # ... the rest, then num-samples alone, last
+    commits.clear()
+    monkeypatch.setattr(lmdb_store, "CHUNK_SAMPLES", 1000)
+    monkeypatch.setattr(lmdb_store, "CHUNK_BYTES", len(samples[0][0]))   # one image's bytes reach the budget
+    pack_lmdb(tmp_path / "b", samples, progress=False)
+    assert commits == [2, 2, 2, 2, 2, 1]                    # no empty commit before num-samples
+
+
+def test_pack_with_no_sample_left_and_a_partial_folder_holding_other_files_are_one_line(tmp_path, fsns):
+    with pytest.raises(DataError, match=r"empty: no samples to write \(skipped 1 of 1 samples \(1 empty label\)\)$"):
+        pack_lmdb(tmp_path / "empty", [(tiny_png(), "", "s0")], skip_bad=True, charset=fsns, max_chars=37,
+                  progress=False)
+    partial = tmp_path / ".db.partial"
+    partial.mkdir()
+    (partial / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=r"\.db\.partial: holds files other than an unfinished LMDB "
+                                        r"\(\['notes.txt'\]\); remove it or choose another --out$"):
+        pack_lmdb(tmp_path / "db", [(tiny_png(), "Rue", "s0")], progress=False)
+    assert (partial / "notes.txt").read_text() == "mine"
+    (tmp_path / ".file.partial").write_text("a file")
+    with pytest.raises(DataError, match=r"\(\['\?'\]\)"):
+        pack_lmdb(tmp_path / "file", [(tiny_png(), "Rue", "s0")], progress=False)
+    nested = tmp_path / "new" / "deeper" / "db"  # the partial folder's parents are made as the output's would be
+    (tmp_path / "new" / "deeper").mkdir(parents=True)
+    assert pack_lmdb(nested, [(tiny_png(), "Rue", "s0")], progress=False).written == 1

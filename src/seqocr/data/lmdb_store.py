@@ -140,7 +140,8 @@ def _write(env: lmdb.Environment, samples: Iterable[RawSample], summary: PackSum
         if len(chunk) >= 2 * CHUNK_SAMPLES or chunk_bytes >= CHUNK_BYTES:
             _put_chunk(env, chunk)
             chunk, chunk_bytes = [], 0
-    _put_chunk(env, chunk)
+    if chunk:
+        _put_chunk(env, chunk)
     if summary.written == 0:
         raise DataError(f"{summary.out}: no samples to write ({summary.report.summary()})")
     _put_chunk(env, [(NUM_SAMPLES, str(summary.written).encode("ascii"))])  # last: marks the DB complete
