@@ -30,6 +30,7 @@ import torch
 
 from seqocr.calibration import expected_calibration_error
 from seqocr.data import iter_labelled
+from seqocr.imaging.preprocess import ImageSpec, eval_batch
 from seqocr.inference.decoding import Search, gated, read_with_exit, search
 from seqocr.inference.lexicon import Lexicon
 from seqocr.inference.lm import NgramLM
@@ -38,7 +39,6 @@ from seqocr.metrics import compute_metrics
 from seqocr.model.base import split_views
 from seqocr.model.views import views_by_detail
 from seqocr.model.weights import load_model
-from seqocr.preprocess import ImageSpec, eval_batch
 
 
 class MemorySteps:

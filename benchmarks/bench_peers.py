@@ -74,8 +74,8 @@ from benchmarks.peers import PICK_RULES, ViewRead, merge_lines, parse_tesseract_
 from seqocr.charset import Charset
 from seqocr.data.labels import read_labels
 from seqocr.errors import DataError
+from seqocr.imaging.preprocess import load_image
 from seqocr.metrics import compute_metrics
-from seqocr.preprocess import load_image
 
 SYSTEMS = ("seqocr", "tesseract", "rapidocr")
 NUM_VIEWS = 4

@@ -51,7 +51,7 @@ MODULES = {
     "metrics": Module(("tests/test_metrics.py",)),
     "charset": Module(("tests/test_charset.py",)),
     "fsns": Module(("tests/test_charset.py", "tests/test_data.py")),
-    "preprocess": Module(("tests/test_preprocess.py",)),
+    "imaging/preprocess": Module(("tests/test_preprocess.py",)),
     "inference/postprocess": Module(("tests/test_postprocess.py",)),
     "inference/beam": Module(("tests/test_beam.py",)),  # the search itself; test_beam_read.py reads models with it
     "train/checkpoint": Module(("tests/test_checkpoint.py",)),
@@ -61,7 +61,7 @@ MODULES = {
     # where users are (issue 39)
     # the view picker; not the ONNX export test: tracing through mutmut's trampolines fails its stats run
     "model/views": Module(("tests/test_views.py", "tests/test_reread.py", "-k", "not onnx_runtime")),
-    "textcrop": Module(("tests/test_crop_borders.py", "tests/test_textcrop.py")),  # the text crop
+    "imaging/textcrop": Module(("tests/test_crop_borders.py", "tests/test_textcrop.py")),  # the text crop
     "data/lmdb_store": Module(("tests/test_lmdb.py",)),
     "serve/limits": Module(("tests/test_limits.py", "tests/test_serve.py")),
     "serve/app": Module(("tests/test_limits.py", "tests/test_serve.py", "tests/test_shutdown.py"),
@@ -89,7 +89,7 @@ source_paths = ["src"]
 # mutmut runs the tests in its copy, mutants/: the helpers the tests import from scripts/ and the configs they load
 also_copy = ["scripts", "configs"]
 # a mutant still running after 5x its tests' time counts as a timeout (killed); mutmut's default of 15x let a few
-# hanging load_image mutants hold preprocess.py's run for many minutes
+# hanging load_image mutants hold imaging/preprocess.py's run for many minutes
 timeout_multiplier = 5.0
 only_mutate = [{module}]
 pytest_add_cli_args_test_selection = [{tests}]

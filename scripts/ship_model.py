@@ -35,6 +35,8 @@ from seqocr.charset import Charset
 from seqocr.config import Config
 from seqocr.data import build_dataset
 from seqocr.data.synth import VERIFY_SEED, sign_images
+from seqocr.imaging.preprocess import ImageSpec
+from seqocr.imaging.textcrop import DET_SIDE
 from seqocr.inference.beam import step_path
 from seqocr.inference.decoding import lm_card
 from seqocr.inference.evaluate import rows_kept_at
@@ -51,8 +53,6 @@ from seqocr.model.weights import (
     read_checkpoint,
     write_weights,
 )
-from seqocr.preprocess import ImageSpec
-from seqocr.textcrop import DET_SIDE
 from seqocr.train.evaluate import calibration_data, evaluate_dataset
 from seqocr.train.finetune import init_source
 

@@ -1,4 +1,4 @@
-"""The text crop at the edges of a view (``seqocr.textcrop.grow``): text found against every border and in every
+"""The text crop at the edges of a view (``seqocr.imaging.textcrop.grow``): text found against every border and in every
 corner, and text wider than the view, gives a crop inside the view that holds the text with its margins, in the
 model's view shape wherever the view can hold that. Today's API: the detector's box in fractions of the view in,
 the crop in pixels out; the crop keeps these properties wherever it is computed."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqocr.textcrop import MARGIN, grow
+from seqocr.imaging.textcrop import MARGIN, grow
 
 # a line of text 30 % of the view wide and 10 % high, placed against each border and in each corner
 SPOTS = {
@@ -76,7 +76,7 @@ def test_a_tall_box_grown_to_a_wide_shape_is_held_by_the_view():
 def test_the_found_box_is_the_union_of_the_true_pixels_to_the_pixel():
     import numpy as np
 
-    from seqocr.textcrop import mask_box
+    from seqocr.imaging.textcrop import mask_box
 
     mask = np.zeros((10, 20), bool)
     mask[2:5, 3:8] = True                                   # rows 2-4, columns 3-7
@@ -90,7 +90,7 @@ def fake_maps(monkeypatch, *maps):
     """The detector's probability maps replaced by ``maps`` (one per distinct view): the box rule on its own."""
     import numpy as np
 
-    from seqocr import textcrop
+    from seqocr.imaging import textcrop
 
     asked = []
 
@@ -116,7 +116,7 @@ def band(x0: int, y0: int, x1: int, y1: int, value: float = 0.9):
 def test_a_sliver_or_a_map_at_the_threshold_reads_the_view_whole(found, monkeypatch):
     from PIL import Image
 
-    from seqocr.textcrop import text_boxes
+    from seqocr.imaging.textcrop import text_boxes
 
     asked = fake_maps(monkeypatch, found)
     assert text_boxes([Image.new("RGB", (150, 150))], 2.0, threads=3) == [(0, 0, 150, 150)]
@@ -127,7 +127,7 @@ def test_a_box_over_the_threshold_and_over_the_sliver_size_is_grown_and_the_dete
         monkeypatch):
     from PIL import Image
 
-    from seqocr.textcrop import text_boxes
+    from seqocr.imaging.textcrop import text_boxes
 
     asked = fake_maps(monkeypatch, band(40, 40, 60, 50))     # (0.4, 0.4, 0.6, 0.5), as the worked example
     view = Image.new("RGB", (150, 150))

@@ -9,7 +9,7 @@ from PIL import Image
 from seqocr.charset import EOS, PAD
 from seqocr.data.datasets import Collate, StreamSampler, encode_targets
 from seqocr.errors import DataError
-from seqocr.preprocess import ImageSpec, _random_crop, eval_transform, load_image, train_transform, view_images
+from seqocr.imaging.preprocess import ImageSpec, _random_crop, eval_transform, load_image, train_transform, view_images
 
 
 def strip(w=600, h=150):
@@ -102,7 +102,7 @@ def test_stream_sampler_shards_ranks_without_overlap():
 
 
 def test_fsns_missing_views_are_filled_with_the_real_ones():
-    from seqocr.preprocess import fsns_views
+    from seqocr.imaging.preprocess import fsns_views
 
     assert fsns_views(600, 600) == 4 and fsns_views(600, 450) == 3 and fsns_views(600, 150) == 1
     assert fsns_views(0, 0) is None

@@ -14,7 +14,7 @@ from seqocr.config import validate
 from seqocr.data.datasets import SynthDataset
 from seqocr.data.synth import synth_glyphs
 from seqocr.errors import ConfigError
-from seqocr.preprocess import ImageSpec, tile_size, tiles, train_transform
+from seqocr.imaging.preprocess import ImageSpec, tile_size, tiles, train_transform
 from seqocr.train.augment import augment_views, shift_hue, step_seed
 from seqocr.train.loop import train
 from tests.helpers import tiny_config

@@ -373,7 +373,7 @@ CLAIMS = [
     Claim("the typeface share", ("docs/models.md",), r"trained on with (\d+ %) of the signs painted in",
           lambda: (whole_percent(config("shipped-stage16")["data"]["synth_fonts"]),)),
     Claim("the crop's margins", ("docs/models.md",), r"widened by (\d+ %) of the view sideways and (\d+ %) vertically",
-          lambda: tuple(f"{round(m * 100)} %" for m in constant("textcrop.py", "MARGIN"))),
+          lambda: tuple(f"{round(m * 100)} %" for m in constant("imaging/textcrop.py", "MARGIN"))),
     Claim("PP-OCRv6's CTC head", ("docs/models.md",), r"The CTC head after it \(([\d,]+) classes\)",
           lambda: (f"{constant('model/ppocr_neck.py', 'CLASSES'):,}",)),
     Claim("the page's zip", ("docs/training.md",), r"up to ([\d,]+) images\)",

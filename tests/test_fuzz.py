@@ -49,7 +49,7 @@ def test_an_lmdb_num_samples_larger_than_its_keys_is_refused(tmp_path):
 
     from seqocr.charset import Charset
     from seqocr.data.datasets import LmdbDataset
-    from seqocr.preprocess import ImageSpec
+    from seqocr.imaging.preprocess import ImageSpec
 
     with lmdb.open(str(tmp_path / "db")) as env, env.begin(write=True) as txn:
         txn.put(b"num-samples", b"99999999999")

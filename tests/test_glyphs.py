@@ -11,7 +11,7 @@ import torch
 from seqocr.data.synth import TILE, VIEWS, label_glyphs, render_glyphs, synth_glyphs, synth_record
 from seqocr.data.synth.scene import glyphs_in_view
 from seqocr.errors import ConfigError
-from seqocr.preprocess import ImageSpec, crop_glyphs, train_transform
+from seqocr.imaging.preprocess import ImageSpec, crop_glyphs, train_transform
 from seqocr.train.loop import Trainer
 from seqocr.train.losses import char_map_loss, char_map_targets, glyph_attention_loss, glyph_cells
 from tests.helpers import tiny_config
@@ -130,7 +130,7 @@ def test_the_glyph_losses_need_their_head_and_generated_data(tmp_path):
 
 
 def test_trailing_noise_tiles_are_found_by_their_look_and_replaced_by_the_real_views():
-    from seqocr.preprocess import noise_free_views, view_images
+    from seqocr.imaging.preprocess import noise_free_views, view_images
 
     image, _, _present = next(r for r in (synth_record(0, i) for i in range(300)) if r[2] == 2)
     tiles = view_images(image, 4, present=4)

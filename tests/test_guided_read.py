@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from seqocr.cli import main
+from seqocr.imaging.preprocess import eval_batch, load_image
 from seqocr.inference.lm_build import build
 from seqocr.inference.onnx_reader import OnnxReader
 from seqocr.inference.predictor import Predictor
-from seqocr.preprocess import eval_batch, load_image
 from tests.helpers import SAMPLES, tiny_checkpoint
 
 NAMES = ["Rue de la Gare", "Rue du Nord", "Avenue de Dinan", "Place du Commandant Turenne", "Impasse Jacquet",

@@ -20,7 +20,7 @@ from seqocr.data.items import sample_rng
 from seqocr.data.lmdb_store import pack_lmdb
 from seqocr.data.synth import synth_sample
 from seqocr.errors import DataError
-from seqocr.preprocess import ImageSpec, eval_transform, load_image, train_transform
+from seqocr.imaging.preprocess import ImageSpec, eval_transform, load_image, train_transform
 from tests.helpers import ROOT, samples_from_labels, samples_from_synth, write_synth_folder
 
 SPEC = ImageSpec(16, 16, 4)

@@ -1,6 +1,6 @@
 """The crop as tensor operations inside the model (seqocr.model.pixels, issue 37 item 2): from a sign's pixels to the
 model's input, checked against the crop the readers made with Pillow, numpy and the wheel's detector session
-(seqocr.preprocess.eval_batch and seqocr.textcrop) on generated signs and at the edges (text at each border and
+(seqocr.imaging.preprocess.eval_batch and seqocr.imaging.textcrop) on generated signs and at the edges (text at each border and
 corner, no text, a sliver, a full-view box, noise tiles, a photo, odd strip sizes), and exported to ONNX."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from seqocr import textcrop
 from seqocr.data.synth import synth_sample
 from seqocr.errors import DataError
+from seqocr.imaging import textcrop
+from seqocr.imaging.preprocess import ImageSpec, eval_batch, view_crops, view_images
 from seqocr.model.pixels import (
     DET_SIDE,
     NOISE_ROW_STEP,
@@ -27,7 +28,6 @@ from seqocr.model.pixels import (
 )
 from seqocr.model.ppocr_det import PPOCRDetector, load_onnx_detector_weights
 from seqocr.model.resample import resize_regions, weights
-from seqocr.preprocess import ImageSpec, eval_batch, view_crops, view_images
 from tests.helpers import skip_or_fail
 
 SPEC = ImageSpec(128, 256, 4, crop="text")  # the shipped model's views
@@ -82,7 +82,7 @@ def test_the_tensor_crop_reads_the_pixels_todays_crop_read_on_generated_signs(fr
     ((150, 150), (0.40625, 0.3958333, 0.59375, 0.5)), ((151, 149), (0.5, 0.5, 0.53125, 0.5625)),
 ])
 def test_the_box_rule_is_todays_to_the_pixel(size, box):
-    """:func:`grow` in float64 tensors against :func:`seqocr.textcrop.grow` in Python floats: the same operations
+    """:func:`grow` in float64 tensors against :func:`seqocr.imaging.textcrop.grow` in Python floats: the same operations
     in the same order give the same rounded pixels, at every border and corner and where the view is too small."""
     got = grow(torch.tensor([box], dtype=torch.float64), torch.tensor([size], dtype=torch.float64), ASPECT)
     assert tuple(int(v) for v in got[0]) == textcrop.grow(box, size, ASPECT)
@@ -245,7 +245,7 @@ def test_the_noise_check_on_every_4th_row_tells_noise_from_photographs():
 
 
 def test_the_views_handed_over_view_major_read_as_the_side_by_side_input():
-    """PixelReader hands the model the front's views apart (greedy_views), not laid side by side only to be cut
+    """PixelReader hands the model the front's views apart (greedy_views_memory), not laid side by side only to be cut
     apart again: the same ids, probabilities and regions as model.greedy of the front's input, with and without
     the early exit."""
     from seqocr.model import build_model

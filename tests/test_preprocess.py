@@ -1,6 +1,6 @@
-"""Image preprocessing (preprocess.py) on small hand-made images: loading and its errors, cutting a strip into views,
+"""Image preprocessing (imaging/preprocess.py) on small hand-made images: loading and its errors, cutting a strip into views,
 FSNS's noise tiles, the pixel scale, the resizes, the training crop and colour jitter, glyph boxes through a crop
-(fast: `make mutation` mutates preprocess.py against these)."""
+(fast: `make mutation` mutates imaging/preprocess.py against these)."""
 
 import io
 import random
@@ -11,7 +11,7 @@ from PIL import Image
 
 from seqocr.config import ModelConfig
 from seqocr.errors import DataError
-from seqocr.preprocess import (
+from seqocr.imaging.preprocess import (
     INTERPOLATIONS,
     ImageSpec,
     ImageTooLarge,
@@ -385,7 +385,7 @@ def test_the_default_hue_jitter_moves_at_most_a_fifth_of_the_circle():
 
 
 def test_the_pages_layout_comes_from_the_regions_a_model_that_cuts_its_views_read():
-    from seqocr.preprocess import region_layout
+    from seqocr.imaging.preprocess import region_layout
 
     # an FSNS strip of 600x150: 4 tiles of 150; views 2 and 3 read tiles 0 and 1 again (noise filler replaced)
     regions = [[10, 20, 130, 80], [160, 0, 290, 150], [0, 0, 150, 150], [160, 0, 290, 150]]

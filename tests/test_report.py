@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from seqocr.cli import main
+from seqocr.imaging.preprocess import ImageSpec
 from seqocr.inference.analysis import badness, confusions, edits, kinds_with_examples, reading_kind, reliability
 from seqocr.inference.postprocess import Reading
 from seqocr.inference.report import WorstReadings, marked, reliability_svg, write_report
-from seqocr.preprocess import ImageSpec
 from tests.helpers import SAMPLES, tiny_checkpoint, write_synth_folder
 
 

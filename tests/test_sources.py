@@ -15,7 +15,7 @@ from seqocr.data.labels import SkipReport
 from seqocr.data.lmdb_store import pack_lmdb
 from seqocr.data.sources import SOURCES, Source, find_source, parse_synth, stored
 from seqocr.errors import DataError
-from seqocr.preprocess import ImageSpec
+from seqocr.imaging.preprocess import ImageSpec
 from seqocr.shares import Shares
 from tests.helpers import SAMPLES, samples_from_labels, small_samples
 

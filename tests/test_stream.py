@@ -11,7 +11,7 @@ from seqocr.data.convert import convert_fsns
 from seqocr.data.datasets import Collate
 from seqocr.data.lmdb_store import pack_lmdb
 from seqocr.data.stream import batches_done_by_worker
-from seqocr.preprocess import ImageSpec
+from seqocr.imaging.preprocess import ImageSpec
 from tests.helpers import samples_from_labels, small_samples, synth_samples, write_split
 
 SPEC = ImageSpec(16, 16, 4)

@@ -96,7 +96,7 @@ def test_a_share_of_signs_photographed_fewer_than_four_times_keeps_labels_and_th
     many signs 1, 2 or 3 real views (as many of each), the rest FSNS's noise filler, which the reader finds by its
     look; the labels, and the signs outside the share, stay as they were."""
     from seqocr.data.sources import SynthDefaults, parse_synth
-    from seqocr.preprocess import noise_free_views
+    from seqocr.imaging.preprocess import noise_free_views
     from seqocr.shares import Shares
 
     plain = [synth_record(3, i, "test") for i in range(40)]

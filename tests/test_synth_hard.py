@@ -18,7 +18,7 @@ from seqocr.data.synth import scene as synth_scene
 from seqocr.data.synth.names import _label_form
 from seqocr.data.synth.plate import _display, is_first_name
 from seqocr.data.synth_words import STREET_TYPES
-from seqocr.preprocess import noise_free_views
+from seqocr.imaging.preprocess import noise_free_views
 from seqocr.shares import Shares
 
 HARD = ("legibility", "sticker", "one_view", "oblique", "person")

@@ -7,8 +7,8 @@ from PIL import Image
 
 from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
-from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, train_transform, view_crops, view_images
-from seqocr.textcrop import MARGIN, grow
+from seqocr.imaging.preprocess import ImageSpec, eval_batch, eval_transform, train_transform, view_crops, view_images
+from seqocr.imaging.textcrop import MARGIN, grow
 from tests.helpers import SAMPLES, assert_crop_reads_alike
 
 pytest.importorskip("rapidocr", reason="the text detector ships in the rapidocr wheel (make venv installs it)")
@@ -122,7 +122,7 @@ def test_the_detector_reads_views_prepared_as_rapidocr_prepares_them_whatever_th
     """Each view resized to DET_SIDE square with Pillow's bilinear filter, its channels as BGR, scaled x / 255 then
     by mean 0.5 and std 0.5: rapidocr's DetPreProcess, written out here as the spec; a grey or RGBA view is read as
     its RGB conversion."""
-    from seqocr.textcrop import DET_SIDE, _session, probability_maps
+    from seqocr.imaging.textcrop import DET_SIDE, _session, probability_maps
 
     view = Image.open(SAMPLES / "sign-0000000.png").convert("RGB").crop((0, 0, 150, 150))
     rgb = np.asarray(view.resize((DET_SIDE, DET_SIDE), Image.Resampling.BILINEAR), np.float32)

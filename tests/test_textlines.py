@@ -10,9 +10,8 @@ from PIL import Image
 from seqocr.config import load_config
 from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
-from seqocr.preprocess import ImageSpec, eval_batch, eval_transform, train_transform, view_crops, view_images
-from seqocr.shares import Shares
-from seqocr.textlines import (
+from seqocr.imaging.preprocess import ImageSpec, eval_batch, eval_transform, train_transform, view_crops, view_images
+from seqocr.imaging.textlines import (
     GREY,
     LINE_HEIGHT,
     PAD,
@@ -26,6 +25,7 @@ from seqocr.textlines import (
     merge_closest,
     slots,
 )
+from seqocr.shares import Shares
 from tests.helpers import SAMPLES, assert_crop_reads_alike
 
 LINES = ImageSpec(144, 256, 4, crop="lines")

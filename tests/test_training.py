@@ -8,9 +8,9 @@ import torch
 from seqocr.config import TrainConfig
 from seqocr.data import build_dataset
 from seqocr.errors import SeqocrError
+from seqocr.imaging.preprocess import ImageSpec
 from seqocr.inference.predictor import Predictor
 from seqocr.model.weights import load_model
-from seqocr.preprocess import ImageSpec
 from seqocr.train.checkpoint import save_checkpoint
 from seqocr.train.evaluate import evaluate_dataset
 from seqocr.train.loop import Trainer
@@ -45,8 +45,8 @@ def test_tiny_model_overfits_a_few_samples_to_exact_match(fsns):
 
     from seqocr.data.datasets import encode_targets
     from seqocr.data.synth import render_sign
+    from seqocr.imaging.preprocess import eval_transform
     from seqocr.model import build_model
-    from seqocr.preprocess import eval_transform
     from tests.helpers import tiny_model_config
 
     texts = ["Rue Haute", "Quai Nord", "Place du Bac", "Cours Lys"]

@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .fsns import DECODER_STEPS
 from .shares import Shares
 
-CROPS = ("", "text", "lines")  # model.crop: how each view is cut before it is resized (seqocr.preprocess)
+CROPS = ("", "text", "lines")  # model.crop: how each view is cut before it is resized (seqocr.imaging.preprocess)
 
 
 @dataclass(slots=True)  # no attribute outside the fields: an architecture's key set as one would be lost
@@ -41,8 +41,8 @@ class ModelConfig:
     dropout: float = 0.1
     teacher_forcing: float = 1.0     # probability, drawn per sample, that a sample is teacher-forced
     crop: str = ""                   # "" = each view read whole; "text" = each view cut to its text first
-                                     # (PP-OCRv6's detector, seqocr.textcrop), in training and in every reader;
-                                     # "lines" = each view rebuilt from its lines, 48 px each (seqocr.textlines)
+                                     # (PP-OCRv6's detector, seqocr.imaging.textcrop), in training and in every reader;
+                                     # "lines" = each view rebuilt from its lines, 48 px each (seqocr.imaging.textlines)
     options: dict[str, Any] = field(default_factory=dict)  # the architecture's keys, as given (not a YAML key)
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # where each option was given
 

@@ -1,5 +1,5 @@
 """PP-OCRv6's ONNX files (Apache-2.0), as the rapidocr wheel installs them: the recognizer whose backbone the
-default model reuses (:mod:`seqocr.model.ppocr`) and the text detector that crops views (:mod:`seqocr.textcrop`).
+default model reuses (:mod:`seqocr.model.ppocr`) and the text detector that crops views (:mod:`seqocr.imaging.textcrop`).
 
 Only the files are needed, not rapidocr itself (which would need OpenCV): ``pip install --no-deps
 "rapidocr==3.10.*"`` is enough, and the package is found without being imported.

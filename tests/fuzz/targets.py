@@ -25,8 +25,8 @@ import numpy as np
 
 from seqocr.charset import Charset
 from seqocr.errors import SeqocrError
+from seqocr.imaging.preprocess import DEFAULT_MAX_PIXELS, ImageSpec, eval_transform, load_image, train_transform
 from seqocr.inference.reader import Reader
-from seqocr.preprocess import DEFAULT_MAX_PIXELS, ImageSpec, eval_transform, load_image, train_transform
 
 SPEC = ImageSpec(16, 16, 4)  # small views: the targets test decoding and framing, not resizing speed
 MAX_CHARS = 37

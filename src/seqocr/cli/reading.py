@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from ..fsns import DECODER_STEPS
-from ..preprocess import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+from ..imaging.preprocess import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from .common import (
     AT_LEAST_ZERO,
     BEAM,
@@ -151,8 +151,8 @@ def _image_paths(names: list[str]) -> tuple[list[str], int]:
 def _read(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ..imaging.preprocess import load_image
     from ..inference.postprocess import reject_below
-    from ..preprocess import load_image
 
     paths, status = _image_paths(args.images)
     if not paths:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..preprocess import DEFAULT_MAX_PIXELS
+from ..imaging.preprocess import DEFAULT_MAX_PIXELS
 from .common import (
     AT_LEAST_ZERO,
     BEAM,

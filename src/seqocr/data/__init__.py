@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..charset import Charset
 from ..config import DataConfig
-from ..preprocess import ImageSpec
+from ..imaging.preprocess import ImageSpec
 from ..shares import PLAIN, Shares
 from .sources import SOURCES, SynthDefaults, find_source, parse_synth
 

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Sampler
 from ..charset import EOS, PAD, Charset
 from ..errors import ConfigError, DataError
 from ..fsns import MAX_LABEL
-from ..preprocess import ImageSpec, load_image
+from ..imaging.preprocess import ImageSpec, load_image
 from ..shares import PLAIN, Shares
 from .items import Key, item_augmentation, make_item, synth_where
 from .labels import SkipReport, read_labels

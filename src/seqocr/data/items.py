@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable
 
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_transform, tiles, train_transform
+from ..imaging.preprocess import ImageSpec, eval_transform, tiles, train_transform
 
 Key = tuple[int, int]
 Item = tuple  # (image | None, text | reason, where) or (image, text, where, glyph boxes)
@@ -42,7 +42,7 @@ def make_item(load: Callable[[], tuple], where: str, spec: ImageSpec, rng: rando
     all), and maybe its glyph boxes per tile (L, V, 4), or raises :class:`DataError`, which becomes the item's
     reason. With ``rng`` the image gets the training augmentation drawn from it (the boxes follow the crops),
     else the evaluation resize; with ``on_device`` it is left to the training device: the item's image is then
-    its uint8 tiles (:func:`~seqocr.preprocess.tiles`) and its boxes stay in fractions of them."""
+    its uint8 tiles (:func:`~seqocr.imaging.preprocess.tiles`) and its boxes stay in fractions of them."""
     try:
         img, text, present, *glyphs = load()
     except DataError as e:

@@ -15,7 +15,7 @@ from PIL import Image
 from ..charset import Charset
 from ..errors import DataError
 from ..fsutil import atomic_write
-from ..preprocess import IMAGE_SUFFIXES, load_image
+from ..imaging.preprocess import IMAGE_SUFFIXES, load_image
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import ClassVar
 from ..charset import Charset
 from ..config import is_synth
 from ..errors import DataError
-from ..preprocess import ImageSpec, load_image
+from ..imaging.preprocess import ImageSpec, load_image
 from ..shares import PLAIN, Shares
 from .items import synth_where
 from .labels import SkipReport

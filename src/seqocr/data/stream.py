@@ -27,7 +27,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..charset import Charset
 from ..errors import DataError
-from ..preprocess import ImageSpec, fsns_views, load_image
+from ..imaging.preprocess import ImageSpec, fsns_views, load_image
 from .items import item_augmentation, make_item
 from .labels import label_problem
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ..preprocess import ImageSpec, cut_region, view_crops, view_images
+from ..imaging.preprocess import ImageSpec, cut_region, view_crops, view_images
 from .postprocess import Reading
 
 # heat ramp from weak to strong (position, RGB): deep blue, magenta, orange, pale yellow

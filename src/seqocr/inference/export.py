@@ -8,7 +8,7 @@ picked, the greedy decoder unrolled for its fixed T steps (no data-dependent loo
 height and width dynamic, BatchNorm folded. The file's metadata holds the charset (JSON) and the preprocessing,
 so the file alone reads images with ONNX Runtime, numpy and an image decoder (examples/read_onnx.py). A model
 with ``model.crop: lines`` exports the older graph: ``images`` float32 (N, 3, H, V·W) in [-1, 1], preprocessed
-by the reader (seqocr.preprocess).
+by the reader (seqocr.imaging.preprocess).
 
 The greedy graph also outputs what a beam search starts from, so that a search needs no second encoding:
 ``rows`` int64 (N',), the images whose ``memory`` float32 (N', S, d) and decoder's initial state ``state.0``,
@@ -35,10 +35,10 @@ from torch import nn
 
 from ..errors import SeqocrError
 from ..fsutil import atomic_write
+from ..imaging.preprocess import ImageSpec
 from ..model.fuse import fold_batchnorm
 from ..model.pixels import PixelReader, pixel_front
 from ..model.weights import load_model
-from ..preprocess import ImageSpec
 from ..version import __version__
 from .beam import step_path
 
@@ -169,7 +169,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: list) -> 
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from ..preprocess import eval_batch
+    from ..imaging.preprocess import eval_batch
 
     source = onnx.load(str(onnx_path))
     meta = {p.key: p.value for p in source.metadata_props}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..charset import Charset
 from ..errors import DataError, one_line
-from ..preprocess import ImageSpec
+from ..imaging.preprocess import ImageSpec
 
 OUTPUT_LAYER = "model.out.bias"  # the classifier's bias in an exported greedy graph: one entry per class
 

@@ -13,10 +13,10 @@ import torch
 from ..charset import Charset
 from ..device import pick_device, place_model, to_device, use_bf16
 from ..errors import ConfigError
+from ..imaging.preprocess import ImageSpec
 from ..model.fuse import fold_batchnorm
 from ..model.pixels import pixel_front
 from ..model.weights import load_model, shipped_model
-from ..preprocess import ImageSpec
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_beam
 from .decoding import Search, read_with_exit, readings
 from .postprocess import Reading, decode_batch

@@ -20,7 +20,7 @@ from PIL import Image
 
 from ..charset import Charset
 from ..errors import DataError
-from ..preprocess import ImageSpec, eval_batch, load_image
+from ..imaging.preprocess import ImageSpec, eval_batch, load_image
 from .decoding import GATE, LM_BONUS, LM_WEIGHT, Search
 from .postprocess import Reading
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..fsutil import atomic_write
-from ..preprocess import ImageSpec
+from ..imaging.preprocess import ImageSpec
 from .analysis import KIND_NAMES, Bin, badness, confusions, kinds_with_examples, reading_kind, reliability
 from .attention import attention_strip, image_with_regions, side_by_side, stacked, views_of
 from .postprocess import Reading

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from ..config import Config, ModelConfig, check_signs
 from ..errors import ConfigError
 from .base import Encoding, GreedyMemory, SearchMemory, Seq2SeqOCR, gru_cell, mask_after_eos, split_views
-from .views import reread_greedy, reread_greedy_memory, reread_greedy_views, reread_memory, sharpest_views
+from .views import reread_greedy, reread_greedy_memory, reread_memory, sharpest_views
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -351,22 +351,14 @@ class DefaultOCR(Seq2SeqOCR):
         return reread_greedy(self, images)[:2] if self.exits_early else super().greedy(images)
 
     @torch.no_grad()
-    def greedy_views(self, views: Tensor, b: int) -> tuple[Tensor, Tensor]:
-        """:meth:`greedy` of ``b`` signs' views already apart (V·B, 3, H, W), view-major, as
-        :meth:`~.pixels.PixelFront.views` gives them: the same reading, without laying the views side by side
-        only to cut them apart again (a copy there and back in an ONNX graph)."""
-        if self.exits_early:
-            return reread_greedy_views(self, views, b)[:2]
-        greedy = self.decode_steps(self.encode_all_views(views, b))
-        return mask_after_eos(greedy.ids, greedy.probs)
-
-    @torch.no_grad()
     def greedy_memory(self, images: Tensor, memory_below: Tensor | None = None) -> GreedyMemory:
         return self.greedy_views_memory(split_views(images, self.num_views), images.shape[0], memory_below)
 
     @torch.no_grad()
     def greedy_views_memory(self, views: Tensor, b: int, memory_below: Tensor | None = None) -> GreedyMemory:
-        """:meth:`greedy_memory` of ``b`` signs' views already apart (V·B, 3, H, W), view-major."""
+        """:meth:`greedy_memory` of ``b`` signs' views already apart (V·B, 3, H, W), view-major, as
+        :meth:`~.pixels.PixelFront.views` gives them: the same reading, without laying the views side by side
+        only to cut them apart again (a copy there and back in an ONNX graph)."""
         if self.exits_early:
             return reread_greedy_memory(self, views, b, views.new_zeros(()) if memory_below is None else memory_below)
         greedy = self.decode_steps(self.encode_all_views(views, b))

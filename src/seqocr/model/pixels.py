@@ -1,13 +1,13 @@
 """From a sign's pixels to the model's input, as tensor operations: the views cut, each cut to its text, resized.
 
-What :func:`seqocr.preprocess.eval_batch` does with Pillow, numpy and a second ONNX Runtime session (the text
-detector, :mod:`seqocr.textcrop`), :class:`PixelFront` does inside the model's forward and its ONNX graph, so that
+What :func:`seqocr.imaging.preprocess.eval_batch` does with Pillow, numpy and a second ONNX Runtime session (the text
+detector, :mod:`seqocr.imaging.textcrop`), :class:`PixelFront` does inside the model's forward and its ONNX graph, so that
 one graph reads a sign from its pixels and the crop that reads is the one that trains:
 
 * the image (N, H, W, 3) uint8 is cut into tiles: ``num_views`` side by side when it is a strip (its width about
   ``num_views`` times its height, as FSNS's 600x150), else one tile, the whole image, read in every view;
 * FSNS's noise tiles (a sign photographed fewer than 4 times) are found by their roughness, as
-  :func:`~seqocr.preprocess.noise_free_views` does, and replaced by the real views in turn;
+  :func:`~seqocr.imaging.preprocess.noise_free_views` does, and replaced by the real views in turn;
 * with ``crop == "text"`` each tile is resized to 96x96 for PP-OCRv6's detector (:mod:`.ppocr_det`, its weights
   in the model's file), its probability map thresholded, and the box of the text grown by
   :func:`text_regions`: the union of the pixels over :data:`THRESHOLD`, widened by :data:`MARGIN`, grown to the
@@ -68,7 +68,7 @@ def tile_sources(tiles: Tensor, widths: Tensor, num_views: int) -> Tensor:
     The roughness is measured on every :data:`NOISE_ROW_STEP`-th row only (a quarter of the work): still about
     17,000 differences in a 150-px tile's 38 rows and 3 channels, which put noise at 85 give or take 0.5, far
     above :data:`NOISE_ROUGHNESS`, and a photograph's every 4th row is no rougher than its others (generated signs:
-    under 40 on the rows read; tests/test_pixels.py). :func:`seqocr.preprocess.noise_free_views`, which reads
+    under 40 on the rows read; tests/test_pixels.py). :func:`seqocr.imaging.preprocess.noise_free_views`, which reads
     every row, could only disagree on a tile whose roughness lies near the threshold, which neither kind does."""
     rows = tiles[..., ::NOISE_ROW_STEP, :]                                      # (N, T, C, ceil(H / step), TW)
     steps = (rows[..., 1:] - rows[..., :-1]).abs().sum((2, 3))                  # (N, T, TW - 1) per column
@@ -86,7 +86,7 @@ def tile_sources(tiles: Tensor, widths: Tensor, num_views: int) -> Tensor:
 
 def found_box(mask: Tensor) -> tuple[Tensor, Tensor]:
     """(M, S, S) bool -> the box of the true pixels (M, 4) float64 in fractions of the side (x0, y0, x1, y1), as
-    :func:`seqocr.textcrop.mask_box`, and whether any was true (M,)."""
+    :func:`seqocr.imaging.textcrop.mask_box`, and whether any was true (M,)."""
     side = mask.shape[-1]
     rows, cols = mask.any(2).int(), mask.any(1).int()                           # (M, S)
     first = lambda a: a.argmax(1)
@@ -96,7 +96,7 @@ def found_box(mask: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def grow(box: Tensor, size: Tensor, aspect: float) -> Tensor:
-    """:func:`seqocr.textcrop.grow` on (M, 4) boxes (fractions, float64) in tiles of ``size`` (M, 2) (w, h)
+    """:func:`seqocr.imaging.textcrop.grow` on (M, 4) boxes (fractions, float64) in tiles of ``size`` (M, 2) (w, h)
     pixels: widened by :data:`MARGIN`, grown about the centre to ``aspect``, kept inside the tile (clipped where it
     cannot hold it), rounded to whole pixels; the whole tile where that leaves nothing. The same float64
     operations in the same order, so the same pixels."""

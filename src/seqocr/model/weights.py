@@ -18,7 +18,7 @@ from ..charset import Charset
 from ..config import Config, validate
 from ..errors import DataError, one_line
 from ..fsutil import atomic_write
-from ..preprocess import DEFAULT_MAX_PIXELS
+from ..imaging.preprocess import DEFAULT_MAX_PIXELS
 
 FORMAT_VERSION = 1
 

@@ -16,11 +16,11 @@ from PIL import Image
 from ..data.labels import write_labels_zip
 from ..errors import ConfigError, DataError
 from ..fsns import MAX_LABEL
+from ..imaging.preprocess import crop_regions, cut_views, prepare_views, region_layout
 from ..inference.attention import attention_payload
 from ..inference.beam import MAX_BEAM
 from ..inference.postprocess import Reading, check_min_confidence, reject_below
 from ..inference.reader import Reader
-from ..preprocess import crop_regions, cut_views, prepare_views, region_layout
 from .batcher import Allocator, Batcher
 from .limits import (
     BadRequest,

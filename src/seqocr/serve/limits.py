@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ..errors import DataError
-from ..preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, load_image
+from ..imaging.preprocess import DEFAULT_MAX_PIXELS, ImageTooLarge, load_image
 
 
 @dataclass(frozen=True)

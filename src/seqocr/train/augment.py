@@ -1,9 +1,9 @@
 """The reference's per-view training augmentation as batched tensor ops on the training device (``data.augment_on:
 device``), so that DataLoader workers only draw signs.
 
-Workers then send each sample's views resized to the tile size (:func:`seqocr.preprocess.tiles`: uint8, 5/4 of
+Workers then send each sample's views resized to the tile size (:func:`seqocr.imaging.preprocess.tiles`: uint8, 5/4 of
 the model's view size) and the glyph boxes in fractions of those tiles; :func:`augment_views` does, for every view
-of the batch at once, what :func:`seqocr.preprocess.train_transform` does with Pillow for one view:
+of the batch at once, what :func:`seqocr.imaging.preprocess.train_transform` does with Pillow for one view:
 
 * attention_ocr's crop: aspect ratio in [0.8, 1.2], height uniform between the heights that keep 80 % and 100 % of
   the tile's area (a crop too large for the tile is clamped to it where Pillow's path draws again);
@@ -15,7 +15,7 @@ of the batch at once, what :func:`seqocr.preprocess.train_transform` does with P
 The random draws are seeded from the run's seed, the rank and the step (:func:`step_seed`), so a resumed run draws
 what an uninterrupted one would have: the continuous ones on the device, the discrete ones (interpolations, the
 order of the colour ops) on the host, so that nothing waits for the GPU. Glyph boxes follow the crops as in
-:func:`seqocr.preprocess.crop_glyphs`. On a GPU this takes the augmentation's share of a sign's CPU time off the
+:func:`seqocr.imaging.preprocess.crop_glyphs`. On a GPU this takes the augmentation's share of a sign's CPU time off the
 workers (BENCHMARKS.md); on the CPU it only moves that work into the training process.
 """
 
@@ -26,7 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..preprocess import ImageSpec
+from ..imaging.preprocess import ImageSpec
 
 BRIGHTNESS, CONTRAST, SATURATION, HUE = 32 / 255, 0.5, 0.5, 0.2  # as preprocess.color_jitter
 MODES = ("bilinear", "bicubic", "bilinear", "nearest")  # cv2 LINEAR, CUBIC, AREA, NEAREST as the reference draws them

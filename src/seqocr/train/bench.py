@@ -14,9 +14,9 @@ import torch
 from ..config import Config, load_config
 from ..device import pick_device, place_model, to_device
 from ..fsns import NUM_CLASSES
+from ..imaging.preprocess import ImageSpec
 from ..model import build_model, check_config, num_classes_for
 from ..model.fuse import fold_batchnorm
-from ..preprocess import ImageSpec
 from .distributed import CPU
 from .losses import sequence_loss
 from .step import adam, train_step

@@ -21,9 +21,9 @@ from ..data import EVAL_SYNTH_SEED, build_dataset
 from ..data.datasets import Collate, StreamSampler
 from ..device import place_model, to_device, use_bf16
 from ..errors import ConfigError, DataError, SeqocrError
+from ..imaging.preprocess import ImageSpec
 from ..model import build_model, check_config, fixed_keys, model_values, num_classes_for, resume_keys
 from ..model.weights import read_any, unwrap
-from ..preprocess import ImageSpec
 from .augment import augment_views, step_seed
 from .checkpoint import read_latest_good, save_checkpoint
 from .distributed import all_sum, all_sum_, check_same_config, gather_objects, setup, teardown

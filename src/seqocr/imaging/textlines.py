@@ -1,7 +1,7 @@
 """Every line at the backbone's own scale: each view recomposed from its text lines.
 
 PP-OCRv6's recognizer, whose backbone the shipped model reuses, reads one text line resized to 48 px high. A crop to
-the text region (:mod:`seqocr.textcrop`) enlarges the letters, but the lines of a plate keep their ratios: a first
+the text region (:mod:`seqocr.imaging.textcrop`) enlarges the letters, but the lines of a plate keep their ratios: a first
 name painted at half the surname's height stays at half, and a two-line plate shares one crop. With ``model.crop:
 lines`` each view is rebuilt as a stack of :data:`LINE_HEIGHT`-px slots (``view_height / 48`` of them, so 3 in a
 144-px view), one line of text per slot, top to bottom as on the plate: every line is read at the height the
@@ -9,7 +9,7 @@ backbone was trained at, whatever its size on the plate, and the backbone's stri
 of its map, as in the recognizer it comes from. A view with more lines than slots (a plate above, a subtitle, a
 first name on its own line) shares its height out evenly among them, down to :data:`MIN_LINE` px a line.
 
-The lines come from the same detector as the crop (:func:`seqocr.textcrop.probability_maps`): its map, thresholded,
+The lines come from the same detector as the crop (:func:`seqocr.imaging.textcrop.probability_maps`): its map, thresholded,
 is cut into bands of rows that hold text; a band, widened by :data:`PAD` of its height (the detector marks a
 shrunk core of each line), is resized to the slot's height, left-aligned, and squeezed in width only when it is
 wider than the view. When a view has more bands than even the smallest lines leave room for, the two closest

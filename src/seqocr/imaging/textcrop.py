@@ -6,7 +6,7 @@ each view is first cut down to the region PP-OCRv6's own text detector (``PP-OCR
 the rapidocr wheel beside the recognizer) finds text in, widened by a margin and grown to the view's aspect ratio,
 so the same pixels carry larger letters (measured in BENCHMARKS.md, "route (b)"). The crop needs the image
 alone. Here it runs outside the model, with the wheel's ONNX file, for training's data workers (through
-:mod:`seqocr.preprocess`) and for an ONNX file exported before the crop was in the graph; the readers of a model
+:mod:`seqocr.imaging.preprocess`) and for an ONNX file exported before the crop was in the graph; the readers of a model
 crop with the same rule inside it, as tensor operations, with the detector's weights in the model's files
 (:mod:`seqocr.model.pixels`; the boxes are the same, tests/test_pixels.py).
 
@@ -23,7 +23,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from .ppocr_files import DETECTOR, wheel_file
+from ..ppocr_files import DETECTOR, wheel_file
 
 DET_SIDE = 96             # the detector's input side (a multiple of 32): as good as 128 (and 128 as 192) at half the pixels
 THRESHOLD = 0.3

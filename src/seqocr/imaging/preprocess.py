@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, UnidentifiedImageError
 
-from .config import ModelConfig
-from .errors import DataError, one_line
+from ..config import ModelConfig
+from ..errors import DataError, one_line
 
 INTERPOLATIONS = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.BOX,
                   Image.Resampling.NEAREST)  # cv2 LINEAR, CUBIC, AREA, NEAREST as the reference draws them
@@ -39,8 +39,8 @@ class ImageSpec:
     view_height: int = 64
     view_width: int = 64
     num_views: int = 4
-    crop: str = ""  # "" = each view whole; "text" = each view cut to its detected text first (seqocr.textcrop);
-    #                 "lines" = each view rebuilt from its text lines, one per 48-px slot (seqocr.textlines)
+    crop: str = ""  # "" = each view whole; "text" = each view cut to its detected text first (seqocr.imaging.textcrop);
+    #                 "lines" = each view rebuilt from its text lines, one per 48-px slot (seqocr.imaging.textlines)
 
     @classmethod
     def from_config(cls, model: ModelConfig) -> ImageSpec:
@@ -159,8 +159,8 @@ def to_array(views: list[Image.Image]) -> np.ndarray:
 
 def view_crops(views: list[Image.Image], spec: ImageSpec, threads: int = 1) -> list:
     """What of each view the model reads, in that view's pixels (x0, y0, x1, y1): all of it, or with
-    ``spec.crop == "text"`` its text region grown to the view shape (:func:`seqocr.textcrop.text_boxes`); with
-    ``"lines"``, each view's layout of lines instead (:func:`seqocr.textlines.line_layouts`). The detector runs on
+    ``spec.crop == "text"`` its text region grown to the view shape (:func:`seqocr.imaging.textcrop.text_boxes`); with
+    ``"lines"``, each view's layout of lines instead (:func:`seqocr.imaging.textlines.line_layouts`). The detector runs on
     ``threads`` (1 in training's workers; a reader's own)."""
     if spec.crop == "lines":
         from .textlines import line_layouts  # ONNX Runtime and the detector, only when asked for
