@@ -196,3 +196,15 @@ def test_the_service_reads_with_the_beam_a_request_asks_for(exported):
     with TestClient(create_app(OnnxReader(lonely))) as client:
         r = client.post("/v1/read?beam=2", files=files)
         assert r.status_code == 400 and "seqocr export --beam" in r.json()["error"]
+
+
+def test_a_search_takes_the_memory_of_the_rows_it_searches_in_their_order_and_never_a_missing_one():
+    from seqocr.errors import SeqocrError
+    from seqocr.inference.onnx_reader import SearchStart
+
+    memory = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)  # rows 1 and 3 of a batch
+    start = SearchStart(np.array([1, 3]), memory, memory[:, 0], np.zeros((2, 1), np.float32))
+    taken, state = start.take(np.array([3, 1]))
+    assert np.array_equal(taken, memory[[1, 0]]) and np.array_equal(state[0], memory[[1, 0], 0])
+    with pytest.raises(SeqocrError, match=r"no search memory for images \[2\]"):
+        start.take(np.array([1, 2]))

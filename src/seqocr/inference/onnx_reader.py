@@ -162,7 +162,7 @@ class OnnxReader(Reader):
 
     def _run(self, feed: dict[str, np.ndarray], attention: bool, beam: int | None) -> list[Reading]:
         beam = check_beam(self.beam if beam is None else beam)
-        if attention:  # the exported greedy graph outputs ids and probs only (export.py)
+        if attention:  # the exported greedy graph outputs no attention maps (export.py)
             raise ConfigError(ATTENTION_NEEDS_TORCH if beam == 1 or self.lm_by_default else ATTENTION_NEEDS_GREEDY)
         if self.search is not None and self.search.guided:
             return self._guided(feed, beam)
@@ -213,9 +213,7 @@ class SearchStart:
 
     def __init__(self, rows: np.ndarray, memory: np.ndarray, *state: np.ndarray):
         self.memory, self.state = memory, list(state)
-        self.where = {}
-        for k, row in enumerate(rows.tolist()):  # the graph may give a row twice (its stand-in for an empty batch)
-            self.where.setdefault(row, k)
+        self.where = {row: k for k, row in enumerate(rows.tolist())}
 
     def take(self, rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """The memory and state of ``rows`` (B',), in that order."""
