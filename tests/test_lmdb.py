@@ -401,3 +401,47 @@ def test_pack_with_no_sample_left_and_a_partial_folder_holding_other_files_are_o
     nested = tmp_path / "new" / "deeper" / "db"  # the partial folder's parents are made as the output's would be
     (tmp_path / "new" / "deeper").mkdir(parents=True)
     assert pack_lmdb(nested, [(tiny_png(), "Rue", "s0")], progress=False).written == 1
+
+
+def test_a_process_shares_one_env_per_database_and_a_forked_child_opens_its_own(tmp_path):
+    a = pack_lmdb(tmp_path / "a", [(tiny_png(), "Rue", "s0")], progress=False).out
+    b = pack_lmdb(tmp_path / "b", [(tiny_png(), "Place", "s0")], progress=False).out
+    try:
+        env = lmdb_store.shared_env(a)
+        assert lmdb_store.shared_env(a) is env and lmdb_store.shared_env(b) is not env
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: the env it inherited is not its own
+            os.write(write, b"own" if lmdb_store.shared_env(a) is not env else b"inherited")
+            os._exit(0)
+        os.waitpid(child, 0)
+        os.close(write)
+        assert os.read(read, 16) == b"own"
+        os.close(read)
+        lmdb_store.close_env(a)
+        with pytest.raises(lmdb.Error):  # closed, and the next read opens another
+            env.stat()
+        assert lmdb_store.shared_env(a) is not env
+    finally:
+        lmdb_store.close_env(a)
+        lmdb_store.close_env(b)
+
+
+def test_a_dataset_counts_labels_missing_or_not_utf8_by_reason(tmp_path, fsns):
+    root = raw_db(tmp_path / "db", {b"num-samples": b"3", b"image-000000001": tiny_png(), b"label-000000001": b"Rue",
+                                    b"image-000000002": tiny_png(), b"image-000000003": tiny_png(),
+                                    b"label-000000003": b"\xff", b"pad": b""})
+    ds = LmdbDataset(root, fsns, SPEC, max_chars=37, max_skip_fraction=0.9)
+    try:
+        assert ds.index.tolist() == [1] and ds.report.reasons == {"missing label": 1, "label not UTF-8": 1}
+    finally:
+        lmdb_store.close_env(root)
+
+
+def test_lmdbs_own_reason_is_kept_whole_when_the_path_has_spaces(tmp_path):
+    junk = tmp_path / "my junk db"
+    junk.mkdir()
+    (junk / "data.mdb").write_bytes(b"\0junk" * 2000)
+    with pytest.raises(DataError) as e:
+        lmdb_store.open_lmdb(junk)
+    assert str(e.value) == f"{junk}: not an LMDB database (MDB_INVALID: File is not an LMDB file)"

@@ -155,11 +155,10 @@ def pack_lmdb(out: str | Path, samples: Iterable[RawSample], *, total: int | Non
     ``where``, or with ``skip_bad`` is left out and counted in ``summary.report``. The database is built in
     ``.NAME.partial`` beside ``out`` and renamed to ``out`` only when complete, so a killed run leaves nothing
     that looks finished (the next run clears the partial folder and starts over). ``map_size`` is only the
-    initial map: it grows as needed. ``total`` defaults to ``len(samples)`` when it has one."""
+    initial map: it grows as needed. ``total``, the progress bar's, defaults to ``len(samples)`` when it has one
+    (tqdm's own default)."""
     out = Path(out)
     summary = PackSummary(out)
-    if total is None and hasattr(samples, "__len__"):
-        total = len(samples)  # type: ignore[arg-type]
     partial = _claim_partial(out)
     try:
         env = lmdb.open(str(partial), map_size=map_size, subdir=True, sync=False, metasync=False, **_WRITE_FORMAT)
