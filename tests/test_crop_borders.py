@@ -110,8 +110,8 @@ def band(x0: int, y0: int, x1: int, y1: int, value: float = 0.9):
     return m
 
 
-@pytest.mark.parametrize("found", [band(50, 0, 52, 100),     # a sliver 2 % wide, whole height, mid-view
-                                   band(0, 50, 100, 52),     # a sliver 2 % high, whole width
+@pytest.mark.parametrize("found", [band(50, 40, 52, 60),     # a sliver 2 % wide, 20 % high, mid-view
+                                   band(40, 50, 60, 52),     # a sliver 2 % high, 20 % wide (grown, neither is whole)
                                    band(20, 20, 80, 60, value=0.3)])   # at the threshold, not over it
 def test_a_sliver_or_a_map_at_the_threshold_reads_the_view_whole(found, monkeypatch):
     from PIL import Image
