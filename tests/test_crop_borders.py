@@ -140,3 +140,21 @@ def test_a_view_too_small_to_hold_a_box_is_read_whole():
     assert grow((0.3, 0.3, 0.3, 0.3), (1, 1), 0.1) == (0, 0, 1, 1)    # rounded to (0, 0, 0, 1): no width
     assert grow((0.3, 0.3, 0.3, 0.3), (1, 1), 4.0) == (0, 0, 1, 1)    # rounded to (0, 0, 1, 0): no height
     assert grow((0.65, 0.1, 0.65, 0.1), (1, 1), 0.1) == (0, 0, 1, 1)  # rounded to (1, 0, 1, 1): no width
+
+
+def test_text_too_wide_for_a_tall_view_shape_keeps_its_width_at_the_views_height():
+    # views meant to be read 0.5 wide per unit of height: this text (132 px with its margins) grown to that shape
+    # would be 264 px high, more than the view's 100; it keeps the view's height and its own width
+    assert grow((0.4, 0.4, 0.6, 0.6), (300, 100), 0.5) == (84, 0, 216, 100)
+
+
+def test_without_the_rapidocr_wheel_the_crop_says_what_needs_it(monkeypatch):
+    import importlib.util
+
+    from seqocr.errors import DataError
+    from seqocr.imaging import textcrop
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rapidocr" else real(name, *a))
+    with pytest.raises(DataError, match=r'^model.crop: text needs the rapidocr wheel: pip install --no-deps "rapidocr'):
+        textcrop._session(97)  # a thread count no session was opened with
