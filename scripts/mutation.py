@@ -84,7 +84,9 @@ MODULES = {
 COPIED = ("src", "tests", "scripts", "configs")
 CONFIG = """[tool.pytest.ini_options]
 testpaths = ["tests"]
-addopts = "-q -p no:cacheprovider"
+# a mutant that makes a test hang (a lock never released, a child never reaped) fails it: mutmut's own timeout
+# counts CPU time, which a blocked process does not use
+addopts = "-q -p no:cacheprovider --timeout=120"
 
 [tool.mutmut]
 source_paths = ["src"]

@@ -6,6 +6,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lmdb
@@ -411,10 +412,18 @@ def test_a_process_shares_one_env_per_database_and_a_forked_child_opens_its_own(
         assert lmdb_store.shared_env(a) is env and lmdb_store.shared_env(b) is not env
         read, write = os.pipe()
         child = os.fork()
-        if child == 0:  # the child: the env it inherited is not its own
-            os.write(write, b"own" if lmdb_store.shared_env(a) is not env else b"inherited")
-            os._exit(0)
-        os.waitpid(child, 0)
+        if child == 0:  # the child: the env it inherited is not its own; it never returns into pytest
+            try:
+                os.write(write, b"own" if lmdb_store.shared_env(a) is not env else b"inherited")
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 60
+        while os.waitpid(child, os.WNOHANG) == (0, 0):  # a child that hangs fails the test, not the run
+            if time.monotonic() > deadline:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                pytest.fail("the forked child hung")
+            time.sleep(0.02)
         os.close(write)
         assert os.read(read, 16) == b"own"
         os.close(read)
