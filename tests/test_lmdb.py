@@ -454,3 +454,17 @@ def test_lmdbs_own_reason_is_kept_whole_when_the_path_has_spaces(tmp_path):
     with pytest.raises(DataError) as e:
         lmdb_store.open_lmdb(junk)
     assert str(e.value) == f"{junk}: not an LMDB database (MDB_INVALID: File is not an LMDB file)"
+
+
+def test_pack_makes_the_folders_its_output_needs_honours_a_given_total_and_commits_by_bytes_across_samples(
+        tmp_path, monkeypatch, capsys):
+    samples = [(tiny_png((i, 0, 0)), "Rue", f"s{i}") for i in range(4)]
+    assert pack_lmdb(tmp_path / "new" / "deeper" / "db", samples, progress=False).written == 4  # folders made
+    pack_lmdb(tmp_path / "counted", iter(samples), total=4)  # a generator of known length: the bar knows its end
+    assert "4/4" in capsys.readouterr().err
+    commits = []
+    put = lmdb_store._put_chunk
+    monkeypatch.setattr(lmdb_store, "_put_chunk", lambda env, items: (commits.append(len(items)), put(env, items)))
+    monkeypatch.setattr(lmdb_store, "CHUNK_BYTES", 2 * len(samples[0][0]))  # two images' bytes reach the budget
+    pack_lmdb(tmp_path / "bytes", samples, progress=False)
+    assert commits == [4, 4, 1]
