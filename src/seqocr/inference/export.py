@@ -55,7 +55,7 @@ class GreedyReader(nn.Module):
 
     def forward(self, images: torch.Tensor, *memory_below: torch.Tensor) -> tuple[torch.Tensor, ...]:
         found = self.model.greedy_memory(images, *memory_below)
-        return found.ids, found.probs, found.rows, found.memory, *self.model.init_state(found.memory)
+        return found.ids, found.probs, *found.search_outputs(self.model)
 
 
 def metadata(cfg, charset, step: int, pixels: bool = False) -> dict[str, str]:
@@ -119,19 +119,19 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, batch: int = 2, 
 
 
 def _export(module: nn.Module, example: tuple, out: str | Path, meta: dict[str, str], inputs: list[str],
-            outputs: list[str], defaults: Mapping[str, float] = {}) -> None:
+            outputs: list[str], defaults: Mapping[str, float] | None = None) -> None:
     """Trace ``module`` to ONNX at ``out`` (atomically), axis 0 of every input and output dynamic (and the height
     and width of a ``pixels`` input; a search's ``rows`` count apart from the batch), ``meta`` in the file's
     metadata; ``defaults``: scalar inputs that a caller may leave out (float32, their value when not fed)."""
     import onnx
     from onnx import numpy_helper
 
+    defaults = defaults or {}
     axes = {name: {0: "batch"} for name in inputs + outputs if name not in defaults}
     if "pixels" in axes:
         axes["pixels"] = {0: "batch", 1: "height", 2: "width"}
-    for name in ("rows", "memory", *[o for o in outputs if o.startswith("state.")]):
-        if name in axes and "rows" in outputs:
-            axes[name] = {0: "rows"}
+    if "rows" in outputs:  # a greedy graph's search outputs: as many as the rows it gives memory for
+        axes.update({name: {0: "rows"} for name in outputs if name in ("rows", "memory") or name.startswith("state.")})
     with atomic_write(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         # the LSTM batch-size warning does not apply: no initial state is an input, and verify_onnx runs
         # other batch sizes than the example's

@@ -59,6 +59,18 @@ class GreedyMemory(NamedTuple):
     rows: Tensor                # (B',) the images whose memory follows, ascending
     memory: Tensor              # (B', S, hidden)
 
+    @classmethod
+    def every_row(cls, greedy: Greedy) -> GreedyMemory:
+        """A greedy decoding's reading with the memory it read from, for every image."""
+        ids, probs = mask_after_eos(greedy.ids, greedy.probs)
+        memory = greedy.encoding.memory
+        return cls(ids, probs, torch.arange(memory.shape[0], device=memory.device), memory)
+
+    def search_outputs(self, model: Seq2SeqOCR) -> tuple[Tensor, ...]:
+        """What an exported greedy graph outputs after its reading: the rows, their memory and the decoder's
+        initial state from it."""
+        return self.rows, self.memory, *model.init_state(self.memory)
+
 
 class Output(NamedTuple):
     """The training forward's results."""
@@ -237,9 +249,7 @@ class Seq2SeqOCR(nn.Module):
         """:meth:`greedy`, and the memory a search over the images starts from: every image's (a model whose greedy
         reading reads unsure images again from more views gives it for those under ``memory_below``, a scalar
         tensor, and those it read again: their memory from more views, as :meth:`search_memory` gives it)."""
-        greedy = self.greedy_steps(images)
-        ids, probs = mask_after_eos(greedy.ids, greedy.probs)
-        return GreedyMemory(ids, probs, torch.arange(images.shape[0], device=images.device), greedy.encoding.memory)
+        return GreedyMemory.every_row(self.greedy_steps(images))
 
     @torch.no_grad()
     def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:

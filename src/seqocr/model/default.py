@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ..config import Config, ModelConfig, check_signs
 from ..errors import ConfigError
-from .base import Encoding, GreedyMemory, SearchMemory, Seq2SeqOCR, gru_cell, mask_after_eos, split_views
+from .base import Encoding, GreedyMemory, SearchMemory, Seq2SeqOCR, gru_cell, split_views
 from .views import reread_greedy, reread_greedy_memory, reread_memory, sharpest_views
 
 
@@ -361,9 +361,7 @@ class DefaultOCR(Seq2SeqOCR):
         only to cut them apart again (a copy there and back in an ONNX graph)."""
         if self.exits_early:
             return reread_greedy_memory(self, views, b, views.new_zeros(()) if memory_below is None else memory_below)
-        greedy = self.decode_steps(self.encode_all_views(views, b))
-        ids, probs = mask_after_eos(greedy.ids, greedy.probs)
-        return GreedyMemory(ids, probs, torch.arange(b, device=views.device), greedy.encoding.memory)
+        return GreedyMemory.every_row(self.decode_steps(self.encode_all_views(views, b)))
 
     @torch.no_grad()
     def greedy_attention(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:

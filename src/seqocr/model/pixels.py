@@ -205,6 +205,6 @@ class PixelReader(nn.Module):
         else:
             images, regions = self.front(pixels)
             found = self.model.greedy_memory(images, *memory_below)
-        return found.ids, found.probs, regions, found.rows, found.memory, *self.model.init_state(found.memory)
+        return found.ids, found.probs, regions, *found.search_outputs(self.model)
 
 

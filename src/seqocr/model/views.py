@@ -85,11 +85,7 @@ def _reread(model, views: Tensor, b: int, maps: bool, memory_below: Tensor | Non
         todo = wanted
     else:  # ONNX Runtime aborts on an empty batch: the graph reads one sign more (the first, again) and drops it
         todo = torch.cat([wanted, wanted.new_zeros(1)])
-    extra = order[k:k + 1].index_select(1, todo)                                # (1, B'): the next sharpest
-    more = model.encode_views(views, b, extra, todo).memory                     # (B', L, d)
-    # the k views read first, then the new one: the decoder's attention and mean are blind to the order of the
-    # memory, the view embeddings say which view is which (and view_pick where each sits, for the maps)
-    memory = torch.cat([encoding.memory.index_select(0, todo), more], 1)        # (B', (k + 1)·L, d)
+    memory, extra = _one_view_more(model, views, b, order, encoding.memory, todo)   # (B', (k + 1)·L, d), (1, B')
     again = _decode(model, Encoding(memory, torch.cat([first.index_select(1, todo), extra]), {}), maps)
     n = wanted.shape[0]
     redo = unsure.index_select(0, wanted)                                       # (n,) which of them are read again
@@ -109,12 +105,20 @@ def reread_memory(model, images: Tensor) -> SearchMemory:
     views = split_views(images, v)                                              # (V·B, 3, H, W)
     order = views_by_detail(views.unflatten(0, (v, b)))                         # (V, B), sharpest first
     memory = model.encode_views(views, b, order[:k].sort(0).values).memory
+    return SearchMemory(memory, lambda rows: _one_view_more(model, views, b, order, memory, rows)[0],
+                        model.reread_below)
 
-    def more(rows: Tensor) -> Tensor:
-        extra = model.encode_views(views, b, order[k:k + 1].index_select(1, rows), rows).memory
-        return torch.cat([memory.index_select(0, rows), extra], 1)
 
-    return SearchMemory(memory, more, model.reread_below)
+def _one_view_more(model, views: Tensor, b: int, order: Tensor, memory: Tensor, rows: Tensor
+                   ) -> tuple[Tensor, Tensor]:
+    """The memory of ``rows`` (B',) from the ``read_views`` k views read first (``memory``) and then the next
+    sharpest one of ``order`` (V, B) (B', (k + 1)·L, d), and which view that is (1, B'). The decoder's attention
+    and mean are blind to the order of the memory: the view embeddings say which view is which (and view_pick
+    where each sits, for the maps)."""
+    k = model.read_views
+    extra = order[k:k + 1].index_select(1, rows)                                # (1, B'): the next sharpest
+    more = model.encode_views(views, b, extra, rows).memory                     # (B', L, d)
+    return torch.cat([memory.index_select(0, rows), more], 1), extra
 
 
 def _decode(model, encoding: Encoding, maps: bool) -> tuple[Tensor, Tensor, Tensor | None]:
