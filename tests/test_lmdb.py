@@ -370,10 +370,16 @@ def test_pack_shows_its_progress_with_the_total_and_counts_the_image_bytes(tmp_p
     assert capsys.readouterr().err == ""
 
 
-def test_pack_commits_every_chunk_and_each_sample_alone_past_the_byte_budget(tmp_path, monkeypatch):
+def counted_commits(monkeypatch) -> list[int]:
+    """The number of keys of each transaction pack commits, from now on."""
     commits = []
     put = lmdb_store._put_chunk
     monkeypatch.setattr(lmdb_store, "_put_chunk", lambda env, items: (commits.append(len(items)), put(env, items)))
+    return commits
+
+
+def test_pack_commits_every_chunk_and_each_sample_alone_past_the_byte_budget(tmp_path, monkeypatch):
+    commits = counted_commits(monkeypatch)
     samples = [(tiny_png((i, 0, 0)), "Rue", f"s{i}") for i in range(5)]
     monkeypatch.setattr(lmdb_store, "CHUNK_SAMPLES", 2)   # 2 samples (4 keys) a commit
     pack_lmdb(tmp_path / "a", samples, progress=False)
@@ -462,9 +468,7 @@ def test_pack_makes_the_folders_its_output_needs_honours_a_given_total_and_commi
     assert pack_lmdb(tmp_path / "new" / "deeper" / "db", samples, progress=False).written == 4  # folders made
     pack_lmdb(tmp_path / "counted", iter(samples), total=4)  # a generator of known length: the bar knows its end
     assert "4/4" in capsys.readouterr().err
-    commits = []
-    put = lmdb_store._put_chunk
-    monkeypatch.setattr(lmdb_store, "_put_chunk", lambda env, items: (commits.append(len(items)), put(env, items)))
+    commits = counted_commits(monkeypatch)
     monkeypatch.setattr(lmdb_store, "CHUNK_BYTES", 2 * len(samples[0][0]))  # two images' bytes reach the budget
     pack_lmdb(tmp_path / "bytes", samples, progress=False)
     assert commits == [4, 4, 1]
