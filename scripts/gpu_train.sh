@@ -3,7 +3,7 @@
 #
 #   bash scripts/gpu_train.sh --out DIR [--minutes M] [--device cuda|cpu] [--init-from CKPT] [--config C]
 #                             [--bundle gpu-bundle] [--set KEY=VALUE ...] [--bench MODEL:BATCH,...]
-#                             [--bench-steps N] [--profile-batch N]
+#                             [--bench-steps N] [--profile-batch N] [--profile-steps N]
 #
 # 1. installs what is missing from the carried bundle (scripts/gpu_bundle.sh made it here): the wheels with pip
 #    --no-index, the fonts through SEQOCR_FONT_DIR; seqocr itself without dependencies when it is not importable;
@@ -20,13 +20,14 @@
 #    images/s and MFU against the device's measured bf16 peak for each model and batch (`seqocr bench train`; a
 #    batch that does not fit is a line with "error"; --bench-steps timed steps each, default 10, after up to 3
 #    warm-up steps), and DIR/profile.txt, where the step's time goes
-#    (benchmarks/profile_step.py: torch.profiler over 5 steps of --config at --profile-batch, default 256).
+#    (benchmarks/profile_step.py: torch.profiler over --profile-steps steps, default 5, of --config at --profile-batch,
+#    default 256).
 #
 # With `--device cpu --minutes 1` the same script runs on a laptop (tests/test_gpu_script.py runs a short dry run).
 # Uses $PYTHON, else the project's .venv/bin/python when there is one (make venv), else python3.
 set -euo pipefail
 if [ -n "${PYTHON:-}" ]; then PY=$PYTHON; elif [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
-OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/continue.yaml BUNDLE=gpu-bundle BENCH="" BENCH_STEPS=10 PROFILE_BATCH=256
+OUT="" MINUTES=9 DEVICE=cuda INIT="" CONFIG=configs/continue.yaml BUNDLE=gpu-bundle BENCH="" BENCH_STEPS=10 PROFILE_BATCH=256 PROFILE_STEPS=5
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
     --bench) BENCH="$2"; shift 2 ;;
     --bench-steps) BENCH_STEPS="$2"; shift 2 ;;
     --profile-batch) PROFILE_BATCH="$2"; shift 2 ;;
+    --profile-steps) PROFILE_STEPS="$2"; shift 2 ;;
     *) echo "gpu_train: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -112,7 +114,7 @@ print('bf16' if bf16_pays(d('$DEVICE')) else 'fp32')")
       || echo "{\"model\": \"$model\", \"batch\": $batch, \"error\": \"failed: see bench.err (out of memory?)\"}" \
            >> "$OUT/bench.jsonl"
   done
-  "$PY" -m benchmarks.profile_step --config "$CONFIG" "${EXTRA[@]}" --device "$DEVICE" --batch "$PROFILE_BATCH" \
+  "$PY" -m benchmarks.profile_step --config "$CONFIG" "${EXTRA[@]}" --device "$DEVICE" --batch "$PROFILE_BATCH" --steps "$PROFILE_STEPS" \
       $([ "$DTYPE" = bf16 ] && echo --bf16) --out "$OUT/profile.txt" > /dev/null
   cat "$OUT/bench.jsonl"
 fi

@@ -22,7 +22,8 @@ def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_pat
     out = tmp_path / "gpu"
     r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "1",
                         "--config", str(ROOT / "configs" / "tiny.yaml"), "--set", "train.steps=3", "--set", "data.val=",
-                        "--set", "train.log_every=1", "--bench", "default:2,default:0", "--bench-steps", "1", "--profile-batch", "2"],
+                        "--set", "train.log_every=1", "--bench", "default:2,default:0", "--bench-steps", "1", "--profile-batch", "2",
+                        "--profile-steps", "1"],
                        cwd=ROOT, capture_output=True, text=True, timeout=240,
                        env={**os.environ, "PYTHON": sys.executable}, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -37,7 +38,7 @@ def test_gpu_train_script_runs_on_cpu_and_writes_weights_log_and_summary(tmp_pat
     assert bench[1] == {"model": "default", "batch": 0, "error": "failed: see bench.err (out of memory?)"}
     profile = (out / "profile.txt").read_text()
     dtype = "bf16" if bf16_pays(torch.device("cpu")) else "fp32"  # fp32 where bf16 is emulated (AVX2 only)
-    assert bench[0]["dtype"] == dtype and f"batch 2, {dtype}, 5 steps on cpu" in profile and "Self CPU" in profile
+    assert bench[0]["dtype"] == dtype and f"batch 2, {dtype}, 1 step on cpu" in profile and "Self CPU" in profile
     again = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu"], cwd=ROOT,
                            capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, check=False)
     assert again.returncode == 2 and "already holds a run" in again.stderr

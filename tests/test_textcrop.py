@@ -1,6 +1,8 @@
 """Route (b) of issue 22: each view cut to its text region (PP-OCRv6's detector) before it is resized, the same in
 training (the glyph boxes follow), in the PyTorch and ONNX Runtime readers and in the service's attention layout."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -109,11 +111,17 @@ def test_an_unknown_crop_is_refused():
         load_config(None, ["model.crop=plate"])
 
 
-def test_a_reader_runs_the_detector_on_its_own_threads_and_reads_the_same():
+def test_a_reader_runs_the_detector_on_its_own_threads_and_reads_the_same(monkeypatch):
     from seqocr.inference.onnx_reader import OnnxReader
 
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert OnnxReader(threads=2).detector_threads() == 2
-    assert OnnxReader().detector_threads() >= 1  # every core the process may use
+    cores = len(os.sched_getaffinity(0))
+    assert OnnxReader().threads == 0 and OnnxReader().detector_threads() == cores  # every core the process may use
+    for setting, threads in (("1", 1), ("3,2", 3), ("lots", 0)):  # OMP_NUM_THREADS holds both engines
+        monkeypatch.setenv("OMP_NUM_THREADS", setting)
+        assert OnnxReader().threads == threads and OnnxReader().detector_threads() == (threads or cores)
+        assert OnnxReader(threads=2).threads == 2  # the reader's own count first
     images = [synth_glyphs(1, i, "test")[0] for i in range(2)]
     np.testing.assert_allclose(eval_batch(images, TEXT, threads=2), eval_batch(images, TEXT), atol=1e-6)
 

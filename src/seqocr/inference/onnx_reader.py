@@ -21,7 +21,7 @@ from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_bea
 from .decoding import Found, gated, readings, search
 from .onnx_check import read_metadata
 from .postprocess import Reading, decode_batch
-from .reader import Reader, with_regions
+from .reader import Reader, default_threads, with_regions
 
 SHIPPED_ONNX = Path(__file__).parent.parent / "resources" / "model" / "seqocr-default.onnx"  # the shipped model
 ATTENTION_NEEDS_TORCH = ("attention maps come from the PyTorch reader only (the ONNX model outputs ids and "
@@ -59,14 +59,16 @@ class OnnxReader(Reader):
     """An exported model as a :class:`~.reader.Reader`, with ONNX Runtime on ``device`` (``cpu``, ``cuda``,
     ``cuda:N``); ``path`` None reads with the shipped model (``seqocr.OnnxReader().read(["sign.png"])``). A language
     model beside the file (``NAME.lm.npz``, as the shipped model has) guides its reading unless ``lm`` is False; it
-    reads with the step graph beside the file too (``seqocr export --beam``)."""
+    reads with the step graph beside the file too (``seqocr export --beam``). ``threads``: ONNX Runtime's CPU
+    threads (0: ``OMP_NUM_THREADS`` where set, as PyTorch takes it, else one per core)."""
 
     engine = "onnxruntime"  # what reads, as --json and /healthz name it
 
     def __init__(self, path: str | Path | None = None, threads: int = 0, beam: int = 1, device: str = "cpu",
                  lm: bool = True):
         path = SHIPPED_ONNX if path is None else path
-        self.path, self.threads, self.beam, self.device = Path(path), threads, check_beam(beam), device
+        self.path, self.beam, self.device = Path(path), check_beam(beam), device
+        self.threads = threads or default_threads()
         self.session = self._session(self.path)
         meta = self.session.get_modelmeta().custom_metadata_map
         if "charset" not in meta or "preprocess" not in meta:

@@ -57,6 +57,13 @@ def with_regions(readings: list[Reading], regions: np.ndarray) -> list[Reading]:
     return [replace(r, regions=np.asarray(g, dtype=np.float32)) for r, g in zip(readings, regions)]
 
 
+def default_threads() -> int:
+    """A reader's CPU threads when it is given none: ``OMP_NUM_THREADS`` where set to a count (PyTorch takes it too,
+    so the one setting holds both engines and the detector), else 0: each library's own choice, one per core."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() else 0
+
+
 class Reader:
     charset: Charset
     spec: ImageSpec
@@ -153,6 +160,6 @@ class Reader:
     def detector_threads(self) -> int:
         """The threads the text detector runs on where images are preprocessed outside the model (``model.crop:
         lines``, or an ONNX file from before the crop was in the graph): the reader's own, or every core."""
-        if self.threads:
-            return self.threads
+        if self.threads or default_threads():
+            return self.threads or default_threads()
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
