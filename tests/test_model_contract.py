@@ -2,7 +2,8 @@
 (not ``DefaultOCR``), with a decoder shaped unlike the default model's (dot-product attention, a state of two
 tensors whose second is static), its own weight key and its own reading option, registered in one line, trains with
 ``seqocr train``, reads greedily and by beam with PyTorch, exports, and reads alike with ONNX Runtime; its reading
-option reaches it through the one hook, and the default model's are refused in one line naming them."""
+option reaches it through the one hook, and the default model's are refused in one line naming them; a run from its
+weights adopts their config through the contract too."""
 
 import re
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class ToyOCR(Seq2SeqOCR):
     Settings = ToySettings
     weight_keys = (*Seq2SeqOCR.weight_keys, "width")
     reading_keys = ("sharpen",)
+    fitted_keys = ("sharpen",)  # as if fitted to the weights: a run that starts from them trains without it
     static_state = (1,)
 
     @classmethod
@@ -163,3 +165,18 @@ def test_the_toys_reading_option_reaches_it_through_the_one_hook(trained, tmp_pa
         Predictor.from_checkpoint(trained, reading={"read_views": 2})
     assert main(["read", "--checkpoint", str(trained), "--read-views", "2", IMAGES[0]]) == 1
     assert capsys.readouterr().err.strip().endswith(refused)
+
+
+def test_a_run_from_the_toys_weights_adopts_their_config_through_the_contract(monkeypatch):
+    """``train.init_from``: the weights' config, the run's own training and reading knobs, what was fitted to the
+    weights back at its default, a given weight key that disagrees refused in one line."""
+    import seqocr.model as models
+
+    monkeypatch.setitem(models.MODELS, "toy", ("tests.test_model_contract", "ToyOCR"))
+    theirs = ModelConfig(name="toy", view_height=16, view_width=16, hidden=16, options={"width": 4, "sharpen": 2.0})
+    mine = ModelConfig(name="toy", dropout=0.3, options={"width": 8, "sharpen": 3.0})
+    run = models.adopt(theirs, mine, {"dropout"}, "toy.pt")
+    assert (run.view_height, run.hidden, run.dropout, run.options) == (16, 16, 0.3, {"width": 4, "sharpen": 1.0})
+    assert models.adopt(theirs, mine, {"sharpen"}, "toy.pt").options == {"width": 4, "sharpen": 3.0}
+    with pytest.raises(ConfigError, match=re.escape("model.width: 8 given, but toy.pt has 4; leave model.width out")):
+        models.adopt(theirs, mine, {"width", "dropout"}, "toy.pt")

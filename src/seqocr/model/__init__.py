@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # name -> (module: of this package, or a dotted path to one elsewhere; class)
 MODELS: dict[str, tuple[str, str]] = {"default": ("default", "DefaultOCR"), "reference": ("reference", "ReferenceOCR")}
 
-__all__ = ["MODELS", "architecture", "build_model", "check_config", "fixed_keys", "model_values", "num_classes_for",
+__all__ = ["MODELS", "adopt", "architecture", "build_model", "check_config", "fixed_keys", "model_values", "num_classes_for",
            "own_keys", "parameter_count", "resume_keys", "with_reading"]
 
 
@@ -76,6 +76,24 @@ def model_values(m: ModelConfig) -> dict:
 def fixed_keys(m: ModelConfig) -> tuple[str, ...]:
     """The keys a run from a checkpoint of config ``m`` must keep (``train.init_from``): those shaping the weights."""
     return architecture(m.name).fixed_keys(own_keys(m))
+
+
+def adopt(theirs: ModelConfig, mine: ModelConfig, given: set[str], where: str) -> ModelConfig:
+    """The model config of a run that starts from weights of config ``theirs`` (``train.init_from``, named
+    ``where``): theirs, so that a user need not repeat it, with ``mine``'s value of each key in ``given`` (those the
+    run's YAML file or ``--set`` gave) that does not shape the weights (the training knobs, the reading options and,
+    where the architecture allows, the view size); a given key that shapes the weights must equal theirs
+    (:class:`ConfigError` otherwise). The architecture resets what was fitted to the weights
+    (:meth:`~.base.Seq2SeqOCR.start_from`: the default model's calibration temperature)."""
+    values, fixed = model_values(theirs), set(fixed_keys(theirs))
+    for key in sorted(given & fixed):
+        if mine.get(key) != values[key]:
+            raise ConfigError(f"model.{key}: {mine.get(key)!r} given, but {where} has {values[key]!r}; leave "
+                              f"model.{key} out (a run from init_from takes that model's config)")
+    knobs = {key: mine.get(key) for key in given - fixed}
+    model = architecture(theirs.name).start_from(theirs, knobs)
+    model.sources.update({k: v for k, v in mine.sources.items() if k in knobs})  # where each was given
+    return model
 
 
 def resume_keys(m: ModelConfig) -> tuple[str, ...]:

@@ -107,6 +107,9 @@ class Seq2SeqOCR(nn.Module):
     # change how a trained model reads (a reader may set them: with_reading; --resume may change them)
     Settings: type = NoSettings
     reading_keys: tuple[str, ...] = ()
+    # the reading options fitted to trained weights (a calibration): a run that starts from the weights trains
+    # without them (their defaults, unless the run's config gives them), and they are fitted anew afterwards
+    fitted_keys: tuple[str, ...] = ()
     pretrained_needs: str = "it starts from no published weights"  # what pretrained_stages_in asks of a config
 
     @classmethod
@@ -172,6 +175,16 @@ class Seq2SeqOCR(nn.Module):
     def fixed_keys(cls, m: ModelConfig) -> tuple[str, ...]:
         """The weight keys a run from a checkpoint with this model config must keep (train.init_from)."""
         return cls.weight_keys
+
+    @classmethod
+    def start_from(cls, theirs: ModelConfig, knobs: Mapping[str, Any]) -> ModelConfig:
+        """The model config of a run that starts from weights of config ``theirs``: theirs, with the run's own
+        ``knobs`` (what it gives of the keys that only change how the model trains or reads) and each of the
+        :attr:`fitted_keys` back at its default unless given."""
+        defaults = {f.name: f.default for f in dataclasses.fields(cls.Settings) if f.name in cls.fitted_keys}
+        fitted = {k: v for k, v in defaults.items() if k not in knobs and k in theirs.options and
+                  theirs.options[k] != v}
+        return theirs.replace(**fitted, **knobs)
 
     @classmethod
     def resume_keys(cls, m: ModelConfig) -> tuple[str, ...]:

@@ -128,6 +128,7 @@ class DefaultOCR(Seq2SeqOCR):
     glyph_losses = True
     Settings = DefaultSettings
     reading_keys = ("temperature", "read_views", "reread_below")
+    fitted_keys = ("temperature",)  # scripts/ship_model.py fits it to the trained weights
     pretrained_needs = "model.backbone: ppocrv6, model.backbone_weights, model.trainable_stages >= 1"
     BACKBONES = ("vgg", "ppocrv6")
     VIEW_SIZE = ("view_height", "view_width")  # a ppocrv6 model may change them on init_from (finetune.resize_rows)

@@ -22,8 +22,8 @@ import torch
 
 from ..charset import SPECIALS, Charset
 from ..config import Config
-from ..errors import ConfigError, DataError
-from ..model import fixed_keys, model_values, weights
+from ..errors import DataError
+from ..model import adopt, weights
 from ..model.weights import read_any
 
 SHIPPED = "shipped"  # train.init_from: shipped = the model packaged with seqocr
@@ -37,27 +37,15 @@ def init_source(spec: str) -> Path:
 
 
 def adopt_model_config(cfg: Config, state: dict[str, Any] | None = None) -> Config:
-    """``cfg`` with the model section of the checkpoint ``train.init_from`` names (``state``: already read).
-
-    A model key in ``cfg.given`` (the YAML file or ``--set``) that shapes the weights must equal the checkpoint's
-    (:class:`ConfigError` otherwise); a given training knob overrides the checkpoint's. The checkpoint's calibration
-    temperature is not taken: the run trains at 1 unless ``model.temperature`` is given."""
+    """``cfg`` with the model section of the checkpoint ``train.init_from`` names (``state``: already read), as
+    the architecture adopts it (:func:`seqocr.model.adopt`): the keys ``cfg.given`` (the YAML file or ``--set``)
+    names that shape the weights must equal the checkpoint's, the others are the run's; what was fitted to the
+    weights (a calibration) starts afresh."""
     path = init_source(cfg.train.init_from)
     state = state if state is not None else read_any(path)
     theirs = Config.from_dict(state["config"], where=str(path)).model
     given = {k.partition(".")[2] for k in cfg.given if k.startswith("model.")}
-    values = model_values(theirs)
-    for key in sorted(given & set(fixed_keys(theirs))):
-        mine, there = cfg.model.get(key), values[key]
-        if mine != there:
-            raise ConfigError(f"model.{key}: {mine!r} given, but train.init_from {path} has {there!r}; leave "
-                              f"model.{key} out (a run from init_from takes that model's config)")
-    knobs = {key: cfg.model.get(key) for key in given - set(fixed_keys(theirs))}  # training knobs, view size
-    if theirs.get("temperature", 1.0) != 1.0:  # a calibration of the weights as they were: training reads the
-        knobs.setdefault("temperature", 1.0)    # raw scores, and the trained model is calibrated anew (ship_model)
-    model = theirs.replace(**knobs)
-    model.sources.update({k: v for k, v in cfg.model.sources.items() if k in knobs})  # where each was given
-    adopted = dataclasses.replace(cfg, model=model)
+    adopted = dataclasses.replace(cfg, model=adopt(theirs, cfg.model, given, f"train.init_from {path}"))
     adopted.given = cfg.given
     return adopted
 
