@@ -33,13 +33,13 @@ from PIL import Image
 from seqocr.calibration import expected_calibration_error, fit_temperature, sequence_confidence
 from seqocr.charset import Charset
 from seqocr.config import Config
-from seqocr.data import build_dataset
+from seqocr.data import iter_labelled
 from seqocr.data.synth import VERIFY_SEED, sign_images
 from seqocr.imaging.preprocess import ImageSpec
 from seqocr.imaging.textcrop import DET_SIDE
 from seqocr.inference.beam import step_path
 from seqocr.inference.decoding import lm_card
-from seqocr.inference.evaluate import rows_kept_at
+from seqocr.inference.evaluate import calibration_data, evaluate_reader, rows_kept_at
 from seqocr.inference.export import export_onnx, verify_onnx
 from seqocr.inference.predictor import Predictor
 from seqocr.metrics import ERROR_KINDS, error_kinds
@@ -53,7 +53,6 @@ from seqocr.model.weights import (
     read_checkpoint,
     write_weights,
 )
-from seqocr.train.evaluate import calibration_data, evaluate_dataset
 from seqocr.train.finetune import init_source
 
 BUNDLED = SHIPPED.parent.parent / "samples" / "labels.tsv"  # the signs shipped in the package, read in the tests
@@ -183,11 +182,9 @@ def parameters(weights: Path) -> str:
 
 def measure(weights: Path, source: str, n: int = 0) -> dict:
     """The figures of ``weights`` read as its users read it: with the language model beside it, if any."""
-    _, cfg, charset, _ = load_model(weights)
-    ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1, synth_n=n,
-                       synth_split="test", seed=1)
     reader = Predictor.from_checkpoint(weights, engine="torch")
-    metrics, rows = evaluate_dataset(reader, ds, cfg.model.max_len, batch_size=32)
+    samples = iter_labelled(source, reader.charset, reader.model.max_len - 1, synth_n=n, seed=1)
+    metrics, rows = evaluate_reader(reader, samples, batch_size=32)
     return {"metrics": metrics, "rows": rows}
 
 
@@ -201,8 +198,8 @@ def calibrate(checkpoint: Path, n: int, out_dir: Path, read_views: int = 0, rere
     shares = {k: v for k, v in asdict(cfg.data.shares()).items() if k != "invented"}  # held-out names: real ones
     shares = {k: max(v, HARD_SHARES.get(k, 0.0)) for k, v in shares.items()}
     source = CALIBRATION.format(n=n, shares=",".join(f"{k}={v}" for k, v in shares.items()))
-    ds = build_dataset(source, charset, ImageSpec.from_config(cfg.model), cfg.model.max_len - 1)
-    logp, ids, hits = calibration_data(model, ds, charset, cfg.model.max_len)
+    reader = Predictor(model, charset, ImageSpec.from_config(cfg.model))
+    logp, ids, hits = calibration_data(reader, iter_labelled(source, charset, cfg.model.max_len - 1))
     t = fit_temperature(logp, ids, hits)
     before = expected_calibration_error(sequence_confidence(logp, ids), hits)
     after = expected_calibration_error(sequence_confidence(logp, ids, t), hits)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 # Each pytest-xdist worker computes on its share of the cores: two workers of two threads each on 2 cores spend
-# about half their CPU time in OpenMP's spin-waits (the suite took 1.8x as long). Set before torch is imported, so
-# that the processes the tests start (the command line, torchrun, the service) inherit it too.
+# much of their CPU time in OpenMP's spin-waits (5 of the heaviest test files took 1.8x as long; the whole suite
+# 1.1x). Set before torch is imported, so that the processes the tests start (the command line, torchrun, the
+# service) inherit it too, and ONNX Runtime's readers take it as well.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
 THREADS = max(1, (os.cpu_count() or 2) // _WORKERS) if _WORKERS else 2
 os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))

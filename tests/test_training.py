@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from seqocr.config import TrainConfig
-from seqocr.data import build_dataset
+from seqocr.data import iter_labelled
 from seqocr.errors import SeqocrError
 from seqocr.imaging.preprocess import ImageSpec
+from seqocr.inference.evaluate import evaluate_reader
 from seqocr.inference.predictor import Predictor
 from seqocr.model.weights import load_model
 from seqocr.train.checkpoint import save_checkpoint
-from seqocr.train.evaluate import evaluate_dataset
 from seqocr.train.loop import Trainer
 from seqocr.train.losses import masked_token_loss, reference_loss
 from seqocr.train.step import lr_at
@@ -103,10 +103,29 @@ def test_evaluation_covers_every_sample(tmp_path):
     labels = write_synth_folder(tmp_path, 5)
     cfg = tiny_config(tmp_path)
     trainer = Trainer(cfg, progress=False)
-    ds = build_dataset(str(labels), trainer.charset, ImageSpec(16, 16, 4), 37)
     reader = Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4))
-    metrics, rows = evaluate_dataset(reader, ds, cfg.model.max_len, batch_size=2)
+    metrics, rows = evaluate_reader(reader, iter_labelled(str(labels), trainer.charset, 37), batch_size=2)
     assert metrics["samples"] == 5 and len(rows) == 5  # 2 + 2 + 1: the last partial batch counts
+    shares = [evaluate_reader(reader, iter_labelled(str(labels), trainer.charset, 37, shard=(r, 2)), batch_size=2)[1]
+              for r in range(2)]  # two torchrun ranks' shares: every sample once
+    assert sorted(shares[0] + shares[1]) == sorted(rows) and [len(s) for s in shares] == [3, 2]
+
+
+def test_the_calibration_set_is_read_as_the_evaluation_reads_it(tmp_path):
+    """What a temperature is fitted on: every greedy step's log-probabilities of each sign, its greedy ids, and
+    whether it was read exactly, as the evaluation of the same signs by the same reader scores them."""
+    from seqocr.inference.evaluate import calibration_data
+
+    trainer = Trainer(tiny_config(tmp_path), progress=False)
+    reader = Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4))
+    samples = lambda: iter_labelled("synth:n=5", trainer.charset, 37)  # noqa: E731
+    logp, ids, hits = calibration_data(reader, samples(), batch_size=2)
+    _, rows = evaluate_reader(reader, samples(), batch_size=2)
+    steps = trainer.model.max_len
+    assert logp.shape == (5, steps, trainer.model.num_classes) and ids.shape == (5, steps)
+    np.testing.assert_array_equal(ids, logp.argmax(-1))  # greedy: each step's most likely token
+    np.testing.assert_allclose(np.exp(logp).sum(-1), 1, rtol=1e-4)
+    assert hits.tolist() == [truth == read for _, truth, read, _ in rows]
 
 
 def test_a_corrupt_last_checkpoint_is_named_and_the_previous_one_used(tmp_path, capsys):

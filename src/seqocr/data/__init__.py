@@ -41,9 +41,12 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
 
 
 def iter_labelled(source: str, charset: Charset, max_chars: int, synth_n: int = 256,
-                  max_skip_fraction: float = DataConfig.max_skip_fraction, warn: Callable[[str], None] = log.warning):
-    """``(image, text, where)`` of any source, torch-free (for ``eval --onnx``); an unreadable image is
-    ``(None, reason, where)``, and skipped labels are summed up to ``warn`` (more than ``max_skip_fraction`` of
-    them is an error, as for the PyTorch evaluation). A ``synth`` name draws held-out signs by default."""
-    defaults = SynthDefaults(synth_n, EVAL_SYNTH_SEED, "test")
-    return find_source(source, defaults).labelled(charset, max_chars, max_skip_fraction, warn)
+                  max_skip_fraction: float = DataConfig.max_skip_fraction, warn: Callable[[str], None] = log.warning,
+                  seed: int = EVAL_SYNTH_SEED, shard: tuple[int, int] = (0, 1)):
+    """``(image, text, where)`` of any source, torch-free: what every evaluation reads (``seqocr eval``, the
+    trainer's validation, the calibration set), prepared by the reader (:func:`seqocr.inference.evaluate.evaluate_reader`).
+    An unreadable image is ``(None, reason, where)``, and skipped labels are summed up to ``warn`` (more than
+    ``max_skip_fraction`` of them is an error, as for training). A ``synth`` name draws ``synth_n`` held-out signs
+    from ``seed`` unless it says otherwise. ``shard`` ``(rank, world)``: one torchrun rank's share."""
+    defaults = SynthDefaults(synth_n, seed, "test")
+    return find_source(source, defaults).labelled(charset, max_chars, max_skip_fraction, warn, shard)

@@ -76,16 +76,21 @@ class Source:
         raise NotImplementedError  # pragma: no cover
 
     def labelled(self, charset: Charset, max_chars: int, max_skip_fraction: float,
-                 warn: Callable[[str], None]) -> Iterator[tuple]:
+                 warn: Callable[[str], None], shard: tuple[int, int] = (0, 1)) -> Iterator[tuple]:
         """``(image, text, where)`` of every usable sample, decoded; an unreadable image is ``(None, reason,
-        where)``; skipped labels are summed up to ``warn`` (over ``max_skip_fraction`` of them: an error)."""
+        where)``; skipped labels are summed up to ``warn`` (over ``max_skip_fraction`` of them: an error).
+        ``shard`` ``(rank, world)``: of the usable samples, only every ``world``-th from the ``rank``-th, the
+        others not decoded (each torchrun rank evaluates its share; every rank checks every label)."""
         from .labels import label_problem
 
-        report = SkipReport()
+        report, kept = SkipReport(), 0
         for data, text, where in self.raw(charset, report):
             problem = label_problem(text, charset, max_chars, where)
             if problem is not None:
                 report.skip(*problem)
+                continue
+            kept += 1
+            if (kept - 1) % shard[1] != shard[0]:
                 continue
             try:
                 yield load_image(data, where), text, where
@@ -107,11 +112,11 @@ class SynthSource(Source):
     def recognises(cls, name: str) -> bool:
         return is_synth(name)
 
-    def signs(self) -> Iterator[tuple]:
+    def signs(self, shard: tuple[int, int] = (0, 1)) -> Iterator[tuple]:
         from .synth import synth_sample
 
         o = self.options
-        for i in range(o.n):
+        for i in range(shard[0], o.n, shard[1]):
             img, text = synth_sample(o.seed, i, o.split, o.shares)
             yield img, text, synth_where(o.split, o.seed, i)
 
@@ -131,8 +136,8 @@ class SynthSource(Source):
         o = self.options
         return SynthDataset(o.seed, o.n, spec, o.split, augment, max_chars, o.glyphs, o.shares)
 
-    def labelled(self, charset, max_chars, max_skip_fraction, warn):
-        yield from self.signs()  # drawn to fit: no label to skip
+    def labelled(self, charset, max_chars, max_skip_fraction, warn, shard=(0, 1)):
+        yield from self.signs(shard)  # drawn to fit: no label to skip
 
 
 class LmdbSource(Source):
@@ -219,14 +224,14 @@ class LabelsSource(Source):
 
         return LabelsDataset(self.name, charset, spec, max_chars, augment, seed, max_skip_fraction)
 
-    def labelled(self, charset, max_chars, max_skip_fraction, warn):
+    def labelled(self, charset, max_chars, max_skip_fraction, warn, shard=(0, 1)):
         from .labels import read_labels
 
         samples, report = read_labels(self.path, charset, max_chars)
-        report.check(self.name, max_skip_fraction)  # as the PyTorch evaluation does
+        report.check(self.name, max_skip_fraction)  # as training's data does
         if report.skipped:
             warn(f"{self.name}: {report.summary()}")
-        for s in samples:
+        for s in samples[shard[0]::shard[1]]:
             try:
                 yield load_image(s.path, f"{s.where} ({s.path})"), s.text, s.named
             except DataError as e:

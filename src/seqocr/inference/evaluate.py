@@ -1,6 +1,6 @@
 """The one evaluation: a reader's readings of labelled batches scored against their labels (:func:`evaluate`), the
-same for ``seqocr eval`` (PyTorch or ONNX Runtime) and for the trainer's validation (its model wrapped as a reader);
-only where the preprocessed batches come from differs. Torch-free."""
+same for ``seqocr eval`` (PyTorch or ONNX Runtime), its report and the trainer's validation (its model wrapped as a
+reader), over labelled images each reader prepares itself; and the calibration set's scores. Torch-free."""
 
 from __future__ import annotations
 
@@ -79,9 +79,8 @@ def evaluate(reader: Reader, batches: Iterable[Batch], combine: Callable[[list[f
              attention: bool = False, on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
     """The one evaluation: every batch read by ``reader.read_prepared`` (any reader: the PyTorch
     :class:`~.predictor.Predictor`, the trainer's model wrapped as one, ONNX Runtime's), then scored
-    (:func:`score`). The batches come from a DataLoader of preprocessed samples (:mod:`seqocr.train.evaluate`,
-    decoding in worker processes) or from labelled images prepared here (:func:`image_batches`, torch-free: their
-    pixels, for a model that crops its views itself).
+    (:func:`score`). The batches are labelled images prepared as the reader takes them (:func:`image_batches`:
+    their pixels, for a model that crops its views itself, else preprocessed here).
     ``on_read`` sees each batch's items and readings (with their attention maps if asked), e.g. to keep the worst
     for ``eval --report``."""
     return score(_read(reader, batches, attention, on_read), combine)
@@ -117,6 +116,23 @@ def _batch(chunk: list, reader: Reader, bad: int) -> Batch:
 
 
 def evaluate_reader(reader: Reader, samples, batch_size: int = 32, attention: bool = False,
-                    on_read: OnRead | None = None) -> tuple[dict[str, float], list[Row]]:
-    """:func:`evaluate` over ``(image, text, where)`` items (``image`` None: unreadable), prepared here."""
-    return evaluate(reader, image_batches(samples, reader, batch_size), attention=attention, on_read=on_read)
+                    on_read: OnRead | None = None, combine: Callable[[list[float]], list[float]] = list
+                    ) -> tuple[dict[str, float], list[Row]]:
+    """:func:`evaluate` over ``(image, text, where)`` items (``image`` None: unreadable; e.g.
+    :func:`seqocr.data.iter_labelled`'s), prepared here: ``seqocr eval``, its report and the trainer's validation
+    (``combine``: the sum over torchrun ranks)."""
+    return evaluate(reader, image_batches(samples, reader, batch_size), combine, attention, on_read)
+
+
+def calibration_data(reader: Reader, samples, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every greedy step's log-probabilities (N, T, C), the greedy ids (N, T) and exact-match flags (N,) over
+    ``(image, text, where)`` items prepared as :func:`evaluate_reader` prepares them, read by a reader that gives
+    them (``greedy_scores``: PyTorch's): what :func:`seqocr.calibration.fit_temperature` needs."""
+    logps, ids, hits = [], [], []
+    for b in image_batches(samples, reader, batch_size):
+        if b.texts:
+            logp, step_ids, texts = reader.greedy_scores(b.images)
+            logps.append(logp)
+            ids.append(step_ids)
+            hits += [got == want for got, want in zip(texts, b.texts)]
+    return np.concatenate(logps), np.concatenate(ids), np.asarray(hits)

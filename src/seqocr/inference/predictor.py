@@ -14,6 +14,7 @@ from ..charset import Charset
 from ..device import pick_device, place_model, to_device, use_bf16
 from ..errors import ConfigError
 from ..imaging.preprocess import ImageSpec
+from ..model.base import mask_after_eos
 from ..model.fuse import fold_batchnorm
 from ..model.pixels import pixel_front
 from ..model.weights import load_model, shipped_model
@@ -149,6 +150,22 @@ class Predictor(Reader):
         with torch.no_grad():
             images, regions = self.front(to_device(torch.from_numpy(np.ascontiguousarray(batch)), self.device))
         return with_regions(self.read_arrays(images, attention=attention, beam=beam), regions.cpu().numpy())
+
+    def greedy_scores(self, batch: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Every greedy step's log-probabilities (N, T, C) and ids (N, T), unmasked, and the texts they spell, of
+        what :meth:`prepare` gives, as the model reads greedily (its views, its temperature): what a temperature is
+        fitted on (:func:`~.evaluate.calibration_data`)."""
+        with torch.no_grad():
+            if isinstance(batch, np.ndarray):
+                images = to_device(torch.from_numpy(batch), self.device)
+            else:  # pixels: the model cuts and crops each image's views (one size after the front)
+                images = torch.cat([self.front(to_device(torch.from_numpy(np.stack([p])), self.device))[0]
+                                    for p in batch])
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                greedy = self.model.greedy_steps(images)
+        ids, probs = mask_after_eos(greedy.ids, greedy.probs)
+        texts = [r.text for r in decode_batch(ids.cpu().numpy(), probs.float().cpu().numpy(), self.charset)]
+        return torch.stack(greedy.logps, 1).float().cpu().numpy(), greedy.ids.cpu().numpy(), texts
 
     def read_arrays(self, batch: np.ndarray, attention: bool = False, beam: int | None = None) -> list[Reading]:
         """Preprocessed images (B, 3, H, V·W) -> readings, with their attention maps if asked (greedy only);

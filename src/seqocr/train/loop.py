@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from ..charset import PAD, Charset
 from ..config import Config, is_synth
-from ..data import EVAL_SYNTH_SEED, build_dataset
+from ..data import EVAL_SYNTH_SEED, SynthDefaults, build_dataset, find_source
 from ..data.datasets import Collate, StreamSampler
 from ..device import place_model, to_device, use_bf16
 from ..errors import ConfigError, DataError, SeqocrError
@@ -38,9 +38,6 @@ from .finetune import (
 from .losses import glyph_terms, masked_token_loss, sequence_loss, token_counts
 from .step import adam, lr_at, param_groups, train_step
 
-# a run continues with the model it began with; only the calibration temperature (it scales the output) and the
-# views read (a reading choice) may differ
-EVAL_STREAM = {"epochs": 1, "shuffle": False}  # a TFRecord folder as an evaluation set: each record once, in order
 
 
 def read_interval(device: torch.device, log_every: int) -> int:
@@ -193,14 +190,13 @@ class Trainer:
         return DataLoader(ds, batch_size=c.train.batch_size, sampler=sampler, num_workers=c.data.workers,
                           collate_fn=collate, **extra), len(ds)
 
-    def val_dataset(self):
-        c, d = self.cfg, self.dist
+    def val_source(self):
+        """The held-out set (``data.val``; None: none), found now: a name that names nothing stops the run before
+        its first step. Read at each validation as ``seqocr eval`` reads it (:meth:`_validate`)."""
+        c = self.cfg
         if not c.data.val:
             return None
-        return build_dataset(c.data.val, self.charset, self.spec, self.max_chars,
-                             seed=EVAL_SYNTH_SEED + c.data.synth_seed, synth_n=c.data.val_size, synth_split="test",
-                             max_skip_fraction=c.data.max_skip_fraction,
-                             stream={**EVAL_STREAM, "rank": d.rank, "world": d.world})
+        return find_source(c.data.val, SynthDefaults(c.data.val_size, EVAL_SYNTH_SEED + c.data.synth_seed, "test"))
 
     # -- loop ---------------------------------------------------------------------------------------------
     def loss(self, logp: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -257,7 +253,7 @@ class Trainer:
 
         c, t, d = self.cfg, self.cfg.train, self.dist
         loader, size = self.train_loader()
-        val = self.val_dataset()
+        val = self.val_source()
         if d.main:
             print(f"seqocr train: model {c.model.name} ({sum(p.numel() for p in self.model.parameters()):,} params)"
                   f", {d.world} process{'es' if d.world > 1 else ''} on {d.device.type}, batch {t.batch_size} "
@@ -334,13 +330,18 @@ class Trainer:
                             f"{total:.0f}; stopping")
 
     def _validate(self, val, writer) -> dict[str, float]:
+        """The model read as ``seqocr eval`` reads a checkpoint: a reader of a copy in eval mode, its batch norms
+        folded, over the held-out set's images as that reader prepares them; under torchrun each rank reads its
+        share and the metric counts are summed."""
+        from ..inference.evaluate import evaluate_reader
         from ..inference.predictor import Predictor
         from ..metrics import format_metrics
-        from .evaluate import evaluate_dataset
 
-        c = self.cfg  # the model read as any reader reads it: a copy in eval mode, its batch norms folded
-        reader = Predictor(unwrap(self.model), self.charset, self.spec, self.bf16, device=self.dist.device)
-        metrics, _ = evaluate_dataset(reader, val, c.model.max_len, c.train.batch_size, dist=self.dist)
+        c, d = self.cfg, self.dist
+        reader = Predictor(unwrap(self.model), self.charset, self.spec, self.bf16, device=d.device)
+        samples = val.labelled(self.charset, self.max_chars, c.data.max_skip_fraction,
+                               tqdm_write if d.main else (lambda _: None), (d.rank, d.world))
+        metrics, _ = evaluate_reader(reader, samples, c.train.batch_size, combine=lambda n: all_sum(n, d))
         if writer:
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, self.step)
