@@ -69,7 +69,9 @@ MODULES = {
     "serve/app": Module(("tests/test_limits.py", "tests/test_serve.py", "tests/test_shutdown.py"),
                         second_look=("tests/test_shutdown.py",)),
     "inference/evaluate": Module(("tests/test_eval_figures.py", "tests/test_report.py",
-                                  "tests/test_read_inputs.py")),
+                                  "tests/test_training.py::test_evaluation_covers_every_sample",
+                                  "tests/test_training.py::test_the_calibration_set_is_read_as_the_evaluation_reads_it"),
+                                 second_look=("tests/test_read_inputs.py",)),
     # the training loop's checkpoint and resume, not the whole loop (its other mutants would each retrain)
     "train/loop": Module(("tests/test_training.py",),
                          second_look=("tests/test_distributed.py", "-k", "and_resume"),  # 1 and 2 ranks killed

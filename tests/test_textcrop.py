@@ -113,6 +113,7 @@ def test_an_unknown_crop_is_refused():
 
 def test_a_reader_runs_the_detector_on_its_own_threads_and_reads_the_same(monkeypatch):
     from seqocr.inference.onnx_reader import OnnxReader
+    from seqocr.inference.reader import default_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert OnnxReader(threads=2).detector_threads() == 2
@@ -120,8 +121,10 @@ def test_a_reader_runs_the_detector_on_its_own_threads_and_reads_the_same(monkey
     assert OnnxReader().threads == 0 and OnnxReader().detector_threads() == cores  # every core the process may use
     for setting, threads in (("1", 1), ("3,2", 3), ("lots", 0)):  # OMP_NUM_THREADS holds both engines
         monkeypatch.setenv("OMP_NUM_THREADS", setting)
-        assert OnnxReader().threads == threads and OnnxReader().detector_threads() == (threads or cores)
-        assert OnnxReader(threads=2).threads == 2  # the reader's own count first
+        assert default_threads() == threads
+    assert OnnxReader().threads == 0 and OnnxReader(threads=2).threads == 2  # the reader's own count first
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert OnnxReader().threads == 2 and OnnxReader().detector_threads() == 2
     images = [synth_glyphs(1, i, "test")[0] for i in range(2)]
     np.testing.assert_allclose(eval_batch(images, TEXT, threads=2), eval_batch(images, TEXT), atol=1e-6)
 

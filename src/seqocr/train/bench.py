@@ -126,7 +126,8 @@ def bench_read(cfg: Config, batch: int, bf16: bool, steps: int = 5, warmup: int 
 def run(kind: str, models: list[str], config: str | None, overrides: list[str], batch: int, steps: int,
         warmup: int, precisions: list[str], device: str = "cpu") -> list[dict]:
     fn, where = bench_train if kind == "train" else bench_read, pick_device(device)
-    peaks = {dtype: peak_flops(dtype == "bf16", device=where) for dtype in precisions}
+    # the peak timed as often as the model (5 at most): a quick look (--steps 1) is not made to wait for a precise one
+    peaks = {dtype: peak_flops(dtype == "bf16", max(1, min(5, steps)), where) for dtype in precisions}
     rows = []
     for name in models:
         cfg = _config(name, config, overrides)
