@@ -23,15 +23,22 @@ IMAGES = [str(p) for p in sorted(SAMPLES.glob("sign-*.png"))]
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, fsns_module):
-    """A tiny checkpoint, its ONNX export with its step graph, a small language model and a gazetteer."""
+    """A tiny checkpoint, a small language model and a gazetteer; the ONNX export, with its step graph, is made
+    for the tests that read with ONNX Runtime (``onnx_files``): the others run under mutmut, whose trampolines cannot
+    be traced into a graph."""
     root = tmp_path_factory.mktemp("guided")
     ckpt = tiny_checkpoint(root, "default", fsns_module)
-    onnx = root / "m.onnx"
-    assert main(["export", "--checkpoint", str(ckpt), "--out", str(onnx), "--beam"]) == 0
     lm = build(NAMES * 3, fsns_module, order=3, min_count=1).save(root / "names.lm.npz")
     lexicon = root / "streets.txt"
     lexicon.write_text("\n".join(NAMES) + "\n", encoding="utf-8")
-    return {"ckpt": ckpt, "onnx": onnx, "lm": lm, "lexicon": lexicon}
+    return {"ckpt": ckpt, "lm": lm, "lexicon": lexicon}
+
+
+@pytest.fixture(scope="module")
+def onnx_files(files):
+    onnx = files["ckpt"].with_name("m.onnx")
+    assert main(["export", "--checkpoint", str(files["ckpt"]), "--out", str(onnx), "--beam"]) == 0
+    return {**files, "onnx": onnx}
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +53,10 @@ def read_json(args: list[str], capsys) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
-def test_pytorch_and_onnx_runtime_read_alike_with_the_language_model_and_the_gazetteer(files, capsys):
+def test_pytorch_and_onnx_runtime_read_alike_with_the_language_model_and_the_gazetteer(onnx_files, capsys):
     """The same search over the same model: the same texts, confidences and gazetteer flags from both engines;
     a reading flagged as the gazetteer's is one of its names."""
+    files = onnx_files
     guide = ["--lm", str(files["lm"]), "--lm-weight", "0.5", "--lexicon", str(files["lexicon"])]
     torch_rows = read_json(["--checkpoint", str(files["ckpt"]), *guide], capsys)
     onnx_rows = read_json(["--onnx", str(files["onnx"]), *guide], capsys)
@@ -89,21 +97,24 @@ def test_the_early_exit_is_kept_and_reading_again_adds_the_next_sharpest_view(fi
         [r.text for r in once.guide(lm=files["lm"], gate=1.0).read_arrays(images)]  # none unsure: the first stands
 
 
-def test_the_gate_keeps_confident_greedy_readings_and_searches_the_others(files):
+@pytest.mark.parametrize("engine", ["torch", "onnx_runtime"])
+def test_the_gate_keeps_confident_greedy_readings_and_searches_the_others(files, engine, request):
     """A gate of 0 keeps every greedy reading as it is; under a gate above every confidence each sign is searched
     as without a gate; a gazetteer searches every reading it does not hold, whatever the gate (a confident
     reading of what is painted may be a name the map writes otherwise); both engines alike."""
-    for reader in (Predictor.from_checkpoint(files["ckpt"], engine="torch"),
-                   OnnxReader(files["onnx"])):
-        greedy = reader.read(IMAGES)
-        kept = reader.guide(lm=files["lm"], gate=0.0).read(IMAGES)
-        assert [r.text for r in kept] == [r.text for r in greedy] and all(r.lexicon is None for r in kept)
-        np.testing.assert_allclose([r.confidence for r in kept], [r.confidence for r in greedy], rtol=1e-5)
-        under = reader.guide(lm=files["lm"], gate=0.5).read(IMAGES)  # an untrained model is never that sure
-        every = reader.guide(lm=files["lm"], gate=1.0).read(IMAGES)
-        assert [r.text for r in under] == [r.text for r in every] != [r.text for r in greedy]
-        named = reader.guide(lexicon=files["lexicon"], gate=0.0).read(IMAGES)
-        assert not any(r.text in NAMES for r in greedy) and all(r.lexicon and r.text in NAMES for r in named)
+    if engine == "torch":
+        reader = Predictor.from_checkpoint(files["ckpt"], engine="torch")
+    else:
+        reader = OnnxReader(request.getfixturevalue("onnx_files")["onnx"])
+    greedy = reader.read(IMAGES)
+    kept = reader.guide(lm=files["lm"], gate=0.0).read(IMAGES)
+    assert [r.text for r in kept] == [r.text for r in greedy] and all(r.lexicon is None for r in kept)
+    np.testing.assert_allclose([r.confidence for r in kept], [r.confidence for r in greedy], rtol=1e-5)
+    under = reader.guide(lm=files["lm"], gate=0.5).read(IMAGES)  # an untrained model is never that sure
+    every = reader.guide(lm=files["lm"], gate=1.0).read(IMAGES)
+    assert [r.text for r in under] == [r.text for r in every] != [r.text for r in greedy]
+    named = reader.guide(lexicon=files["lexicon"], gate=0.0).read(IMAGES)
+    assert not any(r.text in NAMES for r in greedy) and all(r.lexicon and r.text in NAMES for r in named)
 
 
 def test_eval_takes_the_language_model_and_bad_files_are_one_line(files, tmp_path, capsys):
@@ -125,10 +136,11 @@ def test_eval_takes_the_language_model_and_bad_files_are_one_line(files, tmp_pat
     assert not (tmp_path / "shows").exists()
 
 
-def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_not_to(files, tmp_path, capsys):
+def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_not_to(onnx_files, tmp_path, capsys):
     """``NAME.lm.npz`` beside ``NAME.onnx`` (or a checkpoint) is read with by default, as the shipped model's is:
     the same readings as ``--lm`` that file, named in --json; ``--no-lm`` / ``lm=False`` read without it;
     ``read --show`` reads greedily for its attention maps; without the step graph it is one clear line."""
+    files = onnx_files
     import shutil
 
     from seqocr.inference.beam import step_path
