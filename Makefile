@@ -28,12 +28,13 @@ demo: venv
 
 # The page's browser test drives Debian's Chromium: installed here when missing (apt-get), so that the test never
 # installs anything itself; where it cannot be installed the test says why (and fails under CI).
-# The tests run in TEST_WORKERS processes (pytest-xdist): many wait on servers, torchrun and child processes, so
-# two of them on 2 cores take about 250 s where one takes 320-360 s. TEST_WORKERS=0 runs them in this process.
+# The tests run in TEST_WORKERS processes (pytest-xdist), each computing on one thread (tests/conftest.py), a worker
+# that runs out of tests taking some of the other's (worksteal): on 2 cores two workers took 416 s, three 466 s.
+# TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= 2
 test: venv
 	-bash scripts/install_chromium.sh > /dev/null
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The shipped model's recipe: training on generated signs (resumes a stopped run), then calibration, export and
 # the model card. Each stage's config says why it is there (stage 7: 192-px views, the letters nearer the backbone's
