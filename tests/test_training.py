@@ -7,7 +7,7 @@ import torch
 
 from seqocr.config import TrainConfig
 from seqocr.data import iter_labelled
-from seqocr.errors import SeqocrError
+from seqocr.errors import DataError, SeqocrError
 from seqocr.imaging.preprocess import ImageSpec
 from seqocr.inference.evaluate import evaluate_reader
 from seqocr.inference.predictor import Predictor
@@ -109,6 +109,16 @@ def test_evaluation_covers_every_sample(tmp_path):
     shares = [evaluate_reader(reader, iter_labelled(str(labels), trainer.charset, 37, shard=(r, 2)), batch_size=2)[1]
               for r in range(2)]  # two torchrun ranks' shares: every sample once
     assert sorted(shares[0] + shares[1]) == sorted(rows) and [len(s) for s in shares] == [3, 2]
+
+
+def test_a_held_out_set_of_unlearnable_labels_stops_the_run_before_its_first_step(tmp_path):
+    labels = write_synth_folder(tmp_path / "val", 4)
+    rows = [line.split("\t") for line in labels.read_text(encoding="utf-8").splitlines()]
+    labels.write_text("".join(f"{path}\t{'x' * 60}\n" for path, _ in rows), encoding="utf-8")  # too long, all
+    trainer = Trainer(tiny_config(tmp_path, train={"steps": 2}, data={"val": str(labels)}), progress=False)
+    with pytest.raises(DataError, match=f"{labels}: skipped 4 of 4 samples"):
+        trainer.fit()
+    assert trainer.step == 0 and not (tmp_path / "run" / "last.pt").exists()
 
 
 def test_the_calibration_set_is_read_as_the_evaluation_reads_it(tmp_path):

@@ -191,12 +191,15 @@ class Trainer:
                           collate_fn=collate, **extra), len(ds)
 
     def val_source(self):
-        """The held-out set (``data.val``; None: none), found now: a name that names nothing stops the run before
-        its first step. Read at each validation as ``seqocr eval`` reads it (:meth:`_validate`)."""
+        """The held-out set (``data.val``; None: none), read at each validation as ``seqocr eval`` reads it
+        (:meth:`_validate`). Checked now, as its dataset checks it (its labels read, not its images): a name that
+        names nothing, or too many labels the model cannot learn, stops the run before its first step."""
         c = self.cfg
         if not c.data.val:
             return None
-        return find_source(c.data.val, SynthDefaults(c.data.val_size, EVAL_SYNTH_SEED + c.data.synth_seed, "test"))
+        source = find_source(c.data.val, SynthDefaults(c.data.val_size, EVAL_SYNTH_SEED + c.data.synth_seed, "test"))
+        source.dataset(self.charset, self.spec, self.max_chars, max_skip_fraction=c.data.max_skip_fraction)
+        return source
 
     # -- loop ---------------------------------------------------------------------------------------------
     def loss(self, logp: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
