@@ -21,9 +21,9 @@ from .postprocess import Reading, decode_batch
 LM_BEAM = 8  # the beam a language model or a gazetteer reads with when none is asked for: fusion needs hypotheses
 LM_WEIGHT, LM_BONUS = 0.3, 1.0  # shallow fusion's defaults, chosen on generated signs (BENCHMARKS, "the language model")
 # A guided search costs the beam's width in decoder steps: only signs whose greedy reading is less confident than
-# this are searched again with the language model or the gazetteer: about one generated sign in seven at the
-# shipped model's temperature (0.75). With the temperature refitted on hard signs (0.975) the fusion weight chosen at
-# 0.75 over-corrected invented names (BENCHMARKS, "Issue 36, session 22"): both are to be chosen again together.
+# this are searched again with the language model or the gazetteer. How many that is grows with the model's
+# temperature, and a fusion weight chosen at one temperature over-corrects invented names at a higher one: the two
+# are chosen together (BENCHMARKS, the language model's temperature).
 GATE = 0.99
 
 
