@@ -28,9 +28,9 @@ demo: venv
 
 # The page's browser test drives Debian's Chromium: installed here when missing (apt-get), so that the test never
 # installs anything itself; where it cannot be installed the test says why (and fails under CI).
-# The tests run in TEST_WORKERS processes (pytest-xdist), each computing on one thread (tests/conftest.py), a worker
-# that runs out of tests taking some of the other's (worksteal): on 2 cores two workers took 416 s, three 466 s.
-# TEST_WORKERS=0 runs them in this process.
+# The tests run in TEST_WORKERS processes (pytest-xdist), each computing on its share of the cores (tests/conftest.py),
+# a worker that runs out of tests taking some of the other's (worksteal); on 2 cores two are faster than one or three
+# (BENCHMARKS, the suite). TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= 2
 test: venv
 	-bash scripts/install_chromium.sh > /dev/null

@@ -9,11 +9,14 @@ import os
 # 1.1x). Set before torch is imported, so that the processes the tests start (the command line, torchrun, the
 # service) inherit it too, and ONNX Runtime's readers take it as well.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
-THREADS = max(1, (os.cpu_count() or 2) // _WORKERS) if _WORKERS else 2
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+if _WORKERS:  # a worker: its share, whatever the controller (which loads this file too) left in the environment
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // _WORKERS))
+else:
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+THREADS = int(os.environ["OMP_NUM_THREADS"].split(",")[0])
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 from seqocr.charset import Charset
 

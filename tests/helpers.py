@@ -151,6 +151,18 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
+def tiny_crop_checkpoint(tmp_path, crop: str, view_height: int, view_width: int) -> Path:
+    """A tiny untrained model that reads with ``model.crop: crop`` (12 decoder steps), saved as ``m.pt``."""
+    fsns = Charset.fsns()
+    cfg = Config()
+    cfg.model = tiny_model_config(max_len=12, view_height=view_height, view_width=view_width, crop=crop)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, len(fsns)).train()
+    model(torch.randn(2, 3, view_height, 4 * view_width), torch.randint(3, 50, (2, 12)))  # BatchNorm statistics
+    save_checkpoint(tmp_path / "m.pt", cfg=cfg, charset=fsns, model=model, step=1)
+    return tmp_path / "m.pt"
+
+
 def assert_crop_reads_alike(tmp_path, crop: str, view_height: int, view_width: int) -> None:
     """A tiny model that reads with ``model.crop: crop`` reads three bundled samples alike in PyTorch and, exported,
     in ONNX Runtime (the crop travels in the checkpoint and in the ONNX file's metadata)."""
@@ -160,14 +172,7 @@ def assert_crop_reads_alike(tmp_path, crop: str, view_height: int, view_width: i
     from seqocr.inference.onnx_reader import OnnxReader
     from seqocr.inference.predictor import Predictor
 
-    fsns = Charset.fsns()
-    cfg = Config()
-    cfg.model = tiny_model_config(max_len=12, view_height=view_height, view_width=view_width, crop=crop)
-    torch.manual_seed(0)
-    model = build_model(cfg.model, len(fsns)).train()
-    model(torch.randn(2, 3, view_height, 4 * view_width), torch.randint(3, 50, (2, 12)))  # BatchNorm statistics
-    save_checkpoint(tmp_path / "m.pt", cfg=cfg, charset=fsns, model=model, step=1)
-    torch_reader = Predictor.from_checkpoint(tmp_path / "m.pt")
+    torch_reader = Predictor.from_checkpoint(tiny_crop_checkpoint(tmp_path, crop, view_height, view_width))
     onnx_reader = OnnxReader(export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx"))
     assert torch_reader.spec.crop == onnx_reader.spec.crop == crop
     images = [str(SAMPLES / f"sign-000000{i}.png") for i in range(3)]

@@ -294,6 +294,9 @@ def test_workers_open_their_own_env_and_read_what_one_process_reads(packed, fsns
         copy = pickle.loads(pickle.dumps(ds))  # what a spawned worker gets
         other = LmdbDataset(packed, fsns, SPEC, max_chars=37)  # a second dataset on the open DB
         assert copy[keys[1]][1] == other[1][1] == single[1][1]
+        # validation on the training set: its stored samples read through the env this process holds, left open
+        assert [t for _, t, _ in lmdb_store.stored_lmdb(packed, lmdb_store.SkipReport())] == [s[1] for s in single]
+        assert lmdb_store.opened_here(packed.resolve()) and ds[keys[0]][1] == single[0][1]
     finally:
         lmdb_store.close_env(packed)
 

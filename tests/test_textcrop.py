@@ -11,7 +11,7 @@ from seqocr.data.synth import TILE, synth_glyphs
 from seqocr.errors import ConfigError
 from seqocr.imaging.preprocess import ImageSpec, eval_batch, eval_transform, train_transform, view_crops, view_images
 from seqocr.imaging.textcrop import MARGIN, grow
-from tests.helpers import SAMPLES, assert_crop_reads_alike
+from tests.helpers import SAMPLES, assert_crop_reads_alike, tiny_crop_checkpoint
 
 pytest.importorskip("rapidocr", reason="the text detector ships in the rapidocr wheel (make venv installs it)")
 
@@ -89,6 +89,23 @@ def test_the_glyph_boxes_follow_the_crop_in_training_and_in_evaluation():
 
 def test_a_model_that_crops_reads_alike_in_pytorch_and_onnx_runtime(tmp_path):
     assert_crop_reads_alike(tmp_path, "text", 16, 32)
+
+
+def test_a_model_that_crops_gives_the_scores_a_temperature_is_fitted_on_image_by_image_in_order(tmp_path):
+    """Pixels of two sizes, interleaved: each image's greedy scores are those it gets alone, and spell the text
+    the reader reads (the front cuts each size's batch apart; the rows come back in the images' order)."""
+    from seqocr.inference.predictor import Predictor
+
+    reader = Predictor.from_checkpoint(tiny_crop_checkpoint(tmp_path, "text", 16, 32))
+    signs = [Image.open(SAMPLES / f"sign-000000{i}.png").convert("RGB") for i in range(3)]
+    signs.insert(1, signs[2].resize((300, 75)))
+    prepared = reader.prepare(signs)
+    logp, ids, texts = reader.greedy_scores(prepared)
+    assert texts == [r.text for r in reader.read_prepared(prepared)] and logp.shape[:2] == ids.shape == (4, 12)
+    for k, pixels in enumerate(prepared):
+        alone = reader.greedy_scores([pixels])
+        np.testing.assert_allclose(alone[0][0], logp[k], atol=1e-5)
+        assert alone[2] == [texts[k]]
 
 
 def test_the_service_says_which_region_of_each_tile_the_model_read():

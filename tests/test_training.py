@@ -7,7 +7,7 @@ import torch
 
 from seqocr.config import TrainConfig
 from seqocr.data import iter_labelled
-from seqocr.errors import DataError, SeqocrError
+from seqocr.errors import ConfigError, DataError, SeqocrError
 from seqocr.imaging.preprocess import ImageSpec
 from seqocr.inference.evaluate import evaluate_reader
 from seqocr.inference.predictor import Predictor
@@ -128,7 +128,7 @@ def test_the_calibration_set_is_read_as_the_evaluation_reads_it(tmp_path):
 
     trainer = Trainer(tiny_config(tmp_path), progress=False)
     reader = Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4))
-    samples = lambda: iter_labelled("synth:n=5", trainer.charset, 37)  # noqa: E731
+    samples = lambda: iter_labelled("synth:n=5", trainer.charset, 37)
     logp, ids, hits = calibration_data(reader, samples(), batch_size=2)
     _, rows = evaluate_reader(reader, samples(), batch_size=2)
     steps = trainer.model.max_len
@@ -136,6 +136,10 @@ def test_the_calibration_set_is_read_as_the_evaluation_reads_it(tmp_path):
     np.testing.assert_array_equal(ids, logp.argmax(-1))  # greedy: each step's most likely token
     np.testing.assert_allclose(np.exp(logp).sum(-1), 1, rtol=1e-4)
     assert hits.tolist() == [truth == read for _, truth, read, _ in rows]
+    from seqocr.inference.onnx_reader import OnnxReader
+
+    with pytest.raises(ConfigError, match="a temperature is fitted on the PyTorch reader's scores, not onnxruntime's"):
+        calibration_data(OnnxReader(), samples(), batch_size=2)
 
 
 def test_a_corrupt_last_checkpoint_is_named_and_the_previous_one_used(tmp_path, capsys):

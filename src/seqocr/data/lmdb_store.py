@@ -235,8 +235,10 @@ def stored_label_problem(raw: bytes | None, charset: Charset, max_chars: int) ->
 def stored_lmdb(path: Path, report: SkipReport) -> Iterator[RawSample]:
     """``(image bytes, text, where)`` of every sample of a database as stored, in order, labels unchecked (the
     consumer checks them); a label that is missing or not UTF-8 has no text and is counted in ``report`` instead.
-    ``where`` is ``PATH:i``, as :class:`~.datasets.LmdbDataset` names it. Torch-free (``eval --onnx``, ``pack``)."""
-    env = open_lmdb(path)
+    ``where`` is ``PATH:i``, as :class:`~.datasets.LmdbDataset` names it. Torch-free (``eval --onnx``, ``pack``).
+    A database this process already holds open (a training set validated on) is read through that environment."""
+    shared = opened_here(path.resolve())
+    env = shared_env(path) if shared else open_lmdb(path)
     try:
         with env.begin() as txn:
             n = read_num_samples(txn, path)
@@ -253,7 +255,8 @@ def stored_lmdb(path: Path, report: SkipReport) -> Iterator[RawSample]:
                     continue
                 yield txn.get(image_key(i)) or b"", text, f"{path}:{i}"
     finally:
-        env.close()
+        if not shared:
+            env.close()
 
 
 def read_num_samples(txn: lmdb.Transaction, path: Path) -> int:

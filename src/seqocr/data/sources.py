@@ -1,8 +1,9 @@
 """The kinds of data source, in one registry (:data:`SOURCES`): each recognises its names by one test and gives
 
 * its samples as stored, ``(image bytes, text, where)`` (:meth:`Source.raw`: what ``seqocr pack`` checks and writes),
-* a dataset for training or a DataLoader evaluation (:meth:`Source.dataset`: indexed, or streamed and sharded),
-* its labelled images, torch-free (:meth:`Source.labelled`: ``eval --onnx``, ``eval --report``).
+* a dataset for training (:meth:`Source.dataset`: indexed, or streamed and sharded),
+* its labelled images, torch-free (:meth:`Source.labelled`): what every evaluation reads (``eval``, its report,
+  training's validation, the calibration set), each torchrun rank its share.
 
 ``pack``, ``eval`` and ``train`` ask :func:`find_source` and never test a kind themselves, so every kind works
 everywhere. A new kind is one class here and one entry in :data:`SOURCES`. Source names:

@@ -23,7 +23,7 @@ LM_WEIGHT, LM_BONUS = 0.3, 1.0  # shallow fusion's defaults, chosen on generated
 # A guided search costs the beam's width in decoder steps: only signs whose greedy reading is less confident than
 # this are searched again with the language model or the gazetteer. How many that is grows with the model's
 # temperature, and a fusion weight chosen at one temperature over-corrects invented names at a higher one: the two
-# are chosen together (BENCHMARKS, the language model's temperature).
+# are chosen together (BENCHMARKS, "The refitted temperature with the language model").
 GATE = 0.99
 
 

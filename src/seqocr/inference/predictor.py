@@ -21,7 +21,7 @@ from ..model.weights import load_model, shipped_model
 from .beam import ATTENTION_NEEDS_GREEDY, LENGTH_PENALTY, beam_search, check_beam
 from .decoding import Search, read_with_exit, readings
 from .postprocess import Reading, decode_batch
-from .reader import Reader, with_regions
+from .reader import Reader, size_groups, with_regions
 
 ATTENTION_WITH_LM = ("attention maps come from greedy reading, without a language model or a gazetteer: read them "
                      "with --no-lm (in Python: lm=False)")
@@ -152,15 +152,15 @@ class Predictor(Reader):
         return with_regions(self.read_arrays(images, attention=attention, beam=beam), regions.cpu().numpy())
 
     def greedy_scores(self, batch: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Every greedy step's log-probabilities (N, T, C) and ids (N, T), unmasked, and the texts they spell, of
-        what :meth:`prepare` gives, as the model reads greedily (its views, its temperature): what a temperature is
-        fitted on (:func:`~.evaluate.calibration_data`)."""
+        """:meth:`.Reader.greedy_scores`, unmasked, as the model reads greedily (its views, its temperature)."""
         with torch.no_grad():
-            if isinstance(batch, np.ndarray):
-                images = to_device(torch.from_numpy(batch), self.device)
-            else:  # pixels: the model cuts and crops each image's views (one size after the front)
-                images = torch.cat([self.front(to_device(torch.from_numpy(np.stack([p])), self.device))[0]
-                                    for p in batch])
+            if isinstance(batch, np.ndarray) or not self.reads_pixels:
+                images = to_device(torch.from_numpy(np.stack(batch) if isinstance(batch, list) else batch), self.device)
+            else:  # pixels, a batch per image size: the model cuts and crops the views (one size after the front)
+                groups = size_groups(batch)
+                cut = [self.front(to_device(torch.from_numpy(np.stack([batch[k] for k in g])), self.device))[0]
+                       for g in groups]
+                images = torch.cat(cut)[torch.from_numpy(np.argsort(np.concatenate(groups)))]  # back in order
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 greedy = self.model.greedy_steps(images)
         ids, probs = mask_after_eos(greedy.ids, greedy.probs)

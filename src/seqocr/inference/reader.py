@@ -3,7 +3,7 @@
 A reader supplies ``read_pixels(batch)`` for images of one size (N, H, W, 3) uint8, where its model cuts, crops and
 resizes the views itself (:mod:`seqocr.model.pixels`, and the ONNX graph exported from it), and ``read_arrays(batch)``
 for images preprocessed outside the model (N, 3, H, V·W): a model with ``model.crop: lines``, an ONNX file exported
-before the crop was in the graph, a DataLoader's batches. The PyTorch :class:`~seqocr.inference.predictor.Predictor`
+before the crop was in the graph. The PyTorch :class:`~seqocr.inference.predictor.Predictor`
 and the ONNX Runtime :class:`~seqocr.inference.onnx_reader.OnnxReader` differ only there, so both prepare and decode
 with the very same code. A reader reads the images it is given: where they come from is its caller's choice.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..charset import Charset
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..imaging.preprocess import ImageSpec, eval_batch, load_image
 from .decoding import GATE, LM_BONUS, LM_WEIGHT, Search
 from .postprocess import Reading
@@ -64,6 +64,14 @@ def default_threads() -> int:
     return int(first) if first.isdigit() else 0
 
 
+def size_groups(images: list[np.ndarray]) -> list[list[int]]:
+    """The positions of ``images`` grouped by size, each group in order: the batches a model reads pixels in."""
+    sizes: dict[tuple[int, ...], list[int]] = {}
+    for k, pixels in enumerate(images):
+        sizes.setdefault(pixels.shape, []).append(k)
+    return list(sizes.values())
+
+
 class Reader:
     charset: Charset
     spec: ImageSpec
@@ -72,6 +80,7 @@ class Reader:
     search: Search | None = None  # a language model or a gazetteer guiding the beam search (:meth:`guide`)
     lm_file: Path | None = None  # the language model beside the model's file (:func:`lm_beside`)
     reads_pixels: bool = False  # the model takes the image's pixels and cuts, crops and resizes them itself
+    engine: str = ""  # what reads, as --json and /healthz name it
 
     def guide(self, lm: str | Path | None = None, lexicon: str | Path | None = None, lm_weight: float = LM_WEIGHT,
               lm_bonus: float = LM_BONUS, beam: int = 0, gate: float = GATE) -> Reader:
@@ -114,6 +123,12 @@ class Reader:
         """Images of one size (N, H, W, 3) uint8 RGB -> readings, each with the regions its views read."""
         raise NotImplementedError
 
+    def greedy_scores(self, batch: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Every greedy step's log-probabilities (N, T, C), the greedy ids (N, T) and the texts they spell, of what
+        :meth:`prepare` gives: what a temperature is fitted on (:func:`~.evaluate.calibration_data`)."""
+        raise ConfigError(f"a temperature is fitted on the PyTorch reader's scores, not {self.engine}'s: read a "
+                          "checkpoint or .safetensors file")
+
     def read(self, images: Sequence[ImageInput] | ImageInput, batch_size: int = 32, attention: bool = False
              ) -> list[Reading]:
         """Paths, PIL images or numpy arrays (H, W, 3) uint8 RGB -> one reading each, in order; with
@@ -142,16 +157,13 @@ class Reader:
     def read_prepared(self, batch: np.ndarray | list[np.ndarray], attention: bool = False, **options
                       ) -> list[Reading]:
         """What :meth:`prepare` gives (or a list of its rows, as the service queues them) -> one reading each, in
-        order. Pixels are read in one batch per image size; preprocessed images (N, 3, H, V·W), e.g. a
-        DataLoader's, in one batch (:meth:`read_arrays`). ``options``: the reader's own (``beam``)."""
+        order. Pixels are read in one batch per image size; preprocessed images (N, 3, H, V·W) in one batch
+        (:meth:`read_arrays`). ``options``: the reader's own (``beam``)."""
         if isinstance(batch, np.ndarray) or not self.reads_pixels:
             return self.read_arrays(np.stack(batch) if isinstance(batch, list) else batch, attention=attention,
                                     **options)
         out: list[Reading | None] = [None] * len(batch)
-        sizes: dict[tuple[int, ...], list[int]] = {}
-        for k, pixels in enumerate(batch):
-            sizes.setdefault(pixels.shape, []).append(k)
-        for members in sizes.values():
+        for members in size_groups(batch):
             readings = self.read_pixels(np.stack([batch[k] for k in members]), attention=attention, **options)
             for k, reading in zip(members, readings):
                 out[k] = reading
@@ -159,7 +171,7 @@ class Reader:
 
     def detector_threads(self) -> int:
         """The threads the text detector runs on where images are preprocessed outside the model (``model.crop:
-        lines``, or an ONNX file from before the crop was in the graph): the reader's own, or every core."""
-        if self.threads or default_threads():
-            return self.threads or default_threads()
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        lines``, or an ONNX file from before the crop was in the graph): the reader's own, else ``OMP_NUM_THREADS``,
+        else every core."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return self.threads or default_threads() or cores

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from ..charset import PAD, Charset
 from ..config import Config, is_synth
-from ..data import EVAL_SYNTH_SEED, SynthDefaults, build_dataset, find_source
+from ..data import EVAL_SYNTH_SEED, Source, SynthDefaults, build_dataset, find_source
 from ..data.datasets import Collate, StreamSampler
 from ..device import place_model, to_device, use_bf16
 from ..errors import ConfigError, DataError, SeqocrError
@@ -37,7 +37,6 @@ from .finetune import (
 )
 from .losses import glyph_terms, masked_token_loss, sequence_loss, token_counts
 from .step import adam, lr_at, param_groups, train_step
-
 
 
 def read_interval(device: torch.device, log_every: int) -> int:
@@ -190,15 +189,17 @@ class Trainer:
         return DataLoader(ds, batch_size=c.train.batch_size, sampler=sampler, num_workers=c.data.workers,
                           collate_fn=collate, **extra), len(ds)
 
-    def val_source(self):
+    def val_source(self) -> Source | None:
         """The held-out set (``data.val``; None: none), read at each validation as ``seqocr eval`` reads it
-        (:meth:`_validate`). Checked now, as its dataset checks it (its labels read, not its images): a name that
-        names nothing, or too many labels the model cannot learn, stops the run before its first step."""
+        (:meth:`_validate`), checked now as its dataset checks it (a labels file's or an LMDB's labels, not its
+        images): a name that names nothing, or too many labels the model cannot learn, stops the run here."""
         c = self.cfg
         if not c.data.val:
             return None
         source = find_source(c.data.val, SynthDefaults(c.data.val_size, EVAL_SYNTH_SEED + c.data.synth_seed, "test"))
-        source.dataset(self.charset, self.spec, self.max_chars, max_skip_fraction=c.data.max_skip_fraction)
+        ds = source.dataset(self.charset, self.spec, self.max_chars, max_skip_fraction=c.data.max_skip_fraction)
+        if getattr(ds, "report", None) is not None and ds.report.skipped and self.dist.main:
+            print(f"val data {c.data.val}: {ds.report.summary()}")
         return source
 
     # -- loop ---------------------------------------------------------------------------------------------
@@ -334,16 +335,15 @@ class Trainer:
 
     def _validate(self, val, writer) -> dict[str, float]:
         """The model read as ``seqocr eval`` reads a checkpoint: a reader of a copy in eval mode, its batch norms
-        folded, over the held-out set's images as that reader prepares them; under torchrun each rank reads its
-        share and the metric counts are summed."""
+        folded, over the held-out set's images as that reader prepares them (labels it cannot learn left out:
+        said at the start, never a reason to stop here); each torchrun rank reads its share, the counts summed."""
         from ..inference.evaluate import evaluate_reader
         from ..inference.predictor import Predictor
         from ..metrics import format_metrics
 
         c, d = self.cfg, self.dist
         reader = Predictor(unwrap(self.model), self.charset, self.spec, self.bf16, device=d.device)
-        samples = val.labelled(self.charset, self.max_chars, c.data.max_skip_fraction,
-                               tqdm_write if d.main else (lambda _: None), (d.rank, d.world))
+        samples = val.labelled(self.charset, self.max_chars, 1.0, lambda _: None, (d.rank, d.world))
         metrics, _ = evaluate_reader(reader, samples, c.train.batch_size, combine=lambda n: all_sum(n, d))
         if writer:
             for k, v in metrics.items():
