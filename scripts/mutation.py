@@ -111,7 +111,10 @@ pytest_add_cli_args_test_selection = [{tests}]
 def child_env(work: Path, mutant: str | None = None) -> dict:
     """The environment of mutmut and of a second look: child processes that tests start import the copy's mutated
     source (mutmut selects the active mutant through MUTANT_UNDER_TEST, which they inherit)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(work / "mutants" / "src"), str(work)])}
+    # one thread: mutmut's timeout counts CPU time, which OpenMP's spin-waiting threads burn without progress
+    # (serve/limits' mutants "timed out" at 113 CPU-s in 56 s of wall clock)
+    env = {"OMP_NUM_THREADS": "1", **os.environ,
+           "PYTHONPATH": os.pathsep.join([str(work / "mutants" / "src"), str(work)])}
     if mutant is not None:
         env["MUTANT_UNDER_TEST"] = mutant
     return env
