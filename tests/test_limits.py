@@ -69,3 +69,107 @@ def test_an_image_of_exactly_max_pixels_is_read_and_one_pixel_over_is_413(reader
     past = read(reader, Limits(max_pixels=PIXELS - 1), files=files)
     assert past.status_code == 413
     assert past.json() == {"error": "image 0: 600x150 pixels, over the limit of 89999 pixels"}
+
+
+# The request's parts, checked without a server: what the service answers for each is in test_serve.py.
+def test_the_images_come_from_the_form_or_from_json_and_anything_else_is_415():
+    from seqocr.serve.limits import BadRequest, payload_images
+
+    assert payload_images("multipart/form-data; boundary=x", b"ignored", [b"a", b"b"]) == [b"a", b"b"]
+    body = json.dumps({"images": [base64.b64encode(b"one").decode(), ""]}).encode()
+    assert payload_images("application/json; charset=utf-8", body, None) == [b"one", b""]
+    with pytest.raises(BadRequest) as e:
+        payload_images("text/plain", body, None)
+    assert (e.value.status, e.value.message, str(e.value)) == (
+        415, "send multipart/form-data with field 'images', or application/json",
+        "send multipart/form-data with field 'images', or application/json")
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"pictures": []}', b'{"images": "YWJj"}', b'{"images": [1]}',
+                                  b'{"images": ["YWJj", null]}', b"[" * 100_000 + b"]" * 100_000, b'["images"]'])
+def test_json_that_is_not_a_list_of_base64_strings_is_400(body):
+    from seqocr.serve.limits import BadRequest, payload_images
+
+    with pytest.raises(BadRequest) as e:
+        payload_images("application/json", body, None)
+    assert (e.value.status, e.value.message) == (400, 'expected JSON {"images": [base64 string, ...]}')
+
+
+@pytest.mark.parametrize("text, why", [
+    ("YW!j", "character '!' at 2 is not base64"), ("éYWJj", "character 'é' at 0 is not base64"),
+    ("YWJjZA", "Incorrect padding"), ("YW=Jj", "Discontinuous padding not allowed")])
+def test_bad_base64_names_the_image_and_what_is_wrong(text, why):
+    from seqocr.serve.limits import BadRequest, decode_base64
+
+    assert decode_base64("YWJj", 3) == b"abc"
+    with pytest.raises(BadRequest) as e:
+        decode_base64(text, 3)
+    assert (e.value.status, e.value.message) == (400, f"image 3: not valid base64: {why}")
+
+
+def test_an_image_that_does_not_decode_is_400_and_one_over_the_pixels_is_413():
+    from seqocr.serve.limits import BadRequest, decode_image
+
+    assert decode_image(SIGN, 0, Limits(max_pixels=PIXELS)).size == (600, 150)
+    for data, limits, status in ((b"not an image", Limits(), 400), (SIGN, Limits(max_pixels=PIXELS - 1), 413)):
+        with pytest.raises(BadRequest) as e:
+            decode_image(data, 5, limits)
+        assert e.value.status == status and e.value.message.startswith("image 5: ")
+
+
+def test_a_request_counts_against_its_clients_address():
+    from seqocr.serve.limits import client_key
+
+    assert client_key({"client": ("10.0.0.7", 5123)}) == "10.0.0.7"
+    assert client_key({"client": None}) == client_key({}) == ""
+
+
+def test_a_client_past_its_requests_in_flight_is_429_at_once_and_others_and_health_checks_pass():
+    """The middleware on its own, with an app that holds each request until released: the limit counts per
+    address, the 429 is sent before the app sees the request, and a finished request frees its place."""
+    import asyncio
+
+    from seqocr.serve.limits import ClientLimit
+
+    async def scenario():
+        held, seen = asyncio.Event(), []
+
+        async def app(scope, receive, send):
+            seen.append(scope["path"])
+            await held.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        async def call(limit, client, path="/v1/read", kind="http"):
+            sent = []
+
+            async def send(message):
+                sent.append(message)
+
+            await limit({"type": kind, "path": path, "client": (client, 1), "method": "POST", "headers": []},
+                        None, send)
+            return sent
+
+        limit = ClientLimit(app, 2)
+        first = [asyncio.create_task(call(limit, "a")) for _ in range(2)]
+        other = asyncio.create_task(call(limit, "b"))
+        health = asyncio.create_task(call(limit, "a", "/healthz"))
+        await asyncio.sleep(0)
+        assert dict(limit.in_flight) == {"a": 2, "b": 1}
+        refused = await call(limit, "a")  # a third from "a": refused at once, the app never sees it
+        assert refused[0]["status"] == 429 and (b"retry-after", b"1") in refused[0]["headers"]
+        assert json.loads(refused[1]["body"]) == {"error": "over 2 requests in flight from a; retry later"}
+        assert seen.count("/v1/read") == 3 and seen.count("/healthz") == 1
+        held.set()
+        for task in (*first, other, health):
+            assert (await task)[0]["status"] == 200
+        assert not limit.in_flight  # every place freed, no address kept
+        assert (await call(limit, "a"))[0]["status"] == 200
+        unlimited = ClientLimit(app, 0)
+        assert [(await call(unlimited, "a"))[0]["status"] for _ in range(3)] == [200] * 3
+        assert not unlimited.in_flight
+        assert (await call(ClientLimit(app, 1), "a", kind="websocket")) == [
+            {"type": "http.response.start", "status": 200, "headers": []},
+            {"type": "http.response.body", "body": b"ok"}]
+
+    asyncio.run(scenario())
