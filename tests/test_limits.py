@@ -173,3 +173,96 @@ def test_a_client_past_its_requests_in_flight_is_429_at_once_and_others_and_heal
             {"type": "http.response.body", "body": b"ok"}]
 
     asyncio.run(scenario())
+
+
+def receiver(*bodies: bytes, wait_s: float = 0.0):
+    """An ASGI ``receive`` giving ``bodies`` as the request's messages, each after ``wait_s``."""
+    import asyncio
+
+    messages = [{"type": "http.request", "body": b, "more_body": k < len(bodies) - 1} for k, b in enumerate(bodies)]
+
+    async def receive():
+        await asyncio.sleep(wait_s)
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    return receive
+
+
+def test_the_body_is_counted_as_it_arrives_up_to_exactly_its_limit_and_stopped_when_it_trickles():
+    import asyncio
+
+    from seqocr.serve.limits import BadRequest, limited_receive
+
+    async def drain(receive):
+        return [await receive() for _ in range(3)]
+
+    got = asyncio.run(drain(limited_receive(receiver(b"abcd", b"efghij"), 10)))
+    assert [m.get("body") for m in got] == [b"abcd", b"efghij", None]  # 10 bytes: at the limit; a disconnect
+    for bodies, limit in (((b"abcd", b"efghijk"), 10), ((b"x" * 11,), 10)):
+        with pytest.raises(BadRequest) as e:
+            asyncio.run(drain(limited_receive(receiver(*bodies), limit)))
+        assert (e.value.status, e.value.message) == (413, f"request body over the limit of {limit} bytes")
+    with pytest.raises(BadRequest) as e:
+        asyncio.run(drain(limited_receive(receiver(b"a", b"b", wait_s=0.04), 10, timeout_s=0.06)))
+    assert (e.value.status, e.value.message) == (408, "request body not received within 0.06 s")
+    assert len(asyncio.run(drain(limited_receive(receiver(b"a", b"b", wait_s=0.01), 10, timeout_s=1)))) == 3
+
+
+def request_of(body: bytes, headers: dict[str, str], receive=None):
+    from starlette.requests import Request
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/read", "query_string": b"",
+             "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+    return Request(scope, receive or receiver(body))
+
+
+@pytest.mark.parametrize("length, status, message", [
+    ("abc", 400, "Content-Length is not a number"),
+    ("11", 413, "request body of 11 bytes, over the limit of 10")])
+def test_a_content_length_over_the_limit_or_not_a_number_is_refused_before_the_body_is_read(length, status, message):
+    from seqocr.serve.limits import BadRequest, limited_request
+
+    with pytest.raises(BadRequest) as e:
+        limited_request(request_of(b"", {"content-length": length}, receive=lambda: pytest.fail("read")),
+                        Limits(max_body_bytes=10))
+    assert (e.value.status, e.value.message) == (status, message)
+
+
+def test_a_body_within_the_limit_is_read_and_one_that_lies_about_its_length_is_stopped():
+    import asyncio
+
+    from seqocr.serve.limits import BadRequest, limited_request
+
+    for headers in ({"content-length": "10"}, {}):
+        assert asyncio.run(limited_request(request_of(b"x" * 10, headers), Limits(max_body_bytes=10)).body()) == \
+            b"x" * 10
+    with pytest.raises(BadRequest) as e:  # says 5 bytes, sends 11
+        asyncio.run(limited_request(request_of(b"x" * 11, {"content-length": "5"}), Limits(max_body_bytes=10)).body())
+    assert (e.value.status, e.value.message) == (413, "request body over the limit of 10 bytes")
+
+
+def multipart(*names: str) -> tuple[bytes, dict[str, str]]:
+    parts = b"".join(b"--b\r\nContent-Disposition: form-data; name=\"images\"; filename=\"" + n.encode() +
+                     b"\"\r\nContent-Type: image/png\r\n\r\n" + n.encode() + b"\r\n" for n in names)
+    return parts + b"--b--\r\n", {"content-type": "multipart/form-data; boundary=b"}
+
+
+def test_a_form_gives_its_files_bytes_and_a_malformed_or_overfull_one_is_400():
+    import asyncio
+
+    from seqocr.serve.limits import BadRequest, limited_request, parse_form, uploaded
+
+    async def files(body, headers, max_parts=4, limit=10_000):
+        form = await parse_form(limited_request(request_of(body, headers), Limits(max_body_bytes=limit)), max_parts)
+        return await uploaded(form.getlist("images"))
+
+    assert asyncio.run(files(*multipart("a.png", "b.png"))) == [b"a.png", b"b.png"]
+    field = b'--b\r\nContent-Disposition: form-data; name="images"\r\n\r\ntext\r\n--b--\r\n'
+    assert asyncio.run(files(field, multipart()[1])) == [b"text"]  # a plain field where a file was expected
+    for body, headers, max_parts, limit, status, message in (
+            (b"junk", {"content-type": "multipart/form-data"}, 4, 10_000, 400, "malformed multipart body"),  # no boundary
+            (*multipart("a.png", "b.png", "c.png"), 2, 10_000, 400, "malformed multipart body"),
+            (*multipart("a.png", "b.png"), 4, 50, 413, "request body over the limit of 50 bytes")):
+        with pytest.raises(BadRequest) as e:
+            asyncio.run(files(body, headers, max_parts, limit))
+        assert (e.value.status, e.value.message) == (status, message)
