@@ -170,7 +170,8 @@ def recheck_timeouts(work: Path, verdicts: dict[str, str], tests: tuple[str, ...
             } if timed_out else {}
 
 
-def run_module(name: str, module: Module, children: int, out: Path, survivors: Path | None) -> dict:
+def run_module(name: str, module: Module, children: int, out: Path, survivors: Path | None,
+               first_pass: bool = False) -> dict:
     """Mutate src/seqocr/NAME.py in out/NAME against its tests; its counts and score."""
     work = out / name.replace("/", "-")
     shutil.rmtree(work, ignore_errors=True)
@@ -197,7 +198,7 @@ def run_module(name: str, module: Module, children: int, out: Path, survivors: P
         verdicts = {k: v for k, v in verdicts.items() if any(fnmatch(k, f) for f in module.functions)}
     rechecked = recheck_timeouts(work, verdicts, module.tests)
     looked = {}
-    if module.second_look:
+    if module.second_look and not first_pass:
         pending = [k for k, v in verdicts.items() if v in ("survived", "no tests")]
         for k in second_look(work, pending, module.second_look, budget_s=900):
             looked[k] = verdicts[k]
@@ -210,6 +211,8 @@ def run_module(name: str, module: Module, children: int, out: Path, survivors: P
            "minutes": round((time.monotonic() - started) / 60, 1)}
     if module.functions:
         row["functions"] = list(module.functions)
+    if module.second_look and first_pass:
+        row["second_look"] = "not run (--first-pass)"
     if looked:
         row["killed_on_second_look"] = len(looked)
     if rechecked:
@@ -231,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "mutation", help="working copies")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--survivors", type=Path, help="write each module's surviving mutants here")
+    parser.add_argument("--first-pass", action="store_true",
+                        help="skip the second look (the slow tests run again for each survivor)")
     args = parser.parse_args(argv)
     chosen = [m for m in args.only.split(",") if m] or list(MODULES)
     unknown = [m for m in chosen if m not in MODULES]
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in chosen:
         try:
-            row = run_module(name, MODULES[name], args.children, args.out, args.survivors)
+            row = run_module(name, MODULES[name], args.children, args.out, args.survivors, args.first_pass)
         except SystemExit as e:  # one module's tests that cannot run under mutmut: said, and the others still run
             print(e, file=sys.stderr, flush=True)
             failed.append(name)
