@@ -111,6 +111,18 @@ def test_evaluation_covers_every_sample(tmp_path):
     assert sorted(shares[0] + shares[1]) == sorted(rows) and [len(s) for s in shares] == [3, 2]
 
 
+def test_unreadable_images_are_counted_in_every_batch_and_the_rest_scored_in_order(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path), progress=False)
+    reader = Predictor(trainer.model, trainer.charset, ImageSpec(16, 16, 4))
+    good = list(iter_labelled("synth:n=4", trainer.charset, 37))
+    bad = [(None, f"image {k}: not an image", f"bad{k}") for k in range(3)]
+    items = [bad[0], good[0], good[1], bad[1], good[2], bad[2], good[3]]  # 2 a batch: 1, 2, then 1 bad each
+    metrics, rows = evaluate_reader(reader, items, batch_size=2)
+    assert metrics["unreadable"] == 3 and metrics["samples"] == 4
+    assert [r[:2] for r in rows] == [(where, text) for _, text, where in good]
+    assert evaluate_reader(reader, bad, batch_size=2)[0]["unreadable"] == 3  # none readable: still counted
+
+
 def test_a_held_out_set_of_unlearnable_labels_stops_the_run_before_its_first_step(tmp_path):
     labels = write_synth_folder(tmp_path / "val", 4)
     rows = [line.split("\t") for line in labels.read_text(encoding="utf-8").splitlines()]
