@@ -117,6 +117,17 @@ def test_the_gate_keeps_confident_greedy_readings_and_searches_the_others(files,
     assert not any(r.text in NAMES for r in greedy) and all(r.lexicon and r.text in NAMES for r in named)
 
 
+def test_the_language_model_steers_the_search_where_a_plain_beam_of_its_width_would_not(files):
+    """The guided search is the plain beam search plus the language model's scores: without them it would read
+    what a plain beam of the same width reads."""
+    from seqocr.inference.decoding import LM_BEAM
+
+    plain = [r.text for r in Predictor.from_checkpoint(files["ckpt"], engine="torch", beam=LM_BEAM).read(IMAGES)]
+    reader = Predictor.from_checkpoint(files["ckpt"], engine="torch")
+    assert [r.text for r in reader.guide(lm=files["lm"], gate=1.0).read(IMAGES)] != plain
+    assert [r.text for r in reader.guide(lm=files["lm"], lm_weight=0.0, gate=1.0).read(IMAGES)] == plain
+
+
 def test_eval_takes_the_language_model_and_bad_files_are_one_line(files, tmp_path, capsys):
     preds = tmp_path / "p.tsv"
     assert main(["eval", "--checkpoint", str(files["ckpt"]), "--data", str(SAMPLES / "labels.tsv"), "--json",
