@@ -44,8 +44,8 @@ def profile_table(config: str, overrides: list[str], device: str, batch: int, st
         for _ in range(steps):
             step()
         sync()
-    head = (f"{cfg.model.name}, batch {batch}, {'bf16' if bf16 else 'fp32'}, {steps} step{'s' * (steps != 1)} on {where} "
-            f"({torch.get_num_threads()} CPU threads)\n")
+    head = (f"{cfg.model.name}, batch {batch}, {'bf16' if bf16 else 'fp32'}, {steps} step{'s' * (steps != 1)} "
+            f"on {where} ({torch.get_num_threads()} CPU threads)\n")
     return head + prof.key_averages().table(sort_by="cuda_time_total" if cuda else "cpu_time_total", row_limit=rows)
 
 

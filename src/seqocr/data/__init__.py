@@ -32,8 +32,9 @@ def build_dataset(source: str, charset: Charset, spec: ImageSpec, max_chars: int
                   seed: int = 0, synth_n: int = 256, synth_split: str = "train", max_skip_fraction: float = 0.01,
                   stream: dict | None = None, synth_shares: Shares = PLAIN, synth_glyphs: bool = False):
     """The dataset of any source (:func:`~.sources.find_source`): map-style, or for TFRecord shards an endless
-    :class:`~.stream.ShardStream` configured by ``stream`` (batch_size, start_step, rank, world). ``synth_*`` and ``seed`` are what a ``synth`` name leaves unsaid; generated
-    signs carry their glyph boxes with ``synth_glyphs`` (an attention loss needs them)."""
+    :class:`~.stream.ShardStream` configured by ``stream`` (batch_size, start_step, rank, world). ``synth_*``
+    and ``seed`` are what a ``synth`` name leaves unsaid; generated signs carry their glyph boxes with
+    ``synth_glyphs`` (an attention loss needs them)."""
     defaults = SynthDefaults(synth_n, seed, synth_split, synth_shares, synth_glyphs)
     return find_source(source, defaults).dataset(charset, spec, max_chars, augment=augment, seed=seed,
                                                  max_skip_fraction=max_skip_fraction, stream=stream)

@@ -237,8 +237,9 @@ def stored_lmdb(path: Path, report: SkipReport) -> Iterator[RawSample]:
     consumer checks them); a label that is missing or not UTF-8 has no text and is counted in ``report`` instead.
     ``where`` is ``PATH:i``, as :class:`~.datasets.LmdbDataset` names it. Torch-free (``eval --onnx``, ``pack``).
     A database this process already holds open (a training set validated on) is read through that environment."""
-    shared = opened_here(path.resolve())
-    env = shared_env(path) if shared else open_lmdb(path)
+    key = path.resolve()
+    shared = opened_here(key)
+    env = shared_env(path, key) if shared else open_lmdb(path)
     try:
         with env.begin() as txn:
             n = read_num_samples(txn, path)

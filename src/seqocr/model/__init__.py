@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 # name -> (module: of this package, or a dotted path to one elsewhere; class)
 MODELS: dict[str, tuple[str, str]] = {"default": ("default", "DefaultOCR"), "reference": ("reference", "ReferenceOCR")}
 
-__all__ = ["MODELS", "adopt", "architecture", "build_model", "check_config", "fixed_keys", "model_values", "num_classes_for",
-           "own_keys", "parameter_count", "resume_keys", "with_reading"]
+__all__ = ["MODELS", "adopt", "architecture", "build_model", "check_config", "fixed_keys", "model_values",
+           "num_classes_for", "own_keys", "parameter_count", "resume_keys", "with_reading"]
 
 
 def architecture(name: str) -> type[Seq2SeqOCR]:
