@@ -125,7 +125,7 @@ def _predictor(args: argparse.Namespace, attention: bool = False):
     # for (they come from greedy reading: read --show, eval --report)
     lm = args.lm or (None if getattr(args, "no_lm", False) or attention else reader.lm_file)
     if lm or guided(args):
-        reader.guide(lm, args.lexicon, args.lm_weight, args.lm_bonus)
+        reader.guide(lm, args.lexicon, args.lm_weight, args.lm_bonus, accents=not args.as_painted)
     return reader
 
 
@@ -184,6 +184,9 @@ def add_guide(parser: argparse.ArgumentParser) -> None:
                    help=f"its weight against the image (default {LM_WEIGHT})")
     g.add_argument("--lm-bonus", type=_number(float, -10.0, 10.0), default=LM_BONUS, metavar="B",
                    help=f"added per character with it, so that fusion does not favour short texts (default {LM_BONUS})")
+    g.add_argument("--as-painted", action="store_true",
+                   help="keep the accents the model read (by default the language model writes a word's accents as "
+                        "the map does where it is far surer of them: EGLISE painted, Église read)")
     g.add_argument("--lexicon", metavar="FILE",
                    help="a gazetteer: one street name a line (UTF-8); a name is read where it fits the image, the text "
                         'as painted where none does ("lexicon": true or false in --json)')

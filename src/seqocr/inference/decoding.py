@@ -13,6 +13,7 @@ import numpy as np
 
 from ..charset import Charset
 from ..errors import ConfigError
+from .accents import CHANGE, MARGIN, restore
 from .beam import LENGTH_PENALTY, StepDecoder, beam_hypotheses, check_beam
 from .lexicon import FALLBACK_MARGIN, Lexicon
 from .lm import LanguagePrior, NgramLM
@@ -38,6 +39,7 @@ class Search:
     lexicon: Lexicon | None = None
     gate: float = GATE  # guided search only where greedy reading is less confident than this (1: every sign)
     lm_path: Path | None = None  # the file the language model was read from
+    accents: float | None = MARGIN  # the language model's accents taken by this margin (None: as read; .accents)
 
     def __post_init__(self):
         check_beam(self.beam)
@@ -48,10 +50,12 @@ class Search:
 
     @classmethod
     def load(cls, charset: Charset, beam: int = 0, lm: str | Path | None = None, lm_weight: float = LM_WEIGHT,
-             lm_bonus: float = LM_BONUS, lexicon: str | Path | None = None, gate: float = GATE) -> Search:
+             lm_bonus: float = LM_BONUS, lexicon: str | Path | None = None, gate: float = GATE,
+             accents: bool = True) -> Search:
         """The search a reader of ``charset`` reads with: the language model file ``lm`` fused at ``lm_weight``
-        and ``lm_bonus``, the gazetteer file ``lexicon`` (one name a line); ``beam`` 0 means :data:`LM_BEAM` with
-        either, else greedy. A missing or foreign file is a :class:`~seqocr.errors.DataError` naming it."""
+        and ``lm_bonus`` (its accents taken where it is far surer of them, unless ``accents`` is False), the
+        gazetteer file ``lexicon`` (one name a line); ``beam`` 0 means :data:`LM_BEAM` with either, else greedy. A
+        missing or foreign file is a :class:`~seqocr.errors.DataError` naming it."""
         model = NgramLM.load(lm) if lm else None
         if model is not None:
             model.check_charset(charset, str(lm))
@@ -59,7 +63,7 @@ class Search:
         if not beam:
             beam = LM_BEAM if model is not None or names is not None else 1
         return cls(beam, model, lm_weight if model is not None else 0.0, lm_bonus, names, gate,
-                   Path(lm) if model is not None else None)
+                   Path(lm) if model is not None else None, MARGIN if accents else None)
 
     @property
     def guided(self) -> bool:
@@ -93,12 +97,28 @@ class Found:
         return Found(ids, probs, lexicon)
 
 
-def readings(found: Found, charset: Charset) -> list[Reading]:
-    """The readings of ``found``, each saying whether its text is a gazetteer's name (with a gazetteer)."""
+def readings(found: Found, charset: Charset, how: Search | None = None) -> list[Reading]:
+    """The readings of ``found``, each saying whether its text is a gazetteer's name (with a gazetteer); with
+    ``how``'s language model, their accents as it writes them (:func:`with_accents`)."""
+    if how is not None:
+        found = with_accents(found, how)
     out = decode_batch(found.ids, found.probs, charset)
     if found.lexicon is None:
         return out
     return [replace(r, lexicon=bool(taken)) for r, taken in zip(out, found.lexicon)]
+
+
+def with_accents(found: Found, how: Search) -> Found:
+    """``found`` with its letters' accents taken from ``how``'s language model where it is far surer of them
+    (:func:`~.accents.restore`: a plate paints ``EGLISE``, the map writes ``Église``); the same letters and
+    confidences. A gazetteer's name is kept as its list writes it; without a language model, or with
+    ``how.accents`` None, ``found`` as it is."""
+    if how.lm is None or how.accents is None or not len(found.ids):
+        return found
+    rows = np.arange(len(found.ids)) if found.lexicon is None else np.flatnonzero(~found.lexicon.astype(bool))
+    ids = found.ids.copy()
+    ids[rows] = restore(how.lm, found.ids[rows], how.accents)[0]
+    return Found(ids, found.probs, found.lexicon)
 
 
 def search(decoder: Callable[[int], StepDecoder], batch: int, max_len: int, how: Search) -> Found:
@@ -168,7 +188,9 @@ def lm_card(path: Path) -> list[str]:
         (f"Every reading of this model uses it: a sign whose greedy reading is less confident than {GATE} is "
          f"searched again by a beam of {LM_BEAM} (the step graph beside the `.onnx`) with the language "
          f"model fused at weight {LM_WEIGHT} and {LM_BONUS} per character; `--no-lm` (`lm=False` in Python) reads "
-         "without it. The figures above are measured reading with it."),
+         "without it. Every reading then takes from it its letters' accents where it is far surer of them (by "
+         f"{MARGIN:g} in natural log, {CHANGE:g} more for each accent read that it takes away or changes: a plate "
+         "painted `EGLISE`, the map writes `Église`). The figures above are measured reading with it."),
         "", "Its word lists and their licences:", "",
         *[f"- {name}: {what}" for name, what in meta.get("sources", {}).items()],
         "", "The file is a derivative of those lists and is distributed under CC-BY-SA 4.0 (wordfreq's data's",

@@ -206,7 +206,7 @@ class OnnxReader(Reader):
             return search(lambda k: OrtSteps(step, memory, state, k), len(rows), max_len, how)
 
         found = again(np.arange(len(greedy.ids))) if how.gate >= 1 else gated(greedy, again, how)
-        out = readings(found, self.charset)
+        out = readings(found, self.charset, how)
         return with_regions(out, regions) if regions is not None else out
 
 

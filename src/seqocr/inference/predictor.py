@@ -84,7 +84,7 @@ def guided_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, 
                                lambda rows, beam: TorchSteps(model, None, beam,
                                                              more(torch.from_numpy(rows).to(memory.device))),
                                images.shape[0], model.max_len, how, start.again_below)
-    return readings(found, charset)
+    return readings(found, charset, how)
 
 
 def model_read(model: torch.nn.Module, images: torch.Tensor, charset: Charset, bf16: bool = False, beam: int = 1,

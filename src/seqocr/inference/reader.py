@@ -83,14 +83,16 @@ class Reader:
     engine: str = ""  # what reads, as --json and /healthz name it
 
     def guide(self, lm: str | Path | None = None, lexicon: str | Path | None = None, lm_weight: float = LM_WEIGHT,
-              lm_bonus: float = LM_BONUS, beam: int = 0, gate: float = GATE) -> Reader:
+              lm_bonus: float = LM_BONUS, beam: int = 0, gate: float = GATE, accents: bool = True) -> Reader:
         """Read with the language model file ``lm`` fused into the beam search (at ``lm_weight``, ``lm_bonus``)
         and/or the gazetteer file ``lexicon`` (one street name a line: a name is read where it fits the image,
         the text as painted where none does; :attr:`Reading.lexicon` says which), at ``beam`` hypotheses
         (0: :data:`~.decoding.LM_BEAM`), for the signs whose greedy reading is less confident than ``gate`` (the
-        others keep it; 1: every sign). Neither file: the reader's plain reading. Returns the reader."""
+        others keep it; 1: every sign); with the language model, every reading's accents are written as it writes
+        them where it is far surer of them (:mod:`.accents`), unless ``accents`` is False. Neither file: the
+        reader's plain reading. Returns the reader."""
         self.search = Search.load(self.charset, beam or self.beam if self.beam > 1 else beam, lm, lm_weight,
-                                  lm_bonus, lexicon, gate)
+                                  lm_bonus, lexicon, gate, accents)
         if self.search.guided:
             self.beam = self.search.beam
         return self
