@@ -10,7 +10,8 @@ import pytest
 
 from seqocr.charset import EOS, Charset
 from seqocr.inference.accents import alternatives, best_accents, costs, restore, scores
-from seqocr.inference.decoding import Found, Search, readings
+from seqocr.inference.decoding import GATE, Found, Search, gated, readings
+from seqocr.inference.lexicon import Lexicon
 from seqocr.inference.lm_build import build
 
 FSNS = Charset.fsns()
@@ -107,3 +108,26 @@ def test_readings_take_the_accents_with_a_language_model_but_not_a_gazetteers_na
     assert [(r.text, r.lexicon) for r in named] == [("Rue de l‘Eglise", True), ("Place de l‘Église", False)]
     same = readings(Found(read, probs), FSNS, with_lm)
     assert [r.confidence for r in same] == [r.confidence for r in readings(Found(read, probs), FSNS)]
+
+
+def test_a_guided_readings_confidence_is_calibrated_by_its_power_and_a_kept_one_is_not(lm):
+    """The gate keeps the confident greedy reading as it is; the one searched again with the language model gets
+    its visual confidence raised to the guided power (read right more often than its product of probabilities
+    says); a gazetteer's search keeps its product."""
+    read = batch("Rue de la Gare", "Rue de la Gare")
+    probs = np.ones(read.shape, dtype=np.float32)
+    probs[1, 0] = 0.5                                           # the second: under the gate
+    again_probs = np.ones((1, read.shape[1]), dtype=np.float32)
+    again_probs[0, :2] = 0.8
+
+    def again(rows):
+        assert rows.tolist() == [1]
+        return Found(read[rows], again_probs)
+    how = Search(beam=8, lm=lm, lm_weight=0.3, lm_bonus=1.0, guided_power=0.5)
+    found = gated(Found(read, probs), again, how)
+    assert GATE > 0.5 and found.confidence() == pytest.approx([1.0, (0.8 * 0.8) ** 0.5])
+    plain = gated(Found(read, probs), again, Search(beam=8, lm=lm, lm_weight=0.3, guided_power=1.0))
+    assert plain.confidence() == pytest.approx([1.0, 0.64])
+    names = Search(beam=8, lexicon=Lexicon(["Rue de la Gare"], FSNS), guided_power=0.5)
+    named = gated(Found(read, probs), lambda rows: Found(read[rows], again_probs, np.ones(len(rows), bool)), names)
+    assert named.confidence() == pytest.approx([1.0, 0.64]) and named.lexicon.tolist() == [True, True]

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from seqocr.calibration import confidence_bins, expected_calibration_error, fit_temperature, sequence_confidence
+from seqocr.calibration import (
+    confidence_bins,
+    expected_calibration_error,
+    fit_power,
+    fit_temperature,
+    sequence_confidence,
+)
 from seqocr.charset import EOS
 from seqocr.model import build_model
 from tests.helpers import tiny_model_config
@@ -102,3 +108,13 @@ def test_risk_coverage_points_by_hand():
     assert kept_at(confidences, correct, 0.5) == {"min_confidence": 0.5, "kept": 3, "coverage": 0.75, "kept_accuracy": 2 / 3}
     assert kept_at(confidences, correct, 0.9) == {"min_confidence": 0.9, "kept": 1, "coverage": 0.25, "kept_accuracy": 1.0}
     assert kept_at(confidences, correct, 0.99)["kept_accuracy"] is None and kept_at([], [], 0.5)["coverage"] == 0.0
+
+
+@pytest.mark.parametrize("power", [0.35, 1.0])
+def test_the_power_fitted_is_the_one_that_made_the_outcomes(power):
+    """Outcomes drawn right with probability confidence ** power: the fit finds that power within the grid's step;
+    and readings as right as they say are left alone (power 1)."""
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.05, 0.99, 20_000)
+    hits = rng.uniform(size=conf.size) < conf ** power
+    assert fit_power(conf, hits) == pytest.approx(power, abs=0.05)

@@ -397,3 +397,19 @@ def test_the_pages_layout_comes_from_the_regions_a_model_that_cuts_its_views_rea
                          (600, 150), 4) == {"tiles": 4, "sources": [0, 1, 2, 3]}  # whole views: no crops
     photo = region_layout([[40, 30, 200, 110]] * 4, (320, 240), 4)  # one tile, read in every view
     assert photo == {"tiles": 1, "sources": [0] * 4, "crops": [[0.125, 0.125, 0.625, 0.4583]] * 4}
+
+
+@pytest.mark.parametrize("size, num_views, tiles", [((450, 100), 4, 1), ((440, 100), 4, 4), ((300, 150), 2, 2),
+                                                    ((320, 100), 4, 1), ((150, 150), 1, 1)])
+def test_the_page_cuts_a_strip_only_within_half_a_view_of_num_views_times_as_wide(size, num_views, tiles):
+    from seqocr.imaging.preprocess import region_layout
+
+    assert region_layout([[0, 0, 10, 10]], size, num_views)["tiles"] == tiles
+
+
+def test_the_pages_region_belongs_to_the_tile_it_starts_in_to_the_half_pixel():
+    from seqocr.imaging.preprocess import region_layout
+
+    def source(x0):
+        return region_layout([[x0, 0, x0 + 20, 150]], (600, 150), 4)["sources"][0]
+    assert [source(x) for x in (0, 149, 149.4, 149.5, 150, 449.6)] == [0, 0, 0, 1, 1, 3]

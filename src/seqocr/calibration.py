@@ -64,3 +64,19 @@ def fit_temperature(log_probs: np.ndarray, ids: np.ndarray, correct: Sequence[bo
         return float(-(hit * np.log(c) + (1 - hit) * np.log(1 - c)).mean())
 
     return float(min(TEMPERATURES, key=nll))
+
+
+POWERS = np.round(np.arange(0.1, 1.5001, 0.05), 2)
+
+
+def fit_power(confidences: Sequence[float], correct: Sequence[bool]) -> float:
+    """The power ``a`` in :data:`POWERS` under which ``confidence ** a`` best predicts ``correct`` (the Bernoulli
+    NLL): the calibration of readings whose confidence is not a greedy softmax's, e.g. a guided search's, where
+    the language model chose among hypotheses the image alone made less likely (BENCHMARKS, issue 36)."""
+    conf, hit = np.asarray(confidences, float), np.asarray(correct, float)
+
+    def nll(a: float) -> float:
+        c = np.clip(conf ** a, 1e-6, 1 - 1e-6)
+        return float(-(hit * np.log(c) + (1 - hit) * np.log(1 - c)).mean())
+
+    return float(min(POWERS, key=nll))

@@ -1,0 +1,57 @@
+"""Fit the power that calibrates guided readings' confidences (``decoding.GUIDED_POWER``) from `seqocr eval
+--predictions` files of the shipped reading before it (power 1): the rows below the gate are the signs the
+language model searched again; their accents are restored as the readers restore them, then the power minimising
+the NLL of exact matches is printed, with each file's ECE before and after. Fit on tuning columns (another seed
+than the reported ones); never on real images.
+
+    python -m benchmarks.guided_confidence runs/s25/tune/{accents,invented,heldout,person,legibility}.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from seqocr.calibration import expected_calibration_error, fit_power
+from seqocr.charset import EOS
+from seqocr.inference.accents import restore
+from seqocr.inference.decoding import GATE
+from seqocr.inference.lm import NgramLM
+from seqocr.model.weights import SHIPPED
+
+
+def read(path: Path, lm: NgramLM) -> tuple[np.ndarray, np.ndarray]:
+    """(confidences, exact matches after the accents are restored) of one predictions file."""
+    rows = list(csv.DictReader(path.open(encoding="utf-8"), delimiter="\t"))
+    texts = [r["prediction"] for r in rows]
+    ids = np.zeros((len(rows), max(map(len, texts), default=0) + 1), dtype=np.int64)
+    for i, text in enumerate(texts):
+        ids[i, :len(text)] = lm.charset.encode(text)
+        ids[i, len(text)] = EOS
+    fixed, _ = restore(lm, ids)
+    hits = np.array([lm.charset.decode(f) == r["ground_truth"] for f, r in zip(fixed, rows)])
+    return np.array([float(r["confidence"]) for r in rows]), hits
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("predictions", nargs="+", type=Path)
+    ap.add_argument("--lm", type=Path, default=SHIPPED.with_suffix(".lm.npz"))
+    args = ap.parse_args()
+    lm = NgramLM.load(args.lm)
+    files = {p: read(p, lm) for p in args.predictions}
+    conf = np.concatenate([c for c, _ in files.values()])
+    hits = np.concatenate([h for _, h in files.values()])
+    below = conf < GATE
+    power = fit_power(conf[below], hits[below])
+    print(f"power {power} from {int(below.sum())} guided readings of {len(conf)}")
+    for path, (c, h) in files.items():
+        after = np.where(c < GATE, c ** power, c)
+        print(f"{path.name}: ECE {expected_calibration_error(c, h):.3f} -> {expected_calibration_error(after, h):.3f}")
+
+
+if __name__ == "__main__":
+    main()
