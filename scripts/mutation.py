@@ -55,7 +55,7 @@ MODULES = {
     # they trace the model, not this module)
     "imaging/preprocess": Module(("tests/test_preprocess.py", "tests/test_textcrop.py", "tests/test_pixels.py",
                                   "tests/test_crop_borders.py", "tests/test_glyphs.py", "tests/test_textlines.py",
-                                  "-k", "not onnx")),
+                                  "tests/test_device_augment.py", "-k", "not onnx")),
     "inference/postprocess": Module(("tests/test_postprocess.py",)),
     "inference/beam": Module(("tests/test_beam.py",)),  # the search itself; test_beam_read.py reads models with it
     "train/checkpoint": Module(("tests/test_checkpoint.py",)),

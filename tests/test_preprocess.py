@@ -49,6 +49,8 @@ def test_the_spec_is_the_models_sizes_and_its_metadata_round_trips():
     assert ImageSpec.from_dict(spec.to_dict()) == spec
     old = {k: v for k, v in spec.to_dict().items() if k != "crop"}  # ONNX files exported before model.crop
     assert ImageSpec.from_dict(old) == spec
+    cropped = ImageSpec.from_config(ModelConfig(view_height=48, view_width=96, num_views=4, crop="text"))
+    assert cropped.crop == "text" and ImageSpec.from_dict(cropped.to_dict()) == cropped
 
 
 def test_an_image_loads_as_rgb_from_a_path_or_bytes(tmp_path):
