@@ -31,6 +31,18 @@ def small_charset() -> Charset:
     return Charset.parse("\n".join("abcdefgh") + "\n<space>\n")
 
 
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory):
+    """A tiny default model's checkpoint and its greedy ONNX graph, exported once per test process: the tests that
+    only read them share them (a test that changes a file copies it first)."""
+    from seqocr.inference.export import export_onnx
+    from tests.helpers import tiny_checkpoint
+
+    root = tmp_path_factory.mktemp("tiny-onnx")
+    ckpt = tiny_checkpoint(root, "default", Charset.fsns())
+    return ckpt, export_onnx(ckpt, root / "m.onnx")
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     torch.manual_seed(0)

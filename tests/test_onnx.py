@@ -27,12 +27,8 @@ def reference_export(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["default", "reference"])
-def test_export_then_verify(tmp_path, fsns, name, request):
-    if name == "reference":
-        ckpt, out = request.getfixturevalue("reference_export")
-    else:
-        ckpt = tiny_checkpoint(tmp_path, name, fsns)
-        out = export_onnx(ckpt, tmp_path / f"{name}.onnx")
+def test_export_then_verify(fsns, name, request):
+    ckpt, out = request.getfixturevalue("reference_export" if name == "reference" else "tiny_onnx")
     result = verify_onnx(ckpt, out, sign_images(VERIFY_SEED, 6 if name == "reference" else 20), batch=4)
     assert result["texts_differ"] == 0 and result["max_char_prob_gap"] <= 1e-3
     import onnx
@@ -54,11 +50,10 @@ def test_the_reference_models_beam_graphs_read_what_pytorch_reads(reference_expo
     assert got.text == want.text and got.confidence == pytest.approx(want.confidence, rel=1e-3)
 
 
-def test_verify_fails_on_confidences_alone(tmp_path, fsns):
+def test_verify_fails_on_confidences_alone(tmp_path, tiny_onnx):
     """A graph whose confidences differ while every text agrees (here: another temperature, as if the export had
     lost it) fails --verify: the confidence gap is enforced, relative to the confidence (issue 24)."""
-    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
-    out = export_onnx(ckpt, tmp_path / "a.onnx")
+    ckpt, out = tiny_onnx
     state = torch.load(ckpt, weights_only=True)
     state["config"]["model"]["temperature"] = 0.9
     torch.save(state, tmp_path / "warmer.pt")
@@ -66,9 +61,8 @@ def test_verify_fails_on_confidences_alone(tmp_path, fsns):
         verify_onnx(tmp_path / "warmer.pt", out, sign_images(VERIFY_SEED, 6), batch=3)
 
 
-def test_verify_fails_on_a_model_that_disagrees(tmp_path, fsns):
-    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
-    out = export_onnx(ckpt, tmp_path / "a.onnx")
+def test_verify_fails_on_a_model_that_disagrees(tmp_path, tiny_onnx):
+    ckpt, out = tiny_onnx
     state = torch.load(ckpt, weights_only=True)
     state["model"] = {k: v + 0.5 * torch.randn_like(v) if v.is_floating_point() else v
                       for k, v in state["model"].items()}
@@ -97,9 +91,8 @@ def test_cli_export_read_and_eval_with_onnx(tmp_path, fsns, capsys):
     assert "missing.onnx: ONNX model not found" in capsys.readouterr().err
 
 
-def test_the_onnx_reader_never_imports_torch(tmp_path, fsns):
-    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
-    onnx_path = export_onnx(ckpt, tmp_path / "m.onnx")
+def test_the_onnx_reader_never_imports_torch(tmp_path, tiny_onnx):
+    onnx_path = tiny_onnx[1]
     # importing torch raises ImportError in this child, so any torch import on the ONNX path fails the command
     script = ("import sys; sys.modules['torch'] = None; from seqocr.cli import main; "
               f"sys.exit(main(['read', '--onnx', {str(onnx_path)!r}, '--json', {str(SAMPLES / 'sign-0000000.png')!r}]) "
@@ -113,13 +106,14 @@ def test_the_onnx_reader_never_imports_torch(tmp_path, fsns):
 
 
 def test_a_reader_opened_again_on_an_unchanged_file_shares_its_session_and_a_rewritten_file_is_opened_afresh(
-        tmp_path, fsns, monkeypatch):
+        tmp_path, tiny_onnx, monkeypatch):
     import shutil
 
     from seqocr.inference import onnx_reader
     from seqocr.inference.onnx_reader import OnnxReader
 
-    onnx_path = export_onnx(tiny_checkpoint(tmp_path, "default", fsns), tmp_path / "m.onnx")
+    onnx_path = tmp_path / "m.onnx"
+    shutil.copy(tiny_onnx[1], onnx_path)  # its time is changed below
     first = OnnxReader(onnx_path)
     assert OnnxReader(onnx_path).session is first.session
     other = OnnxReader(onnx_path, threads=first.threads + 1)  # other threads: a session of its own
@@ -154,7 +148,7 @@ def test_int8_quantized_model_keeps_its_metadata_and_reads(tmp_path, fsns, capsy
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
 
 
-def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, capsys):
+def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, tiny_onnx, capsys):
     """One source registry (data.find_source) and torch-free readers for each kind: eval --onnx and eval --report read a
     labels file, an LMDB folder and a folder of FSNS TFRecords alike (issue 25: only the first two once)."""
     from seqocr.data import find_source
@@ -169,8 +163,7 @@ def test_eval_onnx_and_report_read_every_source_kind(tmp_path, fsns, capsys):
     sources = [str(labels), str(tmp_path / "db"), str(tmp_path / "shards")]
     assert [find_source(s).kind for s in sources] == ["labels", "lmdb", "tfrecords"]
     assert find_source("synth:n=2").kind == "synth"
-    ckpt = tiny_checkpoint(tmp_path, "default", fsns)
-    onnx_path = export_onnx(ckpt, tmp_path / "m.onnx")
+    onnx_path = tiny_onnx[1]
     results = []
     for k, source in enumerate(sources):
         assert main(["eval", "--onnx", str(onnx_path), "--data", source, "--json", "--no-progress",

@@ -37,12 +37,8 @@ def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_runs_nothing(tmp_
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    from seqocr.charset import Charset
-    from seqocr.inference.export import export_onnx
-
-    root = tmp_path_factory.mktemp("onnx")
-    return export_onnx(tiny_checkpoint(root, "default", Charset.fsns()), root / "m.onnx")
+def exported(tiny_onnx):
+    return tiny_onnx[1]
 
 
 def with_metadata(source, out, **changes):
