@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from seqocr.calibration import expected_calibration_error, fit_power
-from seqocr.charset import EOS
-from seqocr.inference.accents import restore
+from seqocr.inference.accents import restore, token_ids
 from seqocr.inference.decoding import GATE
 from seqocr.inference.lm import NgramLM
 from seqocr.model.weights import SHIPPED
@@ -26,12 +25,7 @@ from seqocr.model.weights import SHIPPED
 def read(path: Path, lm: NgramLM) -> tuple[np.ndarray, np.ndarray]:
     """(confidences, exact matches after the accents are restored) of one predictions file."""
     rows = list(csv.DictReader(path.open(encoding="utf-8"), delimiter="\t"))
-    texts = [r["prediction"] for r in rows]
-    ids = np.zeros((len(rows), max(map(len, texts), default=0) + 1), dtype=np.int64)
-    for i, text in enumerate(texts):
-        ids[i, :len(text)] = lm.charset.encode(text)
-        ids[i, len(text)] = EOS
-    fixed, _ = restore(lm, ids)
+    fixed, _ = restore(lm, token_ids([r["prediction"] for r in rows], lm.charset))
     hits = np.array([lm.charset.decode(f) == r["ground_truth"] for f, r in zip(fixed, rows)])
     return np.array([float(r["confidence"]) for r in rows]), hits
 

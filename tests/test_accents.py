@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from seqocr.charset import EOS, Charset
-from seqocr.inference.accents import alternatives, best_accents, costs, restore, scores
+from seqocr.inference.accents import alternatives, best_accents, costs, restore, scores, token_ids
 from seqocr.inference.decoding import GATE, Found, Search, gated, readings
 from seqocr.inference.lexicon import Lexicon
 from seqocr.inference.lm_build import build
@@ -55,6 +55,8 @@ def test_a_letter_may_take_any_accent_of_its_case_and_only_a_bare_one_takes_it_f
 def test_a_reading_is_scored_as_the_language_model_scores_its_text(lm):
     ids = batch("Rue de la Gare", "Zq", "Rue du Général Leclerc")
     assert scores(lm, ids) == pytest.approx([lm.score(t) for t in texts(ids)])
+    assert (token_ids(["Rue de la Gare", "Zq", "Rue du Général Leclerc"], FSNS) == ids[:, :-2]).all()
+    assert token_ids(["", "a"], FSNS).tolist() == [[EOS, 0], [FSNS.encode("a")[0], EOS]]
 
 
 def test_the_accents_a_plate_left_out_are_written_as_the_map_writes_them(lm):

@@ -58,6 +58,15 @@ def costs(charset: Charset, change: float) -> np.ndarray:
     return np.where(options < 0, np.inf, out)
 
 
+def token_ids(texts: list[str], charset: Charset) -> np.ndarray:
+    """(B, T) token ids of ``texts`` as a reader gives them: each text, EOS, then padding."""
+    ids = np.zeros((len(texts), max(map(len, texts), default=0) + 1), dtype=np.int64)
+    for row, text in enumerate(texts):
+        ids[row, :len(text)] = charset.encode(text)
+        ids[row, len(text)] = EOS
+    return ids
+
+
 def _lengths(ids: np.ndarray) -> np.ndarray:
     ends = ids == EOS
     return np.where(ends.any(axis=1), ends.argmax(axis=1), ids.shape[1])
