@@ -81,7 +81,13 @@ MODULES = {
                          second_look=("tests/test_distributed.py", "-k", "and_resume"),  # 1 and 2 ranks killed
                          functions=("*Trainer*resume*", "*Trainer*save*", "*loop.x_train__*")),
     "inference/export": Module(("tests/test_onnx.py",)),
-    "inference/onnx_reader": Module(("tests/test_onnx.py", "tests/test_safe_loading.py")),
+    # the ONNX reader's reading path (its session set-up is reached by nearly every ONNX test, each exporting a
+    # model: a mutant took about a minute on 2 cores; the reference model's slow export left out)
+    "inference/onnx_reader": Module(("tests/test_onnx.py", "tests/test_safe_loading.py", "tests/test_guided_read.py",
+                                     "-k", "not reference"),
+                                    functions=("*OnnxReader*_greedy*", "*OnnxReader*_guided*", "*OnnxReader*_run*",
+                                               "*OnnxReader*read_*", "*OnnxReader*_step_graph*",
+                                               "*OnnxReader*_missing_graphs*", "*OrtSteps*", "*SearchStart*")),
     # the language model, the gazetteer and the guided search over them (issue 36)
     "inference/lm": Module(("tests/test_lm.py",)),
     "inference/lexicon": Module(("tests/test_lexicon.py",)),
