@@ -226,6 +226,17 @@ def finetune() -> tuple[str, str, str]:
     return f"{train['lr']:.0e}".replace("e-04", "e-4"), str(train["warmup_steps"]), f"{train['steps']:,}"
 
 
+def accents_table() -> str:
+    """Issue 36's last columns table: the shipped reading at session 25's start against the accents restored."""
+    return benchmarks_section("The columns (seed 1), the shipped reading at the session")
+
+
+def hard_ece(column: str) -> str:
+    """The ECE of the reading with the accents restored on one of that table's columns."""
+    row = re.search(rf"\| `{column}` \(hard\) \| \d+ \| [^|]+ \| [*\d]+ \(ECE \**(\d\.\d+)\**\)", accents_table())
+    return row[1]
+
+
 # --- the claims --------------------------------------------------------------------------------------------------
 
 class Claim(NamedTuple):
@@ -341,6 +352,17 @@ CLAIMS = [
     Claim("the soak", ("docs/service.md",),
           r"(\d+) of ([\d,]+) good requests failed in (\d+) minutes at NUM requests/s, p99 (\d+) ms",
           soak),
+    Claim("the accents column", ("docs/reading.md",),
+          r"it read (\d+) of (\d+) where the reading as painted read (\d+)",
+          lambda: lambda g: f"| `accents` (hard) | {g[1]} | {g[2]} (ECE " in accents_table()
+          and f"| **{g[0]}** (ECE" in accents_table()),
+    Claim("the hard columns' calibration", ("docs/reading.md",),
+          r"brought the ECE of three such columns of six under NUM \(legibility NUM, unaccented capitals NUM, "
+          r"stickers NUM:",
+          lambda: ("0.05", *(rounded(hard_ece(col), places) for col, places in
+                             (("legibility", 3), ("accents", 2), ("sticker", 2))))),
+    Claim("the guided readings' power", ("docs/reading.md",), r"raised to a power \(NUM, fitted",
+          lambda: (plain(constant("inference/decoding.py", "GUIDED_POWER")),)),
     Claim("the generator's pace", ("docs/training.md",),
           r"at NUM signs/s per core at (\d+)x\d+ views \(NUM with the augmentation in the workers",
           generator_pace),

@@ -21,7 +21,8 @@ from .lm import NgramLM
 # A reading's accents are changed only where the language model finds the new ones at least MARGIN likelier
 # (natural log: e^7 times), and CHANGE more for each accent read that is taken away or changed: both chosen on
 # generated tuning signs of another seed than the reported columns (BENCHMARKS, "Accents as the map writes them").
-MARGIN, CHANGE = 7.0, 8.0
+MARGIN = 7.0
+CHANGE = 8.0
 WIDTH = 8  # hypotheses kept per reading while the letters' accents are chosen left to right
 
 
