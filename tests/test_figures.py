@@ -361,6 +361,9 @@ CLAIMS = [
           r"stickers NUM:",
           lambda: ("0.05", *(rounded(hard_ece(col), places) for col, places in
                              (("legibility", 3), ("accents", 2), ("sticker", 2))))),
+    Claim("the wrong real reading before the power", ("docs/reading.md",), r"\(it scored NUM before;",
+          lambda: lambda g: f"scored {g[0]} -> {rounded(wrong_reading()['confidence'], 2)} under the guided power"
+          in benchmarks_section("Shipped, measured with the shipped files (session 25)")),
     Claim("the guided readings' power", ("docs/reading.md",), r"raised to a power \(NUM, fitted",
           lambda: (plain(constant("inference/decoding.py", "GUIDED_POWER")),)),
     Claim("the generator's pace", ("docs/training.md",),
