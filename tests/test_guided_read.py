@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from seqocr.cli import main
+from seqocr.errors import DataError
 from seqocr.imaging.preprocess import eval_batch, load_image
 from seqocr.inference.lm_build import build
 from seqocr.inference.onnx_reader import OnnxReader
@@ -184,8 +185,14 @@ def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_n
     assert "--no-lm" in capsys.readouterr().err
 
     step_path(onnx).unlink()
-    with pytest.raises(Exception, match="m.step.onnx.*--no-lm"):
+    with pytest.raises(DataError) as guided:
         OnnxReader(onnx)
+    assert str(guided.value) == (f"{onnx}: guided reading with ONNX Runtime needs m.step.onnx beside it; write it "
+                                 "with seqocr export --beam (or read without m.lm.npz: --no-lm, lm=False)")
+    with pytest.raises(DataError) as beam:
+        OnnxReader(onnx, lm=False, beam=2).read(IMAGES)
+    assert str(beam.value) == f"{onnx}: beam search with ONNX Runtime needs m.step.onnx beside it; write it with " \
+                              "seqocr export --beam"
     assert [r.text for r in OnnxReader(onnx, lm=False).read(IMAGES)] == plain
     assert main(["read", "--onnx", str(onnx), IMAGES[0]]) == 1
     err = capsys.readouterr().err.strip()
