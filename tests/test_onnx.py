@@ -223,3 +223,17 @@ def test_read_and_eval_read_fewer_views_of_a_checkpoint_and_an_onnx_model_keeps_
     assert pytorch["character_precision"] == pytest.approx(onnx["character_precision"])
     assert main(["read", "--onnx", str(tmp_path / "two.onnx"), "--read-views", "3", images[0]]) == 1
     assert "--read-views: " in capsys.readouterr().err
+
+
+def test_a_graph_that_reads_pixels_refuses_preprocessed_arrays_in_one_line(tiny_onnx):
+    import numpy as np
+
+    from seqocr.errors import ConfigError
+    from seqocr.inference.onnx_reader import OnnxReader
+
+    reader = OnnxReader(tiny_onnx[1])
+    assert reader.reads_pixels
+    with pytest.raises(ConfigError) as refused:
+        reader.read_arrays(np.zeros((1, *reader.spec.shape), np.float32))
+    assert str(refused.value) == (f"{tiny_onnx[1]}: this graph reads the images' pixels and crops them itself; read "
+                                  "it with read() or read_pixels() (N, H, W, 3) uint8")
