@@ -197,3 +197,20 @@ def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_n
     assert main(["read", "--onnx", str(onnx), IMAGES[0]]) == 1
     err = capsys.readouterr().err.strip()
     assert "m.step.onnx" in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_both_readers_take_the_language_models_accents_alike(onnx_files, fsns_module, tmp_path):
+    """The accents are restored in the code both readers share (``decoding.readings``): with a language model that
+    writes every vowel accented (fused at a weight too small to steer the search), both read the same texts, and
+    not those they read as painted."""
+    accented = build(["Plâ Gârd Vôltâïrê", "Împâssê Dînândând", "Rûê dê lâ Gârê"] * 5, fsns_module, order=4, min_count=1)
+    lm = accented.save(tmp_path / "accented.lm.npz")
+    texts = {}
+    for accents in (True, False):
+        got = []
+        for reader in (OnnxReader(onnx_files["onnx"]), Predictor.from_checkpoint(onnx_files["ckpt"], engine="torch")):
+            reader.guide(lm=lm, lm_weight=1e-6, lm_bonus=0.0, gate=1.0, accents=accents)  # the image's search
+            got.append([r.text for r in reader.read(IMAGES)])
+        assert got[0] == got[1]
+        texts[accents] = got[0]
+    assert texts[True] != texts[False] and any(set(t) & set("âêîôû") for t in texts[True])
