@@ -1,7 +1,9 @@
 """Fit the power that calibrates guided readings' confidences (``decoding.GUIDED_POWER``) from `seqocr eval
---predictions` files of the shipped reading before it (power 1): the rows below the gate are the signs the
-language model searched again; their accents are restored as the readers restore them, then the power minimising
-the NLL of exact matches is printed, with each file's ECE before and after. Fit on tuning columns (another seed
+--predictions` files of the shipped reading before it (power 1): the rows below the gate are taken for the signs
+the language model searched again (the readers decide on the greedy confidence, which these files do not keep: a
+searched sign whose guided reading reaches the gate is missed, a few of hundreds); their accents are restored as the
+readers restore them, then the power minimising the NLL of exact matches is printed, with each file's ECE before and
+after. Fit on tuning columns (another seed
 than the reported ones); never on real images.
 
     python -m benchmarks.guided_confidence runs/s25/tune/{accents,invented,heldout,person,legibility}.tsv

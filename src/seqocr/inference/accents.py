@@ -6,7 +6,7 @@ language model finds likeliest, and takes them where they are far likelier than 
 (:data:`MARGIN`): a common word or a known name is written as the map writes it, an invented name keeps what is
 painted. An accent the model read is evidence too: taking it away or changing it costs :data:`CHANGE` more (without
 that cost, names the language model has never seen lost the accents they were painted with). Torch-free; both
-readers apply it through :func:`~.decoding.readings`."""
+readers apply it through :func:`~.decoding.readings`, wherever the language model is fused into the reading."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def alternatives(charset: Charset) -> np.ndarray:
 
 def costs(charset: Charset, change: float) -> np.ndarray:
     """(C, K) what each of :func:`alternatives` costs, in natural log: nothing to keep a letter or to give a bare
-    letter an accent, ``change`` to take an accent away or change it (inf: never), -inf where there is none."""
+    letter an accent, ``change`` to take an accent away or change it (inf: never), inf where there is none."""
     options = alternatives(charset)
     bare = np.array([t >= charset.offset and _base(charset.chars[t - charset.offset]) == charset.chars[
         t - charset.offset] for t in range(len(charset))])
@@ -107,7 +107,8 @@ def best_accents(lm: NgramLM, ids: np.ndarray, width: int = WIDTH, change: float
         gain[lengths < t] = 0.0                                               # past its end: carried as read
         gain = np.where(choice[:, None, :] < 0, -np.inf, gain)
         flat = (totals[:, :, None] + gain).reshape(rows, -1)                  # (B, W * K)
-        keep = min(width, int(np.isfinite(flat).sum(axis=1).max()))
+        keep = max(1, min(width, int(np.isfinite(flat).sum(axis=1).max())))  # a reading the n-gram calls impossible
+        # (PAD or GO inside it) keeps one hypothesis of score -inf, and its accents as read
         top = np.argsort(-flat, axis=1, kind="stable")[:, :keep]
         parent, k = np.divmod(top, choice.shape[1])
         token = np.take_along_axis(choice, k, axis=1)
@@ -128,5 +129,6 @@ def restore(lm: NgramLM, ids: np.ndarray, margin: float = MARGIN, change: float 
     if not len(ids):
         return ids, np.zeros(0, dtype=bool)
     best, best_score = best_accents(lm, ids, change=change)
-    changed = (best_score - scores(lm, ids) > margin) & (best != ids).any(axis=1)
+    with np.errstate(invalid="ignore"):  # -inf - -inf: a reading the n-gram calls impossible, kept
+        changed = (best_score - scores(lm, ids) > margin) & (best != ids).any(axis=1)
     return np.where(changed[:, None], best, ids), changed

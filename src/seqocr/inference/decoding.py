@@ -27,9 +27,11 @@ LM_WEIGHT, LM_BONUS = 0.3, 1.0  # shallow fusion's defaults, chosen on generated
 # are chosen together (BENCHMARKS, "The refitted temperature with the language model").
 GATE = 0.99
 # A guided reading's confidence is the product of its tokens' visual probabilities, where the language model chose
-# a hypothesis the image alone found less likely: read on generated signs, such readings were right more often than
-# that said (0.65 right at a mean of 0.52 on stickers). Raised to this power (fitted by NLL on generated tuning
-# signs: `python -m benchmarks.guided_confidence`), it says how often they are right.
+# a hypothesis the image alone found less likely: read on generated signs, the readings the gate sent to the search
+# were right more often than that said (0.65 right at a mean of 0.52 on stickers). Each of their tokens'
+# probabilities raised to this power (so their product too; fitted by NLL on generated tuning signs: `python -m
+# benchmarks.guided_confidence`), it says how often they are right. Only behind the gate (gated()): a search of
+# every sign (gate 1) keeps the visual product, which it was not fitted for.
 GUIDED_POWER = 0.35
 
 
