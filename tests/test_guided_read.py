@@ -199,7 +199,7 @@ def test_a_language_model_beside_the_model_file_guides_its_reading_unless_told_n
     assert "m.step.onnx" in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
 
 
-def test_both_readers_take_the_language_models_accents_alike(onnx_files, fsns_module, tmp_path):
+def test_both_readers_take_the_language_models_accents_alike(onnx_files, fsns_module, tmp_path, capsys):
     """The accents are restored in the code both readers share (``decoding.readings``): with a language model that
     writes every vowel accented (fused at a weight too small to steer the search), both read the same texts, and
     not those they read as painted."""
@@ -214,3 +214,8 @@ def test_both_readers_take_the_language_models_accents_alike(onnx_files, fsns_mo
         assert got[0] == got[1]
         texts[accents] = got[0]
     assert texts[True] != texts[False] and any(set(t) & set("âêîôû") for t in texts[True])
+    # the command line: the same, and --as-painted keeps the accents as read (an untrained model is unsure of every
+    # sign, so the gate sends each to the search, as gate 1 did above)
+    flags = ["--onnx", str(onnx_files["onnx"]), "--lm", str(lm), "--lm-weight", "1e-6", "--lm-bonus", "0"]
+    assert [r["text"] for r in read_json(flags, capsys)] == texts[True]
+    assert [r["text"] for r in read_json([*flags, "--as-painted"], capsys)] == texts[False]
