@@ -8,9 +8,9 @@ each file. Choose on tuning columns (another seed than the reported ones); never
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
+from benchmarks.mcnemar import prediction_columns
 from seqocr.inference.accents import restore, token_ids
 from seqocr.inference.lm import NgramLM
 from seqocr.model.weights import SHIPPED
@@ -25,16 +25,16 @@ def main() -> None:
     lm = NgramLM.load(args.lm)
     grid = [tuple(float(x) for x in pair.split(":")) for pair in args.grid.split(",")]
     for path in args.predictions:
-        rows = list(csv.DictReader(path.open(encoding="utf-8"), delimiter="\t"))
-        ids = token_ids([r["prediction"] for r in rows], lm.charset)
-        before = [r["prediction"] == r["ground_truth"] for r in rows]
+        truths, texts = zip(*prediction_columns(str(path), ("ground_truth", "prediction"), "accent_margins"))
+        ids = token_ids(list(texts), lm.charset)
+        before = [text == truth for text, truth in zip(texts, truths)]
         cells = []
         for margin, change in grid:
-            after = [lm.charset.decode(f) == r["ground_truth"] for f, r in zip(restore(lm, ids, margin, change)[0], rows)]
+            after = [lm.charset.decode(f) == truth for f, truth in zip(restore(lm, ids, margin, change)[0], truths)]
             mended = sum(a and not b for a, b in zip(after, before))
             broken = sum(b and not a for a, b in zip(after, before))
             cells.append(f"{margin:g}:{change:g} +{mended}/-{broken}")
-        print(f"{path.name} ({sum(before)} of {len(rows)}): " + ", ".join(cells))
+        print(f"{path.name} ({sum(before)} of {len(before)}): " + ", ".join(cells))
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ than the reported ones); never on real images.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.mcnemar import prediction_columns
 from seqocr.calibration import expected_calibration_error, fit_power
 from seqocr.inference.accents import restore, token_ids
 from seqocr.inference.decoding import GATE
@@ -26,10 +26,10 @@ from seqocr.model.weights import SHIPPED
 
 def read(path: Path, lm: NgramLM) -> tuple[np.ndarray, np.ndarray]:
     """(confidences, exact matches after the accents are restored) of one predictions file."""
-    rows = list(csv.DictReader(path.open(encoding="utf-8"), delimiter="\t"))
-    fixed, _ = restore(lm, token_ids([r["prediction"] for r in rows], lm.charset))
-    hits = np.array([lm.charset.decode(f) == r["ground_truth"] for f, r in zip(fixed, rows)])
-    return np.array([float(r["confidence"]) for r in rows]), hits
+    rows = prediction_columns(str(path), ("ground_truth", "prediction", "confidence"), "guided_confidence")
+    fixed, _ = restore(lm, token_ids([pred for _, pred, _ in rows], lm.charset))
+    hits = np.array([lm.charset.decode(f) == truth for f, (truth, _, _) in zip(fixed, rows)])
+    return np.array([float(conf) for _, _, conf in rows]), hits
 
 
 def main() -> None:

@@ -55,15 +55,16 @@ def sequence_confidence(log_probs: np.ndarray, ids: np.ndarray, temperature: flo
     return np.exp(np.where(after, 0.0, chosen).sum(1))
 
 
+def bernoulli_nll(confidences: np.ndarray, hit: np.ndarray) -> float:
+    """The mean negative log-likelihood of the outcomes ``hit`` (0 or 1) under ``confidences``, clipped off 0 and 1."""
+    c = np.clip(confidences, 1e-6, 1 - 1e-6)
+    return float(-(hit * np.log(c) + (1 - hit) * np.log(1 - c)).mean())
+
+
 def fit_temperature(log_probs: np.ndarray, ids: np.ndarray, correct: Sequence[bool]) -> float:
     """The temperature in :data:`TEMPERATURES` minimising the Bernoulli NLL of ``correct`` given the confidences."""
     hit = np.asarray(correct, float)
-
-    def nll(t: float) -> float:
-        c = np.clip(sequence_confidence(log_probs, ids, t), 1e-6, 1 - 1e-6)
-        return float(-(hit * np.log(c) + (1 - hit) * np.log(1 - c)).mean())
-
-    return float(min(TEMPERATURES, key=nll))
+    return float(min(TEMPERATURES, key=lambda t: bernoulli_nll(sequence_confidence(log_probs, ids, t), hit)))
 
 
 POWERS = np.round(np.arange(0.1, 1.5001, 0.05), 2)
@@ -74,9 +75,4 @@ def fit_power(confidences: Sequence[float], correct: Sequence[bool]) -> float:
     NLL): the calibration of readings whose confidence is not a greedy softmax's, e.g. a guided search's, where
     the language model chose among hypotheses the image alone made less likely (BENCHMARKS, issue 36)."""
     conf, hit = np.asarray(confidences, float), np.asarray(correct, float)
-
-    def nll(a: float) -> float:
-        c = np.clip(conf ** a, 1e-6, 1 - 1e-6)
-        return float(-(hit * np.log(c) + (1 - hit) * np.log(1 - c)).mean())
-
-    return float(min(POWERS, key=nll))
+    return float(min(POWERS, key=lambda a: bernoulli_nll(conf ** a, hit)))

@@ -26,8 +26,9 @@ CHANGE = 8.0
 WIDTH = 8  # hypotheses kept per reading while the letters' accents are chosen left to right
 
 
-def _base(char: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+def without_accents(text: str) -> str:
+    """``text`` with its letters' accents taken off (``Église`` -> ``Eglise``)."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,9 +39,9 @@ def alternatives(charset: Charset) -> np.ndarray:
     chars = {i + charset.offset: c for i, c in enumerate(charset.chars)}
     groups: dict[str, list[int]] = {}
     for i, c in chars.items():
-        if c.isalpha() and len(_base(c)) == 1:
-            groups.setdefault(_base(c), []).append(i)
-    rows = [[t] + [o for o in groups.get(_base(chars[t]), []) if o != t] if t in chars else [t]
+        if c.isalpha() and len(without_accents(c)) == 1:
+            groups.setdefault(without_accents(c), []).append(i)
+    rows = [[t] + [o for o in groups.get(without_accents(chars[t]), []) if o != t] if t in chars else [t]
             for t in range(len(charset))]
     out = np.full((len(charset), max(map(len, rows))), -1, dtype=np.int64)
     for t, row in enumerate(rows):
@@ -48,11 +49,12 @@ def alternatives(charset: Charset) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=8)
 def costs(charset: Charset, change: float) -> np.ndarray:
     """(C, K) what each of :func:`alternatives` costs, in natural log: nothing to keep a letter or to give a bare
     letter an accent, ``change`` to take an accent away or change it (inf: never), inf where there is none."""
     options = alternatives(charset)
-    bare = np.array([t >= charset.offset and _base(charset.chars[t - charset.offset]) == charset.chars[
+    bare = np.array([t >= charset.offset and without_accents(charset.chars[t - charset.offset]) == charset.chars[
         t - charset.offset] for t in range(len(charset))])
     out = np.where(bare[:, None], 0.0, np.full(options.shape, change))
     out[:, 0] = 0.0

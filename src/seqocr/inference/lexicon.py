@@ -4,13 +4,13 @@ continue one of its names) and the rule that falls back to free reading when non
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 
 from ..charset import EOS, Charset
 from ..errors import DataError
+from .accents import without_accents
 
 # A lexicon name is taken when its visual log-probability is at most this far below free reading's: the names
 # of a gazetteer are likelier than any text, so a name a little less likely to the eye than the free reading
@@ -46,8 +46,7 @@ class Lexicon:
 
     def painted(self, ids: np.ndarray) -> str:
         """A reading's text (token ids, up to EOS) as a plate may paint it: without accents, case folded."""
-        text = self.charset.decode(ids)
-        return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
+        return without_accents(self.charset.decode(ids)).casefold()
 
     def holds(self, ids: np.ndarray) -> bool:
         """Whether token ids (a reading: characters, then EOS, then anything) spell one of the names."""

@@ -88,9 +88,9 @@ class Reader:
         and/or the gazetteer file ``lexicon`` (one street name a line: a name is read where it fits the image,
         the text as painted where none does; :attr:`Reading.lexicon` says which), at ``beam`` hypotheses
         (0: :data:`~.decoding.LM_BEAM`), for the signs whose greedy reading is less confident than ``gate`` (the
-        others keep it; 1: every sign); with the language model fused (a weight above 0), every reading's accents are
-        written as it writes them where it is far surer of them (:mod:`.accents`), unless ``accents`` is False. Neither file: the
-        reader's plain reading. Returns the reader."""
+        others keep it; 1: every sign); with the language model fused (a weight above 0), every reading's accents
+        are written as it writes them where it is far surer of them (:mod:`.accents`), unless ``accents`` is False.
+        Neither file: the reader's plain reading. Returns the reader."""
         self.search = Search.load(self.charset, beam or self.beam if self.beam > 1 else beam, lm, lm_weight,
                                   lm_bonus, lexicon, gate, accents)
         if self.search.guided:
