@@ -77,7 +77,9 @@ MODULES = {
                                   "tests/test_training.py::test_the_calibration_set_is_read_as_the_evaluation_reads_it"),
                                  second_look=("tests/test_read_inputs.py",)),
     # the training loop's checkpoint and resume, not the whole loop (its other mutants would each retrain)
-    "train/loop": Module(("tests/test_training.py",),
+    "train/loop": Module(("tests/test_training.py", "tests/test_finetune.py",
+                          "tests/test_cli.py::test_resume_without_checkpoint",
+                          "tests/test_cli.py::test_training_into_a_finished_run_needs_resume"),
                          second_look=("tests/test_distributed.py", "-k", "and_resume"),  # 1 and 2 ranks killed
                          functions=("*Trainer*resume*", "*Trainer*save*", "*loop.x_train__*")),
     "inference/export": Module(("tests/test_onnx.py",)),
