@@ -14,8 +14,8 @@
 #    shipped model (or --init-from's) at that model's own settings (view size, trainable stages) with a learning rate
 #    for continuing: a lent GPU's minutes go on making the shipped model better, not on starting stage 1 again;
 # 3. writes into DIR: run/ (last.pt, tb/, log.jsonl: step, loss, images/s as JSON lines), model.safetensors (the
-#    weights, config and charset alone, under 16 MB) and summary.json (steps, images, minutes, images/s, device, the
-#    view size trained at, the learning rate and where the run started);
+#    weights, config and charset alone: 22 MB for the shipped model) and summary.json (steps, images, minutes,
+#    images/s, device, the view size trained at, the learning rate and where the run started);
 # 4. with --bench (e.g. default:32,default:1024,reference:32,reference:128): DIR/bench.jsonl, the training step's
 #    images/s and MFU against the device's measured bf16 peak for each model and batch (`seqocr bench train`; a
 #    batch that does not fit is a line with "error"; --bench-steps timed steps each, default 10, after up to 3

@@ -71,7 +71,7 @@ def _median_time(fn, reps: int, warmup: int = 1, device: torch.device = CPU) -> 
     return statistics.median(times)
 
 
-def model_flops(cfg: Config, train: bool, batch: int = 4) -> float:
+def model_flops(cfg: Config, train: bool, batch: int = 1) -> float:
     """FLOPs per image of a forward (+ backward when ``train``) pass, counted by PyTorch's FlopCounterMode
     (matrix multiplies and convolutions; elementwise work is not counted, as usual for MFU)."""
     from torch.utils.flop_counter import FlopCounterMode
