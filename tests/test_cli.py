@@ -363,7 +363,7 @@ def test_pack_synth_needs_no_torch(tmp_path):
     assert r.returncode == 0 and (tmp_path / "db" / "data.mdb").is_file(), r.stderr
 
 
-def test_a_closed_stdout_ends_read_quietly():
+def test_a_closed_stdout_ends_read_quietly(tiny_onnx):
     import os
     import subprocess
     import sys
@@ -371,7 +371,7 @@ def test_a_closed_stdout_ends_read_quietly():
     read_end, write_end = os.pipe()
     os.close(read_end)   # the reader is gone before the first line, as with `| head -0`
     try:
-        r = subprocess.run([sys.executable, "-m", "seqocr", "read", "--onnx", str(SHIPPED_ONNX), SAMPLE, SAMPLE],
+        r = subprocess.run([sys.executable, "-m", "seqocr", "read", "--onnx", str(tiny_onnx[1]), SAMPLE, SAMPLE],
                            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
     finally:
         os.close(write_end)
@@ -424,8 +424,8 @@ def test_a_set_without_equals_is_a_usage_error(command, capsys):
     assert e.value.code == 2 and "expected KEY=VALUE" in capsys.readouterr().err
 
 
-def test_eval_json_counts_samples_as_an_integer(tmp_path, capsys):
-    assert main(["eval", "--onnx", str(SHIPPED_ONNX), "--data", str(SAMPLES / "labels.tsv"),
+def test_eval_json_counts_samples_as_an_integer(tiny_onnx, tmp_path, capsys):
+    assert main(["eval", "--onnx", str(tiny_onnx[1]), "--data", str(SAMPLES / "labels.tsv"),
                  "--predictions", str(tmp_path / "p.tsv"), "--json"]) == 0
     samples = json.loads(capsys.readouterr().out)["samples"]
     assert samples == 6 and isinstance(samples, int)

@@ -256,14 +256,15 @@ def test_spawn_learns_the_address_from_the_line_the_server_prints(server):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")
 
 
-def test_min_confidence_rejects_low_readings_and_keeps_their_confidence():
-    from seqocr.inference.onnx_reader import SHIPPED_ONNX, OnnxReader
+def test_min_confidence_rejects_low_readings_and_keeps_their_confidence(tiny_onnx):
+    from seqocr.inference.onnx_reader import OnnxReader
 
-    readings = OnnxReader(SHIPPED_ONNX).read(SAMPLE_IMAGES)
+    onnx_path = tiny_onnx[1]
+    readings = OnnxReader(onnx_path).read(SAMPLE_IMAGES)
     top = sorted({r.confidence for r in readings}, reverse=True)
     threshold = (top[0] + top[1]) / 2   # between the two most confident: one kept at least, one rejected
     try:
-        proc, url = spawn(["--onnx", str(SHIPPED_ONNX), "--min-confidence", str(threshold)])
+        proc, url = spawn(["--onnx", str(onnx_path), "--min-confidence", str(threshold)])
     except RuntimeError as e:
         pytest.fail(str(e))
     try:
