@@ -72,8 +72,8 @@ def tiny(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("engine", ["onnxruntime", "torch"])
-def test_eval_names_each_unreadable_image_scores_the_rest_and_exits_1(engine, tiny, tmp_path, capsys):
-    model = ["--onnx", str(SHIPPED_ONNX)] if engine == "onnxruntime" else ["--checkpoint", str(tiny)]
+def test_eval_names_each_unreadable_image_scores_the_rest_and_exits_1(engine, tiny, tiny_onnx, tmp_path, capsys):
+    model = ["--onnx", str(tiny_onnx[1])] if engine == "onnxruntime" else ["--checkpoint", str(tiny)]
     labels = samples_with_a_truncated_image(tmp_path)
     status = main(["eval", *model, "--data", str(labels), "--predictions", str(tmp_path / "p.tsv"), "--json",
                    "--no-progress"])
@@ -169,13 +169,13 @@ def test_an_onnx_file_given_as_a_checkpoint_points_to_onnx(capsys):
 
 # -- no progress bar where stderr is not a terminal, in any command ----------------------------------------------------
 
-def test_no_command_writes_a_progress_bar_into_a_file(short_run, tmp_path, capsys):
+def test_no_command_writes_a_progress_bar_into_a_file(short_run, tiny_onnx, tmp_path, capsys):
     """A real process whose stderr is a file (eval, the case reported), then every command in this process, whose
     stderr pytest captures (or the fixture, for train): not a terminal either."""
     assert short_run["status"] == 0 and "\r" not in short_run["err"] and "step/s" not in short_run["err"]
     from tests.helpers import small_samples, write_split
 
-    r = seqocr("eval", "--onnx", str(SHIPPED_ONNX), "--data", str(SAMPLES / "labels.tsv"), "--predictions",
+    r = seqocr("eval", "--onnx", str(tiny_onnx[1]), "--data", str(SAMPLES / "labels.tsv"), "--predictions",
                str(tmp_path / "p.tsv"))
     assert r.returncode == 0 and "\r" not in r.stderr and "image/s" not in r.stderr, r.stderr
     write_split(tmp_path / "fsns", "test", small_samples(4), shards=1)
