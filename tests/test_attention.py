@@ -10,7 +10,7 @@ from PIL import Image
 from seqocr.cli import main
 from seqocr.errors import ConfigError
 from seqocr.inference.attention import attention_payload, attention_strip, normalise, render_reading, show_names
-from seqocr.inference.onnx_reader import SHIPPED_ONNX, OnnxReader
+from seqocr.inference.onnx_reader import OnnxReader
 from seqocr.inference.postprocess import Reading, reject_below
 from tests.helpers import SAMPLES, tiny_checkpoint
 
@@ -48,8 +48,8 @@ def test_rejection_drops_the_maps_with_the_text():
     assert out.rejected and out.text == "" and out.attention is None
 
 
-def test_onnx_reader_says_in_one_line_that_it_has_no_attention():
-    reader = OnnxReader(SHIPPED_ONNX)
+def test_onnx_reader_says_in_one_line_that_it_has_no_attention(tiny_onnx):
+    reader = OnnxReader(tiny_onnx[1])
     with pytest.raises(ConfigError, match="PyTorch reader only"):
         reader.read(IMAGES[:1], attention=True)
 

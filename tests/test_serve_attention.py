@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from seqocr.inference.onnx_reader import SHIPPED_ONNX
 from seqocr.serve import Limits, create_app
 from tests.helpers import SAMPLES, tiny_checkpoint
 
@@ -71,10 +70,10 @@ def test_attention_parameter_values(torch_client, value, status):
         assert r.json()["error"].startswith("attention must be 0 or 1")
 
 
-def test_onnx_service_refuses_attention_in_one_line_and_still_reads():
+def test_onnx_service_refuses_attention_in_one_line_and_still_reads(tiny_onnx):
     from seqocr.inference.onnx_reader import OnnxReader
 
-    c = client(OnnxReader(SHIPPED_ONNX))
+    c = client(OnnxReader(tiny_onnx[1]))
     health = c.get("/healthz").json()
     assert health["attention"] is False and "PyTorch" in health["attention_refusal"]
     r = c.post("/v1/read?attention=1", files=files(IMAGES[:1]))
