@@ -182,8 +182,20 @@ def recheck_timeouts(work: Path, verdicts: dict[str, str], tests: tuple[str, ...
             } if timed_out else {}
 
 
+def keep_killed(meta: Path, into: Path) -> int:
+    """Seed a run with a previous run's verdicts (mutmut's ``.meta`` of the module): its killed mutants stay killed
+    where their function is unchanged (mutmut compares each function's hash and runs a changed one's mutants again);
+    every other verdict (survived, no test, not run) is cleared, so that tests added since get their chance. How many
+    were kept."""
+    data = json.loads(meta.read_text())
+    data["exit_code_by_key"] = {k: (1 if v == 1 else None) for k, v in data["exit_code_by_key"].items()}
+    into.parent.mkdir(parents=True, exist_ok=True)
+    into.write_text(json.dumps(data))
+    return sum(v == 1 for v in data["exit_code_by_key"].values())
+
+
 def run_module(name: str, module: Module, children: int, out: Path, survivors: Path | None,
-               first_pass: bool = False) -> dict:
+               first_pass: bool = False, verdicts: Path | None = None) -> dict:
     """Mutate src/seqocr/NAME.py in out/NAME against its tests; its counts and score."""
     work = out / name.replace("/", "-")
     shutil.rmtree(work, ignore_errors=True)
@@ -194,6 +206,9 @@ def run_module(name: str, module: Module, children: int, out: Path, survivors: P
     (work / "pyproject.toml").write_text(CONFIG.format(module=f'"src/seqocr/{name}.py"', tests=quoted))
     # there before mutmut starts: a PYTHONPATH folder missing at start-up is cached as one to skip for good
     (work / "mutants" / "src").mkdir(parents=True)
+    if verdicts is not None:
+        kept = keep_killed(verdicts, work / "mutants" / "src" / "seqocr" / f"{name}.py.meta")
+        print(f"{name}: {kept} mutants killed before kept from {verdicts}", flush=True)
     started = time.monotonic()
     run = mutmut(work, "run", "--max-children", str(children), *module.functions)
     if "could not find any test case for any mutant" in run.stdout + run.stderr and not any(
@@ -248,8 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--survivors", type=Path, help="write each module's surviving mutants here")
     parser.add_argument("--first-pass", action="store_true",
                         help="skip the second look (the slow tests run again for each survivor)")
+    parser.add_argument("--verdicts", type=Path, metavar="META",
+                        help="continue a stopped run of the one module --only names: its mutmut .meta file "
+                             "(OUT/NAME/mutants/src/seqocr/NAME.py.meta, copied before a new run clears it); "
+                             "its killed mutants are kept, the rest run again")
     args = parser.parse_args(argv)
     chosen = [m for m in args.only.split(",") if m] or list(MODULES)
+    if args.verdicts is not None and (len(chosen) != 1 or not args.verdicts.is_file()):
+        parser.error("--verdicts needs one module in --only and an existing .meta file")
     unknown = [m for m in chosen if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
@@ -257,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in chosen:
         try:
-            row = run_module(name, MODULES[name], args.children, args.out, args.survivors, args.first_pass)
+            row = run_module(name, MODULES[name], args.children, args.out, args.survivors, args.first_pass,
+                             args.verdicts)
         except SystemExit as e:  # one module's tests that cannot run under mutmut: said, and the others still run
             print(e, file=sys.stderr, flush=True)
             failed.append(name)
