@@ -286,7 +286,8 @@ def test_outputs_are_never_inputs_and_existing_ones_need_force(trained, tmp_path
 
 def test_training_into_a_finished_run_needs_resume(trained, capsys):
     assert main(["train", *TINY, "--set", f"train.out_dir={trained / 'run'}"]) == 1
-    assert "a run is already there; continue it with --resume" in one_error_line(capsys)
+    assert one_error_line(capsys).endswith(f"{trained / 'run' / 'last.pt'}: a run is already there; continue it "
+                                           "with --resume, or choose another train.out_dir (--set train.out_dir=DIR)")
 
 
 @pytest.mark.parametrize("args", [["read", "--batch-size", "0", "x.png"], ["eval", "--data", "x", "--threads", "-1"],

@@ -109,6 +109,27 @@ def test_resume_continues_where_it_stopped(tmp_path):
     assert all(r["loss"] > 0 and r["images_per_s"] > 0 for r in log)
 
 
+def test_a_resumed_run_remembers_its_unreadable_samples(tmp_path, capsys):
+    """An unreadable training image is reported once: the checkpoint keeps the list, and a resumed run neither
+    reports it again nor counts it anew."""
+    labels = write_synth_folder(tmp_path / "d", 4)
+    (tmp_path / "d" / "img" / "1.png").write_bytes(b"not a png")
+    cfg = tiny_config(tmp_path, train={"steps": 2, "ckpt_every": 2},
+                      data={"train": str(labels), "val": "", "max_skip_fraction": 0.5, "workers": 0})
+    first = Trainer(cfg, progress=False)
+    first.fit()
+    bad = sorted(first.bad)
+    assert len(bad) == 1 and "1.png" in bad[0] and "unreadable" in capsys.readouterr().out
+    extra = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["extra"]
+    assert extra["bad_samples"] == bad and extra["world"] == 1 and len(extra["rng"]) == 1
+    cfg.train.steps = 3
+    again = Trainer(cfg, progress=False)
+    again.resume()
+    assert sorted(again.bad) == bad
+    again.fit()
+    assert "unreadable" not in capsys.readouterr().out and sorted(again.bad) == bad
+
+
 def test_evaluation_covers_every_sample(tmp_path):
     labels = write_synth_folder(tmp_path, 5)
     cfg = tiny_config(tmp_path)
