@@ -80,7 +80,7 @@ MODULES = {
     "train/loop": Module(("tests/test_training.py", "tests/test_finetune.py",
                           "tests/test_cli.py::test_resume_without_checkpoint",
                           "tests/test_cli.py::test_training_into_a_finished_run_needs_resume"),
-                         second_look=("tests/test_distributed.py", "-k", "and_resume"),  # 1 and 2 ranks killed
+                         second_look=("tests/test_distributed.py", "-k", "and_resume"),  # 2 ranks killed, resumed
                          functions=("*Trainer*resume*", "*Trainer*save*", "*loop.x_train__*")),
     "inference/export": Module(("tests/test_onnx.py",)),
     # the ONNX reader's reading path (its session set-up is reached by nearly every ONNX test, each exporting a
@@ -182,20 +182,20 @@ def recheck_timeouts(work: Path, verdicts: dict[str, str], tests: tuple[str, ...
             } if timed_out else {}
 
 
-def keep_killed(meta: Path, into: Path) -> int:
-    """Seed a run with a previous run's verdicts (mutmut's ``.meta`` of the module): its killed mutants stay killed
-    where their function is unchanged (mutmut compares each function's hash and runs a changed one's mutants again);
-    every other verdict (survived, no test, not run) is cleared, so that tests added since get their chance. How many
-    were kept."""
-    data = json.loads(meta.read_text())
-    data["exit_code_by_key"] = {k: (1 if v == 1 else None) for k, v in data["exit_code_by_key"].items()}
-    into.parent.mkdir(parents=True, exist_ok=True)
-    into.write_text(json.dumps(data))
-    return sum(v == 1 for v in data["exit_code_by_key"].values())
+def keep_killed(meta: dict) -> tuple[dict, int]:
+    """A previous run's verdicts (mutmut's ``.meta`` of the module, read) made the seed of a new run: its killed
+    mutants (killed, timed out or crashed, as this script scores them) stay killed where their function is unchanged
+    (mutmut compares each function's hash and runs a changed one's mutants again); every other verdict (survived, no
+    test, not run) is cleared, so that tests added since get their chance. The seed and how many were kept."""
+    from mutmut.stats import status_by_exit_code
+
+    kept = {k: v if v is not None and status_by_exit_code[v] in ("killed", "timeout", "segfault") else None
+            for k, v in meta["exit_code_by_key"].items()}
+    return {**meta, "exit_code_by_key": kept}, sum(v is not None for v in kept.values())
 
 
 def run_module(name: str, module: Module, children: int, out: Path, survivors: Path | None,
-               first_pass: bool = False, verdicts: Path | None = None) -> dict:
+               first_pass: bool = False, seed: dict | None = None) -> dict:
     """Mutate src/seqocr/NAME.py in out/NAME against its tests; its counts and score."""
     work = out / name.replace("/", "-")
     shutil.rmtree(work, ignore_errors=True)
@@ -206,9 +206,10 @@ def run_module(name: str, module: Module, children: int, out: Path, survivors: P
     (work / "pyproject.toml").write_text(CONFIG.format(module=f'"src/seqocr/{name}.py"', tests=quoted))
     # there before mutmut starts: a PYTHONPATH folder missing at start-up is cached as one to skip for good
     (work / "mutants" / "src").mkdir(parents=True)
-    if verdicts is not None:
-        kept = keep_killed(verdicts, work / "mutants" / "src" / "seqocr" / f"{name}.py.meta")
-        print(f"{name}: {kept} mutants killed before kept from {verdicts}", flush=True)
+    if seed is not None:  # read before the folder it may have been in was cleared
+        meta = work / "mutants" / "src" / "seqocr" / f"{name}.py.meta"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps(seed))
     started = time.monotonic()
     run = mutmut(work, "run", "--max-children", str(children), *module.functions)
     if "could not find any test case for any mutant" in run.stdout + run.stderr and not any(
@@ -269,8 +270,12 @@ def main(argv: list[str] | None = None) -> int:
                              "its killed mutants are kept, the rest run again")
     args = parser.parse_args(argv)
     chosen = [m for m in args.only.split(",") if m] or list(MODULES)
-    if args.verdicts is not None and (len(chosen) != 1 or not args.verdicts.is_file()):
-        parser.error("--verdicts needs one module in --only and an existing .meta file")
+    seed = None
+    if args.verdicts is not None:
+        if len(chosen) != 1 or not args.verdicts.is_file():
+            parser.error("--verdicts needs one module in --only and an existing .meta file")
+        seed, kept = keep_killed(json.loads(args.verdicts.read_text()))
+        print(f"{chosen[0]}: {kept} mutants killed before, kept from {args.verdicts}", flush=True)
     unknown = [m for m in chosen if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
@@ -278,8 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in chosen:
         try:
-            row = run_module(name, MODULES[name], args.children, args.out, args.survivors, args.first_pass,
-                             args.verdicts)
+            row = run_module(name, MODULES[name], args.children, args.out, args.survivors, args.first_pass, seed)
         except SystemExit as e:  # one module's tests that cannot run under mutmut: said, and the others still run
             print(e, file=sys.stderr, flush=True)
             failed.append(name)

@@ -27,7 +27,8 @@ def test_gpu_train_script_runs_on_cpu_continues_the_shipped_model_and_writes_wei
 
     shipped = weights.read_any(weights.SHIPPED)["config"]
     out = tmp_path / "gpu"
-    r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "1",
+    # minutes to spare: train.max_minutes counts the workers' start-up, and the run must reach its 3 steps
+    r = subprocess.run(["bash", "scripts/gpu_train.sh", "--out", str(out), "--device", "cpu", "--minutes", "3",
                         "--set", "train.steps=3", "--set", "train.batch_size=2", "--set", "data.val=",
                         "--set", "train.log_every=1", "--bench", "default:2,default:0", "--bench-steps", "1",
                         "--profile-batch", "2", "--profile-steps", "1"],

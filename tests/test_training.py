@@ -85,11 +85,13 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
 
 def test_resume_continues_where_it_stopped(tmp_path):
     """Every generator a real config draws from on (dropout, partial teacher forcing, view dropout, augmentation):
-    2 steps, then a new trainer in the same process (the global random state moved on since) resumed to 3, ends
-    bit-identical to 3 steps uninterrupted (a constant learning rate: the schedule does not depend on the total).
-    test_distributed.py kills two ranks and resumes them the same way."""
+    2 steps, then a new trainer (which seeds the random streams afresh, as a new process does) resumed to 3, ends
+    bit-identical to 3 steps uninterrupted: without the saved random state, step 3 would draw step 1's numbers (a
+    constant learning rate: the schedule does not depend on the total). test_distributed.py kills two ranks and
+    resumes them the same way."""
     random = {"model": {"dropout": 0.3, "teacher_forcing": 0.5, "train_views": 2},
-              "train": {"steps": 2, "batch_size": 2, "ckpt_every": 2, "schedule": "constant"}, "data": {"val": ""}}
+              "train": {"steps": 2, "batch_size": 2, "ckpt_every": 2, "schedule": "constant"},
+              "data": {"val": "", "augment": True}}
     full = tiny_config(tmp_path / "full", **{**random, "train": {**random["train"], "steps": 3}})
     Trainer(full, progress=False).fit()
     cfg = tiny_config(tmp_path, **random)
