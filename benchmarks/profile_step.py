@@ -17,17 +17,16 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from seqocr.config import load_config
 from seqocr.device import pick_device, place_model, to_device
 from seqocr.fsns import NUM_CLASSES
 from seqocr.model import build_model, num_classes_for
-from seqocr.train.bench import random_inputs, timed_step
+from seqocr.train.bench import config_as_trained, random_inputs, timed_step
 from seqocr.train.step import adam
 
 
 def profile_table(config: str, overrides: list[str], device: str, batch: int, steps: int, bf16: bool,
                   rows: int = 25) -> str:
-    cfg = load_config(config, overrides)
+    cfg = config_as_trained(config, overrides)  # continue.yaml: the shipped model's own architecture
     where = pick_device(device)
     torch.manual_seed(0)
     model = place_model(build_model(cfg.model, num_classes_for(cfg.model, NUM_CLASSES)).train(), where)
@@ -36,7 +35,7 @@ def profile_table(config: str, overrides: list[str], device: str, batch: int, st
     step = timed_step(cfg, model, opt, to_device(images, where), targets.to(where), bf16)
     cuda = where.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    for _ in range(2):  # warm-up: kernel selection, allocator
+    for _ in range(min(2, steps)):  # warm-up: kernel selection, allocator (one for a quick look of one step)
         step()
     sync()
     activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]

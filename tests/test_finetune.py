@@ -151,3 +151,16 @@ def load_model_config(path):
     from seqocr.config import Config
 
     return Config.from_dict(read_weights(path)["config"]).model
+
+
+def test_bench_and_the_step_profile_measure_the_model_a_config_continues():
+    """configs/continue.yaml continues the shipped model: `seqocr bench --config` and benchmarks.profile_step (the
+    GPU script's profile) build that model, not the one the file's own keys describe."""
+    from seqocr.train.bench import config_as_trained
+
+    shipped = load_model_config(weights.SHIPPED)
+    cfg = config_as_trained(str(CONFIGS / "continue.yaml"), [])
+    keys = ("backbone", "view_height", "view_width", "crop", "trainable_stages")
+    assert [cfg.model.get(k) for k in keys] == [shipped.get(k) for k in keys]
+    raw = load_config(CONFIGS / "continue.yaml").model  # what the file's own keys build: 64-px views, no backbone
+    assert [raw.get(k) for k in keys] != [shipped.get(k) for k in keys]

@@ -22,8 +22,17 @@ from .losses import sequence_loss
 from .step import adam, train_step
 
 
+def config_as_trained(path: str, overrides: list[str]) -> Config:
+    """The config at ``path`` as a run of it trains: with ``train.init_from``, the model section of those weights
+    adopted (configs/continue.yaml measures the shipped model, not the default one its own keys would build)."""
+    from .finetune import adopt_model_config
+
+    cfg = load_config(path, overrides)
+    return check_config(adopt_model_config(cfg) if cfg.train.init_from else cfg)
+
+
 def _config(model: str, config: str | None, overrides: list[str]) -> Config:
-    return check_config(load_config(config or f"configs/{model}.yaml", overrides))
+    return config_as_trained(config or f"configs/{model}.yaml", overrides)
 
 
 def random_inputs(cfg: Config, batch: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
