@@ -58,7 +58,8 @@ def add_bench(command) -> None:
     b.add_argument("kind", choices=("train", "read"), help="what to time")
     b.add_argument("--model", action="append", choices=sorted(MODELS),
                    help="model(s) to measure, with configs/NAME.yaml (repeatable; default: both)")
-    b.add_argument("--config", help="a config file instead of configs/NAME.yaml")
+    b.add_argument("--config", help="a config file instead of configs/NAME.yaml (with train.init_from: the model "
+                                    "of those weights, as a run of it trains)")
     b.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="override a config key (repeatable)")
     b.add_argument("--batch-size", type=POSITIVE, default=32, help="images per step")
