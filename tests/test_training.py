@@ -132,6 +132,23 @@ def test_a_resumed_run_remembers_its_unreadable_samples(tmp_path, capsys):
     assert "unreadable" not in capsys.readouterr().out and sorted(again.bad) == bad
 
 
+def test_a_checkpoint_without_random_state_resumes_and_one_of_another_model_is_refused(tmp_path):
+    """A checkpoint that saved no random state or unreadable samples (an older version's run) still resumes, from
+    its step; one trained with another model config is refused in one line that names what differs."""
+    cfg = tiny_config(tmp_path, data={"val": ""})
+    trainer = Trainer(cfg, progress=False)
+    path = tmp_path / "run" / "last.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, cfg=cfg, charset=trainer.charset, model=trainer.model, optimizer=trainer.optimizer, step=3)
+    again = Trainer(cfg, progress=False)
+    again.resume()
+    assert again.step == 3 and again.bad == set()
+    cfg.model = cfg.model.replace(hidden=24)
+    with pytest.raises(SeqocrError) as e:
+        Trainer(cfg, progress=False).resume()
+    assert str(e.value) == f"--resume: {path} was trained with a different model config (hidden 16 there, 24 here)"
+
+
 def test_evaluation_covers_every_sample(tmp_path):
     labels = write_synth_folder(tmp_path, 5)
     cfg = tiny_config(tmp_path)
