@@ -183,15 +183,19 @@ def recheck_timeouts(work: Path, verdicts: dict[str, str], tests: tuple[str, ...
             } if timed_out else {}
 
 
-def keep_killed(meta: dict) -> tuple[dict, int]:
-    """A previous run's verdicts (mutmut's ``.meta`` of the module, read) made the seed of a new run: its killed
-    mutants (killed, timed out or crashed, as this script scores them) stay killed where their function is unchanged
-    (mutmut compares each function's hash and runs a changed one's mutants again); every other verdict (survived, no
-    test, not run) is cleared, so that tests added since get their chance. The seed and how many were kept."""
+def killed_by_mutmut(code: int | None) -> bool:
+    """Whether mutmut's exit code is a kill as this script scores it: killed, timed out or crashed."""
     from mutmut.stats import status_by_exit_code
 
-    kept = {k: v if v is not None and status_by_exit_code[v] in ("killed", "timeout", "segfault") else None
-            for k, v in meta["exit_code_by_key"].items()}
+    return code is not None and status_by_exit_code[code] in ("killed", "timeout", "segfault")
+
+
+def keep_killed(meta: dict, killed=killed_by_mutmut) -> tuple[dict, int]:
+    """A previous run's verdicts (mutmut's ``.meta`` of the module, read) made the seed of a new run: its killed
+    mutants (``killed``: killed, timed out or crashed) stay killed where their function is unchanged (mutmut
+    compares each function's hash and runs a changed one's mutants again); every other verdict (survived, no test,
+    not run) is cleared, so that tests added since get their chance. The seed and how many were kept."""
+    kept = {k: v if killed(v) else None for k, v in meta["exit_code_by_key"].items()}
     return {**meta, "exit_code_by_key": kept}, sum(v is not None for v in kept.values())
 
 
@@ -275,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verdicts is not None:
         if len(chosen) != 1 or not args.verdicts.is_file():
             parser.error("--verdicts needs one module in --only and an existing .meta file")
-        seed, kept = keep_killed(json.loads(args.verdicts.read_text()))
+        seed, kept = keep_killed(json.loads(args.verdicts.read_text()), killed_by_mutmut)
         print(f"{chosen[0]}: {kept} mutants killed before, kept from {args.verdicts}", flush=True)
     unknown = [m for m in chosen if m not in MODULES]
     if unknown:
