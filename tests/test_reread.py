@@ -190,3 +190,9 @@ def test_the_onnx_runtime_greedy_graph_gives_a_search_the_memory_pytorch_searche
     want = Predictor.from_checkpoint(tmp_path / "early.pt", beam=3).read_pixels(x)
     assert [r.text for r in got] == [r.text for r in want]
     np.testing.assert_allclose([r.confidence for r in got], [r.confidence for r in want], rtol=1e-3)
+    # a gazetteer's guided search, from the memory the early-exit graph gives (memory_below fed), reads as PyTorch
+    names = tmp_path / "names.txt"
+    names.write_text("Rue de la Gare\nPlace Victor Hugo\n", encoding="utf-8")
+    got = OnnxReader(onnx_path).guide(lexicon=names, gate=0.0).read_pixels(x)
+    want = Predictor.from_checkpoint(tmp_path / "early.pt").guide(lexicon=names, gate=0.0).read_pixels(x)
+    assert [(r.text, r.lexicon) for r in got] == [(r.text, r.lexicon) for r in want]
