@@ -219,3 +219,17 @@ def test_both_readers_take_the_language_models_accents_alike(onnx_files, fsns_mo
     flags = ["--onnx", str(onnx_files["onnx"]), "--lm", str(lm), "--lm-weight", "1e-6", "--lm-bonus", "0"]
     assert [r["text"] for r in read_json(flags, capsys)] == texts[True]
     assert [r["text"] for r in read_json([*flags, "--as-painted"], capsys)] == texts[False]
+
+
+def test_a_guided_reading_takes_the_width_asked_with_each_batch(onnx_files):
+    """The service asks a width with each request (``read_pixels(..., beam=N)``): both readers' guided search reads
+    at that width, not the one they were made with (here a width of 1 reads otherwise than the default)."""
+    from PIL import Image
+
+    pixels = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in IMAGES[:4]])
+    texts = {}
+    for name, reader in (("torch", Predictor.from_checkpoint(onnx_files["ckpt"], engine="torch")),
+                         ("onnx", OnnxReader(onnx_files["onnx"]))):
+        guided = reader.guide(lm=onnx_files["lm"], gate=1.0)
+        texts[name] = [[r.text for r in guided.read_pixels(pixels, beam=b)] for b in (1, 8)]
+    assert texts["torch"] == texts["onnx"] and texts["torch"][0] != texts["torch"][1]
