@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.mcnemar import prediction_columns
-from seqocr.calibration import expected_calibration_error
-from seqocr.inference.accents import best_accents, restore, scores, token_ids
+from seqocr.calibration import bernoulli_nll, expected_calibration_error
+from seqocr.inference.accents import accent_doubt, restore, token_ids
 from seqocr.inference.decoding import GATE, GUIDED_POWER
 from seqocr.inference.lm import NgramLM
 from seqocr.model.weights import SHIPPED
@@ -36,9 +36,7 @@ def read(path: Path, lm: NgramLM, shipped: bool) -> tuple[np.ndarray, np.ndarray
     if not shipped:
         ids, _ = restore(lm, ids)
         conf = np.where(conf < GATE, conf ** GUIDED_POWER, conf)
-    _, best = best_accents(lm, ids)
-    with np.errstate(invalid="ignore"):  # -inf - -inf: a reading the n-gram calls impossible
-        doubt = np.clip(np.nan_to_num(best - scores(lm, ids), nan=0.0), 0.0, None)
+    doubt = np.clip(np.nan_to_num(accent_doubt(lm, ids)[1], nan=0.0), 0.0, None)
     hits = np.array([lm.charset.decode(x) == truth for x, (truth, _, _) in zip(ids, rows)])
     conf = np.clip(conf, 1e-6, 1 - 1e-6)
     return np.log(conf / (1 - conf)), doubt, hits
@@ -56,10 +54,12 @@ def main() -> None:
     report = {p.stem: read(p, lm, shipped=True) for p in args.report}
     print("| k | tuning NLL | " + " | ".join(report) + " |")
     print("|---:|---:|" + "---:|" * len(report))
+    def confidence(logit: np.ndarray, doubt: np.ndarray, k: float) -> np.ndarray:
+        return 1 / (1 + np.exp(-(logit - k * doubt)))
+
     for k in STRENGTHS:
-        logit = z - k * doubt
-        nll = np.mean(np.logaddexp(0, -logit) * hits + np.logaddexp(0, logit) * ~hits)
-        eces = [expected_calibration_error(1 / (1 + np.exp(-(zr - k * dr))), hr) for zr, dr, hr in report.values()]
+        nll = bernoulli_nll(confidence(z, doubt, k), hits)
+        eces = [expected_calibration_error(confidence(zr, dr, k), hr) for zr, dr, hr in report.values()]
         print(f"| {k} | {nll:.4f} | " + " | ".join(f"{e:.3f}" for e in eces) + " |")
 
 

@@ -123,14 +123,22 @@ def best_accents(lm: NgramLM, ids: np.ndarray, width: int = WIDTH, change: float
     return out, totals[np.arange(rows), best]
 
 
+def accent_doubt(lm: NgramLM, ids: np.ndarray, change: float = CHANGE) -> tuple[np.ndarray, np.ndarray]:
+    """For readings (B, T): their best accents (:func:`best_accents`, ``change`` for each accent read that they
+    take away or change) and (B,) how much likelier (natural log) the language model finds those than the readings'
+    own accents: 0 or more, nan for a reading the n-gram calls impossible either way."""
+    best, best_score = best_accents(lm, ids, change=change)
+    with np.errstate(invalid="ignore"):  # -inf - -inf
+        return best, best_score - scores(lm, ids)
+
+
 def restore(lm: NgramLM, ids: np.ndarray, margin: float = MARGIN, change: float = CHANGE
             ) -> tuple[np.ndarray, np.ndarray]:
-    """Readings (B, T) with their letters' accents taken from the language model where its best accents (less
-    ``change`` for each accent read that they take away or change) are more than ``margin`` (natural log)
-    likelier than the reading's own; and (B,) whether each was changed."""
+    """Readings (B, T) with their letters' accents taken from the language model where its best accents are more
+    than ``margin`` (natural log) likelier than the reading's own (:func:`accent_doubt`); and (B,) whether each was
+    changed (a reading the n-gram calls impossible is kept)."""
     if not len(ids):
         return ids, np.zeros(0, dtype=bool)
-    best, best_score = best_accents(lm, ids, change=change)
-    with np.errstate(invalid="ignore"):  # -inf - -inf: a reading the n-gram calls impossible, kept
-        changed = (best_score - scores(lm, ids) > margin) & (best != ids).any(axis=1)
+    best, doubt = accent_doubt(lm, ids, change)
+    changed = (doubt > margin) & (best != ids).any(axis=1)
     return np.where(changed[:, None], best, ids), changed
